@@ -1,0 +1,53 @@
+"""wasmplug: a universal plug-in system for Python on WebAssembly.
+
+Runs Extism plug-ins (any PDK, ABI 1.x) inside the Python process with nothing
+reachable but what the host grants. A drop-in for the official `extism`
+Python SDK::
+
+    import wasmplug as extism
+
+    with extism.Plugin("count_vowels.wasm") as plugin:
+        print(plugin.call("count_vowels", "hello world"))
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .cache import set_cache_dir
+from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
+from .logs import set_log_custom, set_log_file
+from .manifest import Manifest, MemoryOptions, WasmData, WasmFile, WasmUrl
+from .plugin import CancelHandle, CompiledPlugin, Plugin
+
+try:
+    __version__ = version("wasmplug")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+
+def extism_version() -> str:
+    """The runtime's version: wasmplug's, with the wasmtime it runs on."""
+    from .engine import WASMTIME_VERSION
+
+    return f"wasmplug {__version__} (wasmtime {WASMTIME_VERSION})"
+
+
+__all__ = [
+    "CallError",
+    "CallTimeout",
+    "CancelHandle",
+    "CompiledPlugin",
+    "Error",
+    "LoadError",
+    "Manifest",
+    "ManifestError",
+    "MemoryOptions",
+    "Plugin",
+    "WasmData",
+    "WasmFile",
+    "WasmUrl",
+    "__version__",
+    "extism_version",
+    "set_cache_dir",
+    "set_log_custom",
+    "set_log_file",
+]

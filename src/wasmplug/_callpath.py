@@ -1,0 +1,344 @@
+"""The hot path: how Python calls Wasm functions and Wasm calls Python.
+
+Every low-level trick lives in this module and nowhere else. Two
+implementations share one interface:
+
+- `RawCallPath` (the default) talks to wasmtime's C API directly through our
+  own ctypes prototypes that take plain integer addresses:
+  `wasmtime_func_call_unchecked` for calls (no value boxing, ~0.5 µs) and
+  `wasmtime_linker_define_func_unchecked` for host functions (~0.35 µs per
+  round trip). It relies on wasmtime-py internals (`Store._context`,
+  `Func._func`, `Linker.ptr`), which is why `wasmtime` is pinned to versions
+  whose bindings we have tested.
+- `PublicCallPath` does the same through wasmtime-py's public API only. It is
+  the reference the tests compare against, and the fallback should a wasmtime
+  release change the internals (`WASMPLUG_CALL_PATH=public`).
+
+Both raise the same exceptions: `wasmtime.Trap` for a trap,
+`wasmtime.WasmtimeError` (or `ExitTrap`) for other failures, and the original
+Python exception when a host function raised one.
+
+The epoch-deadline callback (which lets a timeout or cancel interrupt one
+plug-in without disturbing the others on the same engine) has no public
+equivalent and is always installed through the raw API (`install_interrupt_check`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import wasmtime
+from wasmtime import _bindings as _b
+from wasmtime import _ffi as _ffi
+
+HostImpl = Callable[..., Any]
+Invoker = Callable[..., Any]
+
+I32, I64, F32, F64 = "i32", "i64", "f32", "f64"
+_VALTYPES = {
+    I32: wasmtime.ValType.i32,
+    I64: wasmtime.ValType.i64,
+    F32: wasmtime.ValType.f32,
+    F64: wasmtime.ValType.f64,
+}
+
+
+def functype(params: Sequence[str], results: Sequence[str]) -> wasmtime.FuncType:
+    return wasmtime.FuncType(
+        [_VALTYPES[p]() for p in params], [_VALTYPES[r]() for r in results]
+    )
+
+
+class CallPath(Protocol):
+    name: str
+
+    def bind(self, store: wasmtime.Store, func: wasmtime.Func,
+             params: Sequence[str], results: Sequence[str]) -> Invoker:
+        """A callable invoking `func` with Python numbers; returns the result or None."""
+        ...
+
+    def define(self, linker: wasmtime.Linker, module: str, name: str,
+               params: Sequence[str], results: Sequence[str], impl: HostImpl) -> None:
+        """Define a host function: `impl(*numbers) -> number | None`."""
+        ...
+
+    def memory_base(self, store: wasmtime.Store, memory: wasmtime.Memory) -> tuple[int, int]:
+        """(address, size in bytes) of a linear memory, valid until it grows."""
+        ...
+
+
+# A Python exception raised inside a host function travels as a trap through
+# Wasm; the thread that made the call finds the original here and re-raises it.
+_pending = threading.local()
+
+
+def _stash(exc: BaseException) -> None:
+    _pending.exc = exc
+
+
+def _take_pending() -> BaseException | None:
+    exc: BaseException | None = getattr(_pending, "exc", None)
+    if exc is not None:
+        _pending.exc = None
+    return exc
+
+
+# ------------------------------------------------------------------ raw path
+
+_vp, _sz = ctypes.c_void_p, ctypes.c_size_t
+_call_unchecked = ctypes.CFUNCTYPE(_vp, _vp, _vp, _vp, _sz, _vp)(
+    ("wasmtime_func_call_unchecked", _b.dll))
+_define_unchecked = ctypes.CFUNCTYPE(
+    _vp, _vp, ctypes.c_char_p, _sz, ctypes.c_char_p, _sz, _vp, _vp, _vp, _vp)(
+    ("wasmtime_linker_define_func_unchecked", _b.dll))
+_trap_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p, _sz)(("wasmtime_trap_new", _b.dll))
+_error_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p)(("wasmtime_error_new", _b.dll))
+_memory_data = ctypes.CFUNCTYPE(_vp, _vp, _vp)(("wasmtime_memory_data", _b.dll))
+_memory_size = ctypes.CFUNCTYPE(_sz, _vp, _vp)(("wasmtime_memory_data_size", _b.dll))
+_set_deadline_callback = ctypes.CFUNCTYPE(None, _vp, _vp, _vp, _vp)(
+    ("wasmtime_store_epoch_deadline_callback", _b.dll))
+
+_RawCallback = ctypes.CFUNCTYPE(_sz, _vp, _vp, _vp, _sz)
+_SLOT = ctypes.sizeof(_ffi.wasmtime_val_raw_t)  # 16 bytes per argument/result
+_CTYPE = {I32: ctypes.c_int32, I64: ctypes.c_int64, F32: ctypes.c_float, F64: ctypes.c_double}
+_i64_at = ctypes.c_int64.from_address
+_i32_at = ctypes.c_int32.from_address
+
+
+def _address(pointer: Any) -> int:
+    return ctypes.cast(pointer, ctypes.c_void_p).value or 0
+
+
+def _raise_failure(error: int | None, trap_slot: ctypes.c_void_p) -> None:
+    pending = _take_pending()
+    trap = trap_slot.value
+    trap_slot.value = None
+    if trap:
+        exc: Exception = wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
+    else:
+        exc = wasmtime.WasmtimeError._from_ptr(
+            ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t)))
+    if pending is not None:
+        raise pending
+    raise exc
+
+
+def _trap_for(exc: BaseException) -> int:
+    _stash(exc)
+    message = (str(exc) or type(exc).__name__).encode("utf-8", "replace")
+    return _trap_new(message, len(message)) or 0
+
+
+class RawCallPath:
+    name = "raw"
+
+    def bind(self, store: wasmtime.Store, func: wasmtime.Func,
+             params: Sequence[str], results: Sequence[str]) -> Invoker:
+        ctx = _address(store._context())
+        slots = max(len(params), len(results), 1)
+        buf = (_ffi.wasmtime_val_raw_t * slots)()
+        trap = ctypes.c_void_p()
+        fn, bufa, trapa = ctypes.addressof(func._func), ctypes.addressof(buf), ctypes.addressof(trap)
+        call = _call_unchecked
+        # Keep buffers alive as long as the invoker.
+        keep = (buf, trap, func, store)
+
+        if not params and not results:
+            def invoke0() -> None:
+                if call(ctx, fn, bufa, 1, trapa) or trap.value:
+                    _raise_failure(call and None, trap)
+            invoke0.keep = keep  # type: ignore[attr-defined]
+            return invoke0
+        if not params and results in ([I32], (I32,)):
+            result = ctypes.c_int32.from_address(bufa)
+
+            def invoke_r32() -> int:
+                error = call(ctx, fn, bufa, 1, trapa)
+                if error or trap.value:
+                    _raise_failure(error, trap)
+                return result.value
+            invoke_r32.keep = keep  # type: ignore[attr-defined]
+            return invoke_r32
+        if tuple(params) == (I64,) and tuple(results) in ((I64,), ()):
+            slot = ctypes.c_int64.from_address(bufa)
+            has_result = bool(results)
+
+            def invoke_64(arg: int) -> int | None:
+                slot.value = arg
+                error = call(ctx, fn, bufa, 1, trapa)
+                if error or trap.value:
+                    _raise_failure(error, trap)
+                return slot.value if has_result else None
+            invoke_64.keep = keep  # type: ignore[attr-defined]
+            return invoke_64
+
+        arg_slots = [_CTYPE[p].from_address(bufa + i * _SLOT) for i, p in enumerate(params)]
+        res_slots = [_CTYPE[r].from_address(bufa + i * _SLOT) for i, r in enumerate(results)]
+
+        def invoke(*args: Any) -> Any:
+            if len(args) != len(arg_slots):
+                raise TypeError(f"expected {len(arg_slots)} arguments, got {len(args)}")
+            for s, a in zip(arg_slots, args, strict=True):
+                s.value = a
+            error = call(ctx, fn, bufa, slots, trapa)
+            if error or trap.value:
+                _raise_failure(error, trap)
+            if not res_slots:
+                return None
+            if len(res_slots) == 1:
+                return res_slots[0].value
+            return [s.value for s in res_slots]
+        invoke.keep = keep  # type: ignore[attr-defined]
+        return invoke
+
+    # Callbacks must outlive every linker/store using them: keep them forever,
+    # keyed by implementation, so defining the same function again is free.
+    _callbacks: dict[tuple[int, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+    def define(self, linker: wasmtime.Linker, module: str, name: str,
+               params: Sequence[str], results: Sequence[str], impl: HostImpl) -> None:
+        key = (id(impl), tuple(params), tuple(results))
+        entry = self._callbacks.get(key)
+        if entry is None or entry[0] is not impl:
+            entry = (impl, _RawCallback(_make_raw_callback(impl, params, results)))
+            self._callbacks[key] = entry
+        ty = functype(params, results)
+        m, n = module.encode(), name.encode()
+        error = _define_unchecked(_address(linker.ptr()), m, len(m), n, len(n),
+                                  _address(ty.ptr()), _address(entry[1]), None, None)
+        if error:
+            raise wasmtime.WasmtimeError._from_ptr(
+                ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t)))
+
+    def memory_base(self, store: wasmtime.Store, memory: wasmtime.Memory) -> tuple[int, int]:
+        ctx = _address(store._context())
+        ref = ctypes.addressof(memory._memory)
+        return _memory_data(ctx, ref) or 0, _memory_size(ctx, ref)
+
+
+def _make_raw_callback(impl: HostImpl, params: Sequence[str],
+                       results: Sequence[str]) -> Callable[[Any, Any, int, int], int]:
+    shape = (tuple(params), tuple(results))
+    if shape == ((I64,), (I64,)):
+        def cb_64_64(env: Any, caller: Any, args: int, n: int) -> int:
+            slot = _i64_at(args)
+            try:
+                slot.value = impl(slot.value)
+            except BaseException as exc:
+                return _trap_for(exc)
+            return 0
+        return cb_64_64
+    if shape == ((I64,), ()):
+        def cb_64(env: Any, caller: Any, args: int, n: int) -> int:
+            try:
+                impl(_i64_at(args).value)
+            except BaseException as exc:
+                return _trap_for(exc)
+            return 0
+        return cb_64
+    if shape == ((I64, I64), ()):
+        def cb_64_64_void(env: Any, caller: Any, args: int, n: int) -> int:
+            try:
+                impl(_i64_at(args).value, _i64_at(args + _SLOT).value)
+            except BaseException as exc:
+                return _trap_for(exc)
+            return 0
+        return cb_64_64_void
+
+    readers = [_CTYPE[p].from_address for p in params]
+    writers = [_CTYPE[r].from_address for r in results]
+
+    def cb_generic(env: Any, caller: Any, args: int, n: int) -> int:
+        try:
+            values = [read(args + i * _SLOT).value for i, read in enumerate(readers)]
+            out = impl(*values)
+            if len(writers) == 1:
+                writers[0](args).value = out
+            elif writers:
+                for i, (write, value) in enumerate(zip(writers, out, strict=True)):
+                    write(args + i * _SLOT).value = value
+        except BaseException as exc:
+            return _trap_for(exc)
+        return 0
+    return cb_generic
+
+
+# ------------------------------------------------------------------ public path
+
+
+class PublicCallPath:
+    name = "public"
+
+    def bind(self, store: wasmtime.Store, func: wasmtime.Func,
+             params: Sequence[str], results: Sequence[str]) -> Invoker:
+        def invoke(*args: Any) -> Any:
+            return func(store, *args)
+        return invoke
+
+    def define(self, linker: wasmtime.Linker, module: str, name: str,
+               params: Sequence[str], results: Sequence[str], impl: HostImpl) -> None:
+        linker.define_func(module, name, functype(params, results), impl)
+
+    def memory_base(self, store: wasmtime.Store, memory: wasmtime.Memory) -> tuple[int, int]:
+        return _address(memory.data_ptr(store)), memory.data_len(store)
+
+
+# ------------------------------------------------------------------ interrupts
+
+_DeadlineCallback = ctypes.CFUNCTYPE(_vp, _vp, _vp, _vp, _vp)
+_Finalizer = ctypes.CFUNCTYPE(None, _vp)
+_interrupt_checks: dict[int, Callable[[], bool]] = {}
+_interrupt_ids = iter(range(1, 2**62))
+_interrupt_lock = threading.Lock()
+
+
+@_DeadlineCallback
+def _on_deadline(ctx: int, env: int, delta: int, kind: int) -> int:
+    check = _interrupt_checks.get(env)
+    if check is not None and check():
+        return _error_new(b"timeout") or 0
+    ctypes.c_uint64.from_address(delta).value = 1
+    ctypes.c_uint8.from_address(kind).value = 0  # continue
+    return 0
+
+
+@_Finalizer
+def _forget_check(env: int) -> None:
+    _interrupt_checks.pop(env, None)
+
+
+def install_interrupt_check(store: wasmtime.Store, check: Callable[[], bool]) -> None:
+    """Make `store` consult `check()` whenever the engine's epoch advances.
+
+    When it returns True the running Wasm stops with the error `timeout`;
+    otherwise execution continues until the next epoch tick. The deadline is
+    one tick ahead at all times, so an epoch increment (timer or cancel) is
+    noticed at the next check point of every store on the engine, and only
+    the stores whose check says so are stopped.
+    """
+    with _interrupt_lock:
+        env = next(_interrupt_ids)
+    _interrupt_checks[env] = check
+    _set_deadline_callback(_address(store.ptr()), _address(_on_deadline), env,
+                           _address(_forget_check))
+    store.set_epoch_deadline(1)
+
+
+# ------------------------------------------------------------------ selection
+
+_PATHS: dict[str, CallPath] = {"raw": RawCallPath(), "public": PublicCallPath()}
+
+
+def get(name: str | None = None) -> CallPath:
+    """The call path named `name`, else `$WASMPLUG_CALL_PATH`, else raw."""
+    chosen = name or os.environ.get("WASMPLUG_CALL_PATH") or "raw"
+    try:
+        return _PATHS[chosen]
+    except KeyError:
+        raise ValueError(
+            f"unknown call path {chosen!r}: use one of {', '.join(sorted(_PATHS))}"
+        ) from None

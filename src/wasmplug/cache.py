@@ -1,0 +1,176 @@
+"""On-disk cache of compiled modules.
+
+Compiling a large module takes hundreds of milliseconds; loading its compiled
+code back takes a few. But deserialising compiled code runs it as native code,
+so only files this user wrote may ever be loaded. Each entry is therefore:
+
+    MAGIC (8 bytes) | HMAC-SHA256 of the payload (32 bytes) | payload
+
+keyed with a secret stored in the cache directory (mode 0600). An entry is
+used only when the directory and the file are owned by the current user and
+not writable by anybody else, the file is a regular file (not a symlink), and
+the HMAC matches. Anything else is reported on the `wasmplug` logger, removed
+if possible, and recompiled.
+
+The key of an entry covers the module's SHA-256, the wasmtime version and the
+engine settings, so an upgrade or a different engine never picks up stale code.
+
+Location: `$WASMPLUG_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmplug`, else
+`~/.cache/wasmplug`. Set `WASMPLUG_CACHE_DIR=off` (or call
+`set_cache_dir(None)`) to disable it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import stat
+import tempfile
+from pathlib import Path
+
+import wasmtime
+
+log = logging.getLogger("wasmplug.cache")
+
+MAGIC = b"WPCACHE1"
+_DIGEST = 32
+_OFF = {"", "0", "off", "false", "no", "none"}
+
+_explicit: Path | None = None
+_explicit_set = False
+
+
+def set_cache_dir(path: str | os.PathLike[str] | None) -> None:
+    """Use `path` for the compiled-module cache; `None` disables caching."""
+    global _explicit, _explicit_set
+    _explicit = Path(path) if path is not None else None
+    _explicit_set = True
+
+
+def cache_dir() -> Path | None:
+    """The cache directory in use, or None when caching is disabled."""
+    if _explicit_set:
+        return _explicit
+    configured = os.environ.get("WASMPLUG_CACHE_DIR")
+    if configured is not None:
+        return None if configured.strip().lower() in _OFF else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "wasmplug"
+
+
+def _private_dir(path: Path) -> bool:
+    """Create `path` (0700) if needed; True if it is safe to use."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(path)
+    except OSError as exc:
+        log.warning("compiled-module cache disabled: cannot create %s (%s)", path, exc)
+        return False
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        log.warning("compiled-module cache disabled: %s is not a directory owned by you", path)
+        return False
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        log.warning("compiled-module cache disabled: %s is writable by other users", path)
+        return False
+    return True
+
+
+def _owned_regular_file(path: Path) -> os.stat_result | None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a regular file")
+    if info.st_uid != os.geteuid():
+        raise ValueError("owned by another user")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ValueError("writable by other users")
+    return info
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _secret(directory: Path) -> bytes:
+    path = directory / "secret.key"
+    try:
+        if _owned_regular_file(path) is not None:
+            key = path.read_bytes()
+            if len(key) == 32:
+                return key
+    except ValueError as exc:
+        log.warning("replacing cache secret %s: %s", path, exc)
+        path.unlink(missing_ok=True)
+    key = secrets.token_bytes(32)
+    _write_private(path, key)
+    return key
+
+
+def entry_key(wasm_sha256: str, engine_fingerprint: str) -> str:
+    """File name stem of a module's entry; the fingerprint names wasmtime and the settings."""
+    return hashlib.sha256(f"{wasm_sha256}|{engine_fingerprint}".encode()).hexdigest()
+
+
+class ModuleCache:
+    """Compiled modules of one engine configuration, on disk."""
+
+    def __init__(self, engine: wasmtime.Engine, fingerprint: str) -> None:
+        self.engine = engine
+        self.fingerprint = fingerprint
+
+    def load_or_compile(self, wasm: bytes, sha256: str) -> wasmtime.Module:
+        directory = cache_dir()
+        if directory is None or not _private_dir(directory):
+            return wasmtime.Module(self.engine, wasm)
+        path = directory / f"{entry_key(sha256, self.fingerprint)}.cwasm"
+        try:
+            secret = _secret(directory)
+        except OSError as exc:
+            log.warning("compiled-module cache disabled: %s", exc)
+            return wasmtime.Module(self.engine, wasm)
+        module = self._load(path, secret)
+        if module is not None:
+            return module
+        module = wasmtime.Module(self.engine, wasm)
+        try:
+            payload = bytes(module.serialize())
+            mac = hmac.digest(secret, payload, "sha256")
+            _write_private(path, MAGIC + mac + payload)
+        except (OSError, wasmtime.WasmtimeError) as exc:
+            log.warning("could not write compiled-module cache entry %s: %s", path, exc)
+        return module
+
+    def _load(self, path: Path, secret: bytes) -> wasmtime.Module | None:
+        try:
+            if _owned_regular_file(path) is None:
+                return None
+            blob = path.read_bytes()
+            header = len(MAGIC) + _DIGEST
+            if len(blob) < header or not blob.startswith(MAGIC):
+                raise ValueError("not a wasmplug cache file")
+            payload = memoryview(blob)[header:]
+            expected = hmac.digest(secret, payload, "sha256")
+            if not hmac.compare_digest(expected, blob[len(MAGIC):header]):
+                raise ValueError("integrity check failed")
+            return wasmtime.Module.deserialize(self.engine, payload.tobytes())
+        except (OSError, ValueError, wasmtime.WasmtimeError) as exc:
+            log.warning("ignoring compiled-module cache entry %s (%s); recompiling", path, exc)
+            try:
+                if not path.is_symlink() and os.lstat(path).st_uid == os.geteuid():
+                    path.unlink()
+            except OSError:
+                pass
+            return None

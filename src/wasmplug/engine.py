@@ -1,0 +1,154 @@
+"""wasmtime engines, compiled modules and the epoch ticker.
+
+Plug-ins with the same engine settings share one `Runtime`: one
+`wasmtime.Engine`, one compiled kernel, one in-memory table of compiled
+modules (so compiling the same bytes twice in a process is free), the on-disk
+module cache, and one ticker thread for timeouts (started on first use).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from importlib.resources import files
+
+import wasmtime
+
+from .cache import ModuleCache
+from .errors import LoadError
+
+WASMTIME_VERSION = version("wasmtime")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Everything that changes the compiled code (and so the cache key)."""
+
+    fuel: bool = False
+
+    def fingerprint(self) -> str:
+        return f"wasmtime={WASMTIME_VERSION};epoch=1;fuel={int(self.fuel)};v=1"
+
+    def config(self) -> wasmtime.Config:
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        config.consume_fuel = self.fuel
+        # Linear memories never move: the host can keep the kernel memory's
+        # address for the life of a store (kernel.py relies on this).
+        config.memory_may_move = False
+        config.wasm_tail_call = True
+        config.wasm_function_references = True
+        config.wasm_gc = True
+        return config
+
+
+class EpochTicker:
+    """One thread per engine that advances the epoch when a deadline passes.
+
+    `schedule(seconds, fire)` calls `fire()` (which marks the plug-in as
+    timed out) and then increments the engine's epoch, which makes every
+    store on the engine consult its interrupt check. No thread per call.
+    """
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self._engine = engine
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._cancelled: set[int] = set()
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, seconds: float, fire: Callable[[], None]) -> int:
+        token = next(self._seq)
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + seconds, token, fire))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="wasmplug-epoch-ticker", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def cancel(self, token: int) -> None:
+        with self._cond:
+            self._cancelled.add(token)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                when, token, fire = self._heap[0]
+                delay = when - time.monotonic()
+                if token in self._cancelled:
+                    heapq.heappop(self._heap)
+                    self._cancelled.discard(token)
+                    continue
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+            fire()
+            self._engine.increment_epoch()
+
+
+class Runtime:
+    """An engine with its kernel, compiled-module tables and ticker."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self.engine = wasmtime.Engine(settings.config())
+        self.disk_cache = ModuleCache(self.engine, settings.fingerprint())
+        self._modules: weakref.WeakValueDictionary[str, wasmtime.Module] = (
+            weakref.WeakValueDictionary())
+        self._lock = threading.Lock()
+        kernel_wat = files("wasmplug").joinpath("kernel.wat").read_text()
+        self.kernel = wasmtime.Module(self.engine, wasmtime.wat2wasm(kernel_wat))
+        self.ticker = EpochTicker(self.engine)
+
+    def compile(self, wasm: bytes, sha256: str, label: str = "main") -> wasmtime.Module:
+        """The compiled module for `wasm` (memory table, then disk cache, then compile)."""
+        module = self._modules.get(sha256)
+        if module is not None:
+            return module
+        try:
+            if not wasm.startswith(b"\0asm"):
+                try:
+                    wasm = wasmtime.wat2wasm(wasm.decode("utf-8"))
+                except UnicodeDecodeError:
+                    pass  # not text either: let the compiler say why
+            module = self.disk_cache.load_or_compile(wasm, sha256)
+        except wasmtime.WasmtimeError as exc:
+            raise LoadError(
+                f"Unable to compile Extism plugin: module '{label}' is not valid WebAssembly "
+                f"({_first_line(exc)}); check that the file is a .wasm built for wasm32"
+            ) from None
+        with self._lock:
+            self._modules[sha256] = module
+        return module
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+_runtimes: dict[EngineSettings, Runtime] = {}
+_runtimes_lock = threading.Lock()
+
+
+def runtime(settings: EngineSettings = EngineSettings()) -> Runtime:
+    """The shared runtime for these engine settings."""
+    found = _runtimes.get(settings)
+    if found is None:
+        with _runtimes_lock:
+            found = _runtimes.get(settings)
+            if found is None:
+                found = _runtimes[settings] = Runtime(settings)
+    return found

@@ -1,0 +1,174 @@
+"""The host's view of one kernel instance (kernel.wat): its functions and memory.
+
+Plug-ins import the kernel's functions wasm-to-wasm (`KERNEL_FUNCTIONS`); the
+host calls a few of them through the call path and reads and writes the
+kernel's memory directly (`read`, `write`, `registers`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from typing import Final
+
+import wasmtime
+
+from . import _callpath
+from ._callpath import I32, I64, CallPath
+
+# Every function a plug-in may import from `extism:host/env` that the kernel
+# implements, with its exact signature (ABI.md 2.1).
+KERNEL_FUNCTIONS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "alloc": ((I64,), (I64,)),
+    "free": ((I64,), ()),
+    "length": ((I64,), (I64,)),
+    "length_unsafe": ((I64,), (I64,)),
+    "load_u8": ((I64,), (I32,)),
+    "load_u64": ((I64,), (I64,)),
+    "store_u8": ((I64, I32), ()),
+    "store_u64": ((I64, I64), ()),
+    "input_offset": ((), (I64,)),
+    "input_length": ((), (I64,)),
+    "input_load_u8": ((I64,), (I32,)),
+    "input_load_u64": ((I64,), (I64,)),
+    "input_set": ((I64, I64), ()),
+    "output_set": ((I64, I64), ()),
+    "output_offset": ((), (I64,)),
+    "output_length": ((), (I64,)),
+    "error_set": ((I64,), ()),
+    "error_get": ((), (I64,)),
+    "reset": ((), ()),
+    "memory_bytes": ((), (I64,)),
+}
+
+MASK64: Final = (1 << 64) - 1
+_REGISTERS = struct.Struct("<QQQQQ")  # error, input offset/length, output offset/length
+_REGISTERS_AT: Final = 25
+
+
+class KernelMemoryError(Exception):
+    """A plug-in named kernel memory outside the kernel's bounds."""
+
+
+class Kernel:
+    """One kernel instance in one store."""
+
+    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
+                 path: CallPath) -> None:
+        exports = instance.exports(store)
+        self.store = store
+        self.path = path
+        self.functions: dict[str, wasmtime.Func] = {}
+        for name in KERNEL_FUNCTIONS:
+            func = exports[name]
+            assert isinstance(func, wasmtime.Func)
+            self.functions[name] = func
+        memory = exports["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        self.memory = memory
+
+        def bind(name: str, params: tuple[str, ...], results: tuple[str, ...]) -> _callpath.Invoker:
+            func = exports[name]
+            assert isinstance(func, wasmtime.Func)
+            return path.bind(store, func, params, results)
+
+        self._begin_call = bind("wasmplug_begin_call", (I64,), (I64,))
+        self._take = bind("wasmplug_take", (I64,), (I64,))
+        self._set_budget = bind("wasmplug_set_page_budget", (I64,), ())
+        self._alloc = bind("alloc", (I64,), (I64,))
+        self._free = bind("free", (I64,), ())
+        self._length = bind("length", (I64,), (I64,))
+        self._error_set = bind("error_set", (I64,), ())
+        self._reset = bind("reset", (), ())
+        self.base = 0
+        self.size = 0
+        self.refresh()
+
+    # -- memory ----------------------------------------------------------
+    # The engine is configured with `memory_may_move = False`, so the memory's
+    # address is fixed for the life of the store; its size only grows. `size`
+    # is therefore a lower bound, re-read only when an access falls outside it.
+    def refresh(self) -> None:
+        """Re-read the memory's address and size."""
+        self.base, self.size = self.path.memory_base(self.store, self.memory)
+
+    def _check(self, offset: int, length: int) -> None:
+        if offset < 0 or length < 0 or offset + length > self.size:
+            self.refresh()
+            if offset < 0 or length < 0 or offset + length > self.size:
+                raise KernelMemoryError(
+                    f"kernel memory range {offset}..{offset + length} is out of bounds "
+                    f"(memory size {self.size})")
+
+    def read(self, offset: int, length: int) -> bytes:
+        if length == 0:
+            return b""
+        if offset + length > self.size or offset < 0 or length < 0:
+            self._check(offset, length)
+        return ctypes.string_at(self.base + offset, length)
+
+    def write(self, offset: int, data: bytes) -> None:
+        if offset + len(data) > self.size or offset < 0:
+            self._check(offset, len(data))
+        ctypes.memmove(self.base + offset, data, len(data))
+
+    def registers(self) -> tuple[int, int, int, int, int]:
+        """(error offset, input offset, input length, output offset, output length)."""
+        return _REGISTERS.unpack(ctypes.string_at(self.base + _REGISTERS_AT, _REGISTERS.size))
+
+    # -- allocator -------------------------------------------------------
+    def begin_call(self, data: bytes) -> bool:
+        """Reset and place the call's input; False if it could not be allocated."""
+        n = len(data)
+        offset = self._begin_call(n) & MASK64
+        if n == 0:
+            return True
+        if offset == 0:
+            return False
+        self.write(offset, data)
+        return True
+
+    def alloc(self, n: int) -> int:
+        offset: int = self._alloc(n) & MASK64
+        return offset
+
+    def alloc_bytes(self, data: bytes) -> int:
+        """A new block holding `data` (0 for empty data); MemoryError if full."""
+        n = len(data)
+        if n == 0:
+            return 0
+        offset = self.alloc(n)
+        if offset == 0:
+            raise MemoryError("failed to allocate extism memory: out of memory")
+        self.write(offset, data)
+        return offset
+
+    def free(self, offset: int) -> None:
+        self._free(offset)
+
+    def length(self, offset: int) -> int:
+        return int(self._length(offset)) & MASK64
+
+    def take(self, offset: int) -> tuple[int, int]:
+        """(offset, length) of the block at `offset`, which is freed; length 0 if none."""
+        offset &= MASK64
+        if offset == 0:
+            return 0, 0
+        n: int = self._take(offset) & MASK64
+        return offset, n
+
+    def take_bytes(self, offset: int, what: str) -> bytes:
+        """Consume a handle the plug-in passed: its bytes (b"" for handle 0)."""
+        offset, n = self.take(offset)
+        if offset and n == 0:
+            raise KernelMemoryError(f"invalid handle offset for {what}: {offset}")
+        return self.read(offset, n)
+
+    def set_error(self, offset: int) -> None:
+        self._error_set(offset)
+
+    def reset(self) -> None:
+        self._reset()
+
+    def set_page_budget(self, pages: int | None) -> None:
+        self._set_budget(-1 if pages is None else pages)

@@ -1,0 +1,291 @@
+;; The wasmplug kernel: the linear memory a plug-in shares with its host, its
+;; allocator and the input / output / error registers (ABI.md, section 3).
+;;
+;; Plug-ins import these functions from `extism:host/env`; they are linked
+;; wasm-to-wasm, so memory traffic never leaves compiled code. The host reads
+;; and writes this memory directly and uses the `wasmplug_*` entry points,
+;; which plug-ins cannot import (the linker only exposes the ABI names).
+;;
+;; Layout (little-endian, unaligned):
+;;   address 1       u8   initialised flag
+;;   address 9       u64  position: bytes used by the bump pointer, from HEAP
+;;   address 17      u64  length: allocator capacity counter
+;;   address 25      u64  error offset (0 = none)
+;;   address 33/41   u64  input offset / length
+;;   address 49/57   u64  output offset / length
+;;   address 65      first block header: u8 status, 3 pad, u32 size, u32 used
+;;   data of a block starts 12 bytes after its header.
+;;
+;; Deliberate deviations from the reference kernel (observable only by guests
+;; that scribble on kernel memory or read out of bounds; see ABI.md 3.5/3.6):
+;;   - `length`/`free` walk blocks only up to the bump position, never into
+;;     stale bytes past it;
+;;   - bounds checks are exact: an access that ends at the last byte of memory
+;;     works, one past it returns 0 / is ignored instead of trapping;
+;;   - `alloc` of 2^32 bytes or more returns 0 (the memory is 32-bit).
+(module
+  (memory (export "memory") 1)
+
+  ;; Pages this kernel may still grow by; -1 = unlimited. Set by the host from
+  ;; `memory.max_pages` (wasmplug_set_page_budget).
+  (global $page_budget (mut i64) (i64.const -1))
+
+  ;; ---------------------------------------------------------------- helpers
+  (func $mem_bytes (result i64)
+    (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
+
+  (func $init
+    (if (i32.eqz (i32.load8_u (i32.const 1)))
+      (then
+        (i32.store8 (i32.const 1) (i32.const 1))
+        (i64.store (i32.const 9) (i64.const 0))
+        (i64.store (i32.const 17) (i64.const 65472))
+        (i64.store (i32.const 25) (i64.const 0))
+        (i64.store (i32.const 33) (i64.const 0))
+        (i64.store (i32.const 41) (i64.const 0))
+        (i64.store (i32.const 49) (i64.const 0))
+        (i64.store (i32.const 57) (i64.const 0))
+        (memory.fill (i32.const 65) (i32.const 0) (i32.const 12)))))
+
+  ;; heap(p): HEAP <= p < HEAP + length
+  (func $in_heap (param $p i64) (result i32)
+    (i32.and
+      (i64.ge_u (local.get $p) (i64.const 65))
+      (i64.lt_u (local.get $p) (i64.add (i64.const 65) (i64.load (i32.const 17))))))
+
+  (func $status (param $h i64) (result i32) (i32.load8_u (i32.wrap_i64 (local.get $h))))
+  (func $size (param $h i64) (result i64)
+    (i64.load32_u offset=4 (i32.wrap_i64 (local.get $h))))
+  (func $used (param $h i64) (result i64)
+    (i64.load32_u offset=8 (i32.wrap_i64 (local.get $h))))
+
+  ;; Header of the live block whose data starts exactly at p, or 0.
+  (func $find_active (param $p i64) (result i64)
+    (local $h i64) (local $end i64)
+    (if (i64.lt_u (local.get $p) (i64.const 64)) (then (return (i64.const 0))))
+    (if (i64.gt_u (local.get $p) (call $mem_bytes)) (then (return (i64.const 0))))
+    (local.set $end (i64.add (i64.const 65) (i64.load (i32.const 9))))
+    (local.set $h (i64.const 65))
+    (block $done
+      (loop $walk
+        (br_if $done (i64.ge_u (local.get $h) (local.get $end)))
+        (if (i32.and
+              (i32.eq (call $status (local.get $h)) (i32.const 1))
+              (i64.eq (i64.add (local.get $h) (i64.const 12)) (local.get $p)))
+          (then (return (local.get $h))))
+        (local.set $h (i64.add (local.get $h) (i64.add (i64.const 12) (call $size (local.get $h)))))
+        (br $walk)))
+    (i64.const 0))
+
+  ;; First free block (address order) that can hold n bytes, split from its
+  ;; tail when it is at least 128 bytes too large; 0 if none.
+  (func $find_reusable (param $n i64) (param $position i64) (result i64)
+    (local $h i64) (local $end i64) (local $st i32) (local $size i64) (local $t i64)
+    (local.set $end (i64.add (i64.const 65) (local.get $position)))
+    (local.set $h (i64.const 65))
+    (block $done
+      (loop $walk
+        (br_if $done (i64.ge_u (local.get $h) (local.get $end)))
+        (local.set $st (call $status (local.get $h)))
+        (local.set $size (call $size (local.get $h)))
+        (if (i32.eqz (local.get $st)) (then (return (local.get $h))))
+        (if (i32.and (i32.eq (local.get $st) (i32.const 2))
+                     (i64.ge_u (local.get $size) (local.get $n)))
+          (then
+            (if (i64.ge_u (i64.sub (local.get $size) (local.get $n)) (i64.const 128))
+              (then
+                (local.set $size (i64.sub (i64.sub (local.get $size) (local.get $n)) (i64.const 12)))
+                (i32.store offset=4 (i32.wrap_i64 (local.get $h)) (i32.wrap_i64 (local.get $size)))
+                (i32.store offset=8 (i32.wrap_i64 (local.get $h)) (i32.const 0))
+                (local.set $t (i64.add (i64.add (local.get $h) (i64.const 12)) (local.get $size)))
+                (i32.store offset=4 (i32.wrap_i64 (local.get $t)) (i32.wrap_i64 (local.get $n)))
+                (i32.store offset=8 (i32.wrap_i64 (local.get $t)) (i32.const 0))
+                (i32.store8 (i32.wrap_i64 (local.get $t)) (i32.const 2))
+                (return (local.get $t))))
+            (return (local.get $h))))
+        (local.set $h (i64.add (local.get $h) (i64.add (i64.const 12) (local.get $size))))
+        (br $walk)))
+    (i64.const 0))
+
+  ;; ------------------------------------------------------------ allocator
+  (func $alloc (export "alloc") (param $n i64) (result i64)
+    (local $position i64) (local $length i64) (local $left i64) (local $need i64)
+    (local $h i64) (local $pages i64)
+    (if (i64.eqz (local.get $n)) (then (return (i64.const 0))))
+    (if (i64.gt_u (local.get $n) (i64.const 0xffffffff)) (then (return (i64.const 0))))
+    (call $init)
+    (local.set $position (i64.load (i32.const 9)))
+    (local.set $length (i64.load (i32.const 17)))
+    (local.set $left (i64.sub (i64.sub (local.get $length) (local.get $position)) (i64.const 64)))
+    (local.set $need (i64.add (local.get $n) (i64.const 12)))
+    (if (i64.ge_u (local.get $need) (local.get $left))
+      (then
+        (if (i64.le_u (local.get $need) (local.get $position))
+          (then
+            (local.set $h (call $find_reusable (local.get $n) (local.get $position)))
+            (if (i64.ne (local.get $h) (i64.const 0))
+              (then
+                (i32.store offset=8 (i32.wrap_i64 (local.get $h)) (i32.wrap_i64 (local.get $n)))
+                (i32.store8 (i32.wrap_i64 (local.get $h)) (i32.const 1))
+                (return (i64.add (local.get $h) (i64.const 12)))))))
+        (local.set $pages
+          (i64.div_u (i64.add (i64.sub (local.get $need) (local.get $left)) (i64.const 65535))
+                     (i64.const 65536)))
+        (if (i64.gt_u (local.get $pages) (i64.const 65536)) (then (return (i64.const 0))))
+        (if (i64.ge_s (global.get $page_budget) (i64.const 0))
+          (then
+            (if (i64.gt_u (local.get $pages) (global.get $page_budget))
+              (then (return (i64.const 0))))))
+        (if (i32.eq (memory.grow (i32.wrap_i64 (local.get $pages))) (i32.const -1))
+          (then (return (i64.const 0))))
+        (if (i64.ge_s (global.get $page_budget) (i64.const 0))
+          (then (global.set $page_budget (i64.sub (global.get $page_budget) (local.get $pages)))))
+        (i64.store (i32.const 17)
+          (i64.add (local.get $length) (i64.shl (local.get $pages) (i64.const 16))))))
+    (local.set $h (i64.add (i64.const 65) (local.get $position)))
+    (i64.store (i32.const 9) (i64.add (local.get $position) (local.get $need)))
+    (i32.store8 (i32.wrap_i64 (local.get $h)) (i32.const 1))
+    (i32.store offset=4 (i32.wrap_i64 (local.get $h)) (i32.wrap_i64 (local.get $n)))
+    (i32.store offset=8 (i32.wrap_i64 (local.get $h)) (i32.wrap_i64 (local.get $n)))
+    (i64.add (local.get $h) (i64.const 12)))
+
+  (func $free (export "free") (param $p i64)
+    (local $h i64)
+    (if (i64.eqz (local.get $p)) (then (return)))
+    (call $init)
+    (local.set $h (call $find_active (local.get $p)))
+    (if (i64.eqz (local.get $h)) (then (return)))
+    (i32.store8 (i32.wrap_i64 (local.get $h)) (i32.const 2))
+    (if (i64.eq (local.get $p) (i64.load (i32.const 33)))
+      (then (i64.store (i32.const 41) (i64.const 0)))))
+
+  (func $length (export "length") (param $p i64) (result i64)
+    (local $h i64)
+    (if (i64.eqz (local.get $p)) (then (return (i64.const 0))))
+    (call $init)
+    (local.set $h (call $find_active (local.get $p)))
+    (if (i64.eqz (local.get $h)) (then (return (i64.const 0))))
+    (call $used (local.get $h)))
+
+  (func (export "length_unsafe") (param $p i64) (result i64)
+    (local $h i64)
+    (if (i64.lt_u (local.get $p) (i64.const 64)) (then (return (i64.const 0))))
+    (if (i64.gt_u (local.get $p) (call $mem_bytes)) (then (return (i64.const 0))))
+    (local.set $h (i64.sub (local.get $p) (i64.const 12)))
+    (if (i32.ne (call $status (local.get $h)) (i32.const 1)) (then (return (i64.const 0))))
+    (call $used (local.get $h)))
+
+  ;; ------------------------------------------------------------ raw access
+  (func (export "load_u8") (param $p i64) (result i32)
+    (if (i32.or (i64.lt_u (local.get $p) (i64.const 64))
+                (i64.ge_u (local.get $p) (call $mem_bytes)))
+      (then (return (i32.const 0))))
+    (i32.load8_u (i32.wrap_i64 (local.get $p))))
+
+  (func (export "load_u64") (param $p i64) (result i64)
+    (if (i32.or (i64.lt_u (local.get $p) (i64.const 57))
+                (i64.gt_u (local.get $p) (i64.sub (call $mem_bytes) (i64.const 8))))
+      (then (return (i64.const 0))))
+    (i64.load (i32.wrap_i64 (local.get $p))))
+
+  (func (export "store_u8") (param $p i64) (param $v i32)
+    (if (i32.or (i64.lt_u (local.get $p) (i64.const 64))
+                (i64.ge_u (local.get $p) (call $mem_bytes)))
+      (then (return)))
+    (i32.store8 (i32.wrap_i64 (local.get $p)) (local.get $v)))
+
+  (func (export "store_u64") (param $p i64) (param $v i64)
+    (if (i32.or (i64.lt_u (local.get $p) (i64.const 57))
+                (i64.gt_u (local.get $p) (i64.sub (call $mem_bytes) (i64.const 8))))
+      (then (return)))
+    (i64.store (i32.wrap_i64 (local.get $p)) (local.get $v)))
+
+  ;; ------------------------------------------------------------ input
+  (func (export "input_offset") (result i64) (i64.load (i32.const 33)))
+  (func (export "input_length") (result i64) (i64.load (i32.const 41)))
+
+  (func (export "input_load_u8") (param $i i64) (result i32)
+    (if (i64.ge_u (local.get $i) (i64.load (i32.const 41))) (then (return (i32.const 0))))
+    (i32.load8_u (i32.wrap_i64 (i64.add (i64.load (i32.const 33)) (local.get $i)))))
+
+  (func (export "input_load_u64") (param $i i64) (result i64)
+    (local $len i64)
+    (local.set $len (i64.load (i32.const 41)))
+    (if (i32.or (i64.lt_u (local.get $len) (i64.const 8))
+                (i64.gt_u (local.get $i) (i64.sub (local.get $len) (i64.const 8))))
+      (then (return (i64.const 0))))
+    (i64.load (i32.wrap_i64 (i64.add (i64.load (i32.const 33)) (local.get $i)))))
+
+  ;; A range is accepted only when it lies inside the heap.
+  (func $range_ok (param $p i64) (param $n i64) (result i32)
+    (if (i64.eqz (local.get $p)) (then (return (i32.const 0))))
+    (if (i64.gt_u (local.get $n) (i64.load (i32.const 17))) (then (return (i32.const 0))))
+    (i32.and (call $in_heap (local.get $p))
+             (call $in_heap (i64.sub (i64.add (local.get $p) (local.get $n)) (i64.const 1)))))
+
+  (func $input_set (export "input_set") (param $p i64) (param $n i64)
+    (call $init)
+    (if (call $range_ok (local.get $p) (local.get $n))
+      (then
+        (i64.store (i32.const 33) (local.get $p))
+        (i64.store (i32.const 41) (local.get $n)))))
+
+  ;; ------------------------------------------------------------ output, error
+  (func (export "output_set") (param $p i64) (param $n i64)
+    (call $init)
+    (if (call $range_ok (local.get $p) (local.get $n))
+      (then
+        (i64.store (i32.const 49) (local.get $p))
+        (i64.store (i32.const 57) (local.get $n)))))
+  (func (export "output_offset") (result i64) (i64.load (i32.const 49)))
+  (func (export "output_length") (result i64) (i64.load (i32.const 57)))
+
+  (func (export "error_set") (param $p i64)
+    (call $init)
+    (if (i64.eqz (local.get $p))
+      (then (i64.store (i32.const 25) (i64.const 0)) (return)))
+    (if (call $in_heap (local.get $p))
+      (then (i64.store (i32.const 25) (local.get $p)))))
+  (func (export "error_get") (result i64) (i64.load (i32.const 25)))
+
+  ;; ------------------------------------------------------------ reset
+  ;; Zeroes only what the allocator handed out since the last reset, so its
+  ;; cost follows the previous call's allocations, never the memory size.
+  (func $reset (export "reset")
+    (call $init)
+    (memory.fill (i32.const 65) (i32.const 0) (i32.wrap_i64 (i64.load (i32.const 9))))
+    (i64.store (i32.const 9) (i64.const 0))
+    (i64.store (i32.const 25) (i64.const 0))
+    (i64.store (i32.const 33) (i64.const 0))
+    (i64.store (i32.const 41) (i64.const 0))
+    (i64.store (i32.const 49) (i64.const 0))
+    (i64.store (i32.const 57) (i64.const 0)))
+
+  (func (export "memory_bytes") (result i64)
+    (call $init)
+    (i64.load (i32.const 17)))
+
+  ;; ------------------------------------------------------------ host only
+  ;; One Wasm call at the start of every plug-in call: reset, then reserve
+  ;; and register n bytes of input. Returns the input offset; 0 when n is 0,
+  ;; or when the input could not be allocated (the host knows n).
+  (func (export "wasmplug_begin_call") (param $n i64) (result i64)
+    (local $p i64)
+    (call $reset)
+    (if (i64.eqz (local.get $n)) (then (return (i64.const 0))))
+    (local.set $p (call $alloc (local.get $n)))
+    (if (i64.ne (local.get $p) (i64.const 0))
+      (then (call $input_set (local.get $p) (local.get $n))))
+    (local.get $p))
+
+  ;; Length of the live block at p, which is then freed (the bytes stay
+  ;; readable until the next allocation): how the host consumes a handle.
+  (func (export "wasmplug_take") (param $p i64) (result i64)
+    (local $n i64)
+    (local.set $n (call $length (local.get $p)))
+    (if (i64.ne (local.get $n) (i64.const 0)) (then (call $free (local.get $p))))
+    (local.get $n))
+
+  (func (export "wasmplug_set_page_budget") (param $pages i64)
+    (global.set $page_budget (local.get $pages)))
+)

@@ -1,0 +1,400 @@
+"""What to load and with which limits: the Extism manifest (ABI.md, section 6).
+
+A manifest can be given as a `Manifest` object, a dict, a JSON or TOML string,
+or a path to a `.json` / `.toml` / `.wasm` / `.wat` file. `parse_source` turns
+any of these into a validated `Manifest`; `load_modules` reads the wasm bytes
+of its sources (verifying hashes) and names them as ABI.md 6.3 prescribes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from .errors import LoadError, ManifestError
+
+WASM_MAGIC = b"\0asm"
+
+
+@dataclass(frozen=True)
+class WasmFile:
+    """A module read from a file (relative paths: the working directory)."""
+
+    path: str
+    name: str | None = None
+    hash: str | None = None
+
+
+@dataclass(frozen=True)
+class WasmData:
+    """A module given as bytes."""
+
+    data: bytes
+    name: str | None = None
+    hash: str | None = None
+
+
+@dataclass(frozen=True)
+class WasmUrl:
+    """A module downloaded when the plug-in is compiled."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    method: str | None = None
+    name: str | None = None
+    hash: str | None = None
+
+
+WasmSource: TypeAlias = WasmFile | WasmData | WasmUrl
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    """`memory` of the manifest. None means the default."""
+
+    max_pages: int | None = None
+    max_http_response_bytes: int | None = None
+    max_var_bytes: int | None = None
+
+    DEFAULT_MAX_VAR_BYTES = 1_048_576
+    DEFAULT_MAX_HTTP_RESPONSE_BYTES = 52_428_800
+
+    @property
+    def var_bytes_limit(self) -> int:
+        return self.DEFAULT_MAX_VAR_BYTES if self.max_var_bytes is None else self.max_var_bytes
+
+    @property
+    def http_response_limit(self) -> int:
+        if self.max_http_response_bytes is None:
+            return self.DEFAULT_MAX_HTTP_RESPONSE_BYTES
+        return self.max_http_response_bytes
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated Extism manifest."""
+
+    wasm: tuple[WasmSource, ...]
+    memory: MemoryOptions = MemoryOptions()
+    config: Mapping[str, str] = field(default_factory=dict)
+    allowed_hosts: tuple[str, ...] | None = None
+    allowed_paths: Mapping[str, str] | None = None
+    timeout_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.wasm:
+            raise ManifestError(
+                "No wasm files specified in Extism manifest: add at least one entry to 'wasm'"
+            )
+
+
+# ----------------------------------------------------------------- parsing
+
+_U32 = 2**32 - 1
+_U64 = 2**64 - 1
+
+
+def _where(path: str) -> str:
+    return f"manifest field '{path}'"
+
+
+def _expect_object(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ManifestError(f"{_where(path)}: expected an object, got {_describe(value)}")
+    return value
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _check_keys(obj: Mapping[str, Any], allowed: set[str], path: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise ManifestError(
+                f"{_where(where)} is not a known manifest field "
+                f"(allowed here: {', '.join(sorted(allowed))})"
+            )
+
+
+def _opt_str(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ManifestError(f"{_where(path + key)}: expected a string, got {_describe(value)}")
+
+
+def _opt_uint(obj: Mapping[str, Any], key: str, path: str, maximum: int) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise ManifestError(
+            f"{_where(path + key)}: expected an integer from 0 to {maximum}, got {_describe(value)}"
+        )
+    return value
+
+
+def _str_map(value: Any, path: str) -> dict[str, str]:
+    obj = _expect_object(value, path)
+    out: dict[str, str] = {}
+    for key, item in obj.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise ManifestError(
+                f"{_where(path)}: expected string keys and string values, "
+                f"got {_describe(key)}: {_describe(item)}"
+            )
+        out[key] = item
+    return out
+
+
+def _hash(obj: Mapping[str, Any], path: str) -> str | None:
+    value = _opt_str(obj, "hash", path)
+    if value is not None and (len(value) != 64 or any(c not in "0123456789abcdef" for c in value)):
+        raise ManifestError(
+            f"{_where(path + 'hash')}: expected the lowercase hex SHA-256 of the module "
+            f"(64 characters), got {value!r}"
+        )
+    return value
+
+
+def _source(entry: Any, index: int) -> WasmSource:
+    path = f"wasm[{index}]."
+    obj = _expect_object(entry, path.rstrip("."))
+    name = _opt_str(obj, "name", path)
+    digest = _hash(obj, path)
+    if "path" in obj:
+        _check_keys(obj, {"path", "name", "hash"}, path.rstrip("."))
+        file_path = _opt_str(obj, "path", path)
+        if not file_path:
+            raise ManifestError(f"{_where(path + 'path')}: expected a non-empty file path")
+        return WasmFile(file_path, name, digest)
+    if "data" in obj:
+        _check_keys(obj, {"data", "name", "hash"}, path.rstrip("."))
+        return WasmData(_data_bytes(obj["data"], path + "data"), name, digest)
+    if "url" in obj:
+        _check_keys(obj, {"url", "headers", "header", "method", "name", "hash"}, path.rstrip("."))
+        url = _opt_str(obj, "url", path)
+        if not url:
+            raise ManifestError(f"{_where(path + 'url')}: expected a non-empty URL")
+        headers_key = "headers" if "headers" in obj else "header"  # "header": before 1.4
+        headers = _str_map(obj.get(headers_key) or {}, path + headers_key)
+        method = _opt_str(obj, "method", path)
+        return WasmUrl(url, headers, method.upper() if method else None, name, digest)
+    raise ManifestError(
+        f"{_where(path.rstrip('.'))}: each wasm source needs one of 'path', 'data' or 'url'"
+    )
+
+
+def _data_bytes(value: Any, path: str) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error as exc:
+            raise ManifestError(f"{_where(path)}: not valid base64 ({exc})") from None
+    if isinstance(value, Mapping) and set(value) == {"ptr", "len"}:
+        raise ManifestError(
+            f"{_where(path)}: {{ptr, len}} data names memory of a native host process; "
+            "wasmplug cannot read it. Pass the module's bytes (or base64) instead"
+        )
+    raise ManifestError(f"{_where(path)}: expected bytes or a base64 string, got {_describe(value)}")
+
+
+def from_dict(obj: Mapping[str, Any]) -> Manifest:
+    """Validate a manifest given as a dict (the JSON shape of ABI.md 6.2)."""
+    _expect_object(obj, "(top level)")
+    _check_keys(
+        obj,
+        {"wasm", "memory", "config", "allowed_hosts", "allowed_paths", "timeout_ms"},
+        "",
+    )
+    wasm = obj.get("wasm") or []
+    if not isinstance(wasm, list | tuple):
+        raise ManifestError(f"{_where('wasm')}: expected a list of sources, got {_describe(wasm)}")
+    sources = tuple(_source(entry, i) for i, entry in enumerate(wasm))
+
+    memory = MemoryOptions()
+    if obj.get("memory") is not None:
+        mem = _expect_object(obj["memory"], "memory")
+        _check_keys(mem, {"max_pages", "max", "max_http_response_bytes", "max_var_bytes"}, "memory")
+        pages_key = "max_pages" if "max_pages" in mem else "max"  # "max": before 1.4
+        memory = MemoryOptions(
+            max_pages=_opt_uint(mem, pages_key, "memory.", _U32),
+            max_http_response_bytes=_opt_uint(mem, "max_http_response_bytes", "memory.", _U64),
+            max_var_bytes=_opt_uint(mem, "max_var_bytes", "memory.", _U64),
+        )
+
+    hosts = obj.get("allowed_hosts")
+    if hosts is not None:
+        if not isinstance(hosts, list | tuple) or not all(isinstance(h, str) for h in hosts):
+            raise ManifestError(
+                f"{_where('allowed_hosts')}: expected a list of host patterns, got {_describe(hosts)}"
+            )
+        hosts = tuple(hosts)
+    paths = obj.get("allowed_paths")
+    if paths is not None:
+        paths = _str_map(paths, "allowed_paths")
+
+    if not sources:
+        raise ManifestError(
+            "No wasm files specified in Extism manifest: add at least one entry to 'wasm'"
+        )
+    return Manifest(
+        wasm=sources,
+        memory=memory,
+        config=_str_map(obj.get("config") or {}, "config"),
+        allowed_hosts=hosts,
+        allowed_paths=paths,
+        timeout_ms=_opt_uint(obj, "timeout_ms", "", _U64),
+    )
+
+
+def _is_wat(text: str) -> bool:
+    stripped = text.lstrip()
+    if stripped.startswith((";;", "(;")):
+        return True
+    return stripped.startswith("(") and stripped[1:].lstrip().startswith("module")
+
+
+def from_bytes(data: bytes) -> Manifest:
+    """Interpret raw plug-in bytes: wasm, WAT, or a TOML / JSON manifest (ABI.md 6.1)."""
+    if data.startswith(WASM_MAGIC):
+        return Manifest(wasm=(WasmData(data),))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Not text: hand it to the compiler, which says why it is not wasm.
+        return Manifest(wasm=(WasmData(data),))
+    if _is_wat(text):
+        return Manifest(wasm=(WasmData(data),))
+    try:
+        parsed: Any = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            raise ManifestError(
+                "Unknown manifest format: expected wasm bytes, WAT text, or a JSON or TOML "
+                "manifest (see ABI.md section 6)"
+            ) from None
+    if not isinstance(parsed, Mapping):
+        raise ManifestError(
+            f"Unknown manifest format: a manifest is a JSON/TOML object, got {_describe(parsed)}"
+        )
+    return from_dict(parsed)
+
+
+PluginSource: TypeAlias = "Manifest | Mapping[str, Any] | str | bytes | bytearray | memoryview | os.PathLike[str]"
+
+
+def parse_source(source: Any) -> Manifest:
+    """Turn anything `Plugin` accepts into a validated `Manifest`.
+
+    - `Manifest`: as is;
+    - dict: validated as a manifest (bytes values allowed for `data`);
+    - `str` / path naming an existing file: the file's contents;
+    - other `str`: JSON / TOML manifest or WAT text;
+    - bytes-like: wasm, WAT, or a manifest.
+    """
+    if isinstance(source, Manifest):
+        return source
+    if isinstance(source, Mapping):
+        return from_dict(source)
+    if isinstance(source, os.PathLike):
+        return from_bytes(_read_file(Path(source)))
+    if isinstance(source, str):
+        if len(source) < 4096 and "\n" not in source:
+            candidate = Path(source)
+            try:
+                exists = candidate.is_file()
+            except OSError:
+                exists = False
+            if exists:
+                return from_bytes(_read_file(candidate))
+        return from_bytes(source.encode("utf-8"))
+    if isinstance(source, bytes | bytearray | memoryview):
+        return from_bytes(bytes(source))
+    raise ManifestError(
+        f"cannot load a plug-in from {_describe(source)}: pass a Manifest, a dict, "
+        "a JSON/TOML manifest, a file path or wasm bytes"
+    )
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f'Unable to load Wasm file "{path}": {exc.strerror or exc}') from None
+
+
+# ----------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class LoadedModule:
+    name: str
+    wasm: bytes
+    sha256: str
+
+
+def _verify(data: bytes, expected: str | None, label: str) -> str:
+    actual = hashlib.sha256(data).hexdigest()
+    if expected is not None and actual != expected:
+        raise LoadError(
+            f"Hash mismatch, found {actual} but expected {expected} ({label}): "
+            "the module is not the one the manifest pins; fix the hash or the file"
+        )
+    return actual
+
+
+def _fetch(source: WasmUrl) -> bytes:
+    # URL sources are downloaded by the HTTP layer (issue: HTTP without WASI).
+    raise LoadError(
+        f"cannot download {source.url}: wasm URL sources are not supported yet; "
+        "download the module and use a 'path' or 'data' source"
+    )
+
+
+def load_modules(manifest: Manifest) -> list[LoadedModule]:
+    """Read and verify every module; the last one returned is `main`."""
+    named: list[LoadedModule] = []
+    seen: set[str] = set()
+    has_main = False
+    count = len(manifest.wasm)
+    for index, source in enumerate(manifest.wasm):
+        if isinstance(source, WasmFile):
+            data = _read_file(Path(source.path))
+            label = source.path
+        elif isinstance(source, WasmData):
+            data, label = source.data, f"wasm[{index}].data"
+        else:
+            data, label = _fetch(source), source.url
+        digest = _verify(data, source.hash, label)
+        if count == 1 or source.name is None or (index == count - 1 and not has_main):
+            name = "main"
+        else:
+            name = source.name
+        if name in seen:
+            raise LoadError(
+                f"Duplicate module name found in Extism manifest: {name} "
+                "(give each module a distinct 'name'; at most one may be unnamed)"
+            )
+        seen.add(name)
+        has_main = has_main or name == "main"
+        named.append(LoadedModule(name, data, digest))
+    main = next(m for m in named if m.name == "main")
+    return [m for m in named if m.name != "main"] + [main]

@@ -1,0 +1,446 @@
+"""`CompiledPlugin` and `Plugin`: load, link and call Extism plug-ins.
+
+The call protocol is ABI.md section 5. A call costs one Wasm call to the
+kernel (reset and place the input), one copy of the input, the guest export
+itself, one read of the kernel's registers and one copy of the output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypeVar
+
+import wasmtime
+
+from . import _callpath, host_env
+from ._callpath import I32, CallPath
+from .engine import EngineSettings, Runtime, runtime
+from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
+from .kernel import KERNEL_FUNCTIONS, Kernel, KernelMemoryError
+from .manifest import Manifest, load_modules, parse_source
+
+log = logging.getLogger("wasmplug")
+
+KERNEL_NAMESPACE: Final = "extism:host/env"
+TRAP_CODE: Final = 134
+T = TypeVar("T")
+
+
+def _to_bytes(buffer: bytes) -> bytes:
+    return bytes(buffer)
+
+
+class CompiledPlugin:
+    """A manifest's modules, verified, compiled and checked for linking once.
+
+    Plug-ins created from it share the compiled code:
+    `Plugin(compiled)` costs a store and a kernel, not a compilation.
+    """
+
+    def __init__(self, plugin: Any, wasi: bool = False,
+                 functions: Iterable[Any] | None = None) -> None:
+        self.pointer = -1
+        self.manifest: Manifest = parse_source(plugin)
+        self.functions = list(functions or [])
+        if self.functions:
+            raise Error("host functions are not supported by this wasmplug version yet")
+        if wasi:
+            raise Error("WASI is not supported by this wasmplug version yet")
+        self.wasi = wasi
+        self.runtime: Runtime = runtime(EngineSettings())
+        loaded = load_modules(self.manifest)
+        self.modules: list[tuple[str, wasmtime.Module]] = [
+            (m.name, self.runtime.compile(m.wasm, m.sha256, m.name)) for m in loaded]
+        self.main: wasmtime.Module = self.modules[-1][1]
+        self.host_imports: list[str] = []
+        self._check_imports()
+        self._exports = {e.name: e.type for e in self.main.exports}
+        self.pointer = 1
+
+    def _check_imports(self) -> None:
+        """Refuse, at load time, any import the host will not provide (ABI.md 5.1)."""
+        provided: dict[tuple[str, str], Any] = {}
+        for name, module in self.modules[:-1]:
+            for export in module.exports:
+                provided[(name, export.name)] = export.type
+        host_needed: set[str] = set()
+        for module_name, module in self.modules:
+            for imp in module.imports:
+                where = f"module '{module_name}' imports {imp.module}.{imp.name}"
+                if imp.module == KERNEL_NAMESPACE:
+                    if not isinstance(imp.type, wasmtime.FuncType):
+                        raise LoadError(
+                            "Unable to create Extism plugin: linked modules cannot access "
+                            f"non-function exports of extism kernel ({where})")
+                    expected = (KERNEL_FUNCTIONS.get(imp.name)
+                                or _host_signature(imp.name))
+                    if expected is None:
+                        raise LoadError(
+                            f"Unable to create Extism plugin: Invalid function import from "
+                            f"{KERNEL_NAMESPACE}: {imp.name} ({where}); it is not part of the "
+                            "Extism ABI this host implements - the plug-in may need a newer SDK")
+                    _check_signature(imp.type, expected, where)
+                    if imp.name in host_env.HOST_FUNCTIONS:
+                        host_needed.add(imp.name)
+                elif (imp.module, imp.name) not in provided:
+                    raise LoadError(
+                        f"Unable to create Extism plugin: unknown import {imp.module}.{imp.name} "
+                        f"({where}): the host provides no such function; register it as a "
+                        "host function or add the module that exports it to the manifest")
+        self.host_imports = sorted(host_needed)
+
+    def function_exists(self, name: str) -> bool:
+        ty = self._exports.get(name)
+        return (isinstance(ty, wasmtime.FuncType) and not ty.params
+                and [str(r) for r in ty.results] in ([], ["i32"]))
+
+    def __del__(self) -> None:
+        self.pointer = -1
+
+
+def _host_signature(name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    entry = host_env.HOST_FUNCTIONS.get(name)
+    return (entry[0], entry[1]) if entry else None
+
+
+def _check_signature(ty: wasmtime.FuncType, expected: tuple[tuple[str, ...], tuple[str, ...]],
+                     where: str) -> None:
+    params = tuple(str(p) for p in ty.params)
+    results = tuple(str(r) for r in ty.results)
+    if (params, results) != expected:
+        raise LoadError(
+            f"Unable to create Extism plugin: {where} with type {params} -> {results}, but the "
+            f"ABI defines {expected[0]} -> {expected[1]}")
+
+
+class CancelHandle:
+    """Interrupts the call running on a plug-in, from any thread."""
+
+    def __init__(self, plugin: Plugin) -> None:
+        self._plugin = weakref.ref(plugin)
+
+    def cancel(self) -> bool:
+        """Stop the running call (it fails with `timeout`); False if none was running."""
+        plugin = self._plugin()
+        return plugin is not None and plugin._interrupt(plugin._call_seq)
+
+
+class Plugin:
+    """A running plug-in: `call` its exports with bytes in and bytes out.
+
+    `plugin` is a `CompiledPlugin`, a manifest (`Manifest`, dict, JSON/TOML
+    text or file path) or wasm bytes. `config` is merged into the manifest's
+    config. Calls on one plug-in are serialised; a plug-in keeps its memory,
+    globals and vars between calls.
+    """
+
+    def __init__(self, plugin: Any, wasi: bool = False, config: Any = None,
+                 functions: Iterable[Any] | None = None) -> None:
+        self.plugin = -1
+        self._owns_compiled_plugin = not isinstance(plugin, CompiledPlugin)
+        self.compiled_plugin: CompiledPlugin | None = (
+            plugin if isinstance(plugin, CompiledPlugin)
+            else CompiledPlugin(plugin, wasi=wasi, functions=functions))
+        self._compiled: CompiledPlugin = self.compiled_plugin
+        self._path: CallPath = _callpath.get()
+        self._id = uuid.uuid4()
+        self.config: dict[str, str] = dict(self._compiled.manifest.config)
+        if config is not None:
+            self.update_config(config)
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._call_seq = 0
+        self._interrupting = 0  # the call_seq an interrupt was requested for
+        self._running = False
+        self.host_context: Any = None
+        self._build_store()
+        self.plugin = 1
+
+    # -- construction ----------------------------------------------------
+    def _build_store(self) -> None:
+        rt = self._compiled.runtime
+        store = wasmtime.Store(rt.engine)
+        _callpath.install_interrupt_check(store, self._should_interrupt)
+        kernel_instance = wasmtime.Instance(store, rt.kernel, [])
+        linker = wasmtime.Linker(rt.engine)
+        linker.allow_shadowing = True
+        for name in self._compiled.host_imports:
+            params, results, impl = host_env.HOST_FUNCTIONS[name]
+            self._path.define(linker, KERNEL_NAMESPACE, name, params, results, impl)
+        linker.define_instance(store, KERNEL_NAMESPACE, kernel_instance)
+        self._store = store
+        self._linker = linker
+        self._kernel = Kernel(store, kernel_instance, self._path)
+        self._kernel.set_page_budget(self._compiled.manifest.memory.max_pages)
+        self._instance: wasmtime.Instance | None = None
+        self._invokers: dict[str, tuple[_callpath.Invoker, bool]] = {}
+        self.vars: dict[str, bytes] = {}
+        self._var_bytes = 0
+        self.http_status = 0
+        self._needs_rebuild = False
+
+    def _instantiate(self) -> None:
+        store, linker = self._store, self._linker
+        try:
+            for name, module in self._compiled.modules[:-1]:
+                linker.define_module(store, name, module)
+            instance = linker.instantiate(store, self._compiled.main)
+        except wasmtime.Trap as exc:
+            raise CallError(f"plug-in trapped while starting: {_describe(exc)}",
+                            code=-1) from None
+        except wasmtime.WasmtimeError as exc:
+            raise LoadError(f"Unable to create Extism plugin: {_describe(exc)}") from None
+        exports = instance.exports(store)
+        self._instance = instance
+        self._run_guest_init(exports)
+
+    def _run_guest_init(self, exports: Any) -> None:
+        """ABI.md 5.3: reactor / language runtime initialisation, once per instance."""
+        def export(name: str, params: tuple[str, ...] = (),
+                   results: tuple[str, ...] = ()) -> wasmtime.Func | None:
+            func = _export(exports, name)
+            if func is None:
+                return None
+            ty = func.type(self._store)
+            if (tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results)) != (
+                    params, results):
+                return None
+            return func
+
+        steps: list[tuple[wasmtime.Func, tuple[int, ...]]] = []
+        hs_init = _export(exports, "hs_init")
+        if hs_init is not None:
+            initialize = export("_initialize")
+            if initialize is not None:
+                steps.append((initialize, ()))
+            steps.append((hs_init, (0, 0)))
+        elif _export(exports, "__wasm_call_ctors") is not None:
+            ctors = export("__wasm_call_ctors")
+            if ctors is not None:
+                steps.append((ctors, ()))
+        else:
+            initialize = export("_initialize")
+            if initialize is not None:
+                steps.append((initialize, ()))
+        for func, args in steps:
+            try:
+                func(self._store, *args)
+            except wasmtime.WasmtimeError as exc:
+                raise CallError(f"plug-in initialisation failed: {_describe(exc)}") from None
+
+    def _invoker(self, name: str) -> tuple[_callpath.Invoker, bool]:
+        found = self._invokers.get(name)
+        if found is not None:
+            return found
+        assert self._instance is not None
+        func = _export(self._instance.exports(self._store), name)
+        if func is None:
+            exported = sorted(n for n in self._compiled._exports
+                              if self._compiled.function_exists(n))
+            raise CallError(f"Function not found: {name} (the plug-in exports: "
+                            f"{', '.join(exported) or 'no callable functions'})",
+                            function=name)
+        ty = func.type(self._store)
+        results = [str(r) for r in ty.results]
+        if len(results) > 1:
+            raise CallError(f"Function {name} has {len(results)} results, expected 0 or 1",
+                            function=name)
+        if ty.params:
+            raise CallError(
+                f"Function {name} takes {len(ty.params)} parameters; Extism exports take none "
+                "(input arrives through the kernel)", function=name)
+        if results and results != [I32]:
+            raise CallError(f"Function {name} returns {results[0]}; Extism exports return "
+                            "nothing or an i32 status code", function=name)
+        entry = (self._path.bind(self._store, func, (), tuple(results)), bool(results))
+        self._invokers[name] = entry
+        return entry
+
+    # -- calls -----------------------------------------------------------
+    def call(self, function_name: str, data: str | bytes | bytearray | memoryview,
+             parse: Callable[[bytes], T] | None = _to_bytes,  # type: ignore[assignment]
+             host_context: Any = None) -> T:
+        """Call export `function_name` with `data` as input; return its output.
+
+        The output is passed through `parse` (default: `bytes`). Raises
+        `wasmplug.Error` (a `CallError`) if the plug-in fails, with the
+        plug-in's own error message; the plug-in stays usable.
+        """
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        elif not isinstance(data, bytes):
+            data = bytes(data)
+        me = threading.get_ident()
+        if self._owner == me:
+            raise CallError("cannot make reentrant calls into plugin", function=function_name)
+        with self._lock:
+            self._owner = me
+            try:
+                output = self._call_locked(function_name, data, host_context)
+            finally:
+                self._owner = None
+        return parse(output) if parse is not None else output  # type: ignore[return-value]
+
+    def _call_locked(self, name: str, data: bytes, host_context: Any) -> bytes:
+        if self.plugin == -1:
+            raise Error("this plug-in has been freed; create a new Plugin")
+        if self._needs_rebuild:
+            self._build_store()
+        if self._instance is None:
+            self._instantiate()
+        invoke, _ = self._invoker(name)
+        kernel = self._kernel
+        if not kernel.begin_call(data):
+            raise CallError(
+                f"failed to allocate extism memory: the input ({len(data)} bytes) does not fit "
+                "in the plug-in's memory limit (memory.max_pages)", function=name)
+        self._call_seq += 1
+        seq = self._call_seq
+        timeout = self._compiled.manifest.timeout_ms
+        timer = None
+        if timeout is not None:
+            timer = self._compiled.runtime.ticker.schedule(timeout / 1000, lambda: self._interrupt(seq, False))
+        self.host_context = host_context
+        previous = host_env.enter(self)
+        self._running = True
+        failure: BaseException | None = None
+        rc = 0
+        try:
+            rc = invoke() or 0
+        except BaseException as exc:
+            failure = exc
+        finally:
+            self._running = False
+            host_env.leave(previous)
+            self.host_context = None
+            if timer is not None:
+                self._compiled.runtime.ticker.cancel(timer)
+            interrupted = self._interrupting == seq
+            self._interrupting = 0
+        if name == "_start":
+            self._needs_rebuild = True
+        error, _, _, out_offset, out_length = kernel.registers()
+        if error:
+            n = kernel.length(error)
+            if n:
+                raw = kernel.read(error, n)
+                try:
+                    message = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    message = f"unable to load error message from memory: {exc}"
+                raise CallError(message, function=name,
+                                code=TRAP_CODE if failure else (rc or -1)) from None
+        if failure is not None:
+            raise self._classify(failure, name, interrupted) from None
+        if rc:
+            raise CallError(f"Error code: {rc}", function=name, code=rc)
+        try:
+            return kernel.read(out_offset, out_length)
+        except KernelMemoryError as exc:
+            raise CallError(f"the plug-in's output is out of bounds: {exc}",
+                            function=name) from None
+
+    def _classify(self, failure: BaseException, name: str, interrupted: bool) -> CallError:
+        if interrupted:
+            return CallTimeout("timeout", function=name, code=TRAP_CODE)
+        if isinstance(failure, wasmtime.Trap):
+            return CallError(_describe(failure), function=name, code=TRAP_CODE)
+        if isinstance(failure, wasmtime.WasmtimeError):
+            return CallError(_describe(failure), function=name)
+        if isinstance(failure, Exception):
+            return CallError(str(failure) or type(failure).__name__, function=name)
+        raise failure  # KeyboardInterrupt, SystemExit: not ours to swallow
+
+    def _should_interrupt(self) -> bool:
+        return self._running and self._interrupting == self._call_seq
+
+    def _interrupt(self, seq: int, _cancel: bool = True) -> bool:
+        if not self._running or seq != self._call_seq:
+            return False
+        self._interrupting = seq
+        self._compiled.runtime.engine.increment_epoch()
+        return True
+
+    # -- the rest of the SDK surface --------------------------------------
+    @property
+    def id(self) -> uuid.UUID:
+        return self._id
+
+    def function_exists(self, name: str) -> bool:
+        """True if the main module exports `name` as a callable Extism function."""
+        return self._compiled.function_exists(name)
+
+    def cancel_handle(self) -> CancelHandle:
+        return CancelHandle(self)
+
+    def reset(self) -> bool:
+        """Forget every kernel allocation (including the last output)."""
+        with self._lock:
+            try:
+                self._kernel.reset()
+            except wasmtime.WasmtimeError:
+                return False
+            return True
+
+    def update_config(self, config: Any) -> None:
+        """Merge `{key: str | None}` into the config (None removes the key)."""
+        if isinstance(config, str | bytes):
+            try:
+                config = json.loads(config)
+            except ValueError as exc:
+                raise ManifestError(f"config update is not valid JSON: {exc}") from None
+        if not isinstance(config, Mapping) or not all(
+                isinstance(k, str) and (v is None or isinstance(v, str))
+                for k, v in config.items()):
+            raise ManifestError(
+                "config must be an object of string keys to string (or null) values, "
+                f"got {config!r:.80}")
+        for key, value in config.items():
+            if value is None:
+                self.config.pop(key, None)
+            else:
+                self.config[key] = value
+
+    def close(self) -> None:
+        """Free the plug-in now (it is also freed when garbage-collected)."""
+        if self.plugin == -1:
+            return
+        with self._lock:
+            self.plugin = -1
+            self._invokers = {}
+            self._instance = None
+            self._kernel = None  # type: ignore[assignment]
+            self._linker = None  # type: ignore[assignment]
+            self._store = None  # type: ignore[assignment]
+            if self._owns_compiled_plugin and self.compiled_plugin is not None:
+                self.compiled_plugin.__del__()
+                self.compiled_plugin = None
+
+    def __enter__(self) -> Plugin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "plugin", -1) != -1:
+            self.plugin = -1
+            if getattr(self, "_owns_compiled_plugin", False):
+                self.compiled_plugin = None
+
+
+def _export(exports: Any, name: str) -> wasmtime.Func | None:
+    try:
+        item = exports[name]
+    except KeyError:
+        return None
+    return item if isinstance(item, wasmtime.Func) else None
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc).strip() or type(exc).__name__
