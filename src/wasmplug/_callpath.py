@@ -307,8 +307,8 @@ def _on_deadline(ctx: int, env: int, delta: int, kind: int) -> int:
 
 
 @_Finalizer
-def _forget_check(env: int) -> None:
-    _interrupt_checks.pop(env, None)
+def _forget_check(env: int, _checks: dict[int, Callable[[], bool]] = _interrupt_checks) -> None:
+    _checks.pop(env, None)  # the default argument survives interpreter shutdown
 
 
 def install_interrupt_check(store: wasmtime.Store, check: Callable[[], bool]) -> None:
