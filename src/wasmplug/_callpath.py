@@ -117,6 +117,8 @@ def _raise_failure(error: int | None, trap_slot: ctypes.c_void_p) -> None:
     pending = _take_pending()
     trap = trap_slot.value
     trap_slot.value = None
+    if not trap and not error:
+        raise AssertionError("wasm call reported failure without a trap or an error")
     if trap:
         exc: Exception = wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
     else:
@@ -149,8 +151,9 @@ class RawCallPath:
 
         if not params and not results:
             def invoke0() -> None:
-                if call(ctx, fn, bufa, 1, trapa) or trap.value:
-                    _raise_failure(call and None, trap)
+                error = call(ctx, fn, bufa, 1, trapa)
+                if error or trap.value:
+                    _raise_failure(error, trap)
             invoke0.keep = keep  # type: ignore[attr-defined]
             return invoke0
         if not params and results in ([I32], (I32,)):

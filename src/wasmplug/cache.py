@@ -131,20 +131,23 @@ class ModuleCache:
         self.engine = engine
         self.fingerprint = fingerprint
 
+    def compile(self, wasm: bytes) -> wasmtime.Module:
+        return wasmtime.Module(self.engine, wasm)
+
     def load_or_compile(self, wasm: bytes, sha256: str) -> wasmtime.Module:
         directory = cache_dir()
         if directory is None or not _private_dir(directory):
-            return wasmtime.Module(self.engine, wasm)
+            return self.compile(wasm)
         path = directory / f"{entry_key(sha256, self.fingerprint)}.cwasm"
         try:
             secret = _secret(directory)
         except OSError as exc:
             log.warning("compiled-module cache disabled: %s", exc)
-            return wasmtime.Module(self.engine, wasm)
+            return self.compile(wasm)
         module = self._load(path, secret)
         if module is not None:
             return module
-        module = wasmtime.Module(self.engine, wasm)
+        module = self.compile(wasm)
         try:
             payload = bytes(module.serialize())
             mac = hmac.digest(secret, payload, "sha256")

@@ -301,6 +301,9 @@ def from_bytes(data: bytes) -> Manifest:
 PluginSource: TypeAlias = "Manifest | Mapping[str, Any] | str | bytes | bytearray | memoryview | os.PathLike[str]"
 
 
+_FILE_SUFFIXES = {".wasm", ".wat", ".json", ".toml"}
+
+
 def parse_source(source: Any) -> Manifest:
     """Turn anything `Plugin` accepts into a validated `Manifest`.
 
@@ -325,6 +328,8 @@ def parse_source(source: Any) -> Manifest:
                 exists = False
             if exists:
                 return from_bytes(_read_file(candidate))
+            if candidate.suffix.lower() in _FILE_SUFFIXES:
+                return from_bytes(_read_file(candidate))  # raises: file not found
         return from_bytes(source.encode("utf-8"))
     if isinstance(source, bytes | bytearray | memoryview):
         return from_bytes(bytes(source))

@@ -1,0 +1,152 @@
+"""The on-disk compiled-module cache: reuse, integrity, ownership, recovery."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+import wasmtime
+
+from wasmplug import cache
+from wasmplug.engine import EngineSettings, Runtime
+
+from .conftest import wasm
+
+ECHO = wasm("echo").read_bytes()
+SHA = __import__("hashlib").sha256(ECHO).hexdigest()
+
+
+class CountingRuntime:
+    """A fresh engine (no in-memory module table) that counts real compilations."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.runtime = Runtime(EngineSettings())
+        self.compiles = 0
+        original = self.runtime.disk_cache.compile
+
+        def counting(data: bytes) -> wasmtime.Module:
+            self.compiles += 1
+            return original(data)
+        monkeypatch.setattr(self.runtime.disk_cache, "compile", counting)
+
+    def load(self) -> wasmtime.Module:
+        return self.runtime.disk_cache.load_or_compile(ECHO, SHA)
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("WASMPLUG_CACHE_DIR", str(directory))
+    return directory
+
+
+def entries(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.cwasm"))
+
+
+def works(module: wasmtime.Module) -> bool:
+    return any(e.name == "echo" for e in module.exports)
+
+
+def test_second_load_in_a_new_engine_uses_the_cache(cache_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    first = CountingRuntime(monkeypatch)
+    assert works(first.load()) and first.compiles == 1
+    assert len(entries(cache_dir)) == 1
+    second = CountingRuntime(monkeypatch)
+    assert works(second.load()) and second.compiles == 0
+    mode = os.stat(entries(cache_dir)[0]).st_mode & 0o777
+    assert mode == 0o600 and os.stat(cache_dir).st_mode & 0o777 == 0o700
+
+
+def test_tampered_entry_fails_integrity_and_is_recompiled(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    CountingRuntime(monkeypatch).load()
+    entry = entries(cache_dir)[0]
+    blob = bytearray(entry.read_bytes())
+    blob[-100] ^= 0xFF
+    entry.write_bytes(bytes(blob))
+    again = CountingRuntime(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="wasmplug.cache"):
+        assert works(again.load())
+    assert again.compiles == 1
+    assert "integrity check failed" in caplog.text
+    assert CountingRuntime(monkeypatch).load() and entries(cache_dir)  # rewritten, valid again
+    third = CountingRuntime(monkeypatch)
+    third.load()
+    assert third.compiles == 0
+
+
+@pytest.mark.parametrize("garbage", [b"", b"WPCACHE1", b"not a cache file at all" * 10])
+def test_corrupt_entry_is_recompiled(cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                     garbage: bytes) -> None:
+    CountingRuntime(monkeypatch).load()
+    entries(cache_dir)[0].write_bytes(garbage)
+    again = CountingRuntime(monkeypatch)
+    assert works(again.load()) and again.compiles == 1
+
+
+def test_entry_signed_with_another_key_is_refused(cache_dir: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    CountingRuntime(monkeypatch).load()
+    (cache_dir / "secret.key").write_bytes(os.urandom(32))  # as if another user's secret
+    again = CountingRuntime(monkeypatch)
+    assert works(again.load()) and again.compiles == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_entry_owned_by_another_user_is_never_loaded(cache_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    CountingRuntime(monkeypatch).load()
+    entry = entries(cache_dir)[0]
+    os.chown(entry, 12345, 12345)
+    again = CountingRuntime(monkeypatch)
+    assert works(again.load()) and again.compiles == 1
+
+
+def test_symlinked_entry_is_not_followed(cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    CountingRuntime(monkeypatch).load()
+    entry = entries(cache_dir)[0]
+    elsewhere = tmp_path / "elsewhere.cwasm"
+    entry.rename(elsewhere)
+    entry.symlink_to(elsewhere)
+    again = CountingRuntime(monkeypatch)
+    assert works(again.load()) and again.compiles == 1
+
+
+def test_group_writable_directory_disables_the_cache(cache_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    cache_dir.mkdir(mode=0o700)
+    os.chmod(cache_dir, 0o777)
+    first = CountingRuntime(monkeypatch)
+    first.load()
+    assert entries(cache_dir) == []
+    second = CountingRuntime(monkeypatch)
+    second.load()
+    assert second.compiles == 1
+
+
+def test_cache_can_be_disabled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WASMPLUG_CACHE_DIR", "off")
+    assert cache.cache_dir() is None
+    runtime = CountingRuntime(monkeypatch)
+    runtime.load()
+    assert runtime.compiles == 1
+    cache.set_cache_dir(tmp_path / "explicit")
+    try:
+        assert cache.cache_dir() == tmp_path / "explicit"
+        cache.set_cache_dir(None)
+        assert cache.cache_dir() is None
+    finally:
+        cache._explicit_set = False
+
+
+def test_key_depends_on_engine_settings() -> None:
+    plain = EngineSettings().fingerprint()
+    fuel = EngineSettings(fuel=True).fingerprint()
+    assert plain != fuel
+    assert cache.entry_key(SHA, plain) != cache.entry_key(SHA, fuel)
+    assert "wasmtime=" in plain
