@@ -79,9 +79,9 @@ def test_var_limit_one_byte_still_allows_delete() -> None:
 
 def test_vars_disabled() -> None:
     plugin = Plugin({"wasm": [{"path": str(HOST_ENV)}], "memory": {"max_var_bytes": 0}})
-    with pytest.raises(CallError, match="^Vars are disabled by this host$"):
+    with pytest.raises(CallError, match=r"^Vars are disabled by this host$"):
         plugin.call("var_set", "k=v")
-    with pytest.raises(CallError, match="^Vars are disabled by this host$"):
+    with pytest.raises(CallError, match=r"^Vars are disabled by this host$"):
         plugin.call("var_set", "k=")
 
 
@@ -114,12 +114,12 @@ def test_logging_off_by_default_in_a_fresh_process() -> None:
         lines = []
         sink = wasmplug.set_log_custom(lines.append, "info")
         print(logs.abi_log_level())
-        p = wasmplug.Plugin(open(%r, "rb").read())
+        p = wasmplug.Plugin(open(HOST_ENV, "rb").read())
         p.call("log", "info:shown")
         p.call("log", "debug:hidden")
         sink.drain()
         print(len(lines), "shown" in lines[0], lines[0].endswith("\\n"))
-    """ % str(HOST_ENV))
+    """).replace("HOST_ENV", repr(str(HOST_ENV)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout.split()
     assert out == ["2147483647", "2", "1", "True", "True"]
@@ -129,13 +129,14 @@ def test_set_log_file_writes_plugin_messages(tmp_path: object) -> None:
     log_file = f"{tmp_path}/plugin.log"
     code = textwrap.dedent("""
         import wasmplug
-        wasmplug.set_log_file(%r, "warn")
-        p = wasmplug.Plugin(open(%r, "rb").read())
+        wasmplug.set_log_file(LOG_FILE, "warn")
+        p = wasmplug.Plugin(open(HOST_ENV, "rb").read())
         p.call("log", "warn:careful")
         p.call("log", "info:not written")
-    """ % (log_file, str(HOST_ENV)))
+    """).replace("LOG_FILE", repr(log_file)).replace("HOST_ENV", repr(str(HOST_ENV)))
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
-    text = open(log_file).read()
+    with open(log_file) as f:
+        text = f.read()
     assert "careful" in text and "WARNING" in text and "not written" not in text
 
 

@@ -29,7 +29,7 @@ import ctypes
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import wasmtime
 from wasmtime import _bindings as _b
@@ -89,22 +89,23 @@ def _take_pending() -> BaseException | None:
 
 # ------------------------------------------------------------------ raw path
 
+_DLL: Any = getattr(_b, "dll")  # noqa: B009 - not re-exported by wasmtime._bindings
 _vp, _sz = ctypes.c_void_p, ctypes.c_size_t
 _call_unchecked = ctypes.CFUNCTYPE(_vp, _vp, _vp, _vp, _sz, _vp)(
-    ("wasmtime_func_call_unchecked", _b.dll))
+    ("wasmtime_func_call_unchecked", _DLL))
 _define_unchecked = ctypes.CFUNCTYPE(
     _vp, _vp, ctypes.c_char_p, _sz, ctypes.c_char_p, _sz, _vp, _vp, _vp, _vp)(
-    ("wasmtime_linker_define_func_unchecked", _b.dll))
-_trap_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p, _sz)(("wasmtime_trap_new", _b.dll))
-_error_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p)(("wasmtime_error_new", _b.dll))
-_memory_data = ctypes.CFUNCTYPE(_vp, _vp, _vp)(("wasmtime_memory_data", _b.dll))
-_memory_size = ctypes.CFUNCTYPE(_sz, _vp, _vp)(("wasmtime_memory_data_size", _b.dll))
+    ("wasmtime_linker_define_func_unchecked", _DLL))
+_trap_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p, _sz)(("wasmtime_trap_new", _DLL))
+_error_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p)(("wasmtime_error_new", _DLL))
+_memory_data = ctypes.CFUNCTYPE(_vp, _vp, _vp)(("wasmtime_memory_data", _DLL))
+_memory_size = ctypes.CFUNCTYPE(_sz, _vp, _vp)(("wasmtime_memory_data_size", _DLL))
 _set_deadline_callback = ctypes.CFUNCTYPE(None, _vp, _vp, _vp, _vp)(
-    ("wasmtime_store_epoch_deadline_callback", _b.dll))
+    ("wasmtime_store_epoch_deadline_callback", _DLL))
 
 _RawCallback = ctypes.CFUNCTYPE(_sz, _vp, _vp, _vp, _sz)
 _SLOT = ctypes.sizeof(_ffi.wasmtime_val_raw_t)  # 16 bytes per argument/result
-_CTYPE = {I32: ctypes.c_int32, I64: ctypes.c_int64, F32: ctypes.c_float, F64: ctypes.c_double}
+_CTYPE: dict[str, Any] = {I32: ctypes.c_int32, I64: ctypes.c_int64, F32: ctypes.c_float, F64: ctypes.c_double}
 _i64_at = ctypes.c_int64.from_address
 _i32_at = ctypes.c_int32.from_address
 
@@ -120,10 +121,11 @@ def _raise_failure(error: int | None, trap_slot: ctypes.c_void_p) -> None:
     if not trap and not error:
         raise AssertionError("wasm call reported failure without a trap or an error")
     if trap:
-        exc: Exception = wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
+        exc: Exception = wasmtime.Trap._from_ptr(
+            ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
     else:
         exc = wasmtime.WasmtimeError._from_ptr(
-            ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t)))
+            ctypes.cast(error or 0, ctypes.POINTER(_ffi.wasmtime_error_t)))
     if pending is not None:
         raise pending
     raise exc
@@ -200,7 +202,7 @@ class RawCallPath:
 
     # Callbacks must outlive every linker/store using them: keep them forever,
     # keyed by implementation, so defining the same function again is free.
-    _callbacks: dict[tuple[int, tuple[str, ...], tuple[str, ...]], Any] = {}
+    _callbacks: ClassVar[dict[tuple[int, tuple[str, ...], tuple[str, ...]], Any]] = {}
 
     def define(self, linker: wasmtime.Linker, module: str, name: str,
                params: Sequence[str], results: Sequence[str], impl: HostImpl) -> None:
@@ -299,7 +301,7 @@ _interrupt_ids = iter(range(1, 2**62))
 _interrupt_lock = threading.Lock()
 
 
-@_DeadlineCallback
+@_DeadlineCallback  # type: ignore[untyped-decorator]
 def _on_deadline(ctx: int, env: int, delta: int, kind: int) -> int:
     check = _interrupt_checks.get(env)
     if check is not None and check():
@@ -309,7 +311,7 @@ def _on_deadline(ctx: int, env: int, delta: int, kind: int) -> int:
     return 0
 
 
-@_Finalizer
+@_Finalizer  # type: ignore[untyped-decorator]
 def _forget_check(env: int, _checks: dict[int, Callable[[], bool]] = _interrupt_checks) -> None:
     _checks.pop(env, None)  # the default argument survives interpreter shutdown
 

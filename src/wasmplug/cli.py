@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import BinaryIO
 
 import click
 
@@ -21,7 +22,7 @@ def main() -> None:
 @click.option("--input", "-i", "input_text", default="", help="Input text passed to the function.")
 @click.option("--input-file", type=click.File("rb"), help="Read the input from a file ('-': stdin).")
 @click.option("--config", "-c", multiple=True, metavar="KEY=VALUE", help="Set a config value.")
-def call(plugin: str, function: str, input_text: str, input_file: click.utils.LazyFile | None,
+def call(plugin: str, function: str, input_text: str, input_file: BinaryIO | None,
          config: tuple[str, ...]) -> None:
     """Call FUNCTION of PLUGIN (a .wasm file or a JSON/TOML manifest) and print its output."""
     settings: dict[str, str] = {}
@@ -33,7 +34,7 @@ def call(plugin: str, function: str, input_text: str, input_file: click.utils.La
     data = input_file.read() if input_file is not None else input_text.encode()
     try:
         with Plugin(plugin, config=settings) as loaded:
-            output = loaded.call(function, data)
+            output: bytes = loaded.call(function, data)
     except Error as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -8,6 +8,7 @@ module cache, and one ticker thread for timeouts (started on first use).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import threading
@@ -58,13 +59,13 @@ class EpochTicker:
 
     def __init__(self, engine: wasmtime.Engine) -> None:
         self._engine = engine
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._heap: list[tuple[float, int, Callable[[], object]]] = []
         self._cancelled: set[int] = set()
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def schedule(self, seconds: float, fire: Callable[[], None]) -> int:
+    def schedule(self, seconds: float, fire: Callable[[], object]) -> int:
         token = next(self._seq)
         with self._cond:
             heapq.heappush(self._heap, (time.monotonic() + seconds, token, fire))
@@ -109,7 +110,7 @@ class Runtime:
             weakref.WeakValueDictionary())
         self._lock = threading.Lock()
         kernel_wat = files("wasmplug").joinpath("kernel.wat").read_text()
-        self.kernel = wasmtime.Module(self.engine, wasmtime.wat2wasm(kernel_wat))
+        self.kernel = wasmtime.Module(self.engine, bytes(wasmtime.wat2wasm(kernel_wat)))
         self.ticker = EpochTicker(self.engine)
 
     def compile(self, wasm: bytes, sha256: str, label: str = "main") -> wasmtime.Module:
@@ -119,10 +120,8 @@ class Runtime:
             return module
         try:
             if not wasm.startswith(b"\0asm"):
-                try:
-                    wasm = wasmtime.wat2wasm(wasm.decode("utf-8"))
-                except UnicodeDecodeError:
-                    pass  # not text either: let the compiler say why
+                with contextlib.suppress(UnicodeDecodeError):  # else the compiler says why
+                    wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8")))
             module = self.disk_cache.load_or_compile(wasm, sha256)
         except wasmtime.WasmtimeError as exc:
             raise LoadError(

@@ -72,7 +72,7 @@ VAR_ENTRY_OVERHEAD: Final = 48
 
 def var_set(key: int, value: int) -> None:
     plugin = active()
-    limit = plugin.compiled_plugin.manifest.memory.var_bytes_limit
+    limit = plugin._compiled.manifest.memory.var_bytes_limit
     if limit == 0:
         raise HostError("Vars are disabled by this host")
     kernel = plugin._kernel
@@ -126,7 +126,7 @@ def http_request(request: int, body: int) -> int:
     parsed = urllib.parse.urlsplit(url)
     if not parsed.scheme or not parsed.hostname:
         raise HostError(f"Invalid URL: {url}")
-    if not host_allowed(parsed.hostname, plugin.compiled_plugin.manifest.allowed_hosts):
+    if not host_allowed(parsed.hostname, plugin._compiled.manifest.allowed_hosts):
         raise HostError(
             f"HTTP request to {url} is not allowed: add the host to the manifest's "
             "allowed_hosts to permit it")

@@ -10,6 +10,7 @@ it like any other logger, or with the SDK-compatible `set_log_file` /
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -135,10 +136,8 @@ class CustomLogger:
             self.callback(line)
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # never raise from a finaliser
             self.drain()
-        except Exception:  # noqa: S110 - never raise from a finaliser
-            pass
 
 
 class _BufferHandler(logging.Handler):

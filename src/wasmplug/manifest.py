@@ -298,7 +298,6 @@ def from_bytes(data: bytes) -> Manifest:
     return from_dict(parsed)
 
 
-PluginSource: TypeAlias = "Manifest | Mapping[str, Any] | str | bytes | bytearray | memoryview | os.PathLike[str]"
 
 
 _FILE_SUFFIXES = {".wasm", ".wat", ".json", ".toml"}

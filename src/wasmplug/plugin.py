@@ -71,6 +71,7 @@ class CompiledPlugin:
         host_needed: set[str] = set()
         for module_name, module in self.modules:
             for imp in module.imports:
+                assert imp.name is not None  # module-linking imports do not exist in core wasm
                 where = f"module '{module_name}' imports {imp.module}.{imp.name}"
                 if imp.module == KERNEL_NAMESPACE:
                     if not isinstance(imp.type, wasmtime.FuncType):
@@ -304,7 +305,8 @@ class Plugin:
         timeout = self._compiled.manifest.timeout_ms
         timer = None
         if timeout is not None:
-            timer = self._compiled.runtime.ticker.schedule(timeout / 1000, lambda: self._interrupt(seq, False))
+            timer = self._compiled.runtime.ticker.schedule(
+                timeout / 1000, lambda: self._interrupt(seq))
         self.host_context = host_context
         previous = host_env.enter(self)
         self._running = True
@@ -359,7 +361,8 @@ class Plugin:
     def _should_interrupt(self) -> bool:
         return self._running and self._interrupting == self._call_seq
 
-    def _interrupt(self, seq: int, _cancel: bool = True) -> bool:
+    def _interrupt(self, seq: int) -> bool:
+        """Interrupt call number `seq` if it is still running; True if it was."""
         if not self._running or seq != self._call_seq:
             return False
         self._interrupting = seq
