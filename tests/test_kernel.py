@@ -232,5 +232,10 @@ def test_page_budget_limits_kernel_growth(k: K) -> None:
     k.wasmplug_set_page_budget(3)
     assert k.alloc(100_000) != 0      # grows 1 page
     assert k.alloc(100_000) != 0      # grows 2 more: budget spent
-    assert k.alloc(100_000) == 0      # would need 2 more: refused
+    assert k.wasmplug_take_oom() == 0
+    with pytest.raises(wasmtime.Trap):  # would need 2 more: refused with a trap
+        k.alloc(100_000)
+    assert k.wasmplug_take_oom() == 1 and k.wasmplug_take_oom() == 0
     assert k.memory.size(k.store) == 4
+    k.wasmplug_set_page_budget(-1)
+    assert k.alloc(100_000) != 0

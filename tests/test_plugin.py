@@ -345,3 +345,25 @@ def test_reentrant_call_is_refused() -> None:
     plugin._owner = threading.get_ident()  # as if a host function of this call called back
     with pytest.raises(CallError, match="cannot make reentrant calls into plugin"):
         plugin.call("echo", b"")
+
+
+def test_max_pages_caps_the_plugins_own_memory() -> None:
+    plugin = Plugin({"wasm": [{"path": str(wasm("wat/memory_grow"))}], "memory": {"max_pages": 3}})
+    assert u64(plugin.call("grow", (5).to_bytes(8, "little"))) == 2**64 - 1  # refused
+    assert u64(plugin.call("grow", (3).to_bytes(8, "little"))) == 4
+    assert u64(plugin.call("grow", (1).to_bytes(8, "little"))) == 2**64 - 1
+    assert u64(plugin.call("fill", b"")) == 4  # grown pages are usable
+    unlimited = Plugin(wasm("wat/memory_grow").read_bytes())
+    assert u64(unlimited.call("grow", (50).to_bytes(8, "little"))) == 51
+
+
+def test_max_pages_caps_the_kernel_memory() -> None:
+    plugin = Plugin({"wasm": [{"path": str(wasm("wat/kernel_alloc"))}], "memory": {"max_pages": 4}})
+    # Kernel growth (ABI.md 3.5): 100 000 bytes of input take 1 page, the
+    # guest's 100 000-byte allocation 2 more: 3 of 4.
+    assert plugin.call("alloc_like_input", b"a" * 100_000) == bytes(100_000)
+    with pytest.raises(CallError, match=r"failed to allocate extism memory.*memory\.max_pages"):
+        plugin.call("alloc_like_input", b"b" * 400_000)  # the input alone needs 3 more pages
+    with pytest.raises(CallError, match=r"^oom: .*memory\.max_pages \(4 pages\)"):
+        plugin.call("alloc_like_input", b"c" * 200_000)  # input fits; the allocation needs 3 more
+    assert plugin.call("alloc_like_input", b"ok") == b"\0\0"

@@ -75,6 +75,7 @@ class Kernel:
         self._begin_call = bind("wasmplug_begin_call", (I64,), (I64,))
         self._take = bind("wasmplug_take", (I64,), (I64,))
         self._set_budget = bind("wasmplug_set_page_budget", (I64,), ())
+        self._take_oom = bind("wasmplug_take_oom", (), (I32,))
         self._alloc = bind("alloc", (I64,), (I64,))
         self._free = bind("free", (I64,), ())
         self._length = bind("length", (I64,), (I64,))
@@ -120,7 +121,12 @@ class Kernel:
     def begin_call(self, data: bytes) -> bool:
         """Reset and place the call's input; False if it could not be allocated."""
         n = len(data)
-        offset = self._begin_call(n) & MASK64
+        try:
+            offset = self._begin_call(n) & MASK64
+        except wasmtime.Trap:
+            if self.take_oom():
+                return False
+            raise
         if n == 0:
             return True
         if offset == 0:
@@ -169,6 +175,10 @@ class Kernel:
 
     def reset(self) -> None:
         self._reset()
+
+    def take_oom(self) -> bool:
+        """True if the page budget refused a growth since the last check."""
+        return bool(self._take_oom())
 
     def set_page_budget(self, pages: int | None) -> None:
         self._set_budget(-1 if pages is None else pages)

@@ -23,12 +23,18 @@
 ;;   - bounds checks are exact: an access that ends at the last byte of memory
 ;;     works, one past it returns 0 / is ignored instead of trapping;
 ;;   - `alloc` of 2^32 bytes or more returns 0 (the memory is 32-bit).
+;;   - `memory.max_pages` is enforced here for the kernel's own growth: a
+;;     refusal traps (the host reports `oom`), like the reference's limiter.
 (module
   (memory (export "memory") 1)
 
   ;; Pages this kernel may still grow by; -1 = unlimited. Set by the host from
   ;; `memory.max_pages` (wasmplug_set_page_budget).
   (global $page_budget (mut i64) (i64.const -1))
+  ;; Set when the budget refused a growth (the allocation then traps, as the
+  ;; reference's resource limiter does, so no caller can write through a null
+  ;; handle); read and cleared by the host (wasmplug_take_oom).
+  (global $oom (mut i32) (i32.const 0))
 
   ;; ---------------------------------------------------------------- helpers
   (func $mem_bytes (result i64)
@@ -135,7 +141,7 @@
         (if (i64.ge_s (global.get $page_budget) (i64.const 0))
           (then
             (if (i64.gt_u (local.get $pages) (global.get $page_budget))
-              (then (return (i64.const 0))))))
+              (then (global.set $oom (i32.const 1)) (unreachable)))))
         (if (i32.eq (memory.grow (i32.wrap_i64 (local.get $pages))) (i32.const -1))
           (then (return (i64.const 0))))
         (if (i64.ge_s (global.get $page_budget) (i64.const 0))
@@ -288,4 +294,11 @@
 
   (func (export "wasmplug_set_page_budget") (param $pages i64)
     (global.set $page_budget (local.get $pages)))
+
+  ;; 1 if the page budget refused a growth since the last call, then cleared.
+  (func (export "wasmplug_take_oom") (result i32)
+    (local $hit i32)
+    (local.set $hit (global.get $oom))
+    (global.set $oom (i32.const 0))
+    (local.get $hit))
 )

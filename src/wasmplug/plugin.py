@@ -59,6 +59,11 @@ class CompiledPlugin:
         self.main: wasmtime.Module = self.modules[-1][1]
         self.host_imports: list[str] = []
         self._check_imports()
+        # Largest initial size of the plug-in's memories, in pages (for max_pages).
+        self.initial_pages = max(
+            [ty.limits.min for _, module in self.modules
+             for ty in [*(e.type for e in module.exports), *(i.type for i in module.imports)]
+             if isinstance(ty, wasmtime.MemoryType)] or [0])
         self._exports = {e.name: e.type for e in self.main.exports}
         self.pointer = 1
 
@@ -177,7 +182,12 @@ class Plugin:
         self._store = store
         self._linker = linker
         self._kernel = Kernel(store, kernel_instance, self._path)
-        self._kernel.set_page_budget(self._compiled.manifest.memory.max_pages)
+        max_pages = self._compiled.manifest.memory.max_pages
+        self._kernel.set_page_budget(max_pages)
+        if max_pages is not None:
+            # Each memory may grow by at most max_pages beyond the largest
+            # initial size; the kernel also counts its own growth against it.
+            store.set_limits(memory_size=(self._compiled.initial_pages + max_pages) * 65_536)
         self._instance: wasmtime.Instance | None = None
         self._invokers: dict[str, tuple[_callpath.Invoker, bool]] = {}
         self.vars: dict[str, bytes] = {}
@@ -350,6 +360,10 @@ class Plugin:
     def _classify(self, failure: BaseException, name: str, interrupted: bool) -> CallError:
         if interrupted:
             return CallTimeout("timeout", function=name, code=TRAP_CODE)
+        if self._kernel.take_oom():
+            return CallError(
+                f"oom: the plug-in needed more memory than memory.max_pages "
+                f"({self._compiled.manifest.memory.max_pages} pages) allows", function=name)
         if isinstance(failure, wasmtime.Trap):
             return CallError(_describe(failure), function=name, code=TRAP_CODE)
         if isinstance(failure, wasmtime.WasmtimeError):
