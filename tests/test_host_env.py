@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from wasmplug import CallError, ManifestError, Plugin
-from wasmplug.host_env import host_allowed
+from wasmplug.http import host_allowed
 
 from .conftest import ROOT, wasm
 

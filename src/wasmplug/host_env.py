@@ -8,16 +8,13 @@ process, not once per plug-in.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
-import re
 import threading
-import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from . import logs
+from . import http, logs
 from ._callpath import I32, I64
 
 if TYPE_CHECKING:
@@ -98,40 +95,50 @@ def var_set(key: int, value: int) -> None:
 
 # ------------------------------------------------------------------ HTTP
 
-
-def host_allowed(host: str, patterns: tuple[str, ...] | None) -> bool:
-    """ABI.md 6.5: whole-host glob match, case sensitive; bad globs match exactly."""
-    for pattern in patterns or ():
-        if pattern == host:
-            return True
-        if pattern.count("[") != pattern.count("]"):
-            continue  # not a valid glob: exact comparison only (done above)
-        if re.fullmatch(fnmatch.translate(pattern), host):
-            return True
-    return False
+_REQUEST_KEYS = frozenset({"url", "headers", "method"})
 
 
 def http_request(request: int, body: int) -> int:
     plugin = active()
     plugin.http_status = 0
+    plugin.http_headers = None
     kernel = plugin._kernel
     raw = kernel.take_bytes(request, "http request")
     try:
         spec: Any = json.loads(raw)
     except ValueError as exc:
-        raise HostError(f"invalid http request JSON: {exc}") from None
+        raise HostError(f"invalid http request: not JSON ({exc})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("url"), str):
         raise HostError('invalid http request: expected {"url": ..., "headers": ..., "method": ...}')
+    unknown = set(spec) - _REQUEST_KEYS
+    if unknown:
+        raise HostError(f"invalid http request: unknown field(s) {', '.join(sorted(unknown))}")
+    headers = spec.get("headers") or {}
+    method = spec.get("method") or "GET"
+    if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        raise HostError("invalid http request: 'headers' must map strings to strings")
+    if not isinstance(method, str):
+        raise HostError("invalid http request: 'method' must be a string")
     url = spec["url"]
-    parsed = urllib.parse.urlsplit(url)
-    if not parsed.scheme or not parsed.hostname:
-        raise HostError(f"Invalid URL: {url}")
-    if not host_allowed(parsed.hostname, plugin._compiled.manifest.allowed_hosts):
-        raise HostError(
-            f"HTTP request to {url} is not allowed: add the host to the manifest's "
-            "allowed_hosts to permit it")
-    raise HostError(
-        f"HTTP request to {url}: outgoing HTTP is not available in this wasmplug version")
+    manifest = plugin._compiled.manifest
+    try:
+        host = http.request_host(url)
+        if not http.host_allowed(host, manifest.allowed_hosts):
+            raise HostError(
+                f"HTTP request to {url} is not allowed: the host {host!r} does not match the "
+                "manifest's allowed_hosts")
+        payload = kernel.take_bytes(body, "http request body") if body else None
+        response = http.send(method.upper(), url, headers, payload, plugin._time_left(),
+                             manifest.memory.http_response_limit)
+    except http.HttpTimeout:
+        plugin._timed_out()
+        raise HostError("timeout") from None
+    except http.HttpError as exc:
+        raise HostError(str(exc)) from None
+    plugin.http_status = response.status
+    plugin.http_headers = response.headers
+    return kernel.alloc_bytes(response.body)
 
 
 def http_status_code() -> int:
@@ -139,7 +146,10 @@ def http_status_code() -> int:
 
 
 def http_headers() -> int:
-    return 0  # header capture is off, as in the Python SDK (ABI.md 2.5)
+    """The last response's headers as a JSON object (ABI.md 2.5); captured by default."""
+    plugin = active()
+    text = json.dumps(plugin.http_headers or {}, sort_keys=True, separators=(",", ":"))
+    return plugin._kernel.alloc_bytes(text.encode("utf-8"))
 
 
 # ------------------------------------------------------------------ logs

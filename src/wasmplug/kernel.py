@@ -93,7 +93,10 @@ class Kernel:
         """Re-read the memory's address and size."""
         self.base, self.size = self.path.memory_base(self.store, self.memory)
 
-    def _check(self, offset: int, length: int) -> None:
+    def check_range(self, offset: int, length: int) -> None:
+        """Raise KernelMemoryError unless [offset, offset + length) is in the memory."""
+        if offset + length <= self.size and offset >= 0 and length >= 0:
+            return
         if offset < 0 or length < 0 or offset + length > self.size:
             self.refresh()
             if offset < 0 or length < 0 or offset + length > self.size:
@@ -105,12 +108,12 @@ class Kernel:
         if length == 0:
             return b""
         if offset + length > self.size or offset < 0 or length < 0:
-            self._check(offset, length)
+            self.check_range(offset, length)
         return ctypes.string_at(self.base + offset, length)
 
     def write(self, offset: int, data: bytes) -> None:
         if offset + len(data) > self.size or offset < 0:
-            self._check(offset, len(data))
+            self.check_range(offset, len(data))
         ctypes.memmove(self.base + offset, data, len(data))
 
     def registers(self) -> tuple[int, int, int, int, int]:

@@ -366,11 +366,12 @@ def _verify(data: bytes, expected: str | None, label: str) -> str:
 
 
 def _fetch(source: WasmUrl) -> bytes:
-    # URL sources are downloaded by the HTTP layer (issue: HTTP without WASI).
-    raise LoadError(
-        f"cannot download {source.url}: wasm URL sources are not supported yet; "
-        "download the module and use a 'path' or 'data' source"
-    )
+    from . import http  # httpx is imported only when a manifest needs it
+
+    try:
+        return http.fetch_module(source.url, source.method, source.headers)
+    except http.HttpError as exc:
+        raise LoadError(f"Unable to load Wasm module from {source.url}: {exc}") from None
 
 
 def load_modules(manifest: Manifest) -> list[LoadedModule]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -21,12 +22,14 @@ from . import _callpath, host_env
 from ._callpath import I32, CallPath
 from .engine import EngineSettings, Runtime, runtime
 from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
-from .kernel import KERNEL_FUNCTIONS, Kernel, KernelMemoryError
+from .host_functions import HOST_FN_REGISTRY, Function
+from .kernel import Kernel, KernelMemoryError
+from .linking import apply_links, plan_links
 from .manifest import Manifest, load_modules, parse_source
+from .wasi import WasiOptions, make_config, parse_allowed_paths
 
 log = logging.getLogger("wasmplug")
 
-KERNEL_NAMESPACE: Final = "extism:host/env"
 TRAP_CODE: Final = 134
 T = TypeVar("T")
 
@@ -35,30 +38,41 @@ def _to_bytes(buffer: bytes) -> bytes:
     return bytes(buffer)
 
 
+_REGISTRY: Any = object()  # "every host function defined with @host_fn", as in the SDK
+
+
 class CompiledPlugin:
     """A manifest's modules, verified, compiled and checked for linking once.
 
     Plug-ins created from it share the compiled code:
     `Plugin(compiled)` costs a store and a kernel, not a compilation.
+    `functions` defaults to every `@host_fn` defined so far (as in the
+    extism SDK); pass a list to choose, `[]` or None for none. `wasi` is a
+    bool or a `WasiOptions`.
     """
 
-    def __init__(self, plugin: Any, wasi: bool = False,
-                 functions: Iterable[Any] | None = None) -> None:
+    def __init__(self, plugin: Any, wasi: bool | WasiOptions = False,
+                 functions: Iterable[Function] | None = _REGISTRY) -> None:
         self.pointer = -1
         self.manifest: Manifest = parse_source(plugin)
-        self.functions = list(functions or [])
-        if self.functions:
-            raise Error("host functions are not supported by this wasmplug version yet")
-        if wasi:
-            raise Error("WASI is not supported by this wasmplug version yet")
-        self.wasi = wasi
+        if functions is _REGISTRY:
+            functions = HOST_FN_REGISTRY
+        self.functions: list[Function] = list(functions or [])
+        for fn in self.functions:
+            if not isinstance(fn, Function):
+                raise Error(f"functions must be host functions (wasmplug.host_fn / Function), "
+                            f"got {fn!r:.80}")
+        self.wasi: WasiOptions | None = (
+            wasi if isinstance(wasi, WasiOptions) else WasiOptions() if wasi else None)
+        self.mounts = parse_allowed_paths(self.manifest.allowed_paths) if self.wasi else []
         self.runtime: Runtime = runtime(EngineSettings())
         loaded = load_modules(self.manifest)
         self.modules: list[tuple[str, wasmtime.Module]] = [
             (m.name, self.runtime.compile(m.wasm, m.sha256, m.name)) for m in loaded]
         self.main: wasmtime.Module = self.modules[-1][1]
-        self.host_imports: list[str] = []
-        self._check_imports()
+        self.links = plan_links(self.modules, self.functions, self.wasi is not None)
+        # 0.x plug-ins run with WASI expected a fresh instance for every call (ABI.md 4).
+        self.fresh_instance_per_call = self.links.uses_legacy_abi and self.wasi is not None
         # Largest initial size of the plug-in's memories, in pages (for max_pages).
         self.initial_pages = max(
             [ty.limits.min for _, module in self.modules
@@ -67,39 +81,6 @@ class CompiledPlugin:
         self._exports = {e.name: e.type for e in self.main.exports}
         self.pointer = 1
 
-    def _check_imports(self) -> None:
-        """Refuse, at load time, any import the host will not provide (ABI.md 5.1)."""
-        provided: dict[tuple[str, str], Any] = {}
-        for name, module in self.modules[:-1]:
-            for export in module.exports:
-                provided[(name, export.name)] = export.type
-        host_needed: set[str] = set()
-        for module_name, module in self.modules:
-            for imp in module.imports:
-                assert imp.name is not None  # module-linking imports do not exist in core wasm
-                where = f"module '{module_name}' imports {imp.module}.{imp.name}"
-                if imp.module == KERNEL_NAMESPACE:
-                    if not isinstance(imp.type, wasmtime.FuncType):
-                        raise LoadError(
-                            "Unable to create Extism plugin: linked modules cannot access "
-                            f"non-function exports of extism kernel ({where})")
-                    expected = (KERNEL_FUNCTIONS.get(imp.name)
-                                or _host_signature(imp.name))
-                    if expected is None:
-                        raise LoadError(
-                            f"Unable to create Extism plugin: Invalid function import from "
-                            f"{KERNEL_NAMESPACE}: {imp.name} ({where}); it is not part of the "
-                            "Extism ABI this host implements - the plug-in may need a newer SDK")
-                    _check_signature(imp.type, expected, where)
-                    if imp.name in host_env.HOST_FUNCTIONS:
-                        host_needed.add(imp.name)
-                elif (imp.module, imp.name) not in provided:
-                    raise LoadError(
-                        f"Unable to create Extism plugin: unknown import {imp.module}.{imp.name} "
-                        f"({where}): the host provides no such function; register it as a "
-                        "host function or add the module that exports it to the manifest")
-        self.host_imports = sorted(host_needed)
-
     def function_exists(self, name: str) -> bool:
         ty = self._exports.get(name)
         return (isinstance(ty, wasmtime.FuncType) and not ty.params
@@ -107,21 +88,6 @@ class CompiledPlugin:
 
     def __del__(self) -> None:
         self.pointer = -1
-
-
-def _host_signature(name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    entry = host_env.HOST_FUNCTIONS.get(name)
-    return (entry[0], entry[1]) if entry else None
-
-
-def _check_signature(ty: wasmtime.FuncType, expected: tuple[tuple[str, ...], tuple[str, ...]],
-                     where: str) -> None:
-    params = tuple(str(p) for p in ty.params)
-    results = tuple(str(r) for r in ty.results)
-    if (params, results) != expected:
-        raise LoadError(
-            f"Unable to create Extism plugin: {where} with type {params} -> {results}, but the "
-            f"ABI defines {expected[0]} -> {expected[1]}")
 
 
 class CancelHandle:
@@ -145,8 +111,8 @@ class Plugin:
     globals and vars between calls.
     """
 
-    def __init__(self, plugin: Any, wasi: bool = False, config: Any = None,
-                 functions: Iterable[Any] | None = None) -> None:
+    def __init__(self, plugin: Any, wasi: bool | WasiOptions = False, config: Any = None,
+                 functions: Iterable[Function] | None = _REGISTRY) -> None:
         self.plugin = -1
         self._owns_compiled_plugin = not isinstance(plugin, CompiledPlugin)
         self.compiled_plugin: CompiledPlugin | None = (
@@ -163,22 +129,23 @@ class Plugin:
         self._call_seq = 0
         self._interrupting = 0  # the call_seq an interrupt was requested for
         self._running = False
+        self._deadline = 0.0
         self.host_context: Any = None
         self._build_store()
         self.plugin = 1
 
     # -- construction ----------------------------------------------------
-    def _build_store(self) -> None:
-        rt = self._compiled.runtime
+    def _build_store(self, keep_vars: bool = False) -> None:
+        compiled = self._compiled
+        rt = compiled.runtime
         store = wasmtime.Store(rt.engine)
         _callpath.install_interrupt_check(store, self._should_interrupt)
+        if compiled.wasi is not None:
+            store.set_wasi(make_config(compiled.wasi, compiled.mounts, str(self._id)))
         kernel_instance = wasmtime.Instance(store, rt.kernel, [])
         linker = wasmtime.Linker(rt.engine)
         linker.allow_shadowing = True
-        for name in self._compiled.host_imports:
-            params, results, impl = host_env.HOST_FUNCTIONS[name]
-            self._path.define(linker, KERNEL_NAMESPACE, name, params, results, impl)
-        linker.define_instance(store, KERNEL_NAMESPACE, kernel_instance)
+        apply_links(compiled.links, linker, store, kernel_instance, self._path)
         self._store = store
         self._linker = linker
         self._kernel = Kernel(store, kernel_instance, self._path)
@@ -190,15 +157,17 @@ class Plugin:
             store.set_limits(memory_size=(self._compiled.initial_pages + max_pages) * 65_536)
         self._instance: wasmtime.Instance | None = None
         self._invokers: dict[str, tuple[_callpath.Invoker, bool]] = {}
-        self.vars: dict[str, bytes] = {}
-        self._var_bytes = 0
-        self.http_status = 0
+        if not keep_vars:
+            self.vars: dict[str, bytes] = {}
+            self._var_bytes = 0
+            self.http_status = 0
+            self.http_headers: dict[str, str] | None = None
         self._needs_rebuild = False
 
     def _instantiate(self) -> None:
         store, linker = self._store, self._linker
         try:
-            for name, module in self._compiled.modules[:-1]:
+            for name, module in self._compiled.links.modules:
                 linker.define_module(store, name, module)
             instance = linker.instantiate(store, self._compiled.main)
         except wasmtime.Trap as exc:
@@ -302,6 +271,8 @@ class Plugin:
             raise Error("this plug-in has been freed; create a new Plugin")
         if self._needs_rebuild:
             self._build_store()
+        elif self._compiled.fresh_instance_per_call and self._instance is not None:
+            self._build_store(keep_vars=True)
         if self._instance is None:
             self._instantiate()
         invoke, _ = self._invoker(name)
@@ -315,6 +286,7 @@ class Plugin:
         timeout = self._compiled.manifest.timeout_ms
         timer = None
         if timeout is not None:
+            self._deadline = time.monotonic() + timeout / 1000
             timer = self._compiled.runtime.ticker.schedule(
                 timeout / 1000, lambda: self._interrupt(seq))
         self.host_context = host_context
@@ -348,7 +320,10 @@ class Plugin:
                 raise CallError(message, function=name,
                                 code=TRAP_CODE if failure else (rc or -1)) from None
         if failure is not None:
-            raise self._classify(failure, name, interrupted) from None
+            reason = self._classify(failure, name, interrupted)
+            if isinstance(failure, wasmtime.WasmtimeError):
+                raise reason from None
+            raise reason from failure  # a host function's exception: keep it as the cause
         if rc:
             raise CallError(f"Error code: {rc}", function=name, code=rc)
         try:
@@ -371,6 +346,16 @@ class Plugin:
         if isinstance(failure, Exception):
             return CallError(str(failure) or type(failure).__name__, function=name)
         raise failure  # KeyboardInterrupt, SystemExit: not ours to swallow
+
+    def _time_left(self) -> float | None:
+        """Seconds before the running call's timeout (None: no timeout)."""
+        if self._compiled.manifest.timeout_ms is None:
+            return None
+        return max(0.0, self._deadline - time.monotonic())
+
+    def _timed_out(self) -> None:
+        """A host function ran out of the call's time: report the call as a timeout."""
+        self._interrupting = self._call_seq
 
     def _should_interrupt(self) -> bool:
         return self._running and self._interrupting == self._call_seq

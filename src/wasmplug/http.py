@@ -1,0 +1,109 @@
+"""Outgoing HTTP: plug-in requests (ABI.md 2.5) and wasm URL sources (6.3).
+
+One `httpx.Client` per process serves both, so connections are reused.
+Plug-in requests go only to hosts matching the manifest's `allowed_hosts`,
+are cut off at `memory.max_http_response_bytes`, get the time left before the
+call's `timeout_ms` as their timeout, and never follow redirects (a redirect
+could lead to a host that is not allowed; the plug-in sees the 3xx response).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+# Downloads of wasm modules: a generous bound, so a hostile server cannot fill memory.
+MAX_MODULE_BYTES = 512 * 1024 * 1024
+MODULE_TIMEOUT_S = 60.0
+
+
+def client() -> httpx.Client:
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = httpx.Client(follow_redirects=False,
+                                       limits=httpx.Limits(max_keepalive_connections=32))
+    return _client
+
+
+class HttpError(Exception):
+    """A request failed or was refused; the message says why."""
+
+
+class HttpTimeout(HttpError):
+    """The call's time ran out during the request."""
+
+
+def host_allowed(host: str, patterns: tuple[str, ...] | None) -> bool:
+    """ABI.md 6.5: whole-host glob match, case sensitive; invalid globs match exactly."""
+    for pattern in patterns or ():
+        if pattern == host:
+            return True
+        if pattern.count("[") != pattern.count("]"):
+            continue  # not a valid glob: exact comparison only (done above)
+        if re.fullmatch(fnmatch.translate(pattern), host):
+            return True
+    return False
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def request_host(url: str) -> str:
+    """The host of `url` (lower-case, no port) or HttpError("Invalid URL: ...")."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise HttpError(f"Invalid URL: {url} ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise HttpError(f"Invalid URL: {url} (expected an absolute http:// or https:// URL)")
+    return parsed.host.lower()
+
+
+def send(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
+         timeout: float | None, max_bytes: int, follow_redirects: bool = False) -> Response:
+    """Perform one request; read at most `max_bytes` of body (HttpError if larger)."""
+    try:
+        with client().stream(method, url, headers=dict(headers), content=body,
+                             timeout=httpx.Timeout(timeout),
+                             follow_redirects=follow_redirects) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise HttpError(
+                        "HTTP response exceeds the configured maximum number of bytes: "
+                        f"{max_bytes} (raise memory.max_http_response_bytes to allow more)")
+                chunks.append(chunk)
+            captured: dict[str, str] = {}
+            for name, value in response.headers.multi_items():
+                if value.isprintable():
+                    captured[name.lower()] = value
+            return Response(response.status_code, captured, b"".join(chunks))
+    except httpx.TimeoutException:
+        raise HttpTimeout("timeout") from None
+    except httpx.HTTPError as exc:
+        raise HttpError(f"HTTP request to {url} failed: {exc or type(exc).__name__}") from None
+
+
+def fetch_module(url: str, method: str | None, headers: Mapping[str, str]) -> bytes:
+    """Download a wasm module; HttpError for a failed download or an error status."""
+    response = send(method or "GET", url, headers, None, MODULE_TIMEOUT_S, MAX_MODULE_BYTES,
+                    follow_redirects=True)
+    if response.status >= 400:
+        raise HttpError(f"downloading {url} failed with HTTP status {response.status}")
+    return response.body
