@@ -14,9 +14,21 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .cache import set_cache_dir
 from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
+from .host_functions import (
+    Codec,
+    CurrentPlugin,
+    Function,
+    Json,
+    Memory,
+    Pickle,
+    Val,
+    ValType,
+    host_fn,
+)
 from .logs import set_log_custom, set_log_file
 from .manifest import Manifest, MemoryOptions, WasmData, WasmFile, WasmUrl
 from .plugin import CancelHandle, CompiledPlugin, Plugin
+from .wasi import WasiOptions
 
 try:
     __version__ = version("wasmplug")
@@ -35,19 +47,31 @@ __all__ = [
     "CallError",
     "CallTimeout",
     "CancelHandle",
+    "Codec",
     "CompiledPlugin",
+    "CurrentPlugin",
     "Error",
+    "Function",
+    "Json",
     "LoadError",
     "Manifest",
     "ManifestError",
+    "Memory",
     "MemoryOptions",
+    "Pickle",
     "Plugin",
+    "Val",
+    "ValType",
+    "WasiOptions",
     "WasmData",
     "WasmFile",
     "WasmUrl",
     "__version__",
     "extism_version",
+    "host_fn",
     "set_cache_dir",
     "set_log_custom",
     "set_log_file",
 ]
+
+from . import extism  # noqa: E402, F401 - `extism.extism.*` for SDK compatibility; needs the names above

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import inspect
 import json
 import pickle
 from collections.abc import Callable, Sequence
@@ -296,7 +297,10 @@ class TypeInferredFunction(ExplicitFunction):
             raise TypeError("Host function must include Python type annotations or "
                             "explicitly list arguments.")
         returns = hints.pop("return", None)
-        names = list(hints)
+        # *args / **kwargs (typically *user_data) are not Wasm parameters.
+        variadic = {p.name for p in inspect.signature(func).parameters.values()
+                    if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        names = [n for n in hints if n not in variadic]
         self._wants_plugin = bool(names) and hints[names[0]] is CurrentPlugin
         if self._wants_plugin:
             names = names[1:]
