@@ -237,6 +237,7 @@ def text(size: int) -> bytes:
 class Bench:
     def __init__(self, cfg: Settings, cache_dir: str, console: Any) -> None:
         import extism
+
         import wasmplug
 
         self.cfg = cfg
@@ -513,7 +514,7 @@ def main() -> int:
         (load_rows["load_2mb_new_process"], lambda row: bench.load_new_process(load_rows)),
         (load_rows["load_2mb_new_process_both_warm"], None),  # filled in by row 6
         (load_rows["load_2mb_new_process_both_cold"], None),
-        (Row("memory_per_plugin", f"RSS per extra live Plugin ({cfg.mem_plugins} × "
+        (Row("memory_per_plugin", f"RSS per extra live Plugin ({cfg.mem_plugins} x "
              "count_vowels, called once)", "B", 1.0, label="7"), bench.memory),
     ]
     only = {k for k in args.only.split(",") if k}
