@@ -51,6 +51,31 @@ export function u64Bytes(v: u64): Uint8Array {
   return buf;
 }
 
+// Parses a decimal i64 (optional surrounding whitespace, optional sign) into
+// out[0]. Returns false for anything else, including overflow.
+export function parseI64(text: string, out: StaticArray<i64>): bool {
+  const s = text.trim();
+  let i = 0;
+  let neg = false;
+  if (s.length > 0 && (s.charCodeAt(0) == 0x2d || s.charCodeAt(0) == 0x2b)) {
+    neg = s.charCodeAt(0) == 0x2d;
+    i = 1;
+  }
+  if (i >= s.length) return false;
+  // Magnitude limit: 2^63 for negative numbers, 2^63 - 1 otherwise.
+  const limit: u64 = neg ? 0x8000000000000000 : 0x7fffffffffffffff;
+  let v: u64 = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+    const d = <u64>(c - 0x30);
+    if (v > (limit - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  unchecked((out[0] = neg ? <i64>(0 - v) : <i64>v));
+  return true;
+}
+
 // Abort handler, wired in by build.sh with
 //   --use abort=src/common/helpers/pluginAbort
 // so that no module imports `env.abort`. It records the message as the
