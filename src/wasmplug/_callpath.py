@@ -26,6 +26,7 @@ equivalent and is always installed through the raw API (`install_interrupt_check
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ from typing import Any, ClassVar, Protocol
 import wasmtime
 from wasmtime import _bindings as _b
 from wasmtime import _ffi as _ffi
+from wasmtime._extern import wrap_extern
 
 HostImpl = Callable[..., Any]
 Invoker = Callable[..., Any]
@@ -47,10 +49,14 @@ _VALTYPES = {
 }
 
 
+@functools.cache
+def _functype(params: tuple[str, ...], results: tuple[str, ...]) -> wasmtime.FuncType:
+    return wasmtime.FuncType([_VALTYPES[p]() for p in params], [_VALTYPES[r]() for r in results])
+
+
 def functype(params: Sequence[str], results: Sequence[str]) -> wasmtime.FuncType:
-    return wasmtime.FuncType(
-        [_VALTYPES[p]() for p in params], [_VALTYPES[r]() for r in results]
-    )
+    """The (immutable, shared) wasmtime FuncType of a signature."""
+    return _functype(tuple(params), tuple(results))
 
 
 class CallPath(Protocol):
@@ -69,6 +75,23 @@ class CallPath(Protocol):
     def memory_base(self, store: wasmtime.Store, memory: wasmtime.Memory) -> tuple[int, int]:
         """(address, size in bytes) of a linear memory, valid until it grows."""
         ...
+
+    def export(self, store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> Any:
+        """One export of an instance (None if absent), without wrapping the others."""
+        ...
+
+    def caller(self, store: wasmtime.Store, instance: wasmtime.Instance) -> Caller:
+        """Calls exports of `instance` by name (for the kernel's host-side entry points)."""
+        ...
+
+
+class Caller(Protocol):
+    """Calls an instance's exports by name; one per (store, instance)."""
+
+    def i64_i64(self, name: str, arg: int) -> int: ...
+    def i64_void(self, name: str, arg: int) -> None: ...
+    def void_i32(self, name: str) -> int: ...
+    def void_void(self, name: str) -> None: ...
 
 
 # A Python exception raised inside a host function travels as a trap through
@@ -98,6 +121,8 @@ _define_unchecked = ctypes.CFUNCTYPE(
     ("wasmtime_linker_define_func_unchecked", _DLL))
 _trap_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p, _sz)(("wasmtime_trap_new", _DLL))
 _error_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p)(("wasmtime_error_new", _DLL))
+_export_get = ctypes.CFUNCTYPE(ctypes.c_bool, _vp, _vp, ctypes.c_char_p, _sz, _vp)(
+    ("wasmtime_instance_export_get", _DLL))
 _memory_data = ctypes.CFUNCTYPE(_vp, _vp, _vp)(("wasmtime_memory_data", _DLL))
 _memory_size = ctypes.CFUNCTYPE(_sz, _vp, _vp)(("wasmtime_memory_data_size", _DLL))
 _set_deadline_callback = ctypes.CFUNCTYPE(None, _vp, _vp, _vp, _vp)(
@@ -137,14 +162,81 @@ def _trap_for(exc: BaseException) -> int:
     return _trap_new(message, len(message)) or 0
 
 
+_BUFFERS = [_ffi.wasmtime_val_raw_t * n for n in range(17)]
+
+
+class RawCaller:
+    """One argument buffer for every call; function addresses looked up on first use.
+
+    Calls through one caller never nest (kernel functions do not call back
+    into Python), so sharing the buffer is safe.
+    """
+
+    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance) -> None:
+        self._keep = [store, instance]
+        self._ctx = _address(store._context())
+        self._instance = ctypes.addressof(instance._instance)
+        self._buf = _BUFFERS[2]()
+        self._bufa = ctypes.addressof(self._buf)
+        self._slot0 = ctypes.c_int64.from_address(self._bufa)
+        self._slot1 = ctypes.c_int64.from_address(self._bufa + _SLOT)
+        self._slot32 = ctypes.c_int32.from_address(self._bufa)
+        self._trap = ctypes.c_void_p()
+        self._trapa = ctypes.addressof(self._trap)
+        self._funcs: dict[str, int] = {}
+
+    def _func(self, name: str) -> int:
+        item = _ffi.wasmtime_extern_t()
+        key = name.encode()
+        if (not _export_get(self._ctx, self._instance, key, len(key), ctypes.addressof(item))
+                or int(item.kind) != _ffi.WASMTIME_EXTERN_FUNC.value):
+            raise KeyError(f"the instance exports no function {name!r}")
+        self._keep.append(item)
+        address = self._funcs[name] = ctypes.addressof(item.of.func)
+        return address
+
+    def _call(self, name: str, slots: int) -> None:
+        fn = self._funcs.get(name) or self._func(name)
+        error = _call_unchecked(self._ctx, fn, self._bufa, slots, self._trapa)
+        if error or self._trap.value:
+            _raise_failure(error, self._trap)
+
+    def i64_i64(self, name: str, arg: int) -> int:
+        self._slot0.value = arg
+        self._call(name, 1)
+        return self._slot0.value
+
+    def i64_void(self, name: str, arg: int) -> None:
+        self._slot0.value = arg
+        self._call(name, 1)
+
+    def void_i32(self, name: str) -> int:
+        self._call(name, 1)
+        return self._slot32.value
+
+    def void_void(self, name: str) -> None:
+        self._call(name, 1)
+
+
 class RawCallPath:
     name = "raw"
+
+    def caller(self, store: wasmtime.Store, instance: wasmtime.Instance) -> Caller:
+        return RawCaller(store, instance)
+
+    def export(self, store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> Any:
+        item = _ffi.wasmtime_extern_t()
+        key = name.encode()
+        if not _export_get(_address(store._context()), ctypes.addressof(instance._instance),
+                           key, len(key), ctypes.addressof(item)):
+            return None
+        return wrap_extern(item)
 
     def bind(self, store: wasmtime.Store, func: wasmtime.Func,
              params: Sequence[str], results: Sequence[str]) -> Invoker:
         ctx = _address(store._context())
         slots = max(len(params), len(results), 1)
-        buf = (_ffi.wasmtime_val_raw_t * slots)()
+        buf = (_BUFFERS[slots] if slots < len(_BUFFERS) else _ffi.wasmtime_val_raw_t * slots)()
         trap = ctypes.c_void_p()
         fn, bufa, trapa = ctypes.addressof(func._func), ctypes.addressof(buf), ctypes.addressof(trap)
         call = _call_unchecked
@@ -290,6 +382,37 @@ class PublicCallPath:
 
     def memory_base(self, store: wasmtime.Store, memory: wasmtime.Memory) -> tuple[int, int]:
         return _address(memory.data_ptr(store)), memory.data_len(store)
+
+    def export(self, store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> Any:
+        return instance.exports(store).get(name)
+
+    def caller(self, store: wasmtime.Store, instance: wasmtime.Instance) -> Caller:
+        return PublicCaller(store, instance)
+
+
+class PublicCaller:
+    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance) -> None:
+        self._store = store
+        self._exports = instance.exports(store)
+
+    def _func(self, name: str) -> wasmtime.Func:
+        func = self._exports[name]
+        assert isinstance(func, wasmtime.Func)
+        return func
+
+    def i64_i64(self, name: str, arg: int) -> int:
+        result: int = self._func(name)(self._store, arg)
+        return result
+
+    def i64_void(self, name: str, arg: int) -> None:
+        self._func(name)(self._store, arg)
+
+    def void_i32(self, name: str) -> int:
+        result: int = self._func(name)(self._store)
+        return result
+
+    def void_void(self, name: str) -> None:
+        self._func(name)(self._store)
 
 
 # ------------------------------------------------------------------ interrupts

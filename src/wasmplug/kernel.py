@@ -13,7 +13,6 @@ from typing import Final
 
 import wasmtime
 
-from . import _callpath
 from ._callpath import I32, I64, CallPath
 
 # Every function a plug-in may import from `extism:host/env` that the kernel
@@ -55,32 +54,13 @@ class Kernel:
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
                  path: CallPath) -> None:
-        exports = instance.exports(store)
         self.store = store
+        self.instance = instance
         self.path = path
-        self.functions: dict[str, wasmtime.Func] = {}
-        for name in KERNEL_FUNCTIONS:
-            func = exports[name]
-            assert isinstance(func, wasmtime.Func)
-            self.functions[name] = func
-        memory = exports["memory"]
+        memory = path.export(store, instance, "memory")
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
-
-        def bind(name: str, params: tuple[str, ...], results: tuple[str, ...]) -> _callpath.Invoker:
-            func = exports[name]
-            assert isinstance(func, wasmtime.Func)
-            return path.bind(store, func, params, results)
-
-        self._begin_call = bind("wasmplug_begin_call", (I64,), (I64,))
-        self._take = bind("wasmplug_take", (I64,), (I64,))
-        self._set_budget = bind("wasmplug_set_page_budget", (I64,), ())
-        self._take_oom = bind("wasmplug_take_oom", (), (I32,))
-        self._alloc = bind("alloc", (I64,), (I64,))
-        self._free = bind("free", (I64,), ())
-        self._length = bind("length", (I64,), (I64,))
-        self._error_set = bind("error_set", (I64,), ())
-        self._reset = bind("reset", (), ())
+        self.call = path.caller(store, instance)
         self.base = 0
         self.size = 0
         self.refresh()
@@ -125,7 +105,7 @@ class Kernel:
         """Reset and place the call's input; False if it could not be allocated."""
         n = len(data)
         try:
-            offset = self._begin_call(n) & MASK64
+            offset = self.call.i64_i64("wasmplug_begin_call", n) & MASK64
         except wasmtime.Trap:
             if self.take_oom():
                 return False
@@ -138,7 +118,7 @@ class Kernel:
         return True
 
     def alloc(self, n: int) -> int:
-        offset: int = self._alloc(n) & MASK64
+        offset: int = self.call.i64_i64("alloc", n) & MASK64
         return offset
 
     def alloc_bytes(self, data: bytes) -> int:
@@ -153,17 +133,17 @@ class Kernel:
         return offset
 
     def free(self, offset: int) -> None:
-        self._free(offset)
+        self.call.i64_void("free", offset)
 
     def length(self, offset: int) -> int:
-        return int(self._length(offset)) & MASK64
+        return self.call.i64_i64("length", offset) & MASK64
 
     def take(self, offset: int) -> tuple[int, int]:
         """(offset, length) of the block at `offset`, which is freed; length 0 if none."""
         offset &= MASK64
         if offset == 0:
             return 0, 0
-        n: int = self._take(offset) & MASK64
+        n: int = self.call.i64_i64("wasmplug_take", offset) & MASK64
         return offset, n
 
     def take_bytes(self, offset: int, what: str) -> bytes:
@@ -174,14 +154,14 @@ class Kernel:
         return self.read(offset, n)
 
     def set_error(self, offset: int) -> None:
-        self._error_set(offset)
+        self.call.i64_void("error_set", offset)
 
     def reset(self) -> None:
-        self._reset()
+        self.call.void_void("reset")
 
     def take_oom(self) -> bool:
         """True if the page budget refused a growth since the last check."""
-        return bool(self._take_oom())
+        return bool(self.call.void_i32("wasmplug_take_oom"))
 
     def set_page_budget(self, pages: int | None) -> None:
-        self._set_budget(-1 if pages is None else pages)
+        self.call.i64_void("wasmplug_set_page_budget", -1 if pages is None else pages)

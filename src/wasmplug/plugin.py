@@ -79,12 +79,50 @@ class CompiledPlugin:
              for ty in [*(e.type for e in module.exports), *(i.type for i in module.imports)]
              if isinstance(ty, wasmtime.MemoryType)] or [0])
         self._exports = {e.name: e.type for e in self.main.exports}
+        self.init_steps = self._guest_init_steps()
         self.pointer = 1
 
-    def function_exists(self, name: str) -> bool:
+    def _signature(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         ty = self._exports.get(name)
-        return (isinstance(ty, wasmtime.FuncType) and not ty.params
-                and [str(r) for r in ty.results] in ([], ["i32"]))
+        if not isinstance(ty, wasmtime.FuncType):
+            return None
+        return tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results)
+
+    def _guest_init_steps(self) -> list[tuple[str, tuple[int, ...]]]:
+        """ABI.md 5.3: what to call, once per instance, to initialise the guest's runtime."""
+        nullary = ((), ())
+        if "hs_init" in self._exports:
+            steps: list[tuple[str, tuple[int, ...]]] = []
+            if self._signature("_initialize") == nullary:
+                steps.append(("_initialize", ()))
+            return [*steps, ("hs_init", (0, 0))]
+        if "__wasm_call_ctors" in self._exports:
+            return [("__wasm_call_ctors", ())] if self._signature("__wasm_call_ctors") == nullary else []
+        return [("_initialize", ())] if self._signature("_initialize") == nullary else []
+
+    def callable_results(self, name: str) -> tuple[str, ...]:
+        """The result types of export `name`, or CallError if it is not an Extism function."""
+        signature = self._signature(name)
+        if signature is None:
+            exported = sorted(n for n in self._exports if self.function_exists(n))
+            raise CallError(f"Function not found: {name} (the plug-in exports: "
+                            f"{', '.join(exported) or 'no callable functions'})", function=name)
+        params, results = signature
+        if len(results) > 1:
+            raise CallError(f"Function {name} has {len(results)} results, expected 0 or 1",
+                            function=name)
+        if params:
+            raise CallError(
+                f"Function {name} takes {len(params)} parameters; Extism exports take none "
+                "(input arrives through the kernel)", function=name)
+        if results and results != (I32,):
+            raise CallError(f"Function {name} returns {results[0]}; Extism exports return "
+                            "nothing or an i32 status code", function=name)
+        return results
+
+    def function_exists(self, name: str) -> bool:
+        signature = self._signature(name)
+        return signature is not None and signature in (((), ()), ((), (I32,)))
 
     def __del__(self) -> None:
         self.pointer = -1
@@ -150,8 +188,8 @@ class Plugin:
         self._linker = linker
         self._kernel = Kernel(store, kernel_instance, self._path)
         max_pages = self._compiled.manifest.memory.max_pages
-        self._kernel.set_page_budget(max_pages)
         if max_pages is not None:
+            self._kernel.set_page_budget(max_pages)
             # Each memory may grow by at most max_pages beyond the largest
             # initial size; the kernel also counts its own growth against it.
             store.set_limits(memory_size=(self._compiled.initial_pages + max_pages) * 65_536)
@@ -175,69 +213,23 @@ class Plugin:
                             code=-1) from None
         except wasmtime.WasmtimeError as exc:
             raise LoadError(f"Unable to create Extism plugin: {_describe(exc)}") from None
-        exports = instance.exports(store)
         self._instance = instance
-        self._run_guest_init(exports)
-
-    def _run_guest_init(self, exports: Any) -> None:
-        """ABI.md 5.3: reactor / language runtime initialisation, once per instance."""
-        def export(name: str, params: tuple[str, ...] = (),
-                   results: tuple[str, ...] = ()) -> wasmtime.Func | None:
-            func = _export(exports, name)
-            if func is None:
-                return None
-            ty = func.type(self._store)
-            if (tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results)) != (
-                    params, results):
-                return None
-            return func
-
-        steps: list[tuple[wasmtime.Func, tuple[int, ...]]] = []
-        hs_init = _export(exports, "hs_init")
-        if hs_init is not None:
-            initialize = export("_initialize")
-            if initialize is not None:
-                steps.append((initialize, ()))
-            steps.append((hs_init, (0, 0)))
-        elif _export(exports, "__wasm_call_ctors") is not None:
-            ctors = export("__wasm_call_ctors")
-            if ctors is not None:
-                steps.append((ctors, ()))
-        else:
-            initialize = export("_initialize")
-            if initialize is not None:
-                steps.append((initialize, ()))
-        for func, args in steps:
+        for name, args in self._compiled.init_steps:
+            func = self._path.export(store, instance, name)
             try:
-                func(self._store, *args)
+                func(store, *args)
             except wasmtime.WasmtimeError as exc:
-                raise CallError(f"plug-in initialisation failed: {_describe(exc)}") from None
+                raise CallError(f"plug-in initialisation ({name}) failed: {_describe(exc)}",
+                                function=name) from None
 
     def _invoker(self, name: str) -> tuple[_callpath.Invoker, bool]:
         found = self._invokers.get(name)
         if found is not None:
             return found
         assert self._instance is not None
-        func = _export(self._instance.exports(self._store), name)
-        if func is None:
-            exported = sorted(n for n in self._compiled._exports
-                              if self._compiled.function_exists(n))
-            raise CallError(f"Function not found: {name} (the plug-in exports: "
-                            f"{', '.join(exported) or 'no callable functions'})",
-                            function=name)
-        ty = func.type(self._store)
-        results = [str(r) for r in ty.results]
-        if len(results) > 1:
-            raise CallError(f"Function {name} has {len(results)} results, expected 0 or 1",
-                            function=name)
-        if ty.params:
-            raise CallError(
-                f"Function {name} takes {len(ty.params)} parameters; Extism exports take none "
-                "(input arrives through the kernel)", function=name)
-        if results and results != [I32]:
-            raise CallError(f"Function {name} returns {results[0]}; Extism exports return "
-                            "nothing or an i32 status code", function=name)
-        entry = (self._path.bind(self._store, func, (), tuple(results)), bool(results))
+        results = self._compiled.callable_results(name)
+        func = self._path.export(self._store, self._instance, name)
+        entry = (self._path.bind(self._store, func, (), results), bool(results))
         self._invokers[name] = entry
         return entry
 
