@@ -415,6 +415,30 @@ class PublicCaller:
         self._func(name)(self._store)
 
 
+# ------------------------------------------------------------------ modules
+
+_deserialize = ctypes.CFUNCTYPE(_vp, _vp, _vp, _sz, _vp)(("wasmtime_module_deserialize", _DLL))
+
+
+def deserialize_module(engine: wasmtime.Engine, buffer: Any, offset: int) -> wasmtime.Module:
+    """`Module.deserialize` of `buffer[offset:]` without copying it.
+
+    `buffer` is a writable buffer (e.g. an `mmap`); wasmtime copies what it
+    keeps, so the buffer may be released afterwards.
+    """
+    view = (ctypes.c_char * (len(buffer) - offset)).from_buffer(buffer, offset)
+    try:
+        out = ctypes.c_void_p()
+        error = _deserialize(_address(engine.ptr()), ctypes.addressof(view), len(view),
+                             ctypes.addressof(out))
+        if error:
+            raise wasmtime.WasmtimeError._from_ptr(
+                ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t)))
+        return wasmtime.Module._from_ptr(ctypes.cast(out, ctypes.POINTER(_ffi.wasmtime_module_t)))
+    finally:
+        del view  # release the export of `buffer` so it can be closed
+
+
 # ------------------------------------------------------------------ interrupts
 
 _DeadlineCallback = ctypes.CFUNCTYPE(_vp, _vp, _vp, _vp, _vp)

@@ -22,9 +22,11 @@ Location: `$WASMPLUG_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmplug`, else
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
+import mmap
 import os
 import secrets
 import stat
@@ -32,6 +34,8 @@ import tempfile
 from pathlib import Path
 
 import wasmtime
+
+from . import _callpath
 
 log = logging.getLogger("wasmplug.cache")
 
@@ -132,6 +136,10 @@ class ModuleCache:
         self.fingerprint = fingerprint
 
     def compile(self, wasm: bytes) -> wasmtime.Module:
+        """Compile wasm bytes (or WAT text)."""
+        if not wasm.startswith(b"\0asm"):
+            with contextlib.suppress(UnicodeDecodeError):  # else the compiler says why
+                wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8")))
         return wasmtime.Module(self.engine, wasm)
 
     def load_or_compile(self, wasm: bytes, sha256: str) -> wasmtime.Module:
@@ -160,15 +168,21 @@ class ModuleCache:
         try:
             if _owned_regular_file(path) is None:
                 return None
-            blob = path.read_bytes()
             header = len(MAGIC) + _DIGEST
-            if len(blob) < header or not blob.startswith(MAGIC):
-                raise ValueError("not a wasmplug cache file")
-            payload = memoryview(blob)[header:]
-            expected = hmac.digest(secret, payload, "sha256")
-            if not hmac.compare_digest(expected, blob[len(MAGIC):header]):
-                raise ValueError("integrity check failed")
-            return wasmtime.Module.deserialize(self.engine, payload.tobytes())
+            # Opened without following symlinks; mapped copy-on-write so the
+            # verified bytes are deserialised in place, never copied.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with open(fd, "rb") as f:
+                if os.fstat(f.fileno()).st_size < header:
+                    raise ValueError("not a wasmplug cache file")
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) as blob:
+                    if blob[:len(MAGIC)] != MAGIC:
+                        raise ValueError("not a wasmplug cache file")
+                    with memoryview(blob) as view:
+                        expected = hmac.digest(secret, view[header:], "sha256")
+                    if not hmac.compare_digest(expected, blob[len(MAGIC):header]):
+                        raise ValueError("integrity check failed")
+                    return _callpath.deserialize_module(self.engine, blob, header)
         except (OSError, ValueError, wasmtime.WasmtimeError) as exc:
             log.warning("ignoring compiled-module cache entry %s (%s); recompiling", path, exc)
             try:

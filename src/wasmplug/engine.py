@@ -8,7 +8,7 @@ module cache, and one ticker thread for timeouts (started on first use).
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import heapq
 import itertools
 import threading
@@ -109,8 +109,8 @@ class Runtime:
         self._modules: weakref.WeakValueDictionary[str, wasmtime.Module] = (
             weakref.WeakValueDictionary())
         self._lock = threading.Lock()
-        kernel_wat = files("wasmplug").joinpath("kernel.wat").read_text()
-        self.kernel = wasmtime.Module(self.engine, bytes(wasmtime.wat2wasm(kernel_wat)))
+        kernel_wat = files("wasmplug").joinpath("kernel.wat").read_bytes()
+        self.kernel = self.compile(kernel_wat, hashlib.sha256(kernel_wat).hexdigest(), "kernel")
         self.ticker = EpochTicker(self.engine)
 
     def compile(self, wasm: bytes, sha256: str, label: str = "main") -> wasmtime.Module:
@@ -119,9 +119,6 @@ class Runtime:
         if module is not None:
             return module
         try:
-            if not wasm.startswith(b"\0asm"):
-                with contextlib.suppress(UnicodeDecodeError):  # else the compiler says why
-                    wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8")))
             module = self.disk_cache.load_or_compile(wasm, sha256)
         except wasmtime.WasmtimeError as exc:
             raise LoadError(
