@@ -247,3 +247,46 @@ def test_val_type_and_repr_match_the_sdk() -> None:
     assert ValType.I64 is ValType.PTR
     assert repr(Val(ValType.F64, 3.14)) == "Val(ValType.F64, 3.14)"
     assert len(wasmplug.Memory(10, 5)) == 5
+
+
+def test_assemblyscript_plugin_calling_typed_host_functions() -> None:
+    from .conftest import wasm
+
+    calls: list[str] = []
+
+    @host_fn()
+    def hello_world(name: str) -> str:
+        return f"Hello, {name}!"
+
+    @host_fn()
+    def add_i64(a: int, b: int) -> int:
+        return a + b
+
+    @host_fn()
+    def scale_f64(x: float) -> float:
+        return x * 2.5
+
+    @host_fn(signature=([ValType.I32], [ValType.I32]))
+    def flag_i32(plugin: CurrentPlugin, params: list[Val], results: list[Val]) -> None:
+        results[0].value = -params[0].value
+
+    @host_fn()
+    def host_json(data: Annotated[dict[str, Any], Json]) -> Annotated[dict[str, Any], Json]:
+        return {"seen": data, "host": "python"}
+
+    @host_fn()
+    def no_args() -> None:
+        calls.append("no_args")
+
+    functions = [hello_world, add_i64, scale_f64, flag_i32, host_json, no_args]
+    plugin = Plugin(wasm("host_functions").read_bytes(), functions=functions)
+    assert plugin.call("say_hello", "wörld 🌎") == "Hello, wörld 🌎!".encode()
+    assert plugin.call("add", "40,2") == b"42"
+    assert plugin.call("add", "-9223372036854775808,-1") == b"9223372036854775807"  # i64 wraps
+    assert plugin.call("scale", "1.5") == b"3.75"
+    assert plugin.call("flag", "21") == b"-21"
+    assert json.loads(plugin.call("json_roundtrip", '{"a": [1, 2]}')) == {
+        "seen": {"a": [1, 2]}, "host": "python"}
+    assert plugin.call("call_no_args", b"") == b"done" and calls == ["no_args"]
+    with pytest.raises(LoadError, match=r"unknown import extism:host/user\.no_args"):
+        Plugin(wasm("host_functions").read_bytes(), functions=functions[:-1])

@@ -124,7 +124,7 @@ def test_response_larger_than_the_limit_is_refused(server: str) -> None:
 def test_request_is_cut_off_by_the_call_timeout(server: str) -> None:
     p = plugin(timeout_ms=300)
     start = time.monotonic()
-    with pytest.raises(CallTimeout, match="^timeout$"):
+    with pytest.raises(CallTimeout, match=r"^timeout$"):
         p.call("request", request(f"{server}/slow/3"))
     assert time.monotonic() - start < 2
     assert json.loads(p.call("request", request(f"{server}/echo")))["method"] == "GET"
@@ -138,7 +138,7 @@ def test_bad_requests_are_clear_errors(server: str) -> None:
         p.call("request", json.dumps({"url": f"{server}/echo", "body": "x"}))
     with pytest.raises(CallError, match="not JSON"):
         p.call("request", b"{")
-    with pytest.raises(CallError, match="HTTP request to http://127.0.0.1:1/ failed"):
+    with pytest.raises(CallError, match=r"HTTP request to http://127.0.0.1:1/ failed"):
         p.call("request", request("http://127.0.0.1:1/"))
 
 
@@ -155,5 +155,30 @@ def test_wasm_from_url_failures(server: str) -> None:
         Plugin({"wasm": [{"url": f"{server}/file/echo.wasm", "hash": "0" * 64}]})
     with pytest.raises(LoadError, match="failed with HTTP status 404"):
         Plugin({"wasm": [{"url": f"{server}/file/missing.wasm"}]})
-    with pytest.raises(LoadError, match="Unable to load Wasm module from http://127.0.0.1:1/"):
+    with pytest.raises(LoadError, match=r"Unable to load Wasm module from http://127.0.0.1:1/"):
         Plugin({"wasm": [{"url": "http://127.0.0.1:1/x.wasm"}]})
+
+
+def test_assemblyscript_plugin_get_and_post(server: str) -> None:
+    p = Plugin({"wasm": [{"path": str(AS / "http.wasm")}], "allowed_hosts": ["127.0.0.1"]})
+    got = json.loads(p.call("fetch", json.dumps({"url": f"{server}/echo", "method": "GET",
+                                                  "headers": {"X-From": "as"}})))
+    assert got["status"] == 200
+    echo = json.loads(got["body"])
+    assert echo["method"] == "GET" and echo["headers"]["x-from"] == "as"
+    posted = json.loads(p.call("fetch", json.dumps({"url": f"{server}/echo", "method": "POST",
+                                                     "body": "héllo"})))
+    echo = json.loads(posted["body"])
+    assert echo["method"] == "POST" and echo["body"].encode("latin-1").decode() == "héllo"
+    missing = json.loads(p.call("fetch", json.dumps({"url": f"{server}/status/500"})))
+    assert missing == {"status": 500, "body": "status body"}
+
+
+def test_wat_plugin_reads_status_and_headers(server: str) -> None:
+    from .conftest import wasm
+
+    p = Plugin({"wasm": [{"path": str(wasm("wat/http_headers"))}], "allowed_hosts": ["127.0.0.1"]})
+    out = p.call("request", request(f"{server}/status/404"))
+    assert int.from_bytes(out[:4], "little") == 404
+    headers = json.loads(out[4:])
+    assert headers["x-test"] == "yes" and headers["content-length"] == "11"

@@ -305,7 +305,7 @@ class TypeInferredFunction(ExplicitFunction):
         if self._wants_plugin:
             names = names[1:]
         self._params = [_param(n, hints[n]) for n in names]
-        self._results = [] if returns is None else _result(returns)
+        self._results = [] if returns is None or returns is type(None) else _result(returns)
         self._tuple = get_origin(returns) is tuple
         super().__init__(namespace, name, [t for t, _ in self._params],
                          [t for t, _ in self._results], func, user_data)

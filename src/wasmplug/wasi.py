@@ -78,8 +78,8 @@ def make_config(options: WasiOptions, mounts: Sequence[tuple[str, str, bool]],
     config.env = list(options.env.items())
     out = options.stdout or _LineLogger(logging.INFO, "stdout", plugin_id)
     err = options.stderr or _LineLogger(logging.WARNING, "stderr", plugin_id)
-    config.stdout_custom(lambda data: _deliver(out, data))
-    config.stderr_custom(lambda data: _deliver(err, data))
+    config.stdout_custom = lambda data: _deliver(out, data)
+    config.stderr_custom = lambda data: _deliver(err, data)
     for directory, guest, writable in mounts:
         try:
             config.preopen_dir(directory, guest, writable)
