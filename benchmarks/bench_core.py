@@ -40,6 +40,7 @@ PLUGINS = ROOT / "plugins" / "assemblyscript"
 RESULTS = HERE / "results"
 ECHO = PLUGINS / "echo.wasm"
 COUNT_VOWELS = PLUGINS / "count_vowels.wasm"
+HOST_FUNCTIONS = PLUGINS / "host_functions.wasm"
 CONFIG = {"vowels": "aeiouAEIOU"}
 RUNTIMES = ("extism", "wasmplug")
 
@@ -229,6 +230,28 @@ def child_env(cache: str, extism_cache: str = "") -> dict[str, str]:
 
 # ---------------------------------------------------------------- benchmarks
 
+HOST_FN_LOOP_CALLS = 100
+# Calls extism:host/user.bump 100 times, threading the value through, and
+# outputs the final value (100) as 8 bytes.
+HOST_FN_LOOP_WAT = """
+(module
+  (import "extism:host/user" "bump" (func $bump (param i64) (result i64)))
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (func (export "loop") (result i32)
+    (local $i i32) (local $v i64) (local $p i64)
+    (loop $again
+      (local.set $v (call $bump (local.get $v)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $i) (i32.const 100))))
+    (local.set $p (call $alloc (i64.const 8)))
+    (call $store_u64 (local.get $p) (local.get $v))
+    (call $output_set (local.get $p) (i64.const 8))
+    (i32.const 0)))
+"""
+
+
 def text(size: int) -> bytes:
     base = b"The quick brown fox jumps over the lazy dog; AEIOU and sometimes y. "
     return (base * (size // len(base) + 1))[:size]
@@ -281,6 +304,50 @@ class Bench:
         def bench(row: Row) -> None:
             self.call_row(row, self.echo, "echo", os.urandom(size))
         return bench
+
+    def host_functions(self, rt: str) -> list[Any]:
+        """The same host functions, defined through each SDK's own decorator."""
+        sdk = self.sdk[rt]
+        V = sdk.ValType
+
+        @sdk.host_fn()
+        def hello_world(name: str) -> str:
+            return "Hello, " + name + "!"
+
+        @sdk.host_fn(signature=([V.I64], [V.I64]))
+        def bump(plugin: Any, params: Any, results: Any) -> None:
+            results[0].value = params[0].value + 1
+
+        def unused(name: str) -> Any:
+            return sdk.host_fn(name=name, signature=([V.I64, V.I64], [V.I64]))(
+                lambda plugin, params, results: None)
+
+        return [hello_world, bump, unused("add_i64"),
+                sdk.host_fn(name="scale_f64", signature=([V.F64], [V.F64]))(lambda *a: None),
+                sdk.host_fn(name="flag_i32", signature=([V.I32], [V.I32]))(lambda *a: None),
+                sdk.host_fn(name="host_json", signature=([V.I64], [V.I64]))(lambda *a: None),
+                sdk.host_fn(name="no_args", signature=([], []))(lambda *a: None)]
+
+    def host_fn_loop(self, row: Row) -> None:
+        runners: dict[str, Runner] = {}
+        for rt in RUNTIMES:
+            import wasmtime  # extism takes wasm bytes only
+
+            wasm = bytes(wasmtime.wat2wasm(HOST_FN_LOOP_WAT))
+            p = self.plugin(rt, wasm, functions=self.host_functions(rt))
+            assert int.from_bytes(p.call("loop", b""), "little") == HOST_FN_LOOP_CALLS
+            runners[rt] = loop_runner(functools.partial(p.call, "loop", b""))
+        measure_pair(row, runners, self.cfg)
+        row.extra["host_calls_per_plugin_call"] = HOST_FN_LOOP_CALLS
+
+    def host_fn_string(self, row: Row) -> None:
+        runners: dict[str, Runner] = {}
+        wasm = HOST_FUNCTIONS.read_bytes()
+        for rt in RUNTIMES:
+            p = self.plugin(rt, wasm, functions=self.host_functions(rt))
+            assert p.call("say_hello", b"abc") == b"Hello, abc!"
+            runners[rt] = loop_runner(functools.partial(p.call, "say_hello", b"abc"))
+        measure_pair(row, runners, self.cfg)
 
     def create(self, first_call: bool) -> Callable[[Row], None]:
         def bench(row: Row) -> None:
@@ -514,6 +581,11 @@ def main() -> int:
         (load_rows["load_2mb_new_process"], lambda row: bench.load_new_process(load_rows)),
         (load_rows["load_2mb_new_process_both_warm"], None),  # filled in by row 6
         (load_rows["load_2mb_new_process_both_cold"], None),
+        (Row("host_fn_loop", f"host function round trip x{HOST_FN_LOOP_CALLS} "
+             "(i64 -> i64, explicit signature, WAT loop)", "s", 1.0, label="8a"),
+         bench.host_fn_loop),
+        (Row("host_fn_string", "host function str -> str (AssemblyScript say_hello)", "s", 1.0,
+             label="8b"), bench.host_fn_string),
         (Row("memory_per_plugin", f"RSS per extra live Plugin ({cfg.mem_plugins} x "
              "count_vowels, called once)", "B", 1.0, label="7"), bench.memory),
     ]
