@@ -96,6 +96,7 @@ class Row:
 # ---------------------------------------------------------------- timing
 
 Runner = Callable[[int], float]  # run(n): perform n operations, return seconds
+KEEP_MAX = 100
 
 
 def loop_runner(op: Callable[[], Any], keep: bool = False) -> Runner:
@@ -104,14 +105,21 @@ def loop_runner(op: Callable[[], Any], keep: bool = False) -> Runner:
     plug-in's destruction)."""
     if keep:
         def run(n: int) -> float:
-            kept: list[Any] = []
-            append = kept.append
-            rng = range(n)
-            t0 = perf_counter()
-            for _ in rng:
-                append(op())
-            elapsed = perf_counter() - t0
-            kept.clear()
+            # At most KEEP_MAX live results at once: libextism runs out of its
+            # engine's GC heap ("GC heap out of memory") with a few thousand
+            # live plug-ins from one CompiledPlugin.
+            elapsed = 0.0
+            while n > 0:
+                chunk = min(n, KEEP_MAX)
+                kept: list[Any] = []
+                append = kept.append
+                rng = range(chunk)
+                t0 = perf_counter()
+                for _ in rng:
+                    append(op())
+                elapsed += perf_counter() - t0
+                kept.clear()
+                n -= chunk
             return elapsed
     else:
         def run(n: int) -> float:

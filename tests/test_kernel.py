@@ -239,3 +239,13 @@ def test_page_budget_limits_kernel_growth(k: K) -> None:
     assert k.memory.size(k.store) == 4
     k.wasmplug_set_page_budget(-1)
     assert k.alloc(100_000) != 0
+
+
+def test_begin_call_zeroes_the_old_heap_beyond_the_new_input(k: K) -> None:
+    p = k.alloc(1000)
+    for i in range(0, 1000, 7):
+        k.store_u8(p + i, 0xFF)
+    offset = k.wasmplug_begin_call(10)
+    assert offset == 77
+    assert all(k.load_u8(77 + 10 + i) == 0 for i in range(0, 1000))
+    assert k.length(77) == 10

@@ -163,6 +163,7 @@ def _trap_for(exc: BaseException) -> int:
 
 
 _BUFFERS = [_ffi.wasmtime_val_raw_t * n for n in range(17)]
+_EXTERN_FUNC = _ffi.WASMTIME_EXTERN_FUNC.value
 
 
 class RawCaller:
@@ -189,7 +190,7 @@ class RawCaller:
         item = _ffi.wasmtime_extern_t()
         key = name.encode()
         if (not _export_get(self._ctx, self._instance, key, len(key), ctypes.addressof(item))
-                or int(item.kind) != _ffi.WASMTIME_EXTERN_FUNC.value):
+                or int(item.kind) != _EXTERN_FUNC):
             raise KeyError(f"the instance exports no function {name!r}")
         self._keep.append(item)
         address = self._funcs[name] = ctypes.addressof(item.of.func)
@@ -230,6 +231,8 @@ class RawCallPath:
         if not _export_get(_address(store._context()), ctypes.addressof(instance._instance),
                            key, len(key), ctypes.addressof(item)):
             return None
+        if int(item.kind) == _EXTERN_FUNC:
+            return wasmtime.Func._from_raw(item.of.func)
         return wrap_extern(item)
 
     def bind(self, store: wasmtime.Store, func: wasmtime.Func,

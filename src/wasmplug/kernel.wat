@@ -275,9 +275,24 @@
   ;; One Wasm call at the start of every plug-in call: reset, then reserve
   ;; and register n bytes of input. Returns the input offset; 0 when n is 0,
   ;; or when the input could not be allocated (the host knows n).
+  ;; The first 12 + n bytes of the heap are about to be overwritten by the
+  ;; input's header and data, so only the rest of the old heap is zeroed.
   (func (export "wasmplug_begin_call") (param $n i64) (result i64)
-    (local $p i64)
-    (call $reset)
+    (local $p i64) (local $used i64) (local $skip i64)
+    (call $init)
+    (local.set $used (i64.load (i32.const 9)))
+    (local.set $skip (select (i64.add (local.get $n) (i64.const 12)) (i64.const 0)
+                             (i64.ne (local.get $n) (i64.const 0))))
+    (if (i64.gt_u (local.get $used) (local.get $skip))
+      (then
+        (memory.fill (i32.wrap_i64 (i64.add (i64.const 65) (local.get $skip))) (i32.const 0)
+                     (i32.wrap_i64 (i64.sub (local.get $used) (local.get $skip))))))
+    (i64.store (i32.const 9) (i64.const 0))
+    (i64.store (i32.const 25) (i64.const 0))
+    (i64.store (i32.const 33) (i64.const 0))
+    (i64.store (i32.const 41) (i64.const 0))
+    (i64.store (i32.const 49) (i64.const 0))
+    (i64.store (i32.const 57) (i64.const 0))
     (if (i64.eqz (local.get $n)) (then (return (i64.const 0))))
     (local.set $p (call $alloc (local.get $n)))
     (if (i64.ne (local.get $p) (i64.const 0))

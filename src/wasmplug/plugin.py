@@ -79,14 +79,14 @@ class CompiledPlugin:
              for ty in [*(e.type for e in module.exports), *(i.type for i in module.imports)]
              if isinstance(ty, wasmtime.MemoryType)] or [0])
         self._exports = {e.name: e.type for e in self.main.exports}
+        self._signatures = {
+            name: (tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results))
+            for name, ty in self._exports.items() if isinstance(ty, wasmtime.FuncType)}
         self.init_steps = self._guest_init_steps()
         self.pointer = 1
 
     def _signature(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-        ty = self._exports.get(name)
-        if not isinstance(ty, wasmtime.FuncType):
-            return None
-        return tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results)
+        return self._signatures.get(name)
 
     def _guest_init_steps(self) -> list[tuple[str, tuple[int, ...]]]:
         """ABI.md 5.3: what to call, once per instance, to initialise the guest's runtime."""
