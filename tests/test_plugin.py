@@ -367,3 +367,33 @@ def test_max_pages_caps_the_kernel_memory() -> None:
     with pytest.raises(CallError, match=r"^oom: .*memory\.max_pages \(4 pages\)"):
         plugin.call("alloc_like_input", b"c" * 200_000)  # input fits; the allocation needs 3 more
     assert plugin.call("alloc_like_input", b"ok") == b"\0\0"
+
+
+def test_dropped_plugins_are_freed_without_the_cycle_collector() -> None:
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        refs = []
+        for manifest in ({"wasm": [{"path": str(wasm("count_vowels"))}]},
+                         {"wasm": [{"path": str(wasm("count_vowels"))}], "timeout_ms": 60_000}):
+            plugin = Plugin(manifest)
+            plugin.call("count_vowels", "abc")
+            plugin.cancel_handle()
+            refs.append(weakref.ref(plugin))
+            del plugin
+        failing = Plugin(wasm("errors").read_bytes())
+        with pytest.raises(CallError):
+            failing.call("fail_with_message", "x")
+        refs.append(weakref.ref(failing))
+        del failing
+        assert [r() for r in refs] == [None, None, None]
+    finally:
+        gc.enable()
+
+
+def test_many_plugins_created_and_dropped() -> None:
+    compiled = CompiledPlugin(wasm("count_vowels").read_bytes())
+    for _ in range(3000):  # leaked stores would exhaust memory mappings long before this
+        Plugin(compiled).call("count_vowels", "a")

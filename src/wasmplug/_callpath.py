@@ -29,6 +29,7 @@ import ctypes
 import functools
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
@@ -446,14 +447,16 @@ def deserialize_module(engine: wasmtime.Engine, buffer: Any, offset: int) -> was
 
 _DeadlineCallback = ctypes.CFUNCTYPE(_vp, _vp, _vp, _vp, _vp)
 _Finalizer = ctypes.CFUNCTYPE(None, _vp)
-_interrupt_checks: dict[int, Callable[[], bool]] = {}
+# Weak: a store's check must not keep its plug-in (and so the store) alive.
+_interrupt_checks: dict[int, weakref.WeakMethod[Callable[[], bool]]] = {}
 _interrupt_ids = iter(range(1, 2**62))
 _interrupt_lock = threading.Lock()
 
 
 @_DeadlineCallback  # type: ignore[untyped-decorator]
 def _on_deadline(ctx: int, env: int, delta: int, kind: int) -> int:
-    check = _interrupt_checks.get(env)
+    ref = _interrupt_checks.get(env)
+    check = ref() if ref is not None else None
     if check is not None and check():
         return _error_new(b"timeout") or 0
     ctypes.c_uint64.from_address(delta).value = 1
@@ -462,12 +465,15 @@ def _on_deadline(ctx: int, env: int, delta: int, kind: int) -> int:
 
 
 @_Finalizer  # type: ignore[untyped-decorator]
-def _forget_check(env: int, _checks: dict[int, Callable[[], bool]] = _interrupt_checks) -> None:
+def _forget_check(env: int, _checks: dict[int, Any] = _interrupt_checks) -> None:
     _checks.pop(env, None)  # the default argument survives interpreter shutdown
 
 
 def install_interrupt_check(store: wasmtime.Store, check: Callable[[], bool]) -> None:
-    """Make `store` consult `check()` whenever the engine's epoch advances.
+    """`check` must be a bound method; only a weak reference to it is kept.
+
+
+    Makes `store` consult `check()` whenever the engine's epoch advances.
 
     When it returns True the running Wasm stops with the error `timeout`;
     otherwise execution continues until the next epoch tick. The deadline is
@@ -477,7 +483,7 @@ def install_interrupt_check(store: wasmtime.Store, check: Callable[[], bool]) ->
     """
     with _interrupt_lock:
         env = next(_interrupt_ids)
-    _interrupt_checks[env] = check
+    _interrupt_checks[env] = weakref.WeakMethod(check)
     _set_deadline_callback(_address(store.ptr()), _address(_on_deadline), env,
                            _address(_forget_check))
     store.set_epoch_deadline(1)

@@ -79,6 +79,11 @@ class EpochTicker:
     def cancel(self, token: int) -> None:
         with self._cond:
             self._cancelled.add(token)
+            if len(self._cancelled) > 64 and len(self._cancelled) * 2 > len(self._heap):
+                # Drop cancelled entries now rather than at their (maybe distant) deadline.
+                self._heap = [e for e in self._heap if e[1] not in self._cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled.clear()
 
     def _run(self) -> None:
         while True:

@@ -279,8 +279,9 @@ class Plugin:
         timer = None
         if timeout is not None:
             self._deadline = time.monotonic() + timeout / 1000
+            me = weakref.ref(self)
             timer = self._compiled.runtime.ticker.schedule(
-                timeout / 1000, lambda: self._interrupt(seq))
+                timeout / 1000, lambda: (p := me()) is not None and p._interrupt(seq))
         self.host_context = host_context
         previous = host_env.enter(self)
         self._running = True
