@@ -85,6 +85,11 @@ class CallPath(Protocol):
         """Calls exports of `instance` by name (for the kernel's host-side entry points)."""
         ...
 
+    def clone_linker(self, template: wasmtime.Linker,
+                     rebuild: Callable[[], wasmtime.Linker]) -> wasmtime.Linker:
+        """A copy of `template` (`rebuild()` makes one from scratch)."""
+        ...
+
 
 class Caller(Protocol):
     """Calls an instance's exports by name; one per (store, instance)."""
@@ -122,6 +127,13 @@ _define_unchecked = ctypes.CFUNCTYPE(
     ("wasmtime_linker_define_func_unchecked", _DLL))
 _trap_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p, _sz)(("wasmtime_trap_new", _DLL))
 _error_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p)(("wasmtime_error_new", _DLL))
+_linker_clone_raw = ctypes.CFUNCTYPE(_vp, _vp)(("wasmtime_linker_clone", _DLL))
+
+
+def _linker_clone(linker: int) -> Any:
+    return ctypes.cast(_linker_clone_raw(linker), ctypes.POINTER(_ffi.wasmtime_linker_t))
+
+
 _export_get = ctypes.CFUNCTYPE(ctypes.c_bool, _vp, _vp, ctypes.c_char_p, _sz, _vp)(
     ("wasmtime_instance_export_get", _DLL))
 _memory_data = ctypes.CFUNCTYPE(_vp, _vp, _vp)(("wasmtime_memory_data", _DLL))
@@ -225,6 +237,13 @@ class RawCallPath:
 
     def caller(self, store: wasmtime.Store, instance: wasmtime.Instance) -> Caller:
         return RawCaller(store, instance)
+
+    def clone_linker(self, template: wasmtime.Linker,
+                     rebuild: Callable[[], wasmtime.Linker]) -> wasmtime.Linker:
+        clone: wasmtime.Linker = wasmtime.Linker.__new__(wasmtime.Linker)
+        clone._set_ptr(_linker_clone(_address(template.ptr())))
+        clone.engine = template.engine
+        return clone
 
     def export(self, store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> Any:
         item = _ffi.wasmtime_extern_t()
@@ -392,6 +411,10 @@ class PublicCallPath:
 
     def caller(self, store: wasmtime.Store, instance: wasmtime.Instance) -> Caller:
         return PublicCaller(store, instance)
+
+    def clone_linker(self, template: wasmtime.Linker,
+                     rebuild: Callable[[], wasmtime.Linker]) -> wasmtime.Linker:
+        return rebuild()
 
 
 class PublicCaller:

@@ -165,18 +165,28 @@ def plan_links(modules: Sequence[tuple[str, wasmtime.Module]], functions: Iterab
     return plan
 
 
-def apply_links(plan: LinkPlan, linker: wasmtime.Linker, store: wasmtime.Store,
-                kernel: wasmtime.Instance, path: CallPath) -> None:
-    """Define everything `plan` needs in a store's linker (not the other modules)."""
+def template_linker(plan: LinkPlan, engine: wasmtime.Engine, path: CallPath) -> wasmtime.Linker:
+    """A linker with what does not depend on a store: host and user functions, WASI.
+
+    Each plug-in clones it and adds its own kernel (`link_store`).
+    """
+    linker = wasmtime.Linker(engine)
+    linker.allow_shadowing = True
     for module, name, host_name in plan.host:
         params, results, impl = host_env.HOST_FUNCTIONS[host_name]
         path.define(linker, module, name, params, results, impl)
+    if plan.uses_wasi:
+        linker.define_wasi()
+    for module, name, fn in plan.user:
+        path.define(linker, module, name, fn.params_types, fn.results_types, fn._impl)
+    return linker
+
+
+def link_store(plan: LinkPlan, linker: wasmtime.Linker, store: wasmtime.Store,
+               kernel: wasmtime.Instance) -> None:
+    """Add one store's kernel to a clone of the template linker."""
     linker.define_instance(store, KERNEL_NAMESPACE, kernel)
     if plan.legacy_kernel:
         exports = kernel.exports(store)
         for import_name, kernel_name in plan.legacy_kernel:
             linker.define(store, LEGACY_NAMESPACE, import_name, exports[kernel_name])
-    if plan.uses_wasi:
-        linker.define_wasi()
-    for module, name, fn in plan.user:
-        path.define(linker, module, name, fn.params_types, fn.results_types, fn._impl)

@@ -24,7 +24,7 @@ from .engine import EngineSettings, Runtime, runtime
 from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
 from .host_functions import HOST_FN_REGISTRY, Function
 from .kernel import Kernel, KernelMemoryError
-from .linking import apply_links, plan_links
+from .linking import link_store, plan_links, template_linker
 from .manifest import Manifest, load_modules, parse_source
 from .wasi import WasiOptions, make_config, parse_allowed_paths
 
@@ -83,6 +83,7 @@ class CompiledPlugin:
             name: (tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results))
             for name, ty in self._exports.items() if isinstance(ty, wasmtime.FuncType)}
         self.init_steps = self._guest_init_steps()
+        self._templates: dict[str, wasmtime.Linker] = {}
         self.pointer = 1
 
     def _signature(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
@@ -119,6 +120,14 @@ class CompiledPlugin:
             raise CallError(f"Function {name} returns {results[0]}; Extism exports return "
                             "nothing or an i32 status code", function=name)
         return results
+
+    def linker(self, path: _callpath.CallPath) -> wasmtime.Linker:
+        """The template linker plug-ins clone (built on first use, per call path)."""
+        template = self._templates.get(path.name)
+        if template is None:
+            template = self._templates[path.name] = template_linker(
+                self.links, self.runtime.engine, path)
+        return template
 
     def function_exists(self, name: str) -> bool:
         signature = self._signature(name)
@@ -181,9 +190,9 @@ class Plugin:
         if compiled.wasi is not None:
             store.set_wasi(make_config(compiled.wasi, compiled.mounts, str(self._id)))
         kernel_instance = wasmtime.Instance(store, rt.kernel, [])
-        linker = wasmtime.Linker(rt.engine)
-        linker.allow_shadowing = True
-        apply_links(compiled.links, linker, store, kernel_instance, self._path)
+        linker = self._path.clone_linker(compiled.linker(self._path),
+                                         lambda: template_linker(compiled.links, rt.engine, self._path))
+        link_store(compiled.links, linker, store, kernel_instance)
         self._store = store
         self._linker = linker
         self._kernel = Kernel(store, kernel_instance, self._path)
