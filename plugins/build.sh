@@ -7,4 +7,4 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/assemblyscript/build.sh"
 PYTHON="${PYTHON:-python3}" bash "$here/c/build.sh"
-"${PYTHON:-python3}" "$here/wat/build.py"
+"${PYTHON:-python3}" "$here/wat/build.py" "$here/wat" "$here/hostile"
