@@ -26,7 +26,6 @@ equivalent and is always installed through the raw API (`install_interrupt_check
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
 import threading
 import weakref
@@ -50,14 +49,9 @@ _VALTYPES = {
 }
 
 
-@functools.cache
-def _functype(params: tuple[str, ...], results: tuple[str, ...]) -> wasmtime.FuncType:
-    return wasmtime.FuncType([_VALTYPES[p]() for p in params], [_VALTYPES[r]() for r in results])
-
-
 def functype(params: Sequence[str], results: Sequence[str]) -> wasmtime.FuncType:
-    """The (immutable, shared) wasmtime FuncType of a signature."""
-    return _functype(tuple(params), tuple(results))
+    """A new wasmtime FuncType (not shareable: wasmtime ties it to the first engine using it)."""
+    return wasmtime.FuncType([_VALTYPES[p]() for p in params], [_VALTYPES[r]() for r in results])
 
 
 class CallPath(Protocol):

@@ -26,12 +26,19 @@ class CallError(Error):
         function: the export that was called.
         code: the plug-in's return code, 134 for a trap or timeout, -1 when
             the call never ran to a return code (missing export, host error).
+        limit: when a limit stopped the call, its name ("timeout_ms",
+            "fuel_limit", "memory.max_pages", "memory.max_var_bytes",
+            "memory.max_http_response_bytes", "memory.max_output_bytes"),
+            else None; `limit_value` is its value.
     """
 
-    def __init__(self, message: str, *, function: str = "", code: int = -1) -> None:
+    def __init__(self, message: str, *, function: str = "", code: int = -1,
+                 limit: str | None = None, limit_value: int | None = None) -> None:
         super().__init__(message)
         self.function = function
         self.code = code
+        self.limit = limit
+        self.limit_value = limit_value
 
 
 class CallTimeout(CallError):

@@ -25,6 +25,15 @@ class HostError(Exception):
     """A host function refused the guest's request: the call fails with this text."""
 
 
+class LimitError(HostError):
+    """A host function stopped the call because of a limit (named, with its value)."""
+
+    def __init__(self, message: str, limit: str, value: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+
+
 _active = threading.local()
 
 
@@ -84,8 +93,9 @@ def var_set(key: int, value: int) -> None:
     entry = VAR_ENTRY_OVERHEAD + len(name.encode()) + len(data)
     # The reference counts an existing entry for the same key too (ABI.md 2.4).
     if entry + plugin._var_bytes > limit:
-        raise HostError(
-            f"Variable store is full (limit memory.max_var_bytes = {limit} bytes)")
+        raise LimitError(
+            f"Variable store is full (limit memory.max_var_bytes = {limit} bytes)",
+            "memory.max_var_bytes", limit)
     old = store.get(name)
     if old is not None:
         plugin._var_bytes -= VAR_ENTRY_OVERHEAD + len(name.encode()) + len(old)
@@ -134,6 +144,8 @@ def http_request(request: int, body: int) -> int:
     except http.HttpTimeout:
         plugin._timed_out()
         raise HostError("timeout") from None
+    except http.ResponseTooLarge as exc:
+        raise LimitError(str(exc), "memory.max_http_response_bytes", exc.limit) from None
     except http.HttpError as exc:
         raise HostError(str(exc)) from None
     plugin.http_status = response.status

@@ -43,6 +43,15 @@ class HttpTimeout(HttpError):
     """The call's time ran out during the request."""
 
 
+class ResponseTooLarge(HttpError):
+    """The response body is larger than allowed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("HTTP response exceeds the configured maximum number of bytes: "
+                         f"{limit} (raise memory.max_http_response_bytes to allow more)")
+        self.limit = limit
+
+
 def host_allowed(host: str, patterns: tuple[str, ...] | None) -> bool:
     """ABI.md 6.5: whole-host glob match, case sensitive; invalid globs match exactly."""
     for pattern in patterns or ():
@@ -85,9 +94,7 @@ def send(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise HttpError(
-                        "HTTP response exceeds the configured maximum number of bytes: "
-                        f"{max_bytes} (raise memory.max_http_response_bytes to allow more)")
+                    raise ResponseTooLarge(max_bytes)
                 chunks.append(chunk)
             captured: dict[str, str] = {}
             for name, value in response.headers.multi_items():

@@ -63,6 +63,9 @@ class MemoryOptions:
     max_pages: int | None = None
     max_http_response_bytes: int | None = None
     max_var_bytes: int | None = None
+    # wasmplug extension: the largest output a call may return (None: no limit
+    # beyond max_pages, since the output lives in the kernel's memory).
+    max_output_bytes: int | None = None
 
     DEFAULT_MAX_VAR_BYTES = 1_048_576
     DEFAULT_MAX_HTTP_RESPONSE_BYTES = 52_428_800
@@ -230,12 +233,14 @@ def from_dict(obj: Mapping[str, Any]) -> Manifest:
     memory = MemoryOptions()
     if obj.get("memory") is not None:
         mem = _expect_object(obj["memory"], "memory")
-        _check_keys(mem, {"max_pages", "max", "max_http_response_bytes", "max_var_bytes"}, "memory")
+        _check_keys(mem, {"max_pages", "max", "max_http_response_bytes", "max_var_bytes",
+                          "max_output_bytes"}, "memory")
         pages_key = "max_pages" if "max_pages" in mem else "max"  # "max": before 1.4
         memory = MemoryOptions(
             max_pages=_opt_uint(mem, pages_key, "memory.", _U32),
             max_http_response_bytes=_opt_uint(mem, "max_http_response_bytes", "memory.", _U64),
             max_var_bytes=_opt_uint(mem, "max_var_bytes", "memory.", _U64),
+            max_output_bytes=_opt_uint(mem, "max_output_bytes", "memory.", _U64),
         )
 
     hosts = obj.get("allowed_hosts")

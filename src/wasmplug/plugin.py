@@ -31,6 +31,9 @@ from .wasi import WasiOptions, make_config, parse_allowed_paths
 log = logging.getLogger("wasmplug")
 
 TRAP_CODE: Final = 134
+# Bounds on what one plug-in's store may hold, whatever the manifest says.
+STORE_LIMITS: Final = {"table_elements": 1_000_000, "instances": 10_000, "tables": 1_000,
+                       "memories": 100}
 T = TypeVar("T")
 
 
@@ -48,12 +51,18 @@ class CompiledPlugin:
     `Plugin(compiled)` costs a store and a kernel, not a compilation.
     `functions` defaults to every `@host_fn` defined so far (as in the
     extism SDK); pass a list to choose, `[]` or None for none. `wasi` is a
-    bool or a `WasiOptions`.
+    bool or a `WasiOptions`. `fuel_limit` caps the instructions one call may
+    execute (the tank is refilled at the start of every call).
     """
 
     def __init__(self, plugin: Any, wasi: bool | WasiOptions = False,
-                 functions: Iterable[Function] | None = _REGISTRY) -> None:
+                 functions: Iterable[Function] | None = _REGISTRY, *,
+                 fuel_limit: int | None = None) -> None:
         self.pointer = -1
+        if fuel_limit is not None and (isinstance(fuel_limit, bool) or not isinstance(fuel_limit, int)
+                                       or fuel_limit < 1):
+            raise Error(f"fuel_limit must be a positive number of instructions, got {fuel_limit!r}")
+        self.fuel_limit = fuel_limit
         self.manifest: Manifest = parse_source(plugin)
         if functions is _REGISTRY:
             functions = HOST_FN_REGISTRY
@@ -65,7 +74,7 @@ class CompiledPlugin:
         self.wasi: WasiOptions | None = (
             wasi if isinstance(wasi, WasiOptions) else WasiOptions() if wasi else None)
         self.mounts = parse_allowed_paths(self.manifest.allowed_paths) if self.wasi else []
-        self.runtime: Runtime = runtime(EngineSettings())
+        self.runtime: Runtime = runtime(EngineSettings(fuel=fuel_limit is not None))
         loaded = load_modules(self.manifest)
         self.modules: list[tuple[str, wasmtime.Module]] = [
             (m.name, self.runtime.compile(m.wasm, m.sha256, m.name)) for m in loaded]
@@ -159,13 +168,19 @@ class Plugin:
     """
 
     def __init__(self, plugin: Any, wasi: bool | WasiOptions = False, config: Any = None,
-                 functions: Iterable[Function] | None = _REGISTRY) -> None:
+                 functions: Iterable[Function] | None = _REGISTRY, *,
+                 fuel_limit: int | None = None) -> None:
         self.plugin = -1
         self._owns_compiled_plugin = not isinstance(plugin, CompiledPlugin)
         self.compiled_plugin: CompiledPlugin | None = (
             plugin if isinstance(plugin, CompiledPlugin)
-            else CompiledPlugin(plugin, wasi=wasi, functions=functions))
+            else CompiledPlugin(plugin, wasi=wasi, functions=functions, fuel_limit=fuel_limit))
         self._compiled: CompiledPlugin = self.compiled_plugin
+        if fuel_limit is not None and self._compiled.fuel_limit is None:
+            raise Error("fuel_limit needs fuel metering compiled in: create the CompiledPlugin "
+                        "with fuel_limit=..., or pass fuel_limit with the plug-in's bytes/manifest")
+        self.fuel_limit = fuel_limit if fuel_limit is not None else self._compiled.fuel_limit
+        self.fuel_consumed = 0
         self._path: CallPath = _callpath.get()
         self._id = uuid.uuid4()
         self.config: dict[str, str] = dict(self._compiled.manifest.config)
@@ -175,6 +190,7 @@ class Plugin:
         self._owner: int | None = None
         self._call_seq = 0
         self._interrupting = 0  # the call_seq an interrupt was requested for
+        self._interrupt_reason = ""
         self._running = False
         self._deadline = 0.0
         self.host_context: Any = None
@@ -199,9 +215,13 @@ class Plugin:
         max_pages = self._compiled.manifest.memory.max_pages
         if max_pages is not None:
             self._kernel.set_page_budget(max_pages)
-            # Each memory may grow by at most max_pages beyond the largest
-            # initial size; the kernel also counts its own growth against it.
-            store.set_limits(memory_size=(self._compiled.initial_pages + max_pages) * 65_536)
+        # Each memory may grow by at most max_pages beyond the largest initial
+        # size (the kernel also budgets its own growth); tables and the number
+        # of memories are bounded so no module can take the host's memory or
+        # address space (STORE_LIMITS).
+        store.set_limits(
+            memory_size=-1 if max_pages is None else (self._compiled.initial_pages + max_pages) * 65_536,
+            **STORE_LIMITS)
         self._instance: wasmtime.Instance | None = None
         self._invokers: dict[str, tuple[_callpath.Invoker, bool]] = {}
         if not keep_vars:
@@ -218,18 +238,21 @@ class Plugin:
                 linker.define_module(store, name, module)
             instance = linker.instantiate(store, self._compiled.main)
         except wasmtime.Trap as exc:
-            raise CallError(f"plug-in trapped while starting: {_describe(exc)}",
-                            code=-1) from None
+            self._needs_rebuild = True  # the store may hold a half-built instance
+            raise CallError(f"plug-in initialisation (its start function) trapped: "
+                            f"{_describe(exc)}", code=TRAP_CODE) from None
         except wasmtime.WasmtimeError as exc:
+            self._needs_rebuild = True
             raise LoadError(f"Unable to create Extism plugin: {_describe(exc)}") from None
         self._instance = instance
         for name, args in self._compiled.init_steps:
             func = self._path.export(store, instance, name)
             try:
                 func(store, *args)
-            except wasmtime.WasmtimeError as exc:
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+                self._needs_rebuild = True  # start again from a fresh instance next call
                 raise CallError(f"plug-in initialisation ({name}) failed: {_describe(exc)}",
-                                function=name) from None
+                                function=name, code=TRAP_CODE) from None
 
     def _invoker(self, name: str) -> tuple[_callpath.Invoker, bool]:
         found = self._invokers.get(name)
@@ -274,8 +297,16 @@ class Plugin:
             self._build_store()
         elif self._compiled.fresh_instance_per_call and self._instance is not None:
             self._build_store(keep_vars=True)
+        if self.fuel_limit is not None:
+            self._store.set_fuel(self.fuel_limit)  # start and init code burn fuel too
         if self._instance is None:
-            self._instantiate()
+            try:
+                self._instantiate()
+            except CallError:
+                fuel = self._fuel_error(name)
+                if fuel is not None:
+                    raise fuel from None
+                raise
         invoke, _ = self._invoker(name)
         kernel = self._kernel
         if not kernel.begin_call(data):
@@ -290,7 +321,8 @@ class Plugin:
             self._deadline = time.monotonic() + timeout / 1000
             me = weakref.ref(self)
             timer = self._compiled.runtime.ticker.schedule(
-                timeout / 1000, lambda: (p := me()) is not None and p._interrupt(seq))
+                timeout / 1000,
+                lambda: (p := me()) is not None and p._interrupt(seq, "timeout_ms"))
         self.host_context = host_context
         previous = host_env.enter(self)
         self._running = True
@@ -310,6 +342,9 @@ class Plugin:
             self._interrupting = 0
         if name == "_start":
             self._needs_rebuild = True
+        fuel = self._fuel_error(name)
+        if fuel is not None and failure is not None:
+            raise fuel from None
         error, _, _, out_offset, out_length = kernel.registers()
         if error:
             n = kernel.length(error)
@@ -328,6 +363,11 @@ class Plugin:
             raise reason from failure  # a host function's exception: keep it as the cause
         if rc:
             raise CallError(f"Error code: {rc}", function=name, code=rc)
+        max_output = self._compiled.manifest.memory.max_output_bytes
+        if max_output is not None and out_length > max_output:
+            raise CallError(f"the output ({out_length} bytes) exceeds memory.max_output_bytes "
+                            f"({max_output} bytes)", function=name,
+                            limit="memory.max_output_bytes", limit_value=max_output)
         try:
             return kernel.read(out_offset, out_length)
         except KernelMemoryError as exc:
@@ -335,19 +375,56 @@ class Plugin:
                             function=name) from None
 
     def _classify(self, failure: BaseException, name: str, interrupted: bool) -> CallError:
+        manifest = self._compiled.manifest
         if interrupted:
-            return CallTimeout("timeout", function=name, code=TRAP_CODE)
+            if self._interrupt_reason == "timeout_ms":
+                return CallTimeout(f"timeout: the call ran longer than timeout_ms "
+                                   f"({manifest.timeout_ms} ms)", function=name, code=TRAP_CODE,
+                                   limit="timeout_ms", limit_value=manifest.timeout_ms)
+            return CallTimeout("timeout: the call was cancelled through its cancel handle",
+                               function=name, code=TRAP_CODE)
+        max_pages = manifest.memory.max_pages
         if self._kernel.take_oom():
             return CallError(
                 f"oom: the plug-in needed more memory than memory.max_pages "
-                f"({self._compiled.manifest.memory.max_pages} pages) allows", function=name)
+                f"({max_pages} pages) allows", function=name, code=TRAP_CODE,
+                limit="memory.max_pages", limit_value=max_pages)
+        if isinstance(failure, host_env.LimitError):
+            return CallError(str(failure), function=name, limit=failure.limit,
+                             limit_value=failure.value)
         if isinstance(failure, wasmtime.Trap):
-            return CallError(_describe(failure), function=name, code=TRAP_CODE)
+            return CallError(_describe(failure) + self._memory_note(), function=name,
+                             code=TRAP_CODE)
         if isinstance(failure, wasmtime.WasmtimeError):
             return CallError(_describe(failure), function=name)
         if isinstance(failure, Exception):
             return CallError(str(failure) or type(failure).__name__, function=name)
         raise failure  # KeyboardInterrupt, SystemExit: not ours to swallow
+
+    def _fuel_error(self, name: str) -> CallError | None:
+        """Record the fuel used; the error to raise if the tank is empty."""
+        if self.fuel_limit is None:
+            return None
+        remaining = self._store.get_fuel()
+        self.fuel_consumed = self.fuel_limit - remaining
+        if remaining:
+            return None
+        return CallError(f"plugin ran out of fuel (fuel_limit = {self.fuel_limit} instructions "
+                         "per call)", function=name, code=TRAP_CODE, limit="fuel_limit",
+                         limit_value=self.fuel_limit)
+
+    def _memory_note(self) -> str:
+        """For a trap under memory.max_pages: how full the plug-in's memories are."""
+        max_pages = self._compiled.manifest.memory.max_pages
+        if max_pages is None or self._instance is None:
+            return ""
+        limit = self._compiled.initial_pages + max_pages
+        memory = self._path.export(self._store, self._instance, "memory")
+        if not isinstance(memory, wasmtime.Memory):
+            return ""
+        return (f" (memory.max_pages = {max_pages}: the plug-in's memory uses "
+                f"{memory.size(self._store)} of at most {limit} pages; a refused memory.grow "
+                "makes most languages trap)")
 
     def _time_left(self) -> float | None:
         """Seconds before the running call's timeout (None: no timeout)."""
@@ -358,14 +435,16 @@ class Plugin:
     def _timed_out(self) -> None:
         """A host function ran out of the call's time: report the call as a timeout."""
         self._interrupting = self._call_seq
+        self._interrupt_reason = "timeout_ms"
 
     def _should_interrupt(self) -> bool:
         return self._running and self._interrupting == self._call_seq
 
-    def _interrupt(self, seq: int) -> bool:
+    def _interrupt(self, seq: int, reason: str = "cancel") -> bool:
         """Interrupt call number `seq` if it is still running; True if it was."""
         if not self._running or seq != self._call_seq:
             return False
+        self._interrupt_reason = reason
         self._interrupting = seq
         self._compiled.runtime.engine.increment_epoch()
         return True
