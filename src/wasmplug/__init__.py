@@ -28,6 +28,7 @@ from .host_functions import (
 from .logs import set_log_custom, set_log_file
 from .manifest import Manifest, MemoryOptions, WasmData, WasmFile, WasmUrl
 from .plugin import CancelHandle, CompiledPlugin, Plugin
+from .pool import AsyncPluginPool, PluginPool, PoolTimeout
 from .wasi import WasiOptions
 
 try:
@@ -44,6 +45,7 @@ def extism_version() -> str:
 
 
 __all__ = [
+    "AsyncPluginPool",
     "CallError",
     "CallTimeout",
     "CancelHandle",
@@ -60,6 +62,8 @@ __all__ = [
     "MemoryOptions",
     "Pickle",
     "Plugin",
+    "PluginPool",
+    "PoolTimeout",
     "Val",
     "ValType",
     "WasiOptions",

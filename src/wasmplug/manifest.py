@@ -343,6 +343,11 @@ def parse_source(source: Any) -> Manifest:
     )
 
 
+def read_module(source: WasmFile) -> bytes:
+    """The bytes of a file source (LoadError if it cannot be read)."""
+    return _read_file(Path(source.path))
+
+
 def _read_file(path: Path) -> bytes:
     try:
         return path.read_bytes()

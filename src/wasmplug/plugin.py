@@ -7,6 +7,7 @@ itself, one read of the kernel's registers and one copy of the output.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -192,6 +193,7 @@ class Plugin:
         self._interrupting = 0  # the call_seq an interrupt was requested for
         self._interrupt_reason = ""
         self._running = False
+        self._cancelled: threading.Event | None = None  # set by an async caller's cancellation
         self._deadline = 0.0
         self.host_context: Any = None
         self._build_store()
@@ -273,8 +275,33 @@ class Plugin:
 
         The output is passed through `parse` (default: `bytes`). Raises
         `wasmplug.Error` (a `CallError`) if the plug-in fails, with the
-        plug-in's own error message; the plug-in stays usable.
+        plug-in's own error message; the plug-in stays usable. Calls from
+        several threads are serialised; Wasm runs without holding the GIL.
         """
+        return self._call(function_name, data, parse, host_context, None)
+
+    async def call_async(self, function_name: str, data: str | bytes | bytearray | memoryview,
+                         parse: Callable[[bytes], T] | None = _to_bytes,  # type: ignore[assignment]
+                         host_context: Any = None) -> T:
+        """`call` in a worker thread, never blocking the event loop.
+
+        Cancelling the awaiting task stops the Wasm call (as a cancel handle
+        would), or keeps it from starting if it is still waiting its turn.
+        """
+        cancelled = threading.Event()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, self._call, function_name, data, parse,
+                                      host_context, cancelled)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancelled.set()
+            self._compiled.runtime.engine.increment_epoch()  # let a running call see it
+            raise
+
+    def _call(self, function_name: str, data: str | bytes | bytearray | memoryview,
+              parse: Callable[[bytes], T] | None, host_context: Any,
+              cancelled: threading.Event | None) -> T:
         if isinstance(data, str):
             data = data.encode("utf-8")
         elif not isinstance(data, bytes):
@@ -284,10 +311,15 @@ class Plugin:
             raise CallError("cannot make reentrant calls into plugin", function=function_name)
         with self._lock:
             self._owner = me
+            self._cancelled = cancelled
             try:
+                if cancelled is not None and cancelled.is_set():
+                    raise CallTimeout("timeout: the call was cancelled before it started",
+                                      function=function_name, code=TRAP_CODE)
                 output = self._call_locked(function_name, data, host_context)
             finally:
                 self._owner = None
+                self._cancelled = None
         return parse(output) if parse is not None else output  # type: ignore[return-value]
 
     def _call_locked(self, name: str, data: bytes, host_context: Any) -> bytes:
@@ -340,6 +372,8 @@ class Plugin:
                 self._compiled.runtime.ticker.cancel(timer)
             interrupted = self._interrupting == seq
             self._interrupting = 0
+            if self._cancelled is not None and self._cancelled.is_set():
+                interrupted, self._interrupt_reason = True, "cancel"
         if name == "_start":
             self._needs_rebuild = True
         fuel = self._fuel_error(name)
@@ -438,7 +472,10 @@ class Plugin:
         self._interrupt_reason = "timeout_ms"
 
     def _should_interrupt(self) -> bool:
-        return self._running and self._interrupting == self._call_seq
+        if not self._running:
+            return False
+        cancelled = self._cancelled
+        return self._interrupting == self._call_seq or (cancelled is not None and cancelled.is_set())
 
     def _interrupt(self, seq: int, reason: str = "cancel") -> bool:
         """Interrupt call number `seq` if it is still running; True if it was."""

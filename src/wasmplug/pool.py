@@ -1,0 +1,254 @@
+"""Pools of plug-in instances for many calls at once (threads or asyncio).
+
+A `Plugin` runs one call at a time. A pool compiles the plug-in once and
+hands out up to `max_instances` instances, created lazily and reused::
+
+    pool = wasmplug.PluginPool("count_vowels.wasm", max_instances=4)
+    with pool.acquire(timeout=1.0) as plugin:
+        plugin.call("count_vowels", "hello")
+    pool.call("count_vowels", "hello")          # the same, in one step
+
+With `reset=True` an instance never serves two users: it is replaced by a
+fresh one (new memory, globals and vars) after each use.
+`AsyncPluginPool` is the asyncio version: `await pool.call(...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
+
+from .errors import Error
+from .plugin import CompiledPlugin, Plugin, _to_bytes
+
+T = TypeVar("T")
+
+
+class PoolTimeout(Error):
+    """No instance became free within the acquire timeout."""
+
+
+class _Instances:
+    """What both pools share: the compiled plug-in, the idle list, the count."""
+
+    def __init__(self, source: Any, max_instances: int | None, reset: bool,
+                 config: Any, plugin_kwargs: dict[str, Any]) -> None:
+        self.compiled = source if isinstance(source, CompiledPlugin) else CompiledPlugin(
+            source, **{k: v for k, v in plugin_kwargs.items() if k in ("wasi", "functions",
+                                                                         "fuel_limit")})
+        self.max_instances = max_instances or os.cpu_count() or 1
+        if self.max_instances < 1:
+            raise Error(f"max_instances must be at least 1, got {max_instances}")
+        self.reset = reset
+        self.config = config
+        self.idle: list[Plugin] = []
+        self.created = 0
+        self.closed = False
+
+    def new(self) -> Plugin:
+        return Plugin(self.compiled, config=self.config)
+
+    def give_back(self, plugin: Plugin) -> Plugin | None:
+        """The instance to keep idle after a use (None: drop it)."""
+        if self.closed:
+            plugin.close()
+            return None
+        if self.reset:
+            plugin.close()
+            return self.new()
+        return plugin
+
+    def timeout_error(self, timeout: float | None) -> PoolTimeout:
+        return PoolTimeout(
+            f"no plug-in instance became free within {timeout} s: all {self.max_instances} "
+            "are busy (raise max_instances, or the acquire timeout)")
+
+
+class PluginPool:
+    """A thread-safe pool of instances of one plug-in.
+
+    `source` is anything `Plugin` accepts (or a `CompiledPlugin`);
+    `plugin_kwargs` (`wasi`, `functions`, `fuel_limit`) are used to compile
+    it, `config` for each instance. `max_instances` defaults to the number
+    of CPUs.
+    """
+
+    def __init__(self, source: Any, *, max_instances: int | None = None, reset: bool = False,
+                 config: Any = None, **plugin_kwargs: Any) -> None:
+        self._pool = _Instances(source, max_instances, reset, config, plugin_kwargs)
+        self._cond = threading.Condition()
+
+    @property
+    def max_instances(self) -> int:
+        return self._pool.max_instances
+
+    def count(self) -> int:
+        """How many instances exist (never more than `max_instances`)."""
+        return self._pool.created
+
+    @contextlib.contextmanager
+    def acquire(self, timeout: float | None = None) -> Iterator[Plugin]:
+        """An instance for the `with` block; PoolTimeout if none frees up in time."""
+        plugin = self._take(timeout)
+        try:
+            yield plugin
+        finally:
+            self._return(plugin)
+
+    def call(self, function_name: str, data: str | bytes, *, timeout: float | None = None,
+             parse: Callable[[bytes], T] | None = _to_bytes,  # type: ignore[assignment]
+             host_context: Any = None) -> T:
+        """Call `function_name` on a free instance."""
+        with self.acquire(timeout) as plugin:
+            return plugin.call(function_name, data, parse=parse, host_context=host_context)
+
+    def _take(self, timeout: float | None) -> Plugin:
+        pool = self._pool
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if pool.closed:
+                    raise Error("this pool is closed")
+                if pool.idle:
+                    return pool.idle.pop()
+                if pool.created < pool.max_instances:
+                    pool.created += 1
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise pool.timeout_error(timeout)
+                self._cond.wait(remaining)
+        try:
+            return pool.new()  # outside the lock: creating an instance takes a while
+        except BaseException:
+            with self._cond:
+                pool.created -= 1
+                self._cond.notify()
+            raise
+
+    def _return(self, plugin: Plugin) -> None:
+        kept = self._pool.give_back(plugin)
+        with self._cond:
+            if kept is None:
+                self._pool.created -= 1
+            else:
+                self._pool.idle.append(kept)
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Free the idle instances; busy ones are freed when given back."""
+        with self._cond:
+            self._pool.closed = True
+            idle, self._pool.idle = self._pool.idle, []
+            self._pool.created -= len(idle)
+            self._cond.notify_all()
+        for plugin in idle:
+            plugin.close()
+
+    def __enter__(self) -> PluginPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncPluginPool:
+    """The asyncio version of `PluginPool`: acquiring never blocks the loop.
+
+    Calls run in worker threads (`Plugin.call_async`); cancelling a task
+    stops its Wasm call.
+    """
+
+    def __init__(self, source: Any, *, max_instances: int | None = None, reset: bool = False,
+                 config: Any = None, **plugin_kwargs: Any) -> None:
+        self._pool = _Instances(source, max_instances, reset, config, plugin_kwargs)
+        self._cond: asyncio.Condition | None = None
+
+    @property
+    def max_instances(self) -> int:
+        return self._pool.max_instances
+
+    def count(self) -> int:
+        return self._pool.created
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    @contextlib.asynccontextmanager
+    async def acquire(self, timeout: float | None = None) -> AsyncIterator[Plugin]:
+        plugin = await self._take(timeout)
+        try:
+            yield plugin
+        finally:
+            await self._return(plugin)
+
+    async def call(self, function_name: str, data: str | bytes, *, timeout: float | None = None,
+                   parse: Callable[[bytes], T] | None = _to_bytes,  # type: ignore[assignment]
+                   host_context: Any = None) -> T:
+        async with self.acquire(timeout) as plugin:
+            return await plugin.call_async(function_name, data, parse=parse,
+                                           host_context=host_context)
+
+    async def _take(self, timeout: float | None) -> Plugin:
+        pool, cond = self._pool, self._condition()
+
+        async def wait_for_slot() -> Plugin | None:
+            """An idle instance, or None when a new one may be created."""
+            async with cond:
+                while True:
+                    if pool.closed:
+                        raise Error("this pool is closed")
+                    if pool.idle:
+                        return pool.idle.pop()
+                    if pool.created < pool.max_instances:
+                        pool.created += 1
+                        return None
+                    await cond.wait()
+
+        try:
+            idle = await asyncio.wait_for(wait_for_slot(), timeout)
+        except TimeoutError:
+            raise pool.timeout_error(timeout) from None
+        if idle is not None:
+            return idle
+        try:
+            return await asyncio.to_thread(pool.new)
+        except BaseException:
+            async with cond:
+                pool.created -= 1
+                cond.notify()
+            raise
+
+    async def _return(self, plugin: Plugin) -> None:
+        kept = await asyncio.to_thread(self._pool.give_back, plugin) if self._pool.reset else (
+            self._pool.give_back(plugin))
+        cond = self._condition()
+        async with cond:
+            if kept is None:
+                self._pool.created -= 1
+            else:
+                self._pool.idle.append(kept)
+            cond.notify()
+
+    async def close(self) -> None:
+        cond = self._condition()
+        async with cond:
+            self._pool.closed = True
+            idle, self._pool.idle = self._pool.idle, []
+            self._pool.created -= len(idle)
+            cond.notify_all()
+        for plugin in idle:
+            plugin.close()
+
+    async def __aenter__(self) -> AsyncPluginPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

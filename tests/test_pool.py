@@ -1,0 +1,125 @@
+"""PluginPool and thread safety (issue: concurrency)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from wasmplug import CompiledPlugin, Plugin, PluginPool, PoolTimeout
+
+from .conftest import wasm
+
+pytestmark = pytest.mark.usefixtures("call_path")
+
+VOWELS = wasm("count_vowels")
+
+
+def test_pool_creates_lazily_and_reuses() -> None:
+    pool = PluginPool(VOWELS.read_bytes(), max_instances=3)
+    assert pool.count() == 0
+    for _ in range(10):
+        assert json.loads(pool.call("count_vowels", "aaa"))["count"] == 3
+    assert pool.count() == 1  # sequential use never needs a second instance
+    with pool.acquire() as a, pool.acquire() as b:
+        assert a is not b
+        assert pool.count() == 2
+
+
+@pytest.mark.parametrize("max_instances", [1, 2, 3])
+def test_twelve_threads_never_exceed_max_instances(max_instances: int) -> None:
+    # ABI.md 11: every call succeeds and count() <= max.
+    pool = PluginPool(VOWELS.read_bytes(), max_instances=max_instances)
+    with ThreadPoolExecutor(12) as executor:
+        outputs = list(executor.map(
+            lambda i: json.loads(pool.call("count_vowels", "a" * i, timeout=10))["count"],
+            range(120)))
+    assert outputs == list(range(120))  # no lost, duplicated or swapped results
+    assert 1 <= pool.count() <= max_instances
+
+
+def test_exhausted_pool_times_out_clearly() -> None:
+    pool = PluginPool(VOWELS.read_bytes(), max_instances=1)
+    with pool.acquire():
+        start = time.monotonic()
+        with pytest.raises(PoolTimeout, match=r"within 0\.2 s: all 1 are busy"), \
+                pool.acquire(timeout=0.2):
+            pass
+        assert 0.15 < time.monotonic() - start < 2
+    with pool.acquire(timeout=0.2) as plugin:  # free again
+        assert plugin.function_exists("count_vowels")
+
+
+def test_instances_keep_state_unless_reset() -> None:
+    keeping = PluginPool(VOWELS.read_bytes(), max_instances=1)
+    totals = [json.loads(keeping.call("count_vowels", "aa"))["total"] for _ in range(3)]
+    assert totals == [2, 4, 6]
+    resetting = PluginPool(VOWELS.read_bytes(), max_instances=1, reset=True)
+    totals = [json.loads(resetting.call("count_vowels", "aa"))["total"] for _ in range(3)]
+    assert totals == [2, 2, 2]
+    assert resetting.count() == 1
+
+
+def test_pool_from_compiled_plugin_with_config() -> None:
+    pool = PluginPool(CompiledPlugin(VOWELS.read_bytes()), config={"vowels": "h"})
+    assert json.loads(pool.call("count_vowels", "hello"))["count"] == 1
+
+
+def test_failed_factory_frees_the_slot() -> None:
+    pool = PluginPool(VOWELS.read_bytes(), max_instances=1, config={"bad": 1})
+    for _ in range(2):
+        with pytest.raises(Exception, match="config must be an object"):
+            pool.call("count_vowels", "a", timeout=1)
+    assert pool.count() == 0
+
+
+def test_closed_pool_refuses_and_frees() -> None:
+    pool = PluginPool(VOWELS.read_bytes(), max_instances=2)
+    pool.call("count_vowels", "a")
+    pool.close()
+    assert pool.count() == 0
+    with pytest.raises(Exception, match="closed"):
+        pool.call("count_vowels", "a")
+
+
+def test_threads_on_one_plugin_are_serialised_by_content() -> None:
+    plugin = Plugin(wasm("echo").read_bytes())
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(300):
+                payload = f"{n}:{i}:".encode() * (i % 50 + 1)
+                assert plugin.call("echo", payload) == payload
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_wasm_runs_without_the_gil() -> None:
+    # While one thread is inside a long Wasm call, another thread keeps running Python.
+    plugin = Plugin({"wasm": [{"path": str(wasm("wat/loop"))}], "timeout_ms": 600})
+    ticks = 0
+    done = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    with pytest.raises(Exception, match="timeout"):
+        plugin.call("forever", b"")
+    done.set()
+    counter.join()
+    assert ticks > 100_000
