@@ -118,3 +118,9 @@ def test_async_pool_cancellation_frees_the_instance() -> None:
         assert await pool.call("ok", b"", timeout=2) == b""
 
     asyncio.run(main())
+
+
+def test_async_pool_survives_its_event_loop() -> None:
+    pool = AsyncPluginPool(wasm("echo").read_bytes(), max_instances=1)
+    assert asyncio.run(pool.call("echo", b"first loop")) == b"first loop"
+    assert asyncio.run(pool.call("echo", b"second loop")) == b"second loop"

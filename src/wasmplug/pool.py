@@ -168,6 +168,7 @@ class AsyncPluginPool:
                  config: Any = None, **plugin_kwargs: Any) -> None:
         self._pool = _Instances(source, max_instances, reset, config, plugin_kwargs)
         self._cond: asyncio.Condition | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def max_instances(self) -> int:
@@ -177,8 +178,10 @@ class AsyncPluginPool:
         return self._pool.created
 
     def _condition(self) -> asyncio.Condition:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
+        """The condition of the running event loop (a pool may outlive a loop)."""
+        loop = asyncio.get_running_loop()
+        if self._cond is None or self._loop is not loop:
+            self._cond, self._loop = asyncio.Condition(), loop
         return self._cond
 
     @contextlib.asynccontextmanager
