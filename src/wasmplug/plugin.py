@@ -27,6 +27,7 @@ from .host_functions import HOST_FN_REGISTRY, Function
 from .kernel import Kernel, KernelMemoryError
 from .linking import link_store, plan_links, template_linker
 from .manifest import Manifest, load_modules, parse_source
+from .binary import memory_minimums
 from .wasi import WasiOptions, make_config, parse_allowed_paths
 
 log = logging.getLogger("wasmplug")
@@ -83,11 +84,9 @@ class CompiledPlugin:
         self.links = plan_links(self.modules, self.functions, self.wasi is not None)
         # 0.x plug-ins run with WASI expected a fresh instance for every call (ABI.md 4).
         self.fresh_instance_per_call = self.links.uses_legacy_abi and self.wasi is not None
-        # Largest initial size of the plug-in's memories, in pages (for max_pages).
-        self.initial_pages = max(
-            [ty.limits.min for _, module in self.modules
-             for ty in [*(e.type for e in module.exports), *(i.type for i in module.imports)]
-             if isinstance(ty, wasmtime.MemoryType)] or [0])
+        # Largest initial size of any memory of the plug-in, the kernel's page
+        # included, exported or not (for max_pages).
+        self.initial_pages = max([1, *(p for m in loaded for p in memory_minimums(m.wasm))])
         self._exports = {e.name: e.type for e in self.main.exports}
         self._signatures = {
             name: (tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results))
@@ -177,10 +176,10 @@ class Plugin:
             plugin if isinstance(plugin, CompiledPlugin)
             else CompiledPlugin(plugin, wasi=wasi, functions=functions, fuel_limit=fuel_limit))
         self._compiled: CompiledPlugin = self.compiled_plugin
+        self.fuel_limit: int | None = None
         if fuel_limit is not None and self._compiled.fuel_limit is None:
             raise Error("fuel_limit needs fuel metering compiled in: create the CompiledPlugin "
                         "with fuel_limit=..., or pass fuel_limit with the plug-in's bytes/manifest")
-        self.fuel_limit = fuel_limit if fuel_limit is not None else self._compiled.fuel_limit
         self.fuel_consumed = 0
         self._path: CallPath = _callpath.get()
         self._id = uuid.uuid4()
@@ -193,9 +192,11 @@ class Plugin:
         self._interrupting = 0  # the call_seq an interrupt was requested for
         self._interrupt_reason = ""
         self._running = False
+        self._keep_vars_on_rebuild = False
         self._cancelled: threading.Event | None = None  # set by an async caller's cancellation
         self._deadline = 0.0
         self.host_context: Any = None
+        self.fuel_limit = fuel_limit if fuel_limit is not None else self._compiled.fuel_limit
         self._build_store()
         self.plugin = 1
 
@@ -204,6 +205,8 @@ class Plugin:
         compiled = self._compiled
         rt = compiled.runtime
         store = wasmtime.Store(rt.engine)
+        if self.fuel_limit is not None:
+            store.set_fuel(self.fuel_limit)  # the kernel's set-up runs Wasm too
         _callpath.install_interrupt_check(store, self._should_interrupt)
         if compiled.wasi is not None:
             store.set_wasi(make_config(compiled.wasi, compiled.mounts, str(self._id)))
@@ -326,7 +329,8 @@ class Plugin:
         if self.plugin == -1:
             raise Error("this plug-in has been freed; create a new Plugin")
         if self._needs_rebuild:
-            self._build_store()
+            self._build_store(keep_vars=self._keep_vars_on_rebuild)
+            self._keep_vars_on_rebuild = False
         elif self._compiled.fresh_instance_per_call and self._instance is not None:
             self._build_store(keep_vars=True)
         if self.fuel_limit is not None:
@@ -341,7 +345,16 @@ class Plugin:
                 raise
         invoke, _ = self._invoker(name)
         kernel = self._kernel
-        if not kernel.begin_call(data):
+        try:
+            placed = kernel.begin_call(data)
+        except (wasmtime.Trap, wasmtime.WasmtimeError, KernelMemoryError) as exc:
+            # Only a plug-in that scribbled over its kernel's bookkeeping gets
+            # here: give it a fresh kernel (and instance) next call, vars kept.
+            self._needs_rebuild = self._keep_vars_on_rebuild = True
+            raise CallError(f"the plug-in corrupted its kernel memory ({_describe(exc)}); it "
+                            "has been reset and will start from a fresh instance", function=name,
+                            code=TRAP_CODE) from None
+        if not placed:
             raise CallError(
                 f"failed to allocate extism memory: the input ({len(data)} bytes) does not fit "
                 "in the plug-in's memory limit (memory.max_pages)", function=name)
@@ -503,7 +516,7 @@ class Plugin:
         with self._lock:
             try:
                 self._kernel.reset()
-            except wasmtime.WasmtimeError:
+            except (wasmtime.Trap, wasmtime.WasmtimeError):
                 return False
             return True
 
