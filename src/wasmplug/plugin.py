@@ -21,13 +21,13 @@ import wasmtime
 
 from . import _callpath, host_env
 from ._callpath import I32, CallPath
+from .binary import memory_minimums
 from .engine import EngineSettings, Runtime, runtime
 from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
 from .host_functions import HOST_FN_REGISTRY, Function
 from .kernel import Kernel, KernelMemoryError
 from .linking import link_store, plan_links, template_linker
 from .manifest import Manifest, load_modules, parse_source
-from .binary import memory_minimums
 from .wasi import WasiOptions, make_config, parse_allowed_paths
 
 log = logging.getLogger("wasmplug")
