@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import logging
 import itertools
 import threading
 import time
@@ -25,6 +26,8 @@ from .cache import ModuleCache
 from .errors import LoadError
 
 WASMTIME_VERSION = version("wasmtime")
+_MAX_WAIT_S = 3600.0
+log = logging.getLogger("wasmplug")
 
 
 @dataclass(frozen=True)
@@ -97,10 +100,15 @@ class EpochTicker:
                     self._cancelled.discard(token)
                     continue
                 if delay > 0:
-                    self._cond.wait(delay)
+                    # Waits are capped: a deadline centuries away (timeout_ms
+                    # near 2^64) must not overflow the platform's time_t.
+                    self._cond.wait(min(delay, _MAX_WAIT_S))
                     continue
                 heapq.heappop(self._heap)
-            fire()
+            try:
+                fire()
+            except Exception:  # one plug-in's failure must not stop every timeout
+                log.exception("timeout callback failed")
             self._engine.increment_epoch()
 
 

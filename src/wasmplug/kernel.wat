@@ -304,6 +304,17 @@
     (i64.store (i32.const 49) (i64.const 0))
     (i64.store (i32.const 57) (i64.const 0))
     (if (i64.eqz (local.get $n)) (then (return (i64.const 0))))
+    ;; Unless the input surely fits without growing (then it cannot fail and
+    ;; overwrites the skipped bytes), zero them now: the allocation may fail,
+    ;; or trap on the page budget, and the heap must still be clean.
+    (if (i32.eqz (i32.and
+          (i64.le_u (local.get $n) (i64.const 0xffffffff))
+          (i64.lt_u (i64.add (local.get $n) (i64.const 12))
+                    (i64.sub (i64.load (i32.const 17)) (i64.const 64)))))
+      (then
+        (memory.fill (i32.const 65) (i32.const 0)
+          (i32.wrap_i64 (select (local.get $skip) (local.get $used)
+                                (i64.lt_u (local.get $skip) (local.get $used)))))))
     (local.set $p (call $alloc (local.get $n)))
     (if (i64.ne (local.get $p) (i64.const 0))
       (then (call $input_set (local.get $p) (local.get $n))))

@@ -116,7 +116,10 @@ def _expect_object(value: Any, path: str) -> Mapping[str, Any]:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (sys.get_int_max_str_digits)
+        return f"{type(value).__name__} too large to show"
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{type(value).__name__} {text}"
@@ -286,12 +289,14 @@ def from_bytes(data: bytes) -> Manifest:
         return Manifest(wasm=(WasmData(data),))
     if _is_wat(text):
         return Manifest(wasm=(WasmData(data),))
+    # ValueError covers both parsers' syntax errors and integers too long to
+    # convert; RecursionError, nesting deeper than a manifest ever needs.
     try:
         parsed: Any = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (ValueError, RecursionError):
         try:
             parsed = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             raise ManifestError(
                 "Unknown manifest format: expected wasm bytes, WAT text, or a JSON or TOML "
                 "manifest (see ABI.md section 6)"
