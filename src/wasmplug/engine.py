@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import logging
 import itertools
+import logging
 import threading
 import time
 import weakref
