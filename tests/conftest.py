@@ -31,3 +31,19 @@ def call_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """Run a test once through the raw hot path and once through the public API."""
     monkeypatch.setenv("WASMPLUG_CALL_PATH", request.param)
     return str(request.param)
+
+
+@pytest.fixture
+def wasi_dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(read-write dir, read-only dir, a dir outside both) for WASI mappings;
+    the read-write one holds symlinks that point outside the mapping."""
+    rw, ro, outside = tmp_path / "rw", tmp_path / "ro", tmp_path / "outside"
+    for d in (rw, ro, outside):
+        d.mkdir()
+    (ro / "hello.txt").write_text("hello world!")
+    (outside / "secret.txt").write_text("top secret")
+    (rw / "escape").symlink_to(outside)
+    (rw / "secret_link.txt").symlink_to(outside / "secret.txt")
+    (rw / "relative_link.txt").symlink_to("../outside/secret.txt")
+    (rw / "absolute_link").symlink_to("/etc/passwd")
+    return rw, ro, outside

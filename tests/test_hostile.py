@@ -845,20 +845,6 @@ def test_http_response_dripping_past_the_timeout(server: str) -> None:
 # ----------------------------------------------------------------- WASI
 
 
-@pytest.fixture
-def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
-    rw, ro, outside = tmp_path / "rw", tmp_path / "ro", tmp_path / "outside"
-    for d in (rw, ro, outside):
-        d.mkdir()
-    (ro / "hello.txt").write_text("hello world!")
-    (outside / "secret.txt").write_text("top secret")
-    (rw / "escape").symlink_to(outside)
-    (rw / "secret_link.txt").symlink_to(outside / "secret.txt")
-    (rw / "relative_link.txt").symlink_to("../outside/secret.txt")
-    (rw / "absolute_link").symlink_to("/etc/passwd")
-    return rw, ro, outside
-
-
 def wasi_files(rw: Path, ro: Path, **kwargs: Any) -> Plugin:
     return Plugin({"wasm": [{"path": str(WASI_FILES)}], "timeout_ms": DEFAULT_TIMEOUT_MS,
                    "allowed_paths": {str(rw): "/data", f"ro:{ro}": "/ro"}},
@@ -890,9 +876,9 @@ ENOENT = "No such file or directory (ENOENT, errno 44)"
     ("list_dir", "/data/escape", EPERM),
     ("list_dir", "/", ENOENT),
 ])
-def test_wasi_path_escapes(dirs: tuple[Path, Path, Path], export: str, argument: str,
+def test_wasi_path_escapes(wasi_dirs: tuple[Path, Path, Path], export: str, argument: str,
                            reason: str) -> None:
-    rw, ro, outside = dirs
+    rw, ro, outside = wasi_dirs
     p = wasi_files(rw, ro)
     path = argument.split("\n")[0]
     with pytest.raises(CallError, match=f"^{re.escape(f'{export}: {path}: {reason}')}$"):
@@ -903,11 +889,11 @@ def test_wasi_path_escapes(dirs: tuple[Path, Path, Path], export: str, argument:
     assert call(p, "read_file", "/ro/hello.txt") == b"hello world!"  # still usable
 
 
-def test_wasi_sees_no_host_environment(dirs: tuple[Path, Path, Path],
+def test_wasi_sees_no_host_environment(wasi_dirs: tuple[Path, Path, Path],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOST_SECRET", "do not leak")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "nor this")
-    rw, ro, _ = dirs
+    rw, ro, _ = wasi_dirs
     assert call(wasi_files(rw, ro), "getenv_all") == b""
     given = wasi_files(rw, ro, wasi=wasmplug.WasiOptions(env={"ONLY": "this"}))
     assert call(given, "getenv_all") == b"ONLY=this\n"

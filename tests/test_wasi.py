@@ -18,18 +18,6 @@ pytestmark = pytest.mark.usefixtures("call_path")
 WASI_FILES = ROOT / "plugins" / "c" / "wasi_files.wasm"
 
 
-@pytest.fixture
-def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
-    rw, ro, outside = tmp_path / "rw", tmp_path / "ro", tmp_path / "outside"
-    for d in (rw, ro, outside):
-        d.mkdir()
-    (ro / "hello.txt").write_text("hello world!")
-    (outside / "secret.txt").write_text("top secret")
-    (rw / "escape").symlink_to(outside)
-    (rw / "secret_link.txt").symlink_to(outside / "secret.txt")
-    return rw, ro, outside
-
-
 def wasi_plugin(rw: Path, ro: Path, **kwargs: Any) -> Plugin:
     manifest = {"wasm": [{"path": str(WASI_FILES)}],
                 "allowed_paths": {str(rw): "/data", f"ro:{ro}": "/ro"}}
@@ -41,8 +29,8 @@ def test_wasi_is_off_by_default() -> None:
         Plugin(WASI_FILES.read_bytes())
 
 
-def test_read_and_write_inside_the_mapping(dirs: tuple[Path, Path, Path]) -> None:
-    rw, ro, _ = dirs
+def test_read_and_write_inside_the_mapping(wasi_dirs: tuple[Path, Path, Path]) -> None:
+    rw, ro, _ = wasi_dirs
     p = wasi_plugin(rw, ro)
     assert p.call("read_file", "/ro/hello.txt") == b"hello world!"
     assert p.call("write_file", "/data/new.txt\nwritten by wasm") == b"ok"
@@ -51,8 +39,8 @@ def test_read_and_write_inside_the_mapping(dirs: tuple[Path, Path, Path]) -> Non
     assert p.call("list_dir", "/ro") == b"hello.txt"
 
 
-def test_read_only_mapping_refuses_writes(dirs: tuple[Path, Path, Path]) -> None:
-    rw, ro, _ = dirs
+def test_read_only_mapping_refuses_writes(wasi_dirs: tuple[Path, Path, Path]) -> None:
+    rw, ro, _ = wasi_dirs
     p = wasi_plugin(rw, ro)
     with pytest.raises(CallError, match=r"write_file: /ro/x.txt: .*not permitted|read-only"):
         p.call("write_file", "/ro/x.txt\nnope")
@@ -70,14 +58,14 @@ def test_read_only_mapping_refuses_writes(dirs: tuple[Path, Path, Path]) -> None
     "/data/secret_link.txt",         # a symlink to a file outside the mapping
     "../outside/secret.txt",
 ])
-def test_nothing_outside_the_mapping_is_reachable(dirs: tuple[Path, Path, Path], path: str) -> None:
-    rw, ro, _ = dirs
+def test_nothing_outside_the_mapping_is_reachable(wasi_dirs: tuple[Path, Path, Path], path: str) -> None:
+    rw, ro, _ = wasi_dirs
     p = wasi_plugin(rw, ro)
     with pytest.raises(CallError, match="read_file"):
         p.call("read_file", path)
 
 
-def test_no_mapping_means_no_files(dirs: tuple[Path, Path, Path]) -> None:
+def test_no_mapping_means_no_files(wasi_dirs: tuple[Path, Path, Path]) -> None:
     p = Plugin(WASI_FILES.read_bytes(), wasi=True)
     with pytest.raises(CallError, match="read_file"):
         p.call("read_file", "/etc/passwd")
@@ -85,18 +73,18 @@ def test_no_mapping_means_no_files(dirs: tuple[Path, Path, Path]) -> None:
         p.call("write_file", "/tmp/x\ny")
 
 
-def test_environment_is_empty_unless_given(dirs: tuple[Path, Path, Path],
+def test_environment_is_empty_unless_given(wasi_dirs: tuple[Path, Path, Path],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOST_SECRET", "do not leak")
-    rw, ro, _ = dirs
+    rw, ro, _ = wasi_dirs
     assert wasi_plugin(rw, ro).call("getenv_all", b"") == b""
     given = wasi_plugin(rw, ro, wasi=WasiOptions(env={"GREETING": "hi"}))
     assert given.call("getenv_all", b"") == b"GREETING=hi\n"
 
 
-def test_stdout_and_stderr_go_to_logging_or_callbacks(dirs: tuple[Path, Path, Path],
+def test_stdout_and_stderr_go_to_logging_or_callbacks(wasi_dirs: tuple[Path, Path, Path],
                                                        caplog: pytest.LogCaptureFixture) -> None:
-    rw, ro, _ = dirs
+    rw, ro, _ = wasi_dirs
     with caplog.at_level(logging.INFO, logger="wasmplug.plugin"):
         assert wasi_plugin(rw, ro).call("print_stdout", "line one\n") == b"printed"
     messages = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "wasmplug.plugin"]
@@ -115,9 +103,9 @@ def test_missing_mapped_directory_fails_creation(tmp_path: Path) -> None:
         Plugin(manifest, wasi=True)
 
 
-def test_reactor_initialize_runs_before_first_call(dirs: tuple[Path, Path, Path]) -> None:
+def test_reactor_initialize_runs_before_first_call(wasi_dirs: tuple[Path, Path, Path]) -> None:
     # wasi-libc's _initialize sets up the preopens: without it no path resolves.
-    rw, ro, _ = dirs
+    rw, ro, _ = wasi_dirs
     p = wasi_plugin(rw, ro)
     assert p._compiled.init_steps == [("_initialize", ())]
     assert p.call("read_file", "/ro/hello.txt") == b"hello world!"

@@ -53,6 +53,18 @@ class _Instances:
     def new(self) -> Plugin:
         return Plugin(self.compiled, config=self.config)
 
+    def take_now(self) -> Plugin | bool:
+        """An idle instance; True when a new one may be created (its slot is
+        reserved); False when the caller must wait. Call under the pool's lock."""
+        if self.closed:
+            raise Error("this pool is closed")
+        if self.idle:
+            return self.idle.pop()
+        if self.created < self.max_instances:
+            self.created += 1
+            return True
+        return False
+
     def give_back(self, plugin: Plugin) -> Plugin | None:
         """The instance to keep idle after a use (None: drop it)."""
         if self.closed:
@@ -112,12 +124,10 @@ class PluginPool:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
-                if pool.closed:
-                    raise Error("this pool is closed")
-                if pool.idle:
-                    return pool.idle.pop()
-                if pool.created < pool.max_instances:
-                    pool.created += 1
+                taken = pool.take_now()
+                if isinstance(taken, Plugin):
+                    return taken
+                if taken:
                     break
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -202,25 +212,18 @@ class AsyncPluginPool:
     async def _take(self, timeout: float | None) -> Plugin:
         pool, cond = self._pool, self._condition()
 
-        async def wait_for_slot() -> Plugin | None:
-            """An idle instance, or None when a new one may be created."""
+        async def wait_for_slot() -> Plugin | bool:
             async with cond:
-                while True:
-                    if pool.closed:
-                        raise Error("this pool is closed")
-                    if pool.idle:
-                        return pool.idle.pop()
-                    if pool.created < pool.max_instances:
-                        pool.created += 1
-                        return None
+                while not (taken := pool.take_now()):
                     await cond.wait()
+                return taken
 
         try:
-            idle = await asyncio.wait_for(wait_for_slot(), timeout)
+            taken = await asyncio.wait_for(wait_for_slot(), timeout)
         except TimeoutError:
             raise pool.timeout_error(timeout) from None
-        if idle is not None:
-            return idle
+        if isinstance(taken, Plugin):
+            return taken
         try:
             return await asyncio.to_thread(pool.new)
         except BaseException:
