@@ -290,3 +290,23 @@ def test_assemblyscript_plugin_calling_typed_host_functions() -> None:
     assert plugin.call("call_no_args", b"") == b"done" and calls == ["no_args"]
     with pytest.raises(LoadError, match=r"unknown import extism:host/user\.no_args"):
         Plugin(wasm("host_functions").read_bytes(), functions=functions[:-1])
+
+
+def test_dropped_host_functions_release_their_native_callbacks() -> None:
+    import gc
+
+    from wasmplug import _callpath
+
+    baseline = len(_callpath._callbacks)
+    for i in range(200):
+        def shout(plugin: CurrentPlugin, params: list[Val], results: list[Val],
+                  suffix: bytes = str(i).encode()) -> None:
+            plugin.return_string(results[0], plugin.input_string(params[0]) + suffix.decode())
+
+        fn = Function("extism:host/user", "transform", [ValType.I64], [ValType.I64], shout)
+        plugin = Plugin(STRING_GUEST, functions=[fn])
+        assert plugin.call("run", "x") == f"x{i}".encode()
+        del plugin, fn, shout
+    gc.collect()
+    # raw path: released through wasmtime's finalizers; public path: never held.
+    assert len(_callpath._callbacks) <= baseline + 1

@@ -30,7 +30,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import wasmtime
 from wasmtime import _bindings as _b
@@ -309,22 +309,16 @@ class RawCallPath:
         invoke.keep = keep  # type: ignore[attr-defined]
         return invoke
 
-    # Callbacks must outlive every linker/store using them: keep them forever,
-    # keyed by implementation, so defining the same function again is free.
-    _callbacks: ClassVar[dict[tuple[int, tuple[str, ...], tuple[str, ...]], Any]] = {}
-
     def define(self, linker: wasmtime.Linker, module: str, name: str,
                params: Sequence[str], results: Sequence[str], impl: HostImpl) -> None:
-        key = (id(impl), tuple(params), tuple(results))
-        entry = self._callbacks.get(key)
-        if entry is None or entry[0] is not impl:
-            entry = (impl, _RawCallback(_make_raw_callback(impl, params, results)))
-            self._callbacks[key] = entry
+        token, callback = _callbacks.acquire(impl, tuple(params), tuple(results))
         ty = functype(params, results)
         m, n = module.encode(), name.encode()
         error = _define_unchecked(_address(linker.ptr()), m, len(m), n, len(n),
-                                  _address(ty.ptr()), _address(entry[1]), None, None)
+                                  _address(ty.ptr()), _address(callback), token,
+                                  _address(_release_callback))
         if error:
+            _callbacks.release(token)
             raise wasmtime.WasmtimeError._from_ptr(
                 ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t)))
 
@@ -332,6 +326,58 @@ class RawCallPath:
         ctx = _address(store._context())
         ref = ctypes.addressof(memory._memory)
         return _memory_data(ctx, ref) or 0, _memory_size(ctx, ref)
+
+
+class _Callbacks:
+    """Native callbacks of host functions, alive while any definition uses them.
+
+    Each definition in a linker (and every store instance made from it)
+    shares one callback; wasmtime calls the definition's finalizer when the
+    last user is gone, and the callback is dropped when its count reaches 0.
+    """
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[int, tuple[str, ...], tuple[str, ...]], int] = {}
+        self._entries: dict[int, list[Any]] = {}  # token -> [key, impl, callback, count]
+        self._tokens = iter(range(1, 2**62))
+        self._lock = threading.RLock()  # a finalizer may run inside define, on this thread
+
+    def acquire(self, impl: HostImpl, params: tuple[str, ...],
+                results: tuple[str, ...]) -> tuple[int, Any]:
+        key = (id(impl), params, results)
+        with self._lock:
+            token = self._by_key.get(key)
+            entry = self._entries.get(token) if token is not None else None
+            if entry is None or entry[1] is not impl:
+                token = next(self._tokens)
+                entry = [key, impl, _RawCallback(_make_raw_callback(impl, params, results)), 0]
+                self._entries[token] = entry
+                self._by_key[key] = token
+            assert token is not None
+            entry[3] += 1
+            return token, entry[2]
+
+    def release(self, token: int) -> None:
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is None:
+                return
+            entry[3] -= 1
+            if entry[3] == 0:
+                del self._entries[token]
+                if self._by_key.get(entry[0]) == token:
+                    del self._by_key[entry[0]]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_callbacks = _Callbacks()
+
+
+@ctypes.CFUNCTYPE(None, _vp)  # type: ignore[untyped-decorator]
+def _release_callback(token: int, _registry: _Callbacks = _callbacks) -> None:
+    _registry.release(token)  # the default argument survives interpreter shutdown
 
 
 def _make_raw_callback(impl: HostImpl, params: Sequence[str],
