@@ -228,7 +228,7 @@ class Plugin:
             memory_size=-1 if max_pages is None else (self._compiled.initial_pages + max_pages) * 65_536,
             **STORE_LIMITS)
         self._instance: wasmtime.Instance | None = None
-        self._invokers: dict[str, tuple[_callpath.Invoker, bool]] = {}
+        self._invokers: dict[str, _callpath.Invoker] = {}
         if not keep_vars:
             self.vars: dict[str, bytes] = {}
             self._var_bytes = 0
@@ -259,16 +259,15 @@ class Plugin:
                 raise CallError(f"plug-in initialisation ({name}) failed: {_describe(exc)}",
                                 function=name, code=TRAP_CODE) from None
 
-    def _invoker(self, name: str) -> tuple[_callpath.Invoker, bool]:
+    def _invoker(self, name: str) -> _callpath.Invoker:
         found = self._invokers.get(name)
         if found is not None:
             return found
         assert self._instance is not None
         results = self._compiled.callable_results(name)
         func = self._path.export(self._store, self._instance, name)
-        entry = (self._path.bind(self._store, func, (), results), bool(results))
-        self._invokers[name] = entry
-        return entry
+        invoker = self._invokers[name] = self._path.bind(self._store, func, (), results)
+        return invoker
 
     # -- calls -----------------------------------------------------------
     def call(self, function_name: str, data: str | bytes | bytearray | memoryview,
@@ -343,7 +342,7 @@ class Plugin:
                 if fuel is not None:
                     raise fuel from None
                 raise
-        invoke, _ = self._invoker(name)
+        invoke = self._invoker(name)
         kernel = self._kernel
         try:
             placed = kernel.begin_call(data)
@@ -565,14 +564,6 @@ class Plugin:
             self.plugin = -1
             if getattr(self, "_owns_compiled_plugin", False):
                 self.compiled_plugin = None
-
-
-def _export(exports: Any, name: str) -> wasmtime.Func | None:
-    try:
-        item = exports[name]
-    except KeyError:
-        return None
-    return item if isinstance(item, wasmtime.Func) else None
 
 
 def _describe(exc: BaseException) -> str:
