@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from . import http, logs
 from ._callpath import I32, I64
+from .manifest import HTTP_TOKEN
 
 if TYPE_CHECKING:
     from .plugin import Plugin
@@ -128,8 +129,8 @@ def http_request(request: int, body: int) -> int:
     if not isinstance(headers, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
         raise HostError("invalid http request: 'headers' must map strings to strings")
-    if not isinstance(method, str):
-        raise HostError("invalid http request: 'method' must be a string")
+    if not isinstance(method, str) or not HTTP_TOKEN.fullmatch(method):
+        raise HostError(f"invalid http request: {method!r} is not an HTTP method")
     url = spec["url"]
     manifest = plugin._compiled.manifest
     try:

@@ -111,6 +111,8 @@ def send(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
             return Response(response.status_code, captured, b"".join(chunks))
     except httpx.TimeoutException:
         raise HttpTimeout("timeout") from None
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:  # bad URL, header or method
+        raise HttpError(f"invalid HTTP request to {url}: {exc}") from None
     except httpx.HTTPError as exc:
         raise HttpError(f"HTTP request to {url} failed: {exc or type(exc).__name__}") from None
 

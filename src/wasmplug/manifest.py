@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any, TypeAlias
 from .errors import LoadError, ManifestError
 
 WASM_MAGIC = b"\0asm"
+HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: a valid method
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,8 @@ def _source(entry: Any, index: int) -> WasmSource:
         headers_key = "headers" if "headers" in obj else "header"  # "header": before 1.4
         headers = _str_map(obj.get(headers_key) or {}, path + headers_key)
         method = _opt_str(obj, "method", path)
+        if method and not HTTP_TOKEN.fullmatch(method):
+            raise ManifestError(f"{_where(path + 'method')}: {method!r} is not an HTTP method")
         return WasmUrl(url, headers, method.upper() if method else None, name, digest)
     raise ManifestError(
         f"{_where(path.rstrip('.'))}: each wasm source needs one of 'path', 'data' or 'url'"
@@ -210,7 +214,7 @@ def _data_bytes(value: Any, path: str) -> bytes:
     if isinstance(value, str):
         try:
             return base64.b64decode(value, validate=True)
-        except binascii.Error as exc:
+        except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text
             raise ManifestError(f"{_where(path)}: not valid base64 ({exc})") from None
     if isinstance(value, Mapping) and set(value) == {"ptr", "len"}:
         raise ManifestError(
@@ -333,7 +337,7 @@ def parse_source(source: Any) -> Manifest:
             candidate = Path(source)
             try:
                 exists = candidate.is_file()
-            except OSError:
+            except (OSError, ValueError):
                 exists = False
             if exists:
                 return from_bytes(_read_file(candidate))
@@ -358,6 +362,8 @@ def _read_file(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise LoadError(f'Unable to load Wasm file "{path}": {exc.strerror or exc}') from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise LoadError(f"Unable to load Wasm file {str(path)!r}: {exc}") from None
 
 
 # ----------------------------------------------------------------- loading
