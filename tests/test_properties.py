@@ -792,6 +792,9 @@ def load(value: Any, wasi: bool = False) -> None:
 # Minimal failing inputs found by this property (kept so they always run).
 @example(value={"wasm": [{"path": "\x00"}]}, wasi=False)
 @example(value={"wasm": [{"url": "http://[::1"}]}, wasi=False)
+@example(value={"wasm": [{"data": "\xe9"}]}, wasi=False)      # found by fuzz/fuzz_load.py
+@example(value={"wasm": [{"url": "http://127.0.0.1:9/x.wasm", "method": "\xe9"}]},
+         wasi=False)                                                  # fuzz/fuzz_load.py too
 @example(value={"wasm": [{"url": "http://127.0.0.1:9/x.wasm", "headers": {"\xe9": ""}}]},
          wasi=False)
 @settings(max_examples=150, deadline=None, database=None)
@@ -969,6 +972,48 @@ def test_mutated_plugins_load_and_run_or_raise_wasmplug_error(mutant: tuple[str,
     except BaseException as exc:
         raise AssertionError(f"{type(exc).__name__} from a mutant of {name}: {exc!s:.300}") \
             from exc
+
+
+# Valid modules whose signatures use value types wasmtime-py cannot describe:
+# ValType.__str__ / __eq__ abort the process (a Rust panic in
+# wasm_valtype_kind, not an exception). Found by fuzz/fuzz_load.py
+# (fuzz/findings/crash-SIGABRT-86719e299b69.*). Each runs in a subprocess.
+EXOTIC_SIGNATURES = {
+    "export returns v128": '(module (func (export "f") (result v128) (v128.const i64x2 0 0)))',
+    "export takes v128": '(module (func (export "f") (param v128)))',
+    "export takes anyref": '(module (func (export "f") (param anyref)))',
+    "export returns (ref func)": '(module (func $g) (elem declare func $g) '
+                                 '(func (export "f") (result (ref func)) (ref.func $g)))',
+    "kernel import takes v128": '(module (import "extism:host/env" "alloc" '
+                                '(func (param v128) (result i64))))',
+    "user import takes v128": '(module (import "extism:host/user" "hello_world" '
+                              '(func (param v128) (result i64))))',
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXOTIC_SIGNATURES))
+def test_exotic_value_types_in_signatures_do_not_crash_the_process(case: str) -> None:
+    script = textwrap.dedent("""
+        import sys, wasmplug
+        from wasmplug.host_functions import Function, ValType
+        echo = Function(None, "hello_world", [ValType.I64], [ValType.I64], lambda *a: None)
+        try:
+            plugin = wasmplug.Plugin(sys.argv[1], functions=[echo])
+            for name in ("f", "ok"):
+                try:
+                    plugin.call(name, b"")
+                except wasmplug.Error:
+                    pass
+            print("loaded")
+        except wasmplug.Error as exc:
+            print("wasmplug.Error:", exc)
+    """)
+    done = subprocess.run([sys.executable, "-c", script, EXOTIC_SIGNATURES[case]],
+                          capture_output=True, text=True, timeout=60,
+                          env={"WASMPLUG_CACHE_DIR": "off", "PATH": ""})
+    assert done.returncode == 0, (
+        f"the process died (exit {done.returncode}) loading {EXOTIC_SIGNATURES[case]}:\n"
+        f"{done.stderr[-400:]}")
 
 
 @pytest.mark.parametrize("name", sorted(PLUGINS))
