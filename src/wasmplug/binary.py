@@ -93,3 +93,146 @@ def _skip_valtype(r: _Reader) -> None:
     kind = r.byte()
     if kind in (0x63, 0x64):  # (ref null? heaptype)
         r.uleb()  # heap type (abstract types are single negative-looking bytes; s33 fits)
+
+
+# ---------------------------------------------------------------- signatures
+#
+# Function signatures of imports and exports, as strings ("i32", "i64",
+# "f32", "f64", "v128", "funcref", "externref", "ref" ...). wasmtime-py can
+# only describe the four number types and two reference types: asking it
+# about a v128 or GC-reference signature aborts the process, so signatures
+# are read here instead.
+
+Signature = tuple[tuple[str, ...], tuple[str, ...]]
+# What an import or export is: a function's signature, or the kind of a
+# non-function ("table", "memory", "global", "tag"; "func" if its type is not
+# a function type the reader understands).
+Item = Signature | str
+_KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+
+_NUMBER_TYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128",
+                 0x78: "i8", 0x77: "i16"}
+_SHORT_REFS = {0x70: "funcref", 0x6F: "externref"}
+
+
+def _valtype(r: _Reader) -> str:
+    code = r.byte()
+    if code in _NUMBER_TYPES:
+        return _NUMBER_TYPES[code]
+    if code in _SHORT_REFS:
+        return _SHORT_REFS[code]
+    if code in (0x63, 0x64):  # (ref null? heaptype): heaptype is an s33
+        _sleb(r)
+        return "ref"
+    if 0x65 <= code <= 0x74:  # other abstract heap types in short form
+        return "ref"
+    raise ValueError(f"unknown value type 0x{code:02x}")
+
+
+def _sleb(r: _Reader) -> None:
+    while r.byte() & 0x80:
+        pass
+
+
+def _comptype(r: _Reader) -> Signature | None:
+    form = r.byte()
+    if form == 0x60:  # func
+        params = tuple(_valtype(r) for _ in range(r.uleb()))
+        results = tuple(_valtype(r) for _ in range(r.uleb()))
+        return params, results
+    if form == 0x5F:  # struct: fields
+        for _ in range(r.uleb()):
+            _valtype(r)
+            r.byte()
+        return None
+    if form == 0x5E:  # array: one field
+        _valtype(r)
+        r.byte()
+        return None
+    raise ValueError(f"unknown composite type 0x{form:02x}")
+
+
+def _subtype(r: _Reader) -> Signature | None:
+    if r.data[r.pos] in (0x50, 0x4F):  # sub / sub final: supertypes, then the type
+        r.byte()
+        for _ in range(r.uleb()):
+            r.uleb()
+    return _comptype(r)
+
+
+def _types(r: _Reader) -> list[Signature | None]:
+    types: list[Signature | None] = []
+    for _ in range(r.uleb()):
+        if r.data[r.pos] == 0x4E:  # rec group
+            r.byte()
+            types.extend(_subtype(r) for _ in range(r.uleb()))
+        else:
+            types.append(_subtype(r))
+    return types
+
+
+def signatures(wasm: bytes) -> tuple[dict[tuple[str, str], Item], dict[str, Item]]:
+    """({(module, name): item} of the imports, {name: item} of the exports),
+    where an item is a function's signature or another kind's name.
+
+    Call it on modules wasmtime has compiled; ValueError if it cannot read one.
+    """
+    try:
+        return _scan_signatures(_Reader(wasm))
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the module's imports and exports: {exc}") from None
+
+
+def _text(r: _Reader) -> str:
+    length = r.uleb()
+    text = r.data[r.pos:r.pos + length].decode("utf-8")
+    r.pos += length
+    return text
+
+
+def _scan_signatures(r: _Reader) -> tuple[dict[tuple[str, str], Item], dict[str, Item]]:
+    r.pos = 8
+    types: list[Signature | None] = []
+    functions: list[Signature | None] = []  # the function index space, imports first
+    imports: dict[tuple[str, str], Item] = {}
+    exports: dict[str, Item] = {}
+    while r.pos < len(r.data):
+        section = r.byte()
+        size = r.uleb()
+        end = r.pos + size
+        if section == 1:
+            types = _types(r)
+        elif section == 2:
+            for _ in range(r.uleb()):
+                module, name = _text(r), _text(r)
+                kind = r.byte()
+                imports[(module, name)] = _KINDS.get(kind, "unknown")
+                if kind == 0:
+                    sig = types[r.uleb()]
+                    functions.append(sig)
+                    if sig is not None:
+                        imports[(module, name)] = sig
+                elif kind == 1:
+                    _valtype(r)
+                    r.limits()
+                elif kind == 2:
+                    r.limits()
+                elif kind == 3:
+                    _valtype(r)
+                    r.byte()
+                elif kind == 4:
+                    r.byte()
+                    r.uleb()
+                else:
+                    raise ValueError(f"unknown import kind {kind}")
+        elif section == 3:
+            functions.extend(types[r.uleb()] for _ in range(r.uleb()))
+        elif section == 7:
+            for _ in range(r.uleb()):
+                name = _text(r)
+                kind = r.byte()
+                index = r.uleb()
+                sig = functions[index] if kind == 0 else None
+                exports[name] = sig if sig is not None else _KINDS.get(kind, "unknown")
+        r.pos = end
+    return imports, exports

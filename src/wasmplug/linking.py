@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import wasmtime
 
 from . import host_env
 from ._callpath import CallPath
+from .binary import Item, Signature
 from .errors import LoadError
 from .host_functions import DEFAULT_NAMESPACE, Function
 from .kernel import KERNEL_FUNCTIONS
@@ -55,32 +55,28 @@ class LinkPlan:
     uses_wasi: bool = False
 
 
-def _types(ty: wasmtime.FuncType) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results)
-
-
-def _check_signature(ty: Any, expected: tuple[tuple[str, ...], tuple[str, ...]],
-                     where: str) -> None:
-    if not isinstance(ty, wasmtime.FuncType):
-        raise LoadError(f"Unable to create Extism plugin: {where} is not a function import")
-    actual = _types(ty)
-    if actual != expected:
+def _check_signature(item: Item, expected: Signature, where: str) -> None:
+    if isinstance(item, str):
+        raise LoadError(f"Unable to create Extism plugin: {where} is a {item}, not a function")
+    if item != expected:
         raise LoadError(
-            f"Unable to create Extism plugin: {where} has type {actual[0]} -> {actual[1]}, "
+            f"Unable to create Extism plugin: {where} has type {item[0]} -> {item[1]}, "
             f"but the host provides {expected[0]} -> {expected[1]}")
 
 
-def _abi_signature(name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+def _abi_signature(name: str) -> Signature | None:
     if name in KERNEL_FUNCTIONS:
         return KERNEL_FUNCTIONS[name]
     entry = host_env.HOST_FUNCTIONS.get(name)
     return (entry[0], entry[1]) if entry else None
 
 
-def _dependency_order(modules: Sequence[tuple[str, wasmtime.Module]]) -> list[tuple[str, wasmtime.Module]]:
+def _dependency_order(modules: Sequence[tuple[str, wasmtime.Module]],
+                      imports: dict[str, dict[tuple[str, str], Item]],
+                      ) -> list[tuple[str, wasmtime.Module]]:
     names = {name for name, _ in modules}
-    deps = {name: {imp.module for imp in module.imports if imp.module in names and imp.module != name}
-            for name, module in modules}
+    deps = {name: {module for module, _ in imports[name] if module in names and module != name}
+            for name, _ in modules}
     ordered: list[tuple[str, wasmtime.Module]] = []
     done: set[str] = set()
     pending = list(modules)
@@ -97,56 +93,60 @@ def _dependency_order(modules: Sequence[tuple[str, wasmtime.Module]]) -> list[tu
     return ordered
 
 
-def plan_links(modules: Sequence[tuple[str, wasmtime.Module]], functions: Iterable[Function],
-               wasi: bool) -> LinkPlan:
-    """Classify and check every import; `modules` ends with `main`."""
+def plan_links(modules: Sequence[tuple[str, wasmtime.Module]],
+               items: dict[str, tuple[dict[tuple[str, str], Item], dict[str, Item]]],
+               functions: Iterable[Function], wasi: bool) -> LinkPlan:
+    """Classify and check every import; `modules` ends with `main`.
+
+    `items` holds each module's imports and exports as `binary.signatures`
+    reads them (wasmtime-py's own type objects abort the process on some
+    value types, so they are never used here).
+    """
     plan = LinkPlan(uses_wasi=wasi)
     user: dict[tuple[str, str], Function] = {}
     for fn in functions:  # a later definition of the same name wins
         user[(fn.namespace or DEFAULT_NAMESPACE, fn.name)] = fn
         if fn.namespace is None:
             user.setdefault((LEGACY_NAMESPACE, fn.name), fn)
-    exported: dict[tuple[str, str], Any] = {
-        (name, e.name): e.type for name, module in modules[:-1] for e in module.exports}
+    exported = {(name, export) for name, _ in modules[:-1] for export in items[name][1]}
     needed_host: set[tuple[str, str, str]] = set()
     needed_kernel: set[tuple[str, str]] = set()
     needed_user: dict[tuple[str, str], Function] = {}
 
-    for module_name, module in modules:
-        for imp in module.imports:
-            assert imp.name is not None
-            where = f"module '{module_name}' import {imp.module}.{imp.name}"
-            key = (imp.module, imp.name)
-            if imp.module == KERNEL_NAMESPACE:
-                if not isinstance(imp.type, wasmtime.FuncType):
+    for module_name, _ in modules:
+        for key, item in items[module_name][0].items():
+            imp_module, imp_name = key
+            where = f"module '{module_name}' import {imp_module}.{imp_name}"
+            if imp_module == KERNEL_NAMESPACE:
+                if isinstance(item, str) and item != "func":
                     raise LoadError(
                         "Unable to create Extism plugin: linked modules cannot access "
                         f"non-function exports of extism kernel ({where})")
-                expected = _abi_signature(imp.name)
+                expected = _abi_signature(imp_name)
                 if expected is None:
                     raise LoadError(
                         f"Unable to create Extism plugin: Invalid function import from "
-                        f"{KERNEL_NAMESPACE}: {imp.name} ({where}) is not part of the Extism ABI "
+                        f"{KERNEL_NAMESPACE}: {imp_name} ({where}) is not part of the Extism ABI "
                         "this host implements; the plug-in may need a newer host")
-                _check_signature(imp.type, expected, where)
-                if imp.name in host_env.HOST_FUNCTIONS:
-                    needed_host.add((KERNEL_NAMESPACE, imp.name, imp.name))
+                _check_signature(item, expected, where)
+                if imp_name in host_env.HOST_FUNCTIONS:
+                    needed_host.add((KERNEL_NAMESPACE, imp_name, imp_name))
             elif key in user:
                 fn = user[key]
-                _check_signature(imp.type, (fn.params_types, fn.results_types), where)
+                _check_signature(item, (fn.params_types, fn.results_types), where)
                 needed_user[key] = fn
-            elif (imp.module == LEGACY_NAMESPACE and imp.name.startswith(LEGACY_PREFIX)
-                  and imp.name[len(LEGACY_PREFIX):] in LEGACY_NAMES):
+            elif (imp_module == LEGACY_NAMESPACE and imp_name.startswith(LEGACY_PREFIX)
+                  and imp_name[len(LEGACY_PREFIX):] in LEGACY_NAMES):
                 plan.uses_legacy_abi = True
-                name = imp.name[len(LEGACY_PREFIX):]
+                name = imp_name[len(LEGACY_PREFIX):]
                 expected = _abi_signature(name)
                 assert expected is not None
-                _check_signature(imp.type, expected, where)
+                _check_signature(item, expected, where)
                 if name in KERNEL_FUNCTIONS:
-                    needed_kernel.add((imp.name, name))
+                    needed_kernel.add((imp_name, name))
                 else:
-                    needed_host.add((LEGACY_NAMESPACE, imp.name, name))
-            elif imp.module in WASI_NAMESPACES:
+                    needed_host.add((LEGACY_NAMESPACE, imp_name, name))
+            elif imp_module in WASI_NAMESPACES:
                 if not wasi:
                     raise LoadError(
                         f"Unable to create Extism plugin: {where} needs WASI, which is off; "
@@ -155,13 +155,13 @@ def plan_links(modules: Sequence[tuple[str, wasmtime.Module]], functions: Iterab
                 continue
             else:
                 raise LoadError(
-                    f"Unable to create Extism plugin: unknown import {imp.module}.{imp.name} "
+                    f"Unable to create Extism plugin: unknown import {imp_module}.{imp_name} "
                     f"({where}): the host provides no such function; register it as a host "
                     "function or add the module that exports it to the manifest")
     plan.host = sorted(needed_host)
     plan.legacy_kernel = sorted(needed_kernel)
     plan.user = [(module, name, fn) for (module, name), fn in needed_user.items()]
-    plan.modules = _dependency_order(modules[:-1])
+    plan.modules = _dependency_order(modules[:-1], {n: items[n][0] for n, _ in modules})
     return plan
 
 

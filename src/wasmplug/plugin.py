@@ -21,7 +21,7 @@ import wasmtime
 
 from . import _callpath, host_env
 from ._callpath import I32, CallPath
-from .binary import memory_minimums
+from .binary import Item, memory_minimums, signatures
 from .engine import EngineSettings, Runtime, runtime
 from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
 from .host_functions import HOST_FN_REGISTRY, Function
@@ -81,16 +81,22 @@ class CompiledPlugin:
         self.modules: list[tuple[str, wasmtime.Module]] = [
             (m.name, self.runtime.compile(m.wasm, m.sha256, m.name)) for m in loaded]
         self.main: wasmtime.Module = self.modules[-1][1]
-        self.links = plan_links(self.modules, self.functions, self.wasi is not None)
+        # Imports and exports, read from the binaries (they compiled, so they parse).
+        binaries = {m.name: m.wasm if m.wasm.startswith(b"\0asm")
+                    else bytes(wasmtime.wat2wasm(m.wasm.decode("utf-8"))) for m in loaded}
+        try:
+            items = {name: signatures(wasm) for name, wasm in binaries.items()}
+        except ValueError as exc:
+            raise LoadError(f"Unable to create Extism plugin: {exc}") from None
+        self.links = plan_links(self.modules, items, self.functions, self.wasi is not None)
         # 0.x plug-ins run with WASI expected a fresh instance for every call (ABI.md 4).
         self.fresh_instance_per_call = self.links.uses_legacy_abi and self.wasi is not None
         # Largest initial size of any memory of the plug-in, the kernel's page
         # included, exported or not (for max_pages).
-        self.initial_pages = max([1, *(p for m in loaded for p in memory_minimums(m.wasm))])
-        self._exports = {e.name: e.type for e in self.main.exports}
-        self._signatures = {
-            name: (tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results))
-            for name, ty in self._exports.items() if isinstance(ty, wasmtime.FuncType)}
+        self.initial_pages = max([1, *(p for w in binaries.values() for p in memory_minimums(w))])
+        self._exports: dict[str, Item] = items["main"][1]
+        self._signatures = {name: item for name, item in self._exports.items()
+                            if not isinstance(item, str)}
         self.init_steps = self._guest_init_steps()
         self._templates: dict[str, wasmtime.Linker] = {}
         self.pointer = 1
