@@ -670,9 +670,9 @@ def test_begin_call_that_cannot_place_its_input_still_resets(size: int, fill: in
                                                             failure: str) -> None:
     """ABI.md 5.2 starts every call with `reset` (which zeroes the heap, 3.6)
     and only then allocates the input. wasmplug_begin_call skips zeroing the
-    first 12 + n bytes, expecting the input to overwrite them; when the input
-    cannot be allocated, they are never zeroed, yet the bump position is 0:
-    later fresh blocks hold the bytes of earlier calls.
+    first 12 + n bytes, expecting the input to overwrite them; it used to skip
+    them also when the input could not be allocated, leaving the bytes of
+    earlier calls in later fresh blocks (fixed in 0e2d690).
     """
     k, m = Kernel(), KernelModel()
     p = k("alloc", size)
@@ -789,7 +789,8 @@ def load(value: Any, wasi: bool = False) -> None:
     wasmplug.Plugin(value, functions=[], wasi=wasi)
 
 
-# Minimal failing inputs found by this property (kept so they always run).
+# Minimal inputs this property and fuzz/fuzz_load.py found raising other
+# exceptions (fixed in 698ea9b); kept so they always run.
 @example(value={"wasm": [{"path": "\x00"}]}, wasi=False)
 @example(value={"wasm": [{"url": "http://[::1"}]}, wasi=False)
 @example(value={"wasm": [{"data": "\xe9"}]}, wasi=False)      # found by fuzz/fuzz_load.py
@@ -815,7 +816,7 @@ def test_plugin_config_argument_loads_or_raises_wasmplug_error(value: Any, confi
     only_wasmplug_errors(lambda v: wasmplug.Plugin(v, config=config, functions=[]), value)
 
 
-@example(value="a\x00.wasm")                   # minimal failing input (ValueError)
+@example(value="a\x00.wasm")                   # was ValueError (fixed in 698ea9b)
 @settings(max_examples=150, deadline=None, database=None)
 @given(value=st.one_of(
     st.text(max_size=200),
@@ -833,7 +834,8 @@ def test_text_and_bytes_load_or_raise_wasmplug_error(value: str | bytes) -> None
 
 
 # Deep nesting and long integers are where Python's own parsers raise
-# something other than their DecodeError: RecursionError and ValueError.
+# something other than their DecodeError: RecursionError and ValueError
+# (escaped from wasmplug until 0e2d690).
 @example(value="1" * 4301)                      # json: int_max_str_digits is 4300
 @example(value={"wasm": [{"path": "x.wasm"}], "timeout_ms": 10**4300})   # repr() in the message
 @settings(max_examples=30, deadline=None, database=None)
@@ -851,10 +853,10 @@ def test_nested_and_numeric_extremes_raise_wasmplug_error(value: Any) -> None:
 
 
 def test_huge_timeout_ms_does_not_break_other_plugins_timeouts() -> None:
-    """timeout_ms accepts any u64 (ABI.md 6.2), but a timeout past
-    threading.TIMEOUT_MAX (about 9.2e12 ms) raises OverflowError in the shared
-    epoch-ticker thread, which dies: no timeout of any plug-in fires after that.
-    Run in a subprocess: the ticker is per process.
+    """timeout_ms accepts any u64 (ABI.md 6.2); a timeout past
+    threading.TIMEOUT_MAX (about 9.2e12 ms) used to raise OverflowError in the
+    shared epoch-ticker thread, which died: no timeout of any plug-in fired
+    after that (fixed in 0e2d690). In a subprocess: the ticker is per process.
     """
     script = textwrap.dedent(f"""
         import threading, time, wasmplug
@@ -910,7 +912,8 @@ HOST_FUNCTIONS = [
 ]
 PLUGINS = {p.relative_to(ROOT).as_posix(): p.read_bytes() for p in PLUGIN_FILES}
 NEVER_CALL = {"forever"}          # loop.wasm: would cost the whole timeout every time
-INTERESTING_BYTES = [0x00, 0x01, 0x7F, 0x80, 0xFF, 0x40, 0x41, 0x0B, 0x10, 0x20, 0x21, 0x3F, 0x60]
+INTERESTING_BYTES = [0x00, 0x01, 0x7F, 0x80, 0xFF, 0x40, 0x41, 0x0B, 0x10, 0x20, 0x21, 0x3F, 0x60,
+                     0x7B, 0x70, 0x6F, 0x6E, 0x64, 0x63]   # ... v128 and reference types
 
 
 @st.composite
@@ -975,9 +978,9 @@ def test_mutated_plugins_load_and_run_or_raise_wasmplug_error(mutant: tuple[str,
 
 
 # Valid modules whose signatures use value types wasmtime-py cannot describe:
-# ValType.__str__ / __eq__ abort the process (a Rust panic in
+# its ValType.__str__ / __eq__ abort the process (a Rust panic in
 # wasm_valtype_kind, not an exception). Found by fuzz/fuzz_load.py
-# (fuzz/findings/crash-SIGABRT-86719e299b69.*). Each runs in a subprocess.
+# (fuzz/findings/crash-SIGABRT-*), fixed in c78e1e3. Each runs in a subprocess.
 EXOTIC_SIGNATURES = {
     "export returns v128": '(module (func (export "f") (result v128) (v128.const i64x2 0 0)))',
     "export takes v128": '(module (func (export "f") (param v128)))',
