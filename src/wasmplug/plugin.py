@@ -301,7 +301,7 @@ class Plugin:
         future = loop.run_in_executor(None, self._call, function_name, data, parse,
                                       host_context, cancelled)
         try:
-            return await asyncio.shield(future)
+            return await future
         except asyncio.CancelledError:
             cancelled.set()
             self._compiled.runtime.engine.increment_epoch()  # let a running call see it
