@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -58,11 +59,24 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients hanging up (e.g. on a response bomb) are expected
+
+
 @contextmanager
 def serve(files_dir: Path) -> Iterator[str]:
-    handler = type("BoundHandler", (Handler,), {"files_dir": files_dir})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    """The echo/bytes/slow/status/redirect/file server above, on 127.0.0.1."""
+    with serve_handler(type("BoundHandler", (Handler,), {"files_dir": files_dir})) as url:
+        yield url
+
+
+@contextmanager
+def serve_handler(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Run `handler` on 127.0.0.1 in a background thread; yields the base URL."""
+    server = QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -45,6 +45,7 @@ from wasmplug import (
 )
 
 from .conftest import ROOT, wasm
+from .http_server import serve_handler
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
@@ -758,23 +759,10 @@ class HostileServer(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients hanging up on bombs are expected
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = QuietServer(("127.0.0.1", 0), HostileServer)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_handler(HostileServer) as url:
+        yield url
 
 
 def fetch(url: str) -> str:
