@@ -686,15 +686,17 @@ def test_reentrant_call_through_a_host_function() -> None:
 
 
 def test_module_that_does_not_validate() -> None:
+    # Our hint first, then wasmtime's detail: what was wrong and at which offset.
     with pytest.raises(LoadError, match=r"^Unable to compile Extism plugin: module 'main' is not "
-                                        r"valid WebAssembly \("):
+                                        r"valid WebAssembly; check .*\(wasmtime: .*at offset \d+: "
+                                        r"type mismatch: expected i32, found i64\)$"):
         plugin("invalid_types")
 
 
 @pytest.mark.parametrize("name", ["garbage", "truncated"])
 def test_module_that_is_not_wasm(name: str) -> None:
     with pytest.raises(LoadError, match=r"^Unable to compile Extism plugin: module 'main' is not "
-                                        r"valid WebAssembly \("):
+                                        r"valid WebAssembly; check .*\(wasmtime: .+\)$"):
         plugin(name)
     with pytest.raises(LoadError, match=r"^Unable to compile Extism plugin"):
         Plugin(hostile(name).read_bytes(), functions=[])
@@ -702,7 +704,8 @@ def test_module_that_is_not_wasm(name: str) -> None:
 
 def test_empty_file() -> None:
     with pytest.raises(LoadError, match=r"^Unable to compile Extism plugin: module 'main' is not "
-                                        r"valid WebAssembly \(expected at least one module field\)"):
+                                        r"valid WebAssembly; check .*\(wasmtime: expected at least one "
+                                        r"module field \(at line 1, column 1\)\)$"):
         plugin("empty")
     for source in (str(hostile("empty")), b""):
         with pytest.raises(wasmplug.ManifestError, match=r"^No wasm files specified"):

@@ -375,6 +375,19 @@ class _Callbacks:
 _callbacks = _Callbacks()
 
 
+def hold_host_callback(impl: HostImpl, params: Sequence[str],
+                       results: Sequence[str]) -> tuple[int, Any]:
+    """The native callback of a host function, held until `release_host_callback(token)`.
+
+    Returns (token, callback); linkers defining the same function share it.
+    """
+    return _callbacks.acquire(impl, tuple(params), tuple(results))
+
+
+def release_host_callback(token: int) -> None:
+    _callbacks.release(token)
+
+
 @ctypes.CFUNCTYPE(None, _vp)  # type: ignore[untyped-decorator]
 def _release_callback(token: int, _registry: _Callbacks = _callbacks) -> None:
     _registry.release(token)  # the default argument survives interpreter shutdown

@@ -31,11 +31,12 @@ import os
 import secrets
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 import wasmtime
 
-from . import _callpath
+from . import _callpath, runtime_events
 
 log = logging.getLogger("wasmplug.cache")
 
@@ -142,10 +143,13 @@ class ModuleCache:
                 wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8")))
         return wasmtime.Module(self.engine, wasm)
 
-    def load_or_compile(self, wasm: bytes, sha256: str) -> wasmtime.Module:
+    def load_or_compile(self, wasm: bytes, sha256: str, label: str = "main") -> wasmtime.Module:
+        started = time.perf_counter()
         directory = cache_dir()
         if directory is None or not _private_dir(directory):
-            return self.compile(wasm)
+            module = self.compile(wasm)
+            runtime_events.module_ready("compiled (cache off)", label, sha256, started)
+            return module
         path = directory / f"{entry_key(sha256, self.fingerprint)}.cwasm"
         try:
             secret = _secret(directory)
@@ -154,8 +158,10 @@ class ModuleCache:
             return self.compile(wasm)
         module = self._load(path, secret)
         if module is not None:
+            runtime_events.module_ready("loaded from the cache", label, sha256, started)
             return module
         module = self.compile(wasm)
+        runtime_events.module_ready("compiled", label, sha256, started)
         try:
             payload = bytes(module.serialize())
             mac = hmac.digest(secret, payload, "sha256")

@@ -12,6 +12,7 @@ import hashlib
 import heapq
 import itertools
 import logging
+import re
 import threading
 import time
 import weakref
@@ -22,6 +23,7 @@ from importlib.resources import files
 
 import wasmtime
 
+from . import runtime_events
 from .cache import ModuleCache
 from .errors import LoadError
 
@@ -128,24 +130,42 @@ class Runtime:
 
     def compile(self, wasm: bytes, sha256: str, label: str = "main") -> wasmtime.Module:
         """The compiled module for `wasm` (memory table, then disk cache, then compile)."""
+        started = time.perf_counter()
         module = self._modules.get(sha256)
         if module is not None:
+            runtime_events.module_ready("reused", label, sha256, started)
             return module
         try:
-            module = self.disk_cache.load_or_compile(wasm, sha256)
+            module = self.disk_cache.load_or_compile(wasm, sha256, label)
         except wasmtime.WasmtimeError as exc:
             raise LoadError(
-                f"Unable to compile Extism plugin: module '{label}' is not valid WebAssembly "
-                f"({_first_line(exc)}); check that the file is a .wasm built for wasm32"
+                f"Unable to compile Extism plugin: module '{label}' is not valid WebAssembly; "
+                f"check that the file is a .wasm built for wasm32 (wasmtime: {_detail(exc)})"
             ) from None
         with self._lock:
             self._modules[sha256] = module
         return module
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _detail(exc: BaseException) -> str:
+    """wasmtime's message with its causes on one line: what was wrong, and where."""
+    parts = []
+    for line in (raw.strip() for raw in str(exc).splitlines()):
+        if not line or line == "Caused by:" or _SNIPPET_LINE.match(line):
+            continue
+        where = _WAT_LOCATION.match(line)
+        if where:  # a text-format error: "--> <anon>:3:7" under the message
+            parts[-1:] = [f"{parts[-1] if parts else 'error'} (at line {where[1]}, "
+                          f"column {where[2]})"]
+            continue
+        # "0: unexpected end-of-file (at offset 0x1d)" -> the cause itself
+        number, sep, rest = line.partition(": ")
+        parts.append(" ".join((rest if sep and number.isdigit() else line).split()))
+    return ": ".join(parts) or type(exc).__name__
+
+
+_SNIPPET_LINE = re.compile(r"^(\d+ )?\|")  # the source excerpt wasmtime draws under a WAT error
+_WAT_LOCATION = re.compile(r"^--> .*:(\d+):(\d+)$")
 
 
 _runtimes: dict[EngineSettings, Runtime] = {}

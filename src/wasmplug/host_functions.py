@@ -75,6 +75,9 @@ class Val:
     def __repr__(self) -> str:
         return f"Val({self.t}, {self.value})"
 
+    def _assign(self, v: Any) -> None:
+        self.value = v
+
 
 class Memory:
     """A block of kernel memory: `offset` and `length`."""
@@ -203,6 +206,11 @@ class Function:
             return out[0] if len(out) == 1 else out
         return impl
 
+    def _call_with_vals(self, current: CurrentPlugin, params: list[Val], results: list[Val],
+                        *user_data: Any) -> None:
+        """Run the function on `Val`s, filling `results` (the SDK's `handle_args` protocol)."""
+        self.f(current, params, results, *user_data)
+
     def __repr__(self) -> str:
         return f"<host function {self.namespace or DEFAULT_NAMESPACE}.{self.name}>"
 
@@ -328,6 +336,17 @@ class TypeInferredFunction(ExplicitFunction):
                 return [encode(plugin, x) for encode, x in zip(encoders, value, strict=True)]
             return encoders[0](plugin, value)
         return impl
+
+    def _call_with_vals(self, current: CurrentPlugin, params: list[Val], results: list[Val],
+                        *user_data: Any) -> None:
+        plugin = current._plugin
+        args = [decode(plugin, v.value) for (_, decode), v in zip(self._params, params, strict=True)]
+        if self._wants_plugin:
+            args.insert(0, current)
+        value = self.func(*args, *user_data)
+        values = value if self._tuple else (value,)
+        for (_, encode), slot, item in zip(self._results, results, values, strict=True):
+            slot.value = encode(plugin, item)
 
 
 HOST_FN_REGISTRY: list[Function] = []

@@ -125,6 +125,10 @@ class CustomLogger:
         self._lines: list[str] = []
         self._lock = threading.Lock()
 
+    def set_callback(self, callback: Callable[[str], Any]) -> None:
+        """Hand the lines still buffered, and later ones, to `callback` instead."""
+        self.callback = callback
+
     def _append(self, line: str) -> None:
         with self._lock:
             self._lines.append(line)

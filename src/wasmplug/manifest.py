@@ -282,8 +282,11 @@ def _is_wat(text: str) -> bool:
     return stripped.startswith("(") and stripped[1:].lstrip().startswith("module")
 
 
-def from_bytes(data: bytes) -> Manifest:
-    """Interpret raw plug-in bytes: wasm, WAT, or a TOML / JSON manifest (ABI.md 6.1)."""
+def from_bytes(data: bytes, label: str = "the plug-in data") -> Manifest:
+    """Interpret raw plug-in bytes: wasm, WAT, or a TOML / JSON manifest (ABI.md 6.1).
+
+    `label` names the bytes in error messages (a file's path, say).
+    """
     if data.startswith(WASM_MAGIC):
         return Manifest(wasm=(WasmData(data),))
     try:
@@ -297,17 +300,22 @@ def from_bytes(data: bytes) -> Manifest:
     # convert; RecursionError, nesting deeper than a manifest ever needs.
     try:
         parsed: Any = tomllib.loads(text)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError) as toml_error:
         try:
             parsed = json.loads(text)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError) as json_error:
+            # Report the parser the text was most likely meant for.
+            looks_json = text.lstrip().startswith(("{", '"'))
+            kind, error = ("JSON", json_error) if looks_json else ("TOML", toml_error)
+            reason = str(error) if not isinstance(error, RecursionError) else "nested too deeply"
             raise ManifestError(
-                "Unknown manifest format: expected wasm bytes, WAT text, or a JSON or TOML "
-                "manifest (see ABI.md section 6)"
+                f"{label} is neither a wasm module nor a JSON/TOML manifest: {kind}: {reason}; "
+                "pass a .wasm file, WAT text, or a manifest such as "
+                '{"wasm": [{"path": "plugin.wasm"}]}'
             ) from None
     if not isinstance(parsed, Mapping):
         raise ManifestError(
-            f"Unknown manifest format: a manifest is a JSON/TOML object, got {_describe(parsed)}"
+            f"{label} is not a manifest: a manifest is a JSON/TOML object, got {_describe(parsed)}"
         )
     return from_dict(parsed)
 
@@ -331,18 +339,16 @@ def parse_source(source: Any) -> Manifest:
     if isinstance(source, Mapping):
         return from_dict(source)
     if isinstance(source, os.PathLike):
-        return from_bytes(_read_file(Path(source)))
+        return _from_file(Path(source))
     if isinstance(source, str):
         if len(source) < 4096 and "\n" not in source:
             candidate = Path(source)
             try:
-                exists = candidate.is_file()
+                exists = candidate.is_file() or candidate.is_dir()
             except (OSError, ValueError):
                 exists = False
-            if exists:
-                return from_bytes(_read_file(candidate))
-            if candidate.suffix.lower() in _FILE_SUFFIXES:
-                return from_bytes(_read_file(candidate))  # raises: file not found
+            if exists or candidate.suffix.lower() in _FILE_SUFFIXES:
+                return _from_file(candidate)  # raises if it is missing or a directory
         return from_bytes(source.encode("utf-8"))
     if isinstance(source, bytes | bytearray | memoryview):
         return from_bytes(bytes(source))
@@ -352,6 +358,10 @@ def parse_source(source: Any) -> Manifest:
     )
 
 
+def _from_file(path: Path) -> Manifest:
+    return from_bytes(_read_file(path), f'"{path}"')
+
+
 def read_module(source: WasmFile) -> bytes:
     """The bytes of a file source (LoadError if it cannot be read)."""
     return _read_file(Path(source.path))
@@ -359,6 +369,9 @@ def read_module(source: WasmFile) -> bytes:
 
 def _read_file(path: Path) -> bytes:
     try:
+        if path.is_dir():
+            raise LoadError(f'Unable to load Wasm file "{path}": it is a directory; give the path '
+                            "of a .wasm file or of a JSON/TOML manifest")
         return path.read_bytes()
     except OSError as exc:
         raise LoadError(f'Unable to load Wasm file "{path}": {exc.strerror or exc}') from None

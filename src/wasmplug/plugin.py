@@ -19,7 +19,7 @@ from typing import Any, Final, TypeVar
 
 import wasmtime
 
-from . import _callpath, host_env
+from . import _callpath, host_env, runtime_events
 from ._callpath import I32, CallPath
 from .binary import Item, memory_minimums, signatures
 from .engine import EngineSettings, Runtime, runtime
@@ -28,7 +28,7 @@ from .host_functions import HOST_FN_REGISTRY, Function
 from .kernel import Kernel, KernelMemoryError
 from .linking import link_store, plan_links, template_linker
 from .manifest import Manifest, load_modules, parse_source
-from .wasi import WasiOptions, make_config, parse_allowed_paths
+from .wasi import WasiOptions, close_at_exit, make_config, parse_allowed_paths
 
 log = logging.getLogger("wasmplug")
 
@@ -60,6 +60,7 @@ class CompiledPlugin:
     def __init__(self, plugin: Any, wasi: bool | WasiOptions = False,
                  functions: Iterable[Function] | None = _REGISTRY, *,
                  fuel_limit: int | None = None) -> None:
+        started = time.perf_counter()
         self.pointer = -1
         if fuel_limit is not None and (isinstance(fuel_limit, bool) or not isinstance(fuel_limit, int)
                                        or fuel_limit < 1):
@@ -100,6 +101,7 @@ class CompiledPlugin:
         self.init_steps = self._guest_init_steps()
         self._templates: dict[str, wasmtime.Linker] = {}
         self.pointer = 1
+        runtime_events.compiled_plugin_ready(len(self.modules), len(self.functions), started)
 
     def _signature(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         return self._signatures.get(name)
@@ -176,6 +178,7 @@ class Plugin:
     def __init__(self, plugin: Any, wasi: bool | WasiOptions = False, config: Any = None,
                  functions: Iterable[Function] | None = _REGISTRY, *,
                  fuel_limit: int | None = None) -> None:
+        started = time.perf_counter()
         self.plugin = -1
         self._owns_compiled_plugin = not isinstance(plugin, CompiledPlugin)
         self.compiled_plugin: CompiledPlugin | None = (
@@ -205,6 +208,9 @@ class Plugin:
         self.fuel_limit = fuel_limit if fuel_limit is not None else self._compiled.fuel_limit
         self._build_store()
         self.plugin = 1
+        if self._compiled.wasi is not None:
+            close_at_exit(self._close_at_exit)
+        runtime_events.plugin_created(self._id, started, self._compiled.wasi is not None)
 
     # -- construction ----------------------------------------------------
     def _build_store(self, keep_vars: bool = False) -> None:
@@ -243,6 +249,7 @@ class Plugin:
         self._needs_rebuild = False
 
     def _instantiate(self) -> None:
+        started = time.perf_counter()
         store, linker = self._store, self._linker
         try:
             for name, module in self._compiled.links.modules:
@@ -264,6 +271,7 @@ class Plugin:
                 self._needs_rebuild = True  # start again from a fresh instance next call
                 raise CallError(f"plug-in initialisation ({name}) failed: {_describe(exc)}",
                                 function=name, code=TRAP_CODE) from None
+        runtime_events.plugin_instantiated(self._id, started)
 
     def _invoker(self, name: str) -> _callpath.Invoker:
         found = self._invokers.get(name)
@@ -313,7 +321,7 @@ class Plugin:
         if isinstance(data, str):
             data = data.encode("utf-8")
         elif not isinstance(data, bytes):
-            data = bytes(data)
+            data = _input_bytes(data)
         me = threading.get_ident()
         if self._owner == me:
             raise CallError("cannot make reentrant calls into plugin", function=function_name)
@@ -324,7 +332,12 @@ class Plugin:
                 if cancelled is not None and cancelled.is_set():
                     raise CallTimeout("timeout: the call was cancelled before it started",
                                       function=function_name, code=TRAP_CODE)
-                output = self._call_locked(function_name, data, host_context)
+                if runtime_events.wants_calls():
+                    output = runtime_events.observe_call(
+                        self._id, function_name, len(data),
+                        lambda: self._call_locked(function_name, data, host_context))
+                else:
+                    output = self._call_locked(function_name, data, host_context)
             finally:
                 self._owner = None
                 self._cancelled = None
@@ -550,6 +563,7 @@ class Plugin:
             return
         with self._lock:
             self.plugin = -1
+            runtime_events.plugin_freed(self._id)
             self._invokers = {}
             self._instance = None
             self._kernel = None  # type: ignore[assignment]
@@ -558,6 +572,11 @@ class Plugin:
             if self._owns_compiled_plugin and self.compiled_plugin is not None:
                 self.compiled_plugin.__del__()
                 self.compiled_plugin = None
+
+    def _close_at_exit(self) -> None:
+        """Free a WASI store before Python finalises (wasi.close_at_exit); not mid-call."""
+        if not self._lock.locked():
+            self.close()
 
     def __enter__(self) -> Plugin:
         return self
@@ -568,8 +587,27 @@ class Plugin:
     def __del__(self) -> None:
         if getattr(self, "plugin", -1) != -1:
             self.plugin = -1
+            runtime_events.plugin_freed(self._id)
             if getattr(self, "_owns_compiled_plugin", False):
                 self.compiled_plugin = None
+
+
+def _input_bytes(data: object) -> bytes:
+    """A call's input other than str / bytes, accepted and refused as the extism SDK does.
+
+    bytearray and memoryview are accepted too (a wasmplug extension); a list
+    or tuple of integers is taken as the bytes it lists.
+    """
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    if isinstance(data, list | tuple):
+        try:
+            return bytes(data)
+        except ValueError:
+            raise OverflowError("the input list holds an integer outside 0..255") from None
+        except TypeError:
+            raise TypeError("the input list must hold integers from 0 to 255") from None
+    raise TypeError(f"a plug-in call's input must be str or bytes, not {type(data).__name__}")
 
 
 def _describe(exc: BaseException) -> str:
