@@ -147,9 +147,9 @@ class ModuleCache:
         started = time.perf_counter()
         directory = cache_dir()
         if directory is None or not _private_dir(directory):
-            module = self.compile(wasm)
+            compiled = self.compile(wasm)
             runtime_events.module_ready("compiled (cache off)", label, sha256, started)
-            return module
+            return compiled
         path = directory / f"{entry_key(sha256, self.fingerprint)}.cwasm"
         try:
             secret = _secret(directory)

@@ -149,7 +149,7 @@ class Runtime:
 
 def _detail(exc: BaseException) -> str:
     """wasmtime's message with its causes on one line: what was wrong, and where."""
-    parts = []
+    parts: list[str] = []
     for line in (raw.strip() for raw in str(exc).splitlines()):
         if not line or line == "Caused by:" or _SNIPPET_LINE.match(line):
             continue

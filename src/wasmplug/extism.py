@@ -124,8 +124,8 @@ def handle_args(current: Any, inputs: Sequence[Any], n_inputs: int, outputs: Seq
     function in `HOST_FN_REGISTRY` (as `host_fn` numbers them in the SDK);
     the function runs with the `Val`s of `inputs` and fills `outputs`.
     """
-    params = [_convert_value(inputs[i]) for i in range(n_inputs)]
-    results = [_convert_value(outputs[i]) for i in range(n_outputs)]
+    params: list[Any] = [_convert_value(inputs[i]) for i in range(n_inputs)]
+    results: list[Any] = [_convert_value(outputs[i]) for i in range(n_outputs)]
     extra = list(user_data or [])
     if not extra:
         raise Error("handle_args: user_data must end with the function's registry index")

@@ -39,6 +39,10 @@ STORE_LIMITS: Final = {"table_elements": 1_000_000, "instances": 10_000, "tables
 T = TypeVar("T")
 
 
+_events_enabled_for = runtime_events.enabled_for  # the call path's one logging check
+_CALL_EVENTS: Final = runtime_events.CALL_EVENTS
+
+
 def _to_bytes(buffer: bytes) -> bytes:
     return bytes(buffer)
 
@@ -332,7 +336,7 @@ class Plugin:
                 if cancelled is not None and cancelled.is_set():
                     raise CallTimeout("timeout: the call was cancelled before it started",
                                       function=function_name, code=TRAP_CODE)
-                if runtime_events.wants_calls():
+                if _events_enabled_for(_CALL_EVENTS):
                     output = runtime_events.observe_call(
                         self._id, function_name, len(data),
                         lambda: self._call_locked(function_name, data, host_context))

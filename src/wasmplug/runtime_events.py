@@ -14,14 +14,13 @@ handlers about itself, wasmplug tells through the standard `logging` module:
 | a call stopped by a limit (`timeout_ms`, `fuel_limit`, `memory.*`) | INFO |
 
 Records carry the plug-in id as `record.plugin_id`. The call path asks one
-cached question per call (`wants_calls()`); when nothing listens at INFO or
+cached question per call (`enabled_for(CALL_EVENTS)`); when nothing listens at INFO or
 below, no clock is read and nothing is formatted.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -35,10 +34,11 @@ _DEBUG = logging.DEBUG
 _INFO = logging.INFO
 T = TypeVar("T")
 
-# The hot path's single question, asked once per call: would any call event
-# (INFO or below) be handled? `Logger.isEnabledFor` caches its answer until a
-# level changes.
-wants_calls: Callable[[], bool] = functools.partial(log.isEnabledFor, _INFO)
+# The hot path's single question, asked once per call:
+# `enabled_for(CALL_EVENTS)`, would any call event (INFO or below) be handled?
+# `Logger.isEnabledFor` caches its answer until a level changes (~0.1 µs).
+enabled_for = log.isEnabledFor
+CALL_EVENTS = _INFO
 
 
 def _ms(start: float) -> float:

@@ -143,7 +143,7 @@ def close_at_exit(close: Callable[[], object]) -> None:
         if not _hook_installed:
             atexit.register(_close_all)
             _hook_installed = True
-    _closers.add(weakref.WeakMethod(close, _closers.discard))  # type: ignore[arg-type]
+    _closers.add(weakref.WeakMethod(close, _closers.discard))
 
 
 def _close_all() -> None:
