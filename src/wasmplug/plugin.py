@@ -591,7 +591,10 @@ class Plugin:
     def __del__(self) -> None:
         if getattr(self, "plugin", -1) != -1:
             self.plugin = -1
-            runtime_events.plugin_freed(self._id)
+            try:  # noqa: SIM105 - at exit, modules (contextlib too) may be torn down
+                runtime_events.plugin_freed(self._id)
+            except Exception:
+                pass
             if getattr(self, "_owns_compiled_plugin", False):
                 self.compiled_plugin = None
 
