@@ -337,9 +337,11 @@ class Plugin:
                     raise CallTimeout("timeout: the call was cancelled before it started",
                                       function=function_name, code=TRAP_CODE)
                 if _events_enabled_for(_CALL_EVENTS):
+                    # (arguments, not a closure: a closure would make these
+                    # variables cells, slowing every call down)
                     output = runtime_events.observe_call(
-                        self._id, function_name, len(data),
-                        lambda: self._call_locked(function_name, data, host_context))
+                        self._id, function_name, len(data), self._call_locked,
+                        function_name, data, host_context)
                 else:
                     output = self._call_locked(function_name, data, host_context)
             finally:

@@ -78,13 +78,13 @@ def plugin_freed(plugin_id: Any) -> None:
             log.debug("plug-in freed", extra={"plugin_id": plugin_id})
 
 
-def observe_call(plugin_id: Any, name: str, size: int, run: Callable[[], T]) -> T:
-    """Run one call (`run()`), logging its start, end, duration and any limit it hit."""
+def observe_call(plugin_id: Any, name: str, size: int, run: Callable[..., T], *args: Any) -> T:
+    """Run one call (`run(*args)`), logging its start, end, duration and any limit it hit."""
     extra = {"plugin_id": plugin_id}
     log.log(TRACE, "call to %s started with %d bytes of input", name, size, extra=extra)
     start = time.perf_counter()
     try:
-        output = run()
+        output = run(*args)
     except CallError as exc:
         elapsed = _ms(start)
         if exc.limit is not None:
