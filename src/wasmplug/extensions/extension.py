@@ -88,6 +88,7 @@ class ExtensionStatus:
     latency_p50_ms: float | None
     latency_p99_ms: float | None
     reason: str | None    # why it failed / is restarting
+    in_flight: int = 0    # calls running now
 
 
 class _StartError(Error):
@@ -532,7 +533,8 @@ class Extension:
             version=build.version if build is not None else getattr(self, "_version", None),
             capabilities=tuple(build.capabilities) if build is not None else (),
             calls=self.calls, errors=self.errors, restarts=self.restarts,
-            latency_p50_ms=p50, latency_p99_ms=p99, reason=self.reason)
+            latency_p50_ms=p50, latency_p99_ms=p99, reason=self.reason,
+            in_flight=build.inflight if build is not None else 0)
 
     def capabilities(self) -> list[Capability]:
         build = self._build
