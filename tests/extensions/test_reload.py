@@ -1,0 +1,182 @@
+"""Hot reload: modules and the TOML file change while the host runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from wasmplug.extensions import ExtensionHost, ExtensionNotFound, MethodNotOffered
+
+from .conftest import Recorder, entry, ext_wasm
+
+OpenHost = Callable[..., tuple[ExtensionHost, Recorder]]
+
+
+def _replace(target: Path, fixture: str) -> None:
+    """Replace `target` with an example extension atomically (as deploy tools do)."""
+    staging = target.with_suffix(".tmp")
+    shutil.copyfile(ext_wasm(fixture), staging)
+    os.replace(staging, target)
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Path:
+    """A module file the tests replace: versioned_1 to start with."""
+    path = tmp_path / "live.wasm"
+    shutil.copyfile(ext_wasm("versioned_1"), path)
+    return path
+
+
+def test_reload_swaps_the_module(open_host: OpenHost, live: Path) -> None:
+    host, events = open_host(entry("v", live))
+    before = host.status()["v"].version
+    assert host.call("v", "version") == {"version": 1}
+    _replace(live, "versioned_2")
+    assert host.reload("v") is True
+    assert host.call("v", "version") == {"version": 2}
+    assert host.call("v", "v2_only") == {"version": 2}
+    with pytest.raises(MethodNotOffered):
+        host.call("v", "v1_only")  # capabilities come from the new module
+    assert host.status()["v"].version not in (None, before)
+    assert events.kinds("v") == ["loaded", "reloaded"]
+
+
+@pytest.mark.parametrize("broken", ["init_fails", "capabilities_not_json"])
+def test_a_failed_reload_keeps_the_old_version(open_host: OpenHost, live: Path, broken: str) -> None:
+    host, events = open_host(entry("v", live))
+    version = host.status()["v"].version
+    _replace(live, broken)
+    assert host.reload("v") is False
+    [failed] = events.of("reload_failed")
+    assert "previous version keeps running" in failed.message and failed.data["reason"]
+    assert host.call("v", "version") == {"version": 1}
+    assert host.status()["v"].state == "ready" and host.status()["v"].version == version
+    live.write_bytes(b"not wasm at all")
+    assert host.reload("v") is False
+    assert host.call("v", "version") == {"version": 1}
+
+
+def test_reload_revives_a_failed_extension(open_host: OpenHost, live: Path) -> None:
+    _replace(live, "init_fails")
+    host, _ = open_host(entry("v", live))
+    assert host.status()["v"].state == "failed"
+    _replace(live, "versioned_2")
+    assert host.reload("v")
+    assert host.call("v", "version") == {"version": 2}
+
+
+def test_refresh_applies_the_toml(write_config: Callable[..., Path], live: Path,
+                                  caplog: pytest.LogCaptureFixture) -> None:
+    events = Recorder()
+    path = write_config(entry("v", live), entry("unruly", "unruly"))
+    with ExtensionHost(path, on_event=events) as host:
+        # added, removed (with shutdown), changed config
+        write_config(entry("v", live), entry("t", "transform", config={"level": "low"}))
+        with caplog.at_level(logging.INFO):
+            host.refresh()
+        assert "unruly: shutting down" in caplog.text
+        assert list(host.status()) == ["v", "t"]
+        with pytest.raises(ExtensionNotFound):
+            host.call("unruly", "info")
+        assert host.call("t", "info")["level"] == "low"
+        write_config(entry("v", live), entry("t", "transform", config={"level": "high"}))
+        host.refresh()
+        assert host.call("t", "info")["level"] == "high"
+        # disabled, enabled again
+        write_config(entry("v", live, enabled=False), entry("t", "transform", config={"level": "high"}))
+        host.refresh()
+        assert host.status()["v"].state == "unloaded"
+        write_config(entry("v", live), entry("t", "transform", config={"level": "high"}))
+        host.refresh()
+        assert host.call("v", "version") == {"version": 1}
+        # a module changed on disk, the TOML not
+        _replace(live, "versioned_2")
+        host.refresh()
+        assert host.call("v", "version") == {"version": 2}
+        # a broken TOML changes nothing
+        path.write_text("[[extensions]\n")
+        host.refresh()
+        assert events.of("config_failed") and list(host.status()) == ["v", "t"]
+        assert host.call("t", "info")["level"] == "high"
+    kinds = [(e.extension, e.kind) for e in events.events]
+    assert ("unruly", "unloaded") in kinds and ("t", "loaded") in kinds
+    assert kinds.count(("t", "reloaded")) == 1 and kinds.count(("v", "reloaded")) == 1
+
+
+@pytest.mark.timeout(90)
+def test_watch_reloads_under_load_without_failed_or_mixed_calls(open_host: OpenHost,
+                                                                 live: Path) -> None:
+    host, events = open_host(entry("v", live, permissions={"max_concurrent_calls": 2}))
+    host.watch()
+    seen: list[int] = []
+    per_thread: list[list[int]] = [[], []]
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def caller(mine: list[int]) -> None:
+        while not stop.is_set():
+            try:
+                version = host.call("v", "version")["version"]
+            except BaseException as exc:
+                failures.append(exc)
+            else:
+                mine.append(version)
+                seen.append(version)
+
+    threads = [threading.Thread(target=caller, args=(mine,)) for mine in per_thread]
+    for thread in threads:
+        thread.start()
+    try:
+        _wait_for(lambda: len(seen) > 100)
+        _replace(live, "versioned_2")
+        _wait_for(lambda: bool(seen) and seen[-1] == 2)
+        count = len(seen)
+        _wait_for(lambda: len(seen) > count + 100)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert set(seen) == {1, 2}
+    first_new = seen.index(2)
+    # every call that started after the reload saw the new version; the two
+    # threads' last calls on the old version may land just after the first new one
+    assert 1 not in seen[first_new + 2:]
+    for mine in per_thread:  # no thread ever went back to the old version
+        assert mine == sorted(mine) and mine[-1] == 2
+    assert events.kinds("v") == ["loaded", "reloaded"]
+
+
+@pytest.mark.timeout(90)
+def test_watch_follows_the_toml(write_config: Callable[..., Path], live: Path) -> None:
+    events = Recorder()
+    path = write_config(entry("v", live))
+    with ExtensionHost(path, on_event=events) as host:
+        host.watch()
+        write_config(entry("v", live), entry("stats", "stats"))
+        _wait_for(lambda: "stats" in host.status() and host.status()["stats"].state == "ready")
+        assert host.call("stats", "stats", {"a": [1]})["depth"] == 2
+        write_config(entry("stats", "stats"))
+        _wait_for(lambda: "v" not in host.status())
+        with pytest.raises(ExtensionNotFound):
+            host.call("v", "version")
+        # a failed reload through the watcher keeps the old version
+        write_config(entry("stats", "stats"), entry("v", live))
+        _wait_for(lambda: "v" in host.status() and host.status()["v"].state == "ready")
+        _replace(live, "init_fails")
+        _wait_for(lambda: bool(events.of("reload_failed")))
+        assert host.call("v", "version") == {"version": 1}
