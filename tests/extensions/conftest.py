@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,10 @@ class Recorder:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.times: list[float] = []  # time.monotonic() of each event
 
     def __call__(self, event: Event) -> None:
+        self.times.append(time.monotonic())
         self.events.append(event)
 
     def kinds(self, extension: str | None = None) -> list[str]:

@@ -123,12 +123,14 @@ def test_watch_reloads_under_load_without_failed_or_mixed_calls(open_host: OpenH
     host, events = open_host(entry("v", live, permissions={"max_concurrent_calls": 2}))
     host.watch()
     seen: list[int] = []
+    started: list[tuple[float, int]] = []  # (when a call started, the version it saw)
     per_thread: list[list[int]] = [[], []]
     failures: list[BaseException] = []
     stop = threading.Event()
 
     def caller(mine: list[int]) -> None:
         while not stop.is_set():
+            start = time.monotonic()
             try:
                 version = host.call("v", "version")["version"]
             except BaseException as exc:
@@ -136,6 +138,7 @@ def test_watch_reloads_under_load_without_failed_or_mixed_calls(open_host: OpenH
             else:
                 mine.append(version)
                 seen.append(version)
+                started.append((start, version))
 
     threads = [threading.Thread(target=caller, args=(mine,)) for mine in per_thread]
     for thread in threads:
@@ -152,10 +155,8 @@ def test_watch_reloads_under_load_without_failed_or_mixed_calls(open_host: OpenH
             thread.join()
     assert failures == []
     assert set(seen) == {1, 2}
-    first_new = seen.index(2)
-    # every call that started after the reload saw the new version; the two
-    # threads' last calls on the old version may land just after the first new one
-    assert 1 not in seen[first_new + 2:]
+    reloaded = events.times[events.kinds().index("reloaded")]
+    assert all(version == 2 for start, version in started if start > reloaded)
     for mine in per_thread:  # no thread ever went back to the old version
         assert mine == sorted(mine) and mine[-1] == 2
     assert events.kinds("v") == ["loaded", "reloaded"]
