@@ -105,7 +105,7 @@ def test_a_disabled_extension_is_not_loaded(open_host: OpenHost) -> None:
 
 def test_unknown_extension_and_methods(open_host: OpenHost) -> None:
     host, _ = open_host(entry("unruly", "unruly"))
-    with pytest.raises(ExtensionNotFound, match="'nope'.*configured: unruly"):
+    with pytest.raises(ExtensionNotFound, match=r"'nope'.*configured: unruly"):
         host.call("nope", "info")
     with pytest.raises(MethodNotOffered, match="does not offer 'missing'"):
         host.call("unruly", "missing")
@@ -134,7 +134,7 @@ def test_results_that_are_not_json_or_break_the_return_schema(open_host: OpenHos
     host, _ = open_host(entry("unruly", "unruly"))
     with pytest.raises(InvalidResult, match="'this is not JSON', which is not JSON"):
         host.call("unruly", "not_json")
-    with pytest.raises(InvalidResult, match="return_schema.*must contain"):
+    with pytest.raises(InvalidResult, match=r"return_schema.*must contain"):
         host.call("unruly", "bad_result")
     assert host.status()["unruly"].errors == 2
 
@@ -221,7 +221,7 @@ def test_limits_and_permissions(open_host: OpenHost) -> None:
         entry("fuel", "unruly", permissions={"fuel": 100_000}, restart={"strategy": "never"}),
         entry("time", "unruly", permissions={"max_execution_time": "100ms"},
               restart={"strategy": "never"}))
-    with pytest.raises(ExtensionCrashed, match="memory.max_pages = 16"):
+    with pytest.raises(ExtensionCrashed, match=r"memory\.max_pages = 16"):
         host.call("mem", "hog")
     with pytest.raises(ExtensionCrashed, match="out of fuel"):
         host.call("fuel", "spin")

@@ -106,7 +106,7 @@ def test_zero_retries_fails_on_the_first_crash(open_host: OpenHost) -> None:
 
 @pytest.mark.timeout(60)
 def test_calls_during_a_restart_fail_fast_when_configured(open_host: OpenHost) -> None:
-    host, events = open_host(entry("u", "unruly", restart={
+    host, _ = open_host(entry("u", "unruly", restart={
         "strategy": "exponential", "initial_delay": "2s", "max_delay": "2s",
         "calls_during_restart": "fail"}))
     with pytest.raises(ExtensionCrashed):

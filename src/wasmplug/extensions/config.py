@@ -40,7 +40,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import ExtensionConfigError
 
@@ -158,7 +158,7 @@ class _Entry:
             self.fail("expected a table", None)
         self.entry: dict[str, Any] = entry
 
-    def fail(self, message: str, key: str | None) -> Any:
+    def fail(self, message: str, key: str | None) -> NoReturn:
         raise ExtensionConfigError(message, file=str(self.file),
                                    extension=self.name if self.name is not None else self.label,
                                    key=key)
@@ -167,11 +167,12 @@ class _Entry:
         value = self.entry.get(key, {})
         if not isinstance(value, dict):
             self.fail("expected a table", key)
+        table: dict[str, Any] = value
         if allowed is not None:
             for sub in value:
                 if sub not in allowed:
                     self.fail(f"unknown key (allowed: {', '.join(sorted(allowed))})", f"{key}.{sub}")
-        return value
+        return table
 
     def parse(self) -> ExtensionConfig:
         name = self.entry.get("name")
@@ -278,7 +279,6 @@ class _Entry:
             if match is None or match.group(2).lower() not in units:
                 self.fail(f"expected a number with a unit ({', '.join(units)}), e.g. {example}; "
                           f"got {value!r}", key)
-            assert match is not None
             number, scale = float(match.group(1)), units[match.group(2).lower()]
         result = number * scale
         if result <= 0:

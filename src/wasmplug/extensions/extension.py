@@ -140,7 +140,7 @@ class _Build:
     def _initialise(self, plugin: Plugin) -> None:
         if self.has["initialize"]:
             try:
-                answer = plugin.call("initialize", self.init_params)
+                answer: bytes = plugin.call("initialize", self.init_params)
             except Error as exc:
                 raise _StartError(f"initialize failed: {exc}") from None
             try:
@@ -157,7 +157,7 @@ class _Build:
             return {name: Capability(name) for name in sorted(functions - LIFECYCLE_EXPORTS
                                                                 - RUNTIME_EXPORTS)}
         try:
-            answer = plugin.call("capabilities", b"")
+            answer: bytes = plugin.call("capabilities", b"")
         except Error as exc:
             raise _StartError(f"capabilities failed: {exc}") from None
         try:
