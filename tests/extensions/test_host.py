@@ -333,3 +333,19 @@ def test_unload_lets_a_running_call_finish(open_host: OpenHost) -> None:
         with pytest.raises(ExtensionTimeout):  # it ran to its own end, not cut by the unload
             running.result(timeout=10)
     assert extension.state == "unloaded"
+
+
+def test_a_source_url_with_a_pinned_hash(write_config: Callable[..., Path]) -> None:
+    digest = hashlib.sha256(ext_wasm("transform").read_bytes()).hexdigest()
+    with serve(ext_wasm("transform").parent) as base:
+        def config(pin: str) -> str:
+            return (f'[[extensions]]\nname = "remote"\n[extensions.source]\n'
+                    f'url = "{base}/file/transform.wasm"\nhash = "{pin}"\n'
+                    '[extensions.permissions]\nnetwork = false\n')
+
+        with ExtensionHost(write_config(config(digest))) as host:
+            assert host.call("remote", "transform", {"ir": 5})["output"] == 5
+            assert host.status()["remote"].version == digest
+        with ExtensionHost(write_config(config("0" * 64))) as host:
+            status = host.status()["remote"]
+            assert status.state == "failed" and "Hash mismatch" in (status.reason or "")
