@@ -18,7 +18,7 @@ fi
 # The same flags as ../assemblyscript/build.sh (see its README).
 "$as_dir/node_modules/.bin/asc" transform.ts --outFile transform.wasm \
   --path "$as_dir/node_modules" --optimizeLevel 3 --shrinkLevel 0 --noAssert \
-  --runtime incremental --use abort=abort/pluginAbort
+  --runtime incremental --use abort=../assemblyscript/src/common/helpers/pluginAbort
 echo "built transform.wasm ($(wc -c < transform.wasm) bytes)"
 
 # Freestanding (no WASI, no libc): the extension needs nothing but the Extism kernel.

@@ -13,8 +13,9 @@
 import { Config, Host } from "@extism/as-pdk";
 import { error_set } from "@extism/as-pdk/lib/env";
 import { Memory } from "@extism/as-pdk";
-// Provides pluginAbort (build.sh: --use abort=abort/pluginAbort).
-import "./abort";
+// Provides pluginAbort, the abort handler of the AssemblyScript test plug-ins
+// (build.sh: --use abort=...common/helpers/pluginAbort).
+import "../assemblyscript/src/common/helpers";
 
 let initConfig: Uint8Array = Uint8Array.wrap(String.UTF8.encode("null"));
 

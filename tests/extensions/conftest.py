@@ -22,6 +22,14 @@ def ext_wasm(name: str) -> Path:
     return EXTENSIONS / f"{name}.wasm"
 
 
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll `condition` until it holds (AssertionError after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.005)
+
+
 def _value(value: Any) -> str:
     return json.dumps(value)  # strings, numbers, booleans and lists read the same in TOML
 

@@ -14,7 +14,7 @@ import pytest
 
 from wasmplug.extensions import ExtensionHost, ExtensionNotFound, MethodNotOffered
 
-from .conftest import Recorder, entry, ext_wasm
+from .conftest import Recorder, entry, ext_wasm, wait_for
 
 OpenHost = Callable[..., tuple[ExtensionHost, Recorder]]
 
@@ -24,13 +24,6 @@ def _replace(target: Path, fixture: str) -> None:
     staging = target.with_suffix(".tmp")
     shutil.copyfile(ext_wasm(fixture), staging)
     os.replace(staging, target)
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -144,11 +137,11 @@ def test_watch_reloads_under_load_without_failed_or_mixed_calls(open_host: OpenH
     for thread in threads:
         thread.start()
     try:
-        _wait_for(lambda: len(seen) > 100)
+        wait_for(lambda: len(seen) > 100)
         _replace(live, "versioned_2")
-        _wait_for(lambda: bool(seen) and seen[-1] == 2)
+        wait_for(lambda: bool(seen) and seen[-1] == 2)
         count = len(seen)
-        _wait_for(lambda: len(seen) > count + 100)
+        wait_for(lambda: len(seen) > count + 100)
     finally:
         stop.set()
         for thread in threads:
@@ -169,15 +162,15 @@ def test_watch_follows_the_toml(write_config: Callable[..., Path], live: Path) -
     with ExtensionHost(path, on_event=events) as host:
         host.watch()
         write_config(entry("v", live), entry("stats", "stats"))
-        _wait_for(lambda: "stats" in host.status() and host.status()["stats"].state == "ready")
+        wait_for(lambda: "stats" in host.status() and host.status()["stats"].state == "ready")
         assert host.call("stats", "stats", {"a": [1]})["depth"] == 2
         write_config(entry("stats", "stats"))
-        _wait_for(lambda: "v" not in host.status())
+        wait_for(lambda: "v" not in host.status())
         with pytest.raises(ExtensionNotFound):
             host.call("v", "version")
         # a failed reload through the watcher keeps the old version
         write_config(entry("stats", "stats"), entry("v", live))
-        _wait_for(lambda: "v" in host.status() and host.status()["v"].state == "ready")
+        wait_for(lambda: "v" in host.status() and host.status()["v"].state == "ready")
         _replace(live, "init_fails")
-        _wait_for(lambda: bool(events.of("reload_failed")))
+        wait_for(lambda: bool(events.of("reload_failed")))
         assert host.call("v", "version") == {"version": 1}

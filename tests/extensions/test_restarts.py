@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -15,16 +14,9 @@ from wasmplug.extensions import (
     ExtensionTimeout,
 )
 
-from .conftest import Recorder, entry
+from .conftest import Recorder, entry, wait_for
 
 OpenHost = Callable[..., tuple[ExtensionHost, Recorder]]
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
 
 
 def test_never_leaves_a_crashed_extension_failed(open_host: OpenHost) -> None:
@@ -70,7 +62,7 @@ def test_exponential_delays_and_the_retry_budget(open_host: OpenHost) -> None:
     for _ in range(4):  # every crash comes right after a restart: 4 restarts in a row
         with pytest.raises(ExtensionCrashed):
             host.call("u", "boom")
-        _wait_for(lambda: host.status()["u"].state == "ready")
+        wait_for(lambda: host.status()["u"].state == "ready")
     with pytest.raises(ExtensionCrashed):
         host.call("u", "boom")  # the 5th crash in a row is over the budget
     status = host.status()["u"]
@@ -115,7 +107,7 @@ def test_calls_during_a_restart_fail_fast_when_configured(open_host: OpenHost) -
         host.call("u", "info")
     assert info.value.state == "restarting"
     assert host.status()["u"].health == "unhealthy"
-    _wait_for(lambda: host.status()["u"].state == "ready")
+    wait_for(lambda: host.status()["u"].state == "ready")
     assert host.call("u", "info")["name"] == "unruly"
 
 
@@ -157,6 +149,6 @@ def test_concurrent_crashes_leave_one_working_extension(open_host: OpenHost) -> 
     for t in threads:
         t.join()
     assert len(errors) == 2
-    _wait_for(lambda: host.status()["u"].state == "ready")
+    wait_for(lambda: host.status()["u"].state == "ready")
     assert host.call("u", "counter") == {"count": 1}
     assert host.status()["u"].restarts in (1, 2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import statistics
@@ -47,6 +48,7 @@ LIFECYCLE_EXPORTS = {"initialize", "capabilities", "shutdown"}
 RUNTIME_EXPORTS = {"_initialize", "_start", "__wasm_call_ctors", "hs_init", "hs_exit"}
 WAIT_FOR_RESTART = 60.0  # seconds a call waits for a restarting extension at most
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_clock = time.perf_counter
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ class _Build:
         self.compiled = compiled
         self.version = version
         self.init_params = _encode(dict(settings.config))
-        self.cond = threading.Condition(threading.Lock())
+        self.lock = threading.Lock()
+        self.drained = threading.Event()  # set once retired and the last call has left
         self.inflight = 0
         self.retired = False
         exports = {e.name for e in compiled.main.exports}
@@ -139,34 +142,18 @@ class _Build:
     # -- start-up ------------------------------------------------------------
     def _initialise(self, plugin: Plugin) -> None:
         if self.has["initialize"]:
-            try:
-                answer: bytes = plugin.call("initialize", self.init_params)
-            except Error as exc:
-                raise _StartError(f"initialize failed: {exc}") from None
-            try:
-                status = json.loads(answer)
-            except ValueError:
-                raise _StartError(f"initialize answered {_show(answer)}, which is not JSON; "
-                                  'expected {"status": "ready"}') from None
+            status = _ask(plugin, "initialize", self.init_params, '{"status": "ready"}')
             if not isinstance(status, dict) or status.get("status") != "ready":
-                raise _StartError(f'initialize answered {_show(answer)}; expected {{"status": "ready"}}')
+                raise _StartError(f'initialize answered {_show(status)}; expected {{"status": "ready"}}')
         self._initialised.add(plugin)
 
     def _read_capabilities(self, plugin: Plugin, functions: set[str]) -> dict[str, Capability]:
         if not self.has["capabilities"]:
             return {name: Capability(name) for name in sorted(functions - LIFECYCLE_EXPORTS
                                                                 - RUNTIME_EXPORTS)}
-        try:
-            answer: bytes = plugin.call("capabilities", b"")
-        except Error as exc:
-            raise _StartError(f"capabilities failed: {exc}") from None
-        try:
-            listed = json.loads(answer)
-        except ValueError:
-            raise _StartError(f"capabilities answered {_show(answer)}, which is not JSON; expected "
-                              '[{"name": ..., "description": ...}, ...]') from None
+        listed = _ask(plugin, "capabilities", "", '[{"name": ..., "description": ...}, ...]')
         if not isinstance(listed, list):
-            raise _StartError(f"capabilities answered {_show(answer)}; expected a JSON list")
+            raise _StartError(f"capabilities answered {_show(listed)}; expected a JSON list")
         found: dict[str, Capability] = {}
         for index, item in enumerate(listed):
             found_cap = self._capability(item, index, functions)
@@ -200,17 +187,17 @@ class _Build:
 
     # -- calls ---------------------------------------------------------------
     def enter(self) -> bool:
-        with self.cond:
+        with self.lock:
             if self.retired:
                 return False
             self.inflight += 1
             return True
 
     def leave(self) -> None:
-        with self.cond:
+        with self.lock:
             self.inflight -= 1
             if self.retired and not self.inflight:
-                self.cond.notify_all()
+                self.drained.set()
 
     def call(self, method: str, data: str) -> bytes:
         if self.plugin is not None:
@@ -230,9 +217,11 @@ class _Build:
     # -- the end -------------------------------------------------------------
     def retire(self, *, shutdown: bool, timeout: float | None = None) -> None:
         """Take no more calls; wait for the calls inside to finish; shut down and free."""
-        with self.cond:
+        with self.lock:
             self.retired = True
-            self.cond.wait_for(lambda: not self.inflight, timeout)
+            if not self.inflight:
+                self.drained.set()
+        self.drained.wait(timeout)
         self.close(shutdown=shutdown)
 
     def close(self, *, shutdown: bool) -> None:
@@ -272,7 +261,8 @@ class Extension:
         self._lifecycle = threading.RLock()  # one start/restart/reload/unload at a time
         self._cancel = threading.Event()  # set: the pending restart is moot
         self._stats = threading.Lock()
-        self.calls = 0
+        self._call_numbers = itertools.count(1)
+        self._calls = 0
         self.errors = 0
         self.restarts = 0
         self._crashes_in_a_row = 0
@@ -359,7 +349,7 @@ class Extension:
                     f"{', '.join(build.capabilities) or 'nothing'})", extension=self.name,
                     method=method)
             data = self._encode_params(capability, method, params)
-            started = time.perf_counter()
+            started = _clock()
             try:
                 output = build.call(method, data)
             except Error as exc:
@@ -370,12 +360,10 @@ class Extension:
             build.leave()
         if failure is not None:
             raise self._failed(build, method, failure) from None
-        elapsed = time.perf_counter() - started
-        self._latencies.append(elapsed)
-        with self._stats:
-            self.calls += 1
-            self._last_failed = False
-            self._crashes_in_a_row = 0
+        self._latencies.append(_clock() - started)
+        self._calls = next(self._call_numbers)  # itertools.count: atomic under the GIL
+        self._last_failed = False
+        self._crashes_in_a_row = 0
         try:
             result = json.loads(output)
         except ValueError:
@@ -536,6 +524,11 @@ class Extension:
             latency_p50_ms=p50, latency_p99_ms=p99, reason=self.reason,
             in_flight=build.inflight if build is not None else 0)
 
+    @property
+    def calls(self) -> int:
+        """Successful calls so far."""
+        return self._calls
+
     def capabilities(self) -> list[Capability]:
         build = self._build
         return list(build.capabilities.values()) if build is not None else []
@@ -575,6 +568,19 @@ def _compile(settings: ExtensionConfig) -> tuple[CompiledPlugin, str | None]:
     except Error as exc:
         raise _StartError(f"cannot load the module: {exc}") from None
     return compiled, version
+
+
+def _ask(plugin: Plugin, export: str, params: str, expected: str) -> Any:
+    """Call a lifecycle export; its decoded JSON answer."""
+    try:
+        answer: bytes = plugin.call(export, params)
+    except Error as exc:
+        raise _StartError(f"{export} failed: {exc}") from None
+    try:
+        return json.loads(answer)
+    except ValueError:
+        raise _StartError(f"{export} answered {_show(answer)}, which is not JSON; "
+                          f"expected {expected}") from None
 
 
 def _show(value: Any) -> str:
