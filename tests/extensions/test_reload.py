@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from wasmplug.extensions import ExtensionHost, ExtensionNotFound, MethodNotOffered
+from wasmplug.extensions import (
+    ExtensionCrashed,
+    ExtensionHost,
+    ExtensionNotFound,
+    MethodNotOffered,
+)
 
 from .conftest import Recorder, entry, ext_wasm, wait_for
 
@@ -61,6 +66,20 @@ def test_a_failed_reload_keeps_the_old_version(open_host: OpenHost, live: Path, 
     live.write_bytes(b"not wasm at all")
     assert host.reload("v") is False
     assert host.call("v", "version") == {"version": 1}
+
+
+def test_a_restart_after_a_failed_reload_restarts_the_running_version(
+        open_host: OpenHost, tmp_path: Path) -> None:
+    live = tmp_path / "unruly.wasm"
+    shutil.copyfile(ext_wasm("unruly"), live)
+    host, events = open_host(entry("u", live, restart={"strategy": "immediate"}))
+    _replace(live, "init_fails")
+    assert host.reload("u") is False
+    with pytest.raises(ExtensionCrashed):
+        host.call("u", "boom")
+    assert host.call("u", "counter") == {"count": 1}  # a fresh instance of unruly, not init_fails
+    assert events.kinds("u") == ["loaded", "reload_failed", "call_failed", "restarting",
+                                 "restarted"]
 
 
 def test_reload_revives_a_failed_extension(open_host: OpenHost, live: Path) -> None:

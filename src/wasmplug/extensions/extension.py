@@ -256,6 +256,7 @@ class Extension:
         self.reason: str | None = None
         self._build: _Build | None = None
         self._compiled: CompiledPlugin | None = None
+        self._version: str | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._lifecycle = threading.RLock()  # one start/restart/reload/unload at a time
@@ -334,9 +335,14 @@ class Extension:
             self._changed.notify_all()
 
     def _new_build(self, settings: ExtensionConfig, *, recompile: bool) -> _Build:
+        """A started build: of the module as it is now on disk, or (a restart) of the running one's."""
         if recompile or self._compiled is None:
-            self._compiled, self._version = _compile(settings)
-        return _Build(settings, self._compiled, self._version, self._emit)
+            compiled, version = _compile(settings)
+        else:
+            compiled, version = self._compiled, self._version
+        build = _Build(settings, compiled, version, self._emit)
+        self._compiled, self._version = compiled, version  # what later restarts start again
+        return build
 
     # -- calls -----------------------------------------------------------------
     def call(self, method: str, params: Any = None) -> Any:
@@ -518,7 +524,7 @@ class Extension:
                   else "degraded" if self._last_failed else "healthy")
         return ExtensionStatus(
             name=self.name, state=state, health=health,
-            version=build.version if build is not None else getattr(self, "_version", None),
+            version=build.version if build is not None else self._version,
             capabilities=tuple(build.capabilities) if build is not None else (),
             calls=self.calls, errors=self.errors, restarts=self.restarts,
             latency_p50_ms=p50, latency_p99_ms=p99, reason=self.reason,
