@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +29,7 @@ from wasmplug.extensions import (
 
 from ..conftest import wasm
 from ..http_server import serve
-from .conftest import Recorder, entry, ext_wasm
+from .conftest import Recorder, entry, ext_wasm, wait_for
 
 OpenHost = Callable[..., tuple[ExtensionHost, Recorder]]
 IR = {"module": "main", "functions": [{"name": "f", "body": ["add", 1, 2]}], "note": "é \"q\""}
@@ -195,23 +194,15 @@ def test_call_capability_first_and_all(open_host: OpenHost) -> None:
 
 @pytest.mark.timeout(60)
 def test_fan_out_runs_concurrently(open_host: OpenHost) -> None:
-    """Two extensions offering `spin` (each loops until its own 1.5 s timeout): together
-    they finish in about one timeout, which only happens if they run at the same time."""
-    spin = {"max_execution_time": "1500ms"}
+    """Two extensions offering `spin` (each loops until its own 3 s timeout) are seen
+    running at the same time."""
+    spin = {"max_execution_time": "3s"}
     host, _ = open_host(entry("a", "unruly", permissions=spin, restart={"strategy": "never"}),
                         entry("b", "unruly", permissions=spin, restart={"strategy": "never"}))
-    started = threading.Event()
-    result: dict[str, object] = {}
-
-    def fan_out() -> None:
-        started.set()
-        result.update(host.call_capability("spin", mode="all"))
-
-    thread = threading.Thread(target=fan_out)
-    thread.start()
-    started.wait()
-    thread.join(2.8)  # < 2 x 1.5 s: serial calls could not be done yet
-    assert not thread.is_alive()
+    with ThreadPoolExecutor(1) as pool:
+        fan_out = pool.submit(host.call_capability, "spin", None, "all")
+        wait_for(lambda: all(s.in_flight == 1 for s in host.status().values()))
+        result = fan_out.result()
     assert all(isinstance(r, ExtensionTimeout) for r in result.values()) and len(result) == 2
 
 
@@ -253,7 +244,7 @@ def test_filesystem_permission_implies_wasi(open_host: OpenHost, tmp_path: Path)
 def test_max_concurrent_calls_uses_a_pool_of_initialised_instances(open_host: OpenHost) -> None:
     """With 2 instances a call is served while the other instance is busy looping."""
     host, _ = open_host(entry("pooled", "unruly", permissions={
-        "max_concurrent_calls": 2, "max_execution_time": "3s"}, restart={"strategy": "never"}))
+        "max_concurrent_calls": 2, "max_execution_time": "5s"}, restart={"strategy": "never"}))
     with ThreadPoolExecutor(1) as pool:
         looping = pool.submit(host.call, "pooled", "spin")
         while not host.status()["pooled"].in_flight:
@@ -268,7 +259,7 @@ def test_max_concurrent_calls_uses_a_pool_of_initialised_instances(open_host: Op
 
 @pytest.mark.timeout(60)
 def test_a_looping_extension_does_not_slow_another(open_host: OpenHost) -> None:
-    host, _ = open_host(entry("loop", "unruly", permissions={"max_execution_time": "5s"},
+    host, _ = open_host(entry("loop", "unruly", permissions={"max_execution_time": "10s"},
                               restart={"strategy": "never"}),
                         entry("transform", "transform"))
     with ThreadPoolExecutor(1) as pool:

@@ -114,7 +114,7 @@ def test_calls_during_a_restart_fail_fast_when_configured(open_host: OpenHost) -
 @pytest.mark.timeout(60)
 def test_calls_during_a_restart_wait_by_default(open_host: OpenHost) -> None:
     host, events = open_host(entry("u", "unruly", restart={
-        "strategy": "exponential", "initial_delay": "300ms"}))
+        "strategy": "exponential", "initial_delay": "1s"}))
     with pytest.raises(ExtensionCrashed):
         host.call("u", "boom")
     assert host.status()["u"].state == "restarting"
