@@ -74,19 +74,6 @@ def latencies(call: Any, n: int) -> list[float]:
     return out
 
 
-def rate(call: Any, seconds: float) -> float:
-    """Calls per second of `call` on this thread (batches of 200 between clock reads)."""
-    count, start = 0, time.perf_counter()
-    end = start + seconds
-    while True:
-        for _ in range(200):
-            call()
-        count += 200
-        now = time.perf_counter()
-        if now >= end:
-            return count / (now - start)
-
-
 def threaded_rate(calls: list[Any], seconds: float) -> float:
     """Calls per second from len(calls) threads, thread i calling calls[i]."""
     threads = len(calls)
@@ -160,7 +147,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 5_000 if args.quick else 30_000
-    seconds = 1.0 if args.quick else 3.0
+    seconds = 1.0 if args.quick else 5.0
     runs = 3 if args.quick else 7
 
     import extism
@@ -199,13 +186,21 @@ def main() -> None:
         sdk_lat += latencies(sdk_call, n // 5)
     results["host_p50_ms"], results["host_p99_ms"] = (v * 1e3 for v in percentiles(host_lat))
     results["sdk_p50_ms"], results["sdk_p99_ms"] = (v * 1e3 for v in percentiles(sdk_lat))
-    host_rates = []
-    sdk_rates = []
-    for _ in range(3):
-        host_rates.append(rate(host_call, seconds / 3))
-        sdk_rates.append(rate(sdk_call, seconds / 3))
-    results["host_calls_per_s"] = statistics.median(host_rates)
-    results["sdk_calls_per_s"] = statistics.median(sdk_rates)
+    # calls/s: batches of 100 calls, alternating between the two, so that both
+    # see the same machine load (this machine is shared)
+    host_time = sdk_time = 0.0
+    rounds = 100 if args.quick else 400
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(100):
+            host_call()
+        middle = time.perf_counter()
+        for _ in range(100):
+            sdk_call()
+        host_time += middle - start
+        sdk_time += time.perf_counter() - middle
+    results["host_calls_per_s"] = rounds * 100 / host_time
+    results["sdk_calls_per_s"] = rounds * 100 / sdk_time
 
     # 2. two instances, two threads (against one thread on the same pooled extension)
     def pooled_call() -> Any:
@@ -228,13 +223,15 @@ def main() -> None:
     samples: dict[str, list[float]] = {k: [] for k in (
         "pool_1_thread", "pool_2_threads", "sdk_1_thread", "sdk_2_threads", "heavy_1_thread",
         "heavy_2_threads")}
-    for _ in range(3):  # interleaved: every figure sees the same mix of machine load
-        samples["pool_1_thread"].append(threaded_rate([pooled_call], seconds / 3))
-        samples["pool_2_threads"].append(threaded_rate([pooled_call, pooled_call], seconds / 3))
-        samples["sdk_1_thread"].append(threaded_rate([sdk_call], seconds / 3))
-        samples["sdk_2_threads"].append(threaded_rate([sdk_call, sdk2_call], seconds / 3))
-        samples["heavy_1_thread"].append(threaded_rate([heavy_call], seconds / 3))
-        samples["heavy_2_threads"].append(threaded_rate([heavy_call, heavy_call], seconds / 3))
+    reps = 3 if args.quick else 10
+    for _ in range(reps):  # interleaved: every figure sees the same mix of machine load
+        window = seconds / reps
+        samples["pool_1_thread"].append(threaded_rate([pooled_call], window))
+        samples["pool_2_threads"].append(threaded_rate([pooled_call, pooled_call], window))
+        samples["sdk_1_thread"].append(threaded_rate([sdk_call], window))
+        samples["sdk_2_threads"].append(threaded_rate([sdk_call, sdk2_call], window))
+        samples["heavy_1_thread"].append(threaded_rate([heavy_call], window))
+        samples["heavy_2_threads"].append(threaded_rate([heavy_call, heavy_call], window))
     for key, values in samples.items():
         results[f"{key}_calls_per_s"] = statistics.median(values)
 
@@ -245,10 +242,11 @@ def main() -> None:
             await host.call_async("transform0", "transform", PARAMS)
         return (time.perf_counter() - start) / count
 
-    count = n // 10
-    async_mean = statistics.median(asyncio.run(async_loop(count)) for _ in range(3))
-    sync_mean = statistics.median(
-        statistics.fmean(latencies(host_call, count)) for _ in range(3))
+    async_times, sync_times = [], []
+    for _ in range(10):  # interleaved batches of 200
+        async_times.append(asyncio.run(async_loop(200)))
+        sync_times.append(statistics.fmean(latencies(host_call, 200)))
+    async_mean, sync_mean = statistics.median(async_times), statistics.median(sync_times)
     results["call_async_ms"] = async_mean * 1e3
     results["call_async_overhead_ms"] = (async_mean - sync_mean) * 1e3
 
