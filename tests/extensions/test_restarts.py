@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -152,3 +153,20 @@ def test_concurrent_crashes_leave_one_working_extension(open_host: OpenHost) -> 
     wait_for(lambda: host.status()["u"].state == "ready")
     assert host.call("u", "counter") == {"count": 1}
     assert host.status()["u"].restarts in (1, 2)
+
+
+@pytest.mark.timeout(60)
+def test_a_restart_does_not_wait_for_a_slow_call_on_another_instance(open_host: OpenHost) -> None:
+    host, _ = open_host(entry("u", "unruly", permissions={
+        "max_concurrent_calls": 2, "max_execution_time": "8s"}, restart={"strategy": "immediate"}))
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(host.call, "u", "spin")
+        wait_for(lambda: host.status()["u"].in_flight == 1)
+        with pytest.raises(ExtensionCrashed):
+            host.call("u", "boom")  # the other instance crashes
+        wait_for(lambda: host.status()["u"].restarts == 1)
+        assert host.call("u", "counter") == {"count": 1}  # restarted while `spin` still runs
+        assert not slow.done()
+        with pytest.raises(ExtensionTimeout):
+            slow.result()  # it ended on the old build, whose crash is not restarted again
+    assert host.status()["u"].restarts == 1 and host.status()["u"].state == "ready"

@@ -468,8 +468,7 @@ class Extension:
         if give_up:
             self._emit("failed", self.name, f"extension {self.name!r} failed: {self.reason}",
                        {"reason": self.reason})
-            threading.Thread(target=build.retire, kwargs={"shutdown": False}, daemon=True,
-                             name=f"retire-{self.name}").start()
+            _retire_in_background(build)
             return
         delay = policy.delay(attempt)
         self._emit("restarting", self.name, f"extension {self.name!r} crashed; restart {attempt} of "
@@ -481,7 +480,7 @@ class Extension:
     def _restart_loop(self, crashed: _Build, attempt: int, delay: float,
                       cancel: threading.Event) -> None:
         """Wait, build a fresh instance of the same code, initialise it; retry per the policy."""
-        crashed.retire(shutdown=False)
+        _retire_in_background(crashed)  # its other calls (pool) finish on it, not holding us up
         policy = self.settings.restart
         while not cancel.wait(delay):
             with self._lifecycle:
@@ -538,6 +537,12 @@ class Extension:
     def capabilities(self) -> list[Capability]:
         build = self._build
         return list(build.capabilities.values()) if build is not None else []
+
+
+def _retire_in_background(build: _Build) -> None:
+    """Retire a crashed build (no shutdown call: it is suspect) once its calls have left."""
+    threading.Thread(target=build.retire, kwargs={"shutdown": False}, daemon=True,
+                     name=f"retire-{build.name}").start()
 
 
 def _compile(settings: ExtensionConfig) -> tuple[CompiledPlugin, str | None]:
