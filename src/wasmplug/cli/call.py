@@ -126,7 +126,7 @@ class _Output:
               help="Read the input from a file ('-': standard input).")
 @click.option("--set-config", metavar="JSON",
               help='Config values, as a JSON object of strings: \'{"key": "value"}\'.')
-@click.option("--config", multiple=True, metavar="KEY=VALUE",
+@click.option("-c", "--config", multiple=True, metavar="KEY=VALUE",
               help="Set one config value (repeatable; merged over --set-config).")
 @click.option("--wasi", is_flag=True, help="Enable WASI (its stdout/stderr go to stderr).")
 @click.option("--allow-host", multiple=True, metavar="HOST",

@@ -68,7 +68,9 @@ def call_error(exc: Error) -> NoReturn:
     refused = _REFUSED_HOST.search(text)
     if refused:
         fail(PLUGIN_FAILED, f"{text}: pass --allow-host {refused.group(1)} to allow it")
-    flag = _LIMIT_FLAGS.get(exc.limit or "") if isinstance(exc, CallError) else None
+    limit = exc.limit if isinstance(exc, CallError) else None
+    flag = _LIMIT_FLAGS.get(limit or "") or next(
+        (f for name, f in _LIMIT_FLAGS.items() if name in text), None)
     fail(PLUGIN_FAILED, f"{text} (raise it with {flag})" if flag else text)
 
 
