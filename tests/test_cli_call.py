@@ -108,8 +108,9 @@ def test_link_adds_modules() -> None:
     lib = str(wasm("wat/lib_math"))
     code, _, err = run(str(wasm("wat/uses_lib")), "compute")
     assert code == 3 and "lib_math.add_one" in err and "--link" in err
-    code, out, err = run(str(wasm("wat/uses_lib")), "compute", "--link", f"lib_math={lib}")
-    assert code == 0, err
+    proc = cli(str(wasm("wat/uses_lib")), "compute", "--link", f"lib_math={lib}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (42).to_bytes(8, "little")
     code, _, err = run(str(wasm("wat/uses_lib")), "compute", "--link", "nonsense")
     assert code == 2 and "NAME=PATH" in err
 
