@@ -248,3 +248,8 @@ def test_ctrl_c_stops_an_endless_loop_with_status_130(extra: tuple[str, ...]) ->
     assert time.monotonic() - sent < 2.0
     assert proc.returncode == 130
     assert err.decode().strip() == "error: interrupted"
+
+
+def test_json_output_of_non_json_is_printed_as_is_with_a_warning() -> None:
+    code, out, err = run(str(wasm("echo")), "echo", "-i", "not json", "--json-output")
+    assert (code, out) == (0, "not json") and "the output is not JSON" in err

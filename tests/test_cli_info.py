@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from wasmplug.cli import main
 
 from .conftest import ROOT, wasm
+from .http_server import serve
 
 ALL_FIXTURES = sorted((ROOT / "plugins").rglob("*.wasm"))
 INVALID = {"garbage.wasm", "empty.wasm", "truncated.wasm", "invalid_types.wasm"}
@@ -117,3 +118,11 @@ def test_human_output() -> None:
 def test_wrong_hash_exits_3() -> None:
     code, _, err = info(str(wasm("echo")), "--hash", "0" * 64)
     assert code == 3 and "Hash mismatch" in err
+
+
+def test_url_plugin(tmp_path: Path) -> None:
+    (tmp_path / "echo.wasm").write_bytes(wasm("echo").read_bytes())
+    with serve(tmp_path) as base:
+        code, out, err = info(f"{base}/file/echo.wasm", "--json")
+    assert code == 0, err
+    assert json.loads(out)["functions"] == ["echo"]
