@@ -31,7 +31,10 @@ replaces ours: the watcher then leaves calls alone (the application's handler
 would otherwise run inside the call) until the next plug-in created on the
 main thread wraps it. Likewise a library that takes the wakeup fd without
 chaining (asyncio's `loop.add_signal_handler`) keeps it, and its handlers
-work as before.
+work as before. `asyncio.run` installs its own SIGINT handler (cancel the
+main task) only over Python's default one: a plug-in created inside the
+coroutine wraps it and keeps that behaviour; one created before makes Ctrl-C
+a `KeyboardInterrupt` raised in the event loop.
 """
 
 from __future__ import annotations
