@@ -28,8 +28,8 @@ Wasm. Three pieces fix both:
 If SIGINT is ignored or left to the OS (`SIG_IGN`, `SIG_DFL`), nothing is
 installed. A handler the application installs after a plug-in was created
 replaces ours: the watcher then leaves calls alone (the application's handler
-would otherwise run inside the call) until the next plug-in created on the
-main thread wraps it. Likewise a library that takes the wakeup fd without
+would otherwise run inside the call) until a plug-in created on the main
+thread (a second or more later) wraps it. Likewise a library that takes the wakeup fd without
 chaining (asyncio's `loop.add_signal_handler`) keeps it, and its handlers
 work as before. `asyncio.run` installs its own SIGINT handler (cancel the
 main task) only over Python's default one: a plug-in created inside the
@@ -45,6 +45,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from types import FrameType
@@ -65,13 +66,22 @@ _lock = threading.RLock()  # RLock: our handler may run while the main thread ho
 _plugins: weakref.WeakSet[Any] = weakref.WeakSet()
 _wrapped: SignalHandler | None = None
 _deferred = 0  # SIGINTs that arrived during a main-thread call, not yet delivered
+RECHECK_S = 1.0
+_checked_at = -RECHECK_S
 
 
 def watch(plugin: Interruptible) -> None:
-    """Let Ctrl-C stop `plugin`'s calls on the main thread (called once per plug-in)."""
+    """Let Ctrl-C stop `plugin`'s calls on the main thread (called once per plug-in).
+
+    The handler and the wakeup fd are (re)checked at most every
+    `RECHECK_S` seconds: creating many plug-ins stays cheap.
+    """
+    global _checked_at
     with _lock:
         _plugins.add(plugin)
-    if threading.current_thread() is threading.main_thread():
+    now = time.monotonic()
+    if now - _checked_at >= RECHECK_S and threading.current_thread() is threading.main_thread():
+        _checked_at = now
         _install()
 
 
@@ -190,7 +200,8 @@ _watcher: _Watcher | None = None
 
 def _after_fork_in_child() -> None:
     """The watcher thread did not survive the fork: give the wakeup fd back, start afresh."""
-    global _watcher
+    global _watcher, _checked_at
+    _checked_at = -RECHECK_S
     watcher, _watcher = _watcher, None
     if watcher is None:
         return
