@@ -228,6 +228,15 @@ def test_loop_counts_errors() -> None:
 
 # ---------------------------------------------------------------- Ctrl-C
 
+def _wait_until_in_the_call(pid: int) -> None:
+    """Past start-up: the Ctrl-C watcher thread starts when the plug-in is created."""
+    tasks = Path(f"/proc/{pid}/task")
+    deadline = time.monotonic() + 20
+    while tasks.is_dir() and len(list(tasks.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5 if tasks.is_dir() else 3.0)
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("extra", [(), ("--loop", "1000000")], ids=["call", "loop"])
@@ -236,7 +245,7 @@ def test_ctrl_c_stops_an_endless_loop_with_status_130(extra: tuple[str, ...]) ->
         [sys.executable, "-m", "wasmplug", "call", str(wasm("wat/loop")), "forever", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(2.0)  # start-up and into the endless call
+    _wait_until_in_the_call(proc.pid)
     assert proc.poll() is None
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)

@@ -40,7 +40,7 @@ def start(program: str, *args: str) -> subprocess.Popen[str]:
         proc.before_ready.append(line.strip())  # type: ignore[attr-defined]
     else:
         pytest.fail(f"the program ended before it was ready: {proc.communicate()}")
-    time.sleep(0.3)  # let it enter the Wasm call
+    time.sleep(0.5)  # let it enter the Wasm call
     return proc
 
 
