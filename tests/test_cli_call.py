@@ -178,6 +178,7 @@ def test_log_level_sends_plugin_logs_to_stderr() -> None:
 @pytest.mark.parametrize("args, status", [
     ((str(wasm("echo")), "echo", "-i", "x"), 0),
     ((str(wasm("errors")), "fail_with_message", "-i", "nope"), 1),
+    ((str(wasm("wat/trap")), "trap"), 1),
     ((str(wasm("echo")), "echo", "--no-such-flag"), 2),
     ((str(HOSTILE / "garbage.wasm"), "run"), 3),
     ((str(wasm("wat/loop")), "forever", "--timeout", "100"), 124),
@@ -262,3 +263,22 @@ def test_ctrl_c_stops_an_endless_loop_with_status_130(extra: tuple[str, ...]) ->
 def test_json_output_of_non_json_is_printed_as_is_with_a_warning() -> None:
     code, out, err = run(str(wasm("echo")), "echo", "-i", "not json", "--json-output")
     assert (code, out) == (0, "not json") and "the output is not JSON" in err
+
+
+def test_loop_shows_progress_only_when_the_calls_take_over_a_second() -> None:
+    import io
+
+    from rich.console import Console
+
+    from wasmplug.cli import loop
+
+    def render(seconds_per_call: float, count: int) -> str:
+        out = io.StringIO()
+        console = Console(file=out, force_terminal=True, width=100)
+        result = loop.run(lambda: time.sleep(seconds_per_call) or b"ok", count, console)
+        assert (result.calls, result.errors, result.output) == (count, 0, b"ok")
+        return out.getvalue()
+
+    assert render(0.0, 200) == ""
+    shown = render(0.02, 80)  # ~1.6 s
+    assert "calls" in shown and "/80" in shown
