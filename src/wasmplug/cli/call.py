@@ -140,7 +140,7 @@ class _Output:
 @click.option("--timeout", type=click.IntRange(min=0), metavar="MS",
               help="Stop the call after MS milliseconds (exit status 124).")
 @click.option("--memory-max", type=click.IntRange(min=0), metavar="PAGES",
-              help="Most memory the plug-in may grow to, in 64 KiB pages.")
+              help="Most memory the plug-in may grow by, in 64 KiB pages.")
 @click.option("--http-response-max", type=click.IntRange(min=0), metavar="BYTES",
               help="Largest HTTP response body the plug-in may read.")
 @click.option("--var-max", type=click.IntRange(min=0), metavar="BYTES",
