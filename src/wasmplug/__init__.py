@@ -25,6 +25,7 @@ from .host_functions import (
     ValType,
     host_fn,
 )
+from .inspection import inspect_plugin
 from .logs import set_log_custom, set_log_file
 from .manifest import Manifest, MemoryOptions, WasmData, WasmFile, WasmUrl
 from .plugin import CancelHandle, CompiledPlugin, Plugin
@@ -73,6 +74,7 @@ __all__ = [
     "__version__",
     "extism_version",
     "host_fn",
+    "inspect_plugin",
     "set_cache_dir",
     "set_log_custom",
     "set_log_file",

@@ -236,3 +236,89 @@ def _scan_signatures(r: _Reader) -> tuple[dict[tuple[str, str], Item], dict[str,
                 exports[name] = sig if sig is not None else _KINDS.get(kind, "unknown")
         r.pos = end
     return imports, exports
+
+
+# ---------------------------------------------------------------- inspection
+#
+# For `wasmplug info`: what a module declares, read without instantiating it.
+
+
+def _limits_with_max(r: _Reader) -> tuple[int, int | None]:
+    flags = r.uleb()
+    minimum = r.uleb()
+    maximum = r.uleb() if flags & 1 else None
+    if flags & 8:  # custom page size (proposal)
+        r.uleb()
+    return minimum, maximum
+
+
+def memories(wasm: bytes) -> list[tuple[str, int, int | None]]:
+    """(origin, initial pages, maximum pages or None) of every memory, imports first.
+
+    `origin` is "import module.name" or "defined"; ValueError if unreadable.
+    """
+    r = _Reader(wasm)
+    r.pos = 8
+    found: list[tuple[str, int, int | None]] = []
+    try:
+        while r.pos < len(r.data):
+            section = r.byte()
+            size = r.uleb()
+            end = r.pos + size
+            if section == 2:
+                for _ in range(r.uleb()):
+                    module, name = _text(r), _text(r)
+                    kind = r.byte()
+                    if kind == 0:
+                        r.uleb()
+                    elif kind == 1:
+                        _valtype(r)
+                        r.limits()
+                    elif kind == 2:
+                        found.append((f"import {module}.{name}", *_limits_with_max(r)))
+                    elif kind == 3:
+                        _valtype(r)
+                        r.byte()
+                    elif kind == 4:
+                        r.byte()
+                        r.uleb()
+                    else:
+                        raise ValueError(f"unknown import kind {kind}")
+            elif section == 5:
+                found.extend(("defined", *_limits_with_max(r)) for _ in range(r.uleb()))
+            r.pos = end
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the module's memories: {exc}") from None
+    return found
+
+
+def custom_sections(wasm: bytes) -> list[tuple[str, bytes]]:
+    """(name, contents) of every custom section, in order; ValueError if unreadable."""
+    r = _Reader(wasm)
+    r.pos = 8
+    found: list[tuple[str, bytes]] = []
+    try:
+        while r.pos < len(r.data):
+            section = r.byte()
+            size = r.uleb()
+            end = r.pos + size
+            if section == 0:
+                name = _text(r)
+                found.append((name, r.data[r.pos:end]))
+            r.pos = end
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the module's custom sections: {exc}") from None
+    return found
+
+
+def producers(contents: bytes) -> dict[str, list[str]]:
+    """The `producers` custom section: {"language": ["Rust 1.78"], "processed-by": [...], ...}."""
+    r = _Reader(contents)
+    out: dict[str, list[str]] = {}
+    try:
+        for _ in range(r.uleb()):
+            field_name = _text(r)
+            out[field_name] = [f"{_text(r)} {_text(r)}".strip() for _ in range(r.uleb())]
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"malformed producers section: {exc}") from None
+    return out

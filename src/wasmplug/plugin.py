@@ -19,7 +19,7 @@ from typing import Any, Final, TypeVar
 
 import wasmtime
 
-from . import _callpath, host_env, runtime_events
+from . import _callpath, host_env, runtime_events, sigint
 from ._callpath import I32, CallPath
 from .binary import Item, memory_minimums, signatures
 from .engine import EngineSettings, Runtime, runtime
@@ -214,6 +214,7 @@ class Plugin:
         self.plugin = 1
         if self._compiled.wasi is not None:
             close_at_exit(self._close_at_exit)
+        sigint.watch(self)
         runtime_events.plugin_created(self._id, started, self._compiled.wasi is not None)
 
     # -- construction ----------------------------------------------------
@@ -411,6 +412,8 @@ class Plugin:
             self._interrupting = 0
             if self._cancelled is not None and self._cancelled.is_set():
                 interrupted, self._interrupt_reason = True, "cancel"
+        if interrupted and self._interrupt_reason == "sigint":
+            sigint.deliver()  # Ctrl-C: the SIGINT handler (KeyboardInterrupt) runs now
         if name == "_start":
             self._needs_rebuild = True
         fuel = self._fuel_error(name)
@@ -448,6 +451,9 @@ class Plugin:
     def _classify(self, failure: BaseException, name: str, interrupted: bool) -> CallError:
         manifest = self._compiled.manifest
         if interrupted:
+            if self._interrupt_reason == "sigint":
+                return CallTimeout("interrupted: SIGINT (Ctrl-C) stopped the call",
+                                   function=name, code=TRAP_CODE)
             if self._interrupt_reason == "timeout_ms":
                 return CallTimeout(f"timeout: the call ran longer than timeout_ms "
                                    f"({manifest.timeout_ms} ms)", function=name, code=TRAP_CODE,
@@ -513,6 +519,10 @@ class Plugin:
             return False
         cancelled = self._cancelled
         return self._interrupting == self._call_seq or (cancelled is not None and cancelled.is_set())
+
+    def _interrupt_if_running_on(self, thread: int) -> bool:
+        """Ctrl-C (sigint.py): stop the call `thread` is making on this plug-in, if any."""
+        return self._owner == thread and self._interrupt(self._call_seq, "sigint")
 
     def _interrupt(self, seq: int, reason: str = "cancel") -> bool:
         """Interrupt call number `seq` if it is still running; True if it was."""
