@@ -17,6 +17,7 @@ from .. import extism_version
 COMMANDS: dict[str, str] = {
     "call": "call",
     "info": "info",
+    "js": "js",
 }
 
 

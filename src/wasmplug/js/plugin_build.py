@@ -103,4 +103,4 @@ def manifest_for(path: str | Path, **manifest: object) -> dict[str, object]:
     return {"wasm": [{"data": build(source, filename=src.name)}], **manifest}
 
 
-__all__ = ["JSError", "build", "build_file", "exports_of", "manifest_for", "runtime_plugin"]
+

@@ -15,8 +15,10 @@
  *                                        '?' detect), file name, NUL, source: evaluate
  *                                        it; output = its exported function names,
  *                                        one per line
- *   __wasmplug_invoke() -> i32           input = name NUL argument: call the named
- *                                        function of the loaded code with the argument
+ *   __wasmplug_invoke() -> i32           input = mode ('s' string, 'j' JSON), name,
+ *                                        NUL, argument: call the named function of the
+ *                                        loaded code with the argument (parsed if 'j';
+ *                                        then the result is returned as JSON too)
  *   __wasmplug_reset() -> i32            forget the loaded code and every JS value
  *
  * The embedded blob (what __wasmplug_source_copy writes) is
@@ -70,7 +72,7 @@ EXTISM(get_log_level) int32_t ex_get_log_level(void);
 
 /* The C (shadow) stack is linked at 1 MiB; QuickJS stops JS recursion well
  * before either it or the engine's native stack runs out. */
-#define JS_STACK_LIMIT (256 * 1024)
+#define JS_STACK_LIMIT (96 * 1024)
 
 static JSRuntime *rt;
 static JSContext *ctx;
@@ -618,7 +620,8 @@ static JSValue find_function(const char *name) {
 }
 
 /* Call `name`, turn its result into output / return code. */
-static int32_t run(const char *name, int argc, JSValueConst *argv) {
+/* json: the result is always JSON.stringify'ed into the output (no return code). */
+static int32_t run(const char *name, int argc, JSValueConst *argv, int json) {
     JS_UpdateStackTop(rt);
     output_written = 0;
     JSValue f = find_function(name);
@@ -633,7 +636,15 @@ static int32_t run(const char *name, int argc, JSValueConst *argv) {
         return 1;
     }
     int32_t rc = 0;
-    if (JS_IsNumber(r) || JS_IsBool(r)) {
+    if (json) {
+        JSValue text = JS_JSONStringify(ctx, r, JS_UNDEFINED, JS_UNDEFINED);
+        if (JS_IsUndefined(text)) text = JS_NewString(ctx, "null");
+        if (JS_IsException(text) || output_value(ctx, text) < 0) {
+            report_exception();
+            rc = 1;
+        }
+        JS_FreeValue(ctx, text);
+    } else if (JS_IsNumber(r) || JS_IsBool(r)) {
         JS_ToInt32(ctx, &rc, r);
     } else if (!JS_IsUndefined(r) && !JS_IsNull(r)) {
         int failed;
@@ -716,7 +727,7 @@ __attribute__((noinline)) static int32_t call_index(int32_t index) {
     if (name_len >= sizeof(name)) name_len = sizeof(name) - 1;
     memcpy(name, name_at, name_len);
     name[name_len] = 0;
-    return run(name, 0, NULL);
+    return run(name, 0, NULL, 0);
 }
 
 /* ---- the sandbox's entry points ---- */
@@ -776,18 +787,23 @@ __attribute__((noinline)) static int32_t invoke_input(void) {
         set_error_str("out of memory while reading the input");
         return 1;
     }
-    size_t name_len = strlen(input);
+    size_t name_len = len ? strlen(input + 1) : 0;
     int32_t rc;
-    if (name_len == len) {
-        set_error_str("__wasmplug_invoke: the input must be the function name, NUL, the argument");
+    if (len == 0 || name_len + 1 == len || (input[0] != 's' && input[0] != 'j')) {
+        set_error_str("__wasmplug_invoke: the input must be the mode ('s' or 'j'), the function "
+                      "name, NUL, the argument");
         rc = 1;
     } else {
-        JSValue arg = JS_NewStringLen(ctx, input + name_len + 1, len - name_len - 1);
+        int json = input[0] == 'j';
+        const char *text = input + name_len + 2;
+        size_t text_len = len - name_len - 2;
+        JSValue arg = json ? JS_ParseJSON(ctx, text, text_len, "<input>")
+                           : JS_NewStringLen(ctx, text, text_len);
         if (JS_IsException(arg)) {
             report_exception();
             rc = 1;
         } else {
-            rc = run(input, 1, (JSValueConst *)&arg);
+            rc = run(input + 1, 1, (JSValueConst *)&arg, json);
             JS_FreeValue(ctx, arg);
         }
     }
