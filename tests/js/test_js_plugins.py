@@ -12,7 +12,7 @@ import wasmplug
 from wasmplug import js
 
 from ..http_server import serve
-from .conftest import event
+from .conftest import event, source
 
 Load = Callable[..., wasmplug.Plugin]
 
@@ -25,19 +25,13 @@ def test_count_vowels_commonjs(load: Load) -> None:
 
 
 def test_exports_are_the_module_functions() -> None:
-    assert js.exports_of(open(js_path("count_vowels.js")).read()) == ["count_vowels", "noop"]
-    assert js.exports_of(open(js_path("game.js")).read()) == [
+    assert js.exports_of(source("count_vowels.js")) == ["count_vowels", "noop"]
+    assert js.exports_of(source("game.js")) == [
         "get_constraints", "handle_event", "init_game", "render"]
     wasm = js.build("export function a() {}\nexport const b = 1;\nexport let c = () => 2;\n")
     with wasmplug.Plugin(wasm, wasi=True) as plugin:
         assert plugin.function_exists("a") and plugin.function_exists("c")
         assert not plugin.function_exists("b")
-
-
-def js_path(name: str) -> str:
-    from .conftest import JS
-
-    return str(JS / name)
 
 
 def test_tic_tac_toe_whole_match(load: Load) -> None:
@@ -125,7 +119,7 @@ def test_errors_carry_message_and_js_stack(load: Load) -> None:
         plugin.call("throws", "because")
     assert str(caught.value).startswith("Error: the plug-in refused: because\n")
     assert "at throws (errors.js:4" in str(caught.value)
-    with pytest.raises(wasmplug.CallError, match="^plain string$"):
+    with pytest.raises(wasmplug.CallError, match=r"^plain string$"):
         plugin.call("throws_string", "")
     with pytest.raises(wasmplug.CallError, match="Error code: 42") as rc:
         plugin.call("return_code", "")

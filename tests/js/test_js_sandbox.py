@@ -75,7 +75,9 @@ def test_fuel_limit() -> None:
 
 @pytest.mark.timeout(60)
 def test_memory_limit_is_a_js_error() -> None:
-    code = "function f(n) { const a = []; for (let i = 0; i < Number(n); i++) a.push('x'.repeat(4096) + i); return String(a.length) }"
+    code = ("function f(n) { const a = [];\n"
+            "  for (let i = 0; i < Number(n); i++) a.push('x'.repeat(4096) + i);\n"
+            "  return String(a.length) }")
     with Sandbox(code, max_memory=16 * 1024 * 1024) as box:
         with pytest.raises(JSError, match="out of memory"):
             box.call("1000000")
