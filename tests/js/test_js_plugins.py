@@ -77,8 +77,9 @@ def test_http_against_loopback_server(load: Load, tmp_path: object) -> None:
         echo = json.loads(reply["body"])
         assert echo["method"] == "POST" and echo["body"] == "payload"
         assert echo["headers"]["x-plugin"] == "js" and echo["headers"]["x-count"] == "2"
+        assert reply["test_header"] == "yes"  # response headers reach JS
         missing = json.loads(plugin.call("fetch", json.dumps({"url": f"{url}/status/404"})))
-        assert missing == {"status": 404, "body": "status body"}
+        assert missing == {"status": 404, "body": "status body", "test_header": "yes"}
 
 
 def test_http_without_allowed_hosts_is_refused(load: Load, tmp_path: object) -> None:
