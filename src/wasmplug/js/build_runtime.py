@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -101,6 +102,13 @@ def fetch_sources(workdir: Path) -> Path:
 
 def build(output: Path, workdir: Path | None = None) -> str:
     """Build the runtime into `output`; returns its sha256."""
+    try:
+        zig = importlib.metadata.version("ziglang")
+    except importlib.metadata.PackageNotFoundError:
+        zig = None
+    if zig is not None and zig != ZIGLANG_VERSION:
+        log.warning("ziglang %s is installed, the recorded build used %s: the runtime will work "
+                    "but its sha256 will differ", zig, ZIGLANG_VERSION)
     with tempfile.TemporaryDirectory(prefix="wasmplug-js-build-") as tmp:
         work = Path(workdir or tmp)
         log.info("fetching %s from PyPI", QUICKJS_SDIST)
