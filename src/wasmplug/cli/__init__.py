@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "call": "call",
     "ext": "ext",
     "info": "info",
+    "js": "js",
 }
 
 

@@ -12,7 +12,7 @@ import click
 from .. import Error, Plugin, WasiOptions, set_log_file
 from . import loop
 from .exit_codes import EPILOG, INTERRUPTED, PLUGIN_FAILED, USAGE, call_error, fail, load_error
-from .plugin_source import manifest_for
+from .plugin_source import manifest_for, needs_wasi
 
 LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
 
@@ -172,7 +172,7 @@ def command(plugin: str, function: str, input_text: str | None, stdin: bool,
             json_output: bool) -> None:
     """Call FUNCTION of PLUGIN and print its output.
 
-    PLUGIN is a .wasm or .wat file, an http(s):// URL, or (with -m) a JSON or
+    PLUGIN is a .wasm, .wat or .js file, an http(s):// URL, or (with -m) a JSON or
     TOML manifest. The output goes to standard output byte for byte, followed
     by a newline only when standard output is a terminal. The flags are those
     of `extism call`, plus --fuel, --input-file, --output and --json-output.
@@ -195,6 +195,7 @@ def command(plugin: str, function: str, input_text: str | None, stdin: bool,
                                          links=link), flags)
     if log_level:
         set_log_file("stderr", log_level.lower())
+    wasi = wasi or needs_wasi(plugin)
     wasi_options = WasiOptions(stdout=_stderr_sink, stderr=_stderr_sink) if wasi else False
     sink = _Output(output, json_output)
     try:

@@ -1,6 +1,6 @@
 """What PLUGIN names on the command line, as a manifest (the JSON shape).
 
-PLUGIN is a `.wasm` / `.wat` file, an `http(s)://` URL, or (with `-m`, or a
+PLUGIN is a `.wasm` / `.wat` / `.js` file, an `http(s)://` URL, or (with `-m`, or a
 `.json` / `.toml` name) a manifest file. Relative `path`s inside a manifest
 file resolve against the manifest's folder, so a manifest and its modules can
 be moved together (the Python API resolves a dict's paths against the working
@@ -33,6 +33,8 @@ def manifest_for(plugin: str, *, manifest: bool = False, sha256: str | None = No
         result = _read_manifest(Path(plugin))
     elif is_url(plugin):
         result = {"wasm": [{"url": plugin}]}
+    elif plugin.lower().endswith(".js"):
+        result = _js_manifest(Path(plugin))
     else:
         path = Path(plugin)
         if path.is_dir():
@@ -53,6 +55,22 @@ def manifest_for(plugin: str, *, manifest: bool = False, sha256: str | None = No
         linked.append({"path": path_text, "name": name})
     result["wasm"] = linked + sources
     return result
+
+
+def needs_wasi(plugin: str) -> bool:
+    """A .js file runs on wasmplug's JavaScript runtime, a WASI plug-in."""
+    return not is_url(plugin) and plugin.lower().endswith(".js")
+
+
+def _js_manifest(path: Path) -> dict[str, Any]:
+    """A .js file, built in memory into a JS plug-in (exit 3 if it does not build)."""
+    from .. import Error
+    from ..js import manifest_for as js_manifest_for
+
+    try:
+        return js_manifest_for(path)
+    except Error as exc:
+        fail(LOAD_FAILED, str(exc))
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
