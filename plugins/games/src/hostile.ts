@@ -2,7 +2,7 @@
 // way to run script or load something from outside; the "huge" event makes
 // the next render 10 MB. tests/gamebox/test_browser.py proves none of it works.
 
-import { Var } from "@extism/as-pdk";
+import { Host, Var } from "@extism/as-pdk";
 import { assigns, constraints, input, output } from "../../../src/wasmplug/gamebox/games/lib/game";
 
 export function get_constraints(): i32 {
@@ -25,7 +25,10 @@ export function handle_event(): i32 {
 export function render(): i32 {
   const marker = "http://127.0.0.1:" + input().getString("beacon_port", "9") + "/";
   if (Var.getString("huge") !== null) {
-    output("<p>" + "A".repeat(10 * 1024 * 1024) + "</p>");
+    const huge = new Uint8Array(10 * 1024 * 1024);
+    huge.fill(0x41); // "A"
+    huge.set([0x3c, 0x70, 0x3e], 0); // "<p>"
+    Host.output(huge);
     return 0;
   }
   let html = "<h2 class=\"hostile\">Hostile game</h2>";

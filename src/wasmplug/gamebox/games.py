@@ -43,6 +43,13 @@ def compile_game(info: GameInfo, wasm: bytes) -> CompiledPlugin:
     return CompiledPlugin(manifest, wasi=WasiOptions(), functions=[])
 
 
+def _short(reason: str) -> str:
+    """The reason without a Wasm backtrace (players need the cause; the log keeps it all)."""
+    _, caused, cause = reason.partition("Caused by:")
+    text = cause if caused else reason
+    return " ".join(text.split())[:500]
+
+
 class GameLoader:
     """Compiles the catalogue's games, once per version of their code."""
 
@@ -73,10 +80,9 @@ class GameSession:
         self.server.start()
 
     def _failed(self, function: str, reason: str) -> GameFailed:
-        error = GameFailed(self.info.title, function, reason)
         log.warning("arena %s: game %s (%s) failed in %s: %s", self.arena, self.info.id,
                     self.info.title, function, reason)
-        return error
+        return GameFailed(self.info.title, function, _short(reason))
 
     async def _call(self, function: str, payload: Any) -> bytes:
         try:
