@@ -23,7 +23,7 @@ export function handle_event(): i32 {
 }
 
 export function render(): i32 {
-  const marker = "http://127.0.0.1:" + input().getString("beacon_port", "9") + "/";
+  const marker = "http://evil.example/"; // any request to it would be seen by the test
   if (Var.getString("huge") !== null) {
     const huge = new Uint8Array(10 * 1024 * 1024);
     huge.fill(0x41); // "A"

@@ -50,7 +50,7 @@
     if (message.t === "arena") {
       patch(info, message.html);
     } else if (message.t === "board") {
-      patch(board, message.html);
+      patch(board, message.html, true);
       board.dataset.version = message.version === null ? "" : String(message.version);
     } else if (message.t === "flash") {
       flash.textContent = message.text;
@@ -64,9 +64,16 @@
   }
 
   // -- patching: change only what differs, so focus and scroll survive ------
-  function patch(target, html) {
+  // Never in a game's board, even if the server's sanitiser missed them (and
+  // the CSP would stop most): the third wall.
+  const FORBIDDEN = "script,meta,link,base,iframe,frame,frameset,object,embed,form,img,svg,math";
+
+  function patch(target, html, untrusted) {
     const template = document.createElement("template"); // inert: nothing runs or loads
     template.innerHTML = html;
+    if (untrusted) {
+      template.content.querySelectorAll(FORBIDDEN).forEach(function (el) { el.remove(); });
+    }
     morphChildren(target, template.content);
   }
 
