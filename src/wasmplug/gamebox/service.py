@@ -149,7 +149,8 @@ class GameBox:
                 self._post_board(arena, name, html)
 
     def _game_failed(self, arena: Arena, error: GameFailed) -> None:
-        arena.fail(f"{error} The host can restart the game or pick another.")
+        message = str(error).rstrip(".")
+        arena.fail(f"{message}. The host can restart the game or pick another.")
         self.boards.pop(arena.code, None)
         for viewers in self.viewers.get(arena.code, {}).values():
             for viewer in viewers:

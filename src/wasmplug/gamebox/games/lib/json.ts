@@ -10,20 +10,32 @@ export const STRING: i32 = 3;
 export const ARRAY: i32 = 4;
 export const OBJECT: i32 = 5;
 
+// Scalars share these (never changed: push and set only touch arrays and objects).
+const NO_ITEMS = new Array<Json>(0);
+const NO_KEYS = new Array<string>(0);
+const NO_VALUES = new Map<string, Json>();
+
 export class Json {
-  kind: i32 = NULL;
+  kind: i32;
   bool: bool = false;
   num: f64 = 0;
   str: string = "";
-  items: Array<Json> = [];
-  keys: Array<string> = [];
-  values: Map<string, Json> = new Map<string, Json>();
+  items: Array<Json>;
+  keys: Array<string>;
+  values: Map<string, Json>;
 
-  static str(s: string): Json { const j = new Json(); j.kind = STRING; j.str = s; return j; }
-  static num(n: f64): Json { const j = new Json(); j.kind = NUMBER; j.num = n; return j; }
-  static bool(b: bool): Json { const j = new Json(); j.kind = BOOL; j.bool = b; return j; }
-  static arr(): Json { const j = new Json(); j.kind = ARRAY; return j; }
-  static obj(): Json { const j = new Json(); j.kind = OBJECT; return j; }
+  constructor(kind: i32 = NULL) {
+    this.kind = kind;
+    this.items = kind == ARRAY ? new Array<Json>() : NO_ITEMS;
+    this.keys = kind == OBJECT ? new Array<string>() : NO_KEYS;
+    this.values = kind == OBJECT ? new Map<string, Json>() : NO_VALUES;
+  }
+
+  static str(s: string): Json { const j = new Json(STRING); j.str = s; return j; }
+  static num(n: f64): Json { const j = new Json(NUMBER); j.num = n; return j; }
+  static bool(b: bool): Json { const j = new Json(BOOL); j.bool = b; return j; }
+  static arr(): Json { return new Json(ARRAY); }
+  static obj(): Json { return new Json(OBJECT); }
 
   // Object member, or null when absent (or when this is not an object).
   get(key: string): Json | null {
@@ -57,12 +69,16 @@ export class Json {
   }
 
   set(key: string, value: Json): Json {
+    if (this.kind != OBJECT) return this;
     if (!this.values.has(key)) this.keys.push(key);
     this.values.set(key, value);
     return this;
   }
 
-  push(value: Json): Json { this.items.push(value); return this; }
+  push(value: Json): Json {
+    if (this.kind == ARRAY) this.items.push(value);
+    return this;
+  }
 
   // Strings of an array member (other items skipped).
   getStrings(key: string): Array<string> {
