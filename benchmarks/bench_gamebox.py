@@ -140,7 +140,8 @@ async def setup(base: str, arenas: int) -> list[Arena]:
         ws_url = base.replace("http", "ws") + f"/arena/{code}/ws"
         viewers = []
         for name, cookie in zip(names, cookies, strict=True):
-            ws = await connect(ws_url, additional_headers={"cookie": cookie}, max_size=2**22)
+            ws = await connect(ws_url, additional_headers={"cookie": cookie}, max_size=2**22,
+                               compression=None)
             viewers.append(Viewer(name, ws))
         for viewer in viewers:
             asyncio.get_running_loop().create_task(viewer.read())
@@ -175,7 +176,8 @@ def summary(stats: Stats, seconds: float) -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    server = subprocess.Popen([sys.executable, "-m", "wasmplug", "gamebox", "serve", "--port", "0"],
+    command = os.environ.get("GAMEBOX_BENCH_SERVER", f"{sys.executable} -m wasmplug gamebox serve --port 0")
+    server = subprocess.Popen(command.split(),
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert server.stdout is not None

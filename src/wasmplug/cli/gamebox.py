@@ -82,7 +82,8 @@ async def _serve(catalogue: object, host: str, port: int, watch: Path | None) ->
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio",
+                                           ws_per_message_deflate=False))
     url = f"http://{host}:{bound}/"
     if watch is not None:
         box = app.state.gamebox

@@ -72,6 +72,7 @@ class DirectoryCatalogue:
     def __init__(self, *paths: str | Path, limits: GameLimits | None = None) -> None:
         self.paths = [Path(p) for p in paths]
         self.default_limits = limits or GameLimits()
+        self._infos: dict[tuple[str, Path, float], GameInfo] = {}
 
     def _files(self) -> dict[str, Path]:
         found: dict[str, Path] = {}
@@ -101,8 +102,15 @@ class DirectoryCatalogue:
         return self._files()[game_id]
 
     def _info(self, game_id: str, file: Path) -> GameInfo:
-        meta: dict[str, Any] = {}
         toml = file.with_suffix(".toml")
+        key = (game_id, file, toml.stat().st_mtime if toml.exists() else 0.0)
+        info = self._infos.get(key)
+        if info is None:
+            info = self._infos[key] = self._read_info(game_id, file, toml)
+        return info
+
+    def _read_info(self, game_id: str, file: Path, toml: Path) -> GameInfo:
+        meta: dict[str, Any] = {}
         if toml.exists():
             try:
                 meta = tomllib.loads(toml.read_text("utf-8"))

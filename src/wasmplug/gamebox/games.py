@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from wasmplug import CompiledPlugin, Error, Manifest, MemoryOptions, WasiOptions, WasmData
@@ -126,8 +127,13 @@ class GameSession:
         raw = await self._call("render", assigns)
         return self._html(raw)
 
-    async def render_many(self, viewers: list[dict[str, Any]]) -> list[str | GameFailed]:
-        """Render for several viewers at once (queued together in the actor's mailbox)."""
+    async def render_many(self, viewers: list[dict[str, Any]],
+                          finish: Callable[[str], str] = str) -> list[str | GameFailed]:
+        """Render for several viewers at once (queued together in the actor's mailbox).
+
+        Each HTML goes through `finish` (the sanitiser) in a worker thread, off
+        the event loop.
+        """
         futures = [self.server.send("render", json.dumps(assigns)) for assigns in viewers]
         results: list[str | GameFailed] = []
         for future in futures:
@@ -137,7 +143,8 @@ class GameSession:
                 results.append(exc)
             except Error as exc:
                 results.append(self._failed("render", str(exc) or type(exc).__name__))
-        return results
+        return await asyncio.to_thread(
+            lambda: [r if isinstance(r, GameFailed) else finish(r) for r in results])
 
     def _html(self, raw: bytes) -> str:
         limit = self.info.limits.max_render_bytes

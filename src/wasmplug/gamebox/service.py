@@ -137,13 +137,13 @@ class GameBox:
             names = [n for n, m in arena.members.items() if m.connections]
         if not names:
             return
-        results = await session.render_many([arena.viewer_assigns(n) for n in names])
+        results = await session.render_many([arena.viewer_assigns(n) for n in names], sanitize)
         boards = self.boards.setdefault(arena.code, {})
         for name, result in zip(names, results, strict=True):
             if isinstance(result, GameFailed):
                 self._game_failed(arena, result)
                 return
-            html = sanitize(result)
+            html = result
             boards[name] = (arena.version, html)
             if send:
                 self._post_board(arena, name, html)
