@@ -67,7 +67,8 @@ class Viewer:
         async for raw in self.ws:
             message = json.loads(raw)
             if message["t"] == "board":
-                self.version, self.html, self.received = message["version"], message["html"], time.perf_counter()
+                self.version, self.html = message["version"], message["html"]
+                self.received = time.perf_counter()
                 self.changed.set()
             elif message["t"] == "flash":
                 self.flashes += 1
@@ -216,7 +217,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arenas", type=int, default=50)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds, both phases together")
     parser.add_argument("--rate", type=float, default=10.0, help="events/s per arena in the paced phase")

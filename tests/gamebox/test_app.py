@@ -122,7 +122,7 @@ def test_non_members_are_sent_to_the_join_form(client: Any) -> None:
     response = stranger.get(f"/arena/{code}", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == f"/?arena={code}"
     with stranger.websocket_connect(f"/arena/{code}/ws") as ws:
-        with pytest.raises(Exception) as closed:  # noqa: B017 - the socket is closed on us
+        with pytest.raises(Exception) as closed:
             ws.receive_json()
         assert getattr(closed.value, "code", None) == 4404
 

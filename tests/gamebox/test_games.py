@@ -36,7 +36,7 @@ def test_catalogue_lists_the_bundled_games() -> None:
     assert ids == {"event_log", "tictactoe", "trivia", "rock_paper_scissors"}
     assert catalogue.get("tictactoe").title == "Tic-tac-toe"
     assert catalogue.get("trivia").limits == GameLimits()
-    with pytest.raises(UnknownGame, match="no game 'chess'.*tictactoe"):
+    with pytest.raises(UnknownGame, match=r"no game 'chess'.*tictactoe"):
         catalogue.get("chess")
 
 
@@ -174,7 +174,7 @@ def test_render_failures_and_size_cap() -> None:
     try:
         run(hostile.init(["ann"]))
         run(hostile.handle_event(event("ann", "huge")))
-        with pytest.raises(GameFailed, match="failed in render: .*(max_output_bytes|larger)"):
+        with pytest.raises(GameFailed, match=r"failed in render: .*(max_output_bytes|larger)"):
             run(hostile.render({"player_id": "ann"}))
     finally:
         hostile.stop()

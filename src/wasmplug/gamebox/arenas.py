@@ -199,7 +199,7 @@ class Arena:
         for key, value in assigns.items():
             if key not in PLATFORM_KEYS and key != "version":
                 member.assigns[key] = value
-        changed = assigns["version"] != self.version
+        changed = bool(assigns["version"] != self.version)
         self.version = assigns["version"]
         return changed
 

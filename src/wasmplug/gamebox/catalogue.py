@@ -119,7 +119,8 @@ class DirectoryCatalogue:
         limits = self.default_limits
         raw_limits = meta.get("limits")
         if isinstance(raw_limits, dict):
-            known = {k: v for k, v in raw_limits.items() if k in ("memory_mb", "timeout_ms", "max_render_bytes")}
+            known = {k: v for k, v in raw_limits.items()
+                     if k in ("memory_mb", "timeout_ms", "max_render_bytes")}
             try:
                 limits = GameLimits(**{**limits.__dict__, **known})
             except GameBoxError as exc:
