@@ -81,6 +81,7 @@ async def _serve(catalogue: object, host: str, port: int, watch: Path | None) ->
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(1024)  # connections wait in the backlog until the server is up
     bound = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio",
                                            ws_per_message_deflate=False))
