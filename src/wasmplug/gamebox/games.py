@@ -11,10 +11,13 @@ naming the game, the call and the reason, and is logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import hashlib
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from wasmplug import CompiledPlugin, Error, Manifest, MemoryOptions, WasiOptions, WasmData
@@ -131,20 +134,29 @@ class GameSession:
                           finish: Callable[[str], str] = str) -> list[str | GameFailed]:
         """Render for several viewers at once (queued together in the actor's mailbox).
 
-        Each HTML goes through `finish` (the sanitiser) in a worker thread, off
-        the event loop.
+        Each HTML is checked and passed through `finish` (the sanitiser) in
+        the actor's thread as soon as it is rendered, and the event loop is
+        woken once, when the last render is done (the mailbox is in order).
         """
-        futures = [self.server.send("render", json.dumps(assigns)) for assigns in viewers]
-        results: list[str | GameFailed] = []
-        for future in futures:
+        results: list[str | GameFailed | None] = [None] * len(viewers)
+
+        def settle(index: int, future: Future[bytes]) -> None:
             try:
-                results.append(self._html(await asyncio.wrap_future(future)))
+                results[index] = finish(self._html(future.result()))
             except GameFailed as exc:
-                results.append(exc)
+                results[index] = exc
             except Error as exc:
-                results.append(self._failed("render", str(exc) or type(exc).__name__))
-        return await asyncio.to_thread(
-            lambda: [r if isinstance(r, GameFailed) else finish(r) for r in results])
+                results[index] = self._failed("render", str(exc) or type(exc).__name__)
+
+        last: Future[bytes] | None = None
+        for index, assigns in enumerate(viewers):
+            last = self.server.send("render", json.dumps(assigns))
+            last.add_done_callback(functools.partial(settle, index))
+        if last is not None:
+            with contextlib.suppress(Exception):  # settled above, like every other render
+                await asyncio.wrap_future(last)
+        return [result if result is not None else self._failed("render", "no result")
+                for result in results]
 
     def _html(self, raw: bytes) -> str:
         limit = self.info.limits.max_render_bytes
