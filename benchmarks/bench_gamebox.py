@@ -6,7 +6,8 @@
 Starts `wasmplug gamebox serve` in its own process (so its RSS is the
 server's alone), creates the arenas over HTTP like browsers do (2 players and
 2 spectators each: half play the event-log game, half tic-tac-toe) and opens
-one WebSocket per person. In each arena one event is in flight at a time:
+one WebSocket per person. In each arena one event is in flight at a time
+(arenas start at random offsets, so their clicks are not in step):
 the player whose move it is clicks (event-log: the two players take turns;
 tic-tac-toe: whoever's board says "Your turn", the host resets a finished
 game), and the next click waits until all four viewers have the re-render.
@@ -30,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -44,6 +46,13 @@ from websockets.asyncio.client import ClientConnection, connect
 
 RESULTS = Path(__file__).parent / "results"
 EMPTY_CELL = re.compile(r'phx-value-cell="(\d)"></button>')
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def rss_kib(pid: int) -> int:
@@ -104,7 +113,8 @@ class Arena:
         raise RuntimeError(f"arena {self.code}: nobody's turn in {host.html[:200]!r}")
 
     async def drive(self, stats: Stats, until: float, interval: float, max_events: int) -> None:
-        next_at = time.perf_counter()
+        # Arenas are independent people: their clicks are not in step.
+        next_at = time.perf_counter() + random.uniform(0, interval) - interval
         while time.perf_counter() < until and stats.events < max_events:
             if interval:
                 next_at += interval
@@ -198,8 +208,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             start = time.perf_counter()
             until = start + args.duration / 2
             cap = args.max_events // 2
+            server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
             await asyncio.gather(*(a.drive(stats, until, interval, cap) for a in arenas))
             report[phase] = summary(stats, time.perf_counter() - start)
+            user, system = (after - before for after, before in zip(cpu_seconds(server.pid), server_cpu,
+                                                                  strict=True))
+            server_cpu = user + system
+            report[phase]["server_cpu_s"] = round(server_cpu, 2)
+            report[phase]["server_cpu_system_s"] = round(system, 2)
+            report[phase]["client_cpu_s"] = round(time.process_time() - client_cpu, 2)
+            # What the server would do with the machine's cores to itself (an estimate).
+            report[phase]["renders_per_server_cpu_s"] = round(stats.renders / max(server_cpu, 1e-9), 1)
         rss_end = rss_kib(server.pid)
         report["errors_flash"] = sum(v.flashes for a in arenas for v in a.viewers)
         report["rss_base_mib"] = round(rss_base / 1024, 1)
@@ -231,4 +250,5 @@ if __name__ == "__main__":
         r = result[phase]
         print(f"{phase}: p50 {r['latency_p50_ms']} ms, p99 {r['latency_p99_ms']} ms (target < 50), "
               f"{r['events_per_s']} events/s, {r['renders_per_s']} renders/s (target >= 2000), "
-              f"errors {r['errors'] + result['errors_flash']}")
+              f"errors {r['errors'] + result['errors_flash']}; server CPU {r['server_cpu_s']} s, "
+              f"client CPU {r['client_cpu_s']} s, {r['renders_per_server_cpu_s']} renders per server CPU-s")
