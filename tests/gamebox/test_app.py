@@ -17,6 +17,7 @@ from .conftest import test_catalogue
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient, WebSocketTestSession
+    from starlette.websockets import WebSocketDisconnect
 
 
 @pytest.fixture
@@ -124,7 +125,19 @@ def test_non_members_are_sent_to_the_join_form(client: Any) -> None:
     with stranger.websocket_connect(f"/arena/{code}/ws") as ws:
         with pytest.raises(Exception) as closed:
             ws.receive_json()
-        assert getattr(closed.value, "code", None) == 4404
+        assert closed.value.code == 4404
+
+
+def test_sockets_from_other_sites_are_refused(client: Any) -> None:
+    code = create(client, "ann")
+    headers = {"cookie": client.cookie, "origin": "http://evil.example"}
+    with client.client.websocket_connect(f"/arena/{code}/ws", headers=headers) as ws:
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4403
+    same = {"cookie": client.cookie, "origin": "http://testserver"}
+    with client.client.websocket_connect(f"/arena/{code}/ws", headers=same) as ws:
+        assert ws.receive_json()["t"] in ("arena", "board")
 
 
 def play(client: Any, bob: Any, code: str, game: str) -> tuple[Any, Any]:

@@ -20,6 +20,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
@@ -140,6 +141,11 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
         code = normalise_code(websocket.path_params["code"])
         found = member_of(websocket, code)
         await websocket.accept()
+        origin = websocket.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
+            # Another site's page opening our socket with the visitor's cookie.
+            await websocket.close(code=4403, reason="cross-site WebSocket refused")
+            return
         if found is None:
             await websocket.close(code=4404, reason="not a member of this arena")
             return
