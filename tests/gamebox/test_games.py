@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,3 +189,14 @@ def test_games_get_no_files_env_or_network() -> None:
     assert compiled.manifest.timeout_ms == 1000
     assert json.loads(json.dumps(info.limits.__dict__)) == {"memory_mb": 64, "timeout_ms": 1000,
                                                              "max_render_bytes": 262144}
+
+
+def test_a_game_without_get_constraints_gets_two_players() -> None:
+    greet = Path(__file__).resolve().parents[2] / "plugins" / "assemblyscript" / "echo.wasm"
+    info, compiled = GameLoader(DirectoryCatalogue(greet)).load("echo")
+    game = GameSession(info, compiled, "TEST")
+    try:
+        assert not compiled.function_exists("get_constraints")
+        assert run(game.constraints()) == Constraints(2, 2)
+    finally:
+        game.stop()
