@@ -157,11 +157,11 @@ def test_host_only_actions_are_enforced_by_the_server(client: Any) -> None:
         for action in ({"name": "select", "game": "tictactoe"}, {"name": "start"}, {"name": "lobby"},
                        {"name": "restart"}):
             ws.send_json({"t": "action", **action})
-            assert "only the host (ann)" in until(ws, "flash")["text"]
+            assert "Only the host (ann) can" in until(ws, "flash")["text"]
         ws.send_json({"t": "event", "name": "cell-clicked", "value": {"cell": "0"}})
-        assert "not running" in until(ws, "flash")["text"]
+        assert "The game is not running" in until(ws, "flash")["text"]
         ws.send_text("garbage")
-        assert "not JSON" in until(ws, "flash")["text"]
+        assert "Message is not JSON" in until(ws, "flash")["text"]
     assert client.app.state.gamebox.arenas.get(code).game is None  # type: ignore[attr-defined]
 
 

@@ -89,7 +89,7 @@ def board_message(html: str, version: Any) -> str:
 
 
 def flash_message(text: str) -> str:
-    return json.dumps({"t": "flash", "text": text})
+    return json.dumps({"t": "flash", "text": text[:1].upper() + text[1:]})
 
 
 def redirect_message(url: str) -> str:
