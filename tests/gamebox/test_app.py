@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -227,3 +228,25 @@ def test_leave_moves_the_host_and_redirects(client: Any) -> None:
         assert until(ann_ws, "redirect")["url"] == "/"
         assert 'id="you-host"' in until(bob_ws, "arena", "ann left; bob is the host now")["html"]
     assert client.get(f"/arena/{code}", follow_redirects=False).status_code == 303
+
+
+def test_an_empty_arena_is_torn_down_and_its_game_stopped() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        app = create_app(test_catalogue(), arenas=Arenas(leave_after=0.3, teardown_after=0.3),
+                         sweep_every=0.05)
+        with TestClient(app) as test_client:
+            ann = Browser(test_client)
+            code = create(ann, "ann")
+            box = app.state.gamebox
+            with ann.websocket_connect(f"/arena/{code}/ws") as ws:
+                ws.send_json({"t": "action", "name": "select", "game": "tictactoe"})
+                until(ws, "arena", "Tic-tac-toe")
+                server = box.sessions[code].server
+                assert server.running
+            deadline = time.monotonic() + 10
+            while code in box.arenas.arenas and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert code not in box.arenas.arenas and code not in box.sessions
+            assert not server.running
+            assert ann.get(f"/arena/{code}", follow_redirects=False).status_code == 303
