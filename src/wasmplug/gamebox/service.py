@@ -185,9 +185,9 @@ class GameBox:
 
     async def event(self, arena: Arena, member: Member, event: protocol.Event) -> None:
         arena.check_event(member.name)
-        session = self.sessions[arena.code]
         async with self._lock(arena):
-            if arena.phase != Phase.PLAYING:
+            session = self.sessions.get(arena.code)  # the game may have changed while we waited
+            if arena.phase != Phase.PLAYING or session is None:
                 return
             try:
                 assigns = await session.handle_event(protocol.game_event(member.name, event))
@@ -220,7 +220,7 @@ class GameBox:
 
     async def _select(self, arena: Arena, host: str, game_id: str) -> None:
         try:
-            info, compiled = self.loader.load(game_id)
+            info, compiled = await asyncio.to_thread(self.loader.load, game_id)
         except Error as exc:
             raise ArenaError(f"could not load game {game_id!r}: {exc}") from None
         self._stop_game(arena)
