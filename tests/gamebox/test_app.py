@@ -241,7 +241,7 @@ def test_an_empty_arena_is_torn_down_and_its_game_stopped() -> None:
             box = app.state.gamebox
             with ann.websocket_connect(f"/arena/{code}/ws") as ws:
                 ws.send_json({"t": "action", "name": "select", "game": "tictactoe"})
-                until(ws, "arena", "Tic-tac-toe")
+                until(ws, "arena", 'id="picked"')
                 server = box.sessions[code].server
                 assert server.running
             deadline = time.monotonic() + 10
