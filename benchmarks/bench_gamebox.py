@@ -23,6 +23,7 @@ Reported per phase: event -> re-render-received latency at each viewer
 (p50/p99/max), events/s, renders/s, errors (timeouts, flashes, failures;
 target 0), and the server's RSS per arena. The client runs on the same
 machine and takes CPU too. Results also go to benchmarks/results/gamebox.json.
+GAMEBOX_BENCH_SERVER overrides the server command (e.g. to run it under a profiler).
 """
 
 from __future__ import annotations
