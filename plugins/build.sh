@@ -6,6 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/assemblyscript/build.sh"
+bash "$here/games/build.sh"   # GameBox games (bundled ones land in src/wasmplug/gamebox/games/)
 PYTHON="${PYTHON:-python3}" bash "$here/c/build.sh"
 "${PYTHON:-python3}" "$here/wat/build.py" "$here/wat" "$here/hostile"
 bash "$here/extensions/build.sh"

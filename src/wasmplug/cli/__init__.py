@@ -17,6 +17,7 @@ from .. import extism_version
 COMMANDS: dict[str, str] = {
     "call": "call",
     "ext": "ext",
+    "gamebox": "gamebox",
     "info": "info",
     "js": "js",
 }

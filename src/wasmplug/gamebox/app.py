@@ -1,0 +1,197 @@
+"""The GameBox web application (Starlette): pages, forms and the live socket.
+
+    from wasmplug.gamebox import create_app
+    app = create_app()          # the bundled games; serve it with uvicorn
+
+Routes:
+    GET  /                      home: create an arena, or join one (?arena=CODE)
+    POST /arenas                create an arena (form: name) -> /arena/CODE
+    POST /join                  join one (form: code, name) -> /arena/CODE
+    GET  /arena/{code}          the arena page (members only; others go to /?arena=CODE)
+    WS   /arena/{code}/ws       the viewer's live socket (protocol.py)
+    GET  /static/...            our own script and style sheet
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .arenas import CODE_LENGTH, NAME_MAX, Arena, Arenas, Member, normalise_code
+from .catalogue import Catalogue, DirectoryCatalogue, bundled_games_dir
+from .errors import ArenaError
+from .protocol import MAX_MESSAGE_BYTES
+from .service import GameBox, Viewer
+
+log = logging.getLogger("wasmplug.gamebox")
+HERE = Path(__file__).parent
+
+# Scripts only from our origin and never inline; no plug-in or frame; nothing
+# loaded from anywhere else. Inline styles are allowed (games style their
+# boards; the sanitiser has already removed anything in CSS that loads).
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
+    "img-src 'self'", "font-src 'self'", "connect-src 'self'", "form-action 'self'",
+    "base-uri 'none'", "frame-ancestors 'none'", "object-src 'none'", "frame-src 'none'",
+])
+SECURITY_HEADERS = {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """Adds the CSP and friends to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def cookie_name(code: str) -> str:
+    return f"gamebox_{normalise_code(code)}"
+
+
+def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = None,
+               sweep_every: float = 1.0) -> Starlette:
+    """The GameBox ASGI app for `catalogue` (default: the bundled games)."""
+    catalogue = catalogue or DirectoryCatalogue(bundled_games_dir())
+    templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                                   autoescape=True)
+    box = GameBox(catalogue, templates, arenas=arenas)
+
+    def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = templates.get_template(template).render(**context, code_length=CODE_LENGTH,
+                                                   name_max=NAME_MAX)
+        return HTMLResponse(html, status_code=status)
+
+    def member_of(request: Request | WebSocket, code: str) -> tuple[Arena, Member] | None:
+        return box.arenas.by_token(code, request.cookies.get(cookie_name(code)))
+
+    def enter(arena: Arena, member: Member) -> Response:
+        response = RedirectResponse(f"/arena/{arena.code}", status_code=303)
+        response.set_cookie(cookie_name(arena.code), member.token, httponly=True,
+                            samesite="strict", path="/")
+        return response
+
+    async def home(request: Request) -> Response:
+        code = normalise_code(request.query_params.get("arena", ""))[:CODE_LENGTH]
+        return page("home.html", code=code, error="", name="")
+
+    async def create(request: Request) -> Response:
+        form = await request.form()
+        name = str(form.get("name", ""))
+        try:
+            arena, member = box.create_arena(name)
+        except ArenaError as exc:
+            return page("home.html", status=400, code="", error=str(exc), name=name)
+        return enter(arena, member)
+
+    async def join(request: Request) -> Response:
+        form = await request.form()
+        code, name = normalise_code(str(form.get("code", ""))), str(form.get("name", ""))
+        try:
+            arena, member = await box.join(code, name)
+        except ArenaError as exc:
+            return page("home.html", status=400, code=code[:CODE_LENGTH], error=str(exc), name=name)
+        return enter(arena, member)
+
+    async def arena_page(request: Request) -> Response:
+        code = normalise_code(request.path_params["code"])
+        found = member_of(request, code)
+        if found is None:
+            return RedirectResponse(f"/?arena={code}", status_code=303)
+        arena, member = found
+        return page("arena.html", arena=arena, me=member,
+                    arena_html=box.arena_html(arena, member),
+                    board_html=await box.board_html(arena, member))
+
+    async def live(websocket: WebSocket) -> None:
+        code = normalise_code(websocket.path_params["code"])
+        found = member_of(websocket, code)
+        await websocket.accept()
+        origin = websocket.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
+            # Another site's page opening our socket with the visitor's cookie.
+            await websocket.close(code=4403, reason="cross-site WebSocket refused")
+            return
+        if found is None:
+            await websocket.close(code=4404, reason="not a member of this arena")
+            return
+        arena, member = found
+        viewer = Viewer(member.name, websocket.send_text)
+        writer = asyncio.create_task(viewer.run())
+        await box.connect(arena, member, viewer)
+        try:
+            while True:
+                text = await websocket.receive_text()
+                if len(text) > MAX_MESSAGE_BYTES:
+                    await websocket.close(code=1009, reason="message too large")
+                    break
+                if member.name not in arena.members or arena.members[member.name] is not member:
+                    break  # left the arena (or was timed out)
+                await box.handle(arena, member, viewer, text)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            box.disconnect(arena, member, viewer)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async def sweeper() -> None:
+            while True:
+                await asyncio.sleep(sweep_every)
+                box.sweep()
+
+        task = asyncio.create_task(sweeper())
+        try:
+            yield
+        finally:
+            task.cancel()
+            box.close()
+
+    app = Starlette(routes=[
+        Route("/", home),
+        Route("/arenas", create, methods=["POST"]),
+        Route("/join", join, methods=["POST"]),
+        Route("/arena/{code}", arena_page),
+        WebSocketRoute("/arena/{code}/ws", live),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ], lifespan=lifespan)
+    app.add_middleware(SecurityHeaders)
+    app.state.gamebox = box
+    return app

@@ -1,0 +1,133 @@
+"""The catalogue: which games can be played, and their code.
+
+`Catalogue` is the interface the rest of GameBox uses; `DirectoryCatalogue`
+reads games from folders (`<id>.wasm` with an optional `<id>.toml` beside it:
+`title`, `description` and a `[limits]` table with `memory_mb` and
+`timeout_ms`). The bundled games live in `wasmplug/gamebox/games/`. Another
+catalogue (a database of uploaded games, say) only has to offer the same
+three methods.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import GameBoxError, UnknownGame
+
+log = logging.getLogger("wasmplug.gamebox")
+
+
+@dataclass(frozen=True)
+class GameLimits:
+    """What one call of a game may use. Defaults: 64 MiB of memory, 1 s per call."""
+
+    memory_mb: int = 64
+    timeout_ms: int = 1000
+    max_render_bytes: int = 256 * 1024
+
+    def __post_init__(self) -> None:
+        for name in ("memory_mb", "timeout_ms", "max_render_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise GameBoxError(f"game limit {name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class GameInfo:
+    """A game of the catalogue: `id` is what arenas refer to it by."""
+
+    id: str
+    title: str
+    description: str = ""
+    limits: GameLimits = field(default_factory=GameLimits)
+
+
+class Catalogue(Protocol):
+    def games(self) -> list[GameInfo]:
+        """Every game, in the order to show them."""
+        ...
+
+    def get(self, game_id: str) -> GameInfo:
+        """The game `game_id`, or `UnknownGame`."""
+        ...
+
+    def load(self, game_id: str) -> bytes:
+        """The game's current Wasm code."""
+        ...
+
+
+def bundled_games_dir() -> Path:
+    """The folder of the games shipped with wasmplug."""
+    return Path(str(resources.files("wasmplug.gamebox") / "games"))
+
+
+class DirectoryCatalogue:
+    """Games read from `.wasm` files in folders (or single files), re-read on each call."""
+
+    def __init__(self, *paths: str | Path, limits: GameLimits | None = None) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.default_limits = limits or GameLimits()
+        self._infos: dict[tuple[str, Path, float], GameInfo] = {}
+
+    def _files(self) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for path in self.paths:
+            files = [path] if path.suffix == ".wasm" else sorted(path.glob("*.wasm")) if path.is_dir() else []
+            for file in files:
+                found.setdefault(file.stem, file)
+        return found
+
+    def games(self) -> list[GameInfo]:
+        infos = [self._info(game_id, file) for game_id, file in self._files().items()]
+        return sorted(infos, key=lambda info: info.title.lower())
+
+    def get(self, game_id: str) -> GameInfo:
+        file = self._files().get(game_id)
+        if file is None:
+            raise UnknownGame(f"no game {game_id!r} in the catalogue; pick one of: "
+                              f"{', '.join(sorted(self._files())) or 'none (the catalogue is empty)'}")
+        return self._info(game_id, file)
+
+    def load(self, game_id: str) -> bytes:
+        self.get(game_id)
+        return self._files()[game_id].read_bytes()
+
+    def path(self, game_id: str) -> Path:
+        self.get(game_id)
+        return self._files()[game_id]
+
+    def _info(self, game_id: str, file: Path) -> GameInfo:
+        toml = file.with_suffix(".toml")
+        key = (game_id, file, toml.stat().st_mtime if toml.exists() else 0.0)
+        info = self._infos.get(key)
+        if info is None:
+            info = self._infos[key] = self._read_info(game_id, file, toml)
+        return info
+
+    def _read_info(self, game_id: str, file: Path, toml: Path) -> GameInfo:
+        meta: dict[str, Any] = {}
+        if toml.exists():
+            try:
+                meta = tomllib.loads(toml.read_text("utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                log.warning("ignoring %s: %s", toml, exc)
+        limits = self.default_limits
+        raw_limits = meta.get("limits")
+        if isinstance(raw_limits, dict):
+            known = {k: v for k, v in raw_limits.items()
+                     if k in ("memory_mb", "timeout_ms", "max_render_bytes")}
+            try:
+                limits = GameLimits(**{**limits.__dict__, **known})
+            except GameBoxError as exc:
+                log.warning("ignoring the limits in %s: %s", toml, exc)
+        title = meta.get("title")
+        description = meta.get("description")
+        return GameInfo(id=game_id,
+                        title=title if isinstance(title, str) and title else game_id.replace("_", " "),
+                        description=description if isinstance(description, str) else "",
+                        limits=limits)

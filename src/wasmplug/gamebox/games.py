@@ -1,0 +1,178 @@
+"""A game's plug-in in an arena: the four calls of the game API, checked.
+
+Each arena's game is one plug-in owned by one `PluginServer` actor, so its
+events are handled one at a time, in order. Games run with WASI on but
+nothing granted (no files, env or args), no network, and their limits
+(memory, time per call, output size). Whatever goes wrong in a call (trap,
+timeout, limit, output that is not what the API says) becomes `GameFailed`
+naming the game, the call and the reason, and is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from wasmplug import CompiledPlugin, Error, Manifest, MemoryOptions, WasiOptions, WasmData
+from wasmplug.actors import PluginServer
+
+from .arenas import MAX_ASSIGNS_BYTES, Constraints
+from .catalogue import Catalogue, GameInfo
+from .errors import GameFailed
+
+log = logging.getLogger("wasmplug.gamebox")
+PAGE = 65_536
+DEFAULT_CONSTRAINTS = Constraints(2, 2)
+MAX_PLAYERS = 64
+
+
+def compile_game(info: GameInfo, wasm: bytes) -> CompiledPlugin:
+    """Compile a game with its limits (LoadError/ManifestError if the code is bad)."""
+    limits = info.limits
+    manifest = Manifest(
+        wasm=(WasmData(wasm, name="main"),),
+        memory=MemoryOptions(max_pages=limits.memory_mb * 1024 * 1024 // PAGE,
+                             max_output_bytes=limits.max_render_bytes),
+        allowed_hosts=None,  # no network
+        allowed_paths=None,  # no files
+        timeout_ms=limits.timeout_ms,
+    )
+    return CompiledPlugin(manifest, wasi=WasiOptions(), functions=[])
+
+
+def _short(reason: str) -> str:
+    """The reason without a Wasm backtrace (players need the cause; the log keeps it all)."""
+    _, caused, cause = reason.partition("Caused by:")
+    text = cause if caused else reason
+    return " ".join(text.split())[:500]
+
+
+class GameLoader:
+    """Compiles the catalogue's games, once per version of their code."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self._compiled: dict[str, tuple[str, CompiledPlugin]] = {}
+
+    def load(self, game_id: str) -> tuple[GameInfo, CompiledPlugin]:
+        info = self.catalogue.get(game_id)
+        wasm = self.catalogue.load(game_id)
+        digest = hashlib.sha256(wasm).hexdigest()
+        cached = self._compiled.get(game_id)
+        if cached is not None and cached[0] == digest:
+            return info, cached[1]
+        compiled = compile_game(info, wasm)
+        self._compiled[game_id] = (digest, compiled)
+        return info, compiled
+
+
+class GameSession:
+    """One arena's game: its `PluginServer` and the four calls of the game API."""
+
+    def __init__(self, info: GameInfo, compiled: CompiledPlugin, arena: str) -> None:
+        self.info = info
+        self.arena = arena
+        self.compiled = compiled
+        self.server = PluginServer(compiled, name=f"gamebox-{arena}-{info.id}")
+        self.server.start()
+
+    def _failed(self, function: str, reason: str) -> GameFailed:
+        log.warning("arena %s: game %s (%s) failed in %s: %s", self.arena, self.info.id,
+                    self.info.title, function, reason)
+        return GameFailed(self.info.title, function, _short(reason))
+
+    async def _call(self, function: str, payload: Any) -> bytes:
+        try:
+            return await self.server.call_async(function, json.dumps(payload))
+        except Error as exc:
+            raise self._failed(function, str(exc) or type(exc).__name__) from None
+
+    async def constraints(self) -> Constraints:
+        """get_constraints, or 2..2 when it is missing, fails or says something odd."""
+        try:
+            raw = await self.server.call_async("get_constraints", b"")
+            data = json.loads(raw)
+            low, high = data["min_players"], data["max_players"]
+            if not all(isinstance(n, int) and not isinstance(n, bool) for n in (low, high)) \
+                    or not 1 <= low <= high <= MAX_PLAYERS:
+                raise ValueError(f"min_players {low!r}, max_players {high!r}")
+            return Constraints(low, high)
+        except (Error, ValueError, KeyError, TypeError) as exc:
+            log.info("game %s: get_constraints gave no usable answer (%s); using 2..2",
+                     self.info.id, exc)
+            return DEFAULT_CONSTRAINTS
+
+    async def init(self, player_ids: list[str]) -> None:
+        await self._call("init_game", {"player_ids": player_ids})
+
+    async def handle_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        raw = await self._call("handle_event", event)
+        if len(raw) > MAX_ASSIGNS_BYTES:
+            raise self._failed("handle_event", f"its output ({len(raw)} bytes) is larger than "
+                                               f"the {MAX_ASSIGNS_BYTES} bytes assigns may take")
+        try:
+            assigns = json.loads(raw)
+        except ValueError:
+            raise self._failed("handle_event", f"its output is not JSON: {raw[:80]!r}") from None
+        if not isinstance(assigns, dict) or "version" not in assigns:
+            raise self._failed("handle_event", "its output must be a JSON object of assigns "
+                                               f"with at least a version, got {raw[:80]!r}")
+        return assigns
+
+    async def render(self, assigns: dict[str, Any]) -> str:
+        raw = await self._call("render", assigns)
+        return self._html(raw)
+
+    async def render_many(self, viewers: list[dict[str, Any]],
+                          finish: Callable[[str], str] = str) -> list[str | GameFailed]:
+        """Render for several viewers at once (queued together in the actor's mailbox).
+
+        Each HTML is checked and passed through `finish` (the sanitiser) in
+        the actor's thread as soon as it is rendered, and the event loop is
+        woken once, when the last render is done (the mailbox is in order).
+        """
+        results: list[str | GameFailed | None] = [None] * len(viewers)
+
+        def settle(index: int, future: Future[bytes]) -> None:
+            try:
+                results[index] = finish(self._html(future.result()))
+            except GameFailed as exc:
+                results[index] = exc
+            except Error as exc:
+                results[index] = self._failed("render", str(exc) or type(exc).__name__)
+
+        last: Future[bytes] | None = None
+        for index, assigns in enumerate(viewers):
+            last = self.server.send("render", json.dumps(assigns))
+            last.add_done_callback(functools.partial(settle, index))
+        if last is not None:
+            with contextlib.suppress(Exception):  # settled above, like every other render
+                await asyncio.wrap_future(last)
+        return [result if result is not None else self._failed("render", "no result")
+                for result in results]
+
+    def _html(self, raw: bytes) -> str:
+        limit = self.info.limits.max_render_bytes
+        if len(raw) > limit:
+            raise self._failed("render", f"its HTML ({len(raw)} bytes) is larger than the "
+                                         f"{limit}-byte limit")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self._failed("render", "its HTML is not valid UTF-8") from None
+
+    async def restart(self, compiled: CompiledPlugin | None = None, keep_vars: bool = False) -> None:
+        """A fresh instance (of new code, if given); keep_vars keeps the game's state."""
+        if compiled is not None:
+            self.compiled = compiled
+        await asyncio.to_thread(self.server.reload, self.compiled, keep_vars)
+
+    def stop(self) -> None:
+        self.server.stop(timeout=5)

@@ -1,0 +1,299 @@
+"""`GameBox`: arenas, their games and their viewers, wired together.
+
+The web layer (`app.py`) turns requests into calls here. Everything runs on
+the server's event loop; the only work elsewhere is each game's plug-in, in
+its own actor thread. A viewer is one open WebSocket: what it should show is
+queued in its `Viewer` (latest arena part, latest board, flashes) and sent
+by the viewer's own writer, so a slow browser never holds an arena up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import jinja2
+
+from wasmplug import Error
+
+from . import protocol
+from .arenas import Arena, Arenas, Member, Phase
+from .catalogue import Catalogue
+from .errors import ArenaError, GameFailed
+from .games import GameLoader, GameSession
+from .sanitize import sanitize
+
+log = logging.getLogger("wasmplug.gamebox")
+
+
+class Viewer:
+    """One WebSocket of a member: the messages still to send, newest kept."""
+
+    def __init__(self, name: str, send: Callable[[str], Awaitable[None]]) -> None:
+        self.name = name
+        self._send = send
+        self._pending: dict[str, str] = {}
+        self._flashes = 0
+        self._wake = asyncio.Event()
+        self.closed = False
+
+    def post(self, kind: str, text: str) -> None:
+        if kind == "flash":
+            self._flashes += 1
+            kind = f"flash{self._flashes}"
+        self._pending.pop(kind, None)  # the newer message replaces (and follows) the older
+        self._pending[kind] = text
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send what is posted until closed."""
+        while not self.closed:
+            await self._wake.wait()
+            self._wake.clear()
+            pending, self._pending = self._pending, {}
+            for text in pending.values():
+                await self._send(text)
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+
+class GameBox:
+    def __init__(self, catalogue: Catalogue, templates: jinja2.Environment, *,
+                 arenas: Arenas | None = None) -> None:
+        self.catalogue = catalogue
+        self.templates = templates
+        self.arenas = arenas or Arenas()
+        self.loader = GameLoader(catalogue)
+        self.sessions: dict[str, GameSession] = {}
+        self.viewers: dict[str, dict[str, set[Viewer]]] = {}
+        self.boards: dict[str, dict[str, tuple[Any, str]]] = {}  # code -> name -> (version, html)
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    # -- arenas and members --------------------------------------------------
+    def create_arena(self, name: str) -> tuple[Arena, Member]:
+        arena = self.arenas.create()
+        try:
+            member = arena.join(name)
+        except ArenaError:
+            del self.arenas.arenas[arena.code]
+            raise
+        log.info("arena %s created by %s", arena.code, member.name)
+        return arena, member
+
+    async def join(self, code: str, name: str) -> tuple[Arena, Member]:
+        arena = self.arenas.get(code)
+        member = arena.join(name)
+        log.info("arena %s: %s joined", arena.code, member.name)
+        self.broadcast_arena(arena)
+        return arena, member
+
+    def _lock(self, arena: Arena) -> asyncio.Lock:
+        return self.locks.setdefault(arena.code, asyncio.Lock())
+
+    # -- what a viewer sees --------------------------------------------------
+    def arena_html(self, arena: Arena, member: Member) -> str:
+        template = self.templates.get_template("_arena.html")
+        return template.render(arena=arena, me=member, games=self.catalogue.games(),
+                               Phase=Phase)
+
+    async def board_html(self, arena: Arena, member: Member) -> str:
+        """The member's current board (rendered now if the cached one is old)."""
+        if arena.phase != Phase.PLAYING or arena.code not in self.sessions:
+            return ""
+        cached = self.boards.get(arena.code, {}).get(member.name)
+        if cached is not None and cached[0] == arena.version:
+            return cached[1]
+        async with self._lock(arena):
+            await self._render_boards(arena, [member.name], send=False)
+        cached = self.boards.get(arena.code, {}).get(member.name)
+        return cached[1] if cached is not None and arena.phase == Phase.PLAYING else ""
+
+    def broadcast_arena(self, arena: Arena) -> None:
+        for name, viewers in self.viewers.get(arena.code, {}).items():
+            member = arena.members.get(name)
+            if member is None:
+                continue
+            message = protocol.arena_message(self.arena_html(arena, member))
+            for viewer in viewers:
+                viewer.post("arena", message)
+
+    def _post_board(self, arena: Arena, name: str, html: str) -> None:
+        message = protocol.board_message(html, arena.version)
+        for viewer in self.viewers.get(arena.code, {}).get(name, ()):
+            viewer.post("board", message)
+
+    async def _render_boards(self, arena: Arena, names: list[str] | None = None,
+                             send: bool = True) -> None:
+        """Render the game for `names` (default: every connected member) and send it."""
+        session = self.sessions.get(arena.code)
+        if session is None or arena.phase != Phase.PLAYING:
+            return
+        if names is None:
+            names = [n for n, m in arena.members.items() if m.connections]
+        if not names:
+            return
+        results = await session.render_many([arena.viewer_assigns(n) for n in names], sanitize)
+        boards = self.boards.setdefault(arena.code, {})
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, GameFailed):
+                self._game_failed(arena, result)
+                return
+            html = result
+            boards[name] = (arena.version, html)
+            if send:
+                self._post_board(arena, name, html)
+
+    def _game_failed(self, arena: Arena, error: GameFailed) -> None:
+        message = str(error).rstrip(".")
+        arena.fail(f"{message}. The host can restart the game or pick another.")
+        self.boards.pop(arena.code, None)
+        for viewers in self.viewers.get(arena.code, {}).values():
+            for viewer in viewers:
+                viewer.post("board", protocol.board_message("", arena.version))
+        self.broadcast_arena(arena)
+
+    # -- connections -----------------------------------------------------------
+    async def connect(self, arena: Arena, member: Member, viewer: Viewer) -> None:
+        arena.connected(member.name)
+        self.viewers.setdefault(arena.code, {}).setdefault(member.name, set()).add(viewer)
+        viewer.post("arena", protocol.arena_message(self.arena_html(arena, member)))
+        viewer.post("board", protocol.board_message(await self.board_html(arena, member), arena.version))
+        self.broadcast_arena(arena)
+
+    def disconnect(self, arena: Arena, member: Member, viewer: Viewer) -> None:
+        viewer.close()
+        viewers = self.viewers.get(arena.code, {}).get(member.name)
+        if viewers is not None:
+            viewers.discard(viewer)
+        arena.disconnected(member.name)
+
+    # -- messages from a viewer ------------------------------------------------
+    async def handle(self, arena: Arena, member: Member, viewer: Viewer, text: str) -> None:
+        try:
+            message = protocol.parse_message(text)
+            if isinstance(message, protocol.Event):
+                await self.event(arena, member, message)
+            else:
+                await self.action(arena, member, message)
+        except (ArenaError, protocol.ProtocolError) as exc:
+            viewer.post("flash", protocol.flash_message(str(exc)))
+
+    async def event(self, arena: Arena, member: Member, event: protocol.Event) -> None:
+        arena.check_event(member.name)
+        async with self._lock(arena):
+            session = self.sessions.get(arena.code)  # the game may have changed while we waited
+            if arena.phase != Phase.PLAYING or session is None:
+                return
+            try:
+                assigns = await session.handle_event(protocol.game_event(member.name, event))
+            except GameFailed as exc:
+                self._game_failed(arena, exc)
+                return
+            changed = arena.merge_assigns(member.name, assigns)
+            await self._render_boards(arena, None if changed else [member.name])
+
+    async def action(self, arena: Arena, member: Member, action: protocol.Action) -> None:
+        name = member.name
+        if action.name == "leave":
+            await self.leave(arena, name)
+            return
+        async with self._lock(arena):
+            if action.name == "select":
+                arena.require_host(name, "pick the game")
+                await self._select(arena, name, action.game)
+            elif action.name == "start":
+                arena.start(name)  # checks before the game is touched
+                await self._start(arena)
+            elif action.name == "restart":
+                arena.require_host(name, "restart the game")
+                arena.start(name)
+                await self._start(arena, fresh=True)
+            elif action.name == "lobby":
+                arena.to_lobby(name)
+                self._stop_game(arena)
+        self.broadcast_arena(arena)
+
+    async def _select(self, arena: Arena, host: str, game_id: str) -> None:
+        try:
+            info, compiled = await asyncio.to_thread(self.loader.load, game_id)
+        except Error as exc:
+            raise ArenaError(f"could not load game {game_id!r}: {exc}") from None
+        self._stop_game(arena)
+        session = self.sessions[arena.code] = GameSession(info, compiled, arena.code)
+        arena.select(host, info, await session.constraints())
+        log.info("arena %s: %s picked %s (%s)", arena.code, host, info.id,
+                 arena.constraints.describe())
+
+    async def _start(self, arena: Arena, fresh: bool = False) -> None:
+        session = self.sessions[arena.code]
+        try:
+            if fresh:
+                await session.restart()
+            await session.init(arena.players)
+        except GameFailed as exc:
+            self._game_failed(arena, exc)
+            return
+        self.boards.pop(arena.code, None)
+        log.info("arena %s: %s started with %s", arena.code, session.info.id, arena.players)
+        await self._render_boards(arena)
+
+    def _stop_game(self, arena: Arena) -> None:
+        session = self.sessions.pop(arena.code, None)
+        self.boards.pop(arena.code, None)
+        if session is not None:
+            session.stop()
+        for viewers in self.viewers.get(arena.code, {}).values():
+            for viewer in viewers:
+                viewer.post("board", protocol.board_message("", None))
+
+    async def leave(self, arena: Arena, name: str) -> None:
+        arena.leave(name)
+        log.info("arena %s: %s left", arena.code, name)
+        for viewer in self.viewers.get(arena.code, {}).pop(name, set()):
+            viewer.post("redirect", protocol.redirect_message("/"))
+        self.broadcast_arena(arena)
+
+    # -- housekeeping ------------------------------------------------------------
+    def sweep(self) -> None:
+        """Members away too long leave; arenas empty too long are torn down."""
+        changed, removed = self.arenas.sweep()
+        for arena in changed:
+            log.info("arena %s: members away too long left; host is %s", arena.code, arena.host)
+            self.broadcast_arena(arena)
+        for arena in removed:
+            log.info("arena %s torn down (empty)", arena.code)
+            self._stop_game(arena)
+            self.viewers.pop(arena.code, None)
+            self.locks.pop(arena.code, None)
+
+    async def reload_game(self, game_id: str) -> None:
+        """New code for `game_id`: every arena playing it continues on it, state kept."""
+        try:
+            _, compiled = self.loader.load(game_id)
+        except Error as exc:
+            log.warning("game %s: the new code does not load, keeping the old: %s", game_id, exc)
+            return
+        for code, session in list(self.sessions.items()):
+            arena = self.arenas.arenas.get(code)
+            if session.info.id != game_id or arena is None:
+                continue
+            async with self._lock(arena):
+                try:
+                    await session.restart(compiled, keep_vars=True)
+                except Error as exc:
+                    log.warning("arena %s: reloading %s failed: %s", code, game_id, exc)
+                    continue
+                log.info("arena %s: reloaded %s", code, game_id)
+                self.boards.pop(code, None)
+                await self._render_boards(arena)
+
+    def close(self) -> None:
+        for session in self.sessions.values():
+            with contextlib.suppress(Error):
+                session.stop()
+        self.sessions.clear()

@@ -1,0 +1,81 @@
+"""GameBox test helpers: catalogues with the test games, a real server, a real browser."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wasmplug.gamebox.arenas import Arenas
+from wasmplug.gamebox.catalogue import DirectoryCatalogue, GameLimits, bundled_games_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_GAMES = ROOT / "plugins" / "games"  # hostile.wasm, failing.wasm: never in the real catalogue
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def test_catalogue(**limits: Any) -> DirectoryCatalogue:
+    """The bundled games plus the test-only ones (hostile, failing)."""
+    return DirectoryCatalogue(bundled_games_dir(), TEST_GAMES, limits=GameLimits(**limits))
+
+
+test_catalogue.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+@contextmanager
+def live_server(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn on 127.0.0.1 (a random free port) in a thread; yields its URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio",
+                                           ws_per_message_deflate=False))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the GameBox test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def fast_arenas() -> Arenas:
+    """Members leave 1 s after their last tab closed; empty arenas go after 2 s."""
+    return Arenas(leave_after=1.0, teardown_after=2.0)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (never a downloaded browser).
+
+    Module-scoped: Playwright's sync API keeps an event loop running in the
+    main thread while it is open, which later tests' asyncio.run would trip on.
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); "
+                    ".ci/run does this")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -1,0 +1,118 @@
+"""`wasmplug gamebox serve` and `wasmplug gamebox play` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from websockets.sync.client import ClientConnection, connect
+
+from wasmplug.cli import main
+from wasmplug.gamebox.catalogue import bundled_games_dir
+
+from .conftest import TEST_GAMES
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@contextmanager
+def running(*args: str) -> Iterator[str]:
+    """Run `wasmplug gamebox ARGS`; yields the first line it prints."""
+    process = subprocess.Popen([sys.executable, "-m", "wasmplug", "gamebox", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line, process.stderr.read() if process.stderr else "no output"
+        yield line.strip()
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def url_in(line: str) -> str:
+    match = re.search(r"http://127\.0\.0\.1:\d+", line)
+    assert match, line
+    return match.group(0)
+
+
+def member(base: str, code: str | None, name: str) -> tuple[str, str]:
+    """Create (code None) or join an arena over HTTP; (code, cookie)."""
+    with httpx.Client(base_url=base) as http:
+        if code is None:
+            response = http.post("/arenas", data={"name": name})
+        else:
+            response = http.post("/join", data={"code": code, "name": name})
+        assert response.status_code == 303, response.text
+        return response.headers["location"].rsplit("/", 1)[-1], response.headers["set-cookie"].split(";")[0]
+
+
+def socket(base: str, code: str, cookie: str) -> ClientConnection:
+    return connect(base.replace("http", "ws") + f"/arena/{code}/ws", additional_headers={"cookie": cookie})
+
+
+def board_containing(ws: ClientConnection, text: str) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        message = json.loads(ws.recv(timeout=30))
+        if message["t"] == "board" and text in message["html"]:
+            return str(message["html"])
+    raise AssertionError(f"no board with {text!r}")
+
+
+def test_help_lists_serve_and_play() -> None:
+    result = CliRunner().invoke(main, ["gamebox", "--help"])
+    assert result.exit_code == 0
+    assert "serve" in result.output and "play" in result.output
+
+
+def test_play_refuses_what_is_not_wasm(tmp_path: Path) -> None:
+    game = tmp_path / "game.js"
+    game.write_text("function render() {}")
+    result = CliRunner().invoke(main, ["gamebox", "play", str(game)])
+    assert result.exit_code != 0 and "not a .wasm file" in result.output
+
+
+def test_serve_has_the_bundled_games_and_the_data_dir_games(tmp_path: Path) -> None:
+    (tmp_path / "games").mkdir()
+    shutil.copy(bundled_games_dir() / "tictactoe.wasm", tmp_path / "games" / "my_game.wasm")
+    with running("serve", "--port", "0", "--data-dir", str(tmp_path)) as line:
+        base = url_in(line)
+        code, cookie = member(base, None, "ann")
+        page = httpx.get(f"{base}/arena/{code}", headers={"cookie": cookie}).text
+        for game in ("tictactoe", "trivia", "event_log", "rock_paper_scissors", "my_game"):
+            assert f'data-gb-game="{game}"' in page
+        assert "hostile" not in page and "failing" not in page
+
+
+def test_play_prints_the_arena_link_and_reloads_the_game_on_change(tmp_path: Path) -> None:
+    game = tmp_path / "game.wasm"
+    shutil.copy(bundled_games_dir() / "event_log.wasm", game)
+    with running("play", str(game), "--port", "0") as line:
+        base = url_in(line)
+        code = re.search(r"\?arena=([A-Z]{4})", line)
+        assert code, line
+        _, ann_cookie = member(base, code.group(1), "ann")
+        _, bob_cookie = member(base, code.group(1), "bob")
+        with socket(base, code.group(1), ann_cookie) as ann, socket(base, code.group(1), bob_cookie):
+            ann.send(json.dumps({"t": "action", "name": "select", "game": "game"}))
+            ann.send(json.dumps({"t": "action", "name": "start"}))
+            board_containing(ann, "Version: 0")
+            for _ in range(2):
+                ann.send(json.dumps({"t": "event", "name": "cell-clicked", "value": {"cell": "0"}}))
+            board_containing(ann, "Version: 2")
+            # The author rebuilds the game: the arena continues on the new code, state kept
+            # (the failing test game renders the same "version" var the event log keeps).
+            shutil.copy(TEST_GAMES / "failing.wasm", tmp_path / "new.wasm")
+            (tmp_path / "new.wasm").replace(game)
+            assert 'class="failing">Version 2<' in board_containing(ann, "failing")

@@ -1,0 +1,57 @@
+"""The sanitiser: what games need survives, nothing that runs or loads does."""
+
+from __future__ import annotations
+
+import pytest
+
+from wasmplug.gamebox.sanitize import css_is_safe, sanitize
+
+
+def test_game_markup_survives() -> None:
+    html = ('<div class="board"><button class="cell" phx-click="cell-clicked" phx-value-cell="3" '
+            'style="color: red">X</button><table><tr><td colspan="2">a</td></tr></table>'
+            '<input type="text" value="v" placeholder="p"><a href="https://example.org/x">link</a></div>')
+    out = sanitize(html)
+    for kept in ['phx-click="cell-clicked"', 'phx-value-cell="3"', 'class="cell"', 'style="color: red"',
+                 'colspan="2"', 'type="text"', 'href="https://example.org/x"']:
+        assert kept in out
+
+
+@pytest.mark.parametrize("hostile", [
+    "<script>alert(1)</script>",
+    '<img src="x" onerror="alert(1)">',
+    '<svg onload="alert(1)"><circle r="1"/></svg>',
+    '<a href="javascript:alert(1)">x</a>',
+    '<a href="data:text/html,<script>alert(1)</script>">x</a>',
+    '<button onclick="alert(1)">x</button>',
+    '<iframe src="http://evil.example/"></iframe>',
+    '<object data="http://evil.example/"></object>',
+    '<link rel="stylesheet" href="http://evil.example/x.css">',
+    '<meta http-equiv="refresh" content="0;url=http://evil.example/">',
+    '<form action="http://evil.example/"><button>go</button></form>',
+    '<div style="background: url(http://evil.example/x.png)">x</div>',
+    '<div style="background: u\\72l(http://evil.example/x.png)">x</div>',
+    "<style>.a { background: url(http://evil.example/x.png) }</style>",
+    "<style>@import 'http://evil.example/x.css';</style>",
+    '<input type="image" src="http://evil.example/x.png">',
+    '<base href="http://evil.example/">',
+])
+def test_hostile_markup_is_removed(hostile: str) -> None:
+    out = sanitize(hostile).lower()
+    for bad in ["<script", "onerror", "onload", "onclick", "javascript:", "data:", "<iframe", "<object",
+                "<link", "<meta", "<form", "url(", "@import", "evil.example/x", "<svg", "<img", "<base",
+                'type="image"']:
+        assert bad not in out, (hostile, out)
+
+
+def test_style_elements_are_scoped_to_the_board() -> None:
+    assert sanitize("<style>.cell { color: red }</style>") == "<style>#board{.cell { color: red }}</style>"
+    # a game cannot close the scope to style the platform
+    assert sanitize("<style>} body { display: none } .x {</style>") == ""
+
+
+def test_css_check() -> None:
+    assert css_is_safe("color: red; padding: 1rem")
+    for bad in ["background:url(x)", "BACKGROUND: URL (x)", "@import 'x'", "a\\72 b", "image-set('x' 1x)",
+                "behavior: url(x.htc)", "x: expression(alert(1))"]:
+        assert not css_is_safe(bad), bad
