@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,9 @@ class CountingRuntime:
         self.compiles = 0
         original = self.runtime.disk_cache.compile
 
-        def counting(data: bytes) -> wasmtime.Module:
+        def counting(data: bytes, prepare: Callable[[bytes], bytes] | None = None) -> wasmtime.Module:
             self.compiles += 1
-            return original(data)
+            return original(data, prepare)
         monkeypatch.setattr(self.runtime.disk_cache, "compile", counting)
 
     def load(self) -> wasmtime.Module:

@@ -26,7 +26,16 @@ from .host_functions import (
     host_fn,
 )
 from .logs import set_log_custom, set_log_file
-from .manifest import Manifest, MemoryOptions, WasmData, WasmFile, WasmUrl
+from .manifest import (
+    LoadLimits,
+    Manifest,
+    MemoryOptions,
+    WasmData,
+    WasmFile,
+    WasmUrl,
+    load_limits,
+    set_load_limits,
+)
 from .plugin import CancelHandle, CompiledPlugin, Plugin
 from .pool import AsyncPluginPool, PluginPool, PoolTimeout
 from .wasi import WasiOptions
@@ -56,6 +65,7 @@ __all__ = [
     "Function",
     "Json",
     "LoadError",
+    "LoadLimits",
     "Manifest",
     "ManifestError",
     "Memory",
@@ -73,7 +83,9 @@ __all__ = [
     "__version__",
     "extism_version",
     "host_fn",
+    "load_limits",
     "set_cache_dir",
+    "set_load_limits",
     "set_log_custom",
     "set_log_file",
 ]

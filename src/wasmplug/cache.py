@@ -31,6 +31,7 @@ import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import wasmtime
@@ -135,27 +136,37 @@ class ModuleCache:
         self.engine = engine
         self.fingerprint = fingerprint
 
-    def compile(self, wasm: bytes) -> wasmtime.Module:
-        """Compile wasm bytes (or WAT text)."""
+    def compile(self, wasm: bytes,
+                prepare: Callable[[bytes], bytes] | None = None) -> wasmtime.Module:
+        """Compile wasm bytes (or WAT text), passed through `prepare` if given."""
         if not wasm.startswith(b"\0asm"):
             with contextlib.suppress(UnicodeDecodeError):  # else the compiler says why
                 wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8")))
+        if prepare is not None and wasm.startswith(b"\0asm"):
+            wasmtime.Module.validate(self.engine, wasm)  # an invalid module is reported as such
+            wasm = prepare(wasm)
         return wasmtime.Module(self.engine, wasm)
 
-    def load_or_compile(self, wasm: bytes, sha256: str) -> wasmtime.Module:
+    def load_or_compile(self, wasm: bytes, key: str,
+                        prepare: Callable[[bytes], bytes] | None = None) -> wasmtime.Module:
+        """The compiled module (of `prepare(wasm)`), from the entry named by `key` if valid.
+
+        `key` identifies the compiled code: the module's SHA-256, plus a tag
+        naming the transformation when there is one.
+        """
         directory = cache_dir()
         if directory is None or not _private_dir(directory):
-            return self.compile(wasm)
-        path = directory / f"{entry_key(sha256, self.fingerprint)}.cwasm"
+            return self.compile(wasm, prepare)
+        path = directory / f"{entry_key(key, self.fingerprint)}.cwasm"
         try:
             secret = _secret(directory)
         except OSError as exc:
             log.warning("compiled-module cache disabled: %s", exc)
-            return self.compile(wasm)
+            return self.compile(wasm, prepare)
         module = self._load(path, secret)
         if module is not None:
             return module
-        module = self.compile(wasm)
+        module = self.compile(wasm, prepare)
         try:
             payload = bytes(module.serialize())
             mac = hmac.digest(secret, payload, "sha256")

@@ -22,6 +22,7 @@ from importlib.resources import files
 
 import wasmtime
 
+from . import memory_budget
 from .cache import ModuleCache
 from .errors import LoadError
 
@@ -126,20 +127,32 @@ class Runtime:
         self.kernel = self.compile(kernel_wat, hashlib.sha256(kernel_wat).hexdigest(), "kernel")
         self.ticker = EpochTicker(self.engine)
 
-    def compile(self, wasm: bytes, sha256: str, label: str = "main") -> wasmtime.Module:
-        """The compiled module for `wasm` (memory table, then disk cache, then compile)."""
-        module = self._modules.get(sha256)
+    def compile(self, wasm: bytes, sha256: str, label: str = "main",
+                budget: bool = False) -> wasmtime.Module:
+        """The compiled module for `wasm` (memory table, then disk cache, then compile).
+
+        With `budget`, every `memory.grow` of the module draws from the
+        kernel's page budget (memory_budget.py); that variant is cached apart.
+        """
+        key = f"{sha256}|{memory_budget.BUDGET_TAG}" if budget else sha256
+        module = self._modules.get(key)
         if module is not None:
             return module
         try:
-            module = self.disk_cache.load_or_compile(wasm, sha256)
+            module = self.disk_cache.load_or_compile(
+                wasm, key, memory_budget.rewrite if budget else None)
+        except memory_budget.RewriteError as exc:
+            raise LoadError(
+                f"Unable to compile Extism plugin: module '{label}' cannot be given a memory "
+                f"budget for memory.max_pages ({exc}); load it without max_pages"
+            ) from None
         except wasmtime.WasmtimeError as exc:
             raise LoadError(
                 f"Unable to compile Extism plugin: module '{label}' is not valid WebAssembly "
                 f"({_first_line(exc)}); check that the file is a .wasm built for wasm32"
             ) from None
         with self._lock:
-            self._modules[sha256] = module
+            self._modules[key] = module
         return module
 
 

@@ -160,8 +160,12 @@ class Kernel:
         self.call.void_void("reset")
 
     def take_oom(self) -> bool:
-        """True if the page budget refused a growth since the last check."""
-        return bool(self.call.void_i32("wasmplug_take_oom"))
+        """True if the page budget refused a growth since the last check
+        (False if the kernel cannot be called, e.g. with no fuel left)."""
+        try:
+            return bool(self.call.void_i32("wasmplug_take_oom"))
+        except (wasmtime.Trap, wasmtime.WasmtimeError):
+            return False
 
     def set_page_budget(self, pages: int | None) -> None:
         self.call.i64_void("wasmplug_set_page_budget", -1 if pages is None else pages)

@@ -24,7 +24,9 @@
 ;;   - bounds checks are exact: an access that ends at the last byte of memory
 ;;     works, one past it returns 0 / is ignored instead of trapping;
 ;;   - `alloc` of 2^32 bytes or more returns 0 (the memory is 32-bit).
-;;   - `memory.max_pages` is enforced here for the kernel's own growth: a
+;;   - `memory.max_pages` is one budget, kept here, for the growth of every
+;;     memory of the plug-in (ABI.md 7.1): the kernel's own growth and the
+;;     guest's rewritten `memory.grow` (wasmplug_memory_grow) draw from it; a
 ;;     refusal traps (the host reports `oom`), like the reference's limiter.
 (module
   (memory (export "memory") 1)
@@ -330,6 +332,21 @@
 
   (func (export "wasmplug_set_page_budget") (param $pages i64)
     (global.set $page_budget (local.get $pages)))
+
+  ;; The guest's rewritten `memory.grow` (memory_budget.py) calls this before
+  ;; growing ($failed = 0): over the budget it traps `oom`, else it takes the
+  ;; pages; and again if the grow itself was refused ($failed = 1): the pages
+  ;; go back and the growth traps `oom` too, as under the reference's limiter.
+  (func (export "wasmplug_memory_grow") (param $pages i64) (param $failed i32)
+    (if (i64.lt_s (global.get $page_budget) (i64.const 0)) (then (return)))
+    (if (local.get $failed)
+      (then
+        (global.set $page_budget (i64.add (global.get $page_budget) (local.get $pages)))
+        (global.set $oom (i32.const 1))
+        (unreachable)))
+    (if (i64.gt_u (local.get $pages) (global.get $page_budget))
+      (then (global.set $oom (i32.const 1)) (unreachable)))
+    (global.set $page_budget (i64.sub (global.get $page_budget) (local.get $pages))))
 
   ;; 1 if the page budget refused a growth since the last call, then cleared.
   (func (export "wasmplug_take_oom") (result i32)
