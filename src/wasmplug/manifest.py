@@ -414,11 +414,12 @@ def _read_file(path: Path, deadline: float | None = None) -> bytes:
         raise LoadError(f'Unable to load Wasm file "{path}": {exc.strerror or exc}') from None
     except ValueError as exc:  # e.g. a NUL byte in the path
         raise LoadError(f"Unable to load Wasm file {str(path)!r}: {exc}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise LoadError(f'Unable to load Wasm file "{path}": not a regular file '
+                        f"({_file_kind(info.st_mode)}); give the path of a .wasm file")
     with os.fdopen(fd, "rb", buffering=0) as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise LoadError(f'Unable to load Wasm file "{path}": not a regular file '
-                            f"({_file_kind(info.st_mode)}); give the path of a .wasm file")
         if info.st_size > limit:
             raise _too_large(f'Wasm file "{path}"', info.st_size, limit)
         chunks: list[bytes] = []
