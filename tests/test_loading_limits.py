@@ -114,7 +114,7 @@ class ModuleHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
@@ -134,11 +134,10 @@ def test_downloads_have_the_same_size_cap() -> None:
         body = data
 
     with serve_handler(Handler) as url:
-        with limits(max_module_bytes=len(data) - 1):
-            with pytest.raises(LoadError, match=r"^Unable to load Wasm module from "
-                                                r"http://127\.0\.0\.1:\d+/m\.wasm: it is larger "
-                                                r"than the limit"):
-                Plugin({"wasm": [{"url": url + "/m.wasm"}]})
+        with limits(max_module_bytes=len(data) - 1), pytest.raises(
+                LoadError, match=r"^Unable to load Wasm module from http://127\.0\.0\.1:\d+"
+                                 r"/m\.wasm: it is larger than the limit"):
+            Plugin({"wasm": [{"url": url + "/m.wasm"}]})
         assert Plugin({"wasm": [{"url": url + "/m.wasm"}]}).call("echo", b"ok") == b"ok"
 
 
