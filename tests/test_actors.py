@@ -140,6 +140,7 @@ def test_supervisor_without_hand_over_starts_fresh() -> None:
         assert n(server.call("count")) == 1001
 
 
+@pytest.mark.timeout(30)  # runs a guest that never ends by itself
 def test_timeouts_count_as_crashes() -> None:
     with Supervisor(registry=Registry()) as sup:
         server = sup.start_child({"wasm": [{"path": str(wasm("wat/loop"))}], "timeout_ms": 100})

@@ -14,7 +14,6 @@ Every test runs through both call paths (`call_path`).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gzip
 import json
@@ -48,7 +47,7 @@ from wasmplug import (
 from .conftest import ROOT, wasm
 from .http_server import serve_handler
 
-pytestmark = pytest.mark.usefixtures("call_path")
+pytestmark = [pytest.mark.usefixtures("call_path"), pytest.mark.timeout(60)]
 
 HOSTILE = ROOT / "plugins" / "hostile"
 WASI_FILES = ROOT / "plugins" / "c" / "wasi_files.wasm"
@@ -493,8 +492,10 @@ def test_heap_header_inflated_to_4_gib_is_refused_by_the_kernel() -> None:
 def test_heap_header_wrapping_onto_the_root_record_does_not_break_the_plugin(
         filler: int, n: int) -> None:
     p = plugin("heap_corruption")
-    with contextlib.suppress(Error):  # failing is fine; anything but a wasmplug.Error is not
-        call(p, "wrap_root", pack(filler, n))
+    # The forged header is not trusted (a block that would end past the bump
+    # position stops the walk), so the allocation is served from fresh space
+    # and the call succeeds with no output.
+    assert call(p, "wrap_root", pack(filler, n)) == b""
     # The kernel must still work for every later call, with inputs of any size.
     for size in (5, 70_000, 1_000_000, 5):
         assert call(p, "echo", b"e" * size) == b"e" * size, size

@@ -235,6 +235,7 @@ def test_plugin_from_compiled_plugin_does_not_free_it() -> None:
     assert Plugin(compiled).call("echo", b"z") == b"z"
 
 
+@pytest.mark.timeout(30)  # runs a guest that never ends by itself
 def test_timeout_stops_an_endless_loop_and_plugin_survives() -> None:
     plugin = Plugin({"wasm": [{"path": str(wasm("wat/loop"))}], "timeout_ms": 200})
     start = time.monotonic()
@@ -247,6 +248,7 @@ def test_timeout_stops_an_endless_loop_and_plugin_survives() -> None:
     assert plugin.call("ok", b"") == b""
 
 
+@pytest.mark.timeout(30)  # runs a guest that never ends by itself
 def test_cancel_from_another_thread_repeatedly() -> None:
     plugin = Plugin(wasm("wat/loop").read_bytes())
     handle = plugin.cancel_handle()
@@ -261,6 +263,7 @@ def test_cancel_from_another_thread_repeatedly() -> None:
     assert plugin.call("ok", b"") == b""
 
 
+@pytest.mark.timeout(30)  # runs a guest that never ends by itself
 def test_cancel_interrupts_only_its_own_plugin() -> None:
     compiled = CompiledPlugin(wasm("wat/loop").read_bytes())
     victim, bystander = Plugin(compiled), Plugin(compiled)
@@ -398,6 +401,15 @@ def test_dropped_plugins_are_freed_without_the_cycle_collector() -> None:
 
 
 def test_many_plugins_created_and_dropped() -> None:
+    import gc
+    import weakref
+
     compiled = CompiledPlugin(wasm("count_vowels").read_bytes())
+    stores: list[weakref.ref[object]] = []
     for _ in range(3000):  # leaked stores would exhaust memory mappings long before this
-        Plugin(compiled).call("count_vowels", "a")
+        plugin = Plugin(compiled)
+        assert json.loads(plugin.call("count_vowels", "a"))["count"] == 1
+        stores.append(weakref.ref(plugin._store))
+    del plugin
+    gc.collect()
+    assert sum(ref() is not None for ref in stores) == 0  # every store was freed

@@ -46,6 +46,9 @@ _OFF = {"", "0", "off", "false", "no", "none"}
 
 _explicit: Path | None = None
 _explicit_set = False
+# Every ownership and mode check goes through this (tests make a file look
+# another user's by replacing it: chown needs root).
+_lstat: Callable[[Path], os.stat_result] = os.lstat
 
 
 def set_cache_dir(path: str | os.PathLike[str] | None) -> None:
@@ -70,7 +73,7 @@ def _private_dir(path: Path) -> bool:
     """Create `path` (0700) if needed; True if it is safe to use."""
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = os.lstat(path)
+        info = _lstat(path)
     except OSError as exc:
         log.warning("compiled-module cache disabled: cannot create %s (%s)", path, exc)
         return False
@@ -85,7 +88,7 @@ def _private_dir(path: Path) -> bool:
 
 def _owned_regular_file(path: Path) -> os.stat_result | None:
     try:
-        info = os.lstat(path)
+        info = _lstat(path)
     except FileNotFoundError:
         return None
     if not stat.S_ISREG(info.st_mode):
@@ -197,7 +200,7 @@ class ModuleCache:
         except (OSError, ValueError, wasmtime.WasmtimeError) as exc:
             log.warning("ignoring compiled-module cache entry %s (%s); recompiling", path, exc)
             try:
-                if not path.is_symlink() and os.lstat(path).st_uid == os.geteuid():
+                if not path.is_symlink() and _lstat(path).st_uid == os.geteuid():
                     path.unlink()
             except OSError:
                 pass
