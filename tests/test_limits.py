@@ -252,3 +252,48 @@ def test_rewritten_modules_keep_function_indices_tables_and_names() -> None:
     assert int.from_bytes(budgeted.call("run", b""), "little") == 7 + 7 + 100 * 1
     with pytest.raises(CallError, match=r"^oom: "):
         budgeted.call("run", b"")  # the second page is over the budget
+
+
+def test_rewriting_keeps_simd_bulk_memory_and_multi_memory_code_intact() -> None:
+    # Instructions with immediates of every shape around the rewritten grows.
+    source = """
+    (module
+      (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+      (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+      (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+      (memory $a 1)
+      (memory $b 1)
+      (data $d "\\07")
+      (func $pick (param $i i32) (result i32)
+        (block $z (block $y (block $x
+          (br_table $x $y $z (local.get $i)))
+          (return (i32.const 10)))
+          (return (i32.const 20)))
+        (i32.const 30))
+      (func (export "run") (result i32)
+        (local $p i64) (local $v v128)
+        (local.set $v (v128.const i32x4 1 2 3 4))
+        (local.set $v (i32x4.add (local.get $v)
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+        (drop (memory.grow $b (i32.const 1)))
+        (memory.init $b $d (i32.const 65536) (i32.const 0) (i32.const 1))
+        (memory.copy $a $b (i32.const 0) (i32.const 65536) (i32.const 1))
+        (v128.store $a offset=16 (i32.const 0) (local.get $v))
+        (local.set $p (call $alloc (i64.const 8)))
+        (call $store_u64 (local.get $p) (i64.extend_i32_u
+          (i32.add (i32.add (i32.load8_u $a (i32.const 0)) (i32x4.extract_lane 3 (local.get $v)))
+                   (i32.add (select (result i32) (call $pick (i32.const 1)) (i32.const 0)
+                                    (i32.const 1))
+                            (i32.mul (i32.const 100) (memory.size $b))))))
+        (call $output_set (local.get $p) (i64.const 8))
+        (i32.const 0)))
+    """
+    expected = 7 + 8 + 20 + 100 * 2
+    plain = Plugin(source)
+    assert int.from_bytes(plain.call("run", b""), "little") == expected
+    budgeted = Plugin({"wasm": [{"data": source.encode()}], "memory": {"max_pages": 3}})
+    assert int.from_bytes(budgeted.call("run", b""), "little") == expected
+    assert int.from_bytes(budgeted.call("run", b""), "little") == expected + 100
+    assert int.from_bytes(budgeted.call("run", b""), "little") == expected + 200
+    with pytest.raises(CallError, match=r"^oom: "):
+        budgeted.call("run", b"")  # the budget of 3 pages is spent

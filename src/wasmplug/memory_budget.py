@@ -234,6 +234,17 @@ def _parse(wasm: bytes) -> list[tuple[int, bytes]]:
     return sections
 
 
+class _FoundGrow(Exception):
+    pass
+
+
+class _GrowDetector(dict[int, int]):
+    """Stands in for the wrapper table while surveying: the first memory.grow stops the scan."""
+
+    def __missing__(self, key: int) -> int:
+        raise _FoundGrow
+
+
 def _survey(wasm: bytes) -> _Module:
     sections = _parse(wasm)
     func_imports = 0
@@ -272,10 +283,9 @@ def _survey(wasm: bytes) -> _Module:
                 for _ in range(r.uleb()):
                     r.uleb()
                     _skip_valtype(r)
-                sink = bytearray()
                 try:
-                    _rewrite_code(r, end, 1 << 62, {}, sink)
-                except KeyError:
+                    _rewrite_code(r, end, 1 << 62, _GrowDetector(), bytearray())
+                except _FoundGrow:
                     grows = True
                     break
                 r.pos = end
