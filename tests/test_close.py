@@ -99,7 +99,6 @@ def test_close_waits_a_bounded_time_for_a_host_function_then_frees_after_it() ->
     started = time.monotonic()
     plugin.close(timeout=0.3)
     assert 0.25 < time.monotonic() - started < 3  # gave up waiting, did not hang
-    assert plugin.plugin == -1
     with pytest.raises(Error, match="freed"):
         plugin.call("ok", b"")  # refused at once, not queued behind the stuck call
     release.set()  # the host function returns; the loop after it is interrupted at once

@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 import wasmplug
 from wasmplug.engine import EngineSettings, runtime
 from wasmplug.host_functions import Function, Val, ValType
+from wasmplug.kernel import BUDGET_TAKE_OOM, budget_set
 from wasmplug.manifest import parse_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,8 +73,7 @@ class Kernel:
             "alloc", "free", "length", "length_unsafe", "load_u8", "load_u64", "store_u8",
             "store_u64", "input_set", "input_offset", "input_length", "output_set",
             "output_offset", "output_length", "error_set", "error_get", "reset", "memory_bytes",
-            "wasmplug_begin_call", "wasmplug_take", "wasmplug_set_page_budget",
-            "wasmplug_take_oom")}
+            "wasmplug_begin_call", "wasmplug_take", "wasmplug_budget")}
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
@@ -126,7 +126,7 @@ class KernelModel:
         self.length = 0
         self.error = self.in_off = self.in_len = self.out_off = self.out_len = 0
         self.blocks: list[Block] = []
-        self.budget: int | None = None      # wasmplug_set_page_budget; None = unlimited
+        self.budget: int | None = None      # wasmplug_budget (set); None = unlimited
         self.oom = 0
 
     # -- memory image -------------------------------------------------------
@@ -497,13 +497,13 @@ class KernelMachine(RuleBasedStateMachine):
 
     @rule()
     def memory_bytes_and_oom_flag(self) -> None:
-        assert self.k("wasmplug_take_oom") == self.m.take_oom()
+        assert self.k("wasmplug_budget", BUDGET_TAKE_OOM) == self.m.take_oom()
         assert self.k("memory_bytes") == self.m.memory_bytes()
 
     @rule(pages=st.sampled_from([-1, -1, 0, 1, 2, 3, 5, 16, 64]))
     def set_page_budget(self, pages: int) -> None:
         self.m.set_page_budget(pages)
-        self.k("wasmplug_set_page_budget", pages)
+        self.k("wasmplug_budget", budget_set(None if pages < 0 else pages))
 
     # -- raw access ---------------------------------------------------------
     def live_byte(self, data: st.DataObject, width: int) -> tuple[int, int] | None:
@@ -681,10 +681,10 @@ def test_begin_call_that_cannot_place_its_input_still_resets(size: int, fill: in
     k.write(p, bytes([fill]) * size)
     m.mem[p:p + size] = bytes([fill]) * size
     if failure == "page budget":
-        k("wasmplug_set_page_budget", 0)
+        k("wasmplug_budget", budget_set(0))
         with pytest.raises(wasmtime.Trap):
             k("wasmplug_begin_call", 100_000)
-        k("wasmplug_set_page_budget", -1)
+        k("wasmplug_budget", budget_set(None))
     else:
         assert k("wasmplug_begin_call", 1 << 32) == 0
     m.reset()

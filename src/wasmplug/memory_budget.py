@@ -6,14 +6,14 @@ Wasm. The kernel keeps the budget (a global) and checks its own growth; every
 a small function added to the module:
 
     wrapper(delta):
-        kernel.wasmplug_memory_grow(delta, 0)   ;; traps `oom` if over budget, else takes it
+        kernel.wasmplug_budget(delta << 2 | 0)   ;; traps `oom` if over budget, else takes it
         old = memory.grow m (delta)
-        if old == -1: kernel.wasmplug_memory_grow(delta, 1)   ;; refund, trap `oom`
+        if old == -1: kernel.wasmplug_budget(delta << 2 | 1)   ;; refund, trap `oom`
         return old
 
-The wrapper imports the kernel's check as `extism:host/env
-wasmplug_memory_grow` (plug-ins cannot import it themselves: link planning
-only accepts ABI names). Adding a function import shifts the index of every
+The wrapper imports the kernel's budget entry point as `extism:host/env
+wasmplug_budget` (plug-ins cannot import it themselves: link planning only
+accepts ABI names). Adding a function import shifts the index of every
 function the module defines, so calls, `ref.func`, exports, the start
 function, element segments and the function names are renumbered. Code that
 does not grow memory is unchanged, so calls that do not grow cost the same.
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from .binary import _Reader, _types
 
 KERNEL_NAMESPACE = "extism:host/env"
-CHECK_NAME = "wasmplug_memory_grow"
+CHECK_NAME = "wasmplug_budget"
 BUDGET_TAG = "memory-budget-v1"
 
 
@@ -332,7 +332,7 @@ def _rewrite(wasm: bytes) -> bytes:
     type_count = len(_types(_Reader(sections[1]))) if sections[1] else 0
     r = _Reader(sections[1])
     entries = r.uleb() if sections[1] else 0
-    new_types = [b"\x60\x02\x7e\x7f\x00", b"\x60\x01\x7f\x01\x7f", b"\x60\x01\x7e\x01\x7e"]
+    new_types = [b"\x60\x01\x7e\x01\x7e", b"\x60\x01\x7f\x01\x7f", b"\x60\x01\x7e\x01\x7e"]
     check_type, wrap32_type, wrap64_type = type_count, type_count + 1, type_count + 2
     sections[1] = _leb(entries + 3) + sections[1][r.pos:] + b"".join(new_types)
     # imports: the check, last of the imports
@@ -399,14 +399,20 @@ def _wrapper(memory: int, is64: bool, check: int) -> bytes:
     m = _leb(memory)
     c = _leb(check)
     if is64:
-        minus_one, eq, local_type, widen = b"\x42\x7f", b"\x51", b"\x7e", b""
+        # delta, capped at 2^62 - 1 pages (far past any budget) so the shift keeps it
+        pages = (b"\x42\xff\xff\xff\xff\xff\xff\xff\xff\x3f\x20\x00"        # cap, delta
+                 b"\x20\x00\x42\xff\xff\xff\xff\xff\xff\xff\xff\x3f\x56"   # delta > cap
+                 b"\x1b")                                                  # select
+        minus_one, eq, local_type = b"\x42\x7f", b"\x51", b"\x7e"
     else:
-        minus_one, eq, local_type, widen = b"\x41\x7f", b"\x46", b"\x7f", b"\xad"
-    return (b"\x01\x01" + local_type                       # one local: the old size
-            + b"\x20\x00" + widen + b"\x41\x00\x10" + c    # check(delta, 0)
-            + b"\x20\x00\x40" + m + b"\x22\x01"            # old = memory.grow m (delta)
+        pages = b"\x20\x00\xad"                                           # u64(delta)
+        minus_one, eq, local_type = b"\x41\x7f", b"\x46", b"\x7f"
+    shifted = pages + b"\x42\x02\x86"                                     # << 2
+    return (b"\x01\x01" + local_type                          # one local: the old size
+            + shifted + b"\x10" + c + b"\x1a"                   # budget(pages << 2 | 0)
+            + b"\x20\x00\x40" + m + b"\x22\x01"               # old = memory.grow m (delta)
             + minus_one + eq
-            + b"\x04\x40" + b"\x20\x00" + widen + b"\x41\x01\x10" + c + b"\x0b"  # refused
+            + b"\x04\x40" + shifted + b"\x42\x01\x84\x10" + c + b"\x1a\x0b"  # refused: | 1
             + b"\x20\x01\x0b")
 
 

@@ -36,6 +36,10 @@ TRAP_CODE: Final = 134
 # How long close() waits for a running call it cancelled (a host function
 # cannot be interrupted; the plug-in is then freed when that call returns).
 CLOSE_TIMEOUT_S: Final = 5.0
+# `Plugin.plugin`: 1 while usable, -1 once freed, CLOSING while close() waits
+# for a running call (a state, not an attribute of its own: a Plugin's
+# attribute dict stays small enough for CPython to share its keys).
+CLOSING: Final = 0
 # Bounds on what one plug-in's store may hold, whatever the manifest says.
 STORE_LIMITS: Final = {"table_elements": 1_000_000, "instances": 10_000, "tables": 1_000}
 T = TypeVar("T")
@@ -207,7 +211,6 @@ class Plugin:
         self._interrupting = 0  # the call_seq an interrupt was requested for
         self._interrupt_reason = ""
         self._running = False
-        self._closing = False  # close() was called: every Wasm entry is interrupted
         self._keep_vars_on_rebuild = False
         self._cancelled: threading.Event | None = None  # set by an async caller's cancellation
         self._deadline = 0.0
@@ -349,7 +352,7 @@ class Plugin:
         me = threading.get_ident()
         if self._owner == me:
             raise CallError("cannot make reentrant calls into plugin", function=function_name)
-        if self._closing:  # do not queue behind a call that close() is waiting for
+        if self.plugin == CLOSING:  # do not queue behind a call that close() is waiting for
             raise Error("this plug-in has been freed; create a new Plugin")
         with self._lock:
             self._owner = me
@@ -362,12 +365,12 @@ class Plugin:
             finally:
                 self._owner = None
                 self._cancelled = None
-                if self._closing:
+                if self.plugin == CLOSING:
                     self._free()  # close() gave up waiting for this call, or ran inside it
         return parse(output) if parse is not None else output  # type: ignore[return-value]
 
     def _call_locked(self, name: str, data: bytes, host_context: Any) -> bytes:
-        if self.plugin == -1 or self._closing:
+        if self.plugin != 1:
             raise Error("this plug-in has been freed; create a new Plugin")
         if self._needs_rebuild:
             self._build_store(keep_vars=self._keep_vars_on_rebuild)
@@ -430,7 +433,7 @@ class Plugin:
             self._interrupting = 0
             if self._cancelled is not None and self._cancelled.is_set():
                 interrupted, self._interrupt_reason = True, "cancel"
-            if self._closing:
+            if self.plugin == CLOSING:
                 interrupted, self._interrupt_reason = True, "close"
         if name == "_start":
             self._needs_rebuild = True
@@ -516,7 +519,7 @@ class Plugin:
         self._interrupt_reason = "timeout_ms"
 
     def _should_interrupt(self) -> bool:
-        if self._closing:
+        if self.plugin == CLOSING:
             return True
         if not self._running:
             return False
@@ -581,9 +584,9 @@ class Plugin:
         then, the plug-in is freed as soon as that call returns. Calls after
         close fail with `Error`.
         """
-        if self.plugin == -1 or self._closing:
+        if self.plugin != 1:
             return
-        self._closing = True
+        self.plugin = CLOSING  # every Wasm entry of this plug-in is now interrupted
         engine = self._compiled.runtime.engine
         if self._owner == threading.get_ident():  # from a host function, inside a call
             engine.increment_epoch()  # the call fails back in Wasm, and frees the plug-in
@@ -598,7 +601,6 @@ class Plugin:
                     self._lock.release()
                 return
             if time.monotonic() >= deadline:
-                self.plugin = -1
                 log.warning("closing a plug-in: its running call did not stop within %g s "
                             "(a host function that does not return?); it is freed when that "
                             "call returns", timeout)
