@@ -185,3 +185,19 @@ def test_server_stop_still_finishes_the_mailbox_when_it_can() -> None:
     replies = [server.send("ok") for _ in range(5)]
     server.stop()
     assert [r.result(5) for r in replies] == [b""] * 5
+
+
+def test_supervisor_stop_cancels_a_runaway_child() -> None:
+    from wasmplug.actors import Supervisor
+
+    with Supervisor() as supervisor:
+        server = supervisor.start_child(LOOP.read_bytes())
+        runaway = server.send("forever")
+        plugin = server._plugin
+        assert plugin is not None
+        wait_running(plugin)
+        started = time.monotonic()
+    assert time.monotonic() - started < 15  # the with block's stop() did not hang
+    assert not server.running
+    with pytest.raises(CallTimeout):
+        runaway.result(5)

@@ -93,14 +93,17 @@ class PluginServer:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
-        """Stop after the messages already in the mailbox, waiting up to `timeout` s.
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop after the messages already in the mailbox, waiting up to `timeout` s
+        (default `CLOSE_TIMEOUT_S`, 5 s).
 
         If they are not done by then (a runaway call, say), the running call
         is cancelled (it fails with `CallTimeout`), the messages left fail
         with `ServerStopped`, and the plug-in is freed; this waits at most
         `timeout` s more.
         """
+        if timeout is None:
+            timeout = CLOSE_TIMEOUT_S
         thread = self._thread
         if thread is None or not thread.is_alive():
             return
