@@ -23,9 +23,9 @@ from wasmplug import (
 )
 from wasmplug.actors import PluginServer
 
-from .conftest import wasm
+from .conftest import runaway, wasm
 
-pytestmark = [pytest.mark.usefixtures("call_path"), pytest.mark.timeout(30)]
+pytestmark = [pytest.mark.usefixtures("call_path"), runaway()]
 
 LOOP = wasm("wat/loop")
 

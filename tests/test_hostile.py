@@ -44,10 +44,10 @@ from wasmplug import (
     ValType,
 )
 
-from .conftest import ROOT, wasm
+from .conftest import ROOT, runaway, wasm
 from .http_server import serve_handler
 
-pytestmark = [pytest.mark.usefixtures("call_path"), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.usefixtures("call_path"), runaway(60)]
 
 HOSTILE = ROOT / "plugins" / "hostile"
 WASI_FILES = ROOT / "plugins" / "c" / "wasi_files.wasm"

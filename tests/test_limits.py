@@ -8,14 +8,14 @@ import pytest
 
 from wasmplug import CallError, CompiledPlugin, Error, ManifestError, Plugin
 
-from .conftest import wasm
+from .conftest import runaway, wasm
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
 LOOP = wasm("wat/loop")
 
 
-@pytest.mark.timeout(30)  # runs a guest that never ends by itself
+@runaway()
 def test_fuel_stops_a_loop_and_the_tank_refills_every_call() -> None:
     plugin = Plugin(LOOP.read_bytes(), fuel_limit=100_000)
     for _ in range(3):
@@ -41,7 +41,7 @@ def test_fuel_is_enough_for_real_work() -> None:
     assert json.loads(plugin.call("count_vowels", "hello world"))["count"] == 3
 
 
-@pytest.mark.timeout(30)  # runs a guest that never ends by itself
+@runaway()
 def test_fuel_limit_with_a_compiled_plugin() -> None:
     compiled = CompiledPlugin(LOOP.read_bytes(), fuel_limit=1_000)
     tight = Plugin(compiled)

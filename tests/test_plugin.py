@@ -15,7 +15,7 @@ import pytest
 import wasmplug
 from wasmplug import CallError, CompiledPlugin, Error, LoadError, Plugin
 
-from .conftest import wasm
+from .conftest import runaway, wasm
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
@@ -235,7 +235,7 @@ def test_plugin_from_compiled_plugin_does_not_free_it() -> None:
     assert Plugin(compiled).call("echo", b"z") == b"z"
 
 
-@pytest.mark.timeout(30)  # runs a guest that never ends by itself
+@runaway()
 def test_timeout_stops_an_endless_loop_and_plugin_survives() -> None:
     plugin = Plugin({"wasm": [{"path": str(wasm("wat/loop"))}], "timeout_ms": 200})
     start = time.monotonic()
@@ -248,7 +248,7 @@ def test_timeout_stops_an_endless_loop_and_plugin_survives() -> None:
     assert plugin.call("ok", b"") == b""
 
 
-@pytest.mark.timeout(30)  # runs a guest that never ends by itself
+@runaway()
 def test_cancel_from_another_thread_repeatedly() -> None:
     plugin = Plugin(wasm("wat/loop").read_bytes())
     handle = plugin.cancel_handle()
@@ -263,7 +263,7 @@ def test_cancel_from_another_thread_repeatedly() -> None:
     assert plugin.call("ok", b"") == b""
 
 
-@pytest.mark.timeout(30)  # runs a guest that never ends by itself
+@runaway()
 def test_cancel_interrupts_only_its_own_plugin() -> None:
     compiled = CompiledPlugin(wasm("wat/loop").read_bytes())
     victim, bystander = Plugin(compiled), Plugin(compiled)

@@ -11,7 +11,7 @@ import pytest
 
 from wasmplug import CallTimeout, CompiledPlugin, Error, ManifestError, Plugin, PluginPool, PoolTimeout
 
-from .conftest import wasm
+from .conftest import runaway, wasm
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
@@ -105,7 +105,7 @@ def test_threads_on_one_plugin_are_serialised_by_content() -> None:
     assert errors == []
 
 
-@pytest.mark.timeout(30)  # runs a guest that never ends by itself
+@runaway()
 def test_wasm_runs_without_the_gil() -> None:
     # While one thread is inside a long Wasm call, another thread keeps running
     # Python the whole time: it never stalls for long (holding the GIL would

@@ -40,6 +40,8 @@ from wasmplug.host_functions import Function, Val, ValType
 from wasmplug.kernel import BUDGET_TAKE_OOM, budget_set
 from wasmplug.manifest import parse_source
 
+from .conftest import runaway
+
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_FILES = sorted((ROOT / "plugins" / "assemblyscript").glob("*.wasm")) + sorted(
     (ROOT / "plugins" / "wat").glob("*.wasm"))
@@ -1007,6 +1009,7 @@ def test_unmutated_plugins_load_as_the_mutation_tests_load_them(name: str) -> No
     assert run_mutant(PLUGINS[name], [b"", b"abc"]) is (name not in UNLOADABLE_ALONE)
 
 
+@runaway(300)  # mutants may loop forever: timeout_ms must stop them
 @settings(max_examples=200, deadline=None, database=None)
 @given(mutant=mutated_plugins(), data=st.binary(max_size=64))
 def test_mutated_plugins_load_and_run_or_raise_wasmplug_error(mutant: tuple[str, bytes],
