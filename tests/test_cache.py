@@ -235,3 +235,22 @@ def test_kernel_is_cached_too(cache_dir: Path) -> None:
     assert len(kernel_entries) == 1
     Runtime(EngineSettings())  # loads it back
     assert list(cache_dir.glob("*.cwasm")) == kernel_entries
+
+
+def test_budgeted_rewrite_is_cached_apart_from_the_original(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wasmplug import memory_budget
+
+    rewrites: list[int] = []
+    real = memory_budget.rewrite
+    monkeypatch.setattr(memory_budget, "rewrite", lambda wasm: rewrites.append(1) or real(wasm))
+    first = CountingRuntime(monkeypatch)
+    budgeted = first.runtime.compile(ECHO, SHA, "main", budget=True)
+    plain = first.runtime.compile(ECHO, SHA, "main")
+    assert first.compiles == 2 and len(rewrites) == 1
+    names = {e.name for e in budgeted.imports}
+    assert "wasmplug_budget" in names and "wasmplug_budget" not in {e.name for e in plain.imports}
+    second = CountingRuntime(monkeypatch)  # a new engine: only the disk cache can help
+    again = second.runtime.compile(ECHO, SHA, "main", budget=True)
+    assert second.compiles == 0 and len(rewrites) == 1  # neither compiled nor rewritten again
+    assert "wasmplug_budget" in {e.name for e in again.imports}
