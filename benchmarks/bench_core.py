@@ -281,10 +281,10 @@ class Bench:
         self.count_vowels = COUNT_VOWELS.read_bytes()
 
     # -- helpers
-    def plugin(self, rt: str, wasm: bytes, **kw: Any) -> Any:
+    def plugin(self, rt: str, wasm: Any, **kw: Any) -> Any:
         return self.sdk[rt].Plugin(wasm, **kw)
 
-    def call_row(self, row: Row, wasm: bytes, export: str, data: bytes,
+    def call_row(self, row: Row, wasm: Any, export: str, data: bytes,
                  config: dict[str, str] | None = None) -> None:
         runners: dict[str, Runner] = {}
         outputs = {}
@@ -307,6 +307,13 @@ class Bench:
         def bench(row: Row) -> None:
             self.call_row(row, self.count_vowels, "count_vowels", text(size), CONFIG)
         return bench
+
+    def vowels_budgeted(self, row: Row) -> None:
+        # With memory.max_pages wasmplug runs a rewritten module (every
+        # memory.grow draws from the kernel's budget); calls that do not grow
+        # memory must cost what they cost without it (row 2).
+        manifest = {"wasm": [{"path": str(COUNT_VOWELS)}], "memory": {"max_pages": 64}}
+        self.call_row(row, manifest, "count_vowels", text(10), CONFIG)
 
     def echo_big(self, size: int) -> Callable[[Row], None]:
         def bench(row: Row) -> None:
@@ -575,6 +582,8 @@ def main() -> int:
         (Row("echo_16b", "echo 16 B (pure call overhead)", "s", 0.5, label="1"), bench.echo_16),
         (Row("count_vowels_10b", "count_vowels 10 B (config + var each call)", "s", 1.0,
              label="2"), bench.vowels(10)),
+        (Row("count_vowels_10b_max_pages", "count_vowels 10 B, memory.max_pages 64 "
+             "(memory.grow rewritten)", "s", 1.0, label="2b"), bench.vowels_budgeted),
         (Row("count_vowels_10kb", "count_vowels 10 KB", "s", 1.0, label="3a"),
          bench.vowels(10_000)),
         (Row("count_vowels_1mb", "count_vowels 1 MB", "s", 1.0, label="3b"),

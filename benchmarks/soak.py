@@ -1,29 +1,37 @@
 #!/usr/bin/env python3
-"""Soak test: does wasmplug's resident memory stay flat over many calls and plug-ins?
+"""Soak test: do wasmplug's memory, file descriptors and threads stay flat over
+many calls and plug-ins?
 
     python benchmarks/soak.py                      # 1,000,000 calls, 10,000 plug-ins
     python benchmarks/soak.py --quick              # 100,000 calls, 1,000 plug-ins
     python benchmarks/soak.py --calls N --plugins M
     python benchmarks/soak.py --quick --tracemalloc   # also trace the Python heap (slow)
+    python benchmarks/soak.py --quick --inject-leak 44  # keep 44 bytes per call: must MISS
 
-Phase 1 makes N calls on a few long-lived plug-ins, mixing successful calls
-(echo with small and occasionally 64 KiB inputs, count_vowels with config and
-a var read + write per call, a host function, a plug-in with `timeout_ms`),
-failing calls (error set by the plug-in, trap) and calls to a missing export.
+Phase 1 makes N calls on long-lived plug-ins, mixing successful calls (echo
+with 16 B, 64 KiB and 1 MB inputs, count_vowels with config and a var read +
+write per call, a host function, a plug-in with `timeout_ms`, HTTP GETs to a
+local server, WASI file reads), and calls that fail: an error set by the
+plug-in, a trap, a missing export, a host function that raises, a call
+stopped by `timeout_ms`, and a call cancelled through its cancel handle.
 Phase 2 creates M plug-ins (half from a shared CompiledPlugin, half from wasm
-bytes), calls each once and drops it.
+bytes), calls each once and drops or closes it.
 
 After a warm-up (so that caches, first compilations and lazily started
-threads are not counted), RSS is read from /proc/self/statm after a
-gc.collect() before and after each phase. The target is growth < 5 MB per
-phase and overall. Also recorded: the number of objects the garbage collector
-tracks, with the types whose count grew the most, and RSS samples taken
-during each phase (a steady climb points at a leak; a one-off step at an
-allocator high-water mark). With --tracemalloc the Python heap is traced too
-and the top allocation sites that grew are listed.
+threads are not counted), RSS (/proc/self/statm), open file descriptors
+(/proc/self/fd) and threads (/proc/self/status) are read after a gc.collect()
+before and after each phase, and RSS is sampled during it. A phase passes when
+RSS grows less than 5 MB, the RSS slope over the second half of the phase
+(least squares over the samples) stays under 10 B per call (2 KB per
+plug-in), and no file descriptor or thread is left behind (a slack of 2
+each). The report states the smallest steady per-operation leak the run can
+detect: min(5 MB / operations, the slope limit). Also recorded: the objects
+the garbage collector tracks, with the types whose count grew the most. With
+--tracemalloc the Python heap is traced too and the top allocation sites that
+grew are listed.
 
-Results go to benchmarks/results/soak.json (git-ignored). The exit status is
-non-zero only if something unexpected was raised; a MISS is a result.
+Results go to benchmarks/results/soak.json (git-ignored). Exit status: 0 when
+every phase passes, 1 on a MISS, 2 if something unexpected was raised.
 """
 
 from __future__ import annotations
@@ -37,10 +45,12 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +64,24 @@ COUNT_VOWELS = AS / "count_vowels.wasm"
 ERRORS = AS / "errors.wasm"
 TRAP = WAT / "trap.wasm"
 GREET = WAT / "greet.wasm"
+LOOP = WAT / "loop.wasm"
+HTTP_GET = WAT / "http_get.wasm"
+WASI_FILES = ROOT / "plugins" / "c" / "wasi_files.wasm"
 CONFIG = {"vowels": "aeiouAEIOU"}
 TARGET_MB = 5.0
+SLOPE_LIMIT = {"calls": 10.0, "plug-ins": 2000.0}   # bytes per operation
+FD_SLACK = 2
+THREAD_SLACK = 2
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# A guest that calls a host function, then loops until interrupted: the host
+# function raises (`raise_in_host`) or cancels the running call (`cancel_me`).
+HOST_CALLS_WAT = """
+(module
+  (import "extism:host/user" "raise_in_host" (func $raise_in_host))
+  (import "extism:host/user" "cancel_me" (func $cancel_me))
+  (func (export "raises") (result i32) (call $raise_in_host) (i32.const 0))
+  (func (export "cancelled") (result i32) (call $cancel_me) (loop $l (br $l)) (i32.const 0)))
+"""
 
 # Keep the compiled-module disk cache out of ~/.cache (set before importing wasmplug).
 _CACHE_DIR = tempfile.TemporaryDirectory(prefix="wasmplug-soak-")
@@ -76,8 +101,8 @@ from rich.table import Table  # noqa: E402
 import wasmplug  # noqa: E402
 
 console = Console()
-if not console.is_terminal and console.width < 120:
-    console = Console(width=120)
+if not console.is_terminal and console.width < 170:
+    console = Console(width=170)
 
 
 # ---------------------------------------------------------------- measuring
@@ -87,6 +112,31 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * PAGE
 
 
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def thread_count() -> int:
+    """Native threads of the process (Python's and the runtime's own)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return threading.active_count()
+
+
+def slope(samples: list[tuple[int, int]]) -> float:
+    """Least-squares bytes per operation over the second half of the samples."""
+    half = samples[len(samples) // 2:]
+    if len(half) < 3:
+        return 0.0
+    n = len(half)
+    mx = sum(x for x, _ in half) / n
+    my = sum(y for _, y in half) / n
+    var = sum((x - mx) ** 2 for x, _ in half)
+    return sum((x - mx) * (y - my) for x, y in half) / var if var else 0.0
+
+
 def type_counts() -> collections.Counter[str]:
     return collections.Counter(type(o).__qualname__ for o in gc.get_objects())
 
@@ -94,6 +144,8 @@ def type_counts() -> collections.Counter[str]:
 @dataclass
 class Snapshot:
     rss: int
+    fds: int
+    threads: int
     gc_objects: int
     types: collections.Counter[str]
     traced: int | None = None           # tracemalloc current size
@@ -104,7 +156,8 @@ def snapshot(trace: bool) -> Snapshot:
     gc.collect()
     gc.collect()
     types = type_counts()
-    snap = Snapshot(rss=rss_bytes(), gc_objects=sum(types.values()), types=types)
+    snap = Snapshot(rss=rss_bytes(), fds=open_fds(), threads=thread_count(),
+                    gc_objects=sum(types.values()), types=types)
     if trace:
         snap.traced = tracemalloc.get_traced_memory()[0]
         snap.trace = tracemalloc.take_snapshot().filter_traces(
@@ -128,14 +181,42 @@ class PhaseResult:
     gc_objects_after: int
     type_growth: list[tuple[str, int]]
     rss_samples: list[tuple[int, int]]          # (operations done, RSS) during the phase
+    fds_before: int = 0
+    fds_after: int = 0
+    threads_before: int = 0
+    threads_after: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     traced_before: int | None = None
     traced_after: int | None = None
     trace_top: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def slope(self) -> float:
+        """RSS bytes per operation over the second half of the phase."""
+        return slope(self.rss_samples)
+
+    @property
+    def detectable_leak(self) -> float:
+        """The smallest steady per-operation leak this phase would report as a MISS."""
+        return min(TARGET_MB * 1e6 / max(self.operations, 1), SLOPE_LIMIT[self.unit])
+
+    @property
+    def misses(self) -> list[str]:
+        found = []
+        if self.growth >= TARGET_MB * 1e6:
+            found.append(f"RSS grew {self.growth / 1e6:.1f} MB (limit {TARGET_MB:g} MB)")
+        if self.slope >= SLOPE_LIMIT[self.unit]:
+            found.append(f"RSS climbs {self.slope:.1f} B per {self.unit[:-1]} "
+                         f"(limit {SLOPE_LIMIT[self.unit]:g})")
+        if self.fds_after - self.fds_before > FD_SLACK:
+            found.append(f"{self.fds_after - self.fds_before} file descriptors left open")
+        if self.threads_after - self.threads_before > THREAD_SLACK:
+            found.append(f"{self.threads_after - self.threads_before} threads left running")
+        return found
+
+    @property
     def passed(self) -> bool:
-        return self.growth < TARGET_MB * 1e6
+        return not self.misses
 
 
 def compare(before: Snapshot, after: Snapshot) -> dict[str, Any]:
@@ -165,10 +246,32 @@ def hello_world(name: str) -> str:
     return f"Hello, {name}!"
 
 
+class _Server(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = b"soak response " * 10
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def raise_in_host(*_: Any) -> None:
+    raise ValueError("raised by the host on purpose")
+
+
 class Workload:
     """The long-lived plug-ins of phase 1 and the operations on them."""
 
-    def __init__(self) -> None:
+    def __init__(self, leak: int = 0) -> None:
+        self.leaked: list[bytes] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/soak"
+        self.files = tempfile.TemporaryDirectory(prefix="wasmplug-soak-wasi-")
+        Path(self.files.name, "hello.txt").write_text("hello from the host")
         self.echo = wasmplug.Plugin(ECHO, functions=[])
         self.vowels = wasmplug.Plugin(COUNT_VOWELS, config=CONFIG, functions=[])
         self.errors = wasmplug.Plugin(ERRORS, functions=[])
@@ -177,15 +280,69 @@ class Workload:
         self.timed = wasmplug.Plugin(
             {"wasm": [{"path": str(COUNT_VOWELS)}], "config": CONFIG, "timeout_ms": 5000},
             functions=[])
+        self.loop = wasmplug.Plugin({"wasm": [{"path": str(LOOP)}], "timeout_ms": 2},
+                                    functions=[])
+        self.http = wasmplug.Plugin({"wasm": [{"path": str(HTTP_GET)}],
+                                     "allowed_hosts": ["127.0.0.1"], "timeout_ms": 5000},
+                                    functions=[])
+        self.wasi = wasmplug.Plugin({"wasm": [{"path": str(WASI_FILES)}],
+                                     "allowed_paths": {f"ro:{self.files.name}": "/files"}},
+                                    wasi=True, functions=[])
+        handle_box: list[wasmplug.CancelHandle] = []
+        self.host_calls = wasmplug.Plugin(HOST_CALLS_WAT, functions=[
+            wasmplug.Function("extism:host/user", "raise_in_host", [], [], raise_in_host),
+            wasmplug.Function("extism:host/user", "cancel_me", [], [],
+                              lambda *_: handle_box[0].cancel())])
+        handle_box.append(self.host_calls.cancel_handle())
         self.outcomes: collections.Counter[str] = collections.Counter()
         small, big = b"soak test input!", bytes(range(256)) * 256   # 16 B, 64 KiB
+        huge = bytes(range(256)) * 4096                              # 1 MiB
         echo, vowels, errors, trap, greet, timed = (
             self.echo, self.vowels, self.errors, self.trap, self.greet, self.timed)
-        Error = wasmplug.Error
+        loop, http, wasi, host_calls = self.loop, self.http, self.wasi, self.host_calls
+        http_request = json.dumps({"url": self.url}).encode()
+        Error, CallTimeout = wasmplug.Error, wasmplug.CallTimeout
+        leaked = self.leaked
 
         def echo_small() -> None:
             if echo.call("echo", small) != small:
                 raise AssertionError("echo returned other bytes")
+            if leak:
+                leaked.append(bytes(leak * len(cycle_names) // echo_share))
+
+        def echo_huge() -> None:
+            if echo.call("echo", huge) != huge:
+                raise AssertionError("echo (1 MiB) returned other bytes")
+
+        def http_get() -> None:
+            if not http.call("get", http_request).startswith(b"soak response"):
+                raise AssertionError("the HTTP GET returned another body")
+
+        def wasi_read() -> None:
+            if wasi.call("read_file", "/files/hello.txt") != b"hello from the host":
+                raise AssertionError("the WASI read returned other bytes")
+
+        def timeout() -> None:
+            try:
+                loop.call("forever", b"")
+            except CallTimeout:
+                return
+            raise AssertionError("the endless loop was not stopped by timeout_ms")
+
+        def cancelled() -> None:
+            try:
+                host_calls.call("cancelled", b"")
+            except CallTimeout:
+                return
+            raise AssertionError("the cancelled call did not fail")
+
+        def host_raises() -> None:
+            try:
+                host_calls.call("raises", b"")
+            except Error as exc:
+                if isinstance(exc.__cause__, ValueError):
+                    return
+            raise AssertionError("the host function's exception did not fail the call")
 
         def echo_big() -> None:
             if echo.call("echo", big) != big:
@@ -221,24 +378,33 @@ class Workload:
                 return
             raise AssertionError("a missing export did not fail")
 
-        # (name, operation, occurrences per 200 operations)
+        # (name, operation, occurrences per 1000 operations)
         mix: list[tuple[str, Callable[[], None], int]] = [
-            ("echo_16b", echo_small, 55),
-            ("echo_64k", echo_big, 1),
-            ("count_vowels", count_vowels, 50),
-            ("count_vowels_timeout_ms", timed_count, 30),
-            ("host_fn_greet", greet_call, 30),
-            ("fail_with_message", fail_message, 12),
-            ("trap", trap_call, 12),
-            ("missing_export", missing_export, 10),
+            ("echo_16b", echo_small, 262),
+            ("echo_64k", echo_big, 5),
+            ("echo_1m", echo_huge, 1),
+            ("count_vowels", count_vowels, 250),
+            ("count_vowels_timeout_ms", timed_count, 150),
+            ("host_fn_greet", greet_call, 150),
+            ("http_get", http_get, 5),
+            ("wasi_read", wasi_read, 5),
+            ("fail_with_message", fail_message, 60),
+            ("trap", trap_call, 50),
+            ("missing_export", missing_export, 50),
+            ("host_fn_raises", host_raises, 10),
+            ("timeout_2ms", timeout, 1),
+            ("cancelled", cancelled, 1),
         ]
-        assert sum(n for _, _, n in mix) == 200
-        # A fixed interleaving: spread each kind evenly over the 200 slots.
+        assert sum(n for _, _, n in mix) == 1000
+        echo_share = 262
+        cycle_names: list[str] = []
+        # A fixed interleaving: spread each kind evenly over the 1000 slots.
         slots: list[tuple[float, str, Callable[[], None]]] = []
         for name, op, n in mix:
             slots += [((k + 0.5) / n, name, op) for k in range(n)]
         slots.sort(key=lambda s: (s[0], s[1]))
-        self.cycle_names = [name for _, name, _ in slots]
+        self.cycle_names = cycle_names
+        cycle_names += [name for _, name, _ in slots]
         self.cycle = [op for _, _, op in slots]
 
     def check(self) -> None:
@@ -247,6 +413,8 @@ class Workload:
         out = json.loads(self.vowels.call("count_vowels", "aei"))
         assert out["count"] == 3 and out["vowels"] == CONFIG["vowels"], out
         assert self.greet.call("greet", "world") == b"Hello, world!"
+        assert self.http.call("get", json.dumps({"url": self.url})).startswith(b"soak response")
+        assert self.wasi.call("read_file", "/files/hello.txt") == b"hello from the host"
         for plugin, fn, text in ((self.errors, "fail_with_message", "expected failure"),
                                  (self.trap, "trap", "unreachable"),
                                  (self.echo, "no_such_export", "Function not found")):
@@ -256,6 +424,11 @@ class Workload:
                 assert text in str(exc), (fn, str(exc))
             else:
                 raise AssertionError(f"{fn} did not fail")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.files.cleanup()
 
     def run(self, calls: int, on_progress: Callable[[int], None] | None = None,
             samples: list[tuple[int, int]] | None = None, chunk: int = 2000) -> None:
@@ -274,7 +447,7 @@ class Workload:
             done += n
             if on_progress is not None:
                 on_progress(n)
-            if samples is not None and done % (chunk * 25) == 0:
+            if samples is not None and done % (chunk * 5) == 0:
                 samples.append((done, rss_bytes()))
         # Every chunk starts at the top of the cycle, so the outcome counts are exact.
         full, tail = divmod(calls, chunk)
@@ -330,7 +503,7 @@ class Churn:
             if done % chunk == 0 or done == count:
                 if on_progress is not None:
                     on_progress(chunk if done % chunk == 0 else done % chunk)
-                if samples is not None and done % (chunk * 20) == 0:
+                if samples is not None and done % (chunk * 2) == 0:
                     samples.append((done, rss_bytes()))
 
 
@@ -376,7 +549,9 @@ def run_phase(name: str, unit: str, total: int, body: Callable[..., None],
         phase=name, operations=total, unit=unit, duration_s=duration,
         ops_per_s=total / duration if duration else 0.0,
         rss_before=before.rss, rss_after=after.rss, growth=after.rss - before.rss,
-        rss_samples=samples, outcomes=dict(delta), **compare(before, after))
+        rss_samples=samples, fds_before=before.fds, fds_after=after.fds,
+        threads_before=before.threads, threads_after=after.threads,
+        outcomes=dict(delta), **compare(before, after))
     return result, after
 
 
@@ -389,26 +564,35 @@ def signed_mb(n: int | float) -> str:
 
 
 def report(results: list[PhaseResult], overall: dict[str, Any]) -> None:
-    table = Table(title=f"wasmplug soak (target: RSS growth < {TARGET_MB:g} MB)")
+    table = Table(title=f"wasmplug soak (target: RSS growth < {TARGET_MB:g} MB, RSS slope under "
+                        f"the limit, no file descriptor or thread left behind)")
     for col, justify in (("phase", "left"), ("operations", "right"), ("duration", "right"),
                          ("ops/s", "right"), ("RSS before", "right"), ("RSS after", "right"),
-                         ("growth", "right"), ("GC objects", "right"), ("result", "center")):
+                         ("growth", "right"), ("slope", "right"), ("detects", "right"),
+                         ("fds", "right"), ("threads", "right"), ("GC objects", "right"),
+                         ("result", "center")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
 
     def verdict(ok: bool) -> str:
         return "[green]PASS[/]" if ok else "[red]MISS[/]"
 
     for r in results:
+        per = r.unit[:-1]
         table.add_row(r.phase, f"{r.operations:,}", f"{r.duration_s:,.1f} s",
                       f"{r.ops_per_s:,.0f}", mb(r.rss_before), mb(r.rss_after),
-                      signed_mb(r.growth), f"{r.gc_objects_after - r.gc_objects_before:+,}",
-                      verdict(r.passed))
+                      signed_mb(r.growth), f"{r.slope:+,.1f} B/{per}",
+                      f"≥ {r.detectable_leak:,.1f} B/{per}",
+                      f"{r.fds_before} → {r.fds_after}", f"{r.threads_before} → {r.threads_after}",
+                      f"{r.gc_objects_after - r.gc_objects_before:+,}", verdict(r.passed))
     table.add_row("overall", "", f"{overall['duration_s']:,.1f} s", "",
                   mb(overall["rss_before"]), mb(overall["rss_after"]),
-                  signed_mb(overall["growth"]),
+                  signed_mb(overall["growth"]), "", "", "", "",
                   f"{overall['gc_objects_after'] - overall['gc_objects_before']:+,}",
                   verdict(overall["passed"]), end_section=True)
     console.print(table)
+    for r in results:
+        for miss in r.misses:
+            console.print(f"[red]{r.phase}: {miss}[/]")
     for r in results:
         if r.type_growth:
             growth = ", ".join(f"{t} {n:+,}" for t, n in r.type_growth[:8])
@@ -439,6 +623,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup-plugins", type=int, default=200)
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also trace Python allocations (several times slower)")
+    ap.add_argument("--inject-leak", type=int, default=0, metavar="BYTES",
+                    help="keep BYTES per phase-1 call alive, to check that a leak is caught")
     ap.add_argument("--output", type=Path, default=RESULTS / "soak.json")
     args = ap.parse_args(argv)
     calls = args.calls if args.calls is not None else (100_000 if args.quick else 1_000_000)
@@ -453,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Workload()
     work.check()
+    leaky = Workload(args.inject_leak) if args.inject_leak else None
     churn = Churn()
     t_warm = time.perf_counter()
     with console.status("warming up ..."):
@@ -466,7 +653,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"in {warm_s:.1f} s; RSS {mb(rss_start)} at start, {mb(start.rss)} after")
 
     results: list[PhaseResult] = []
-    r1, mid = run_phase("1: calls", "calls", calls, work.run, work.outcomes,
+    if leaky is not None:  # warmed up like the real one, then measured instead of it
+        leaky.run(args.warmup_calls)
+        leaky.leaked.clear()
+        leaky.outcomes.clear()
+        start = snapshot(args.tracemalloc)
+    phase1 = leaky or work
+    r1, mid = run_phase("1: calls", "calls", calls, phase1.run, phase1.outcomes,
                         args.tracemalloc, start)
     results.append(r1)
     r2, end = run_phase("2: plug-in churn", "plug-ins", plugins,
@@ -476,6 +669,9 @@ def main(argv: list[str] | None = None) -> int:
     work.check()
     if args.tracemalloc:
         tracemalloc.stop()
+    work.close()
+    if leaky is not None:
+        leaky.close()
 
     overall: dict[str, Any] = {
         "duration_s": r1.duration_s + r2.duration_s,
@@ -490,9 +686,12 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "soak",
         "target_growth_bytes": int(TARGET_MB * 1e6),
         "settings": {"calls": calls, "plugins": plugins, "quick": args.quick,
+                     "inject_leak_bytes_per_call": args.inject_leak,
+                     "slope_limit_bytes": SLOPE_LIMIT, "fd_slack": FD_SLACK,
+                     "thread_slack": THREAD_SLACK,
                      "warmup_calls": args.warmup_calls, "warmup_plugins": args.warmup_plugins,
                      "tracemalloc": args.tracemalloc,
-                     "call_mix_per_200": dict(collections.Counter(work.cycle_names))},
+                     "call_mix_per_1000": dict(collections.Counter(work.cycle_names))},
         "environment": {"python": sys.version, "platform": platform.platform(),
                         "wasmplug": wasmplug.__version__, "runtime": wasmplug.extism_version(),
                         "call_path": os.environ.get("WASMPLUG_CALL_PATH", "default"),
@@ -500,15 +699,22 @@ def main(argv: list[str] | None = None) -> int:
                         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
         "rss_at_start": rss_start,
         "warmup_s": warm_s,
-        "phases": [asdict(r) | {"passed": r.passed} for r in results],
+        "phases": [asdict(r) | {"passed": r.passed, "misses": r.misses,
+                                "rss_slope_bytes_per_op": r.slope,
+                                "detectable_leak_bytes_per_op": r.detectable_leak}
+                   for r in results],
         "overall": overall,
         "passed": overall["passed"],
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(payload, indent=2) + "\n")
     console.print(f"results: {args.output}")
-    return 0
+    return 0 if overall["passed"] else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Exception:
+        console.print_exception()
+        sys.exit(2)

@@ -37,6 +37,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     os.environ["WASMPLUG_JS_RUNTIME"] = str(target)
 
 
+def runaway(seconds: float = 30) -> pytest.MarkDecorator:
+    """The bound of a test that runs guest code able to loop forever (a broken
+    timeout, fuel or cancel would hang it). pytest-timeout's default (SIGALRM)
+    cannot stop a thread stuck in a Wasm call: the handler waits for the
+    interpreter. The thread method ends the run with a stack dump instead."""
+    return pytest.mark.timeout(seconds, method="thread")
+
+
 def wasm(name: str) -> Path:
     """Path of a committed test plug-in: `count_vowels` (AssemblyScript) or `wat/trap`."""
     if name.startswith("wat/"):

@@ -10,7 +10,7 @@ import pytest
 from wasmplug import CallError, Error
 from wasmplug.actors import PluginServer, Registry, ServerStopped, Supervisor, is_crash
 
-from .conftest import wasm
+from .conftest import runaway, wasm
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
@@ -140,6 +140,7 @@ def test_supervisor_without_hand_over_starts_fresh() -> None:
         assert n(server.call("count")) == 1001
 
 
+@runaway()
 def test_timeouts_count_as_crashes() -> None:
     with Supervisor(registry=Registry()) as sup:
         server = sup.start_child({"wasm": [{"path": str(wasm("wat/loop"))}], "timeout_ms": 100})

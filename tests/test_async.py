@@ -10,11 +10,12 @@ import pytest
 
 from wasmplug import AsyncPluginPool, CallTimeout, Plugin, PoolTimeout
 
-from .conftest import wasm
+from .conftest import runaway, wasm
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
 
+@runaway()
 def test_call_async_does_not_block_the_loop() -> None:
     plugin = Plugin({"wasm": [{"path": str(wasm("wat/loop"))}], "timeout_ms": 400})
 
@@ -42,6 +43,7 @@ def test_call_async_returns_output() -> None:
     assert out["count"] == 3
 
 
+@runaway()
 def test_cancelling_the_task_cancels_the_wasm_call() -> None:
     plugin = Plugin(wasm("wat/loop").read_bytes())  # no timeout: only cancellation can stop it
 
@@ -107,6 +109,7 @@ def test_async_pool_acquire_timeout() -> None:
     asyncio.run(main())
 
 
+@runaway()
 def test_async_pool_cancellation_frees_the_instance() -> None:
     async def main() -> None:
         pool = AsyncPluginPool(wasm("wat/loop").read_bytes(), max_instances=1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,9 +28,9 @@ class CountingRuntime:
         self.compiles = 0
         original = self.runtime.disk_cache.compile
 
-        def counting(data: bytes) -> wasmtime.Module:
+        def counting(data: bytes, prepare: Callable[[bytes], bytes] | None = None) -> wasmtime.Module:
             self.compiles += 1
-            return original(data)
+            return original(data, prepare)
         monkeypatch.setattr(self.runtime.disk_cache, "compile", counting)
 
     def load(self) -> wasmtime.Module:
@@ -98,14 +100,87 @@ def test_entry_signed_with_another_key_is_refused(cache_dir: Path,
     assert works(again.load()) and again.compiles == 1
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
-def test_entry_owned_by_another_user_is_never_loaded(cache_dir: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def look_foreign(monkeypatch: pytest.MonkeyPatch, target: Path) -> None:
+    """Make `target` look owned by another user to the cache's checks (no root needed)."""
+    real = cache._lstat
+
+    def lstat(path: Path) -> os.stat_result:
+        info = real(path)
+        if Path(path) == target:
+            fields = list(info)
+            fields[stat.ST_UID] = os.geteuid() + 1
+            return os.stat_result(fields)
+        return info
+    monkeypatch.setattr(cache, "_lstat", lstat)
+
+
+def test_entry_owned_by_another_user_is_never_loaded_nor_removed(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     CountingRuntime(monkeypatch).load()
     entry = entries(cache_dir)[0]
-    os.chown(entry, 12345, 12345)
+    look_foreign(monkeypatch, entry)
     again = CountingRuntime(monkeypatch)
-    assert works(again.load()) and again.compiles == 1
+    with caplog.at_level(logging.WARNING, logger="wasmplug.cache"):
+        assert works(again.load()) and again.compiles == 1
+    assert "owned by another user" in caplog.text
+    monkeypatch.undo()
+    assert entries(cache_dir) == [entry]  # rewritten in place by us, never deleted as foreign
+
+
+def test_directory_owned_by_another_user_disables_the_cache(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    cache_dir.mkdir(mode=0o700)
+    look_foreign(monkeypatch, cache_dir)
+    with caplog.at_level(logging.WARNING, logger="wasmplug.cache"):
+        first = CountingRuntime(monkeypatch)
+        first.load()
+    assert "is not a directory owned by you" in caplog.text
+    assert entries(cache_dir) == [] and not (cache_dir / "secret.key").exists()
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602, 0o666], ids=["group", "others", "both"])
+def test_group_or_world_writable_entry_is_never_loaded(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        mode: int) -> None:
+    CountingRuntime(monkeypatch).load()
+    entry = entries(cache_dir)[0]
+    os.chmod(entry, mode)
+    again = CountingRuntime(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="wasmplug.cache"):
+        assert works(again.load()) and again.compiles == 1
+    assert "writable by other users" in caplog.text
+    assert os.stat(entry).st_mode & 0o777 == 0o600  # replaced by a private entry
+
+
+def test_secret_key_that_is_a_symlink_is_replaced(cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    CountingRuntime(monkeypatch).load()
+    planted = tmp_path / "attacker.key"
+    planted.write_bytes(b"k" * 32)  # a key someone else knows: entries they forge would verify
+    secret = cache_dir / "secret.key"
+    secret.unlink()
+    secret.symlink_to(planted)
+    again = CountingRuntime(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="wasmplug.cache"):
+        assert works(again.load()) and again.compiles == 1  # the old entry's key is gone
+    assert "replacing cache secret" in caplog.text and "not a regular file" in caplog.text
+    assert not secret.is_symlink() and secret.read_bytes() != b"k" * 32
+    assert os.stat(secret).st_mode & 0o777 == 0o600
+    assert planted.read_bytes() == b"k" * 32  # the link's target is left alone
+
+
+def test_secret_key_owned_by_another_user_is_replaced(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    CountingRuntime(monkeypatch).load()
+    secret = cache_dir / "secret.key"
+    old_key = secret.read_bytes()
+    look_foreign(monkeypatch, secret)
+    again = CountingRuntime(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="wasmplug.cache"):
+        assert works(again.load()) and again.compiles == 1
+    assert "replacing cache secret" in caplog.text and "owned by another user" in caplog.text
+    assert secret.read_bytes() != old_key
 
 
 def test_symlinked_entry_is_not_followed(cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
@@ -160,3 +235,22 @@ def test_kernel_is_cached_too(cache_dir: Path) -> None:
     assert len(kernel_entries) == 1
     Runtime(EngineSettings())  # loads it back
     assert list(cache_dir.glob("*.cwasm")) == kernel_entries
+
+
+def test_budgeted_rewrite_is_cached_apart_from_the_original(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wasmplug import memory_budget
+
+    rewrites: list[int] = []
+    real = memory_budget.rewrite
+    monkeypatch.setattr(memory_budget, "rewrite", lambda wasm: rewrites.append(1) or real(wasm))
+    first = CountingRuntime(monkeypatch)
+    budgeted = first.runtime.compile(ECHO, SHA, "main", budget=True)
+    plain = first.runtime.compile(ECHO, SHA, "main")
+    assert first.compiles == 2 and len(rewrites) == 1
+    names = {e.name for e in budgeted.imports}
+    assert "wasmplug_budget" in names and "wasmplug_budget" not in {e.name for e in plain.imports}
+    second = CountingRuntime(monkeypatch)  # a new engine: only the disk cache can help
+    again = second.runtime.compile(ECHO, SHA, "main", budget=True)
+    assert second.compiles == 0 and len(rewrites) == 1  # neither compiled nor rewritten again
+    assert "wasmplug_budget" in {e.name for e in again.imports}

@@ -8,6 +8,7 @@ import pytest
 import wasmtime
 
 from wasmplug.engine import EngineSettings, Runtime
+from wasmplug.kernel import BUDGET_TAKE_OOM, budget_set
 
 MASK = (1 << 64) - 1
 
@@ -229,16 +230,33 @@ def test_take_returns_length_and_frees(k: K) -> None:
 
 
 def test_page_budget_limits_kernel_growth(k: K) -> None:
-    k.wasmplug_set_page_budget(3)
+    k.wasmplug_budget(budget_set(3))
     assert k.alloc(100_000) != 0      # grows 1 page
     assert k.alloc(100_000) != 0      # grows 2 more: budget spent
-    assert k.wasmplug_take_oom() == 0
+    assert k.wasmplug_budget(BUDGET_TAKE_OOM) == 0
     with pytest.raises(wasmtime.Trap):  # would need 2 more: refused with a trap
         k.alloc(100_000)
-    assert k.wasmplug_take_oom() == 1 and k.wasmplug_take_oom() == 0
+    assert k.wasmplug_budget(BUDGET_TAKE_OOM) == 1 and k.wasmplug_budget(BUDGET_TAKE_OOM) == 0
     assert k.memory.size(k.store) == 4
-    k.wasmplug_set_page_budget(-1)
+    k.wasmplug_budget(budget_set(None))
     assert k.alloc(100_000) != 0
+
+
+def test_page_budget_is_taken_and_refunded_by_guest_growth(k: K) -> None:
+    # ops 0 and 1: what a rewritten memory.grow calls before growing, and after a refused grow
+    k.wasmplug_budget(budget_set(5))
+    assert k.wasmplug_budget(3 << 2) == 0      # takes 3 of 5
+    with pytest.raises(wasmtime.Trap):
+        k.wasmplug_budget(3 << 2)              # 2 left: refused
+    assert k.wasmplug_budget(BUDGET_TAKE_OOM) == 1
+    with pytest.raises(wasmtime.Trap):
+        k.wasmplug_budget(2 << 2 | 1)          # a refused grow of 2: refunded, still a trap
+    assert k.wasmplug_budget(BUDGET_TAKE_OOM) == 1
+    assert k.wasmplug_budget(4 << 2) == 0      # 2 + 2 refunded = 4 left
+    with pytest.raises(wasmtime.Trap):
+        k.wasmplug_budget(1 << 2)
+    k.wasmplug_budget(budget_set(None))
+    assert k.wasmplug_budget(1 << 60) == 0     # unlimited: anything goes
 
 
 def test_begin_call_zeroes_the_old_heap_beyond_the_new_input(k: K) -> None:

@@ -8,13 +8,14 @@ import pytest
 
 from wasmplug import CallError, CompiledPlugin, Error, ManifestError, Plugin
 
-from .conftest import wasm
+from .conftest import runaway, wasm
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
 LOOP = wasm("wat/loop")
 
 
+@runaway()
 def test_fuel_stops_a_loop_and_the_tank_refills_every_call() -> None:
     plugin = Plugin(LOOP.read_bytes(), fuel_limit=100_000)
     for _ in range(3):
@@ -40,6 +41,7 @@ def test_fuel_is_enough_for_real_work() -> None:
     assert json.loads(plugin.call("count_vowels", "hello world"))["count"] == 3
 
 
+@runaway()
 def test_fuel_limit_with_a_compiled_plugin() -> None:
     compiled = CompiledPlugin(LOOP.read_bytes(), fuel_limit=1_000)
     tight = Plugin(compiled)
@@ -128,3 +130,170 @@ TABLE_BOMB = """
 def test_tables_cannot_grow_past_the_store_limit() -> None:
     out = Plugin(TABLE_BOMB).call("grow", b"")
     assert int.from_bytes(out, "little", signed=True) == -1
+
+
+# ------------------------------------------------------- memory.max_pages (ABI.md 7.1)
+
+BUDGET_VOWELS = wasm("wat/budget_vowels")
+OOM = "oom"
+TABLE_INPUTS = (10, 64 * 1024, 128 * 1024, 400_000)
+# ABI.md 7.1's measured table: max_pages -> outcome for each input size.
+REFERENCE_TABLE = {
+    1: (OOM, OOM, OOM, OOM), 8: (OOM, OOM, OOM, OOM), 16: (OOM, OOM, OOM, OOM),
+    17: ("ok", "ok", "ok", OOM), 18: ("ok", "ok", "ok", OOM), 20: ("ok", "ok", "ok", "ok"),
+}
+
+
+def _outcome(max_pages: int, size: int) -> str:
+    plugin = Plugin({"wasm": [{"path": str(BUDGET_VOWELS)}], "memory": {"max_pages": max_pages}})
+    data = (b"aeioux" * (size // 6 + 1))[:size]
+    try:
+        out = plugin.call("count_vowels", data)
+    except CallError as exc:
+        assert str(exc).startswith("oom: "), exc
+        assert (exc.limit, exc.limit_value) == ("memory.max_pages", max_pages)
+        return OOM
+    assert int.from_bytes(out, "little") == sum(data.count(v) for v in b"aeiou")
+    return "ok"
+
+
+@pytest.mark.parametrize("max_pages", sorted(REFERENCE_TABLE))
+def test_max_pages_reproduces_the_reference_table(max_pages: int) -> None:
+    assert tuple(_outcome(max_pages, n) for n in TABLE_INPUTS) == REFERENCE_TABLE[max_pages]
+
+
+def test_initial_sizes_that_do_not_fit_fail_every_call_naming_the_pages() -> None:
+    plugin = Plugin({"wasm": [{"path": str(BUDGET_VOWELS)}], "memory": {"max_pages": 16}})
+    for export in ("count_vowels", "ok", "ok"):
+        with pytest.raises(CallError, match=r"^oom: the plug-in's memories need 17 pages when "
+                                            r"instantiated; memory\.max_pages allows 16$") as info:
+            plugin.call(export, b"x")
+        assert (info.value.limit, info.value.limit_value, info.value.code) == (
+            "memory.max_pages", 16, 134)
+
+
+def test_growth_accumulates_across_calls_and_a_refusal_keeps_the_plugin_usable() -> None:
+    plugin = Plugin({"wasm": [{"path": str(wasm("wat/memory_grow"))}], "memory": {"max_pages": 3}})
+    grow = [(n).to_bytes(8, "little") for n in range(6)]
+    assert int.from_bytes(plugin.call("grow", grow[2]), "little") == 3
+    with pytest.raises(CallError, match=r"^oom: .*memory\.max_pages \(3 pages\)") as info:
+        plugin.call("grow", grow[2])  # 1 page left of the budget: the call traps, no -1
+    assert info.value.limit == "memory.max_pages"
+    assert int.from_bytes(plugin.call("grow", grow[1]), "little") == 4
+    with pytest.raises(CallError, match=r"^oom: "):
+        plugin.call("grow", grow[1])
+    assert int.from_bytes(plugin.call("fill", b""), "little") == 4  # still usable, memory kept
+
+
+def test_kernel_and_guest_growth_share_one_budget() -> None:
+    plugin = Plugin({"wasm": [{"path": str(wasm("wat/memory_grow"))}], "memory": {"max_pages": 3}})
+    assert int.from_bytes(plugin.call("grow", (3).to_bytes(8, "little")), "little") == 4
+    # The guest took the whole budget: the kernel cannot grow for a large input.
+    with pytest.raises(CallError, match=r"^oom: failed to allocate extism memory") as info:
+        plugin.call("grow", (0).to_bytes(8, "little") + bytes(100_000))
+    assert info.value.limit == "memory.max_pages"
+    assert int.from_bytes(plugin.call("grow", (0).to_bytes(8, "little")), "little") == 4
+
+
+def test_growth_beyond_a_declared_maximum_is_oom_under_max_pages() -> None:
+    source = """
+    (module
+      (memory 1 2)
+      (func (export "grow") (result i32) (drop (memory.grow (i32.const 2))) (i32.const 0)))
+    """
+    with pytest.raises(CallError, match=r"^oom: "):
+        Plugin({"wasm": [{"data": source.encode()}], "memory": {"max_pages": 10}}).call("grow", b"")
+    assert Plugin(source).call("grow", b"") == b""  # no budget: memory.grow returns -1 as usual
+
+
+def test_memory64_growth_is_budgeted() -> None:
+    source = """
+    (module
+      (memory i64 1)
+      (func (export "grow") (result i32)
+        (i32.wrap_i64 (i64.sub (memory.grow (i64.const 4)) (i64.const 1)))))
+    """
+    plugin = Plugin({"wasm": [{"data": source.encode()}], "memory": {"max_pages": 5}})
+    assert plugin.call("grow", b"") == b""  # grew from 1 page: rc 0
+    with pytest.raises(CallError, match=r"^oom: ") as info:
+        plugin.call("grow", b"")  # 1 page of the budget left
+    assert info.value.limit == "memory.max_pages"
+
+
+def test_rewritten_modules_keep_function_indices_tables_and_names() -> None:
+    # call, call_indirect through an element segment, ref.func in a global,
+    # an exported function and a start function, all after the rewrite.
+    source = """
+    (module
+      (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+      (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+      (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+      (type $v_i (func (result i32)))
+      (memory 1)
+      (table 2 funcref)
+      (elem (i32.const 0) $seven $grow)
+      (global $g (mut i32) (i32.const 0))
+      (global $f funcref (ref.func $seven))
+      (func $seven (result i32) (i32.const 7))
+      (func $grow (result i32) (memory.grow (i32.const 1)))
+      (func $start (global.set $g (call $seven)))
+      (start $start)
+      (func (export "run") (result i32)
+        (local $p i64)
+        (local.set $p (call $alloc (i64.const 8)))
+        (call $store_u64 (local.get $p)
+          (i64.extend_i32_u (i32.add (i32.add (global.get $g)
+            (call_indirect (type $v_i) (i32.const 0)))
+            (i32.mul (i32.const 100) (call_indirect (type $v_i) (i32.const 1))))))
+        (call $output_set (local.get $p) (i64.const 8))
+        (i32.const 0)))
+    """
+    budgeted = Plugin({"wasm": [{"data": source.encode()}], "memory": {"max_pages": 1}})
+    assert int.from_bytes(budgeted.call("run", b""), "little") == 7 + 7 + 100 * 1
+    with pytest.raises(CallError, match=r"^oom: "):
+        budgeted.call("run", b"")  # the second page is over the budget
+
+
+def test_rewriting_keeps_simd_bulk_memory_and_multi_memory_code_intact() -> None:
+    # Instructions with immediates of every shape around the rewritten grows.
+    source = """
+    (module
+      (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+      (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+      (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+      (memory $a 1)
+      (memory $b 1)
+      (data $d "\\07")
+      (func $pick (param $i i32) (result i32)
+        (block $z (block $y (block $x
+          (br_table $x $y $z (local.get $i)))
+          (return (i32.const 10)))
+          (return (i32.const 20)))
+        (i32.const 30))
+      (func (export "run") (result i32)
+        (local $p i64) (local $v v128)
+        (local.set $v (v128.const i32x4 1 2 3 4))
+        (local.set $v (i32x4.add (local.get $v)
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+        (drop (memory.grow $b (i32.const 1)))
+        (memory.init $b $d (i32.const 65536) (i32.const 0) (i32.const 1))
+        (memory.copy $a $b (i32.const 0) (i32.const 65536) (i32.const 1))
+        (v128.store $a offset=16 (i32.const 0) (local.get $v))
+        (local.set $p (call $alloc (i64.const 8)))
+        (call $store_u64 (local.get $p) (i64.extend_i32_u
+          (i32.add (i32.add (i32.load8_u $a (i32.const 0)) (i32x4.extract_lane 3 (local.get $v)))
+                   (i32.add (select (result i32) (call $pick (i32.const 1)) (i32.const 0)
+                                    (i32.const 1))
+                            (i32.mul (i32.const 100) (memory.size $b))))))
+        (call $output_set (local.get $p) (i64.const 8))
+        (i32.const 0)))
+    """
+    expected = 7 + 8 + 20 + 100 * 2
+    plain = Plugin(source)
+    assert int.from_bytes(plain.call("run", b""), "little") == expected
+    budgeted = Plugin({"wasm": [{"data": source.encode()}], "memory": {"max_pages": 3}})
+    assert int.from_bytes(budgeted.call("run", b""), "little") == expected
+    assert int.from_bytes(budgeted.call("run", b""), "little") == expected + 100
+    assert int.from_bytes(budgeted.call("run", b""), "little") == expected + 200
+    with pytest.raises(CallError, match=r"^oom: "):
+        budgeted.call("run", b"")  # the budget of 3 pages is spent

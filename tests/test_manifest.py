@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,19 @@ def test_hash_mismatch_is_refused_before_compiling() -> None:
     wrong = "0" * 64
     with pytest.raises(LoadError, match=f"Hash mismatch, found [0-9a-f]{{64}} but expected {wrong}"):
         Plugin({"wasm": [{"path": str(ECHO), "hash": wrong}]})
+
+
+@pytest.mark.parametrize("encode", [bytes, lambda b: base64.b64encode(b).decode()],
+                         ids=["bytes", "base64"])
+def test_hash_of_data_sources_is_verified(encode: Any) -> None:
+    data = ECHO.read_bytes()
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    with pytest.raises(LoadError, match=rf"^Hash mismatch, found {hashlib.sha256(data).hexdigest()} "
+                                        rf"but expected {wrong} \(wasm\[0\]\.data\)"):
+        Plugin({"wasm": [{"data": encode(data), "hash": wrong}]})
+    tampered = data[:-1] + bytes([data[-1] ^ 1])
+    with pytest.raises(LoadError, match=r"^Hash mismatch"):
+        Plugin({"wasm": [{"data": encode(tampered), "hash": hashlib.sha256(data).hexdigest()}]})
 
 
 def test_uppercase_hash_is_rejected_with_a_clear_message() -> None:

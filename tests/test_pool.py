@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from wasmplug import CompiledPlugin, Plugin, PluginPool, PoolTimeout
+from wasmplug import CallTimeout, CompiledPlugin, Error, ManifestError, Plugin, PluginPool, PoolTimeout
 
-from .conftest import wasm
+from .conftest import runaway, wasm
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
@@ -71,7 +71,7 @@ def test_pool_from_compiled_plugin_with_config() -> None:
 def test_failed_factory_frees_the_slot() -> None:
     pool = PluginPool(VOWELS.read_bytes(), max_instances=1, config={"bad": 1})
     for _ in range(2):
-        with pytest.raises(Exception, match="config must be an object"):
+        with pytest.raises(ManifestError, match="config must be an object"):
             pool.call("count_vowels", "a", timeout=1)
     assert pool.count() == 0
 
@@ -81,7 +81,7 @@ def test_closed_pool_refuses_and_frees() -> None:
     pool.call("count_vowels", "a")
     pool.close()
     assert pool.count() == 0
-    with pytest.raises(Exception, match="closed"):
+    with pytest.raises(Error, match=r"^this pool is closed$"):
         pool.call("count_vowels", "a")
 
 
@@ -105,6 +105,7 @@ def test_threads_on_one_plugin_are_serialised_by_content() -> None:
     assert errors == []
 
 
+@runaway()
 def test_wasm_runs_without_the_gil() -> None:
     # While one thread is inside a long Wasm call, another thread keeps running
     # Python the whole time: it never stalls for long (holding the GIL would
@@ -122,7 +123,7 @@ def test_wasm_runs_without_the_gil() -> None:
     ticker.start()
     time.sleep(0.02)
     start = time.monotonic()
-    with pytest.raises(Exception, match="timeout"):
+    with pytest.raises(CallTimeout, match=r"^timeout: the call ran longer than timeout_ms"):
         plugin.call("forever", b"")
     end = time.monotonic()
     done.set()

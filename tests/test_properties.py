@@ -23,6 +23,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 import wasmtime
 from hypothesis import event, example, given, note, settings
@@ -36,7 +37,10 @@ from hypothesis.stateful import (
 import wasmplug
 from wasmplug.engine import EngineSettings, runtime
 from wasmplug.host_functions import Function, Val, ValType
+from wasmplug.kernel import BUDGET_TAKE_OOM, budget_set
 from wasmplug.manifest import parse_source
+
+from .conftest import runaway
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_FILES = sorted((ROOT / "plugins" / "assemblyscript").glob("*.wasm")) + sorted(
@@ -71,8 +75,7 @@ class Kernel:
             "alloc", "free", "length", "length_unsafe", "load_u8", "load_u64", "store_u8",
             "store_u64", "input_set", "input_offset", "input_length", "output_set",
             "output_offset", "output_length", "error_set", "error_get", "reset", "memory_bytes",
-            "wasmplug_begin_call", "wasmplug_take", "wasmplug_set_page_budget",
-            "wasmplug_take_oom")}
+            "wasmplug_begin_call", "wasmplug_take", "wasmplug_budget")}
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
@@ -125,7 +128,7 @@ class KernelModel:
         self.length = 0
         self.error = self.in_off = self.in_len = self.out_off = self.out_len = 0
         self.blocks: list[Block] = []
-        self.budget: int | None = None      # wasmplug_set_page_budget; None = unlimited
+        self.budget: int | None = None      # wasmplug_budget (set); None = unlimited
         self.oom = 0
 
     # -- memory image -------------------------------------------------------
@@ -496,13 +499,13 @@ class KernelMachine(RuleBasedStateMachine):
 
     @rule()
     def memory_bytes_and_oom_flag(self) -> None:
-        assert self.k("wasmplug_take_oom") == self.m.take_oom()
+        assert self.k("wasmplug_budget", BUDGET_TAKE_OOM) == self.m.take_oom()
         assert self.k("memory_bytes") == self.m.memory_bytes()
 
     @rule(pages=st.sampled_from([-1, -1, 0, 1, 2, 3, 5, 16, 64]))
     def set_page_budget(self, pages: int) -> None:
         self.m.set_page_budget(pages)
-        self.k("wasmplug_set_page_budget", pages)
+        self.k("wasmplug_budget", budget_set(None if pages < 0 else pages))
 
     # -- raw access ---------------------------------------------------------
     def live_byte(self, data: st.DataObject, width: int) -> tuple[int, int] | None:
@@ -680,10 +683,10 @@ def test_begin_call_that_cannot_place_its_input_still_resets(size: int, fill: in
     k.write(p, bytes([fill]) * size)
     m.mem[p:p + size] = bytes([fill]) * size
     if failure == "page budget":
-        k("wasmplug_set_page_budget", 0)
+        k("wasmplug_budget", budget_set(0))
         with pytest.raises(wasmtime.Trap):
             k("wasmplug_begin_call", 100_000)
-        k("wasmplug_set_page_budget", -1)
+        k("wasmplug_budget", budget_set(None))
     else:
         assert k("wasmplug_begin_call", 1 << 32) == 0
     m.reset()
@@ -808,6 +811,26 @@ def test_manifest_values_load_or_raise_wasmplug_error(value: Any, wasi: bool) ->
     except (TypeError, ValueError):
         return                                   # bytes values: not JSON
     only_wasmplug_errors(load, text)
+
+
+def test_valid_inputs_of_every_shape_load() -> None:
+    """The control for the properties above, which would pass if every load
+    raised: each shape they draw from loads when it is valid."""
+    echo = ROOT / "plugins" / "assemblyscript" / "echo.wasm"
+    wat = '(module (func (export "ok") (result i32) (i32.const 0)))'
+    shapes: list[Any] = [
+        {"wasm": [{"path": str(echo)}], "memory": {"max_pages": 64}, "timeout_ms": 1000,
+         "config": {"k": "v"}, "allowed_hosts": ["*.example.com"]},
+        {"wasm": [{"data": echo.read_bytes()}]},
+        {"wasm": [{"data": base64.b64encode(echo.read_bytes()).decode()}]},
+        json.dumps({"wasm": [{"path": str(echo)}]}),
+        f'[[wasm]]\npath = "{echo}"\n',
+        str(echo), echo, echo.read_bytes(),
+    ]
+    for shape in shapes:
+        assert wasmplug.Plugin(shape, functions=[]).call("echo", b"hi") == b"hi", shape
+    assert wasmplug.Plugin(wat, functions=[]).call("ok", b"") == b""
+    assert wasmplug.Plugin(wat.encode(), functions=[]).call("ok", b"") == b""
 
 
 @settings(max_examples=60, deadline=None, database=None)
@@ -944,26 +967,49 @@ def mutated_plugins(draw: st.DrawFn) -> tuple[str, bytes]:
     return name, bytes(data)
 
 
-def run_mutant(wasm: bytes, inputs: list[bytes]) -> None:
+def _event(text: str) -> None:
+    if hypothesis.currently_in_test_context():
+        event(text)
+
+
+def run_mutant(wasm: bytes, inputs: list[bytes]) -> bool:
+    """Load `wasm` and call every export with each input; False if it did not load."""
     manifest = {"wasm": [{"data": wasm}], "timeout_ms": 500, "memory": {"max_pages": 64}}
     try:
         compiled = wasmplug.CompiledPlugin(manifest, functions=HOST_FUNCTIONS)
         plugin = wasmplug.Plugin(compiled)
     except wasmplug.Error as exc:
-        event(f"load: {type(exc).__name__}")
-        return
-    event("load: ok")
+        _event(f"load: {type(exc).__name__}")
+        return False
+    _event("load: ok")
     names = [e.name for e in compiled.main.exports if e.name not in NEVER_CALL]
     for name in names:
         for data in inputs:
             try:
                 plugin.call(name, data)
-                event("call: ok")
+                _event("call: ok")
             except wasmplug.Error as exc:
-                event(f"call: {type(exc).__name__}")
+                _event(f"call: {type(exc).__name__}")
     plugin.close()
+    return True
 
 
+# Committed plug-ins that cannot load alone, on purpose: they import what no
+# host provides, or from another module of a manifest.
+UNLOADABLE_ALONE = {"plugins/wat/import_bad_kernel_name.wasm", "plugins/wat/import_kernel_memory.wasm",
+                    "plugins/wat/import_unknown.wasm", "plugins/wat/uses_commander.wasm",
+                    "plugins/wat/uses_lib.wasm"}
+
+
+@pytest.mark.parametrize("name", sorted(PLUGINS))
+def test_unmutated_plugins_load_as_the_mutation_tests_load_them(name: str) -> None:
+    """The control for the properties below: they would pass if every load
+    raised, so the unmutated plug-ins (and their every truncation's full
+    length) must load the same way."""
+    assert run_mutant(PLUGINS[name], [b"", b"abc"]) is (name not in UNLOADABLE_ALONE)
+
+
+@runaway(300)  # mutants may loop forever: timeout_ms must stop them
 @settings(max_examples=200, deadline=None, database=None)
 @given(mutant=mutated_plugins(), data=st.binary(max_size=64))
 def test_mutated_plugins_load_and_run_or_raise_wasmplug_error(mutant: tuple[str, bytes],

@@ -14,9 +14,11 @@
 ;;                  value: ..." (the kernel refuses a block that would end
 ;;                  past the heap; the host bounds-checks every read as
 ;;                  well); `inflate_output`: the range is refused, empty
-;;                  output. `wrap_root`: whatever the
-;;                  call returns, it is a wasmplug.Error or a value, and the
-;;                  next calls work: `echo` returns its input, `ok` 0.
+;;                  output. `wrap_root`: the forged block is not trusted
+;;                  (its end lies past the bump position), the allocation
+;;                  comes from fresh space and the call succeeds with empty
+;;                  output; the next calls work: `echo` returns its input
+;;                  (5 B to 1 MB), `ok` 0.
 (module
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
   (import "extism:host/env" "length" (func $length (param i64) (result i64)))

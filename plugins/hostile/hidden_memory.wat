@@ -3,10 +3,13 @@
 ;;                the budget wrong (too small: refusing a valid plug-in; too
 ;;                large: letting it grow unbounded). `grow` grows it by the
 ;;                input's first u64 pages and outputs memory.grow's result.
-;; EXPECTED       initial sizes do not count against memory.max_pages (ABI.md
-;;                7.1): with max_pages 4 the plug-in instantiates, `grow` by 4
-;;                outputs 32 (the old size), then by 1 outputs -1 (2^64-1).
-;;                `ok` returns 0.
+;; EXPECTED       the hidden memory counts like any other (ABI.md 7.1): with
+;;                max_pages 4 every call fails with `oom: the plug-in's
+;;                memories need 32 pages when instantiated; memory.max_pages
+;;                allows 4`. With max_pages 32 it instantiates and the budget
+;;                is refilled: `grow` by 32 outputs 32 (the old size), then by
+;;                1 fails with `oom: …` (the budget is spent); `ok` still
+;;                returns 0.
 (module
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
   (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))

@@ -1,11 +1,13 @@
 ;; many_memories: ATTACK  declares 100 linear memories (wasmtime's own
 ;;                maximum per module) (multi-memory), each of
 ;;                which the host must reserve address space for (and each
-;;                of which may grow by memory.max_pages), to multiply the
-;;                memory the plug-in can take.
-;; EXPECTED       a store may hold at most 100 memories, the kernel's
-;;                included: instantiating this module fails, at the first
-;;                call, with a LoadError naming the memory limit. Other
+;;                of which a per-memory cap would let grow by
+;;                memory.max_pages), to multiply the memory the plug-in can
+;;                take.
+;; EXPECTED       a plug-in may declare at most 16 memories by default
+;;                (LoadLimits.max_memories), counted before compiling:
+;;                `Plugin(...)` raises LoadError "…the plug-in's modules
+;;                declare 100 memories; at most 16 are allowed…". Other
 ;;                plug-ins are unaffected.
 (module
   (memory $m0 (export "memory") 1)

@@ -2,10 +2,12 @@
 ;;                   calls memory.grow(1) in a loop until refused and writes
 ;;                   to every page it got; `huge` asks for 0xffffffff pages at
 ;;                   once; `max` asks for 65535 pages (all of wasm32).
-;; EXPECTED          with `memory.max_pages: N` memory.grow returns -1 once
-;;                   the memory is N pages beyond its initial 1 page, so `run`
-;;                   outputs 1 + N (u64 LE) and `huge` / `max` output -1
-;;                   (2^64-1). The plug-in stays usable (`ok` returns 0).
+;; EXPECTED          with `memory.max_pages: N` the growth that would pass the
+;;                   budget traps (ABI.md 7.1: memory.grow does not return -1):
+;;                   `run`, `huge` and `max` fail with `oom: …` (limit
+;;                   "memory.max_pages", code 134) once the memory is N pages
+;;                   beyond its initial 1 page. The plug-in stays usable (`ok`
+;;                   returns 0) and its memory stays at 1 + N pages.
 (module
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
   (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))

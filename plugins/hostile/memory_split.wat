@@ -1,14 +1,16 @@
 ;; memory_split: ATTACK  two memories (multi-memory): an exported 64-page one
-;;               and a 1-page one. The host's per-memory cap was derived from
-;;               the largest initial size, so the small memory hopes to grow
-;;               by 64 + max_pages pages. `grow_small` grows the small memory
+;;               and a 1-page one. A host with one cap per memory, derived
+;;               from the largest initial size, let the small memory grow by
+;;               64 + max_pages pages. `grow_small` grows the small memory
 ;;               by the input's first u64 pages and outputs memory.grow's
 ;;               result (the old size, or -1).
-;; EXPECTED      every memory of a plug-in is capped at the largest initial
-;;               size plus max_pages (wasmtime offers one cap per store, not
-;;               one per memory): with max_pages 4 the small memory can reach
-;;               68 pages, no more. Growing it by 67 outputs 1 (its old
-;;               size); any further growth outputs -1 (2^64-1). `ok` returns 0.
+;; EXPECTED      one budget for all memories (ABI.md 7.1): with max_pages 4
+;;               the 65 initial pages do not fit and every call fails with
+;;               `oom: the plug-in's memories need 65 pages…`. With
+;;               max_pages 65 they fit, and after instantiation the budget
+;;               is refilled to 65 pages shared by both: growing the small
+;;               memory by 66 fails with `oom: …`; by 65 outputs 1 (its old
+;;               size); by 1 more fails with `oom: …`. `ok` returns 0.
 (module
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
   (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))

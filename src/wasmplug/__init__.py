@@ -27,7 +27,16 @@ from .host_functions import (
 )
 from .inspection import inspect_plugin
 from .logs import set_log_custom, set_log_file
-from .manifest import Manifest, MemoryOptions, WasmData, WasmFile, WasmUrl
+from .manifest import (
+    LoadLimits,
+    Manifest,
+    MemoryOptions,
+    WasmData,
+    WasmFile,
+    WasmUrl,
+    load_limits,
+    set_load_limits,
+)
 from .plugin import CancelHandle, CompiledPlugin, Plugin
 from .pool import AsyncPluginPool, PluginPool, PoolTimeout
 from .wasi import WasiOptions
@@ -57,6 +66,7 @@ __all__ = [
     "Function",
     "Json",
     "LoadError",
+    "LoadLimits",
     "Manifest",
     "ManifestError",
     "Memory",
@@ -75,7 +85,9 @@ __all__ = [
     "extism_version",
     "host_fn",
     "inspect_plugin",
+    "load_limits",
     "set_cache_dir",
+    "set_load_limits",
     "set_log_custom",
     "set_log_file",
 ]

@@ -41,8 +41,9 @@ class _Reader:
         return flags, minimum
 
 
-def memory_minimums(wasm: bytes) -> list[int]:
-    """Initial sizes (in pages) of every memory the module defines or imports.
+def memory_minimums(wasm: bytes, imported: bool = True) -> list[int]:
+    """Initial sizes (in pages) of every memory the module defines (and, with
+    `imported`, imports).
 
     Returns [] for anything that is not a wasm binary (WAT text, say); a
     malformed binary is the compiler's to report, so this never raises.
@@ -50,12 +51,12 @@ def memory_minimums(wasm: bytes) -> list[int]:
     if not wasm.startswith(b"\0asm"):
         return []
     try:
-        return _scan(_Reader(wasm))
+        return _scan(_Reader(wasm), imported)
     except (IndexError, ValueError):
         return []
 
 
-def _scan(r: _Reader) -> list[int]:
+def _scan(r: _Reader, imported: bool) -> list[int]:
     r.pos = 8
     pages: list[int] = []
     while r.pos < len(r.data):
@@ -73,7 +74,9 @@ def _scan(r: _Reader) -> list[int]:
                     r.byte()
                     r.limits()
                 elif kind == 2:      # memory
-                    pages.append(r.limits()[1])
+                    minimum = r.limits()[1]
+                    if imported:
+                        pages.append(minimum)
                 elif kind == 3:      # global: valtype + mutability
                     _skip_valtype(r)
                     r.byte()
@@ -322,3 +325,33 @@ def producers(contents: bytes) -> dict[str, list[str]]:
     except (IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"malformed producers section: {exc}") from None
     return out
+
+
+# ---------------------------------------------------------------- counts
+
+_COUNTED = {2: "imports", 3: "functions", 4: "tables", 5: "memories", 7: "exports"}
+
+
+def item_counts(wasm: bytes) -> dict[str, int]:
+    """How many imports, functions, tables, memories and exports a module
+    declares, read from the section headers alone (cheap, before compiling).
+
+    Imported tables and memories are counted with the imports only. A binary
+    too malformed to read gives what could be read: the compiler reports it.
+    """
+    counts = dict.fromkeys(_COUNTED.values(), 0)
+    if not wasm.startswith(b"\0asm"):
+        return counts
+    r = _Reader(wasm)
+    r.pos = 8
+    try:
+        while r.pos < len(wasm):
+            section = r.byte()
+            size = r.uleb()
+            end = r.pos + size
+            if section in _COUNTED:
+                counts[_COUNTED[section]] = r.uleb()
+            r.pos = end
+    except IndexError:
+        pass
+    return counts

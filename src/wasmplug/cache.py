@@ -32,6 +32,7 @@ import secrets
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import wasmtime
@@ -46,6 +47,9 @@ _OFF = {"", "0", "off", "false", "no", "none"}
 
 _explicit: Path | None = None
 _explicit_set = False
+# Every ownership and mode check goes through this (tests make a file look
+# another user's by replacing it: chown needs root).
+_lstat: Callable[[Path], os.stat_result] = os.lstat
 
 
 def set_cache_dir(path: str | os.PathLike[str] | None) -> None:
@@ -70,7 +74,7 @@ def _private_dir(path: Path) -> bool:
     """Create `path` (0700) if needed; True if it is safe to use."""
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = os.lstat(path)
+        info = _lstat(path)
     except OSError as exc:
         log.warning("compiled-module cache disabled: cannot create %s (%s)", path, exc)
         return False
@@ -85,7 +89,7 @@ def _private_dir(path: Path) -> bool:
 
 def _owned_regular_file(path: Path) -> os.stat_result | None:
     try:
-        info = os.lstat(path)
+        info = _lstat(path)
     except FileNotFoundError:
         return None
     if not stat.S_ISREG(info.st_mode):
@@ -136,31 +140,44 @@ class ModuleCache:
         self.engine = engine
         self.fingerprint = fingerprint
 
-    def compile(self, wasm: bytes) -> wasmtime.Module:
-        """Compile wasm bytes (or WAT text)."""
+    def compile(self, wasm: bytes,
+                prepare: Callable[[bytes], bytes] | None = None) -> wasmtime.Module:
+        """Compile wasm bytes (or WAT text), passed through `prepare` if given."""
         if not wasm.startswith(b"\0asm"):
             with contextlib.suppress(UnicodeDecodeError):  # else the compiler says why
                 wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8")))
+        if prepare is not None and wasm.startswith(b"\0asm"):
+            wasmtime.Module.validate(self.engine, wasm)  # an invalid module is reported as such
+            wasm = prepare(wasm)
         return wasmtime.Module(self.engine, wasm)
 
-    def load_or_compile(self, wasm: bytes, sha256: str, label: str = "main") -> wasmtime.Module:
+    def load_or_compile(self, wasm: bytes, key: str,
+                        prepare: Callable[[bytes], bytes] | None = None, *,
+                        label: str = "main", sha256: str = "") -> wasmtime.Module:
+        """The compiled module (of `prepare(wasm)`), from the entry named by `key` if valid.
+
+        `key` identifies the compiled code: the module's SHA-256, plus a tag
+        naming the transformation when there is one. `label` and `sha256` name
+        the module in runtime events.
+        """
         started = time.perf_counter()
+        sha256 = sha256 or key
         directory = cache_dir()
         if directory is None or not _private_dir(directory):
-            compiled = self.compile(wasm)
+            compiled = self.compile(wasm, prepare)
             runtime_events.module_ready("compiled (cache off)", label, sha256, started)
             return compiled
-        path = directory / f"{entry_key(sha256, self.fingerprint)}.cwasm"
+        path = directory / f"{entry_key(key, self.fingerprint)}.cwasm"
         try:
             secret = _secret(directory)
         except OSError as exc:
             log.warning("compiled-module cache disabled: %s", exc)
-            return self.compile(wasm)
+            return self.compile(wasm, prepare)
         module = self._load(path, secret)
         if module is not None:
             runtime_events.module_ready("loaded from the cache", label, sha256, started)
             return module
-        module = self.compile(wasm)
+        module = self.compile(wasm, prepare)
         runtime_events.module_ready("compiled", label, sha256, started)
         try:
             payload = bytes(module.serialize())
@@ -192,7 +209,7 @@ class ModuleCache:
         except (OSError, ValueError, wasmtime.WasmtimeError) as exc:
             log.warning("ignoring compiled-module cache entry %s (%s); recompiling", path, exc)
             try:
-                if not path.is_symlink() and os.lstat(path).st_uid == os.geteuid():
+                if not path.is_symlink() and _lstat(path).st_uid == os.geteuid():
                     path.unlink()
             except OSError:
                 pass

@@ -23,7 +23,7 @@ from importlib.resources import files
 
 import wasmtime
 
-from . import runtime_events
+from . import memory_budget, runtime_events
 from .cache import ModuleCache
 from .errors import LoadError
 
@@ -128,22 +128,34 @@ class Runtime:
         self.kernel = self.compile(kernel_wat, hashlib.sha256(kernel_wat).hexdigest(), "kernel")
         self.ticker = EpochTicker(self.engine)
 
-    def compile(self, wasm: bytes, sha256: str, label: str = "main") -> wasmtime.Module:
-        """The compiled module for `wasm` (memory table, then disk cache, then compile)."""
+    def compile(self, wasm: bytes, sha256: str, label: str = "main",
+                budget: bool = False) -> wasmtime.Module:
+        """The compiled module for `wasm` (memory table, then disk cache, then compile).
+
+        With `budget`, every `memory.grow` of the module draws from the
+        kernel's page budget (memory_budget.py); that variant is cached apart.
+        """
         started = time.perf_counter()
-        module = self._modules.get(sha256)
+        key = f"{sha256}|{memory_budget.BUDGET_TAG}" if budget else sha256
+        module = self._modules.get(key)
         if module is not None:
             runtime_events.module_ready("reused", label, sha256, started)
             return module
         try:
-            module = self.disk_cache.load_or_compile(wasm, sha256, label)
+            module = self.disk_cache.load_or_compile(
+                wasm, key, memory_budget.rewrite if budget else None, label=label, sha256=sha256)
+        except memory_budget.RewriteError as exc:
+            raise LoadError(
+                f"Unable to compile Extism plugin: module '{label}' cannot be given a memory "
+                f"budget for memory.max_pages ({exc}); load it without max_pages"
+            ) from None
         except wasmtime.WasmtimeError as exc:
             raise LoadError(
                 f"Unable to compile Extism plugin: module '{label}' is not valid WebAssembly; "
                 f"check that the file is a .wasm built for wasm32 (wasmtime: {_detail(exc)})"
             ) from None
         with self._lock:
-            self._modules[sha256] = module
+            self._modules[key] = module
         return module
 
 

@@ -43,3 +43,10 @@ class CallError(Error):
 
 class CallTimeout(CallError):
     """The call ran past `timeout_ms` or was cancelled through a cancel handle."""
+
+
+def name_list(names: list[str], shown: int = 10) -> str:
+    """`a, b, c`, or the first `shown` names and "… and 99,990 more"."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} … and {len(names) - shown:,} more"

@@ -22,8 +22,6 @@ _client: httpx.Client | None = None
 _client_lock = threading.Lock()
 
 # Downloads of wasm modules: a generous bound, so a hostile server cannot fill memory.
-MAX_MODULE_BYTES = 512 * 1024 * 1024
-MODULE_TIMEOUT_S = 60.0
 
 
 def client() -> httpx.Client:
@@ -117,9 +115,11 @@ def send(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
         raise HttpError(f"HTTP request to {url} failed: {exc or type(exc).__name__}") from None
 
 
-def fetch_module(url: str, method: str | None, headers: Mapping[str, str]) -> bytes:
-    """Download a wasm module; HttpError for a failed download or an error status."""
-    response = send(method or "GET", url, headers, None, MODULE_TIMEOUT_S, MAX_MODULE_BYTES,
+def fetch_module(url: str, method: str | None, headers: Mapping[str, str],
+                 timeout: float, max_bytes: int) -> bytes:
+    """Download a wasm module; HttpError for a failed download or an error status,
+    ResponseTooLarge past `max_bytes`, HttpTimeout past `timeout` seconds."""
+    response = send(method or "GET", url, headers, None, timeout, max_bytes,
                     follow_redirects=True)
     if response.status >= 400:
         raise HttpError(f"downloading {url} failed with HTTP status {response.status}")

@@ -45,6 +45,18 @@ _REGISTERS = struct.Struct("<QQQQQ")  # error, input offset/length, output offse
 _REGISTERS_AT: Final = 25
 
 
+# wasmplug_budget(pages << 2 | op), kernel.wat: the ops the host uses.
+BUDGET_SET: Final = 2
+BUDGET_TAKE_OOM: Final = 3
+BUDGET_UNLIMITED: Final = (1 << 62) - 1
+
+
+def budget_set(pages: int | None) -> int:
+    """The argument of wasmplug_budget that sets the budget (a signed i64)."""
+    value = ((BUDGET_UNLIMITED if pages is None else pages) << 2 | BUDGET_SET) & MASK64
+    return value - (1 << 64) if value >> 63 else value
+
+
 class KernelMemoryError(Exception):
     """A plug-in named kernel memory outside the kernel's bounds."""
 
@@ -160,8 +172,13 @@ class Kernel:
         self.call.void_void("reset")
 
     def take_oom(self) -> bool:
-        """True if the page budget refused a growth since the last check."""
-        return bool(self.call.void_i32("wasmplug_take_oom"))
+        """True if the page budget refused a growth since the last check
+        (False if the kernel cannot be called, e.g. with no fuel left)."""
+        try:
+            return bool(self.call.i64_i64("wasmplug_budget", BUDGET_TAKE_OOM))
+        except (wasmtime.Trap, wasmtime.WasmtimeError):
+            return False
 
     def set_page_budget(self, pages: int | None) -> None:
-        self.call.i64_void("wasmplug_set_page_budget", -1 if pages is None else pages)
+        """Pages all memories may still grow by (None: unlimited)."""
+        self.call.i64_i64("wasmplug_budget", budget_set(pages))

@@ -24,17 +24,19 @@
 ;;   - bounds checks are exact: an access that ends at the last byte of memory
 ;;     works, one past it returns 0 / is ignored instead of trapping;
 ;;   - `alloc` of 2^32 bytes or more returns 0 (the memory is 32-bit).
-;;   - `memory.max_pages` is enforced here for the kernel's own growth: a
+;;   - `memory.max_pages` is one budget, kept here, for the growth of every
+;;     memory of the plug-in (ABI.md 7.1): the kernel's own growth and the
+;;     guest's rewritten `memory.grow` (wasmplug_budget) draw from it; a
 ;;     refusal traps (the host reports `oom`), like the reference's limiter.
 (module
   (memory (export "memory") 1)
 
-  ;; Pages this kernel may still grow by; -1 = unlimited. Set by the host from
-  ;; `memory.max_pages` (wasmplug_set_page_budget).
+  ;; Pages the plug-in's memories may still grow by; -1 = unlimited. Set by
+  ;; the host from `memory.max_pages` (wasmplug_budget).
   (global $page_budget (mut i64) (i64.const -1))
   ;; Set when the budget refused a growth (the allocation then traps, as the
   ;; reference's resource limiter does, so no caller can write through a null
-  ;; handle); read and cleared by the host (wasmplug_take_oom).
+  ;; handle); read and cleared by the host (wasmplug_budget).
   (global $oom (mut i32) (i32.const 0))
 
   ;; ---------------------------------------------------------------- helpers
@@ -328,13 +330,37 @@
     (if (i64.ne (local.get $n) (i64.const 0)) (then (call $free (local.get $p))))
     (local.get $n))
 
-  (func (export "wasmplug_set_page_budget") (param $pages i64)
-    (global.set $page_budget (local.get $pages)))
-
-  ;; 1 if the page budget refused a growth since the last call, then cleared.
-  (func (export "wasmplug_take_oom") (result i32)
-    (local $hit i32)
-    (local.set $hit (global.get $oom))
-    (global.set $oom (i32.const 0))
-    (local.get $hit))
+  ;; The page budget, one entry point (each kernel export costs every store a
+  ;; linker entry): $v = pages << 2 | op.
+  ;;   op 0, the guest's rewritten `memory.grow` (memory_budget.py) before
+  ;;        growing: over the budget it traps `oom`, else it takes the pages;
+  ;;   op 1, the same when the grow itself was refused: the pages go back
+  ;;        and the growth traps `oom` too, as under the reference's limiter;
+  ;;   op 2, the host sets the budget (pages = 2^62 - 1: unlimited);
+  ;;   op 3, the host takes the flag "the budget refused a growth" (1 or 0).
+  (func (export "wasmplug_budget") (param $v i64) (result i64)
+    (local $op i32) (local $pages i64) (local $hit i64)
+    (local.set $op (i32.wrap_i64 (i64.and (local.get $v) (i64.const 3))))
+    (local.set $pages (i64.shr_u (local.get $v) (i64.const 2)))
+    (if (i32.eq (local.get $op) (i32.const 3))
+      (then
+        (local.set $hit (i64.extend_i32_u (global.get $oom)))
+        (global.set $oom (i32.const 0))
+        (return (local.get $hit))))
+    (if (i32.eq (local.get $op) (i32.const 2))
+      (then
+        (global.set $page_budget
+          (select (i64.const -1) (local.get $pages)
+                  (i64.eq (local.get $pages) (i64.const 0x3fffffffffffffff))))
+        (return (i64.const 0))))
+    (if (i64.lt_s (global.get $page_budget) (i64.const 0)) (then (return (i64.const 0))))
+    (if (local.get $op)
+      (then
+        (global.set $page_budget (i64.add (global.get $page_budget) (local.get $pages)))
+        (global.set $oom (i32.const 1))
+        (unreachable)))
+    (if (i64.gt_u (local.get $pages) (global.get $page_budget))
+      (then (global.set $oom (i32.const 1)) (unreachable)))
+    (global.set $page_budget (i64.sub (global.get $page_budget) (local.get $pages)))
+    (i64.const 0))
 )

@@ -14,6 +14,8 @@ import hashlib
 import json
 import os
 import re
+import stat
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,6 +101,48 @@ class Manifest:
             raise ManifestError(
                 "No wasm files specified in Extism manifest: add at least one entry to 'wasm'"
             )
+
+
+# ----------------------------------------------------------------- load limits
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """What a plug-in may ask the host to read and compile (checked before compiling).
+
+    Process-wide; change them with `set_load_limits` (e.g.
+    `set_load_limits(replace(load_limits(), max_module_bytes=1024 * MiB))`).
+    """
+
+    max_module_bytes: int = 256 * MiB   # one module: a file, a download or bytes
+    max_modules: int = 64               # wasm entries of one manifest
+    max_imports: int = 10_000           # per module
+    max_exports: int = 10_000           # per module
+    max_functions: int = 1_000_000      # functions a module defines
+    max_memories: int = 16              # memories of all modules together (the kernel's not counted)
+    max_tables: int = 100               # tables of all modules together
+    timeout_s: float = 60.0             # reading, downloading and checking every module
+
+
+_limits = LoadLimits()
+
+
+def load_limits() -> LoadLimits:
+    """The load limits in force."""
+    return _limits
+
+
+def set_load_limits(limits: LoadLimits) -> None:
+    """Replace the process-wide load limits (plug-ins loaded afterwards use them)."""
+    global _limits
+    if not isinstance(limits, LoadLimits):
+        raise TypeError(f"expected a LoadLimits, got {limits!r:.80}")
+    _limits = limits
+
+
+MAX_MEMORIES = LoadLimits.max_memories
 
 
 # ----------------------------------------------------------------- parsing
@@ -367,16 +411,65 @@ def read_module(source: WasmFile) -> bytes:
     return _read_file(Path(source.path))
 
 
-def _read_file(path: Path) -> bytes:
+def _read_file(path: Path, deadline: float | None = None) -> bytes:
+    """A regular file's bytes, at most `max_module_bytes` of them.
+
+    Devices (/dev/zero), FIFOs, sockets and directories are refused before
+    reading: the file is opened without blocking and checked with fstat.
+    """
+    limit = _limits.max_module_bytes
     try:
-        if path.is_dir():
-            raise LoadError(f'Unable to load Wasm file "{path}": it is a directory; give the path '
-                            "of a .wasm file or of a JSON/TOML manifest")
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise LoadError(f'Unable to load Wasm file "{path}": {exc.strerror or exc}') from None
     except ValueError as exc:  # e.g. a NUL byte in the path
         raise LoadError(f"Unable to load Wasm file {str(path)!r}: {exc}") from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        raise LoadError(f'Unable to load Wasm file "{path}": it is a directory; give the path '
+                        "of a .wasm file or of a JSON/TOML manifest")
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise LoadError(f'Unable to load Wasm file "{path}": not a regular file '
+                        f"({_file_kind(info.st_mode)}); give the path of a .wasm file")
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        if info.st_size > limit:
+            raise _too_large(f'Wasm file "{path}"', info.st_size, limit)
+        chunks: list[bytes] = []
+        size = 0
+        while True:  # the file may grow while it is read: never read past the limit
+            chunk = f.read(min(16 * MiB, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(f'Wasm file "{path}"', size, limit)
+            _check_deadline(deadline, f'reading "{path}"')
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _too_large(what: str, size: int, limit: int) -> LoadError:
+    return LoadError(f"Unable to load {what}: it is larger than the limit of {limit:,} bytes "
+                     f"per module ({size:,} bytes or more); raise LoadLimits.max_module_bytes "
+                     "(wasmplug.set_load_limits) to allow it")
+
+
+def _check_deadline(deadline: float | None, doing: str) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise LoadError(f"Unable to create Extism plugin: loading took longer than the load "
+                        f"timeout ({_limits.timeout_s:g} s) while {doing}; raise "
+                        "LoadLimits.timeout_s (wasmplug.set_load_limits) if this is expected")
 
 
 # ----------------------------------------------------------------- loading
@@ -399,29 +492,52 @@ def _verify(data: bytes, expected: str | None, label: str) -> str:
     return actual
 
 
-def _fetch(source: WasmUrl) -> bytes:
+def _fetch(source: WasmUrl, deadline: float) -> bytes:
     from . import http  # httpx is imported only when a manifest needs it
 
     try:
-        return http.fetch_module(source.url, source.method, source.headers)
+        return http.fetch_module(source.url, source.method, source.headers,
+                                 max(0.0, deadline - time.monotonic()), _limits.max_module_bytes)
+    except http.ResponseTooLarge:
+        raise _too_large(f"Wasm module from {source.url}", _limits.max_module_bytes + 1,
+                         _limits.max_module_bytes) from None
+    except http.HttpTimeout:
+        raise LoadError(f"Unable to load Wasm module from {source.url}: the download took "
+                        f"longer than the load timeout ({_limits.timeout_s:g} s); raise "
+                        "LoadLimits.timeout_s (wasmplug.set_load_limits) if this is expected"
+                        ) from None
     except http.HttpError as exc:
         raise LoadError(f"Unable to load Wasm module from {source.url}: {exc}") from None
 
 
-def load_modules(manifest: Manifest) -> list[LoadedModule]:
-    """Read and verify every module; the last one returned is `main`."""
+def load_modules(manifest: Manifest, deadline: float | None = None) -> list[LoadedModule]:
+    """Read and verify every module; the last one returned is `main`.
+
+    Bounded by the load limits: the number of modules, each module's size,
+    and the load timeout (`deadline`, a `time.monotonic()` value).
+    """
+    limits = _limits
+    if deadline is None:
+        deadline = time.monotonic() + limits.timeout_s
     named: list[LoadedModule] = []
     seen: set[str] = set()
     has_main = False
     count = len(manifest.wasm)
+    if count > limits.max_modules:
+        raise LoadError(f"Unable to create Extism plugin: the manifest lists {count:,} wasm "
+                        f"modules; at most {limits.max_modules} are allowed (raise "
+                        "LoadLimits.max_modules with wasmplug.set_load_limits to allow more)")
     for index, source in enumerate(manifest.wasm):
         if isinstance(source, WasmFile):
-            data = _read_file(Path(source.path))
+            data = _read_file(Path(source.path), deadline)
             label = source.path
         elif isinstance(source, WasmData):
             data, label = source.data, f"wasm[{index}].data"
+            if len(data) > limits.max_module_bytes:
+                raise _too_large(f"wasm[{index}].data", len(data), limits.max_module_bytes)
         else:
-            data, label = _fetch(source), source.url
+            data, label = _fetch(source, deadline), source.url
+        _check_deadline(deadline, f"loading {label}")
         digest = _verify(data, source.hash, label)
         if count == 1 or source.name is None or (index == count - 1 and not has_main):
             name = "main"
@@ -437,3 +553,28 @@ def load_modules(manifest: Manifest) -> list[LoadedModule]:
         named.append(LoadedModule(name, data, digest))
     main = next(m for m in named if m.name == "main")
     return [m for m in named if m.name != "main"] + [main]
+
+
+def check_counts(binaries: Mapping[str, bytes], limits: LoadLimits | None = None) -> None:
+    """LoadError if a module declares more than the load limits allow."""
+    from .binary import item_counts
+
+    limits = limits or _limits
+    totals = {"memories": 0, "tables": 0}
+    for name, wasm in binaries.items():
+        counts = item_counts(wasm)
+        for item, cap in (("imports", limits.max_imports), ("exports", limits.max_exports),
+                          ("functions", limits.max_functions)):
+            if counts[item] > cap:
+                raise LoadError(
+                    f"Unable to create Extism plugin: module '{name}' declares "
+                    f"{counts[item]:,} {item}; at most {cap:,} are allowed (raise "
+                    f"LoadLimits.max_{item} with wasmplug.set_load_limits to allow more)")
+        totals["memories"] += counts["memories"]
+        totals["tables"] += counts["tables"]
+    for item, cap in (("memories", limits.max_memories), ("tables", limits.max_tables)):
+        if totals[item] > cap:
+            raise LoadError(
+                f"Unable to create Extism plugin: the plug-in's modules declare {totals[item]:,} "
+                f"{item}; at most {cap:,} are allowed (raise LoadLimits.max_{item} with "
+                "wasmplug.set_load_limits to allow more)")

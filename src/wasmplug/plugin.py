@@ -23,19 +23,25 @@ from . import _callpath, host_env, runtime_events, sigint
 from ._callpath import I32, CallPath
 from .binary import Item, memory_minimums, signatures
 from .engine import EngineSettings, Runtime, runtime
-from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
+from .errors import CallError, CallTimeout, Error, LoadError, ManifestError, name_list
 from .host_functions import HOST_FN_REGISTRY, Function
 from .kernel import Kernel, KernelMemoryError
 from .linking import link_store, plan_links, template_linker
-from .manifest import Manifest, load_modules, parse_source
+from .manifest import Manifest, check_counts, load_limits, load_modules, parse_source
 from .wasi import WasiOptions, close_at_exit, make_config, parse_allowed_paths
 
 log = logging.getLogger("wasmplug")
 
 TRAP_CODE: Final = 134
+# How long close() waits for a running call it cancelled (a host function
+# cannot be interrupted; the plug-in is then freed when that call returns).
+CLOSE_TIMEOUT_S: Final = 5.0
+# `Plugin.plugin`: 1 while usable, -1 once freed, CLOSING while close() waits
+# for a running call (a state, not an attribute of its own: a Plugin's
+# attribute dict stays small enough for CPython to share its keys).
+CLOSING: Final = 0
 # Bounds on what one plug-in's store may hold, whatever the manifest says.
-STORE_LIMITS: Final = {"table_elements": 1_000_000, "instances": 10_000, "tables": 1_000,
-                       "memories": 100}
+STORE_LIMITS: Final = {"table_elements": 1_000_000, "instances": 10_000, "tables": 1_000}
 T = TypeVar("T")
 
 
@@ -82,13 +88,17 @@ class CompiledPlugin:
             wasi if isinstance(wasi, WasiOptions) else WasiOptions() if wasi else None)
         self.mounts = parse_allowed_paths(self.manifest.allowed_paths) if self.wasi else []
         self.runtime: Runtime = runtime(EngineSettings(fuel=fuel_limit is not None))
-        loaded = load_modules(self.manifest)
+        limits = load_limits()
+        loaded = load_modules(self.manifest, time.monotonic() + limits.timeout_s)
+        binaries = {m.name: _binary(m.wasm) for m in loaded}
+        check_counts(binaries, limits)  # before compiling anything
+        self.max_memories = limits.max_memories
+        # With memory.max_pages every memory.grow draws from one budget (ABI.md 7.1).
+        budget = self.manifest.memory.max_pages is not None
         self.modules: list[tuple[str, wasmtime.Module]] = [
-            (m.name, self.runtime.compile(m.wasm, m.sha256, m.name)) for m in loaded]
+            (m.name, self.runtime.compile(m.wasm, m.sha256, m.name, budget)) for m in loaded]
         self.main: wasmtime.Module = self.modules[-1][1]
         # Imports and exports, read from the binaries (they compiled, so they parse).
-        binaries = {m.name: m.wasm if m.wasm.startswith(b"\0asm")
-                    else bytes(wasmtime.wat2wasm(m.wasm.decode("utf-8"))) for m in loaded}
         try:
             items = {name: signatures(wasm) for name, wasm in binaries.items()}
         except ValueError as exc:
@@ -97,8 +107,11 @@ class CompiledPlugin:
         # 0.x plug-ins run with WASI expected a fresh instance for every call (ABI.md 4).
         self.fresh_instance_per_call = self.links.uses_legacy_abi and self.wasi is not None
         # Largest initial size of any memory of the plug-in, the kernel's page
-        # included, exported or not (for max_pages).
+        # included, exported or not; and the pages its own memories take when
+        # instantiated, which must fit in memory.max_pages (ABI.md 7.1).
         self.initial_pages = max([1, *(p for w in binaries.values() for p in memory_minimums(w))])
+        self.instantiation_pages = sum(
+            p for w in binaries.values() for p in memory_minimums(w, imported=False))
         self._exports: dict[str, Item] = items["main"][1]
         self._signatures = {name: item for name, item in self._exports.items()
                             if not isinstance(item, str)}
@@ -128,7 +141,7 @@ class CompiledPlugin:
         if signature is None:
             exported = sorted(n for n in self._exports if self.function_exists(n))
             raise CallError(f"Function not found: {name} (the plug-in exports: "
-                            f"{', '.join(exported) or 'no callable functions'})", function=name)
+                            f"{name_list(exported) or 'no callable functions'})", function=name)
         params, results = signature
         if len(results) > 1:
             raise CallError(f"Function {name} has {len(results)} results, expected 0 or 1",
@@ -237,13 +250,13 @@ class Plugin:
         max_pages = self._compiled.manifest.memory.max_pages
         if max_pages is not None:
             self._kernel.set_page_budget(max_pages)
-        # Each memory may grow by at most max_pages beyond the largest initial
-        # size (the kernel also budgets its own growth); tables and the number
-        # of memories are bounded so no module can take the host's memory or
-        # address space (STORE_LIMITS).
+        # The kernel's budget bounds all growth (ABI.md 7.1); as a second line,
+        # no memory may exceed the largest initial size plus max_pages. Tables
+        # and the number of memories are bounded so no module can take the
+        # host's memory or address space (STORE_LIMITS).
         store.set_limits(
             memory_size=-1 if max_pages is None else (self._compiled.initial_pages + max_pages) * 65_536,
-            **STORE_LIMITS)
+            memories=compiled.max_memories + 1, **STORE_LIMITS)  # + the kernel's memory
         self._instance: wasmtime.Instance | None = None
         self._invokers: dict[str, _callpath.Invoker] = {}
         if not keep_vars:
@@ -253,30 +266,52 @@ class Plugin:
             self.http_headers: dict[str, str] | None = None
         self._needs_rebuild = False
 
-    def _instantiate(self) -> None:
+    def _instantiate(self, name: str) -> None:
         started = time.perf_counter()
         store, linker = self._store, self._linker
+        max_pages = self._compiled.manifest.memory.max_pages
+        if max_pages is not None:
+            # ABI.md 7.1: the plug-in's memories must fit in the budget (start
+            # functions draw from what is left); then the budget is refilled.
+            needed = self._compiled.instantiation_pages
+            if needed > max_pages:
+                raise self._oom(name, f"the plug-in's memories need {needed} pages when "
+                                f"instantiated; memory.max_pages allows {max_pages}")
+            self._kernel.set_page_budget(max_pages - needed)
         try:
-            for name, module in self._compiled.links.modules:
-                linker.define_module(store, name, module)
+            for module_name, module in self._compiled.links.modules:
+                linker.define_module(store, module_name, module)
             instance = linker.instantiate(store, self._compiled.main)
         except wasmtime.Trap as exc:
             self._needs_rebuild = True  # the store may hold a half-built instance
+            if max_pages is not None and self._kernel.take_oom():
+                raise self._oom(name, "the start function grew memory past memory.max_pages "
+                                f"({max_pages} pages)") from None
             raise CallError(f"plug-in initialisation (its start function) trapped: "
                             f"{_describe(exc)}", code=TRAP_CODE) from None
         except wasmtime.WasmtimeError as exc:
             self._needs_rebuild = True
             raise LoadError(f"Unable to create Extism plugin: {_describe(exc)}") from None
         self._instance = instance
-        for name, args in self._compiled.init_steps:
-            func = self._path.export(store, instance, name)
+        if max_pages is not None:
+            self._kernel.set_page_budget(max_pages)
+        for step, args in self._compiled.init_steps:
+            func = self._path.export(store, instance, step)
             try:
                 func(store, *args)
             except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
                 self._needs_rebuild = True  # start again from a fresh instance next call
-                raise CallError(f"plug-in initialisation ({name}) failed: {_describe(exc)}",
-                                function=name, code=TRAP_CODE) from None
+                if max_pages is not None and self._kernel.take_oom():
+                    raise self._oom(name, f"plug-in initialisation ({step}) grew memory past "
+                                    f"memory.max_pages ({max_pages} pages)") from None
+                raise CallError(f"plug-in initialisation ({step}) failed: {_describe(exc)}",
+                                function=step, code=TRAP_CODE) from None
         runtime_events.plugin_instantiated(self._id, started)
+
+    def _oom(self, name: str, detail: str) -> CallError:
+        max_pages = self._compiled.manifest.memory.max_pages
+        return CallError(f"oom: {detail}", function=name, code=TRAP_CODE,
+                         limit="memory.max_pages", limit_value=max_pages)
 
     def _invoker(self, name: str) -> _callpath.Invoker:
         found = self._invokers.get(name)
@@ -330,6 +365,8 @@ class Plugin:
         me = threading.get_ident()
         if self._owner == me:
             raise CallError("cannot make reentrant calls into plugin", function=function_name)
+        if self.plugin == CLOSING:  # do not queue behind a call that close() is waiting for
+            raise Error("this plug-in has been freed; create a new Plugin")
         with self._lock:
             self._owner = me
             self._cancelled = cancelled
@@ -348,10 +385,12 @@ class Plugin:
             finally:
                 self._owner = None
                 self._cancelled = None
+                if self.plugin == CLOSING:
+                    self._free()  # close() gave up waiting for this call, or ran inside it
         return parse(output) if parse is not None else output  # type: ignore[return-value]
 
     def _call_locked(self, name: str, data: bytes, host_context: Any) -> bytes:
-        if self.plugin == -1:
+        if self.plugin != 1:
             raise Error("this plug-in has been freed; create a new Plugin")
         if self._needs_rebuild:
             self._build_store(keep_vars=self._keep_vars_on_rebuild)
@@ -362,7 +401,7 @@ class Plugin:
             self._store.set_fuel(self.fuel_limit)  # start and init code burn fuel too
         if self._instance is None:
             try:
-                self._instantiate()
+                self._instantiate(name)
             except CallError:
                 fuel = self._fuel_error(name)
                 if fuel is not None:
@@ -380,9 +419,11 @@ class Plugin:
                             "has been reset and will start from a fresh instance", function=name,
                             code=TRAP_CODE) from None
         if not placed:
-            raise CallError(
-                f"failed to allocate extism memory: the input ({len(data)} bytes) does not fit "
-                "in the plug-in's memory limit (memory.max_pages)", function=name)
+            detail = (f"failed to allocate extism memory: the input ({len(data)} bytes) does not "
+                      "fit in the plug-in's memory limit (memory.max_pages)")
+            if self._compiled.manifest.memory.max_pages is not None:
+                raise self._oom(name, detail)
+            raise CallError(detail, function=name)
         self._call_seq += 1
         seq = self._call_seq
         timeout = self._compiled.manifest.timeout_ms
@@ -412,6 +453,8 @@ class Plugin:
             self._interrupting = 0
             if self._cancelled is not None and self._cancelled.is_set():
                 interrupted, self._interrupt_reason = True, "cancel"
+            if self.plugin == CLOSING:
+                interrupted, self._interrupt_reason = True, "close"
         if interrupted and self._interrupt_reason == "sigint":
             sigint.deliver()  # Ctrl-C: the SIGINT handler (KeyboardInterrupt) runs now
         if name == "_start":
@@ -458,20 +501,19 @@ class Plugin:
                 return CallTimeout(f"timeout: the call ran longer than timeout_ms "
                                    f"({manifest.timeout_ms} ms)", function=name, code=TRAP_CODE,
                                    limit="timeout_ms", limit_value=manifest.timeout_ms)
+            if self._interrupt_reason == "close":
+                return CallTimeout("timeout: the plug-in was closed during the call",
+                                   function=name, code=TRAP_CODE)
             return CallTimeout("timeout: the call was cancelled through its cancel handle",
                                function=name, code=TRAP_CODE)
-        max_pages = manifest.memory.max_pages
         if self._kernel.take_oom():
-            return CallError(
-                f"oom: the plug-in needed more memory than memory.max_pages "
-                f"({max_pages} pages) allows", function=name, code=TRAP_CODE,
-                limit="memory.max_pages", limit_value=max_pages)
+            return self._oom(name, f"the plug-in needed more memory than memory.max_pages "
+                             f"({manifest.memory.max_pages} pages) allows")
         if isinstance(failure, host_env.LimitError):
             return CallError(str(failure), function=name, limit=failure.limit,
                              limit_value=failure.value)
         if isinstance(failure, wasmtime.Trap):
-            return CallError(_describe(failure) + self._memory_note(), function=name,
-                             code=TRAP_CODE)
+            return CallError(_describe(failure), function=name, code=TRAP_CODE)
         if isinstance(failure, wasmtime.WasmtimeError):
             return CallError(_describe(failure), function=name)
         if isinstance(failure, Exception):
@@ -490,19 +532,6 @@ class Plugin:
                          "per call)", function=name, code=TRAP_CODE, limit="fuel_limit",
                          limit_value=self.fuel_limit)
 
-    def _memory_note(self) -> str:
-        """For a trap under memory.max_pages: how full the plug-in's memories are."""
-        max_pages = self._compiled.manifest.memory.max_pages
-        if max_pages is None or self._instance is None:
-            return ""
-        limit = self._compiled.initial_pages + max_pages
-        memory = self._path.export(self._store, self._instance, "memory")
-        if not isinstance(memory, wasmtime.Memory):
-            return ""
-        return (f" (memory.max_pages = {max_pages}: the plug-in's memory uses "
-                f"{memory.size(self._store)} of at most {limit} pages; a refused memory.grow "
-                "makes most languages trap)")
-
     def _time_left(self) -> float | None:
         """Seconds before the running call's timeout (None: no timeout)."""
         if self._compiled.manifest.timeout_ms is None:
@@ -515,6 +544,8 @@ class Plugin:
         self._interrupt_reason = "timeout_ms"
 
     def _should_interrupt(self) -> bool:
+        if self.plugin == CLOSING:
+            return True
         if not self._running:
             return False
         cancelled = self._cancelled
@@ -573,21 +604,51 @@ class Plugin:
             else:
                 self.config[key] = value
 
-    def close(self) -> None:
-        """Free the plug-in now (it is also freed when garbage-collected)."""
-        if self.plugin == -1:
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Free the plug-in now (it is also freed when garbage-collected).
+
+        A call running in another thread is cancelled (it fails with
+        `CallTimeout`) and waited for, at most `timeout` seconds: Wasm stops
+        at once, a host function only when it returns. If it is still running
+        then, the plug-in is freed as soon as that call returns. Calls after
+        close fail with `Error`.
+        """
+        if self.plugin != 1:
             return
-        with self._lock:
-            self.plugin = -1
-            runtime_events.plugin_freed(self._id)
-            self._invokers = {}
-            self._instance = None
-            self._kernel = None  # type: ignore[assignment]
-            self._linker = None  # type: ignore[assignment]
-            self._store = None  # type: ignore[assignment]
-            if self._owns_compiled_plugin and self.compiled_plugin is not None:
-                self.compiled_plugin.__del__()
-                self.compiled_plugin = None
+        self.plugin = CLOSING  # every Wasm entry of this plug-in is now interrupted
+        engine = self._compiled.runtime.engine
+        if self._owner == threading.get_ident():  # from a host function, inside a call
+            engine.increment_epoch()  # the call fails back in Wasm, and frees the plug-in
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            engine.increment_epoch()  # the running Wasm consults _should_interrupt
+            if self._lock.acquire(timeout=max(0.0, min(0.05, deadline - time.monotonic()))):
+                try:
+                    self._free()
+                finally:
+                    self._lock.release()
+                return
+            if time.monotonic() >= deadline:
+                log.warning("closing a plug-in: its running call did not stop within %g s "
+                            "(a host function that does not return?); it is freed when that "
+                            "call returns", timeout)
+                return
+
+    def _free(self) -> None:
+        """Drop the store and everything in it (under the call lock)."""
+        self.plugin = -1
+        if self._store is None:
+            return
+        runtime_events.plugin_freed(self._id)
+        self._invokers = {}
+        self._instance = None
+        self._kernel = None  # type: ignore[assignment]
+        self._linker = None  # type: ignore[assignment]
+        self._store = None  # type: ignore[assignment]
+        if self._owns_compiled_plugin and self.compiled_plugin is not None:
+            self.compiled_plugin.__del__()
+            self.compiled_plugin = None
 
     def _close_at_exit(self) -> None:
         """Free a WASI store before Python finalises (wasi.close_at_exit); not mid-call."""
@@ -627,6 +688,17 @@ def _input_bytes(data: object) -> bytes:
         except TypeError:
             raise TypeError("the input list must hold integers from 0 to 255") from None
     raise TypeError(f"a plug-in call's input must be str or bytes, not {type(data).__name__}")
+
+
+def _binary(wasm: bytes) -> bytes:
+    """A module as wasm bytes (WAT text is translated); anything else is left
+    for the compiler to report."""
+    if not wasm.startswith(b"\0asm"):
+        try:
+            return bytes(wasmtime.wat2wasm(wasm.decode("utf-8")))
+        except (UnicodeDecodeError, wasmtime.WasmtimeError):
+            pass
+    return wasm
 
 
 def _describe(exc: BaseException) -> str:

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 from .errors import Error
-from .plugin import CompiledPlugin, Plugin, _to_bytes
+from .plugin import CLOSE_TIMEOUT_S, CompiledPlugin, Plugin, _to_bytes
 
 T = TypeVar("T")
 
@@ -47,11 +47,16 @@ class _Instances:
         self.reset = reset
         self.config = config
         self.idle: list[Plugin] = []
+        self.busy: set[Plugin] = set()  # taken instances, cancelled by close()
         self.created = 0
         self.closed = False
 
     def new(self) -> Plugin:
-        return Plugin(self.compiled, config=self.config)
+        plugin = Plugin(self.compiled, config=self.config)
+        self.busy.add(plugin)
+        if self.closed:  # closed while it was being created
+            plugin.close()
+        return plugin
 
     def take_now(self) -> Plugin | bool:
         """An idle instance; True when a new one may be created (its slot is
@@ -59,7 +64,9 @@ class _Instances:
         if self.closed:
             raise Error("this pool is closed")
         if self.idle:
-            return self.idle.pop()
+            plugin = self.idle.pop()
+            self.busy.add(plugin)
+            return plugin
         if self.created < self.max_instances:
             self.created += 1
             return True
@@ -67,13 +74,21 @@ class _Instances:
 
     def give_back(self, plugin: Plugin) -> Plugin | None:
         """The instance to keep idle after a use (None: drop it)."""
+        self.busy.discard(plugin)
         if self.closed:
             plugin.close()
             return None
         if self.reset:
             plugin.close()
-            return self.new()
+            fresh = self.new()
+            self.busy.discard(fresh)
+            return fresh
         return plugin
+
+    def close_busy(self, timeout: float) -> None:
+        """Cancel the calls running on taken instances and free them (close() of each)."""
+        for plugin in list(self.busy):
+            plugin.close(timeout)
 
     def timeout_error(self, timeout: float | None) -> PoolTimeout:
         return PoolTimeout(
@@ -150,8 +165,9 @@ class PluginPool:
                 self._pool.idle.append(kept)
             self._cond.notify()
 
-    def close(self) -> None:
-        """Free the idle instances; busy ones are freed when given back."""
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Free every instance: idle ones at once; on busy ones the running call
+        is cancelled (it fails with `CallTimeout`), waiting up to `timeout` s each."""
         with self._cond:
             self._pool.closed = True
             idle, self._pool.idle = self._pool.idle, []
@@ -159,6 +175,7 @@ class PluginPool:
             self._cond.notify_all()
         for plugin in idle:
             plugin.close()
+        self._pool.close_busy(timeout)
 
     def __enter__(self) -> PluginPool:
         return self
@@ -243,7 +260,8 @@ class AsyncPluginPool:
                 self._pool.idle.append(kept)
             cond.notify()
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """As `PluginPool.close`; the wait for busy instances runs in a thread."""
         cond = self._condition()
         async with cond:
             self._pool.closed = True
@@ -252,6 +270,7 @@ class AsyncPluginPool:
             cond.notify_all()
         for plugin in idle:
             plugin.close()
+        await asyncio.to_thread(self._pool.close_busy, timeout)
 
     async def __aenter__(self) -> AsyncPluginPool:
         return self

@@ -16,11 +16,12 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CallError, Error
-from ..plugin import CompiledPlugin, Plugin
+from ..plugin import CLOSE_TIMEOUT_S, CompiledPlugin, Plugin
 
 if TYPE_CHECKING:
     from .supervisor import Supervisor
@@ -81,6 +82,7 @@ class PluginServer:
         self.failed: BaseException | None = None  # why it stopped for good, if it did
         self.restarts = 0
         self.calls = 0
+        self._stopping = False  # stop() cancelled the running call: fail the rest
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> PluginServer:
@@ -92,13 +94,33 @@ class PluginServer:
         return self
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop after the messages already in the mailbox (waits up to `timeout`)."""
-        if self._thread is None or not self._thread.is_alive():
+        """Stop after the messages already in the mailbox, waiting up to `timeout` s
+        (default `CLOSE_TIMEOUT_S`, 5 s).
+
+        If they are not done by then (a runaway call, say), the running call
+        is cancelled (it fails with `CallTimeout`), the messages left fail
+        with `ServerStopped`, and the plug-in is freed; this waits at most
+        `timeout` s more.
+        """
+        if timeout is None:
+            timeout = CLOSE_TIMEOUT_S
+        thread = self._thread
+        if thread is None or not thread.is_alive():
             return
         message = _Stop()
         self._mailbox.put(message)
-        message.reply.result(timeout)
-        self._thread.join(timeout)
+        try:
+            message.reply.result(timeout)
+        except FutureTimeout:
+            self._stopping = True
+            plugin = self._plugin
+            if plugin is not None:
+                plugin.close(timeout)  # cancels the running call
+            try:
+                message.reply.result(timeout)
+            except FutureTimeout:
+                log.warning("plug-in server %s did not stop within %g s", self.name, 2 * timeout)
+        thread.join(timeout)
 
     @property
     def running(self) -> bool:
@@ -168,13 +190,17 @@ class PluginServer:
         """Run one call; False when the server has to stop."""
         plugin = self._plugin
         assert plugin is not None
+        if self._stopping:
+            _reply_error(message.reply, ServerStopped(f"server {self.name} was stopped"),
+                         self.name, message.function)
+            return True
         self.calls += 1
         try:
             output: bytes = plugin.call(message.function, message.data)
         except BaseException as exc:
             # Supervision acts before the caller hears of the crash, so what the
             # caller sees next (restarted or stopped) is already settled.
-            keep_serving = self._crashed(exc) if is_crash(exc) else True
+            keep_serving = self._crashed(exc) if is_crash(exc) and not self._stopping else True
             _reply_error(message.reply, exc, self.name, message.function)
             return keep_serving
         if message.reply is not None and not message.reply.cancelled():
