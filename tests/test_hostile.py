@@ -732,8 +732,8 @@ def test_reentrant_call_through_a_host_function() -> None:
 def test_module_that_does_not_validate() -> None:
     # Our hint first, then wasmtime's detail: what was wrong and at which offset.
     with pytest.raises(LoadError, match=r"^Unable to compile Extism plugin: module 'main' is not "
-                                        r"valid WebAssembly; check .*\(wasmtime: .*at offset \d+: "
-                                        r"type mismatch: expected i32, found i64\)$"):
+                                        r"valid WebAssembly; check .*\(wasmtime: type mismatch: "
+                                        r"expected i32, found i64 \(at offset 0x[0-9a-f]+\)\)$"):
         plugin("invalid_types")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import wasmplug
+from wasmplug.js import with_heap_limit
 
 from ..http_server import serve
 
@@ -18,7 +19,10 @@ Load = Callable[..., wasmplug.Plugin]
 
 @pytest.mark.timeout(60)
 def test_memory_hog_gets_a_js_out_of_memory_error(load: Load) -> None:
-    plugin = load("hostile/memory_hog.js", memory={"max_pages": 256})
+    """Told the budget (as `with_heap_limit` does), the runtime caps the JS heap below it."""
+    config = with_heap_limit({"memory": {"max_pages": 256}})["config"]
+    assert config == {"wasmplug.js.max_memory": str(256 * 65536)}
+    plugin = load("hostile/memory_hog.js", config=config, memory={"max_pages": 256})
     for _ in range(2):
         with pytest.raises(wasmplug.CallError, match="InternalError: out of memory"):
             plugin.call("hog", "")
@@ -64,3 +68,12 @@ def test_no_way_out_of_the_sandbox(load: Load) -> None:
     found = json.loads(load("hostile/escape.js").call("probe", ""))
     assert found.pop("eval") == "function"  # eval is JS, and stays inside the sandbox
     assert set(found.values()) == {"undefined"}
+
+
+@pytest.mark.timeout(60)
+def test_memory_hog_without_the_heap_limit_fails_with_oom(load: Load) -> None:
+    """Not told the budget, the hog's memory.grow past max_pages traps the call: `oom`."""
+    plugin = load("hostile/memory_hog.js", memory={"max_pages": 256})
+    with pytest.raises(wasmplug.CallError, match="^oom: ") as caught:
+        plugin.call("hog", "")
+    assert caught.value.limit == "memory.max_pages"

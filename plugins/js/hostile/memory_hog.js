@@ -1,5 +1,6 @@
 // ATTACK: allocate without bound (arrays of strings, then one huge buffer).
-// EXPECTED: under memory.max_pages, a JS "out of memory" error; `ok` still works.
+// EXPECTED: under memory.max_pages told to the runtime (with_heap_limit), a JS "out of
+// memory" error and `ok` still works; not told, the call fails with `oom`.
 export function hog() {
   const keep = [];
   for (;;) keep.push("x".repeat(1 << 16) + keep.length);

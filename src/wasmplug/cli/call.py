@@ -193,6 +193,10 @@ def command(plugin: str, function: str, input_text: str | None, stdin: bool,
     }
     manifest = _apply_flags(manifest_for(plugin, manifest=is_manifest, sha256=sha256,
                                          links=link), flags)
+    if needs_wasi(plugin):  # a .js file: --memory-max also caps the JS heap
+        from ..js import with_heap_limit
+
+        manifest = with_heap_limit(manifest)
     if log_level:
         set_log_file("stderr", log_level.lower())
     wasi = wasi or needs_wasi(plugin)

@@ -17,7 +17,7 @@ Untrusted code goes through :class:`Sandbox`.
 """
 
 from .errors import BuildError, JSError
-from .plugin_build import build, build_file, exports_of, manifest_for
+from .plugin_build import build, build_file, exports_of, manifest_for, with_heap_limit
 from .prebuilt import RuntimeMissing, runtime_bytes, runtime_path
 from .sandbox import Sandbox
 
@@ -32,4 +32,5 @@ __all__ = [
     "manifest_for",
     "runtime_bytes",
     "runtime_path",
+    "with_heap_limit",
 ]

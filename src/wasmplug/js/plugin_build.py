@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import wasmplug
 
@@ -94,13 +95,37 @@ def manifest_for(path: str | Path, **manifest: object) -> dict[str, object]:
     """A manifest running the JS file at `path` (built in memory): `Plugin(manifest_for("g.js"), wasi=True)`.
 
     Meant for tools that accept a .js wherever a .wasm goes (`wasmplug call game.js ...`).
+    A `memory.max_pages` given here also becomes the JS heap limit (`with_heap_limit`).
     """
     src = Path(path)
     try:
         source = src.read_bytes()
     except OSError as exc:
         raise BuildError(f"cannot read {src}: {exc.strerror}") from None
-    return {"wasm": [{"data": build(source, filename=src.name)}], **manifest}
+    return with_heap_limit({"wasm": [{"data": build(source, filename=src.name)}], **manifest})
+
+
+HEAP_LIMIT_KEY = "wasmplug.js.max_memory"
+
+
+def with_heap_limit(manifest: dict[str, Any]) -> dict[str, Any]:
+    """`manifest` with its `memory.max_pages` told to the JS runtime (a new dict).
+
+    A memory.grow past `max_pages` traps the call, and a JS heap abandoned
+    mid-allocation cannot be reused, so a JS plug-in that filled its budget
+    would stay out of memory. Given the budget (config `wasmplug.js.max_memory`,
+    in bytes), the runtime caps the JS heap below it instead: a memory hog gets
+    a catchable `InternalError: out of memory` and the plug-in stays usable.
+    Hosts that run a built JS plug-in with `max_pages` should pass the same
+    config value; without it, a hog fails the call with `oom`.
+    """
+    memory = manifest.get("memory")
+    max_pages = memory.get("max_pages") if isinstance(memory, dict) else None
+    config = manifest.get("config")
+    if not isinstance(max_pages, int) or (isinstance(config, dict) and HEAP_LIMIT_KEY in config):
+        return manifest
+    return {**manifest, "config": {**(config if isinstance(config, dict) else {}),
+                                   HEAP_LIMIT_KEY: str(max_pages * 65536)}}
 
 
 

@@ -24,7 +24,7 @@ import wasmplug
 
 from . import prebuilt
 from .errors import JSError, from_call_error
-from .plugin_build import load_request
+from .plugin_build import load_request, with_heap_limit
 
 MiB = 1024 * 1024
 _PAGE = 65_536
@@ -90,7 +90,8 @@ class Sandbox:
         if config:
             manifest["config"] = dict(config)
         self._compiled = wasmplug.CompiledPlugin(
-            {"wasm": [{"data": prebuilt.runtime_bytes()}], **manifest}, wasi=True, fuel_limit=fuel)
+            with_heap_limit({"wasm": [{"data": prebuilt.runtime_bytes()}], **manifest}),
+            wasi=True, fuel_limit=fuel)
         self._plugin: wasmplug.Plugin | None = None
         self._fresh = False
         exported = self._load()

@@ -531,12 +531,45 @@ static void drop_context(void) {
     }
 }
 
+/*
+ * The JS heap limit. The host's memory.max_pages budget is invisible to the
+ * guest, and a memory.grow past it traps the call, abandoning the JS heap. So
+ * the host tells us the budget in config (`wasmplug.js.max_memory`, bytes;
+ * `wasmplug.js.with_heap_limit` sets it from the manifest) and QuickJS gets a
+ * limit below what is left of it: a JS hog then gets a catchable
+ * `InternalError: out of memory` and the plug-in stays usable.
+ */
+#define HEAP_LIMIT_KEY "wasmplug.js.max_memory"
+
+static void apply_heap_limit(void) {
+    u64 key = kernel_write(HEAP_LIMIT_KEY, sizeof(HEAP_LIMIT_KEY) - 1);
+    if (key == 0) return;
+    u64 value = ex_config_get(key);
+    ex_free(key);
+    if (value == 0) return;
+    char text[24];
+    size_t len = (size_t)ex_length(value);
+    if (len >= sizeof(text)) len = sizeof(text) - 1;
+    kernel_read(value, text, len);
+    ex_free(value);
+    text[len] = 0;
+    unsigned long long total = strtoull(text, NULL, 10);
+    unsigned long long used = (unsigned long long)__builtin_wasm_memory_size(0) * 65536ULL;
+    unsigned long long left = total > used ? total - used : 0;
+    /* dlmalloc's bookkeeping and fragmentation need the rest: a JS hog was
+     * measured growing memory by ~1.75x the bytes QuickJS had allocated. */
+    unsigned long long limit = left / 5 * 2;
+    if (limit < 256 * 1024) limit = 256 * 1024;
+    JS_SetMemoryLimit(rt, (size_t)limit);
+}
+
 /* A fresh context (and the runtime, the first time) with the PDK's globals. */
 static int start_context(void) {
     if (!rt) {
         rt = JS_NewRuntime();
         if (!rt) return -1;
         JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
+        apply_heap_limit();
     }
     ctx = JS_NewContext(rt);
     if (!ctx) return -1;
