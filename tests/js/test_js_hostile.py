@@ -74,6 +74,6 @@ def test_no_way_out_of_the_sandbox(load: Load) -> None:
 def test_memory_hog_without_the_heap_limit_fails_with_oom(load: Load) -> None:
     """Not told the budget, the hog's memory.grow past max_pages traps the call: `oom`."""
     plugin = load("hostile/memory_hog.js", memory={"max_pages": 256})
-    with pytest.raises(wasmplug.CallError, match="^oom: ") as caught:
+    with pytest.raises(wasmplug.CallError, match=r"^oom: ") as caught:
         plugin.call("hog", "")
     assert caught.value.limit == "memory.max_pages"
