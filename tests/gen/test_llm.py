@@ -8,7 +8,7 @@ from wasmplug import Error
 from wasmplug.gen.errors import ApiError
 from wasmplug.gen.llm import DEFAULT_BASE_URL, ChatClient
 
-from .chat_server import Reply, chat_server
+from ..chat_server import Reply, chat_server
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -47,9 +47,9 @@ def test_429_retry_after_is_honoured_up_to_max_wait() -> None:
 
 
 def test_429_gives_up_after_the_retries_with_a_clear_message() -> None:
-    with chat_server([Reply(429, "Rate limit reached for requests")]) as server:
-        with pytest.raises(ApiError) as info:
-            client(server.base_url, retries=2).complete(MESSAGES)
+    with chat_server([Reply(429, "Rate limit reached for requests")]) as server, \
+            pytest.raises(ApiError) as info:
+        client(server.base_url, retries=2).complete(MESSAGES)
     assert len(server.requests) == 3
     assert info.value.status == 429
     message = str(info.value)
@@ -58,9 +58,9 @@ def test_429_gives_up_after_the_retries_with_a_clear_message() -> None:
 
 
 def test_401_names_the_key_and_is_not_retried() -> None:
-    with chat_server([Reply(401, "Incorrect API key provided: sk-test")]) as server:
-        with pytest.raises(ApiError) as info:
-            client(server.base_url).complete(MESSAGES)
+    with chat_server([Reply(401, "Incorrect API key provided: sk-test")]) as server, \
+            pytest.raises(ApiError) as info:
+        client(server.base_url).complete(MESSAGES)
     assert len(server.requests) == 1
     assert info.value.status == 401
     assert isinstance(info.value, Error)
@@ -70,9 +70,9 @@ def test_401_names_the_key_and_is_not_retried() -> None:
 
 
 def test_500_says_the_server_failed() -> None:
-    with chat_server([Reply(500, "The server had an error")]) as server:
-        with pytest.raises(ApiError) as info:
-            client(server.base_url).complete(MESSAGES)
+    with chat_server([Reply(500, "The server had an error")]) as server, \
+            pytest.raises(ApiError) as info:
+        client(server.base_url).complete(MESSAGES)
     assert len(server.requests) == 1
     assert info.value.status == 500
     assert str(info.value).endswith(
@@ -81,16 +81,17 @@ def test_500_says_the_server_failed() -> None:
 
 
 def test_wrong_base_url_404() -> None:
-    with chat_server(["unused"]) as server:
-        with pytest.raises(ApiError, match=r"answered 404 Not Found: no route /chat/completions; "
-                                           r"check OPENAI_BASE_URL \(it should end in /v1\)"):
-            client(server.base_url.removesuffix("/v1")).complete(MESSAGES)
+    with chat_server(["unused"]) as server, pytest.raises(
+            ApiError, match=r"answered 404 Not Found: no route /chat/completions; "
+                            r"check OPENAI_BASE_URL \(it should end in /v1\)"):
+        client(server.base_url.removesuffix("/v1")).complete(MESSAGES)
 
 
 def test_unreachable_server() -> None:
     with chat_server(["unused"]) as server:
         url = server.base_url
-    with pytest.raises(ApiError, match="could not reach the chat-completions API at .*check OPENAI_BASE_URL"):
+    with pytest.raises(ApiError, match=r"could not reach the chat-completions API at .*check "
+                                       r"OPENAI_BASE_URL"):
         client(url).complete(MESSAGES)
 
 

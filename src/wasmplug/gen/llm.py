@@ -9,6 +9,7 @@ every other failure raises `ApiError` with the status and the server's message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -98,10 +99,8 @@ class ChatClient:
 
     def _delay(self, attempt: int, response: httpx.Response) -> float:
         delay = self.backoff * 2**attempt
-        try:
+        with contextlib.suppress(ValueError):  # an HTTP date: the backoff will do
             delay = max(delay, float(response.headers.get("Retry-After", "0")))
-        except ValueError:  # an HTTP date: the backoff will do
-            pass
         return min(delay, self.max_wait)
 
 

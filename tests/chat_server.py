@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from ..http_server import serve_handler
+from .http_server import serve_handler
 
 
 @dataclass(frozen=True)
