@@ -16,6 +16,7 @@ from .. import extism_version
 
 COMMANDS: dict[str, str] = {
     "call": "call",
+    "gen": "gen",
     "info": "info",
 }
 

@@ -122,3 +122,22 @@ def _check(name: str, description: str, model: str, attempt: int, text: str,
 
 def _score(function: Function) -> float:
     return function.passed / len(function.examples) if function.examples else 0.0
+
+
+def edited(function: Function, code: str, sandbox: FunctionSandbox) -> Function | None:
+    """`function` with new code, checked and its examples re-run; None if the code is unchanged.
+
+    Raises `GenError` if the new code does not compile.
+    """
+    code = code.rstrip("\n")
+    if code == function.code:
+        return None
+    try:
+        sandbox.check(code)
+    except GenError as exc:
+        raise GenError(f"the edited code of {function.name!r} does not compile: {exc}; the file is "
+                       f"kept: fix it with `wasmplug gen edit {function.name}`") from None
+    examples = tuple(Example(e.input, e.expected) for e in function.examples)
+    return Function(name=function.name, code=code, description=function.description,
+                    model=function.model, created=function.created, attempts=function.attempts,
+                    examples=run_examples(sandbox, code, examples))
