@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "call": "call",
     "gen": "gen",
     "info": "info",
+    "js": "js",
 }
 
 

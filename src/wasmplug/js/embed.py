@@ -1,0 +1,232 @@
+"""Embed a JavaScript module into the runtime binary, in pure Python.
+
+The runtime (``runtime/wasmplug_js.c``) exports two stub functions,
+``__wasmplug_source_len`` and ``__wasmplug_source_copy``, and a dispatcher
+``__wasmplug_call(i32 index) -> i32``. Embedding edits the binary:
+
+* the blob (kind byte, export names, file name, source) becomes a new
+  *passive* data segment (the data-count section is added or bumped);
+* the two stubs get new bodies: ``i32.const <length>`` and a ``memory.init``
+  of that segment at the address the runtime passes;
+* each JS export gets a new function ``() -> i32`` whose body is
+  ``i32.const <index>; call __wasmplug_call``, exported under the JS name.
+
+Appending functions and segments leaves every existing index unchanged, so
+nothing else in the binary needs rewriting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SECTION_TYPE, SECTION_IMPORT, SECTION_FUNCTION = 1, 2, 3
+SECTION_EXPORT, SECTION_CODE, SECTION_DATA, SECTION_DATACOUNT = 7, 10, 11, 12
+# Section order in a module (custom sections, id 0, may sit anywhere).
+_ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
+
+
+class EmbedError(ValueError):
+    """The binary is not a runtime this module knows how to edit."""
+
+
+def uleb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def sleb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if (n == 0 and not b & 0x40) or (n == -1 and b & 0x40):
+            out.append(b)
+            return bytes(out)
+        out.append(b | 0x80)
+
+
+def _name(s: str) -> bytes:
+    raw = s.encode()
+    return uleb(len(raw)) + raw
+
+
+class _Reader:
+    def __init__(self, data: bytes, pos: int = 0) -> None:
+        self.data, self.pos = data, pos
+
+    def byte(self) -> int:
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def uleb(self) -> int:
+        result = shift = 0
+        while True:
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+
+    def take(self, n: int) -> bytes:
+        chunk = self.data[self.pos:self.pos + n]
+        if len(chunk) != n:
+            raise EmbedError("truncated wasm binary")
+        self.pos += n
+        return chunk
+
+    def name(self) -> str:
+        return self.take(self.uleb()).decode()
+
+
+@dataclass
+class _Section:
+    id: int
+    payload: bytes
+
+
+def _sections(wasm: bytes) -> list[_Section]:
+    if wasm[:8] != b"\0asm\x01\0\0\0":
+        raise EmbedError("not a wasm binary (version 1)")
+    r = _Reader(wasm, 8)
+    out = []
+    while r.pos < len(wasm):
+        sid = r.byte()
+        out.append(_Section(sid, r.take(r.uleb())))
+    return out
+
+
+def _vec(payload: bytes) -> tuple[int, _Reader]:
+    r = _Reader(payload)
+    return r.uleb(), r
+
+
+def _function_imports(payload: bytes) -> int:
+    count, r = _vec(payload)
+    functions = 0
+    for _ in range(count):
+        r.name()
+        r.name()
+        kind = r.byte()
+        if kind == 0:
+            r.uleb()
+            functions += 1
+        elif kind == 1:  # table: reftype + limits
+            r.byte()
+            _skip_limits(r)
+        elif kind == 2:
+            _skip_limits(r)
+        elif kind == 3:  # global: valtype + mut
+            r.byte()
+            r.byte()
+        elif kind == 4:  # tag
+            r.byte()
+            r.uleb()
+        else:
+            raise EmbedError(f"unknown import kind {kind}")
+    return functions
+
+
+def _skip_limits(r: _Reader) -> None:
+    flags = r.uleb()
+    r.uleb()
+    if flags & 1:
+        r.uleb()
+
+
+def _exports(payload: bytes) -> list[tuple[str, int, int]]:
+    count, r = _vec(payload)
+    return [(r.name(), r.byte(), r.uleb()) for _ in range(count)]
+
+
+def _entries(payload: bytes) -> list[bytes]:
+    """The raw entries of a vector whose entries are size-prefixed (code section)."""
+    count, r = _vec(payload)
+    return [r.take(r.uleb()) for _ in range(count)]
+
+
+def make_blob(source: bytes, names: list[str], *, kind: str, filename: str) -> bytes:
+    """The bytes the runtime reads back: kind, names, file name, source."""
+    if kind not in ("m", "s", "?"):
+        raise ValueError("kind must be 'm' (ES module), 's' (script/CommonJS) or '?' (detect)")
+    return kind.encode() + "\n".join(names).encode() + b"\0" + filename.encode() + b"\0" + source
+
+
+def embed(runtime: bytes, blob: bytes, names: list[str]) -> bytes:
+    """`runtime` with `blob` embedded and one exported thunk per name in `names`."""
+    sections = _sections(runtime)
+    by_id = {s.id: s for s in sections if s.id}
+    for needed in (SECTION_TYPE, SECTION_FUNCTION, SECTION_EXPORT, SECTION_CODE):
+        if needed not in by_id:
+            raise EmbedError(f"the runtime binary has no section {needed}")
+    imported = _function_imports(by_id[SECTION_IMPORT].payload) if SECTION_IMPORT in by_id else 0
+    exports = _exports(by_id[SECTION_EXPORT].payload)
+    funcs = {name: index for name, kind, index in exports if kind == 0}
+    try:
+        len_fn = funcs["__wasmplug_source_len"]
+        copy_fn = funcs["__wasmplug_source_copy"]
+        dispatch = funcs["__wasmplug_call"]
+    except KeyError as exc:
+        raise EmbedError(f"not a wasmplug JS runtime: no export {exc}") from None
+    taken = {name for name, _, _ in exports}
+    for name in names:
+        if name in taken or name.startswith("__wasmplug"):
+            raise EmbedError(f"the JS export {name!r} clashes with a name the runtime exports itself; "
+                             "rename it")
+    if len(set(names)) != len(names):
+        raise EmbedError("duplicate export names")
+
+    # function section: the thunks take the stub __wasmplug_source_len's type, () -> i32
+    count, r = _vec(by_id[SECTION_FUNCTION].payload)
+    types = [r.uleb() for _ in range(count)]
+    thunk_type = types[len_fn - imported]
+    first_thunk = imported + count
+    function_payload = uleb(count + len(names)) + b"".join(uleb(t) for t in types + [thunk_type] * len(names))
+
+    # data: a passive segment holding the blob
+    if SECTION_DATA in by_id:
+        data_count, r = _vec(by_id[SECTION_DATA].payload)
+        data_payload = uleb(data_count + 1) + by_id[SECTION_DATA].payload[r.pos:]
+    else:
+        data_count, data_payload = 0, uleb(1)
+    segment = data_count
+    data_payload += b"\x01" + uleb(len(blob)) + blob
+
+    # code: new stub bodies and the thunks
+    bodies = _entries(by_id[SECTION_CODE].payload)
+    bodies[len_fn - imported] = b"\x00" + b"\x41" + sleb(len(blob)) + b"\x0b"
+    bodies[copy_fn - imported] = (b"\x00" + b"\x20\x00" + b"\x41\x00" + b"\x41" + sleb(len(blob))
+                                  + b"\xfc\x08" + uleb(segment) + b"\x00" + b"\x0b")
+    for index in range(len(names)):
+        bodies.append(b"\x00" + b"\x41" + sleb(index) + b"\x10" + uleb(dispatch) + b"\x0b")
+    code_payload = uleb(len(bodies)) + b"".join(uleb(len(b)) + b for b in bodies)
+
+    export_payload = uleb(len(exports) + len(names)) + _vec(by_id[SECTION_EXPORT].payload)[1].data[
+        _vec(by_id[SECTION_EXPORT].payload)[1].pos:]
+    export_payload += b"".join(_name(n) + b"\x00" + uleb(first_thunk + i) for i, n in enumerate(names))
+
+    replaced = {SECTION_FUNCTION: function_payload, SECTION_CODE: code_payload,
+                SECTION_EXPORT: export_payload, SECTION_DATA: data_payload,
+                SECTION_DATACOUNT: uleb(segment + 1)}
+    out = [_Section(s.id, replaced.get(s.id, s.payload)) for s in sections]
+    for sid in (SECTION_DATACOUNT, SECTION_DATA):
+        if sid not in by_id:
+            _insert(out, _Section(sid, replaced[sid]))
+    return b"\0asm\x01\0\0\0" + b"".join(bytes([s.id]) + uleb(len(s.payload)) + s.payload for s in out)
+
+
+def _insert(sections: list[_Section], new: _Section) -> None:
+    """Insert a known section at its place in the standard order."""
+    rank = _ORDER[new.id]
+    for i, s in enumerate(sections):
+        if s.id and _ORDER.get(s.id, 0) > rank:
+            sections.insert(i, new)
+            return
+    sections.append(new)

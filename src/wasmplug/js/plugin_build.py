@@ -1,0 +1,106 @@
+"""Turn JavaScript into an Extism plug-in: `wasmplug js build game.js -o game.wasm`.
+
+No compiler runs: the prebuilt runtime is copied and edited (see `embed`).
+The exports of the result are the functions the JS module exports (found by
+evaluating the module once in the runtime itself), called with no arguments
+in the JS PDK's style: they read `Host.inputString()` and write with
+`Host.outputString(...)` (or return the output; a returned number is the
+return code).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import wasmplug
+
+from . import embed, prebuilt
+from .errors import BuildError, JSError, from_call_error
+
+_lock = threading.Lock()
+_compiled: tuple[bytes, wasmplug.CompiledPlugin] | None = None
+
+
+def runtime_plugin(**manifest: object) -> wasmplug.Plugin:
+    """A plug-in of the bare runtime (its `__wasmplug_load` / `__wasmplug_invoke` entry points)."""
+    wasm = prebuilt.runtime_bytes()
+    if manifest:
+        return wasmplug.Plugin({"wasm": [{"data": wasm}], **manifest}, wasi=True)
+    global _compiled
+    with _lock:
+        if _compiled is None or _compiled[0] is not wasm:
+            _compiled = (wasm, wasmplug.CompiledPlugin({"wasm": [{"data": wasm}]}, wasi=True))
+        compiled = _compiled[1]
+    return wasmplug.Plugin(compiled)
+
+
+def load_request(source: str | bytes, filename: str, kind: str = "?") -> bytes:
+    """The input of `__wasmplug_load`: kind, file name, NUL, source."""
+    raw = source.encode() if isinstance(source, str) else bytes(source)
+    if b"\0" in filename.encode():
+        raise BuildError("the file name must not contain NUL characters")
+    return kind.encode() + filename.encode() + b"\0" + raw
+
+
+def exports_of(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?") -> list[str]:
+    """The names of the functions `source` exports (ES `export` or CommonJS `module.exports`)."""
+    plugin = runtime_plugin(timeout_ms=10_000)
+    with plugin:
+        try:
+            listing = plugin.call("__wasmplug_load", load_request(source, filename, kind))
+        except wasmplug.CallError as exc:
+            raise from_call_error(exc, filename) from None
+    return [name for name in listing.decode().split("\n") if name]
+
+
+def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
+          exports: list[str] | None = None) -> bytes:
+    """The Wasm plug-in for `source` (JS module text or a bundle).
+
+    `exports`: the functions to export (default: every function the module
+    exports). `kind`: "m" ES module, "s" script/CommonJS, "?" decide from the
+    source (a line starting with `import`/`export` makes it a module).
+    """
+    raw = source.encode() if isinstance(source, str) else bytes(source)
+    names = exports if exports is not None else exports_of(raw, filename=filename, kind=kind)
+    if not names:
+        raise BuildError(f"{filename} exports no functions: use `export function name() {{...}}` "
+                         "or `module.exports = {{ name }}`")
+    for name in names:
+        if not name or "\n" in name or "\0" in name:
+            raise BuildError(f"{name!r} cannot be a Wasm export name")
+    blob = embed.make_blob(raw, names, kind=kind, filename=filename)
+    try:
+        return embed.embed(prebuilt.runtime_bytes(), blob, names)
+    except embed.EmbedError as exc:
+        raise BuildError(f"cannot embed {filename}: {exc}") from None
+
+
+def build_file(path: str | Path, output: str | Path | None = None) -> Path:
+    """Build `path` (game.js) into `output` (default: game.wasm beside it); the output path."""
+    src = Path(path)
+    try:
+        source = src.read_bytes()
+    except OSError as exc:
+        raise BuildError(f"cannot read {src}: {exc.strerror}") from None
+    out = Path(output) if output is not None else src.with_suffix(".wasm")
+    wasm = build(source, filename=src.name)
+    out.write_bytes(wasm)
+    return out
+
+
+def manifest_for(path: str | Path, **manifest: object) -> dict[str, object]:
+    """A manifest running the JS file at `path` (built in memory): `Plugin(manifest_for("g.js"), wasi=True)`.
+
+    Meant for tools that accept a .js wherever a .wasm goes (`wasmplug call game.js ...`).
+    """
+    src = Path(path)
+    try:
+        source = src.read_bytes()
+    except OSError as exc:
+        raise BuildError(f"cannot read {src}: {exc.strerror}") from None
+    return {"wasm": [{"data": build(source, filename=src.name)}], **manifest}
+
+
+

@@ -1,0 +1,91 @@
+"""Where the JavaScript runtime comes from: built once, on first use, into a cache.
+
+The runtime contains QuickJS-ng, so it is not shipped in the repository or the
+wheel; :func:`runtime_path` builds it from the pinned PyPI sources with the
+``ziglang`` compiler (``pip install 'wasmplug[js]'``) the first time it is
+needed (about a minute on 2 cores, ~1 MB) and reuses it afterwards.
+
+Location: ``$WASMPLUG_JS_RUNTIME`` (a runtime.wasm you built or downloaded
+yourself; it is used as is), else ``$WASMPLUG_JS_RUNTIME_DIR``, else
+``$XDG_CACHE_HOME/wasmplug/js`` (``~/.cache/wasmplug/js``). The file name
+carries a digest of the runtime's own C sources and pinned versions, so a new
+wasmplug version builds a new runtime instead of using a stale one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import wasmplug
+
+from . import build_runtime
+
+log = logging.getLogger("wasmplug.js")
+
+
+class RuntimeMissing(wasmplug.Error):
+    """The JavaScript runtime is not built and could not be built."""
+
+
+def recipe_digest() -> str:
+    """A digest of everything the runtime is built from (our sources, pinned versions, flags)."""
+    h = hashlib.sha256()
+    for name in build_runtime.OUR_SOURCES:
+        h.update((build_runtime.RUNTIME_SOURCE_DIR / name).read_bytes())
+    h.update(repr((build_runtime.QUICKJS_SDIST_SHA256, build_runtime.ZIGLANG_VERSION,
+                   build_runtime.CFLAGS, build_runtime.LDFLAGS)).encode())
+    return h.hexdigest()[:16]
+
+
+def runtime_dir() -> Path:
+    configured = os.environ.get("WASMPLUG_JS_RUNTIME_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "wasmplug" / "js"
+
+
+def runtime_path(*, build: bool = True) -> Path:
+    """The runtime's path, building it first if needed (`build=False`: raise instead)."""
+    given = os.environ.get("WASMPLUG_JS_RUNTIME")
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise RuntimeMissing(f"WASMPLUG_JS_RUNTIME points to {path}, which is not a file")
+        return path
+    path = runtime_dir() / f"runtime-{recipe_digest()}.wasm"
+    if path.is_file():
+        return path
+    if not build:
+        raise RuntimeMissing(f"the JavaScript runtime is not built yet ({path}); build it with "
+                             "`python -m wasmplug.js.build_runtime -o <path>` or let wasmplug build it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the others wait and reuse it
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                return path
+        log.warning("building wasmplug's JavaScript runtime (QuickJS-ng) into %s: this happens "
+                    "once and takes about a minute", path)
+        try:
+            build_runtime.build(path)
+        except build_runtime.BuildError as exc:
+            raise RuntimeMissing(f"could not build the JavaScript runtime: {exc}") from None
+    return path
+
+
+_cached: tuple[Path, bytes] | None = None
+
+
+def runtime_bytes() -> bytes:
+    """The runtime binary (built on first use)."""
+    global _cached
+    path = runtime_path()
+    if _cached is None or _cached[0] != path:
+        _cached = (path, path.read_bytes())
+    return _cached[1]

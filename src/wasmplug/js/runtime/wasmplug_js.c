@@ -1,0 +1,855 @@
+/*
+ * wasmplug's JavaScript runtime: QuickJS-ng speaking the Extism plug-in ABI.
+ *
+ * Built to a wasm32-wasi reactor by wasmplug/js/build_runtime.py (QuickJS-ng
+ * from its PyPI sdist, compiled with the PyPI `ziglang`). The JS API is the
+ * official JS PDK's: Host, Var, Config, Http, console, TextEncoder/TextDecoder.
+ *
+ * Exports (besides the memory and _initialize):
+ *   __wasmplug_call(i32 index) -> i32    run the index-th function named in the
+ *                                        embedded blob (called by the thunks that
+ *                                        `wasmplug js build` adds, one per JS export)
+ *   __wasmplug_source_len() -> i32       stub bodies, replaced by the builder:
+ *   __wasmplug_source_copy(i32 dst)      size and copy of the embedded blob
+ *   __wasmplug_load() -> i32             input = kind byte ('m' module, 's' script,
+ *                                        '?' detect), file name, NUL, source: evaluate
+ *                                        it; output = its exported function names,
+ *                                        one per line
+ *   __wasmplug_invoke() -> i32           input = mode ('s' string, 'j' JSON), name,
+ *                                        NUL, argument: call the named function of the
+ *                                        loaded code with the argument (parsed if 'j';
+ *                                        then the result is returned as JSON too)
+ *   __wasmplug_reset() -> i32            forget the loaded code and every JS value
+ *
+ * The embedded blob (what __wasmplug_source_copy writes) is
+ *   kind byte, the export names separated by '\n', NUL, file name, NUL, source.
+ *
+ * A call that trapped (timeout, fuel, a host error) leaves QuickJS mid-flight
+ * and the C stack pointer low. The next call notices (`in_call` still set),
+ * puts the stack pointer back and starts a fresh JS runtime (the old heap is
+ * abandoned, not freed: its bookkeeping cannot be trusted), so the plug-in
+ * stays usable; only JS globals are lost (Var keeps its values).
+ *
+ * A function's result: a number is the call's return code; a string, an
+ * ArrayBuffer or a typed array becomes the output; another object becomes its
+ * JSON; undefined/null leave the output as Host.output* set it. A thrown value
+ * fails the call with its message and stack (error_set).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quickjs.h"
+
+typedef uint64_t u64;
+
+#define EXTISM(name) __attribute__((import_module("extism:host/env"), import_name(#name)))
+EXTISM(alloc) u64 ex_alloc(u64 n);
+EXTISM(free) void ex_free(u64 off);
+EXTISM(length) u64 ex_length(u64 off);
+EXTISM(load_u8) uint32_t ex_load_u8(u64 off);
+EXTISM(load_u64) u64 ex_load_u64(u64 off);
+EXTISM(store_u8) void ex_store_u8(u64 off, uint32_t v);
+EXTISM(store_u64) void ex_store_u64(u64 off, u64 v);
+EXTISM(input_length) u64 ex_input_length(void);
+EXTISM(input_load_u8) uint32_t ex_input_load_u8(u64 i);
+EXTISM(input_load_u64) u64 ex_input_load_u64(u64 i);
+EXTISM(output_set) void ex_output_set(u64 off, u64 len);
+EXTISM(error_set) void ex_error_set(u64 off);
+EXTISM(config_get) u64 ex_config_get(u64 key);
+EXTISM(var_get) u64 ex_var_get(u64 key);
+EXTISM(var_set) void ex_var_set(u64 key, u64 value);
+EXTISM(http_request) u64 ex_http_request(u64 req, u64 body);
+EXTISM(http_status_code) int32_t ex_http_status_code(void);
+EXTISM(log_info) void ex_log_info(u64 msg);
+EXTISM(log_debug) void ex_log_debug(u64 msg);
+EXTISM(log_warn) void ex_log_warn(u64 msg);
+EXTISM(log_error) void ex_log_error(u64 msg);
+EXTISM(log_trace) void ex_log_trace(u64 msg);
+EXTISM(get_log_level) int32_t ex_get_log_level(void);
+
+#define EXPORT(name) __attribute__((export_name(name)))
+
+/* The C (shadow) stack is linked at 1 MiB; QuickJS stops JS recursion well
+ * before either it or the engine's native stack runs out. */
+#define JS_STACK_LIMIT (96 * 1024)
+
+static JSRuntime *rt;
+static JSContext *ctx;
+static JSValue exported;          /* module namespace or module.exports */
+static int loaded;                /* code evaluated in ctx */
+static char *blob;                /* embedded blob, once copied out */
+static uint32_t blob_len;
+static int output_written;        /* Host.output* called during this call */
+static int in_call;               /* set while an entry point runs */
+static int32_t stack_base;        /* the C stack pointer when the host calls in */
+
+int32_t wasmplug_stack_get(void);  /* stack.S */
+void wasmplug_stack_set(int32_t sp);
+
+/* ---- moving bytes between the kernel's memory and ours ---- */
+
+static void kernel_read(u64 off, char *dst, size_t len) {
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        u64 v = ex_load_u64(off + i);
+        memcpy(dst + i, &v, 8);
+    }
+    for (; i < len; i++) dst[i] = (char)ex_load_u8(off + i);
+}
+
+static u64 kernel_write(const char *src, size_t len) {
+    if (len == 0) return 0;
+    u64 off = ex_alloc(len);
+    if (off == 0) return 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        u64 v;
+        memcpy(&v, src + i, 8);
+        ex_store_u64(off + i, v);
+    }
+    for (; i < len; i++) ex_store_u8(off + i, (uint8_t)src[i]);
+    return off;
+}
+
+/* The call's input, copied into a malloc'ed buffer (NUL-terminated). */
+static char *input_copy(size_t *plen) {
+    size_t len = (size_t)ex_input_length();
+    char *buf = malloc(len + 1);
+    if (!buf) return NULL;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        u64 v = ex_input_load_u64(i);
+        memcpy(buf + i, &v, 8);
+    }
+    for (; i < len; i++) buf[i] = (char)ex_input_load_u8(i);
+    buf[len] = 0;
+    *plen = len;
+    return buf;
+}
+
+/* A kernel block as a JS string (or an ArrayBuffer if `bytes`), freeing it. */
+static JSValue kernel_take(JSContext *c, u64 off, int bytes) {
+    if (off == 0) return JS_NULL;
+    size_t len = (size_t)ex_length(off);
+    char *buf = malloc(len + 1);
+    if (!buf) {
+        ex_free(off);
+        return JS_ThrowOutOfMemory(c);
+    }
+    kernel_read(off, buf, len);
+    ex_free(off);
+    JSValue v = bytes ? JS_NewArrayBufferCopy(c, (uint8_t *)buf, len) : JS_NewStringLen(c, buf, len);
+    free(buf);
+    return v;
+}
+
+static void set_error(const char *msg, size_t len) {
+    ex_error_set(kernel_write(msg, len));
+}
+
+static void set_error_str(const char *msg) { set_error(msg, strlen(msg)); }
+
+/* ---- values in and out ---- */
+
+/* The bytes of a string, ArrayBuffer or typed array (a view or a copy). */
+typedef struct {
+    const char *ptr;
+    size_t len;
+    const char *cstr;  /* to JS_FreeCString */
+    JSValue buffer;    /* to JS_FreeValue */
+} Bytes;
+
+static int bytes_of(JSContext *c, JSValueConst v, Bytes *b) {
+    b->cstr = NULL;
+    b->buffer = JS_UNDEFINED;
+    if (JS_IsString(v)) {
+        b->cstr = JS_ToCStringLen(c, &b->len, v);
+        b->ptr = b->cstr;
+        return b->cstr ? 0 : -1;
+    }
+    size_t size;
+    uint8_t *p = JS_GetArrayBuffer(c, &size, v);
+    if (p) {
+        b->ptr = (const char *)p;
+        b->len = size;
+        return 0;
+    }
+    JS_FreeValue(c, JS_GetException(c));
+    size_t offset, length, per;
+    JSValue buf = JS_GetTypedArrayBuffer(c, v, &offset, &length, &per);
+    if (!JS_IsException(buf)) {
+        p = JS_GetArrayBuffer(c, &size, buf);
+        if (p) {
+            b->ptr = (const char *)p + offset;
+            b->len = length;
+            b->buffer = buf;
+            return 0;
+        }
+        JS_FreeValue(c, buf);
+    }
+    JS_FreeValue(c, JS_GetException(c));
+    JS_ThrowTypeError(c, "expected a string, an ArrayBuffer or a typed array");
+    return -1;
+}
+
+static void bytes_free(JSContext *c, Bytes *b) {
+    if (b->cstr) JS_FreeCString(c, b->cstr);
+    JS_FreeValue(c, b->buffer);
+}
+
+/* A JS value as a new kernel block (string, bytes, or String(value)). */
+static int to_kernel(JSContext *c, JSValueConst v, u64 *off) {
+    Bytes b;
+    if (JS_IsString(v) || JS_IsObject(v)) {
+        if (bytes_of(c, v, &b) < 0) return -1;
+    } else {
+        JSValue s = JS_ToString(c, v);
+        if (JS_IsException(s)) return -1;
+        int r = bytes_of(c, s, &b);
+        JS_FreeValue(c, s);
+        if (r < 0) return -1;
+    }
+    *off = kernel_write(b.ptr, b.len);
+    int failed = b.len != 0 && *off == 0;
+    bytes_free(c, &b);
+    if (failed) {
+        JS_ThrowOutOfMemory(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- Host ---- */
+
+static JSValue host_input(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv, int bytes) {
+    size_t len;
+    char *buf = input_copy(&len);
+    if (!buf) return JS_ThrowOutOfMemory(c);
+    JSValue v = bytes ? JS_NewArrayBufferCopy(c, (uint8_t *)buf, len) : JS_NewStringLen(c, buf, len);
+    free(buf);
+    return v;
+}
+
+static JSValue host_input_bytes(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    return host_input(c, t, argc, argv, 1);
+}
+
+static JSValue host_input_string(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    return host_input(c, t, argc, argv, 0);
+}
+
+static int output_value(JSContext *c, JSValueConst v) {
+    Bytes b;
+    if (bytes_of(c, v, &b) < 0) return -1;
+    u64 off = kernel_write(b.ptr, b.len);
+    int failed = b.len != 0 && off == 0;
+    if (!failed) ex_output_set(off, b.len);
+    bytes_free(c, &b);
+    if (failed) {
+        JS_ThrowOutOfMemory(c);
+        return -1;
+    }
+    output_written = 1;
+    return 0;
+}
+
+static JSValue host_output(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    if (argc < 1) return JS_ThrowTypeError(c, "Host.output*: missing the output");
+    if (output_value(c, argv[0]) < 0) return JS_EXCEPTION;
+    return JS_TRUE;
+}
+
+/* ---- Var and Config ---- */
+
+static JSValue lookup(JSContext *c, int argc, JSValueConst *argv, int is_var, int bytes) {
+    if (argc < 1) return JS_ThrowTypeError(c, "missing the key");
+    u64 key;
+    if (to_kernel(c, argv[0], &key) < 0) return JS_EXCEPTION;
+    u64 value = is_var ? ex_var_get(key) : ex_config_get(key);
+    return kernel_take(c, value, bytes);
+}
+
+static JSValue var_get_string(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    return lookup(c, argc, argv, 1, 0);
+}
+
+static JSValue var_get_bytes(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    return lookup(c, argc, argv, 1, 1);
+}
+
+static JSValue config_get(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    return lookup(c, argc, argv, 0, 0);
+}
+
+static JSValue var_set(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    if (argc < 2) return JS_ThrowTypeError(c, "Var.set(name, value): missing arguments");
+    u64 key, value = 0;
+    if (to_kernel(c, argv[0], &key) < 0) return JS_EXCEPTION;
+    if (!JS_IsNull(argv[1]) && !JS_IsUndefined(argv[1]) && to_kernel(c, argv[1], &value) < 0) {
+        ex_free(key);
+        return JS_EXCEPTION;
+    }
+    ex_var_set(key, value);
+    return JS_UNDEFINED;
+}
+
+static JSValue var_delete(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    if (argc < 1) return JS_ThrowTypeError(c, "Var.delete(name): missing the name");
+    u64 key;
+    if (to_kernel(c, argv[0], &key) < 0) return JS_EXCEPTION;
+    ex_var_set(key, 0);
+    return JS_UNDEFINED;
+}
+
+/* ---- Http ---- */
+
+/* __http(requestJson, body) -> [status, body string] */
+static JSValue http_call(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    u64 req, body = 0;
+    if (argc < 1 || to_kernel(c, argv[0], &req) < 0) return JS_EXCEPTION;
+    if (argc > 1 && !JS_IsNull(argv[1]) && !JS_IsUndefined(argv[1]) && to_kernel(c, argv[1], &body) < 0) {
+        ex_free(req);
+        return JS_EXCEPTION;
+    }
+    u64 response = ex_http_request(req, body);
+    JSValue text = kernel_take(c, response, 0);
+    if (JS_IsException(text)) return text;
+    if (JS_IsNull(text)) text = JS_NewString(c, "");
+    JSValue result = JS_NewArray(c);
+    JS_SetPropertyUint32(c, result, 0, JS_NewInt32(c, ex_http_status_code()));
+    JS_SetPropertyUint32(c, result, 1, text);
+    return result;
+}
+
+/* ---- console ---- */
+
+/* __log(level, message): 0 trace, 1 debug, 2 info, 3 warn, 4 error */
+static JSValue log_call(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    int32_t level;
+    if (argc < 2 || JS_ToInt32(c, &level, argv[0]) < 0) return JS_EXCEPTION;
+    if (level < ex_get_log_level()) return JS_UNDEFINED;
+    u64 msg;
+    if (to_kernel(c, argv[1], &msg) < 0) return JS_EXCEPTION;
+    switch (level) {
+    case 0: ex_log_trace(msg); break;
+    case 1: ex_log_debug(msg); break;
+    case 3: ex_log_warn(msg); break;
+    case 4: ex_log_error(msg); break;
+    default: ex_log_info(msg); break;
+    }
+    return JS_UNDEFINED;
+}
+
+/* ---- UTF-8 for TextEncoder / TextDecoder ---- */
+
+static JSValue utf8_encode(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    size_t len;
+    const char *s = JS_ToCStringLen(c, &len, argc > 0 ? argv[0] : JS_UNDEFINED);
+    if (!s) return JS_EXCEPTION;
+    JSValue v = JS_NewArrayBufferCopy(c, (const uint8_t *)s, len);
+    JS_FreeCString(c, s);
+    return v;
+}
+
+static int utf8_valid(const uint8_t *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = p[i];
+        size_t k;
+        uint32_t cp;
+        if (b < 0x80) { i++; continue; }
+        if ((b & 0xE0) == 0xC0) { k = 1; cp = b & 0x1F; }
+        else if ((b & 0xF0) == 0xE0) { k = 2; cp = b & 0x0F; }
+        else if ((b & 0xF8) == 0xF0) { k = 3; cp = b & 0x07; }
+        else return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if (i + j >= n || (p[i + j] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (p[i + j] & 0x3F);
+        }
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* __utf8Decode(bytes, fatal) -> string (invalid sequences become U+FFFD unless fatal) */
+static JSValue utf8_decode(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    Bytes b;
+    if (argc < 1) return JS_NewString(c, "");
+    if (bytes_of(c, argv[0], &b) < 0) return JS_EXCEPTION;
+    int fatal = argc > 1 && JS_ToBool(c, argv[1]);
+    JSValue v;
+    if (fatal && !utf8_valid((const uint8_t *)b.ptr, b.len))
+        v = JS_ThrowTypeError(c, "The encoded data was not valid utf-8");
+    else
+        v = JS_NewStringLen(c, b.ptr, b.len);
+    bytes_free(c, &b);
+    return v;
+}
+
+/* ---- the JS side of the API ---- */
+
+static const char PRELUDE[] =
+    "(function(g, n){\n"
+    "'use strict';\n"
+    "const B64='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';\n"
+    "const fmt=(a)=>a.map(x=>{if(typeof x==='string')return x;"
+    " if(x instanceof Error)return x.stack?String(x)+'\\n'+x.stack:String(x);"
+    " try{const j=JSON.stringify(x);return j===undefined?String(x):j}catch(e){return String(x)}}).join(' ');\n"
+    "const log=(l)=>(...a)=>n.log(l,fmt(a));\n"
+    "g.console={trace:log(0),debug:log(1),log:log(2),info:log(2),warn:log(3),error:log(4)};\n"
+    "g.Host={inputBytes:n.inputBytes,inputString:n.inputString,outputBytes:n.output,outputString:n.output,\n"
+    " getFunctions(){return {}},\n"
+    " arrayBufferToBase64(buf){const b=new Uint8Array(buf);let s='';let i=0;\n"
+    "  for(;i+2<b.length;i+=3){const v=(b[i]<<16)|(b[i+1]<<8)|b[i+2];"
+    "s+=B64[v>>18]+B64[(v>>12)&63]+B64[(v>>6)&63]+B64[v&63]}\n"
+    "  if(i<b.length){const v=(b[i]<<16)|((i+1<b.length?b[i+1]:0)<<8);"
+    "s+=B64[v>>18]+B64[(v>>12)&63]+(i+1<b.length?B64[(v>>6)&63]:'=')+'='}return s},\n"
+    " base64ToArrayBuffer(str){const s=String(str).replace(/[^A-Za-z0-9+/]/g,'');"
+    "const out=new Uint8Array(Math.floor(s.length*3/4));let o=0,v=0,bits=0;\n"
+    "  for(const ch of s){v=(v<<6)|B64.indexOf(ch);bits+=6;if(bits>=8){bits-=8;out[o++]=(v>>bits)&255}}"
+    "return out.buffer.slice(0,o)}};\n"
+    "g.Var={set:n.varSet,getString:n.varGetString,getBytes:n.varGetBytes,delete:n.varDelete};\n"
+    "g.Config={get:n.configGet};\n"
+    "g.Http={request(req,body){if(req===null||typeof req!=='object'||typeof req.url!=='string')"
+    " throw new TypeError('Http.request: the request needs a url string');\n"
+    " const headers={};for(const [k,v] of Object.entries(req.headers||{}))headers[k]=String(v);\n"
+    " const r=n.http(JSON.stringify({url:req.url,method:(req.method||'GET').toUpperCase(),headers}),body);\n"
+    " return {status:r[0],body:r[1],headers:{}}}};\n"
+    "class TextEncoder{get encoding(){return 'utf-8'}\n"
+    " encode(s=''){return new Uint8Array(n.utf8Encode(String(s)))}\n"
+    " encodeInto(s,dst){const b=this.encode(s);const k=Math.min(b.length,dst.length);dst.set(b.subarray(0,k));"
+    "return {read:String(s).length,written:k}}}\n"
+    "class TextDecoder{constructor(label='utf-8',opts={}){const l=String(label).toLowerCase();\n"
+    " if(l!=='utf-8'&&l!=='utf8')throw new RangeError('TextDecoder: only utf-8 is supported, not '+label);\n"
+    " this.fatal=!!opts.fatal;this.ignoreBOM=!!opts.ignoreBOM}\n"
+    " get encoding(){return 'utf-8'}\n"
+    " decode(input,opts){if(input===undefined)return '';let v=input;\n"
+    "  if(ArrayBuffer.isView(v))v=new Uint8Array(v.buffer,v.byteOffset,v.byteLength);\n"
+    "  let s=n.utf8Decode(v,this.fatal);if(!this.ignoreBOM&&s.charCodeAt(0)===0xFEFF)s=s.slice(1);return s}}\n"
+    "g.TextEncoder=TextEncoder;g.TextDecoder=TextDecoder;\n"
+    "})";
+
+static const JSCFunctionListEntry NATIVES[] = {
+    JS_CFUNC_DEF("inputBytes", 0, host_input_bytes),
+    JS_CFUNC_DEF("inputString", 0, host_input_string),
+    JS_CFUNC_DEF("output", 1, host_output),
+    JS_CFUNC_DEF("varSet", 2, var_set),
+    JS_CFUNC_DEF("varGetString", 1, var_get_string),
+    JS_CFUNC_DEF("varGetBytes", 1, var_get_bytes),
+    JS_CFUNC_DEF("varDelete", 1, var_delete),
+    JS_CFUNC_DEF("configGet", 1, config_get),
+    JS_CFUNC_DEF("http", 2, http_call),
+    JS_CFUNC_DEF("log", 2, log_call),
+    JS_CFUNC_DEF("utf8Encode", 1, utf8_encode),
+    JS_CFUNC_DEF("utf8Decode", 2, utf8_decode),
+};
+
+/* ---- errors ---- */
+
+/* Fail the call with the pending exception's text and JS stack. */
+static void report_exception(void) {
+    JSValue exc = JS_GetException(ctx);
+    const char *text = JS_ToCString(ctx, exc);
+    JSValue stack = JS_IsObject(exc) ? JS_GetPropertyStr(ctx, exc, "stack") : JS_UNDEFINED;
+    const char *trace = JS_IsString(stack) ? JS_ToCString(ctx, stack) : NULL;
+    const char *head = text ? text : "JavaScript exception (its message could not be read: out of memory)";
+    size_t n = strlen(head), m = trace ? strlen(trace) : 0;
+    char *msg = malloc(n + m + 2);
+    if (msg) {
+        memcpy(msg, head, n);
+        if (m) {
+            msg[n] = '\n';
+            memcpy(msg + n + 1, trace, m);
+            while (m && (msg[n + m] == '\n')) m--;  /* drop the trailing newline */
+            set_error(msg, n + 1 + m);
+        } else {
+            set_error(msg, n);
+        }
+        free(msg);
+    } else {
+        set_error_str(head);
+    }
+    if (trace) JS_FreeCString(ctx, trace);
+    if (text) JS_FreeCString(ctx, text);
+    JS_FreeValue(ctx, stack);
+    JS_FreeValue(ctx, exc);
+}
+
+/* Run queued jobs; settle `v` if it is a promise. Returns the value or JS_EXCEPTION. */
+static JSValue settle(JSValue v) {
+    for (;;) {
+        JSContext *c;
+        int r = JS_ExecutePendingJob(rt, &c);
+        if (r < 0) {
+            JS_FreeValue(ctx, v);
+            return JS_EXCEPTION;
+        }
+        if (r == 0) break;
+    }
+    if (!JS_IsPromise(v)) return v;
+    JSPromiseStateEnum state = JS_PromiseState(ctx, v);
+    JSValue result = JS_PromiseResult(ctx, v);
+    JS_FreeValue(ctx, v);
+    if (state == JS_PROMISE_FULFILLED) return result;
+    if (state == JS_PROMISE_REJECTED) return JS_Throw(ctx, result);
+    JS_FreeValue(ctx, result);
+    return JS_ThrowInternalError(ctx, "the function's promise never settled (nothing left to run)");
+}
+
+/* ---- loading code ---- */
+
+static void unload(void) {
+    if (loaded) JS_FreeValue(ctx, exported);
+    loaded = 0;
+    if (ctx) JS_FreeContext(ctx);
+    if (rt) JS_FreeRuntime(rt);
+    ctx = NULL;
+    rt = NULL;
+}
+
+static int start_runtime(void) {
+    rt = JS_NewRuntime();
+    if (!rt) return -1;
+    JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
+    ctx = JS_NewContext(rt);
+    if (!ctx) {
+        JS_FreeRuntime(rt);
+        rt = NULL;
+        return -1;
+    }
+    JSValue natives = JS_NewObject(ctx);
+    JS_SetPropertyFunctionList(ctx, natives, NATIVES, sizeof(NATIVES) / sizeof(NATIVES[0]));
+    JSValue fn = JS_Eval(ctx, PRELUDE, sizeof(PRELUDE) - 1, "<wasmplug>", JS_EVAL_TYPE_GLOBAL);
+    if (JS_IsException(fn)) {
+        JS_FreeValue(ctx, natives);
+        return -1;
+    }
+    JSValue global = JS_GetGlobalObject(ctx);
+    JSValue args[2] = {global, natives};
+    JSValue r = JS_Call(ctx, fn, JS_UNDEFINED, 2, args);
+    JS_FreeValue(ctx, fn);
+    JS_FreeValue(ctx, global);
+    JS_FreeValue(ctx, natives);
+    if (JS_IsException(r)) return -1;
+    JS_FreeValue(ctx, r);
+    return 0;
+}
+
+/* An ES module, judging by a line that starts with an import or export statement. */
+static int looks_like_module(const char *s, size_t len) {
+    const char *end = s + len;
+    for (const char *p = s; p < end;) {
+        while (p < end && (*p == ' ' || *p == '\t')) p++;
+        size_t left = (size_t)(end - p);
+        if ((left > 6 && !memcmp(p, "export", 6) && (p[6] == ' ' || p[6] == '{' || p[6] == '\t')) ||
+            (left > 6 && !memcmp(p, "import", 6) && (p[6] == ' ' || p[6] == '{' || p[6] == '\t')))
+            return 1;
+        const char *nl = memchr(p, '\n', left);
+        if (!nl) break;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+/* Evaluate `source` (NUL-terminated at source[len]). kind: 'm', 's' or '?'. */
+static int load_code(const char *filename, const char *source, size_t len, char kind) {
+    unload();
+    if (start_runtime() < 0) {
+        if (ctx) report_exception();
+        else set_error_str("could not start the JavaScript runtime: out of memory");
+        unload();
+        return -1;
+    }
+    int is_module = kind == 'm' || (kind == '?' && looks_like_module(source, len));
+    JSValue global = JS_GetGlobalObject(ctx);
+    if (is_module) {
+        JSValue fn = JS_Eval(ctx, source, len, filename, JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+        if (!JS_IsException(fn)) {
+            JSModuleDef *m = JS_VALUE_GET_PTR(fn);
+            JSValue r = settle(JS_EvalFunction(ctx, fn));
+            if (!JS_IsException(r)) {
+                JS_FreeValue(ctx, r);
+                exported = JS_GetModuleNamespace(ctx, m);
+                loaded = !JS_IsException(exported);
+            }
+        }
+    } else {
+        JSValue module = JS_NewObject(ctx);
+        JSValue exports = JS_NewObject(ctx);
+        JS_SetPropertyStr(ctx, module, "exports", JS_DupValue(ctx, exports));
+        JS_SetPropertyStr(ctx, global, "exports", exports);
+        JS_SetPropertyStr(ctx, global, "module", JS_DupValue(ctx, module));
+        JSValue r = settle(JS_Eval(ctx, source, len, filename, JS_EVAL_TYPE_GLOBAL));
+        if (!JS_IsException(r)) {
+            JS_FreeValue(ctx, r);
+            exported = JS_GetPropertyStr(ctx, module, "exports");
+            loaded = !JS_IsException(exported);
+        }
+        JS_FreeValue(ctx, module);
+    }
+    JS_FreeValue(ctx, global);
+    if (!loaded) {
+        report_exception();
+        unload();
+        return -1;
+    }
+    return 0;
+}
+
+/* The function `name` defines: an export, else a global. */
+static JSValue find_function(const char *name) {
+    JSValue f = JS_UNDEFINED;
+    if (JS_IsObject(exported)) f = JS_GetPropertyStr(ctx, exported, name);
+    if (JS_IsException(f)) return f;
+    if (!JS_IsFunction(ctx, f)) {
+        JS_FreeValue(ctx, f);
+        JSValue global = JS_GetGlobalObject(ctx);
+        f = JS_GetPropertyStr(ctx, global, name);
+        JS_FreeValue(ctx, global);
+        if (JS_IsException(f)) return f;
+    }
+    if (!JS_IsFunction(ctx, f)) {
+        JS_FreeValue(ctx, f);
+        return JS_ThrowReferenceError(ctx, "the JavaScript code defines no function named '%s'", name);
+    }
+    return f;
+}
+
+/* Call `name`, turn its result into output / return code. */
+/* json: the result is always JSON.stringify'ed into the output (no return code). */
+static int32_t run(const char *name, int argc, JSValueConst *argv, int json) {
+    JS_UpdateStackTop(rt);
+    output_written = 0;
+    JSValue f = find_function(name);
+    if (JS_IsException(f)) {
+        report_exception();
+        return 1;
+    }
+    JSValue r = settle(JS_Call(ctx, f, JS_UNDEFINED, argc, argv));
+    JS_FreeValue(ctx, f);
+    if (JS_IsException(r)) {
+        report_exception();
+        return 1;
+    }
+    int32_t rc = 0;
+    if (json) {
+        JSValue text = JS_JSONStringify(ctx, r, JS_UNDEFINED, JS_UNDEFINED);
+        if (JS_IsUndefined(text)) text = JS_NewString(ctx, "null");
+        if (JS_IsException(text) || output_value(ctx, text) < 0) {
+            report_exception();
+            rc = 1;
+        }
+        JS_FreeValue(ctx, text);
+    } else if (JS_IsNumber(r) || JS_IsBool(r)) {
+        JS_ToInt32(ctx, &rc, r);
+    } else if (!JS_IsUndefined(r) && !JS_IsNull(r)) {
+        int failed;
+        size_t size;
+        if (JS_IsString(r) || JS_GetArrayBuffer(ctx, &size, r) || JS_GetTypedArrayType(r) >= 0) {
+            failed = output_value(ctx, r) < 0;
+        } else {
+            JS_FreeValue(ctx, JS_GetException(ctx));
+            JSValue json = JS_JSONStringify(ctx, r, JS_UNDEFINED, JS_UNDEFINED);
+            failed = JS_IsException(json) || (!JS_IsUndefined(json) && output_value(ctx, json) < 0);
+            JS_FreeValue(ctx, json);
+        }
+        if (failed) {
+            report_exception();
+            rc = 1;
+        }
+    }
+    JS_FreeValue(ctx, r);
+    return rc;
+}
+
+/* ---- the embedded blob (written into the binary by `wasmplug js build`) ---- */
+
+volatile int32_t wasmplug_no_source = 0;
+
+EXPORT("__wasmplug_source_len") __attribute__((noinline)) int32_t wasmplug_source_len(void) {
+    return wasmplug_no_source;  /* replaced by `i32.const <length>` */
+}
+
+EXPORT("__wasmplug_source_copy") __attribute__((noinline)) void wasmplug_source_copy(char *dst) {
+    dst[0] = (char)wasmplug_no_source;  /* replaced by a memory.init of the blob's segment */
+}
+
+/* The index-th name of the blob, or NULL. */
+static const char *blob_name(int32_t index, size_t *plen) {
+    const char *p = blob + 1, *end = blob + blob_len;
+    const char *names_end = memchr(p, 0, (size_t)(end - p));
+    if (!names_end) return NULL;
+    for (int32_t i = 0; p < names_end; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(names_end - p));
+        const char *stop = nl ? nl : names_end;
+        if (i == index) {
+            *plen = (size_t)(stop - p);
+            return p;
+        }
+        p = stop + 1;
+    }
+    return NULL;
+}
+
+__attribute__((noinline)) static int32_t call_index(int32_t index) {
+    if (!blob) {
+        int32_t n = wasmplug_source_len();
+        if (n <= 1) {
+            set_error_str("this is wasmplug's bare JavaScript runtime: build a plug-in with "
+                          "`wasmplug js build code.js -o plugin.wasm`");
+            return 1;
+        }
+        blob = malloc((size_t)n + 1);
+        if (!blob) {
+            set_error_str("out of memory while loading the embedded JavaScript");
+            return 1;
+        }
+        wasmplug_source_copy(blob);
+        blob[n] = 0;
+        blob_len = (uint32_t)n;
+    }
+    size_t name_len;
+    const char *name_at = blob_name(index, &name_len);
+    if (!name_at) {
+        set_error_str("wasmplug JS runtime: no export with this index (the plug-in binary is damaged)");
+        return 1;
+    }
+    if (!loaded) {
+        const char *filename = (const char *)memchr(blob + 1, 0, blob_len - 1) + 1;
+        const char *source = filename + strlen(filename) + 1;
+        if (load_code(filename, source, (size_t)(blob + blob_len - source), blob[0]) < 0) return 1;
+    }
+    char name[256];
+    if (name_len >= sizeof(name)) name_len = sizeof(name) - 1;
+    memcpy(name, name_at, name_len);
+    name[name_len] = 0;
+    return run(name, 0, NULL, 0);
+}
+
+/* ---- the sandbox's entry points ---- */
+
+__attribute__((noinline)) static int32_t load_input(void) {
+    size_t len;
+    char *input = input_copy(&len);
+    if (!input) {
+        set_error_str("out of memory while reading the JavaScript source");
+        return 1;
+    }
+    size_t name_len = len ? strlen(input + 1) : 0;
+    int r = len && name_len + 1 < len
+                ? load_code(input + 1, input + 2 + name_len, len - 2 - name_len, input[0])
+                : (set_error_str("__wasmplug_load: the input must be kind, file name, NUL, source"), -1);
+    free(input);
+    if (r < 0) return 1;
+    /* output: the exported function names, one per line */
+    JSPropertyEnum *props;
+    uint32_t count;
+    if (!JS_IsObject(exported) ||
+        JS_GetOwnPropertyNames(ctx, &props, &count, exported, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        return 0;
+    }
+    JSValue names = JS_NewArray(ctx);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        JSValue v = JS_GetProperty(ctx, exported, props[i].atom);
+        if (JS_IsFunction(ctx, v)) JS_SetPropertyUint32(ctx, names, k++, JS_AtomToString(ctx, props[i].atom));
+        JS_FreeValue(ctx, v);
+    }
+    JS_FreePropertyEnum(ctx, props, count);
+    JSValue sep = JS_NewString(ctx, "\n");
+    JSValue join = JS_GetPropertyStr(ctx, names, "join");
+    JSValue joined = JS_Call(ctx, join, names, 1, (JSValueConst *)&sep);
+    JS_FreeValue(ctx, join);
+    JS_FreeValue(ctx, sep);
+    JS_FreeValue(ctx, names);
+    int failed = JS_IsException(joined) || output_value(ctx, joined) < 0;
+    JS_FreeValue(ctx, joined);
+    if (failed) {
+        report_exception();
+        return 1;
+    }
+    return 0;
+}
+
+__attribute__((noinline)) static int32_t invoke_input(void) {
+    if (!loaded) {
+        set_error_str("no JavaScript code is loaded (call __wasmplug_load first)");
+        return 1;
+    }
+    size_t len;
+    char *input = input_copy(&len);
+    if (!input) {
+        set_error_str("out of memory while reading the input");
+        return 1;
+    }
+    size_t name_len = len ? strlen(input + 1) : 0;
+    int32_t rc;
+    if (len == 0 || name_len + 1 == len || (input[0] != 's' && input[0] != 'j')) {
+        set_error_str("__wasmplug_invoke: the input must be the mode ('s' or 'j'), the function "
+                      "name, NUL, the argument");
+        rc = 1;
+    } else {
+        int json = input[0] == 'j';
+        const char *text = input + name_len + 2;
+        size_t text_len = len - name_len - 2;
+        JSValue arg = json ? JS_ParseJSON(ctx, text, text_len, "<input>")
+                           : JS_NewStringLen(ctx, text, text_len);
+        if (JS_IsException(arg)) {
+            report_exception();
+            rc = 1;
+        } else {
+            rc = run(input + 1, 1, (JSValueConst *)&arg, json);
+            JS_FreeValue(ctx, arg);
+        }
+    }
+    free(input);
+    return rc;
+}
+
+/* ---- entry points: trap recovery around each ---- */
+
+/* Called first thing by each entry point, which keeps no C stack frame itself. */
+__attribute__((noinline)) static void enter(void) {
+    if (!stack_base) stack_base = wasmplug_stack_get();
+    if (in_call) {
+        /* The previous call trapped: abandon its JS runtime (see the top). */
+        wasmplug_stack_set(stack_base);
+        rt = NULL;
+        ctx = NULL;
+        loaded = 0;
+    }
+    in_call = 1;
+}
+
+EXPORT("__wasmplug_call") int32_t wasmplug_call(int32_t index) {
+    enter();
+    int32_t rc = call_index(index);
+    in_call = 0;
+    return rc;
+}
+
+EXPORT("__wasmplug_load") int32_t wasmplug_load(void) {
+    enter();
+    int32_t rc = load_input();
+    in_call = 0;
+    return rc;
+}
+
+EXPORT("__wasmplug_invoke") int32_t wasmplug_invoke(void) {
+    enter();
+    int32_t rc = invoke_input();
+    in_call = 0;
+    return rc;
+}
+
+EXPORT("__wasmplug_reset") int32_t wasmplug_reset(void) {
+    enter();
+    unload();
+    in_call = 0;
+    return 0;
+}

@@ -1,0 +1,154 @@
+"""Run untrusted JavaScript: evaluate a code string, call the function it defines.
+
+Usage::
+
+    from wasmplug.js import Sandbox
+
+    code = "function solve(text) { return text.split(' ').length }"
+    with Sandbox(code, timeout_ms=500) as box:
+        box.call("a b c")            # b"3"   (input: str/bytes, result: bytes)
+        box.call_json({"x": 1})      # JSON in, JSON out (the function gets the parsed value)
+
+The code runs in wasmplug's QuickJS runtime inside a Wasm sandbox: no files,
+no network unless `allowed_hosts` lists the host (then `Http.request`), no
+access to the Python process. See :class:`Sandbox` for the limits and errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import wasmplug
+
+from . import prebuilt
+from .errors import JSError, from_call_error
+from .plugin_build import load_request
+
+MiB = 1024 * 1024
+_PAGE = 65_536
+_TOP_FUNCTION = re.compile(r"^(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(", re.M)
+
+
+class Sandbox:
+    """One piece of untrusted JS code, ready to be called many times.
+
+    Args:
+        code: JS source: a script (``function f(input) {...}``), CommonJS
+            (``module.exports = {f}``) or an ES module (``export function f``).
+        entry: the function to call. Default: the only function the code
+            exports, else the only top-level ``function`` declaration; if
+            that is ambiguous, pass `entry`.
+        timeout_ms: wall-clock bound of one call (and of evaluating the code).
+        max_memory: bytes the sandbox may grow its memory by. A JS
+            allocation beyond it fails inside JS with ``InternalError: out of
+            memory`` (catchable by the code; uncaught it is a `JSError`).
+        fuel: optional instruction budget per call (deterministic CPU bound).
+        allowed_hosts: host names (globs) `Http.request` may reach; empty
+            (the default): no network at all.
+        keep_state: False (default): every call starts from freshly evaluated
+            code, so nothing leaks from one call to the next. True: globals
+            persist across calls (the code is evaluated once).
+        config: values the code can read with ``Config.get(key)``.
+        filename: the name the code has in stack traces.
+
+    `call(input)` passes `input` (str or UTF-8 bytes) as a string argument
+    and returns the result as bytes: a string as UTF-8, an ArrayBuffer or
+    typed array as is, any other value as JSON; ``Host.outputString`` also
+    works. `call_json(value)` passes a JSON-able value and returns the
+    function's result decoded from JSON.
+
+    Errors (all subclasses of `wasmplug.Error`):
+        `JSError`: the code threw or does not compile; `.message`
+            (``TypeError: ...``), `.stack`, `.line`, `.column`.
+        `wasmplug.CallTimeout`: `timeout_ms` passed (`.limit == "timeout_ms"`).
+        `wasmplug.CallError` with `.limit` set: another limit stopped the
+            call (``"fuel_limit"``, ``"memory.max_pages"``).
+    The sandbox stays usable after any error; after a limit stopped a call
+    it starts again from freshly evaluated code (even with keep_state).
+    """
+
+    def __init__(self, code: str, *, entry: str | None = None, timeout_ms: int = 2000,
+                 max_memory: int = 32 * MiB, fuel: int | None = None,
+                 allowed_hosts: tuple[str, ...] | list[str] = (), keep_state: bool = False,
+                 config: dict[str, str] | None = None, filename: str = "sandbox.js") -> None:
+        if not isinstance(code, str):
+            raise TypeError("code must be a str of JavaScript")
+        if max_memory < _PAGE:
+            raise wasmplug.Error(f"max_memory must be at least {_PAGE} bytes, got {max_memory}")
+        self.code = code
+        self.filename = filename
+        self.keep_state = keep_state
+        manifest: dict[str, Any] = {
+            "memory": {"max_pages": max_memory // _PAGE},
+            "timeout_ms": timeout_ms,
+            "allowed_hosts": list(allowed_hosts) or None,
+        }
+        if config:
+            manifest["config"] = dict(config)
+        self._compiled = wasmplug.CompiledPlugin(
+            {"wasm": [{"data": prebuilt.runtime_bytes()}], **manifest}, wasi=True, fuel_limit=fuel)
+        self._plugin: wasmplug.Plugin | None = None
+        self._fresh = False
+        exported = self._load()
+        self.entry = entry or self._pick_entry(exported)
+
+    def _pick_entry(self, exported: list[str]) -> str:
+        if len(exported) == 1:
+            return exported[0]
+        declared = sorted(set(_TOP_FUNCTION.findall(self.code)))
+        candidates = exported or declared
+        if len(candidates) == 1:
+            return candidates[0]
+        found = ", ".join(candidates) or "none"
+        raise wasmplug.Error(f"which function should the sandbox call? The code defines {found}; "
+                             "pass entry='name'")
+
+    def _load(self) -> list[str]:
+        if self._plugin is None:
+            self._plugin = wasmplug.Plugin(self._compiled)
+        try:
+            listing = self._plugin.call("__wasmplug_load", load_request(self.code, self.filename))
+        except wasmplug.CallError as exc:
+            self._drop()
+            raise from_call_error(exc, self.filename) from None
+        self._fresh = True
+        return [name for name in listing.decode().split("\n") if name]
+
+    def _drop(self) -> None:
+        if self._plugin is not None:
+            self._plugin.close()
+        self._plugin = None
+        self._fresh = False
+
+    def _invoke(self, mode: bytes, data: bytes) -> bytes:
+        if self._plugin is None or not (self.keep_state or self._fresh):
+            self._load()
+        assert self._plugin is not None
+        self._fresh = False
+        try:
+            return self._plugin.call("__wasmplug_invoke", mode + self.entry.encode() + b"\0" + data)
+        except wasmplug.CallError as exc:
+            error = from_call_error(exc, self.filename)
+            if not isinstance(error, JSError):
+                self._drop()  # a limit stopped it mid-flight: start from a fresh instance
+            raise error from None
+
+    def call(self, input: str | bytes = b"") -> bytes:
+        """Call the entry function with `input` as a string; its result as bytes."""
+        data = input.encode() if isinstance(input, str) else bytes(input)
+        return self._invoke(b"s", data)
+
+    def call_json(self, value: Any = None) -> Any:
+        """Call the entry function with a JSON-able `value`; its result decoded from JSON."""
+        return json.loads(self._invoke(b"j", json.dumps(value).encode()))
+
+    def close(self) -> None:
+        self._drop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
