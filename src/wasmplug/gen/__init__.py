@@ -11,7 +11,7 @@
 The command line is `wasmplug gen` (`src/wasmplug/cli/gen.py`).
 """
 
-from .errors import ApiError, GenerationFailed, GenError, NotFound
+from .errors import ApiError, GenerationFailed, GenError, NotFound, RunError
 from .export import export_plugin
 from .llm import ChatClient
 from .maker import DEFAULT_ATTEMPTS, Progress, edited, generate, run_examples
@@ -34,6 +34,7 @@ __all__ = [
     "Limits",
     "NotFound",
     "Progress",
+    "RunError",
     "Store",
     "edited",
     "export_plugin",

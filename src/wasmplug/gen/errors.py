@@ -31,3 +31,17 @@ class GenerationFailed(GenError):
     def __init__(self, message: str, attempts: list[str]) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+class RunError(GenError):
+    """A generated function failed: it threw, did not compile, or hit a limit.
+
+    `line` is the line of the generated code where JavaScript threw (None if
+    unknown); `limit` names the limit that stopped it ("timeout", "memory",
+    "fuel", "output", "network"), else None.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None, limit: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.limit = limit

@@ -36,14 +36,15 @@ class Progress:
 
 def run_examples(sandbox: FunctionSandbox, code: str, examples: tuple[Example, ...]
                  ) -> list[ExampleResult]:
-    """Run each example in a fresh sandbox; record the output or the error."""
+    """Run each example from freshly evaluated code; record the output or the error."""
     results = []
-    for example in examples:
+    for example, outcome in zip(examples, sandbox.run_all(code, [e.input for e in examples]),
+                                strict=True):
         result = ExampleResult(example.input, example.expected)
-        try:
-            result.output = sandbox.run(code, example.input)
-        except GenError as exc:
-            result.error = str(exc)
+        if isinstance(outcome, str):
+            result.output = outcome
+        else:
+            result.error = str(outcome)
         results.append(result)
     return results
 
