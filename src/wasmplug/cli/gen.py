@@ -43,6 +43,8 @@ def _sandbox_options(fn: F) -> F:
                      show_default=True, help="MiB of memory the JavaScript engine may use."),
         click.option("--fuel", type=click.IntRange(min=1), default=None,
                      help="Wasm instructions a run may execute (default: no fuel limit)."),
+        click.option("--max-output", "max_output_mib", type=click.FloatRange(min=0), default=8.0,
+                     show_default=True, help="MiB of output a run may return."),
         click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
                      help="Let Http.request reach HOST (a glob; repeatable). Default: no network."),
     ]
@@ -51,11 +53,12 @@ def _sandbox_options(fn: F) -> F:
     return fn
 
 
-def _limits(timeout: float, memory_mib: int, fuel: int | None, allow_hosts: tuple[str, ...]) -> Any:
+def _limits(timeout: float, memory_mib: int, fuel: int | None, max_output_mib: float,
+            allow_hosts: tuple[str, ...]) -> Any:
     from ..gen import Limits
 
     return Limits(timeout_s=timeout, memory_bytes=memory_mib * 1024 * 1024, fuel=fuel,
-                  allowed_hosts=allow_hosts)
+                  allowed_hosts=allow_hosts, max_output_bytes=int(max_output_mib * 1024 * 1024))
 
 
 def _store(ctx: click.Context) -> Any:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import GenerationFailed, GenError
+from .errors import GenerationFailed, GenError, RunError
 from .llm import ChatClient, Message
 from .prompt import SYSTEM_PROMPT, Example, correction_prompt, parse_answer, user_prompt
 from .sandbox import FunctionSandbox
@@ -36,15 +36,14 @@ class Progress:
 
 def run_examples(sandbox: FunctionSandbox, code: str, examples: tuple[Example, ...]
                  ) -> list[ExampleResult]:
-    """Run each example from freshly evaluated code; record the output or the error."""
+    """Run each example in a fresh sandbox; record the output or the error."""
     results = []
-    for example, outcome in zip(examples, sandbox.run_all(code, [e.input for e in examples]),
-                                strict=True):
+    for example in examples:
         result = ExampleResult(example.input, example.expected)
-        if isinstance(outcome, str):
-            result.output = outcome
-        else:
-            result.error = str(outcome)
+        try:
+            result.output = sandbox.run(code, example.input)
+        except RunError as exc:
+            result.error = str(exc)
         results.append(result)
     return results
 

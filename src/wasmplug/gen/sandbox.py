@@ -40,11 +40,14 @@ function __wasmplug_gen_entry() {{
 function {SHAPE}() {{
   return typeof __wasmplug_gen_entry();
 }}
-function {RUN}(input) {{
-  const out = __wasmplug_gen_entry()(input);
+function __wasmplug_gen_render(out) {{
   if (out === undefined || out === null) return "";
   if (typeof out === "string" || out instanceof ArrayBuffer || ArrayBuffer.isView(out)) return out;
   return JSON.stringify(out);
+}}
+function {RUN}(input) {{
+  const out = __wasmplug_gen_entry()(input);
+  return out instanceof Promise ? out.then(__wasmplug_gen_render) : __wasmplug_gen_render(out);
 }}
 """
 
@@ -80,25 +83,6 @@ class FunctionSandbox:
         """The function's output for `input` (its result: a string, or JSON for other values)."""
         with self._sandbox(code, RUN) as box:
             return self._call(box, code, input)
-
-    def run_all(self, code: str, inputs: list[str]) -> list[str | RunError]:
-        """`run` for several inputs, each from freshly evaluated code; errors are returned.
-
-        One sandbox serves them all: the JavaScript engine starts anew for
-        each input (no global survives), only the Wasm instance is reused.
-        """
-        try:
-            box = self._sandbox(code, RUN)
-        except RunError as exc:
-            return [exc for _ in inputs]
-        results: list[str | RunError] = []
-        with box:
-            for input in inputs:
-                try:
-                    results.append(self._call(box, code, input))
-                except RunError as exc:
-                    results.append(exc)
-        return results
 
     def _sandbox(self, code: str, entry: str) -> Sandbox:
         limits = self.limits
