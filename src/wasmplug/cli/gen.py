@@ -135,8 +135,7 @@ def run(ctx: click.Context, name: str, input_text: str | None, **sandbox: Any) -
 
     function = _store(ctx).load(name)
     if input_text is None:
-        stdin = click.get_text_stream("stdin")
-        input_text = "" if stdin.isatty() else stdin.read()
+        input_text = "" if sys.stdin.isatty() else sys.stdin.read()
     click.echo(FunctionSandbox(_limits(**sandbox)).run(function.code, input_text))
 
 
@@ -219,5 +218,5 @@ def export(ctx: click.Context, name: str, output: Path) -> None:
     from ..gen import export_plugin
 
     export_plugin(_store(ctx).load(name), output)
-    click.echo(f"wrote {output}: call its `run` export, e.g. "
-               f"`wasmplug call {output} run --input ...`", err=True)
+    click.echo(f"wrote {output}: an Extism plug-in whose export `run` takes the input text; "
+               "run it with WASI enabled (e.g. wasmplug.Plugin(path, wasi=True))", err=True)
