@@ -18,7 +18,7 @@ from .. import Error, Plugin
 @click.option("--config", "-c", multiple=True, metavar="KEY=VALUE", help="Set a config value.")
 def command(plugin: str, function: str, input_text: str, input_file: BinaryIO | None,
             config: tuple[str, ...]) -> None:
-    """Call FUNCTION of PLUGIN (a .wasm file or a JSON/TOML manifest) and print its output."""
+    """Call FUNCTION of PLUGIN (a .wasm file, a JSON/TOML manifest or a .js file) and print its output."""
     settings: dict[str, str] = {}
     for item in config:
         key, sep, value = item.partition("=")
@@ -27,7 +27,8 @@ def command(plugin: str, function: str, input_text: str, input_file: BinaryIO | 
         settings[key] = value
     data = input_file.read() if input_file is not None else input_text.encode()
     try:
-        with Plugin(plugin, config=settings) as loaded:
+        source, wasi = _source(plugin)
+        with Plugin(source, wasi=wasi, config=settings) as loaded:
             output: bytes = loaded.call(function, data)
     except Error as exc:
         click.echo(f"error: {exc}", err=True)
@@ -37,3 +38,10 @@ def command(plugin: str, function: str, input_text: str, input_file: BinaryIO | 
         sys.stdout.buffer.write(b"\n")
 
 
+def _source(plugin: str) -> tuple[object, bool]:
+    """A .js file is built in memory into a JS plug-in (which needs WASI)."""
+    if plugin.endswith(".js"):
+        from ..js import manifest_for
+
+        return manifest_for(plugin), True
+    return plugin, False

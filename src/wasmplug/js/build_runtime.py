@@ -50,6 +50,10 @@ CFLAGS = ("--target=wasm32-wasi", "-O2", "-DNDEBUG")
 LDFLAGS = ("-mexec-model=reactor", "-Wl,-z,stack-size=1048576", "-s")
 
 
+# Each step (the download, one compilation) is bounded, so a build cannot hang.
+STEP_TIMEOUT = 900
+
+
 class BuildError(Exception):
     """The runtime could not be built (the message says why and what to do)."""
 
@@ -58,18 +62,24 @@ def _zig(args: list[str], cwd: Path) -> None:
     if importlib.util.find_spec("ziglang") is None:
         raise BuildError("building the JavaScript runtime needs the C compiler from the PyPI package "
                          "'ziglang': pip install 'wasmplug[js]'")
-    done = subprocess.run([sys.executable, "-m", "ziglang", "cc", *args], cwd=cwd,
-                          capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run([sys.executable, "-m", "ziglang", "cc", *args], cwd=cwd,
+                              capture_output=True, text=True, check=False, timeout=STEP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"zig cc {' '.join(args)} took more than {STEP_TIMEOUT} s") from None
     if done.returncode != 0:
         raise BuildError(f"zig cc {' '.join(args)} failed:\n{done.stderr[-4000:]}")
 
 
 def fetch_sources(workdir: Path) -> Path:
     """Download the pinned sdist with pip, check it, unpack; the `upstream-quickjs` folder."""
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-         QUICKJS_SDIST, "-d", str(workdir)],
-        capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+             QUICKJS_SDIST, "-d", str(workdir)],
+            capture_output=True, text=True, check=False, timeout=STEP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"pip download {QUICKJS_SDIST} took more than {STEP_TIMEOUT} s") from None
     sdist = workdir / QUICKJS_SDIST_FILE
     if done.returncode != 0 or not sdist.exists():
         raise BuildError(f"pip could not download the QuickJS-ng sources ({QUICKJS_SDIST}): "

@@ -6,7 +6,7 @@ import re
 
 import wasmplug
 
-_FRAME = re.compile(r"\(([^()]*):(\d+)(?::(\d+))?\)")
+_FRAME = re.compile(r"(?:\(|\bat )([^()\s]+?):(\d+)(?::(\d+))?")
 
 
 class JSError(wasmplug.Error):

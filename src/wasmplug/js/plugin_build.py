@@ -16,7 +16,7 @@ from pathlib import Path
 import wasmplug
 
 from . import embed, prebuilt
-from .errors import BuildError, JSError, from_call_error
+from .errors import BuildError, from_call_error
 
 _lock = threading.Lock()
 _compiled: tuple[bytes, wasmplug.CompiledPlugin] | None = None

@@ -23,8 +23,6 @@ from pathlib import Path
 
 import wasmplug
 
-from . import build_runtime
-
 log = logging.getLogger("wasmplug.js")
 
 
@@ -34,6 +32,8 @@ class RuntimeMissing(wasmplug.Error):
 
 def recipe_digest() -> str:
     """A digest of everything the runtime is built from (our sources, pinned versions, flags)."""
+    from . import build_runtime  # not at import time: `python -m wasmplug.js.build_runtime`
+
     h = hashlib.sha256()
     for name in build_runtime.OUR_SOURCES:
         h.update((build_runtime.RUNTIME_SOURCE_DIR / name).read_bytes())
@@ -64,6 +64,8 @@ def runtime_path(*, build: bool = True) -> Path:
     if not build:
         raise RuntimeMissing(f"the JavaScript runtime is not built yet ({path}); build it with "
                              "`python -m wasmplug.js.build_runtime -o <path>` or let wasmplug build it")
+    from . import build_runtime
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the others wait and reuse it

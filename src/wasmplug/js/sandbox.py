@@ -28,7 +28,7 @@ from .plugin_build import load_request
 
 MiB = 1024 * 1024
 _PAGE = 65_536
-_TOP_FUNCTION = re.compile(r"^(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(", re.M)
+_TOP_FUNCTION = re.compile(r"(?:^|;)\s*(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(", re.M)
 
 
 class Sandbox:

@@ -72,7 +72,7 @@ EXTISM(get_log_level) int32_t ex_get_log_level(void);
 
 /* The C (shadow) stack is linked at 1 MiB; QuickJS stops JS recursion well
  * before either it or the engine's native stack runs out. */
-#define JS_STACK_LIMIT (96 * 1024)
+#define JS_STACK_LIMIT (128 * 1024)
 
 static JSRuntime *rt;
 static JSContext *ctx;
