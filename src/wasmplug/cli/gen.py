@@ -91,7 +91,7 @@ def command(ctx: click.Context, root: Path | None) -> None:
 @_sandbox_options
 @click.pass_context
 @_errors
-def new(ctx: click.Context, name: str, description: str, model: str | None, attempts: int,
+def new(ctx: click.Context, /, name: str, description: str, model: str | None, attempts: int,
         force: bool, **sandbox: Any) -> None:
     """Generate the function NAME from a description, check it in the sandbox and save it."""
     from ..gen import ChatClient, FunctionSandbox, Progress, generate
@@ -129,7 +129,7 @@ def new(ctx: click.Context, name: str, description: str, model: str | None, atte
 @_sandbox_options
 @click.pass_context
 @_errors
-def run(ctx: click.Context, name: str, input_text: str | None, **sandbox: Any) -> None:
+def run(ctx: click.Context, /, name: str, input_text: str | None, **sandbox: Any) -> None:
     """Run the saved function NAME on the input and print its output."""
     from ..gen import FunctionSandbox
 
@@ -191,7 +191,7 @@ def rm(ctx: click.Context, name: str) -> None:
 @_sandbox_options
 @click.pass_context
 @_errors
-def edit(ctx: click.Context, name: str, **sandbox: Any) -> None:
+def edit(ctx: click.Context, /, name: str, **sandbox: Any) -> None:
     """Edit a function's code in $EDITOR, then check it and re-run its examples."""
     from ..gen import FunctionSandbox, edited
 

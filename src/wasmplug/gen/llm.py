@@ -98,7 +98,7 @@ class ChatClient:
             self._http = None
 
     def _delay(self, attempt: int, response: httpx.Response) -> float:
-        delay = self.backoff * 2**attempt
+        delay: float = self.backoff * 2.0**attempt
         with contextlib.suppress(ValueError):  # an HTTP date: the backoff will do
             delay = max(delay, float(response.headers.get("Retry-After", "0")))
         return min(delay, self.max_wait)
