@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_js import fetch_eval_wasm  # noqa: E402  (the JS runtime's benchmark: same peers)
+from bench_js import fetch_eval_wasm  # the JS runtime's benchmark: same peers
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
