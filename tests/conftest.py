@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,6 +12,29 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 AS = ROOT / "plugins" / "assemblyscript"
 WAT = ROOT / "plugins" / "wat"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the JavaScript runtime once per run, before the tests that need it start.
+
+    The build (~1 minute) runs here, outside every test's timeout; each of its
+    steps is bounded by `build_runtime.STEP_TIMEOUT`. Set WASMPLUG_JS_RUNTIME
+    to an already built runtime.wasm to skip it.
+    """
+    if os.environ.get("WASMPLUG_JS_RUNTIME"):
+        return
+    if not any("tests/js/" in item.nodeid or "test_readme" in item.nodeid for item in session.items):
+        return
+    from wasmplug.js import build_runtime
+
+    folder = tempfile.mkdtemp(prefix="wasmplug-js-runtime-")
+    atexit.register(shutil.rmtree, folder, True)
+    target = Path(folder) / "runtime.wasm"
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"building the JavaScript runtime into {target} (about a minute)")
+    build_runtime.build(target)
+    os.environ["WASMPLUG_JS_RUNTIME"] = str(target)
 
 
 def wasm(name: str) -> Path:

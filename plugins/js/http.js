@@ -2,5 +2,6 @@
 export function fetch() {
   const { url, method, body } = JSON.parse(Host.inputString());
   const response = Http.request({ url, method: method || "GET", headers: { "X-Plugin": "js", "X-Count": 2 } }, body);
-  Host.outputString(JSON.stringify({ status: response.status, body: response.body }));
+  Host.outputString(JSON.stringify({ status: response.status, body: response.body,
+    test_header: response.headers["x-test"] || null }));
 }

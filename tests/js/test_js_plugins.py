@@ -77,8 +77,9 @@ def test_http_against_loopback_server(load: Load, tmp_path: object) -> None:
         echo = json.loads(reply["body"])
         assert echo["method"] == "POST" and echo["body"] == "payload"
         assert echo["headers"]["x-plugin"] == "js" and echo["headers"]["x-count"] == "2"
+        assert reply["test_header"] == "yes"  # response headers reach JS
         missing = json.loads(plugin.call("fetch", json.dumps({"url": f"{url}/status/404"})))
-        assert missing == {"status": 404, "body": "status body"}
+        assert missing == {"status": 404, "body": "status body", "test_header": "yes"}
 
 
 def test_http_without_allowed_hosts_is_refused(load: Load, tmp_path: object) -> None:
@@ -104,13 +105,16 @@ def test_config_vars_bytes_and_text(load: Load) -> None:
 
 def test_console_goes_to_the_plugin_log(load: Load, caplog: pytest.LogCaptureFixture) -> None:
     plugin = load("config_vars.js")
-    with caplog.at_level(logging.DEBUG, logger="wasmplug"):
+    with caplog.at_level(logging.DEBUG, logger="wasmplug.plugin"):
         plugin.call("log", "")
-    lines = {(r.levelno, r.getMessage().split(": ", 1)[-1]) for r in caplog.records}
-    assert (logging.INFO, 'info line {"a":1}') in {(lv, m[-17:]) for lv, m in lines}
-    levels = {m.rsplit(" ", 1)[0][-10:]: lv for lv, m in lines if m.endswith("line")}
-    assert levels == {"debug": logging.DEBUG, "warn": logging.WARNING, "error": logging.ERROR} or (
-        {lv for lv, m in lines} >= {logging.DEBUG, logging.WARNING, logging.ERROR})
+    records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "wasmplug.plugin"]
+    assert records == [(logging.DEBUG, "debug line"), (logging.INFO, 'info line {"a":1}'),
+                       (logging.WARNING, "warn line"), (logging.ERROR, "error line")]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="wasmplug.plugin"):
+        plugin.call("log", "")
+    assert [r.getMessage() for r in caplog.records if r.name == "wasmplug.plugin"] == [
+        "warn line", "error line"]
 
 
 def test_errors_carry_message_and_js_stack(load: Load) -> None:

@@ -13,7 +13,7 @@ from ..http_server import serve
 
 
 def test_calls_the_function_the_code_defines() -> None:
-    with Sandbox("function words(text) { return String(text.split(' ').length) }") as box:
+    with Sandbox("function words(text) { return text.split(' ').length }") as box:
         assert box.entry == "words"
         assert box.call("a b c") == b"3"
         assert box.call(b"one") == b"1"

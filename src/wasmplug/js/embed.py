@@ -208,9 +208,9 @@ def embed(runtime: bytes, blob: bytes, names: list[str]) -> bytes:
         bodies.append(b"\x00" + b"\x41" + sleb(index) + b"\x10" + uleb(dispatch) + b"\x0b")
     code_payload = uleb(len(bodies)) + b"".join(uleb(len(b)) + b for b in bodies)
 
-    export_payload = uleb(len(exports) + len(names)) + _vec(by_id[SECTION_EXPORT].payload)[1].data[
-        _vec(by_id[SECTION_EXPORT].payload)[1].pos:]
-    export_payload += b"".join(_name(n) + b"\x00" + uleb(first_thunk + i) for i, n in enumerate(names))
+    _, r = _vec(by_id[SECTION_EXPORT].payload)
+    export_payload = (uleb(len(exports) + len(names)) + r.data[r.pos:]
+                      + b"".join(_name(n) + b"\x00" + uleb(first_thunk + i) for i, n in enumerate(names)))
 
     replaced = {SECTION_FUNCTION: function_payload, SECTION_CODE: code_payload,
                 SECTION_EXPORT: export_payload, SECTION_DATA: data_payload,

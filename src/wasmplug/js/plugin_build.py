@@ -48,7 +48,7 @@ def exports_of(source: str | bytes, *, filename: str = "plugin.js", kind: str = 
     plugin = runtime_plugin(timeout_ms=10_000)
     with plugin:
         try:
-            listing = plugin.call("__wasmplug_load", load_request(source, filename, kind))
+            listing: bytes = plugin.call("__wasmplug_load", load_request(source, filename, kind))
         except wasmplug.CallError as exc:
             raise from_call_error(exc, filename) from None
     return [name for name in listing.decode().split("\n") if name]

@@ -48,15 +48,17 @@ class Sandbox:
         allowed_hosts: host names (globs) `Http.request` may reach; empty
             (the default): no network at all.
         keep_state: False (default): every call starts from freshly evaluated
-            code, so nothing leaks from one call to the next. True: globals
-            persist across calls (the code is evaluated once).
+            code, so no JS value survives from one call to the next. True:
+            globals persist across calls (the code is evaluated once). Values
+            the code stores with ``Var.set`` live on the host side and last as
+            long as the Sandbox either way.
         config: values the code can read with ``Config.get(key)``.
         filename: the name the code has in stack traces.
 
     `call(input)` passes `input` (str or UTF-8 bytes) as a string argument
-    and returns the result as bytes: a string as UTF-8, an ArrayBuffer or
-    typed array as is, any other value as JSON; ``Host.outputString`` also
-    works. `call_json(value)` passes a JSON-able value and returns the
+    and returns the result as bytes: a string as UTF-8, a number or boolean
+    as its text, an ArrayBuffer or typed array as is, any other value as
+    JSON; ``Host.outputString`` also works. `call_json(value)` passes a JSON-able value and returns the
     function's result decoded from JSON.
 
     Errors (all subclasses of `wasmplug.Error`):
@@ -109,7 +111,7 @@ class Sandbox:
         if self._plugin is None:
             self._plugin = wasmplug.Plugin(self._compiled)
         try:
-            listing = self._plugin.call("__wasmplug_load", load_request(self.code, self.filename))
+            listing: bytes = self._plugin.call("__wasmplug_load", load_request(self.code, self.filename))
         except wasmplug.CallError as exc:
             self._drop()
             raise from_call_error(exc, self.filename) from None

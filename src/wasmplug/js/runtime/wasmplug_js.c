@@ -18,7 +18,8 @@
  *   __wasmplug_invoke() -> i32           input = mode ('s' string, 'j' JSON), name,
  *                                        NUL, argument: call the named function of the
  *                                        loaded code with the argument (parsed if 'j';
- *                                        then the result is returned as JSON too)
+ *                                        then the result is returned as JSON too; with
+ *                                        's' a returned number is output as text)
  *   __wasmplug_reset() -> i32            forget the loaded code and every JS value
  *
  * The embedded blob (what __wasmplug_source_copy writes) is
@@ -61,6 +62,7 @@ EXTISM(var_get) u64 ex_var_get(u64 key);
 EXTISM(var_set) void ex_var_set(u64 key, u64 value);
 EXTISM(http_request) u64 ex_http_request(u64 req, u64 body);
 EXTISM(http_status_code) int32_t ex_http_status_code(void);
+EXTISM(http_headers) u64 ex_http_headers(void);
 EXTISM(log_info) void ex_log_info(u64 msg);
 EXTISM(log_debug) void ex_log_debug(u64 msg);
 EXTISM(log_warn) void ex_log_warn(u64 msg);
@@ -304,7 +306,7 @@ static JSValue var_delete(JSContext *c, JSValueConst t, int argc, JSValueConst *
 
 /* ---- Http ---- */
 
-/* __http(requestJson, body) -> [status, body string] */
+/* __http(requestJson, body) -> [status, body string, headers JSON or null] */
 static JSValue http_call(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
     u64 req, body = 0;
     if (argc < 1 || to_kernel(c, argv[0], &req) < 0) return JS_EXCEPTION;
@@ -319,6 +321,12 @@ static JSValue http_call(JSContext *c, JSValueConst t, int argc, JSValueConst *a
     JSValue result = JS_NewArray(c);
     JS_SetPropertyUint32(c, result, 0, JS_NewInt32(c, ex_http_status_code()));
     JS_SetPropertyUint32(c, result, 1, text);
+    JSValue headers = kernel_take(c, ex_http_headers(), 0);  /* 0 when the host keeps none */
+    if (JS_IsException(headers)) {
+        JS_FreeValue(c, result);
+        return headers;
+    }
+    JS_SetPropertyUint32(c, result, 2, headers);
     return result;
 }
 
@@ -418,7 +426,7 @@ static const char PRELUDE[] =
     " throw new TypeError('Http.request: the request needs a url string');\n"
     " const headers={};for(const [k,v] of Object.entries(req.headers||{}))headers[k]=String(v);\n"
     " const r=n.http(JSON.stringify({url:req.url,method:(req.method||'GET').toUpperCase(),headers}),body);\n"
-    " return {status:r[0],body:r[1],headers:{}}}};\n"
+    " return {status:r[0],body:r[1],headers:r[2]===null?{}:JSON.parse(r[2])}}};\n"
     "class TextEncoder{get encoding(){return 'utf-8'}\n"
     " encode(s=''){return new Uint8Array(n.utf8Encode(String(s)))}\n"
     " encodeInto(s,dst){const b=this.encode(s);const k=Math.min(b.length,dst.length);dst.set(b.subarray(0,k));"
@@ -620,8 +628,12 @@ static JSValue find_function(const char *name) {
 }
 
 /* Call `name`, turn its result into output / return code. */
-/* json: the result is always JSON.stringify'ed into the output (no return code). */
-static int32_t run(const char *name, int argc, JSValueConst *argv, int json) {
+enum { RESULT_PDK, RESULT_TEXT, RESULT_JSON };
+
+/* How the result becomes output. RESULT_PDK: a number is the return code.
+ * RESULT_TEXT: a number or boolean is output as its text. RESULT_JSON: the
+ * result is always JSON.stringify'ed into the output. */
+static int32_t run(const char *name, int argc, JSValueConst *argv, int mode) {
     JS_UpdateStackTop(rt);
     output_written = 0;
     JSValue f = find_function(name);
@@ -636,7 +648,7 @@ static int32_t run(const char *name, int argc, JSValueConst *argv, int json) {
         return 1;
     }
     int32_t rc = 0;
-    if (json) {
+    if (mode == RESULT_JSON) {
         JSValue text = JS_JSONStringify(ctx, r, JS_UNDEFINED, JS_UNDEFINED);
         if (JS_IsUndefined(text)) text = JS_NewString(ctx, "null");
         if (JS_IsException(text) || output_value(ctx, text) < 0) {
@@ -644,8 +656,15 @@ static int32_t run(const char *name, int argc, JSValueConst *argv, int json) {
             rc = 1;
         }
         JS_FreeValue(ctx, text);
-    } else if (JS_IsNumber(r) || JS_IsBool(r)) {
+    } else if (mode == RESULT_PDK && (JS_IsNumber(r) || JS_IsBool(r))) {
         JS_ToInt32(ctx, &rc, r);
+    } else if (JS_IsNumber(r) || JS_IsBool(r)) {
+        JSValue text = JS_ToString(ctx, r);
+        if (JS_IsException(text) || output_value(ctx, text) < 0) {
+            report_exception();
+            rc = 1;
+        }
+        JS_FreeValue(ctx, text);
     } else if (!JS_IsUndefined(r) && !JS_IsNull(r)) {
         int failed;
         size_t size;
@@ -727,7 +746,7 @@ __attribute__((noinline)) static int32_t call_index(int32_t index) {
     if (name_len >= sizeof(name)) name_len = sizeof(name) - 1;
     memcpy(name, name_at, name_len);
     name[name_len] = 0;
-    return run(name, 0, NULL, 0);
+    return run(name, 0, NULL, RESULT_PDK);
 }
 
 /* ---- the sandbox's entry points ---- */
@@ -803,7 +822,7 @@ __attribute__((noinline)) static int32_t invoke_input(void) {
             report_exception();
             rc = 1;
         } else {
-            rc = run(input + 1, 1, (JSValueConst *)&arg, json);
+            rc = run(input + 1, 1, (JSValueConst *)&arg, json ? RESULT_JSON : RESULT_TEXT);
             JS_FreeValue(ctx, arg);
         }
     }
