@@ -96,3 +96,11 @@ def test_an_example_that_throws_reports_message_and_line() -> None:
     assert feedback.startswith('Example 3 failed: input "rhythm", expected "0", but it threw: ')
     assert "no vowels" in feedback and "line 2" in feedback
     assert function.attempts == 2
+
+
+def test_a_module_that_exports_no_function_is_sent_back() -> None:
+    function, prompts = make(["module.exports = 42;\nEXAMPLES\n[{\"input\": \"a\", \"output\": 1}]", VOWELS])
+    assert function.attempts == 2
+    assert prompts[1][3]["content"].startswith(
+        "The code fails when loaded: TypeError: the module must export a function: "
+        "module.exports = function (input) { ... }\n")

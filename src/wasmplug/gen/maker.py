@@ -110,7 +110,8 @@ def _check(name: str, description: str, model: str, attempt: int, text: str,
     try:
         sandbox.check(answer.code)
     except GenError as exc:
-        return f"The code does not compile: {exc}", None
+        what = "does not compile" if str(exc).startswith("SyntaxError") else "fails when loaded"
+        return f"The code {what}: {exc}", None
     results = run_examples(sandbox, answer.code, answer.examples)
     function = Function(name=name, code=answer.code, description=description, model=model,
                         attempts=attempt, examples=results)
