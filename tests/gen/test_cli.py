@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -242,3 +243,19 @@ def test_done_scenario_as_subprocesses(tmp_path: Path) -> None:
     run = subprocess.run(f'echo "hello world" | "{sys.executable}" -m wasmplug gen run vowels',
                          shell=True, env=env, capture_output=True, text=True, timeout=90)
     assert (run.returncode, run.stdout, run.stderr) == (0, "3\n", "")
+
+
+@pytest.mark.timeout(120)
+def test_run_does_not_wait_for_a_terminal_on_stdin(gen_dir: Path) -> None:
+    """With a terminal on stdin and no --input, the input is empty (nothing is read)."""
+    Store(gen_dir).save(Function(name="length", code="module.exports = (s) => s.length;",
+                                 description="d", model="m"))
+    main_fd, terminal = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "wasmplug", "gen", "run", "length"],
+                              stdin=terminal, capture_output=True, text=True, timeout=90,
+                              env={**os.environ, "WASMPLUG_GEN_DIR": str(gen_dir)})
+    finally:
+        os.close(main_fd)
+        os.close(terminal)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "0\n", "")
