@@ -96,3 +96,11 @@ def test_no_network_unless_allowed(tmp_path: Path) -> None:
 def test_config_is_readable() -> None:
     with Sandbox("function f() { return Config.get('k') }", config={"k": "v"}) as box:
         assert box.call() == b"v"
+
+
+def test_fresh_state_also_forgets_pending_work_and_memory() -> None:
+    code = ("let kept = globalThis.kept || []; globalThis.kept = kept;\n"
+            "function f(n) { kept.push('x'.repeat(1 << 20)); return kept.length }")
+    with Sandbox(code, max_memory=24 * 1024 * 1024) as box:
+        # 40 calls of 1 MiB each would exceed 24 MiB if anything survived a call
+        assert [box.call("") for _ in range(40)] == [b"1"] * 40

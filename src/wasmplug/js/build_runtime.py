@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -43,7 +44,7 @@ OUR_SOURCES = ("wasmplug_js.c", "stack.S")
 RUNTIME_SOURCE_DIR = Path(__file__).with_name("runtime")
 
 #: sha256 of the runtime these pinned inputs produce (see the module docstring).
-RUNTIME_SHA256 = "92246f4ff33f7640f4923b6cd191de79a44026ddfeb5488c8ef05f2bf676ee18"
+RUNTIME_SHA256 = "32db9857427ba55e3c806467327718c3fe9b97c6f71f98f29ee31c224981d5eb"
 
 CFLAGS = ("--target=wasm32-wasi", "-O2", "-DNDEBUG")
 # 1 MiB of C stack; the runtime stops JS recursion long before it is used up.
@@ -101,6 +102,13 @@ def fetch_sources(workdir: Path) -> Path:
 
 def build(output: Path, workdir: Path | None = None) -> str:
     """Build the runtime into `output`; returns its sha256."""
+    try:
+        zig = importlib.metadata.version("ziglang")
+    except importlib.metadata.PackageNotFoundError:
+        zig = None
+    if zig is not None and zig != ZIGLANG_VERSION:
+        log.warning("ziglang %s is installed, the recorded build used %s: the runtime will work "
+                    "but its sha256 will differ", zig, ZIGLANG_VERSION)
     with tempfile.TemporaryDirectory(prefix="wasmplug-js-build-") as tmp:
         work = Path(workdir or tmp)
         log.info("fetching %s from PyPI", QUICKJS_SDIST)

@@ -410,7 +410,8 @@ static const char PRELUDE[] =
     "const log=(l)=>(...a)=>n.log(l,fmt(a));\n"
     "g.console={trace:log(0),debug:log(1),log:log(2),info:log(2),warn:log(3),error:log(4)};\n"
     "g.Host={inputBytes:n.inputBytes,inputString:n.inputString,outputBytes:n.output,outputString:n.output,\n"
-    " getFunctions(){return {}},\n"
+    " getFunctions(){return new Proxy({},{get(t,k){if(typeof k!=='string'||k==='then')return undefined;\n"
+"  throw new Error('host function '+k+': wasmplug\\'s JavaScript runtime does not support host functions yet')}})},\n"
     " arrayBufferToBase64(buf){const b=new Uint8Array(buf);let s='';let i=0;\n"
     "  for(;i+2<b.length;i+=3){const v=(b[i]<<16)|(b[i+1]<<8)|b[i+2];"
     "s+=B64[v>>18]+B64[(v>>12)&63]+B64[(v>>6)&63]+B64[v&63]}\n"
@@ -519,16 +520,26 @@ static void unload(void) {
     rt = NULL;
 }
 
-static int start_runtime(void) {
-    rt = JS_NewRuntime();
-    if (!rt) return -1;
-    JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
-    ctx = JS_NewContext(rt);
-    if (!ctx) {
-        JS_FreeRuntime(rt);
-        rt = NULL;
-        return -1;
+/* Forget the loaded code and its context; the runtime is kept for the next load. */
+static void drop_context(void) {
+    if (loaded) JS_FreeValue(ctx, exported);
+    loaded = 0;
+    if (ctx) {
+        JS_FreeContext(ctx);
+        ctx = NULL;
+        JS_RunGC(rt);  /* collect the old context's cycles now, not at some later allocation */
     }
+}
+
+/* A fresh context (and the runtime, the first time) with the PDK's globals. */
+static int start_context(void) {
+    if (!rt) {
+        rt = JS_NewRuntime();
+        if (!rt) return -1;
+        JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
+    }
+    ctx = JS_NewContext(rt);
+    if (!ctx) return -1;
     JSValue natives = JS_NewObject(ctx);
     JS_SetPropertyFunctionList(ctx, natives, NATIVES, sizeof(NATIVES) / sizeof(NATIVES[0]));
     JSValue fn = JS_Eval(ctx, PRELUDE, sizeof(PRELUDE) - 1, "<wasmplug>", JS_EVAL_TYPE_GLOBAL);
@@ -565,8 +576,8 @@ static int looks_like_module(const char *s, size_t len) {
 
 /* Evaluate `source` (NUL-terminated at source[len]). kind: 'm', 's' or '?'. */
 static int load_code(const char *filename, const char *source, size_t len, char kind) {
-    unload();
-    if (start_runtime() < 0) {
+    drop_context();
+    if (start_context() < 0) {
         if (ctx) report_exception();
         else set_error_str("could not start the JavaScript runtime: out of memory");
         unload();
