@@ -218,7 +218,8 @@ def test_export_builds_a_standalone_plugin(gen_dir: Path, tmp_path: Path) -> Non
     saved_vowels(gen_dir)
     out = tmp_path / "vowels.wasm"
     code, _, err = gen("export", "vowels", "-o", str(out))
-    assert code == 0, err
+    assert (code, err) == (0, f"wrote {out}: an Extism plug-in whose export `run` takes the input "
+                              f"text; it needs WASI: `wasmplug call {out} run --wasi --input TEXT`\n")
     with wasmplug.Plugin(str(out), wasi=True) as plugin:
         assert plugin.call("run", "hello world") == b"3"
     with extism.Plugin(out.read_bytes(), wasi=True, functions=[]) as plugin:

@@ -219,4 +219,4 @@ def export(ctx: click.Context, name: str, output: Path) -> None:
 
     export_plugin(_store(ctx).load(name), output)
     click.echo(f"wrote {output}: an Extism plug-in whose export `run` takes the input text; "
-               "run it with WASI enabled (e.g. wasmplug.Plugin(path, wasi=True))", err=True)
+               f"it needs WASI: `wasmplug call {output} run --wasi --input TEXT`", err=True)
