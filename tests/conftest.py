@@ -23,7 +23,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """
     if os.environ.get("WASMPLUG_JS_RUNTIME"):
         return
-    if not any("tests/js/" in item.nodeid or "test_readme" in item.nodeid for item in session.items):
+    needs_js = ("tests/js/", "tests/gen/", "test_readme")
+    if not any(part in item.nodeid for item in session.items for part in needs_js):
         return
     from wasmplug.js import build_runtime
 

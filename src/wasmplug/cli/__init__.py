@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "call": "call",
     "ext": "ext",
     "gamebox": "gamebox",
+    "gen": "gen",
     "info": "info",
     "js": "js",
 }

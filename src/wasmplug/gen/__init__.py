@@ -1,0 +1,44 @@
+"""The utility maker: an LLM writes a JavaScript function, the Wasm sandbox runs it.
+
+    from wasmplug.gen import ChatClient, FunctionSandbox, Limits, Store, generate
+
+    client = ChatClient.from_env()                    # OPENAI_API_KEY, OPENAI_BASE_URL
+    sandbox = FunctionSandbox(Limits(timeout_s=2))    # no network, no files, no env
+    function = generate("vowels", "count the vowels in the input", client, sandbox)
+    Store().save(function)                            # under the user data directory
+    print(sandbox.run(function.code, "hello world"))  # 3
+
+The command line is `wasmplug gen` (`src/wasmplug/cli/gen.py`).
+"""
+
+from .errors import ApiError, GenerationFailed, GenError, NotFound, RunError
+from .export import export_plugin
+from .llm import ChatClient
+from .maker import DEFAULT_ATTEMPTS, Progress, edited, generate, run_examples
+from .prompt import SYSTEM_PROMPT, Answer, Example, parse_answer
+from .sandbox import FunctionSandbox, Limits
+from .store import ExampleResult, Function, Store
+
+__all__ = [
+    "DEFAULT_ATTEMPTS",
+    "SYSTEM_PROMPT",
+    "Answer",
+    "ApiError",
+    "ChatClient",
+    "Example",
+    "ExampleResult",
+    "Function",
+    "FunctionSandbox",
+    "GenError",
+    "GenerationFailed",
+    "Limits",
+    "NotFound",
+    "Progress",
+    "RunError",
+    "Store",
+    "edited",
+    "export_plugin",
+    "generate",
+    "parse_answer",
+    "run_examples",
+]
