@@ -4,9 +4,9 @@ against the fake chat-completions server on 127.0.0.1."""
 from __future__ import annotations
 
 import http.server
+import json
 import subprocess
 import sys
-import json
 from typing import Any
 
 import extism
