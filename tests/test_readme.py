@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -28,8 +30,14 @@ def test_readme_examples_run(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(ROOT)
     namespace: dict[str, object] = {}
     for index, block in enumerate(BLOCKS):
-        if re.search(r"^import ray$", block, re.M) and importlib.util.find_spec("ray") is None:
-            continue  # the Ray example needs the optional extra (pip install "wasmplug[ray]")
+        if re.search(r"^import ray$", block, re.M):
+            # The Ray example needs the optional extra (pip install "wasmplug[ray]"), and runs
+            # in a process of its own: Ray's faulthandler would break later traps in this one.
+            if importlib.util.find_spec("ray") is not None:
+                ray_example = subprocess.run([sys.executable, "-c", block], cwd=ROOT,
+                                             capture_output=True, text=True, timeout=100)
+                assert ray_example.returncode == 0, ray_example.stderr
+            continue
         try:
             exec(compile(block, f"README.md python block {index + 1}", "exec"), namespace)
         except Exception as exc:
@@ -48,3 +56,34 @@ def test_readme_and_its_test_use_no_fixed_ports() -> None:
     assert not fixed.search(readme)
     this_file = (ROOT / "tests" / "test_readme.py").read_text()
     assert not fixed.search(this_file.split("def test_readme_and")[0])
+
+
+RAY_THEN_TRAP = """
+import sys
+import ray
+import wasmplug
+
+def trap():
+    try:
+        wasmplug.Plugin("plugins/wat/trap.wasm").call("trap", "")
+    except wasmplug.Error:
+        print("trapped", flush=True)
+
+if sys.argv[1] == "ray-first":
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+trap()
+if sys.argv[1] == "wasm-first":
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    trap()
+ray.shutdown()
+"""
+
+
+@pytest.mark.timeout(200)
+def test_ray_before_plugins_keeps_traps_working_as_the_readme_says() -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    run = [sys.executable, "-c", RAY_THEN_TRAP]
+    first = subprocess.run([*run, "ray-first"], cwd=ROOT, capture_output=True, text=True, timeout=90)
+    assert first.returncode == 0 and first.stdout == "trapped\n", first.stderr
+    late = subprocess.run([*run, "wasm-first"], cwd=ROOT, capture_output=True, text=True, timeout=90)
+    assert late.returncode != 0 and late.stdout == "trapped\n"  # the second trap kills it
