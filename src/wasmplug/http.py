@@ -15,16 +15,20 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
+# httpx is imported on the first request, not with wasmplug: it is half of
+# wasmplug's import time, and most plug-ins never make a request.
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
 
-# Downloads of wasm modules: a generous bound, so a hostile server cannot fill memory.
-
 
 def client() -> httpx.Client:
+    import httpx
+
     global _client
     if _client is None:
         with _client_lock:
@@ -72,6 +76,8 @@ class Response:
 
 def request_host(url: str) -> str:
     """The host of `url` (lower-case, no port) or HttpError("Invalid URL: ...")."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -88,6 +94,8 @@ def send(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
     `timeout` bounds the whole request, not each read: a server that drips
     its answer a byte at a time is cut off when the time is up.
     """
+    import httpx
+
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         with client().stream(method, url, headers=dict(headers), content=body,
