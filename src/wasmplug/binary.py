@@ -6,6 +6,8 @@ also count a memory the module keeps private.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class _Reader:
     def __init__(self, data: bytes) -> None:
@@ -57,45 +59,70 @@ def memory_minimums(wasm: bytes, imported: bool = True) -> list[int]:
 
 
 def _scan(r: _Reader, imported: bool) -> list[int]:
-    r.pos = 8
     pages: list[int] = []
+    for section, _ in _sections(r):
+        if section == 2 and imported:
+            pages.extend(limits[0] for _, _, _, limits in _imported_memories(r))
+        elif section == 5:  # memories
+            pages.extend(r.limits()[1] for _ in range(r.uleb()))
+    return pages
+
+
+def _sections(r: _Reader) -> Iterator[tuple[int, int]]:
+    """(id, end offset) of each section, with `r` at its contents; the walk
+    moves on to the next section by its size, whatever the caller read."""
+    r.pos = 8
     while r.pos < len(r.data):
         section = r.byte()
         size = r.uleb()
         end = r.pos + size
-        if section == 2:  # imports
-            for _ in range(r.uleb()):
-                r.name()
-                r.name()
-                kind = r.byte()
-                if kind == 0:        # function: type index
-                    r.uleb()
-                elif kind == 1:      # table: reftype + limits
-                    r.byte()
-                    r.limits()
-                elif kind == 2:      # memory
-                    minimum = r.limits()[1]
-                    if imported:
-                        pages.append(minimum)
-                elif kind == 3:      # global: valtype + mutability
-                    _skip_valtype(r)
-                    r.byte()
-                elif kind == 4:      # tag: attribute + type index
-                    r.byte()
-                    r.uleb()
-                else:
-                    raise ValueError(f"unknown import kind {kind}")
-        elif section == 5:  # memories
-            for _ in range(r.uleb()):
-                pages.append(r.limits()[1])
+        yield section, end
         r.pos = end
-    return pages
 
 
-def _skip_valtype(r: _Reader) -> None:
-    kind = r.byte()
-    if kind in (0x63, 0x64):  # (ref null? heaptype)
-        r.uleb()  # heap type (abstract types are single negative-looking bytes; s33 fits)
+ImportDetail = int | tuple[int, int | None] | None
+
+
+def _imports(r: _Reader) -> Iterator[tuple[str, str, int, ImportDetail]]:
+    """The import section's entries: (module, name, kind, detail), where detail
+    is the type index of a function, (initial, maximum) pages of a memory, and
+    None for the other kinds."""
+    for _ in range(r.uleb()):
+        module, name = _text(r), _text(r)
+        kind = r.byte()
+        detail: ImportDetail = None
+        if kind == 0:        # function: type index
+            detail = r.uleb()
+        elif kind == 1:      # table: reftype + limits
+            _valtype(r)
+            r.limits()
+        elif kind == 2:      # memory: limits
+            detail = _limits_with_max(r)
+        elif kind == 3:      # global: valtype + mutability
+            _valtype(r)
+            r.byte()
+        elif kind == 4:      # tag: attribute + type index
+            r.byte()
+            r.uleb()
+        else:
+            raise ValueError(f"unknown import kind {kind}")
+        yield module, name, kind, detail
+
+
+def _imported_memories(r: _Reader) -> Iterator[tuple[str, str, int, tuple[int, int | None]]]:
+    for module, name, kind, detail in _imports(r):
+        if kind == 2:
+            assert isinstance(detail, tuple)
+            yield module, name, kind, detail
+
+
+def _limits_with_max(r: _Reader) -> tuple[int, int | None]:
+    flags = r.uleb()
+    minimum = r.uleb()
+    maximum = r.uleb() if flags & 1 else None
+    if flags & 8:  # custom page size (proposal)
+        r.uleb()
+    return minimum, maximum
 
 
 # ---------------------------------------------------------------- signatures
@@ -194,40 +221,22 @@ def _text(r: _Reader) -> str:
 
 
 def _scan_signatures(r: _Reader) -> tuple[dict[tuple[str, str], Item], dict[str, Item]]:
-    r.pos = 8
     types: list[Signature | None] = []
     functions: list[Signature | None] = []  # the function index space, imports first
     imports: dict[tuple[str, str], Item] = {}
     exports: dict[str, Item] = {}
-    while r.pos < len(r.data):
-        section = r.byte()
-        size = r.uleb()
-        end = r.pos + size
+    for section, _ in _sections(r):
         if section == 1:
             types = _types(r)
         elif section == 2:
-            for _ in range(r.uleb()):
-                module, name = _text(r), _text(r)
-                kind = r.byte()
+            for module, name, kind, detail in _imports(r):
                 imports[(module, name)] = _KINDS.get(kind, "unknown")
                 if kind == 0:
-                    sig = types[r.uleb()]
+                    assert isinstance(detail, int)
+                    sig = types[detail]
                     functions.append(sig)
                     if sig is not None:
                         imports[(module, name)] = sig
-                elif kind == 1:
-                    _valtype(r)
-                    r.limits()
-                elif kind == 2:
-                    r.limits()
-                elif kind == 3:
-                    _valtype(r)
-                    r.byte()
-                elif kind == 4:
-                    r.byte()
-                    r.uleb()
-                else:
-                    raise ValueError(f"unknown import kind {kind}")
         elif section == 3:
             functions.extend(types[r.uleb()] for _ in range(r.uleb()))
         elif section == 7:
@@ -237,7 +246,6 @@ def _scan_signatures(r: _Reader) -> tuple[dict[tuple[str, str], Item], dict[str,
                 index = r.uleb()
                 sig = functions[index] if kind == 0 else None
                 exports[name] = sig if sig is not None else _KINDS.get(kind, "unknown")
-        r.pos = end
     return imports, exports
 
 
@@ -246,50 +254,20 @@ def _scan_signatures(r: _Reader) -> tuple[dict[tuple[str, str], Item], dict[str,
 # For `wasmplug info`: what a module declares, read without instantiating it.
 
 
-def _limits_with_max(r: _Reader) -> tuple[int, int | None]:
-    flags = r.uleb()
-    minimum = r.uleb()
-    maximum = r.uleb() if flags & 1 else None
-    if flags & 8:  # custom page size (proposal)
-        r.uleb()
-    return minimum, maximum
-
-
 def memories(wasm: bytes) -> list[tuple[str, int, int | None]]:
     """(origin, initial pages, maximum pages or None) of every memory, imports first.
 
     `origin` is "import module.name" or "defined"; ValueError if unreadable.
     """
     r = _Reader(wasm)
-    r.pos = 8
     found: list[tuple[str, int, int | None]] = []
     try:
-        while r.pos < len(r.data):
-            section = r.byte()
-            size = r.uleb()
-            end = r.pos + size
+        for section, _ in _sections(r):
             if section == 2:
-                for _ in range(r.uleb()):
-                    module, name = _text(r), _text(r)
-                    kind = r.byte()
-                    if kind == 0:
-                        r.uleb()
-                    elif kind == 1:
-                        _valtype(r)
-                        r.limits()
-                    elif kind == 2:
-                        found.append((f"import {module}.{name}", *_limits_with_max(r)))
-                    elif kind == 3:
-                        _valtype(r)
-                        r.byte()
-                    elif kind == 4:
-                        r.byte()
-                        r.uleb()
-                    else:
-                        raise ValueError(f"unknown import kind {kind}")
+                found.extend((f"import {module}.{name}", *limits)
+                             for module, name, _, limits in _imported_memories(r))
             elif section == 5:
                 found.extend(("defined", *_limits_with_max(r)) for _ in range(r.uleb()))
-            r.pos = end
     except (IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read the module's memories: {exc}") from None
     return found
@@ -298,17 +276,12 @@ def memories(wasm: bytes) -> list[tuple[str, int, int | None]]:
 def custom_sections(wasm: bytes) -> list[tuple[str, bytes]]:
     """(name, contents) of every custom section, in order; ValueError if unreadable."""
     r = _Reader(wasm)
-    r.pos = 8
     found: list[tuple[str, bytes]] = []
     try:
-        while r.pos < len(r.data):
-            section = r.byte()
-            size = r.uleb()
-            end = r.pos + size
+        for section, end in _sections(r):
             if section == 0:
                 name = _text(r)
                 found.append((name, r.data[r.pos:end]))
-            r.pos = end
     except (IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read the module's custom sections: {exc}") from None
     return found
@@ -343,15 +316,10 @@ def item_counts(wasm: bytes) -> dict[str, int]:
     if not wasm.startswith(b"\0asm"):
         return counts
     r = _Reader(wasm)
-    r.pos = 8
     try:
-        while r.pos < len(wasm):
-            section = r.byte()
-            size = r.uleb()
-            end = r.pos + size
+        for section, _ in _sections(r):
             if section in _COUNTED:
                 counts[_COUNTED[section]] = r.uleb()
-            r.pos = end
     except IndexError:
         pass
     return counts
