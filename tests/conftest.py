@@ -23,7 +23,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """
     if os.environ.get("WASMPLUG_JS_RUNTIME"):
         return
-    if not any("tests/js/" in item.nodeid or "test_readme" in item.nodeid for item in session.items):
+    uses_js = ("tests/js/", "test_readme", "/test_js_", "gamebox/test_cli", "gamebox/test_games",
+               "extensions/test_cli")
+    if not any(part in item.nodeid for item in session.items for part in uses_js):
         return
     from wasmplug.js import build_runtime
 
