@@ -8,7 +8,6 @@ accepts `.js` games in any folder and builds each version of a source once.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import shutil
 import warnings
