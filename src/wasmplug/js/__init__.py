@@ -18,7 +18,7 @@ Untrusted code goes through :class:`Sandbox`.
 
 from .errors import BuildError, JSError
 from .plugin_build import build, build_file, exports_of, manifest_for
-from .prebuilt import RuntimeMissing, runtime_bytes, runtime_path
+from .prebuilt import RuntimeMissing, bare_runtime_bytes, runtime_bytes, runtime_path
 from .sandbox import Sandbox
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "JSError",
     "RuntimeMissing",
     "Sandbox",
+    "bare_runtime_bytes",
     "build",
     "build_file",
     "exports_of",
