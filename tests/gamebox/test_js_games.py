@@ -1,14 +1,13 @@
 """GameBox games written in JavaScript (the JS PDK style), built by wasmplug.js on load.
 
 The bundled `event_log_js.js` and `connect_four.js` are played through the
-game API, over HTTP and WebSockets, and in a real browser; the catalogue
+game API and over HTTP and WebSockets (in a real browser: test_js_browser.py); the catalogue
 accepts `.js` games in any folder and builds each version of a source once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import shutil
 import warnings
 from collections.abc import Iterator
@@ -24,9 +23,8 @@ from wasmplug.gamebox.catalogue import DirectoryCatalogue, bundled_games_dir
 from wasmplug.gamebox.errors import GameBoxError
 from wasmplug.gamebox.games import GameLoader, GameSession
 
-from .conftest import live_server, test_catalogue
+from .conftest import test_catalogue
 from .test_app import create, join, new_client, play, until
-from .test_browser import WAIT, create_arena, join_arena, start_game
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -226,58 +224,3 @@ def test_connect_four_over_websockets(client: Any) -> None:
     finally:
         ann_ws.__exit__(None, None, None)
         bob_ws.__exit__(None, None, None)
-
-
-@pytest.fixture
-def server() -> Iterator[str]:
-    app = create_app(test_catalogue(), arenas=Arenas(leave_after=1.0, teardown_after=5.0),
-                     sweep_every=0.2)
-    with live_server(app) as url:
-        yield url
-
-
-@pytest.fixture
-def people(browser: Any) -> Iterator[Any]:
-    contexts: list[Any] = []
-
-    def make(n: int) -> list[Any]:
-        pages = []
-        for _ in range(n):
-            context = browser.new_context(viewport={"width": 1000, "height": 760})
-            context.set_default_timeout(WAIT)
-            contexts.append(context)
-            pages.append(context.new_page())
-        return pages
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-@pytest.mark.timeout(120)
-def test_two_browsers_play_connect_four_to_the_end(server: str, people: Any,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, "wasmplug.gamebox")
-    ann, bob = people(2)
-    code = create_arena(ann, server, "ann")
-    join_arena(bob, server, code, "bob")
-    ann.wait_for_selector("#members [data-name='bob']")
-    start_game(ann, "connect_four")
-    ann.wait_for_selector("#board:has-text('Your turn (red)')")
-    bob.wait_for_selector("#board:has-text('Waiting for ann (red)')")
-    bob.locator("#board [phx-value-column='0']").first.click()  # not bob's turn
-    bob.wait_for_selector("#board .notice:has-text('It is not your turn.')")
-    moves = [(ann, 3), (bob, 4), (ann, 3), (bob, 4), (ann, 3), (bob, 4)]
-    for n, (page, column) in enumerate(moves, start=1):
-        page.locator(f"#board [phx-value-column='{column}']").first.click()
-        for viewer in (ann, bob):  # both see the disc fall
-            viewer.wait_for_function(
-                "n => document.querySelectorAll('#board .drop.red, #board .drop.yellow').length === n", arg=n)
-    ann.locator("#board [phx-value-column='3']").first.click()
-    ann.wait_for_selector("#board .result:has-text('You win!')")
-    bob.wait_for_selector("#board .result:has-text('ann wins!')")
-    assert ann.locator("#board .drop.red").count() == 4
-    bob.click("#board .reset")
-    bob.wait_for_selector("#board:has-text('Your turn (yellow)')")  # the loser begins
-    ann.wait_for_selector("#board:has-text('Waiting for bob (yellow)')")
-    assert not [r for r in caplog.records if "failed" in r.getMessage()]
