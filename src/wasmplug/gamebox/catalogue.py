@@ -73,13 +73,16 @@ def bundled_games_dir() -> Path:
 
 
 GAME_SUFFIXES = (".wasm", ".js")  # in a folder, game.wasm wins over game.js
-_built_js: dict[str, bytes] = {}  # sha256 of a .js game's source -> its plug-in
+_built_js: dict[str, bytes] = {}  # sha256 of a .js game's file name and source -> its plug-in
 _built_js_lock = threading.Lock()
 
 
 def build_js_game(source: bytes, filename: str) -> bytes:
-    """The plug-in of a JavaScript game (built by `wasmplug.js`, cached by source digest)."""
-    digest = hashlib.sha256(source).hexdigest()
+    """The plug-in of a JavaScript game (built by `wasmplug.js`, cached by source digest).
+
+    The file name is part of the key: it is embedded in the plug-in, for JS stack traces.
+    """
+    digest = hashlib.sha256(filename.encode() + b"\0" + source).hexdigest()
     with _built_js_lock:
         cached = _built_js.get(digest)
     if cached is not None:
