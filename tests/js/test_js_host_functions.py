@@ -115,12 +115,25 @@ def test_declarations_are_checked() -> None:
     assert len(imports(many)) == embed.HOST_SLOTS
 
 
-def test_cli_build_with_host_functions(tmp_path: Path) -> None:
+@pytest.mark.parametrize("declare", [["--host-function", "greet", "-f", "lookup"],
+                                     ["-i", str(JS / "host_functions.d.ts")]])
+def test_cli_build_with_host_functions(tmp_path: Path, declare: list[str]) -> None:
     out = tmp_path / "h.wasm"
     result = subprocess.run([sys.executable, "-m", "wasmplug", "js", "build", str(JS / "host_functions.js"),
-                             "-o", str(out), "--host-function", "greet", "-f", "lookup"],
-                            capture_output=True, text=True, timeout=120)
+                             "-o", str(out), *declare], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert imports(out.read_bytes()) == {("extism:host/user", "greet"), ("extism:host/user", "lookup")}
     with wasmplug.Plugin(str(out), wasi=True, functions=functions()) as plugin:
         assert plugin.call("hello", "cy") == b"Hello, cy!"
+
+
+def test_host_functions_from_an_extism_js_interface_file() -> None:
+    text = (JS / "host_functions.d.ts").read_text()
+    assert js.host_functions_from_dts(text) == ["greet", "lookup"]
+    assert js.host_functions_from_dts("declare module 'main' { export function f(): I32; }") == []
+    with pytest.raises(js.BuildError, match=r"x\.d\.ts: host function add must take one I64 and "
+                                            r"return an I64.*add\(ptr: I64\): I64"):
+        js.host_functions_from_dts("declare module 'extism:host' { interface user { add(a: I64, b: I64): I64; } }",
+                                   filename="x.d.ts")
+    with pytest.raises(js.BuildError, match="cannot read the host function declaration"):
+        js.host_functions_from_dts("declare module 'extism:host' { interface user { 3d(): I64 } }")

@@ -39,11 +39,18 @@ def command() -> None:
 @click.option("--host-function", "-f", "host_functions", multiple=True, metavar="NAME",
               help="A host function the code calls via Host.getFunctions() (repeatable): imported "
                    "as extism:host/user.NAME, type (i64) -> i64.")
-def build(source: Path, output: Path | None, host_functions: tuple[str, ...]) -> None:
+@click.option("--interface", "-i", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An extism-js interface file (.d.ts): its `interface user` in "
+                   "`declare module 'extism:host'` declares the host functions.")
+def build(source: Path, output: Path | None, host_functions: tuple[str, ...],
+          interface: Path | None) -> None:
     """Turn SOURCE (an ES module or CommonJS file, or a bundle) into an Extism plug-in."""
     from .. import js
 
     try:
+        if interface is not None:
+            declared = js.host_functions_from_dts(interface.read_text("utf-8"), filename=interface.name)
+            host_functions = tuple(declared) + tuple(f for f in host_functions if f not in declared)
         _runtime()
         started = time.perf_counter()
         code = source.read_bytes()

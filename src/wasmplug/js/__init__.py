@@ -17,6 +17,7 @@ Untrusted code goes through :class:`Sandbox`.
 """
 
 from .errors import BuildError, JSError
+from .interface import host_functions_from_dts
 from .plugin_build import build, build_file, exports_of, manifest_for
 from .prebuilt import RuntimeMissing, bare_runtime_bytes, runtime_bytes, runtime_path
 from .sandbox import Sandbox
@@ -30,6 +31,7 @@ __all__ = [
     "build",
     "build_file",
     "exports_of",
+    "host_functions_from_dts",
     "manifest_for",
     "runtime_bytes",
     "runtime_path",
