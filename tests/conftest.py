@@ -23,8 +23,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """
     if os.environ.get("WASMPLUG_JS_RUNTIME"):
         return
-    needs_js = ("tests/js/", "tests/gen/", "test_readme")
-    if not any(part in item.nodeid for item in session.items for part in needs_js):
+    # tests/js, tests/gen, and the JavaScript games and extensions (test_js_*, `gamebox play game.js`)
+    uses_js = ("tests/js/", "tests/gen/", "test_readme", "/test_js_", "gamebox/test_cli")
+    if not any(part in item.nodeid for item in session.items for part in uses_js):
         return
     from wasmplug.js import build_runtime
 

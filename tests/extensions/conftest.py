@@ -36,12 +36,12 @@ def _value(value: Any) -> str:
 
 def entry(name: str, wasm: str | Path, *, permissions: dict[str, Any] | None = None,
           config: dict[str, Any] | None = None, restart: dict[str, Any] | None = None,
-          **keys: Any) -> str:
-    """One [[extensions]] table."""
+          source_type: str = "wasm", **keys: Any) -> str:
+    """One [[extensions]] table (source_type "js": `wasm` is the path of a .js file)."""
     path = wasm if isinstance(wasm, Path) else ext_wasm(wasm)
     lines = ["[[extensions]]", f"name = {_value(name)}"]
     lines += [f"{key} = {_value(value)}" for key, value in keys.items()]
-    lines += ["[extensions.source]", 'type = "wasm"', f"path = {_value(str(path))}"]
+    lines += ["[extensions.source]", f"type = {_value(source_type)}", f"path = {_value(str(path))}"]
     for table, values in (("permissions", permissions), ("config", config), ("restart", restart)):
         if values:
             lines.append(f"[extensions.{table}]")

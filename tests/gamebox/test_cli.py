@@ -76,21 +76,23 @@ def test_help_lists_serve_and_play() -> None:
     assert "serve" in result.output and "play" in result.output
 
 
-def test_play_refuses_what_is_not_wasm(tmp_path: Path) -> None:
-    game = tmp_path / "game.js"
-    game.write_text("function render() {}")
+def test_play_refuses_what_is_neither_wasm_nor_js(tmp_path: Path) -> None:
+    game = tmp_path / "game.py"
+    game.write_text("def render(): pass")
     result = CliRunner().invoke(main, ["gamebox", "play", str(game)])
-    assert result.exit_code != 0 and "not a .wasm file" in result.output
+    assert result.exit_code != 0 and "neither a .wasm nor a .js file" in result.output
 
 
 def test_serve_has_the_bundled_games_and_the_data_dir_games(tmp_path: Path) -> None:
     (tmp_path / "games").mkdir()
     shutil.copy(bundled_games_dir() / "tictactoe.wasm", tmp_path / "games" / "my_game.wasm")
+    shutil.copy(bundled_games_dir() / "connect_four.js", tmp_path / "games" / "my_js_game.js")
     with running("serve", "--port", "0", "--data-dir", str(tmp_path)) as line:
         base = url_in(line)
         code, cookie = member(base, None, "ann")
         page = httpx.get(f"{base}/arena/{code}", headers={"cookie": cookie}).text
-        for game in ("tictactoe", "trivia", "event_log", "rock_paper_scissors", "my_game"):
+        for game in ("tictactoe", "trivia", "event_log", "rock_paper_scissors", "my_game",
+                     "event_log_js", "connect_four", "my_js_game"):
             assert f'data-gb-game="{game}"' in page
         assert "hostile" not in page and "failing" not in page
 
@@ -116,3 +118,26 @@ def test_play_prints_the_arena_link_and_reloads_the_game_on_change(tmp_path: Pat
             shutil.copy(TEST_GAMES / "failing.wasm", tmp_path / "new.wasm")
             (tmp_path / "new.wasm").replace(game)
             assert 'class="failing">Version 2<' in board_containing(ann, "failing")
+
+
+def test_play_a_js_game_and_reload_it_on_change(tmp_path: Path) -> None:
+    game = tmp_path / "four.js"
+    source = (bundled_games_dir() / "connect_four.js").read_text()
+    game.write_text(source)
+    with running("play", str(game), "--port", "0") as line:
+        base = url_in(line)
+        code = re.search(r"\?arena=([A-Z]{4})", line)
+        assert code and "four.js" in line, line
+        _, ann_cookie = member(base, code.group(1), "ann")
+        _, bob_cookie = member(base, code.group(1), "bob")
+        with socket(base, code.group(1), ann_cookie) as ann, socket(base, code.group(1), bob_cookie):
+            ann.send(json.dumps({"t": "action", "name": "select", "game": "four"}))
+            ann.send(json.dumps({"t": "action", "name": "start"}))
+            board_containing(ann, "Your turn (red)")
+            ann.send(json.dumps({"t": "event", "name": "drop", "value": {"column": "2"}}))
+            board_containing(ann, "Waiting for bob (yellow)")
+            # The author edits the game: it is rebuilt and the match continues on the new code.
+            (tmp_path / "new.js").write_text(source.replace("Waiting for ", "Now it is "))
+            (tmp_path / "new.js").replace(game)
+            html = board_containing(ann, "Now it is bob (yellow)")
+            assert html.count('class="drop red"') == 1  # the state was kept

@@ -34,7 +34,8 @@ def event(player: str, name: str, **value: str) -> dict[str, Any]:
 def test_catalogue_lists_the_bundled_games() -> None:
     catalogue = DirectoryCatalogue(bundled_games_dir())
     ids = {game.id for game in catalogue.games()}
-    assert ids == {"event_log", "tictactoe", "trivia", "rock_paper_scissors"}
+    assert ids == {"event_log", "tictactoe", "trivia", "rock_paper_scissors",
+                   "event_log_js", "connect_four"}  # the last two in JavaScript
     assert catalogue.get("tictactoe").title == "Tic-tac-toe"
     assert catalogue.get("trivia").limits == GameLimits()
     with pytest.raises(UnknownGame, match=r"no game 'chess'.*tictactoe"):

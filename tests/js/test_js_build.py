@@ -30,11 +30,14 @@ def test_runtime_needs_only_a_few_wasi_calls() -> None:
     module = wasmtime.Module(wasmtime.Engine(), js.runtime_bytes())
     wasi = sorted(i.name for i in module.imports if i.module == "wasi_snapshot_preview1")
     assert wasi == ["clock_time_get", "fd_close", "fd_fdstat_get", "fd_seek", "fd_write"]
-    assert {i.module for i in module.imports} == {"wasi_snapshot_preview1", "extism:host/env"}
+    slots = sorted(i.name for i in module.imports if i.module == "extism:host/user")
+    assert slots == sorted(f"__wasmplug_host_{n}" for n in range(embed.HOST_SLOTS))
+    bare = wasmtime.Module(wasmtime.Engine(), js.bare_runtime_bytes())
+    assert {i.module for i in bare.imports} == {"wasi_snapshot_preview1", "extism:host/env"}
 
 
 def test_bare_runtime_explains_itself() -> None:
-    with wasmplug.Plugin(js.runtime_bytes(), wasi=True) as plugin, \
+    with wasmplug.Plugin(js.bare_runtime_bytes(), wasi=True) as plugin, \
             pytest.raises(wasmplug.CallError, match="no JavaScript code is loaded"):
         plugin.call("__wasmplug_invoke", b"sf\0")
 

@@ -166,8 +166,10 @@ def test_build_errors_are_clear(tmp_path: object) -> None:
         js.build("throw new Error('top-level failure');\nexport function f() {}")
 
 
-def test_host_functions_say_they_are_not_supported() -> None:
+def test_undeclared_host_functions_say_how_to_declare_them() -> None:
+    # (declared ones: test_js_host_functions.py)
     code = "export function f() { const { my_host_fn } = Host.getFunctions(); return my_host_fn(1) }"
     with wasmplug.Plugin(js.build(code), wasi=True) as plugin, \
-            pytest.raises(wasmplug.CallError, match=r"host function my_host_fn: .* does not support host"):
+            pytest.raises(wasmplug.CallError, match=r"host function my_host_fn was not declared .*"
+                                                    r"--host-function my_host_fn"):
         plugin.call("f", "")

@@ -58,13 +58,18 @@ def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_m
 @click.option("--watch/--no-watch", default=True, show_default=True,
               help="Reload the game when the file changes.")
 def play(game: Path, host: str, port: int, watch: bool) -> None:
-    """Play GAME.wasm in a local GameBox; it reloads when the file changes."""
-    _app_modules()
-    from ..gamebox.catalogue import DirectoryCatalogue
+    """Play GAME.wasm or GAME.js in a local GameBox; it reloads when the file changes.
 
-    if game.suffix != ".wasm":
-        raise click.BadParameter(f"{game} is not a .wasm file (JavaScript games need the JS "
-                                 "runtime: build them to .wasm first)", param_hint="GAME")
+    A .js game (JS PDK style) is built with wasmplug's JavaScript runtime each
+    time it changes; a syntax error is logged and the last good version keeps
+    running.
+    """
+    _app_modules()
+    from ..gamebox.catalogue import GAME_SUFFIXES, DirectoryCatalogue
+
+    if game.suffix not in GAME_SUFFIXES:
+        raise click.BadParameter(f"{game} is neither a .wasm nor a .js file: give a game plug-in "
+                                 "or a JavaScript game", param_hint="GAME")
     asyncio.run(_serve(DirectoryCatalogue(game), host, port, game if watch else None))
 
 

@@ -36,17 +36,28 @@ def command() -> None:
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the plug-in (default: SOURCE with .wasm).")
-def build(source: Path, output: Path | None) -> None:
+@click.option("--host-function", "-f", "host_functions", multiple=True, metavar="NAME",
+              help="A host function the code calls via Host.getFunctions() (repeatable): imported "
+                   "as extism:host/user.NAME, type (i64) -> i64.")
+@click.option("--interface", "-i", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An extism-js interface file (.d.ts): its `interface user` in "
+                   "`declare module 'extism:host'` declares the host functions.")
+def build(source: Path, output: Path | None, host_functions: tuple[str, ...],
+          interface: Path | None) -> None:
     """Turn SOURCE (an ES module or CommonJS file, or a bundle) into an Extism plug-in."""
     from .. import js
 
     try:
+        if interface is not None:
+            declared = js.host_functions_from_dts(interface.read_text("utf-8"), filename=interface.name)
+            host_functions = tuple(declared) + tuple(f for f in host_functions if f not in declared)
         _runtime()
         started = time.perf_counter()
         code = source.read_bytes()
         names = js.exports_of(code, filename=source.name)
         out = output or source.with_suffix(".wasm")
-        out.write_bytes(js.build(code, filename=source.name, exports=names))
+        out.write_bytes(js.build(code, filename=source.name, exports=names,
+                                 host_functions=host_functions))
     except Error as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

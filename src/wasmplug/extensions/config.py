@@ -8,6 +8,8 @@
     [extensions.source]
     type = "wasm"
     path = "./extensions/optimizer.wasm"   # relative to the TOML file; or url = "...", hash = "<sha256>"
+    # type = "js", path = "optimizer.js": JavaScript in the JS PDK style, built
+    # by wasmplug.js when loaded (runs with WASI, nothing granted); hash pins the .js
 
     [extensions.permissions]
     max_memory = "100MB"           # B, KB, MB, GB (powers of 1000), KiB, MiB, GiB (of 1024)
@@ -97,6 +99,7 @@ class ExtensionConfig:
     path: Path | None = None       # source: a local file ...
     url: str | None = None         # ... or a URL
     hash: str | None = None
+    kind: str = "wasm"             # source.type: "wasm", or "js" (path is JavaScript source)
     enabled: bool = True
     protocol: str = "extism"
     permissions: Permissions = Permissions()
@@ -189,20 +192,22 @@ class _Entry:
         protocol = self.entry.get("protocol", "extism")
         if protocol != "extism":
             self.fail(f"unsupported protocol {protocol!r} (supported: \"extism\")", "protocol")
-        path, url, digest = self.source()
+        kind, path, url, digest = self.source()
         config = self.table("config", None)
         return ExtensionConfig(name=name, file=str(self.file), path=path, url=url, hash=digest,
+                               kind=kind,
                                enabled=enabled, protocol=protocol, permissions=self.permissions(),
                                config=config, restart=self.restart())
 
-    def source(self) -> tuple[Path | None, str | None, str | None]:
+    def source(self) -> tuple[str, Path | None, str | None, str | None]:
         if "source" not in self.entry:
             self.fail("missing: add [extensions.source] with type = \"wasm\" and a path or url",
                       "source")
         source = self.table("source", _SOURCE_KEYS)
         kind = source.get("type", "wasm")
-        if kind != "wasm":
-            self.fail(f"unsupported source type {kind!r} (supported: \"wasm\")", "source.type")
+        if kind not in ("wasm", "js"):
+            self.fail(f"unsupported source type {kind!r} (supported: \"wasm\", \"js\")",
+                      "source.type")
         digest = source.get("hash")
         if digest is not None and (not isinstance(digest, str)
                                    or not re.fullmatch(r"[0-9a-f]{64}", digest)):
@@ -211,10 +216,13 @@ class _Entry:
         if ("path" in source) == ("url" in source):
             self.fail("give exactly one of path or url", "source.path")
         if "url" in source:
+            if kind == "js":
+                self.fail("a JavaScript extension is built from a local file: give path, not url",
+                          "source.url")
             url = source["url"]
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 self.fail("expected an http:// or https:// URL", "source.url")
-            return None, url, digest
+            return kind, None, url, digest
         raw = source["path"]
         if not isinstance(raw, str) or not raw:
             self.fail("expected a file path", "source.path")
@@ -222,7 +230,7 @@ class _Entry:
         if not path.is_file():
             self.fail(f"file not found: {path} (paths are relative to the TOML file)",
                       "source.path")
-        return path, None, digest
+        return kind, path, None, digest
 
     def permissions(self) -> Permissions:
         table = self.table("permissions", _PERMISSION_KEYS)

@@ -558,6 +558,8 @@ def _compile(settings: ExtensionConfig) -> tuple[CompiledPlugin, str | None]:
         if settings.hash is not None and settings.hash != version:
             raise _StartError(f"{settings.path} has sha256 {version}, but the configuration pins "
                               f"{settings.hash}: fix source.hash or the file")
+        if settings.kind == "js":
+            wasm = _build_js(wasm, settings.path.name)
         source = {"data": wasm}
     else:
         source = {"url": settings.url}
@@ -573,12 +575,27 @@ def _compile(settings: ExtensionConfig) -> tuple[CompiledPlugin, str | None]:
     if permissions.filesystem:
         manifest["allowed_paths"] = {path: path.removeprefix("ro:")
                                      for path in permissions.filesystem}
+    if settings.kind == "js":
+        from wasmplug.js import with_heap_limit
+
+        manifest = with_heap_limit(manifest)  # a JS memory hog gets a JS error, not oom
     try:
-        compiled = CompiledPlugin(manifest, wasi=bool(permissions.filesystem), functions=[],
-                                  fuel_limit=permissions.fuel)
+        # The JavaScript runtime needs WASI (clocks, random); it is granted nothing else.
+        wasi = bool(permissions.filesystem) or settings.kind == "js"
+        compiled = CompiledPlugin(manifest, wasi=wasi, functions=[], fuel_limit=permissions.fuel)
     except Error as exc:
         raise _StartError(f"cannot load the module: {exc}") from None
     return compiled, version
+
+
+def _build_js(source: bytes, filename: str) -> bytes:
+    """The plug-in of a JavaScript extension (wasmplug.js; the runtime is built on first use)."""
+    from wasmplug import js
+
+    try:
+        return js.build(source, filename=filename)
+    except Error as exc:
+        raise _StartError(f"cannot build the JavaScript extension {filename}: {exc}") from None
 
 
 def _ask(plugin: Plugin, export: str, params: str, expected: str) -> Any:

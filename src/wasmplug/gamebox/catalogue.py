@@ -1,21 +1,27 @@
 """The catalogue: which games can be played, and their code.
 
 `Catalogue` is the interface the rest of GameBox uses; `DirectoryCatalogue`
-reads games from folders (`<id>.wasm` with an optional `<id>.toml` beside it:
-`title`, `description` and a `[limits]` table with `memory_mb` and
-`timeout_ms`). The bundled games live in `wasmplug/gamebox/games/`. Another
+reads games from folders (`<id>.wasm`, or `<id>.js` in the JS PDK style, with
+an optional `<id>.toml` beside it: `title`, `description` and a `[limits]`
+table with `memory_mb` and `timeout_ms`). A `.js` game is built into a plug-in
+by `wasmplug.js` when it is loaded (once per version of its source). The
+bundled games live in `wasmplug/gamebox/games/`. Another
 catalogue (a database of uploaded games, say) only has to offer the same
 three methods.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
+
+from wasmplug import Error
 
 from .errors import GameBoxError, UnknownGame
 
@@ -66,8 +72,36 @@ def bundled_games_dir() -> Path:
     return Path(str(resources.files("wasmplug.gamebox") / "games"))
 
 
+GAME_SUFFIXES = (".wasm", ".js")  # in a folder, game.wasm wins over game.js
+_built_js: dict[str, bytes] = {}  # sha256 of a .js game's file name and source -> its plug-in
+_built_js_lock = threading.Lock()
+
+
+def build_js_game(source: bytes, filename: str) -> bytes:
+    """The plug-in of a JavaScript game (built by `wasmplug.js`, cached by source digest).
+
+    The file name is part of the key: it is embedded in the plug-in, for JS stack traces.
+    """
+    digest = hashlib.sha256(filename.encode() + b"\0" + source).hexdigest()
+    with _built_js_lock:
+        cached = _built_js.get(digest)
+    if cached is not None:
+        return cached
+    from wasmplug import js  # lazily: only JS games need the JS runtime
+
+    try:
+        wasm = js.build(source, filename=filename)
+    except Error as exc:  # a syntax error, no exports, the runtime cannot be built
+        raise GameBoxError(f"cannot build the JavaScript game {filename}: {exc}") from None
+    with _built_js_lock:
+        if len(_built_js) >= 64:  # old versions of games being written
+            _built_js.pop(next(iter(_built_js)))
+        _built_js[digest] = wasm
+    return wasm
+
+
 class DirectoryCatalogue:
-    """Games read from `.wasm` files in folders (or single files), re-read on each call."""
+    """Games read from `.wasm` or `.js` files in folders (or single files), re-read on each call."""
 
     def __init__(self, *paths: str | Path, limits: GameLimits | None = None) -> None:
         self.paths = [Path(p) for p in paths]
@@ -77,7 +111,12 @@ class DirectoryCatalogue:
     def _files(self) -> dict[str, Path]:
         found: dict[str, Path] = {}
         for path in self.paths:
-            files = [path] if path.suffix == ".wasm" else sorted(path.glob("*.wasm")) if path.is_dir() else []
+            if path.suffix in GAME_SUFFIXES:
+                files = [path]
+            elif path.is_dir():
+                files = [file for suffix in GAME_SUFFIXES for file in sorted(path.glob(f"*{suffix}"))]
+            else:
+                files = []
             for file in files:
                 found.setdefault(file.stem, file)
         return found
@@ -95,7 +134,9 @@ class DirectoryCatalogue:
 
     def load(self, game_id: str) -> bytes:
         self.get(game_id)
-        return self._files()[game_id].read_bytes()
+        file = self._files()[game_id]
+        code = file.read_bytes()
+        return build_js_game(code, file.name) if file.suffix == ".js" else code
 
     def path(self, game_id: str) -> Path:
         self.get(game_id)

@@ -29,6 +29,7 @@ from .errors import GameFailed
 
 log = logging.getLogger("wasmplug.gamebox")
 PAGE = 65_536
+JS_HEAP_LIMIT_KEY = "wasmplug.js.max_memory"  # read by wasmplug's JavaScript runtime
 DEFAULT_CONSTRAINTS = Constraints(2, 2)
 MAX_PLAYERS = 64
 
@@ -36,10 +37,13 @@ MAX_PLAYERS = 64
 def compile_game(info: GameInfo, wasm: bytes) -> CompiledPlugin:
     """Compile a game with its limits (LoadError/ManifestError if the code is bad)."""
     limits = info.limits
+    max_pages = limits.memory_mb * 1024 * 1024 // PAGE
     manifest = Manifest(
         wasm=(WasmData(wasm, name="main"),),
-        memory=MemoryOptions(max_pages=limits.memory_mb * 1024 * 1024 // PAGE,
-                             max_output_bytes=limits.max_render_bytes),
+        memory=MemoryOptions(max_pages=max_pages, max_output_bytes=limits.max_render_bytes),
+        # A JavaScript game's runtime caps its heap below the budget (wasmplug.js
+        # with_heap_limit): a hog gets a JS error and the game stays playable.
+        config={JS_HEAP_LIMIT_KEY: str(max_pages * PAGE)},
         allowed_hosts=None,  # no network
         allowed_paths=None,  # no files
         timeout_ms=limits.timeout_ms,

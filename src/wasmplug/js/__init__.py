@@ -17,8 +17,9 @@ Untrusted code goes through :class:`Sandbox`.
 """
 
 from .errors import BuildError, JSError
+from .interface import host_functions_from_dts
 from .plugin_build import build, build_file, exports_of, manifest_for, with_heap_limit
-from .prebuilt import RuntimeMissing, runtime_bytes, runtime_path
+from .prebuilt import RuntimeMissing, bare_runtime_bytes, runtime_bytes, runtime_path
 from .sandbox import Sandbox
 
 __all__ = [
@@ -26,9 +27,11 @@ __all__ = [
     "JSError",
     "RuntimeMissing",
     "Sandbox",
+    "bare_runtime_bytes",
     "build",
     "build_file",
     "exports_of",
+    "host_functions_from_dts",
     "manifest_for",
     "runtime_bytes",
     "runtime_path",

@@ -13,6 +13,14 @@ The runtime (``runtime/wasmplug_js.c``) exports two stub functions,
 
 Appending functions and segments leaves every existing index unchanged, so
 nothing else in the binary needs rewriting.
+
+Host functions: the runtime imports ``HOST_SLOTS`` functions
+``extism:host/user.__wasmplug_host_<i>`` of type ``(i64) -> i64`` (the JS
+PDK's host-function type). :func:`resolve_host_slots` renames the import of
+slot ``i`` to ``extism:host/user.<i-th declared name>`` and every unused slot
+to ``extism:host/env.length_unsafe`` (the same type, which every Extism host
+offers), so the plug-in imports exactly the host functions it declared and,
+again, no index changes: only the import section's names are rewritten.
 """
 
 from __future__ import annotations
@@ -114,23 +122,8 @@ def _function_imports(payload: bytes) -> int:
     for _ in range(count):
         r.name()
         r.name()
-        kind = r.byte()
-        if kind == 0:
-            r.uleb()
-            functions += 1
-        elif kind == 1:  # table: reftype + limits
-            r.byte()
-            _skip_limits(r)
-        elif kind == 2:
-            _skip_limits(r)
-        elif kind == 3:  # global: valtype + mut
-            r.byte()
-            r.byte()
-        elif kind == 4:  # tag
-            r.byte()
-            r.uleb()
-        else:
-            raise EmbedError(f"unknown import kind {kind}")
+        functions += r.data[r.pos] == 0
+        _skip_import_desc(r)
     return functions
 
 
@@ -152,16 +145,80 @@ def _entries(payload: bytes) -> list[bytes]:
     return [r.take(r.uleb()) for _ in range(count)]
 
 
-def make_blob(source: bytes, names: list[str], *, kind: str, filename: str) -> bytes:
-    """The bytes the runtime reads back: kind, names, file name, source."""
+HOST_SLOTS = 16
+SLOT_PREFIX = "__wasmplug_host_"
+USER_MODULE = "extism:host/user"
+UNUSED_SLOT = ("extism:host/env", "length_unsafe")
+
+
+def make_blob(source: bytes, names: list[str], *, kind: str, filename: str,
+              host_functions: list[str] | tuple[str, ...] = ()) -> bytes:
+    """The bytes the runtime reads back: kind, names, host functions, file name, source."""
     if kind not in ("m", "s", "?"):
         raise ValueError("kind must be 'm' (ES module), 's' (script/CommonJS) or '?' (detect)")
-    return kind.encode() + "\n".join(names).encode() + b"\0" + filename.encode() + b"\0" + source
+    return (kind.encode() + "\n".join(names).encode() + b"\0" + "\n".join(host_functions).encode()
+            + b"\0" + filename.encode() + b"\0" + source)
 
 
-def embed(runtime: bytes, blob: bytes, names: list[str]) -> bytes:
-    """`runtime` with `blob` embedded and one exported thunk per name in `names`."""
+def resolve_host_slots(runtime: bytes, host_functions: list[str] | tuple[str, ...] = ()) -> bytes:
+    """`runtime` whose host-function slots import `host_functions` (the rest: a harmless kernel function)."""
+    if len(host_functions) > HOST_SLOTS:
+        raise EmbedError(f"{len(host_functions)} host functions declared; the runtime has "
+                         f"{HOST_SLOTS} slots")
+    if len(set(host_functions)) != len(host_functions):
+        raise EmbedError("a host function is declared twice")
     sections = _sections(runtime)
+    out = []
+    seen: set[int] = set()
+    for section in sections:
+        if section.id != SECTION_IMPORT:
+            out.append(section)
+            continue
+        count, r = _vec(section.payload)
+        entries = bytearray(uleb(count))
+        for _ in range(count):
+            module, field = r.name(), r.name()
+            start = r.pos
+            _skip_import_desc(r)
+            desc = r.data[start:r.pos]
+            if module == USER_MODULE and field.startswith(SLOT_PREFIX):
+                slot = int(field[len(SLOT_PREFIX):])
+                seen.add(slot)
+                module, field = ((USER_MODULE, host_functions[slot]) if slot < len(host_functions)
+                                 else UNUSED_SLOT)
+            entries += _name(module) + _name(field) + desc
+        out.append(_Section(SECTION_IMPORT, bytes(entries)))
+    if seen != set(range(HOST_SLOTS)):
+        raise EmbedError("not a wasmplug JS runtime: it has no host-function slots "
+                         f"(imports {USER_MODULE}.{SLOT_PREFIX}0..{HOST_SLOTS - 1})")
+    return b"\0asm\x01\0\0\0" + b"".join(bytes([s.id]) + uleb(len(s.payload)) + s.payload for s in out)
+
+
+def _skip_import_desc(r: _Reader) -> None:
+    """Skip an import's description: function (type index), table, memory, global or tag."""
+    kind = r.byte()
+    if kind == 0:
+        r.uleb()
+    elif kind == 1:
+        r.byte()
+        _skip_limits(r)
+    elif kind == 2:
+        _skip_limits(r)
+    elif kind == 3:
+        r.byte()
+        r.byte()
+    elif kind == 4:
+        r.byte()
+        r.uleb()
+    else:
+        raise EmbedError(f"unknown import kind {kind}")
+
+
+def embed(runtime: bytes, blob: bytes, names: list[str],
+          host_functions: list[str] | tuple[str, ...] = ()) -> bytes:
+    """`runtime` with `blob` embedded, one exported thunk per name in `names`, and
+    its host-function slots importing `host_functions` (see the module docstring)."""
+    sections = _sections(resolve_host_slots(runtime, host_functions))
     by_id = {s.id: s for s in sections if s.id}
     for needed in (SECTION_TYPE, SECTION_FUNCTION, SECTION_EXPORT, SECTION_CODE):
         if needed not in by_id:

@@ -25,7 +25,7 @@ _compiled: tuple[bytes, wasmplug.CompiledPlugin] | None = None
 
 def runtime_plugin(**manifest: object) -> wasmplug.Plugin:
     """A plug-in of the bare runtime (its `__wasmplug_load` / `__wasmplug_invoke` entry points)."""
-    wasm = prebuilt.runtime_bytes()
+    wasm = prebuilt.bare_runtime_bytes()
     if manifest:
         return wasmplug.Plugin({"wasm": [{"data": wasm}], **manifest}, wasi=True)
     global _compiled
@@ -56,14 +56,22 @@ def exports_of(source: str | bytes, *, filename: str = "plugin.js", kind: str = 
 
 
 def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
-          exports: list[str] | None = None) -> bytes:
+          exports: list[str] | None = None, host_functions: list[str] | tuple[str, ...] = ()) -> bytes:
     """The Wasm plug-in for `source` (JS module text or a bundle).
 
     `exports`: the functions to export (default: every function the module
     exports). `kind`: "m" ES module, "s" script/CommonJS, "?" decide from the
     source (a line starting with `import`/`export` makes it a module).
+    `host_functions`: the host functions the code calls through
+    `Host.getFunctions()` (at most 16), imported as `extism:host/user.<name>`
+    with the JS PDK's type `(i64) -> i64`: they take and return the offset of
+    a memory block (`Memory.fromString(...)`, `Memory.find(offset)`).
     """
     raw = source.encode() if isinstance(source, str) else bytes(source)
+    host_functions = tuple(host_functions)
+    for name in host_functions:
+        if not name or "\n" in name or "\0" in name:
+            raise BuildError(f"{name!r} cannot be a host function name")
     names = exports if exports is not None else exports_of(raw, filename=filename, kind=kind)
     if not names:
         raise BuildError(f"{filename} exports no functions: use `export function name() {{...}}` "
@@ -71,14 +79,15 @@ def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
     for name in names:
         if not name or "\n" in name or "\0" in name:
             raise BuildError(f"{name!r} cannot be a Wasm export name")
-    blob = embed.make_blob(raw, names, kind=kind, filename=filename)
+    blob = embed.make_blob(raw, names, kind=kind, filename=filename, host_functions=host_functions)
     try:
-        return embed.embed(prebuilt.runtime_bytes(), blob, names)
+        return embed.embed(prebuilt.runtime_bytes(), blob, names, host_functions)
     except embed.EmbedError as exc:
         raise BuildError(f"cannot embed {filename}: {exc}") from None
 
 
-def build_file(path: str | Path, output: str | Path | None = None) -> Path:
+def build_file(path: str | Path, output: str | Path | None = None, *,
+               host_functions: list[str] | tuple[str, ...] = ()) -> Path:
     """Build `path` (game.js) into `output` (default: game.wasm beside it); the output path."""
     src = Path(path)
     try:
@@ -86,7 +95,7 @@ def build_file(path: str | Path, output: str | Path | None = None) -> Path:
     except OSError as exc:
         raise BuildError(f"cannot read {src}: {exc.strerror}") from None
     out = Path(output) if output is not None else src.with_suffix(".wasm")
-    wasm = build(source, filename=src.name)
+    wasm = build(source, filename=src.name, host_functions=host_functions)
     out.write_bytes(wasm)
     return out
 

@@ -81,13 +81,25 @@ def runtime_path(*, build: bool = True) -> Path:
     return path
 
 
-_cached: tuple[Path, bytes] | None = None
+_cached: tuple[Path, bytes, bytes] | None = None
 
 
-def runtime_bytes() -> bytes:
-    """The runtime binary (built on first use)."""
+def _load() -> tuple[Path, bytes, bytes]:
     global _cached
     path = runtime_path()
     if _cached is None or _cached[0] != path:
-        _cached = (path, path.read_bytes())
-    return _cached[1]
+        from .embed import resolve_host_slots
+
+        raw = path.read_bytes()
+        _cached = (path, raw, resolve_host_slots(raw))
+    return _cached
+
+
+def runtime_bytes() -> bytes:
+    """The runtime binary as built (built on first use); `wasmplug js build` edits it."""
+    return _load()[1]
+
+
+def bare_runtime_bytes() -> bytes:
+    """The runtime as a plug-in of its own (the sandbox): no host functions imported."""
+    return _load()[2]

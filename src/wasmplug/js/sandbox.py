@@ -90,7 +90,7 @@ class Sandbox:
         if config:
             manifest["config"] = dict(config)
         self._compiled = wasmplug.CompiledPlugin(
-            with_heap_limit({"wasm": [{"data": prebuilt.runtime_bytes()}], **manifest}),
+            with_heap_limit({"wasm": [{"data": prebuilt.bare_runtime_bytes()}], **manifest}),
             wasi=True, fuel_limit=fuel)
         self._plugin: wasmplug.Plugin | None = None
         self._fresh = False

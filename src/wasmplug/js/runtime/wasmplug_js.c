@@ -23,7 +23,8 @@
  *   __wasmplug_reset() -> i32            forget the loaded code and every JS value
  *
  * The embedded blob (what __wasmplug_source_copy writes) is
- *   kind byte, the export names separated by '\n', NUL, file name, NUL, source.
+ *   kind byte, the export names separated by '\n', NUL, the declared host
+ *   functions separated by '\n' (slot order), NUL, file name, NUL, source.
  *
  * A call that trapped (timeout, fuel, a host error) leaves QuickJS mid-flight
  * and the C stack pointer low. The next call notices (`in_call` still set),
@@ -69,6 +70,17 @@ EXTISM(log_warn) void ex_log_warn(u64 msg);
 EXTISM(log_error) void ex_log_error(u64 msg);
 EXTISM(log_trace) void ex_log_trace(u64 msg);
 EXTISM(get_log_level) int32_t ex_get_log_level(void);
+
+/* Host-function slots: `wasmplug js build --host-function NAME` renames the
+ * import of slot i to extism:host/user.NAME (the i-th declared function), and
+ * every unused slot to extism:host/env.length_unsafe (same type, offered by
+ * every Extism host), so a plug-in imports exactly the functions it declared
+ * and no function index changes. Their type is the JS PDK's: (i64) -> i64. */
+#define HOST_SLOTS 16
+#define SLOT(i) __attribute__((import_module("extism:host/user"), \
+                               import_name("__wasmplug_host_" #i))) u64 host_slot_##i(u64 arg);
+SLOT(0) SLOT(1) SLOT(2) SLOT(3) SLOT(4) SLOT(5) SLOT(6) SLOT(7)
+SLOT(8) SLOT(9) SLOT(10) SLOT(11) SLOT(12) SLOT(13) SLOT(14) SLOT(15)
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
@@ -398,6 +410,93 @@ static JSValue utf8_decode(JSContext *c, JSValueConst t, int argc, JSValueConst 
     return v;
 }
 
+/* ---- Memory (kernel blocks) and host functions ---- */
+
+static int to_offset(JSContext *c, JSValueConst v, u64 *off) {
+    int64_t n;
+    if (JS_ToInt64Ext(c, &n, v) < 0) return -1;
+    *off = (u64)n;
+    return 0;
+}
+
+/* __memAlloc(bytes) -> offset of a new kernel block holding them */
+static JSValue mem_alloc(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    u64 off;
+    if (argc < 1 || to_kernel(c, argv[0], &off) < 0) return JS_EXCEPTION;
+    return JS_NewInt64(c, (int64_t)off);
+}
+
+/* __memLength(offset) -> the block's length (0 if it is not a block) */
+static JSValue mem_length(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    u64 off;
+    if (argc < 1 || to_offset(c, argv[0], &off) < 0) return JS_EXCEPTION;
+    return JS_NewInt64(c, (int64_t)ex_length(off));
+}
+
+/* __memRead(offset) -> ArrayBuffer copy of the block */
+static JSValue mem_read(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    u64 off;
+    if (argc < 1 || to_offset(c, argv[0], &off) < 0) return JS_EXCEPTION;
+    size_t len = off ? (size_t)ex_length(off) : 0;
+    char *buf = malloc(len + 1);
+    if (!buf) return JS_ThrowOutOfMemory(c);
+    kernel_read(off, buf, len);
+    JSValue v = JS_NewArrayBufferCopy(c, (uint8_t *)buf, len);
+    free(buf);
+    return v;
+}
+
+static JSValue mem_free(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    u64 off;
+    if (argc < 1 || to_offset(c, argv[0], &off) < 0) return JS_EXCEPTION;
+    if (off) ex_free(off);
+    return JS_UNDEFINED;
+}
+
+static const char *blob_host_names(size_t *plen);
+
+/* __hostNames() -> the host functions declared at build time, in slot order */
+static JSValue host_names(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    JSValue list = JS_NewArray(c);
+    size_t len;
+    const char *p = blob_host_names(&len), *end = p ? p + len : NULL;
+    for (uint32_t i = 0; p && p < end && i < HOST_SLOTS; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        JS_SetPropertyUint32(c, list, i, JS_NewStringLen(c, p, (size_t)(stop - p)));
+        p = stop + 1;
+    }
+    return list;
+}
+
+/* __hostCall(slot, offset) -> the offset the host function returned */
+static JSValue host_call(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    int32_t slot;
+    u64 arg, r;
+    if (argc < 2 || JS_ToInt32(c, &slot, argv[0]) < 0 || to_offset(c, argv[1], &arg) < 0)
+        return JS_EXCEPTION;
+    switch (slot) {
+    case 0: r = host_slot_0(arg); break;
+    case 1: r = host_slot_1(arg); break;
+    case 2: r = host_slot_2(arg); break;
+    case 3: r = host_slot_3(arg); break;
+    case 4: r = host_slot_4(arg); break;
+    case 5: r = host_slot_5(arg); break;
+    case 6: r = host_slot_6(arg); break;
+    case 7: r = host_slot_7(arg); break;
+    case 8: r = host_slot_8(arg); break;
+    case 9: r = host_slot_9(arg); break;
+    case 10: r = host_slot_10(arg); break;
+    case 11: r = host_slot_11(arg); break;
+    case 12: r = host_slot_12(arg); break;
+    case 13: r = host_slot_13(arg); break;
+    case 14: r = host_slot_14(arg); break;
+    case 15: r = host_slot_15(arg); break;
+    default: return JS_ThrowRangeError(c, "no host function slot %d", (int)slot);
+    }
+    return JS_NewInt64(c, (int64_t)r);
+}
+
 /* ---- the JS side of the API ---- */
 
 static const char PRELUDE[] =
@@ -410,8 +509,10 @@ static const char PRELUDE[] =
     "const log=(l)=>(...a)=>n.log(l,fmt(a));\n"
     "g.console={trace:log(0),debug:log(1),log:log(2),info:log(2),warn:log(3),error:log(4)};\n"
     "g.Host={inputBytes:n.inputBytes,inputString:n.inputString,outputBytes:n.output,outputString:n.output,\n"
-    " getFunctions(){return new Proxy({},{get(t,k){if(typeof k!=='string'||k==='then')return undefined;\n"
-"  throw new Error('host function '+k+': wasmplug\\'s JavaScript runtime does not support host functions yet')}})},\n"
+    " getFunctions(){const f={};n.hostNames().forEach((k,i)=>{f[k]=(p)=>n.hostCall(i,p)});\n"
+    "  return new Proxy(f,{get(t,k){if(typeof k!=='string'||k==='then')return undefined;\n"
+    "   if(Object.hasOwn(t,k))return t[k];return ()=>{throw new Error('host function '+k+' was not declared "
+    "when this plug-in was built: `wasmplug js build --host-function '+k+' ...`')}}})},\n"
     " arrayBufferToBase64(buf){const b=new Uint8Array(buf);let s='';let i=0;\n"
     "  for(;i+2<b.length;i+=3){const v=(b[i]<<16)|(b[i+1]<<8)|b[i+2];"
     "s+=B64[v>>18]+B64[(v>>12)&63]+B64[(v>>6)&63]+B64[v&63]}\n"
@@ -421,6 +522,21 @@ static const char PRELUDE[] =
     "const out=new Uint8Array(Math.floor(s.length*3/4));let o=0,v=0,bits=0;\n"
     "  for(const ch of s){v=(v<<6)|B64.indexOf(ch);bits+=6;if(bits>=8){bits-=8;out[o++]=(v>>bits)&255}}"
     "return out.buffer.slice(0,o)}};\n"
+    "class MemoryHandle{constructor(offset,len){this.offset=offset;this.len=len}\n"
+    " readBytes(){return n.memRead(this.offset)}readString(){return n.utf8Decode(n.memRead(this.offset),false)}\n"
+    " readJsonObject(){return JSON.parse(this.readString())}free(){n.memFree(this.offset)}\n"
+    " readUInt32(){return new DataView(this.readBytes()).getUint32(0,true)}\n"
+    " readUInt64(){return new DataView(this.readBytes()).getBigUint64(0,true)}\n"
+    " readFloat32(){return new DataView(this.readBytes()).getFloat32(0,true)}\n"
+    " readUFloat64(){return new DataView(this.readBytes()).getFloat64(0,true)}}\n"
+    "const num=(size,set)=>(v)=>{const b=new ArrayBuffer(size);set(new DataView(b),v);return g.Memory.fromBuffer(b)};\n"
+    "g.MemoryHandle=MemoryHandle;\n"
+    "g.Memory={fromBuffer(b){const o=n.memAlloc(b);return new MemoryHandle(o,n.memLength(o))},\n"
+    " fromString(s){return g.Memory.fromBuffer(n.utf8Encode(String(s)))},\n"
+    " fromJsonObject(o){return g.Memory.fromString(JSON.stringify(o))},\n"
+    " find(o){return new MemoryHandle(o,n.memLength(o))},\n"
+    " allocUInt32:num(4,(d,v)=>d.setUint32(0,v,true)),allocUInt64:num(8,(d,v)=>d.setBigUint64(0,BigInt(v),true)),\n"
+    " allocFloat32:num(4,(d,v)=>d.setFloat32(0,v,true)),allocFloat64:num(8,(d,v)=>d.setFloat64(0,v,true))};\n"
     "g.Var={set:n.varSet,getString:n.varGetString,getBytes:n.varGetBytes,delete:n.varDelete};\n"
     "g.Config={get:n.configGet};\n"
     "g.Http={request(req,body){if(req===null||typeof req!=='object'||typeof req.url!=='string')"
@@ -455,6 +571,12 @@ static const JSCFunctionListEntry NATIVES[] = {
     JS_CFUNC_DEF("log", 2, log_call),
     JS_CFUNC_DEF("utf8Encode", 1, utf8_encode),
     JS_CFUNC_DEF("utf8Decode", 2, utf8_decode),
+    JS_CFUNC_DEF("memAlloc", 1, mem_alloc),
+    JS_CFUNC_DEF("memLength", 1, mem_length),
+    JS_CFUNC_DEF("memRead", 1, mem_read),
+    JS_CFUNC_DEF("memFree", 1, mem_free),
+    JS_CFUNC_DEF("hostNames", 0, host_names),
+    JS_CFUNC_DEF("hostCall", 2, host_call),
 };
 
 /* ---- errors ---- */
@@ -758,6 +880,14 @@ static const char *blob_name(int32_t index, size_t *plen) {
     return NULL;
 }
 
+/* The blob's host-function names ('\n'-separated), or NULL (no blob: the bare runtime). */
+static const char *blob_host_names(size_t *plen) {
+    if (!blob) return NULL;
+    const char *hosts = (const char *)memchr(blob + 1, 0, blob_len - 1) + 1;
+    *plen = strlen(hosts);
+    return hosts;
+}
+
 __attribute__((noinline)) static int32_t call_index(int32_t index) {
     if (!blob) {
         int32_t n = wasmplug_source_len();
@@ -782,7 +912,8 @@ __attribute__((noinline)) static int32_t call_index(int32_t index) {
         return 1;
     }
     if (!loaded) {
-        const char *filename = (const char *)memchr(blob + 1, 0, blob_len - 1) + 1;
+        const char *hosts = (const char *)memchr(blob + 1, 0, blob_len - 1) + 1;
+        const char *filename = hosts + strlen(hosts) + 1;
         const char *source = filename + strlen(filename) + 1;
         if (load_code(filename, source, (size_t)(blob + blob_len - source), blob[0]) < 0) return 1;
     }
