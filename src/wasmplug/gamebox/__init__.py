@@ -19,7 +19,8 @@ from .errors import ArenaError, GameBoxError, GameFailed, UnknownGame
 
 __all__ = ["ArenaError", "GameBoxError", "GameFailed", "UnknownGame", "create_app", "require_extra"]
 
-EXTRA_MODULES = ("starlette", "uvicorn", "jinja2", "nh3")
+EXTRA_MODULES = ("starlette", "uvicorn", "jinja2", "nh3", "sqlalchemy", "alembic", "argon2", "itsdangerous",
+                 "markdown_it", "PIL")
 
 
 def require_extra() -> None:

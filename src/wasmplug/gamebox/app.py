@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .arenas import CODE_LENGTH, NAME_MAX, Arena, Arenas, Member, normalise_code
 from .catalogue import Catalogue, DirectoryCatalogue, bundled_games_dir
 from .errors import ArenaError
+from .library import Library
 from .protocol import MAX_MESSAGE_BYTES
 from .service import GameBox, Viewer
 
@@ -84,8 +86,15 @@ def cookie_name(code: str) -> str:
 
 
 def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = None,
-               sweep_every: float = 1.0) -> Starlette:
-    """The GameBox ASGI app for `catalogue` (default: the bundled games)."""
+               sweep_every: float = 1.0, session_secret: str | None = None,
+               site_settings: Any = None) -> Starlette:
+    """The GameBox ASGI app for `catalogue` (default: the bundled games).
+
+    With a `Library` (uploaded games in a database) as the catalogue, the app
+    also serves accounts, uploads and the catalogue pages (`site.py`), with
+    sessions signed by `session_secret` (default: a random one per process,
+    so give every server of a deployment the same secret).
+    """
     catalogue = catalogue or DirectoryCatalogue(bundled_games_dir())
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                    autoescape=True)
@@ -93,8 +102,10 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
 
     def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = templates.get_template(template).render(**context, code_length=CODE_LENGTH,
-                                                   name_max=NAME_MAX)
+                                                   name_max=NAME_MAX, site=site)
         return HTMLResponse(html, status_code=status)
+
+    site = isinstance(catalogue, Library)
 
     def member_of(request: Request | WebSocket, code: str) -> tuple[Arena, Member] | None:
         return box.arenas.by_token(code, request.cookies.get(cookie_name(code)))
@@ -184,7 +195,13 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
             task.cancel()
             box.close()
 
+    routes: list[Any] = []
+    if isinstance(catalogue, Library):
+        from .site import site_routes
+
+        routes = site_routes(catalogue, page, site_settings)
     app = Starlette(routes=[
+        *routes,
         Route("/", home),
         Route("/arenas", create, methods=["POST"]),
         Route("/join", join, methods=["POST"]),
@@ -192,6 +209,11 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
         WebSocketRoute("/arena/{code}/ws", live),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ], lifespan=lifespan)
+    if isinstance(catalogue, Library):
+        from starlette.middleware.sessions import SessionMiddleware
+
+        app.add_middleware(SessionMiddleware, secret_key=session_secret or secrets.token_urlsafe(32),
+                           session_cookie="gamebox_session", same_site="lax", max_age=14 * 86400)
     app.add_middleware(SecurityHeaders)
     app.state.gamebox = box
     return app
