@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wasmplug import Error, Plugin, inspect_plugin
@@ -36,7 +36,7 @@ class UploadPolicy:
     """What an upload may be: its size cap, the game limits of its trial run, the trial's budget."""
 
     max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
-    limits: GameLimits = GameLimits()
+    limits: GameLimits = field(default_factory=GameLimits)
     trial_seconds: float = DEFAULT_TRIAL_SECONDS
 
 
