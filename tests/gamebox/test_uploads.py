@@ -8,8 +8,7 @@ import pytest
 
 from wasmplug.gamebox.catalogue import GameLimits
 from wasmplug.gamebox.errors import UploadRejected
-from wasmplug.gamebox.uploads import (UploadPolicy, check_artwork, check_game, render_description,
-                                      slugify)
+from wasmplug.gamebox.uploads import UploadPolicy, check_artwork, check_game, render_description, slugify
 
 from .wat_games import game_wasm
 
