@@ -55,7 +55,13 @@ def test_sign_up_upload_and_play_with_a_friend(site: str, people: Any, tmp_path:
     author.wait_for_selector("#game-title:has-text('Noughts & Crosses')")
     assert author.inner_text("#game-author") == "ada"
     assert author.inner_html("#game-description").strip() == "<p>The classic, <strong>by Ada</strong>.</p>"
-    assert author.evaluate("document.querySelector('img.artwork').naturalWidth") == 300
+    width = 0
+    for _ in range(100):  # the page's CSP forbids wait_for_function's eval: poll the image
+        width = author.evaluate("() => document.querySelector('img.artwork').naturalWidth")
+        if width:
+            break
+        author.wait_for_timeout(100)
+    assert width == 300
 
     friend.goto(site + "/games?q=noughts")  # anonymous: playing needs no account
     friend.wait_for_selector("a.game-title:has-text('Noughts & Crosses')")

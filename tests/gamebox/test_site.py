@@ -145,6 +145,8 @@ FORMS = [
     ("/my/games/space/edit", {"title": "Pwned", "description": ""}),
     ("/my/games/space/delete", {}),
     ("/admin", {"user": "bob", "action": "ban"}),
+    ("/arenas", {"name": "ann"}),  # the arena forms too, when accounts are on
+    ("/join", {"code": "BCDF", "name": "bob"}),
 ]
 
 
@@ -171,6 +173,17 @@ def test_csrf_on_every_form(app: Any, library: Any, url: str, fields: dict[str, 
     assert library.tokens(library.account(1)) == []
     assert not any(a.banned for a in library.users())
     assert [a.username for a in library.users()] == ["bob", "root"]
+    assert app.state.gamebox.arenas.arenas == {}
+
+
+def test_the_arena_forms_work_with_their_csrf_token(app: Any) -> None:
+    ann = person(app)
+    response = ann.post("/arenas", data={"csrf": csrf(ann, "/"), "name": "ann"})
+    assert response.status_code == 303 and response.headers["location"].startswith("/arena/")
+    code = response.headers["location"].rsplit("/", 1)[1]
+    bob = person(app)
+    response = bob.post("/join", data={"csrf": csrf(bob, f"/?arena={code}"), "code": code, "name": "bob"})
+    assert response.status_code == 303 and response.headers["location"] == f"/arena/{code}"
 
 
 def test_password_brute_force_hits_the_rate_limit(app: Any, library: Any) -> None:

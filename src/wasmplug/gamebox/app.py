@@ -116,26 +116,52 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
                             samesite="strict", path="/")
         return response
 
+    def home_page(request: Request, status: int = 200, **context: Any) -> Response:
+        if site:  # signed-in visitors see their name; the forms carry the CSRF token
+            from .site import csrf_token, current_user
+
+            context.update(csrf=csrf_token(request), me=current_user(catalogue, request))
+        return page("home.html", status=status, **context)
+
+    async def arena_form(request: Request) -> Any:
+        """The form, or None when the site's CSRF check fails."""
+        form = await request.form()
+        if site:
+            from .accounts import csrf_ok
+
+            if not csrf_ok(request.session.get("csrf"), form.get("csrf")):
+                return None
+        return form
+
     async def home(request: Request) -> Response:
         code = normalise_code(request.query_params.get("arena", ""))[:CODE_LENGTH]
-        return page("home.html", code=code, error="", name="")
+        return home_page(request, code=code, error="", name="")
+
+    def csrf_failed(request: Request) -> Response:
+        from .site import CSRF_FAILED
+
+        return home_page(request, status=403, code="", error=CSRF_FAILED, name="")
 
     async def create(request: Request) -> Response:
-        form = await request.form()
+        form = await arena_form(request)
+        if form is None:
+            return csrf_failed(request)
         name = str(form.get("name", ""))
         try:
             arena, member = box.create_arena(name)
         except ArenaError as exc:
-            return page("home.html", status=400, code="", error=str(exc), name=name)
+            return home_page(request, status=400, code="", error=str(exc), name=name)
         return enter(arena, member)
 
     async def join(request: Request) -> Response:
-        form = await request.form()
+        form = await arena_form(request)
+        if form is None:
+            return csrf_failed(request)
         code, name = normalise_code(str(form.get("code", ""))), str(form.get("name", ""))
         try:
             arena, member = await box.join(code, name)
         except ArenaError as exc:
-            return page("home.html", status=400, code=code[:CODE_LENGTH], error=str(exc), name=name)
+            return home_page(request, status=400, code=code[:CODE_LENGTH], error=str(exc), name=name)
         return enter(arena, member)
 
     async def arena_page(request: Request) -> Response:
