@@ -13,9 +13,10 @@ import jinja2
 import pytest
 from sqlalchemy import func, select
 
+from wasmplug.gamebox import protocol
 from wasmplug.gamebox.arenas import Arenas
 from wasmplug.gamebox.db import Base, Blob, GameVersion
-from wasmplug.gamebox.errors import AccessDenied, GameBoxError, UnknownGame, UploadRejected
+from wasmplug.gamebox.errors import AccessDenied, ArenaError, GameBoxError, UnknownGame, UploadRejected
 from wasmplug.gamebox.service import GameBox
 
 from .wat_games import game_wasm
@@ -170,7 +171,7 @@ def test_search_pages_and_my_games(library: Any) -> None:
     assert library.search(owner=alice)[1] == 30
 
 
-def test_arenas_keep_their_version_and_plays_are_counted(library: Any) -> None:
+def test_arenas_keep_their_version_survive_a_ban_and_plays_are_counted(library: Any) -> None:
     alice = library.add_user("alice", "correct horse")
     library.upload(alice, game_wasm("first"), slug="marker")
 
@@ -189,7 +190,17 @@ def test_arenas_keep_their_version_and_plays_are_counted(library: Any) -> None:
             await box._select(new, host2.name, "marker")
             new.start(host2.name)
             await box._start(new)
-            return (await box.board_html(old, host), await box.board_html(new, host2))
+            boards = (await box.board_html(old, host), await box.board_html(new, host2))
+            # the author is banned: running arenas finish their game, no new arena can pick it
+            admin = library.add_user("root", "correct horse", admin=True)
+            library.set_banned(admin, "alice", True)
+            await box.event(old, host, protocol.Event("click", {}))
+            assert old.version == 1 and "first" in await box.board_html(old, host)
+            third, host3 = box.create_arena("Eve")
+            with pytest.raises(ArenaError, match="no game 'marker' in the catalogue"):
+                await box._select(third, host3.name, "marker")
+            library.set_banned(admin, "alice", False)
+            return boards
         finally:
             box.close()
 
