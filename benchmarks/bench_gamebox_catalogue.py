@@ -41,6 +41,10 @@ import httpx
 from websockets.asyncio.client import connect
 
 RESULTS = Path(__file__).parent / "results"
+# A new connection per request: on a kept-alive connection httpx and uvicorn stall ~40 ms per
+# request on loopback (a delayed-ACK interplay that curl does not show), which would measure
+# the client, not GameBox.
+NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
 
 
 def padded(wasm: bytes, size: int) -> bytes:
@@ -92,13 +96,13 @@ def populate(data_dir: Path, games: int) -> str:
 async def arena_until_board(base: str, game: str) -> None:
     """Create an arena, a friend joins, the host picks `game` and starts it; return when the
     host's first board arrives."""
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with httpx.AsyncClient(base_url=base, limits=NO_KEEPALIVE) as http:
         home = await http.get("/")
         token = re.search(r'name="csrf" value="([^"]+)"', home.text)
         created = await http.post("/arenas", data={"name": "host", "csrf": token.group(1) if token else ""})
         code = created.headers["location"].rsplit("/", 1)[-1]
         cookies = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-    async with httpx.AsyncClient(base_url=base) as friend:  # the second player
+    async with httpx.AsyncClient(base_url=base, limits=NO_KEEPALIVE) as friend:  # the second player
         page = await friend.get(f"/?arena={code}")
         token = re.search(r'name="csrf" value="([^"]+)"', page.text)
         joined = await friend.post("/join", data={"code": code, "name": "friend",
@@ -135,11 +139,7 @@ async def run(base: str, token: str, uploads: int, pages: int) -> dict[str, Any]
 
     code = (bundled_games_dir() / "tictactoe.wasm").read_bytes()
     upload_times, upload_only, bundled_times = [], [], []
-    # A new connection per request: on a kept-alive connection httpx and uvicorn stall ~40 ms
-    # per request on loopback (a delayed-ACK interplay that curl does not show), which would
-    # measure the client, not GameBox.
-    async with httpx.AsyncClient(base_url=base, timeout=60,
-                                 limits=httpx.Limits(max_keepalive_connections=0)) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=NO_KEEPALIVE) as http:
         for i in range(uploads):
             wasm = padded(code, 1024 * 1024)
             t0 = time.perf_counter()

@@ -313,3 +313,18 @@ def test_tokens_are_created_on_my_page(app: Any, library: Any) -> None:
     token = re.search(r'id="new-token">([^<]+)<', page).group(1)  # type: ignore[union-attr]
     assert api_upload(person(app), token, game_wasm(), game="space").status_code == 201
     assert "new-token" not in alice.get("/my").text  # shown once
+
+
+def test_an_oversized_request_is_refused_unread(app: Any, library: Any) -> None:
+    library.add_user("alice", "correct horse")
+    token = library.new_token(library.account(1))
+    huge = bytes(6 * 1024 * 1024)
+    response = api_upload(person(app), token, huge, game="space")
+    assert response.status_code == 413
+    assert re.fullmatch(r"the request is \d+ bytes; an upload may be at most 2097152 bytes of game "
+                        r"and 2 MB of artwork", response.json()["error"])
+    alice = person(app)
+    alice.post("/login", data={"csrf": csrf(alice), "username": "alice", "password": "correct horse"})
+    response = upload(alice, huge)
+    assert response.status_code == 413 and "an upload may be at most 2097152 bytes" in response.text
+    assert library.search()[1] == 0

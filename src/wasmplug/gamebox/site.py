@@ -69,6 +69,20 @@ def site_routes(library: Library, page: Callable[..., Response],
         return page(template, status=status, me=current_user(library, request),
                     csrf=csrf_token(request), **context)
 
+    # The largest request an upload may be: the game, the artwork, the fields.
+    max_request = library.policy.max_bytes + 3 * 1024 * 1024
+
+    def too_big(request: Request) -> str:
+        """Why the request is refused unread ("" if its declared size is fine)."""
+        try:
+            size = int(request.headers.get("content-length", "0"))
+        except ValueError:
+            return "the request's Content-Length is not a number"
+        if size > max_request:
+            return (f"the request is {size} bytes; an upload may be at most "
+                    f"{library.policy.max_bytes} bytes of game and 2 MB of artwork")
+        return ""
+
     async def checked_form(request: Request) -> Any:
         form = await request.form(max_part_size=library.policy.max_bytes + 1024)
         if not csrf_ok(request.session.get("csrf"), form.get("csrf")):
@@ -193,6 +207,8 @@ def site_routes(library: Library, page: Callable[..., Response],
         me = signed_in(request)
         if not isinstance(me, Account):
             return me
+        if reason := too_big(request):
+            return await my_page(request, 413, reason)
         form = await checked_form(request)
         if form is None:
             return refuse(request, CSRF_FAILED)
@@ -277,6 +293,8 @@ def site_routes(library: Library, page: Callable[..., Response],
                                           "TOKEN; create one on your 'My games' page)"}, 401)
         if me.banned:
             return JSONResponse({"error": "your account is banned: you cannot upload"}, 403)
+        if reason := too_big(request):
+            return JSONResponse({"error": reason}, 413)
         form = await request.form(max_part_size=library.policy.max_bytes + 1024)
         try:
             slug, number = await do_upload(me, form)
