@@ -209,3 +209,20 @@ def test_arenas_keep_their_version_survive_a_ban_and_plays_are_counted(library: 
         old_board, new_board = asyncio.run(scenario())
     assert "first" in old_board and "second" in new_board
     assert library.listing("marker")[0].plays == 2
+
+
+def test_the_arena_picker_lists_the_most_played_uploads(library: Any, monkeypatch: Any) -> None:
+    import wasmplug.gamebox.library as library_module
+
+    monkeypatch.setattr(library_module, "PICKER_GAMES", 3)
+    alice = library.add_user("alice", "correct horse")
+    wasm = game_wasm()
+    for n in range(6):
+        library.upload(alice, wasm, slug=f"g{n}", title=f"G{n}")
+    for n, plays in [(4, 3), (1, 2), (5, 1)]:
+        for _ in range(plays):
+            library.played(f"g{n}")
+    library._changed()  # plays do not refresh the picker at once; uploads, edits and bans do
+    ids = [info.id for info in library.games()]
+    assert ids == [info.id for info in library.bundled.games()] + ["g4", "g1", "g5"]
+    library.get("g0")  # the others can still be picked by id

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
@@ -23,6 +24,8 @@ from .uploads import UploadPolicy, check_artwork, check_game, slugify
 
 log = logging.getLogger("wasmplug.gamebox")
 PAGE_SIZE = 48
+PICKER_GAMES = 200  # uploaded games the arena's picker lists (the most played)
+CACHE_SECONDS = 2.0  # how long the picker's list is reused (other servers' changes show after it)
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,25 @@ class Library:
         self.bundled = bundled
         self.policy = policy or UploadPolicy()
         self.limits: GameLimits = self.policy.limits
+        self._picker: tuple[float, list[GameInfo]] | None = None
 
     # -- Catalogue ---------------------------------------------------------------
     def games(self) -> list[GameInfo]:
+        """What the arena's picker lists: the bundled games, then the PICKER_GAMES most played
+        uploads (every arena re-renders it, so it is reused for CACHE_SECONDS)."""
+        cached = self._picker
+        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1]
         infos = list(self.bundled.games()) if self.bundled is not None else []
         with self.db.session() as s:
-            rows = s.execute(self._visible().order_by(func.lower(Game.title))).scalars()
+            rows = s.execute(self._visible().order_by(Game.plays.desc(), func.lower(Game.title))
+                             .limit(PICKER_GAMES)).scalars()
             infos += [self._info(game) for game in rows]
+        self._picker = (time.monotonic(), infos)
         return infos
+
+    def _changed(self) -> None:
+        self._picker = None
 
     def get(self, game_id: str) -> GameInfo:
         if self.bundled is not None and game_id in self._bundled_ids():
@@ -147,6 +161,7 @@ class Library:
             if user.is_admin:
                 raise AccessDenied("an admin cannot be banned")
             user.banned = banned
+        self._changed()
         log.info("%s %s %s", admin.username, "banned" if banned else "unbanned", username)
 
     def _require_admin(self, who: Account) -> None:
@@ -225,6 +240,7 @@ class Library:
             digest = self._store(s, wasm)
             number = (game.versions[-1].number + 1) if game.versions else 1
             game.versions.append(GameVersion(number=number, wasm_sha256=digest, size=len(wasm)))
+        self._changed()
         log.info("%s uploaded %s version %d (%d bytes)", who.username, slug, number, len(wasm))
         return slug, number
 
@@ -242,11 +258,13 @@ class Library:
             if not title or len(title) > 80:
                 raise UploadRejected(["the title must have 1 to 80 characters"])
             game.title, game.description, game.updated_at = title, description[:20_000], now()
+        self._changed()
 
     def delete(self, who: Account, slug: str) -> None:
         """Delete a game (its author or an admin); running arenas keep their copy."""
         with self.db.session() as s:
             s.delete(self._owned(s, who, slug))
+        self._changed()
         log.info("%s deleted game %s", who.username, slug)
 
     def _owned(self, s, who: Account, slug: str) -> Game:  # type: ignore[no-untyped-def]
