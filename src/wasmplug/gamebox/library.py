@@ -14,7 +14,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
 
 from . import accounts
 from .catalogue import Catalogue, GameInfo, GameLimits
@@ -112,7 +113,7 @@ class Library:
     def _bundled_ids(self) -> set[str]:
         return {info.id for info in self.bundled.games()} if self.bundled is not None else set()
 
-    def _visible(self):  # type: ignore[no-untyped-def]
+    def _visible(self) -> Select[tuple[Game]]:
         return select(Game).join(Game.owner).where(User.banned.is_(False))
 
     def _info(self, game: Game) -> GameInfo:
@@ -244,7 +245,7 @@ class Library:
         log.info("%s uploaded %s version %d (%d bytes)", who.username, slug, number, len(wasm))
         return slug, number
 
-    def _store(self, s, data: bytes) -> str:  # type: ignore[no-untyped-def]
+    def _store(self, s: Session, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         if s.get(Blob, digest) is None:
             s.add(Blob(sha256=digest, size=len(data), data=data))
@@ -267,7 +268,7 @@ class Library:
         self._changed()
         log.info("%s deleted game %s", who.username, slug)
 
-    def _owned(self, s, who: Account, slug: str) -> Game:  # type: ignore[no-untyped-def]
+    def _owned(self, s: Session, who: Account, slug: str) -> Game:
         game = s.scalars(select(Game).where(Game.slug == slug)).first()
         if game is None:
             raise UnknownGame(f"no game {slug!r}")
