@@ -2,6 +2,8 @@
 
     wasmplug gamebox serve            # the bundled games, on http://127.0.0.1:8000
     wasmplug gamebox play game.wasm   # a game author's loop: reloads on change
+    wasmplug gamebox serve --data-dir DIR   # + accounts and uploaded games (SQLite in DIR)
+    wasmplug gamebox upload game.wasm --server URL --token T
 
 or from Python::
 

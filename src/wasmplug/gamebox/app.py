@@ -10,6 +10,10 @@ Routes:
     GET  /arena/{code}          the arena page (members only; others go to /?arena=CODE)
     WS   /arena/{code}/ws       the viewer's live socket (protocol.py)
     GET  /static/...            our own script and style sheet
+
+With a `Library` as the catalogue, also the accounts, uploads and catalogue
+pages of `site.py` (/games, /signup, /login, /my, /admin, /api/games), signed
+session cookies, and a CSRF token on every form (the arena forms too).
 """
 
 from __future__ import annotations
