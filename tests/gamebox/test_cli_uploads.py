@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .conftest import DATABASE_URLS, fresh_database
 from .test_cli import running, url_in
 from .wat_games import game_wasm
 
@@ -73,3 +75,22 @@ def test_add_user_then_upload_from_the_command_line(tmp_path: Path) -> None:
         assert "a valid API token is needed" in wrong.stderr
     unreachable = wasmplug("upload", str(game), "--server", "http://127.0.0.1:9", "--token", token)
     assert unreachable.returncode == 1 and "cannot reach http://127.0.0.1:9" in unreachable.stderr
+
+
+@pytest.mark.parametrize("kind", DATABASE_URLS)
+def test_serve_and_add_user_take_a_database_url(kind: str, tmp_path: Path) -> None:
+    db = fresh_database(kind, tmp_path)  # an empty, migrated database (PostgreSQL under .ci/run)
+    url = db.url if kind != "sqlite" else f"sqlite:///{tmp_path / 'other.db'}"
+    db.close()
+    made = wasmplug("add-user", "ada", "--database-url", url, "--password", "correct horse")
+    assert made.returncode == 0, made.stderr
+    with running("serve", "--port", "0", "--database-url", url, "--session-secret", "s" * 32) as line:
+        base = url_in(line)
+        with httpx.Client(base_url=base) as http:
+            page = http.get("/login").text
+            token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+            response = http.post("/login", data={"csrf": token, "username": "ada",
+                                                 "password": "correct horse"})
+            assert response.status_code == 303 and "My games (ada)" in http.get("/my").text
+    bad = wasmplug("add-user", "bob", "--database-url", "nosuchdb://x", "--password", "correct horse")
+    assert bad.returncode == 1 and "cannot open the database" in bad.stderr
