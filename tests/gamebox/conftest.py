@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -79,3 +80,43 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# -- uploaded games: the database ---------------------------------------------------
+# The catalogue tests run against SQLite, and against PostgreSQL too when
+# GAMEBOX_TEST_POSTGRES_URL names a server (.ci/run starts one and sets it).
+DATABASE_URLS = ["sqlite"] + (["postgresql"] if os.environ.get("GAMEBOX_TEST_POSTGRES_URL") else [])
+
+
+def fresh_database(kind: str, tmp_path: Path) -> Any:
+    from sqlalchemy import text
+
+    from wasmplug.gamebox.db import Database
+
+    if kind == "sqlite":
+        db = Database.in_dir(tmp_path / "data")
+    else:
+        db = Database(os.environ["GAMEBOX_TEST_POSTGRES_URL"])
+        with db.engine.begin() as connection:  # an empty schema for every test
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    db.upgrade()
+    return db
+
+
+@pytest.fixture(params=DATABASE_URLS)
+def database(request: Any, tmp_path: Path) -> Iterator[Any]:
+    db = fresh_database(request.param, tmp_path)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def library(database: Any) -> Any:
+    """A Library on a fresh database, with the bundled games listed first; fast test limits."""
+    from wasmplug.gamebox.library import Library
+    from wasmplug.gamebox.uploads import UploadPolicy
+
+    return Library(database, bundled=DirectoryCatalogue(bundled_games_dir()),
+                   policy=UploadPolicy(max_bytes=2 * 1024 * 1024,
+                                       limits=GameLimits(timeout_ms=300), trial_seconds=5.0))

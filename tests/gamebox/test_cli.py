@@ -49,12 +49,17 @@ def url_in(line: str) -> str:
 def member(base: str, code: str | None, name: str) -> tuple[str, str]:
     """Create (code None) or join an arena over HTTP; (code, cookie)."""
     with httpx.Client(base_url=base) as http:
+        # With --data-dir accounts are on, and the arena forms carry a CSRF token.
+        home = http.get("/" if code is None else f"/?arena={code}").text
+        token = re.search(r'name="csrf" value="([^"]+)"', home)
+        csrf = {"csrf": token.group(1)} if token else {}
         if code is None:
-            response = http.post("/arenas", data={"name": name})
+            response = http.post("/arenas", data={"name": name, **csrf})
         else:
-            response = http.post("/join", data={"code": code, "name": name})
+            response = http.post("/join", data={"code": code, "name": name, **csrf})
         assert response.status_code == 303, response.text
-        return response.headers["location"].rsplit("/", 1)[-1], response.headers["set-cookie"].split(";")[0]
+        code = response.headers["location"].rsplit("/", 1)[-1]
+        return code, f"gamebox_{code}={response.cookies[f'gamebox_{code}']}"
 
 
 def socket(base: str, code: str, cookie: str) -> ClientConnection:

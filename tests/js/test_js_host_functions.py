@@ -133,7 +133,8 @@ def test_host_functions_from_an_extism_js_interface_file() -> None:
     assert js.host_functions_from_dts("declare module 'main' { export function f(): I32; }") == []
     with pytest.raises(js.BuildError, match=r"x\.d\.ts: host function add must take one I64 and "
                                             r"return an I64.*add\(ptr: I64\): I64"):
-        js.host_functions_from_dts("declare module 'extism:host' { interface user { add(a: I64, b: I64): I64; } }",
-                                   filename="x.d.ts")
+        js.host_functions_from_dts(
+            "declare module 'extism:host' { interface user { add(a: I64, b: I64): I64; } }",
+            filename="x.d.ts")
     with pytest.raises(js.BuildError, match="cannot read the host function declaration"):
         js.host_functions_from_dts("declare module 'extism:host' { interface user { 3d(): I64 } }")

@@ -34,8 +34,18 @@ def command() -> None:
               help="GameBox's data folder: games dropped in DATA_DIR/games join the catalogue.")
 @click.option("--memory-mb", default=64, show_default=True, help="Memory limit of each game.")
 @click.option("--timeout-ms", default=1000, show_default=True, help="Time limit of each game call.")
-def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_ms: int) -> None:
-    """Serve GameBox with the bundled games."""
+@click.option("--database-url", default=None, envvar="GAMEBOX_DATABASE_URL",
+              help="Accounts and uploaded games in this database (any SQLAlchemy URL, e.g. "
+                   "postgresql+psycopg://...). Default with --data-dir: SQLite in DATA_DIR.")
+@click.option("--session-secret", default=None, envvar="GAMEBOX_SESSION_SECRET",
+              help="Key that signs session cookies (the same on every server of a deployment). "
+                   "Default: kept in DATA_DIR/session.key.")
+@click.option("--max-upload-mb", default=20, show_default=True, type=click.IntRange(1, 1024),
+              help="Size cap of an uploaded game.")
+def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_ms: int,
+          database_url: str | None, session_secret: str | None, max_upload_mb: int) -> None:
+    """Serve GameBox with the bundled games (and, with --data-dir or --database-url,
+    accounts and uploaded games)."""
     _app_modules()
     from ..gamebox.catalogue import DirectoryCatalogue, GameLimits, bundled_games_dir
 
@@ -48,7 +58,14 @@ def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_m
     except Error as exc:
         raise click.BadParameter(str(exc)) from None
     catalogue = DirectoryCatalogue(*folders, limits=limits)
-    asyncio.run(_serve(catalogue, host, port, None))
+    if data_dir is None and database_url is None:
+        asyncio.run(_serve(catalogue, host, port, None))
+        return
+    from ..gamebox.uploads import UploadPolicy
+
+    library = _library(data_dir, database_url, bundled=catalogue,
+                       policy=UploadPolicy(max_bytes=max_upload_mb * 1024 * 1024, limits=limits))
+    asyncio.run(_serve(library, host, port, None, session_secret or _session_secret(data_dir)))
 
 
 @command.command("play")
@@ -73,7 +90,8 @@ def play(game: Path, host: str, port: int, watch: bool) -> None:
     asyncio.run(_serve(DirectoryCatalogue(game), host, port, game if watch else None))
 
 
-async def _serve(catalogue: object, host: str, port: int, watch: Path | None) -> None:
+async def _serve(catalogue: object, host: str, port: int, watch: Path | None,
+                 session_secret: str | None = None) -> None:
     import uvicorn
 
     from ..gamebox.app import create_app
@@ -82,7 +100,7 @@ async def _serve(catalogue: object, host: str, port: int, watch: Path | None) ->
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # While writing a game, the arena waits for its author as long as the server runs.
     arenas = Arenas(teardown_after=float("inf")) if watch is not None else None
-    app = create_app(catalogue, arenas=arenas)  # type: ignore[arg-type]
+    app = create_app(catalogue, arenas=arenas, session_secret=session_secret)  # type: ignore[arg-type]
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -117,3 +135,91 @@ async def _watch(box: object, path: Path) -> None:
     async for _changes in awatch(target.parent, watch_filter=lambda _c, p: Path(p) == target):
         log.info("%s changed: reloading", path.name)
         await box.reload_game(path.stem)  # type: ignore[attr-defined]
+
+
+def _library(data_dir: Path | None, database_url: str | None, **kwargs: object) -> object:
+    """The database of accounts and uploaded games, migrated to the newest schema."""
+    from ..gamebox.db import Database
+    from ..gamebox.library import Library
+
+    if database_url is None and data_dir is None:
+        raise click.UsageError("give --data-dir (SQLite in that folder) or --database-url")
+    try:
+        db = Database(database_url) if database_url else Database.in_dir(data_dir)  # type: ignore[arg-type]
+        db.upgrade()
+    except Exception as exc:  # a bad URL, a server that does not answer, a missing driver
+        raise click.ClickException(f"cannot open the database: {str(exc).splitlines()[0]}") from None
+    return Library(db, **kwargs)  # type: ignore[arg-type]
+
+
+def _session_secret(data_dir: Path | None) -> str | None:
+    """The session key kept in DATA_DIR/session.key (made on first use), or None (random)."""
+    import secrets
+
+    if data_dir is None:
+        return None
+    key = data_dir / "session.key"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.write_text(secrets.token_urlsafe(48))
+        key.chmod(0o600)
+    return key.read_text().strip()
+
+
+@command.command("add-user")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="An admin: can ban users and delete any game.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              envvar="GAMEBOX_PASSWORD", help="The password (asked for when not given).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="GameBox's data folder (SQLite database inside).")
+@click.option("--database-url", default=None, envvar="GAMEBOX_DATABASE_URL",
+              help="The database, as for `serve`.")
+def add_user(username: str, admin: bool, password: str, data_dir: Path | None,
+             database_url: str | None) -> None:
+    """Create the account USERNAME (with --admin: an admin)."""
+    _app_modules()
+    library = _library(data_dir, database_url)
+    try:
+        account = library.add_user(username, password, admin=admin)  # type: ignore[attr-defined]
+    except Error as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {'admin' if account.is_admin else 'user'} {account.username}")
+
+
+@command.command("upload")
+@click.argument("game", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--server", required=True, envvar="GAMEBOX_SERVER", help="The GameBox's URL.")
+@click.option("--token", required=True, envvar="GAMEBOX_TOKEN",
+              help="Your API token (from your 'My games' page).")
+@click.option("--name", default=None, help="The game's id (default: GAME's file name); "
+                                           "uploading to one of your games adds a version.")
+@click.option("--title", default="", help="The game's title.")
+@click.option("--description", default="", help="Its description (Markdown).")
+@click.option("--artwork", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="A PNG or JPEG (at most 2 MB).")
+def upload(game: Path, server: str, token: str, name: str | None, title: str, description: str,
+           artwork: Path | None) -> None:
+    """Upload GAME.wasm to a GameBox server (a new game, or a new version of yours)."""
+    import httpx
+
+    files = {"wasm": (game.name, game.read_bytes(), "application/wasm")}
+    if artwork is not None:
+        files["artwork"] = (artwork.name, artwork.read_bytes(), "application/octet-stream")
+    data = {"title": title, "description": description, "game": name or game.stem}
+    try:
+        response = httpx.post(server.rstrip("/") + "/api/games", data=data, files=files,
+                              headers={"authorization": f"Bearer {token}"}, timeout=120)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach {server}: {exc}") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"error": response.text[:300]}
+    if response.status_code != 201:
+        reasons = body.get("reasons") or []
+        message = body.get("error", f"HTTP {response.status_code}")
+        if reasons:
+            message = "the upload was rejected:\n" + "\n".join(f"  - {r}" for r in reasons)
+        raise click.ClickException(message)
+    click.echo(f"uploaded {body['game']} version {body['version']}: {body['url']}")

@@ -2,6 +2,8 @@
 
     wasmplug gamebox serve            # the bundled games, on http://127.0.0.1:8000
     wasmplug gamebox play game.wasm   # a game author's loop: reloads on change
+    wasmplug gamebox serve --data-dir DIR   # + accounts and uploaded games (SQLite in DIR)
+    wasmplug gamebox upload game.wasm --server URL --token T
 
 or from Python::
 
@@ -19,7 +21,8 @@ from .errors import ArenaError, GameBoxError, GameFailed, UnknownGame
 
 __all__ = ["ArenaError", "GameBoxError", "GameFailed", "UnknownGame", "create_app", "require_extra"]
 
-EXTRA_MODULES = ("starlette", "uvicorn", "jinja2", "nh3")
+EXTRA_MODULES = ("starlette", "uvicorn", "jinja2", "nh3", "sqlalchemy", "alembic", "argon2", "itsdangerous",
+                 "markdown_it", "PIL")
 
 
 def require_extra() -> None:

@@ -10,6 +10,10 @@ Routes:
     GET  /arena/{code}          the arena page (members only; others go to /?arena=CODE)
     WS   /arena/{code}/ws       the viewer's live socket (protocol.py)
     GET  /static/...            our own script and style sheet
+
+With a `Library` as the catalogue, also the accounts, uploads and catalogue
+pages of `site.py` (/games, /signup, /login, /my, /admin, /api/games), signed
+session cookies, and a CSRF token on every form (the arena forms too).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .arenas import CODE_LENGTH, NAME_MAX, Arena, Arenas, Member, normalise_code
 from .catalogue import Catalogue, DirectoryCatalogue, bundled_games_dir
 from .errors import ArenaError
+from .library import Library
 from .protocol import MAX_MESSAGE_BYTES
 from .service import GameBox, Viewer
 
@@ -84,8 +90,15 @@ def cookie_name(code: str) -> str:
 
 
 def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = None,
-               sweep_every: float = 1.0) -> Starlette:
-    """The GameBox ASGI app for `catalogue` (default: the bundled games)."""
+               sweep_every: float = 1.0, session_secret: str | None = None,
+               site_settings: Any = None) -> Starlette:
+    """The GameBox ASGI app for `catalogue` (default: the bundled games).
+
+    With a `Library` (uploaded games in a database) as the catalogue, the app
+    also serves accounts, uploads and the catalogue pages (`site.py`), with
+    sessions signed by `session_secret` (default: a random one per process,
+    so give every server of a deployment the same secret).
+    """
     catalogue = catalogue or DirectoryCatalogue(bundled_games_dir())
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                    autoescape=True)
@@ -93,8 +106,10 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
 
     def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = templates.get_template(template).render(**context, code_length=CODE_LENGTH,
-                                                   name_max=NAME_MAX)
+                                                   name_max=NAME_MAX, site=site)
         return HTMLResponse(html, status_code=status)
+
+    site = isinstance(catalogue, Library)
 
     def member_of(request: Request | WebSocket, code: str) -> tuple[Arena, Member] | None:
         return box.arenas.by_token(code, request.cookies.get(cookie_name(code)))
@@ -105,26 +120,52 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
                             samesite="strict", path="/")
         return response
 
+    def home_page(request: Request, status: int = 200, **context: Any) -> Response:
+        if site:  # signed-in visitors see their name; the forms carry the CSRF token
+            from .site import csrf_token, current_user
+
+            context.update(csrf=csrf_token(request), me=current_user(catalogue, request))
+        return page("home.html", status=status, **context)
+
+    async def arena_form(request: Request) -> Any:
+        """The form, or None when the site's CSRF check fails."""
+        form = await request.form()
+        if site:
+            from .accounts import csrf_ok
+
+            if not csrf_ok(request.session.get("csrf"), form.get("csrf")):
+                return None
+        return form
+
     async def home(request: Request) -> Response:
         code = normalise_code(request.query_params.get("arena", ""))[:CODE_LENGTH]
-        return page("home.html", code=code, error="", name="")
+        return home_page(request, code=code, error="", name="")
+
+    def csrf_failed(request: Request) -> Response:
+        from .site import CSRF_FAILED
+
+        return home_page(request, status=403, code="", error=CSRF_FAILED, name="")
 
     async def create(request: Request) -> Response:
-        form = await request.form()
+        form = await arena_form(request)
+        if form is None:
+            return csrf_failed(request)
         name = str(form.get("name", ""))
         try:
             arena, member = box.create_arena(name)
         except ArenaError as exc:
-            return page("home.html", status=400, code="", error=str(exc), name=name)
+            return home_page(request, status=400, code="", error=str(exc), name=name)
         return enter(arena, member)
 
     async def join(request: Request) -> Response:
-        form = await request.form()
+        form = await arena_form(request)
+        if form is None:
+            return csrf_failed(request)
         code, name = normalise_code(str(form.get("code", ""))), str(form.get("name", ""))
         try:
             arena, member = await box.join(code, name)
         except ArenaError as exc:
-            return page("home.html", status=400, code=code[:CODE_LENGTH], error=str(exc), name=name)
+            return home_page(request, status=400, code=code[:CODE_LENGTH], error=str(exc), name=name)
         return enter(arena, member)
 
     async def arena_page(request: Request) -> Response:
@@ -184,7 +225,13 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
             task.cancel()
             box.close()
 
+    routes: list[Any] = []
+    if isinstance(catalogue, Library):
+        from .site import site_routes
+
+        routes = site_routes(catalogue, page, site_settings)
     app = Starlette(routes=[
+        *routes,
         Route("/", home),
         Route("/arenas", create, methods=["POST"]),
         Route("/join", join, methods=["POST"]),
@@ -192,6 +239,11 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
         WebSocketRoute("/arena/{code}/ws", live),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ], lifespan=lifespan)
+    if isinstance(catalogue, Library):
+        from starlette.middleware.sessions import SessionMiddleware
+
+        app.add_middleware(SessionMiddleware, secret_key=session_secret or secrets.token_urlsafe(32),
+                           session_cookie="gamebox_session", same_site="lax", max_age=14 * 86400)
     app.add_middleware(SecurityHeaders)
     app.state.gamebox = box
     return app

@@ -29,3 +29,15 @@ class GameFailed(GameBoxError):
         self.game = game
         self.function = function
         self.reason = reason
+
+
+class UploadRejected(GameBoxError):
+    """An upload GameBox refuses; `reasons` lists every reason at once."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("the upload was rejected: " + "; ".join(reasons))
+        self.reasons = reasons
+
+
+class AccessDenied(GameBoxError):
+    """Not signed in, not allowed (another user's game, not an admin) or banned."""

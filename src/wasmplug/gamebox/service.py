@@ -240,6 +240,9 @@ class GameBox:
             return
         self.boards.pop(arena.code, None)
         log.info("arena %s: %s started with %s", arena.code, session.info.id, arena.players)
+        played = getattr(self.catalogue, "played", None)  # catalogues that count plays
+        if played is not None:
+            await asyncio.to_thread(played, session.info.id)
         await self._render_boards(arena)
 
     def _stop_game(self, arena: Arena) -> None:
