@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import wasmplug
 from wasmplug import js
 from wasmplug.cli import main
-from wasmplug.js import build_runtime, embed
+from wasmplug.js import embed, recipe
 
 from .conftest import JS, source
 
@@ -20,7 +20,7 @@ from .conftest import JS, source
 def test_runtime_matches_the_recorded_sha256() -> None:
     """The runtime built from the pinned sources is byte-for-byte the recorded one."""
     runtime = js.runtime_bytes()
-    assert hashlib.sha256(runtime).hexdigest() == build_runtime.RUNTIME_SHA256
+    assert hashlib.sha256(runtime).hexdigest() == recipe.RUNTIME_SHA256
     assert 500_000 < len(runtime) < 2_000_000
 
 

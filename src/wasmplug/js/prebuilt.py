@@ -32,13 +32,13 @@ class RuntimeMissing(wasmplug.Error):
 
 def recipe_digest() -> str:
     """A digest of everything the runtime is built from (our sources, pinned versions, flags)."""
-    from . import build_runtime  # not at import time: `python -m wasmplug.js.build_runtime`
+    from . import recipe
 
     h = hashlib.sha256()
-    for name in build_runtime.OUR_SOURCES:
-        h.update((build_runtime.RUNTIME_SOURCE_DIR / name).read_bytes())
-    h.update(repr((build_runtime.QUICKJS_SDIST_SHA256, build_runtime.ZIGLANG_VERSION,
-                   build_runtime.CFLAGS, build_runtime.LDFLAGS)).encode())
+    for name in recipe.OUR_SOURCES:
+        h.update((recipe.RUNTIME_SOURCE_DIR / name).read_bytes())
+    h.update(repr((recipe.QUICKJS_SDIST_SHA256, recipe.ZIGLANG_VERSION,
+                   recipe.CFLAGS, recipe.LDFLAGS)).encode())
     return h.hexdigest()[:16]
 
 
@@ -81,25 +81,40 @@ def runtime_path(*, build: bool = True) -> Path:
     return path
 
 
-_cached: tuple[Path, bytes, bytes] | None = None
-
-
-def _load() -> tuple[Path, bytes, bytes]:
-    global _cached
-    path = runtime_path()
-    if _cached is None or _cached[0] != path:
-        from .embed import resolve_host_slots
-
-        raw = path.read_bytes()
-        _cached = (path, raw, resolve_host_slots(raw))
-    return _cached
+_cached: tuple[Path, bytes] | None = None
+_bare: tuple[bytes, bytes] | None = None
 
 
 def runtime_bytes() -> bytes:
     """The runtime binary as built (built on first use); `wasmplug js build` edits it."""
-    return _load()[1]
+    global _cached
+    path = runtime_path()
+    if _cached is None or _cached[0] != path:
+        _cached = (path, path.read_bytes())
+    return _cached[1]
 
 
 def bare_runtime_bytes() -> bytes:
-    """The runtime as a plug-in of its own (the sandbox): no host functions imported."""
-    return _load()[2]
+    """The runtime as a plug-in of its own (the sandbox): no host functions imported.
+
+    Made from `runtime_bytes()` once and kept beside it in the runtime folder
+    (named by the runtime's sha256), so a new process only reads it.
+    """
+    global _bare
+    raw = runtime_bytes()
+    if _bare is not None and _bare[0] is raw:
+        return _bare[1]
+    path = runtime_dir() / f"bare-{hashlib.sha256(raw).hexdigest()[:16]}.wasm"
+    try:
+        bare = path.read_bytes()
+    except OSError:
+        from .embed import resolve_host_slots
+
+        bare = resolve_host_slots(raw)
+        with contextlib.suppress(OSError):  # a read-only cache folder: compute it each time
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            partial.write_bytes(bare)
+            os.replace(partial, path)
+    _bare = (raw, bare)
+    return bare
