@@ -219,16 +219,25 @@ class RayArenas:
             return code, answer["token"]
         raise ArenaError("no free arena code left: try again later")
 
+    async def _ask(self, code: str, method: str, *args: Any) -> Any:
+        """Call the arena's actor; ArenaError if there is no such arena (or it just went)."""
+        from ray.exceptions import RayActorError
+
+        try:
+            return await getattr(self._actor(code), method).remote(*args)
+        except RayActorError:
+            raise ArenaError(f"arena {code} has just closed: create a new arena") from None
+
     async def join(self, code: str, name: str) -> tuple[str, str]:
         code = normalise_code(code)
-        answer = await self._actor(code).join.remote(name)
+        answer = await self._ask(code, "join", name)
         if "error" in answer:
             raise ArenaError(answer["error"])
         return code, answer["token"]
 
     async def page(self, code: str, token: str | None) -> ArenaPage | None:
         try:
-            found = await self._actor(normalise_code(code)).page.remote(token)
+            found = await self._ask(normalise_code(code), "page", token)
         except ArenaError:
             return None
         return None if found is None else ArenaPage(normalise_code(code), *found)
@@ -237,9 +246,9 @@ class RayArenas:
         code = normalise_code(code)
         try:
             actor = self._actor(code)
+            viewer_id = await self._ask(code, "connect", token, self.server)
         except ArenaError:
             return None
-        viewer_id = await actor.connect.remote(token, self.server)
         if viewer_id is None:
             return None
         self.sends.setdefault(code, {})[viewer_id] = send
