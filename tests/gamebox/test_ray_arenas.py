@@ -86,3 +86,14 @@ async def _play(ann_url: str, bob_url: str) -> None:
 @pytest.mark.timeout(300)
 def test_two_servers_share_an_arena_on_ray(two_servers: list[str]) -> None:  # noqa: F811
     asyncio.run(_play(*two_servers))
+
+
+def test_serve_with_ray_needs_the_shared_catalogue() -> None:
+    from click.testing import CliRunner
+
+    from wasmplug.cli import main
+
+    # Refused before Ray is touched (no ray.init in pytest's process).
+    result = CliRunner().invoke(main, ["gamebox", "serve", "--ray", "127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert "--ray needs the catalogue every server shares: give --database-url" in result.output
