@@ -252,7 +252,8 @@ class RayArenas:
         if viewer_id is None:
             return None
         self.sends.setdefault(code, {})[viewer_id] = send
-        if code not in self.pollers:
+        poller = self.pollers.get(code)
+        if poller is None or poller.done():  # (a done one polled an earlier arena of this code)
             self.pollers[code] = asyncio.create_task(self._poll(code, actor))
         return _RayConnection(self, code, actor, viewer_id)
 
