@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 from pathlib import Path
@@ -42,11 +43,20 @@ def command() -> None:
                    "Default: kept in DATA_DIR/session.key.")
 @click.option("--max-upload-mb", default=20, show_default=True, type=click.IntRange(1, 1024),
               help="Size cap of an uploaded game.")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="Run arenas as Ray actors of the cluster at ADDRESS (e.g. 10.0.0.5:6379), "
+                   "shared by every server started with the same --ray and --database-url.")
 def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_ms: int,
-          database_url: str | None, session_secret: str | None, max_upload_mb: int) -> None:
+          database_url: str | None, session_secret: str | None, max_upload_mb: int,
+          ray_address: str | None) -> None:
     """Serve GameBox with the bundled games (and, with --data-dir or --database-url,
     accounts and uploaded games)."""
     _app_modules()
+    if ray_address is not None:
+        if data_dir is None and database_url is None:
+            raise click.UsageError("--ray needs the catalogue every server shares: "
+                                   "give --database-url (or --data-dir on one machine)")
+        _ray_init(ray_address)  # before any plug-in runs here (README, "Ray")
     from ..gamebox.catalogue import DirectoryCatalogue, GameLimits, bundled_games_dir
 
     folders: list[Path] = [bundled_games_dir()]
@@ -63,9 +73,36 @@ def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_m
         return
     from ..gamebox.uploads import UploadPolicy
 
-    library = _library(data_dir, database_url, bundled=catalogue,
-                       policy=UploadPolicy(max_bytes=max_upload_mb * 1024 * 1024, limits=limits))
-    asyncio.run(_serve(library, host, port, None, session_secret or _session_secret(data_dir)))
+    policy = UploadPolicy(max_bytes=max_upload_mb * 1024 * 1024, limits=limits)
+    library = _library(data_dir, database_url, bundled=catalogue, policy=policy)
+    open_catalogue = None
+    if ray_address is not None:
+        url = library.db.url  # type: ignore[attr-defined]
+        open_catalogue = functools.partial(_open_library, url, folders, policy)
+    asyncio.run(_serve(library, host, port, None, session_secret or _session_secret(data_dir),
+                       open_catalogue))
+
+
+def _ray_init(address: str) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise click.ClickException('--ray needs Ray: pip install "wasmplug[ray]"') from None
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except Exception as exc:  # nothing listening, another Ray version...
+        raise click.ClickException(f"cannot join the Ray cluster at {address}: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+
+
+def _open_library(url: str, folders: list[Path], policy: object) -> object:
+    """The shared catalogue, opened again where an arena's Ray actor runs."""
+    from ..gamebox.catalogue import DirectoryCatalogue
+    from ..gamebox.db import Database
+    from ..gamebox.library import Library
+
+    bundled = DirectoryCatalogue(*folders, limits=policy.limits)  # type: ignore[attr-defined]
+    return Library(Database(url), bundled=bundled, policy=policy)  # type: ignore[arg-type]
 
 
 @command.command("play")
@@ -91,7 +128,7 @@ def play(game: Path, host: str, port: int, watch: bool) -> None:
 
 
 async def _serve(catalogue: object, host: str, port: int, watch: Path | None,
-                 session_secret: str | None = None) -> None:
+                 session_secret: str | None = None, open_catalogue: object = None) -> None:
     import uvicorn
 
     from ..gamebox.app import create_app
@@ -100,7 +137,13 @@ async def _serve(catalogue: object, host: str, port: int, watch: Path | None,
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # While writing a game, the arena waits for its author as long as the server runs.
     arenas = Arenas(teardown_after=float("inf")) if watch is not None else None
-    app = create_app(catalogue, arenas=arenas, session_secret=session_secret)  # type: ignore[arg-type]
+    backend = None
+    if open_catalogue is not None:
+        from ..gamebox.ray_arenas import RayArenas
+
+        backend = RayArenas(open_catalogue)  # type: ignore[arg-type]
+    app = create_app(catalogue, arenas=arenas, session_secret=session_secret,  # type: ignore[arg-type]
+                     backend=backend)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

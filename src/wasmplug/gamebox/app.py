@@ -37,12 +37,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .arenas import CODE_LENGTH, NAME_MAX, Arena, Arenas, Member, normalise_code
+from .arenas import CODE_LENGTH, NAME_MAX, Arenas, normalise_code
 from .catalogue import Catalogue, DirectoryCatalogue, bundled_games_dir
 from .errors import ArenaError
 from .library import Library
 from .protocol import MAX_MESSAGE_BYTES
-from .service import GameBox, Viewer
+from .service import ArenaBackend, GameBox, LocalArenas
 
 log = logging.getLogger("wasmplug.gamebox")
 HERE = Path(__file__).parent
@@ -91,18 +91,22 @@ def cookie_name(code: str) -> str:
 
 def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = None,
                sweep_every: float = 1.0, session_secret: str | None = None,
-               site_settings: Any = None) -> Starlette:
+               site_settings: Any = None, backend: ArenaBackend | None = None) -> Starlette:
     """The GameBox ASGI app for `catalogue` (default: the bundled games).
 
     With a `Library` (uploaded games in a database) as the catalogue, the app
     also serves accounts, uploads and the catalogue pages (`site.py`), with
     sessions signed by `session_secret` (default: a random one per process,
     so give every server of a deployment the same secret).
+
+    Arenas live in this process unless another `backend` is given (e.g.
+    `ray_arenas.RayArenas`: arenas shared by every server of a Ray cluster).
     """
     catalogue = catalogue or DirectoryCatalogue(bundled_games_dir())
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                    autoescape=True)
     box = GameBox(catalogue, templates, arenas=arenas)
+    arena_backend: ArenaBackend = backend if backend is not None else LocalArenas(box)
 
     def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = templates.get_template(template).render(**context, code_length=CODE_LENGTH,
@@ -111,12 +115,12 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
 
     site = isinstance(catalogue, Library)
 
-    def member_of(request: Request | WebSocket, code: str) -> tuple[Arena, Member] | None:
-        return box.arenas.by_token(code, request.cookies.get(cookie_name(code)))
+    def token_of(request: Request | WebSocket, code: str) -> str | None:
+        return request.cookies.get(cookie_name(code))
 
-    def enter(arena: Arena, member: Member) -> Response:
-        response = RedirectResponse(f"/arena/{arena.code}", status_code=303)
-        response.set_cookie(cookie_name(arena.code), member.token, httponly=True,
+    def enter(code: str, token: str) -> Response:
+        response = RedirectResponse(f"/arena/{code}", status_code=303)
+        response.set_cookie(cookie_name(code), token, httponly=True,
                             samesite="strict", path="/")
         return response
 
@@ -152,10 +156,10 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
             return csrf_failed(request)
         name = str(form.get("name", ""))
         try:
-            arena, member = box.create_arena(name)
+            code, token = await arena_backend.create(name)
         except ArenaError as exc:
             return home_page(request, status=400, code="", error=str(exc), name=name)
-        return enter(arena, member)
+        return enter(code, token)
 
     async def join(request: Request) -> Response:
         form = await arena_form(request)
@@ -163,67 +167,58 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
             return csrf_failed(request)
         code, name = normalise_code(str(form.get("code", ""))), str(form.get("name", ""))
         try:
-            arena, member = await box.join(code, name)
+            code, token = await arena_backend.join(code, name)
         except ArenaError as exc:
             return home_page(request, status=400, code=code[:CODE_LENGTH], error=str(exc), name=name)
-        return enter(arena, member)
+        return enter(code, token)
 
     async def arena_page(request: Request) -> Response:
         code = normalise_code(request.path_params["code"])
-        found = member_of(request, code)
+        found = await arena_backend.page(code, token_of(request, code))
         if found is None:
             return RedirectResponse(f"/?arena={code}", status_code=303)
-        arena, member = found
-        return page("arena.html", arena=arena, me=member,
-                    arena_html=box.arena_html(arena, member),
-                    board_html=await box.board_html(arena, member))
+        return page("arena.html", arena=found, arena_html=found.arena_html,
+                    board_html=found.board_html)
 
     async def live(websocket: WebSocket) -> None:
         code = normalise_code(websocket.path_params["code"])
-        found = member_of(websocket, code)
         await websocket.accept()
         origin = websocket.headers.get("origin")
         if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
             # Another site's page opening our socket with the visitor's cookie.
             await websocket.close(code=4403, reason="cross-site WebSocket refused")
             return
-        if found is None:
+        connection = await arena_backend.connect(code, token_of(websocket, code),
+                                                  websocket.send_text)
+        if connection is None:
             await websocket.close(code=4404, reason="not a member of this arena")
             return
-        arena, member = found
-        viewer = Viewer(member.name, websocket.send_text)
-        writer = asyncio.create_task(viewer.run())
-        await box.connect(arena, member, viewer)
         try:
             while True:
                 text = await websocket.receive_text()
                 if len(text) > MAX_MESSAGE_BYTES:
                     await websocket.close(code=1009, reason="message too large")
                     break
-                if member.name not in arena.members or arena.members[member.name] is not member:
+                if not await connection.handle(text):
                     break  # left the arena (or was timed out)
-                await box.handle(arena, member, viewer, text)
         except WebSocketDisconnect:
             pass
         finally:
-            box.disconnect(arena, member, viewer)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+            await connection.close()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async def sweeper() -> None:
             while True:
                 await asyncio.sleep(sweep_every)
-                box.sweep()
+                arena_backend.sweep()
 
         task = asyncio.create_task(sweeper())
         try:
             yield
         finally:
             task.cancel()
-            box.close()
+            await arena_backend.close()
 
     routes: list[Any] = []
     if isinstance(catalogue, Library):

@@ -1,0 +1,292 @@
+"""Arenas across machines: each arena is a named Ray actor owning its game.
+
+    backend = RayArenas(open_catalogue)      # after ray.init(address=...)
+    app = create_app(catalogue, backend=backend)
+
+`ArenaActor` (one per arena, named ``gamebox-arena-CODE`` in the
+``wasmplug-gamebox`` namespace, detached so it outlives the server that
+created it) runs an ordinary in-process `GameBox` holding that one arena and
+its game plug-in. Every `wasmplug gamebox serve` process of the cluster finds
+an arena by its code, so a viewer can connect to any of them; its WebSocket
+stays in the server, and the actor knows it as a remote viewer of that server.
+What a server's viewers should see is queued in the actor, per server, and
+each server with viewers in an arena keeps one `poll` call waiting on the
+actor: it returns as soon as a re-render (or any other message) is queued.
+
+The actor builds its own catalogue with `open_catalogue` (a picklable
+callable, e.g. a `Library` on the shared PostgreSQL database), so games are
+loaded where they run. Call `ray.init()` in a server before any plug-in runs
+in it (see the README's Ray paragraph); arenas' plug-ins run in Ray workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import jinja2
+
+from .arenas import CODE_LENGTH, CONSONANTS, Arena, Arenas, normalise_code
+from .catalogue import Catalogue
+from .errors import ArenaError
+from .service import ArenaPage, GameBox, Send, Viewer
+
+log = logging.getLogger("wasmplug.gamebox")
+NAMESPACE = "wasmplug-gamebox"
+POLL_SECONDS = 10.0  # a poll returns empty after this long, so a server notices a gone arena
+
+
+def actor_name(code: str) -> str:
+    return f"gamebox-arena-{code}"
+
+
+class ArenaHost:
+    """The body of the Ray actor: one arena in a local `GameBox`, with remote viewers.
+
+    Every method answers plain data (errors as ``{"error": message}``) so
+    nothing but strings crosses the wire.
+    """
+
+    def __init__(self, code: str, open_catalogue: Callable[[], Catalogue], *,
+                 leave_after: float = 30.0, teardown_after: float = 60.0,
+                 sweep_every: float = 1.0) -> None:
+        from .app import HERE
+
+        templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                                       autoescape=True)
+        self.arenas = Arenas(leave_after=leave_after, teardown_after=teardown_after)
+        self.arena = self.arenas.arenas[code] = Arena(code, self.arenas.clock)
+        self.box = GameBox(open_catalogue(), templates, arenas=self.arenas)
+        self.outboxes: dict[str, list[tuple[int, str]]] = {}  # server -> (viewer, message)
+        self.ready: dict[str, asyncio.Event] = {}
+        self.viewers: dict[int, tuple[str, Viewer, asyncio.Task[None], str]] = {}
+        self._ids = itertools.count(1)
+        self.sweep_every = sweep_every
+        self.sweeper: asyncio.Task[None] | None = None
+        self.gone = False
+
+    def _start_sweeper(self) -> None:
+        if self.sweeper is None:
+            self.sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        while not self.gone:
+            await asyncio.sleep(self.sweep_every)
+            self.box.sweep()
+            if self.arena.code not in self.arenas.arenas:
+                self.gone = True
+                for event in self.ready.values():
+                    event.set()
+                log.info("arena %s: torn down; its actor exits", self.arena.code)
+                import ray
+
+                ray.kill(ray.get_runtime_context().current_actor)
+
+    def _member(self, token: str | None) -> Any:
+        found = self.arenas.by_token(self.arena.code, token)
+        return None if found is None else found[1]
+
+    async def join(self, name: str) -> dict[str, str]:
+        self._start_sweeper()
+        try:
+            if not self.arena.members:  # the creator
+                member = self.arena.join(name)
+            else:
+                _, member = await self.box.join(self.arena.code, name)
+        except ArenaError as exc:
+            return {"error": str(exc)}
+        return {"token": member.token}
+
+    async def page(self, token: str | None) -> tuple[str, str, str] | None:
+        member = self._member(token)
+        if member is None:
+            return None
+        return (member.name, self.box.arena_html(self.arena, member),
+                await self.box.board_html(self.arena, member))
+
+    async def connect(self, token: str | None, server: str) -> int | None:
+        member = self._member(token)
+        if member is None:
+            return None
+        viewer_id = next(self._ids)
+        ready = self.ready.setdefault(server, asyncio.Event())
+
+        async def send(text: str) -> None:
+            self.outboxes.setdefault(server, []).append((viewer_id, text))
+            ready.set()
+
+        viewer = Viewer(member.name, send)
+        task = asyncio.get_running_loop().create_task(viewer.run())
+        self.viewers[viewer_id] = (token or "", viewer, task, server)
+        await self.box.connect(self.arena, member, viewer)
+        return viewer_id
+
+    async def handle(self, viewer_id: int, text: str) -> bool:
+        entry = self.viewers.get(viewer_id)
+        member = None if entry is None else self._member(entry[0])
+        if entry is None or member is None:
+            return False
+        await self.box.handle(self.arena, member, entry[1], text)
+        return True
+
+    async def disconnect(self, viewer_id: int) -> None:
+        entry = self.viewers.pop(viewer_id, None)
+        if entry is None:
+            return
+        token, viewer, task, _ = entry
+        member = self._member(token)
+        if member is not None:
+            self.box.disconnect(self.arena, member, viewer)
+        else:
+            viewer.close()
+        task.cancel()
+
+    async def poll(self, server: str, timeout: float = POLL_SECONDS) -> list[tuple[int, str]] | None:
+        """The messages queued for `server`'s viewers, once there are any (None: arena gone)."""
+        ready = self.ready.setdefault(server, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), timeout)
+        ready.clear()
+        if self.gone:
+            return None
+        return self.outboxes.pop(server, [])
+
+    async def stop(self) -> None:
+        self.box.close()
+
+
+class _RayConnection:
+    def __init__(self, backend: RayArenas, code: str, actor: Any, viewer_id: int) -> None:
+        self.backend, self.code, self.actor, self.viewer_id = backend, code, actor, viewer_id
+
+    async def handle(self, text: str) -> bool:
+        return bool(await self.actor.handle.remote(self.viewer_id, text))
+
+    async def close(self) -> None:
+        self.backend._forget(self.code, self.viewer_id)
+        with contextlib.suppress(Exception):  # the arena may be gone already
+            await self.actor.disconnect.remote(self.viewer_id)
+
+
+class RayArenas:
+    """Arenas in named Ray actors, shared by every server of the cluster (`ArenaBackend`)."""
+
+    def __init__(self, open_catalogue: Callable[[], Catalogue], *,
+                 leave_after: float = 30.0, teardown_after: float = 60.0) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            raise ArenaError("RayArenas needs Ray: call ray.init(address=...) first")
+        self.open_catalogue = open_catalogue
+        self.options = {"leave_after": leave_after, "teardown_after": teardown_after}
+        self.server = uuid.uuid4().hex
+        self.actor_class = ray.remote(num_cpus=0, max_restarts=0)(ArenaHost)
+        self.sends: dict[str, dict[int, Send]] = {}  # code -> viewer -> its WebSocket
+        self.pollers: dict[str, asyncio.Task[None]] = {}
+
+    def _actor(self, code: str) -> Any:
+        import ray
+
+        try:
+            return ray.get_actor(actor_name(code), namespace=NAMESPACE)
+        except ValueError:
+            raise ArenaError(f"there is no arena {code!r}: check the code, "
+                             "or create a new arena") from None
+
+    async def create(self, name: str) -> tuple[str, str]:
+        for _ in range(1000):
+            code = "".join(secrets.choice(CONSONANTS) for _ in range(CODE_LENGTH))
+            try:
+                actor = self.actor_class.options(  # type: ignore[attr-defined]
+                    name=actor_name(code), namespace=NAMESPACE, lifetime="detached",
+                    max_concurrency=1000,
+                ).remote(code, self.open_catalogue, **self.options)
+            except ValueError:  # the name is taken: another arena has this code
+                continue
+            answer = await actor.join.remote(name)
+            if "error" in answer:
+                import ray
+
+                ray.kill(actor)
+                raise ArenaError(answer["error"])
+            log.info("arena %s created by %s (Ray actor)", code, name)
+            return code, answer["token"]
+        raise ArenaError("no free arena code left: try again later")
+
+    async def _ask(self, code: str, method: str, *args: Any) -> Any:
+        """Call the arena's actor; ArenaError if there is no such arena (or it just went)."""
+        from ray.exceptions import RayActorError
+
+        try:
+            return await getattr(self._actor(code), method).remote(*args)
+        except RayActorError:
+            raise ArenaError(f"arena {code} has just closed: create a new arena") from None
+
+    async def join(self, code: str, name: str) -> tuple[str, str]:
+        code = normalise_code(code)
+        answer = await self._ask(code, "join", name)
+        if "error" in answer:
+            raise ArenaError(answer["error"])
+        return code, answer["token"]
+
+    async def page(self, code: str, token: str | None) -> ArenaPage | None:
+        try:
+            found = await self._ask(normalise_code(code), "page", token)
+        except ArenaError:
+            return None
+        return None if found is None else ArenaPage(normalise_code(code), *found)
+
+    async def connect(self, code: str, token: str | None, send: Send) -> _RayConnection | None:
+        code = normalise_code(code)
+        try:
+            actor = self._actor(code)
+            viewer_id = await self._ask(code, "connect", token, self.server)
+        except ArenaError:
+            return None
+        if viewer_id is None:
+            return None
+        self.sends.setdefault(code, {})[viewer_id] = send
+        poller = self.pollers.get(code)
+        if poller is None or poller.done():  # (a done one polled an earlier arena of this code)
+            self.pollers[code] = asyncio.create_task(self._poll(code, actor))
+        return _RayConnection(self, code, actor, viewer_id)
+
+    def _forget(self, code: str, viewer_id: int) -> None:
+        sends = self.sends.get(code, {})
+        sends.pop(viewer_id, None)
+        if not sends:
+            self.sends.pop(code, None)
+            poller = self.pollers.pop(code, None)
+            if poller is not None:
+                poller.cancel()
+
+    async def _poll(self, code: str, actor: Any) -> None:
+        """Deliver what the arena queues for this server's viewers, as soon as it does."""
+        while code in self.sends:
+            try:
+                messages = await actor.poll.remote(self.server)
+            except Exception as exc:  # the actor died (torn down, or its node is gone)
+                log.info("arena %s: stopped polling (%s)", code, type(exc).__name__)
+                return
+            if messages is None:
+                return
+            sends = self.sends.get(code, {})
+            for viewer_id, text in messages:
+                send = sends.get(viewer_id)
+                if send is not None:
+                    with contextlib.suppress(Exception):  # a socket closing right now
+                        await send(text)
+
+    def sweep(self) -> None:
+        """Nothing to do here: each arena's actor sweeps itself."""
+
+    async def close(self) -> None:
+        for poller in self.pollers.values():
+            poller.cancel()
+        self.pollers.clear()
