@@ -18,7 +18,7 @@ from wasmplug.gamebox.arenas import Arenas
 from wasmplug.gamebox.catalogue import bundled_games_dir
 
 from .conftest import live_server
-from .test_browser import create_arena, join_arena, move, people  # noqa: F401 - `people` is a fixture
+from .test_browser import create_arena, join_arena, move, people, shot  # noqa: F401 - `people` is a fixture
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -62,9 +62,11 @@ def test_sign_up_upload_and_play_with_a_friend(site: str, people: Any, tmp_path:
             break
         author.wait_for_timeout(100)
     assert width == 300
+    shot(author, "game-page", tmp_path)
 
     friend.goto(site + "/games?q=noughts")  # anonymous: playing needs no account
     friend.wait_for_selector("a.game-title:has-text('Noughts & Crosses')")
+    shot(friend, "catalogue", tmp_path)
 
     code = create_arena(author, site, "ada")
     join_arena(friend, site, code, "bo")
