@@ -100,6 +100,16 @@ def site_routes(library: Library, page: Callable[..., Response],
             return refuse(request, "your account is banned")
         return me
 
+    async def member_form(request: Request) -> tuple[Account, Any] | Response:
+        """The signed-in member and their form (CSRF checked), or the response refusing it."""
+        me = signed_in(request)
+        if not isinstance(me, Account):
+            return me
+        form = await checked_form(request)
+        if form is None:
+            return refuse(request, CSRF_FAILED)
+        return me, form
+
     # -- catalogue ---------------------------------------------------------------
     async def catalogue(request: Request) -> Response:
         query = request.query_params.get("q", "")
@@ -221,12 +231,10 @@ def site_routes(library: Library, page: Callable[..., Response],
         return RedirectResponse(f"/games/{slug}", status_code=303)
 
     async def edit(request: Request) -> Response:
-        me = signed_in(request)
-        if not isinstance(me, Account):
-            return me
-        form = await checked_form(request)
-        if form is None:
-            return refuse(request, CSRF_FAILED)
+        checked = await member_form(request)
+        if isinstance(checked, Response):
+            return checked
+        me, form = checked
         try:
             library.edit(me, request.path_params["slug"], title=str(form.get("title", "")),
                          description=str(form.get("description", "")))
@@ -237,12 +245,10 @@ def site_routes(library: Library, page: Callable[..., Response],
         return RedirectResponse("/my", status_code=303)
 
     async def delete(request: Request) -> Response:
-        me = signed_in(request)
-        if not isinstance(me, Account):
-            return me
-        form = await checked_form(request)
-        if form is None:
-            return refuse(request, CSRF_FAILED)
+        checked = await member_form(request)
+        if isinstance(checked, Response):
+            return checked
+        me, form = checked
         try:
             library.delete(me, request.path_params["slug"])
         except (AccessDenied, UnknownGame) as exc:
@@ -250,12 +256,10 @@ def site_routes(library: Library, page: Callable[..., Response],
         return RedirectResponse("/admin" if form.get("back") == "admin" else "/my", status_code=303)
 
     async def tokens(request: Request) -> Response:
-        me = signed_in(request)
-        if not isinstance(me, Account):
-            return me
-        form = await checked_form(request)
-        if form is None:
-            return refuse(request, CSRF_FAILED)
+        checked = await member_form(request)
+        if isinstance(checked, Response):
+            return checked
+        me, form = checked
         if form.get("revoke"):
             try:
                 library.revoke_token(me, int(str(form.get("revoke"))))
