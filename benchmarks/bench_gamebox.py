@@ -138,6 +138,24 @@ class Arena:
                 stats.errors += 1
 
 
+async def start_game(code: str, game: str, viewers: list[Viewer], settle: float = 0.2,
+                     timeout: float = 20) -> Arena:
+    """Read every viewer's socket, have the host (the first viewer) pick `game` and start it,
+    and wait until every viewer has the first render."""
+    for viewer in viewers:
+        asyncio.get_running_loop().create_task(viewer.read())
+    host = viewers[0].ws
+    await host.send(json.dumps({"t": "action", "name": "select", "game": game}))
+    await asyncio.sleep(settle)
+    await host.send(json.dumps({"t": "action", "name": "start"}))
+    deadline = time.monotonic() + timeout
+    while any(v.version != 0 for v in viewers):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"arena {code} did not start")
+        await asyncio.sleep(0.05)
+    return Arena(code, game, viewers)
+
+
 async def setup(base: str, arenas: int) -> list[Arena]:
     async def one(index: int) -> Arena:
         game = "event_log" if index % 2 == 0 else "tictactoe"
@@ -155,18 +173,7 @@ async def setup(base: str, arenas: int) -> list[Arena]:
             ws = await connect(ws_url, additional_headers={"cookie": cookie}, max_size=2**22,
                                compression=None)
             viewers.append(Viewer(name, ws))
-        for viewer in viewers:
-            asyncio.get_running_loop().create_task(viewer.read())
-        host = viewers[0].ws
-        await host.send(json.dumps({"t": "action", "name": "select", "game": game}))
-        await asyncio.sleep(0.2)
-        await host.send(json.dumps({"t": "action", "name": "start"}))
-        deadline = time.monotonic() + 20
-        while any(v.version != 0 for v in viewers):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"arena {code} did not start")
-            await asyncio.sleep(0.05)
-        return Arena(code, game, viewers)
+        return await start_game(code, game, viewers)
 
     results = []
     for start in range(0, arenas, 10):  # ten at a time, like people arriving

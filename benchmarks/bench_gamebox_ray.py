@@ -115,18 +115,7 @@ async def setup(bases: list[str], arenas: int) -> list[load.Arena]:
         finally:
             for client in clients:
                 await client.aclose()
-        for viewer in viewers:
-            asyncio.get_running_loop().create_task(viewer.read())
-        host = viewers[0].ws
-        await host.send(json.dumps({"t": "action", "name": "select", "game": game}))
-        await asyncio.sleep(0.5)
-        await host.send(json.dumps({"t": "action", "name": "start"}))
-        deadline = time.monotonic() + 60
-        while any(v.version != 0 for v in viewers):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"arena {code} did not start")
-            await asyncio.sleep(0.05)
-        return load.Arena(code, game, viewers)
+        return await load.start_game(code, game, viewers, settle=0.5, timeout=60)
 
     return list(await asyncio.gather(*(one(i) for i in range(arenas))))
 
