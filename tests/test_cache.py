@@ -6,6 +6,7 @@ import logging
 import os
 import stat
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,80 @@ def test_budgeted_rewrite_is_cached_apart_from_the_original(
     again = second.runtime.compile(ECHO, SHA, "main", budget=True)
     assert second.compiles == 0 and len(rewrites) == 1  # neither compiled nor rewritten again
     assert "wasmplug_budget" in {e.name for e in again.imports}
+
+
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every entry look old enough to be stamped (as if written seconds ago)."""
+    real = __import__("time").time_ns
+    monkeypatch.setattr(cache.time, "time_ns", lambda: real() + 10 * cache._SETTLED_NS)
+
+
+def hashing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the full HMAC checks of cache payloads (sizes hashed)."""
+    sizes: list[int] = []
+    real = cache.hmac.digest
+
+    def counting(key: bytes, msg: Any, digest: str) -> bytes:
+        sizes.append(len(msg))
+        return real(key, msg, digest)
+    monkeypatch.setattr(cache.hmac, "digest", counting)
+    return sizes
+
+
+def test_a_verified_entry_is_stamped_and_then_mapped_without_rehashing(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    CountingRuntime(monkeypatch).load()
+    entry = entries(cache_dir)[0]
+    mac = entry.with_suffix(".mac")
+    assert len(mac.read_bytes()) == len(cache.MAGIC) + 32  # fresh: too recent to stamp
+    checked = CountingRuntime(monkeypatch)
+    sizes = hashing(monkeypatch)
+    assert works(checked.load()) and checked.compiles == 0
+    assert len(entry.read_bytes()) in sizes  # the whole payload was verified
+    assert len(mac.read_bytes()) == len(cache.MAGIC) + 32  # still within the racy window
+    settled(monkeypatch)
+    CountingRuntime(monkeypatch).load()
+    assert len(mac.read_bytes()) == len(cache.MAGIC) + 64 and oct(mac.stat().st_mode)[-3:] == "600"
+    sizes.clear()
+    mapped = CountingRuntime(monkeypatch)
+    assert works(mapped.load()) and mapped.compiles == 0
+    assert len(entry.read_bytes()) not in sizes  # only the stamp was checked
+
+
+def test_an_entry_changed_after_its_stamp_is_verified_again_and_refused(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    CountingRuntime(monkeypatch).load()
+    settled(monkeypatch)
+    CountingRuntime(monkeypatch).load()  # stamps it
+    entry = entries(cache_dir)[0]
+    assert len(entry.with_suffix(".mac").read_bytes()) == len(cache.MAGIC) + 64
+    __import__("time").sleep(0.05)  # a later clock tick: the write below changes ctime
+    blob = bytearray(entry.read_bytes())
+    blob[-100] ^= 0xFF
+    entry.write_bytes(bytes(blob))  # same inode, same size
+    again = CountingRuntime(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="wasmplug.cache"):
+        assert works(again.load())
+    assert again.compiles == 1 and "integrity check failed" in caplog.text
+
+
+def test_a_stamp_made_with_another_key_is_not_trusted(cache_dir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    CountingRuntime(monkeypatch).load()
+    settled(monkeypatch)
+    CountingRuntime(monkeypatch).load()
+    (cache_dir / "secret.key").write_bytes(os.urandom(32))
+    again = CountingRuntime(monkeypatch)
+    assert works(again.load()) and again.compiles == 1
+
+
+def test_an_entry_without_its_mac_file_is_recompiled_quietly(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    CountingRuntime(monkeypatch).load()
+    entries(cache_dir)[0].with_suffix(".mac").unlink()  # e.g. an entry of an older wasmplug
+    again = CountingRuntime(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="wasmplug.cache"):
+        assert works(again.load())
+    assert again.compiles == 1 and "wasmplug.cache" not in caplog.text
+    third = CountingRuntime(monkeypatch)
+    assert works(third.load()) and third.compiles == 0

@@ -2,15 +2,25 @@
 
 Compiling a large module takes hundreds of milliseconds; loading its compiled
 code back takes a few. But deserialising compiled code runs it as native code,
-so only files this user wrote may ever be loaded. Each entry is therefore:
+so only files this user wrote may ever be loaded. Each entry is two files:
 
-    MAGIC (8 bytes) | HMAC-SHA256 of the payload (32 bytes) | payload
+    <key>.cwasm   the compiled code exactly as wasmtime serialised it
+    <key>.mac     MAGIC (8 bytes) | HMAC-SHA256 of the .cwasm (32) | [stamp (32)]
 
 keyed with a secret stored in the cache directory (mode 0600). An entry is
-used only when the directory and the file are owned by the current user and
-not writable by anybody else, the file is a regular file (not a symlink), and
-the HMAC matches. Anything else is reported on the `wasmplug` logger, removed
-if possible, and recompiled.
+used only when the directory and the files are owned by the current user and
+not writable by anybody else, they are regular files (not symlinks), and the
+HMAC matches. Anything else is reported on the `wasmplug` logger, removed if
+possible, and recompiled.
+
+Checking the HMAC of a large entry would cost milliseconds in every new
+process, so once an entry has verified, the .mac file also gets a *stamp*: the
+HMAC of the .cwasm file's identity and change times (device, inode, size,
+mtime, ctime, owner, mode). A user cannot set ctime, and any write changes it,
+so while the stamp matches, the file is the one that verified: it is mapped as
+is (`wasmtime_module_deserialize_file`, no copy, no hash). A stamp is only
+written for a file whose ctime is at least `_SETTLED_NS` old, so a write in the
+same clock tick as the check cannot go unnoticed (git's "racy timestamp" rule).
 
 The key of an entry covers the module's SHA-256, the wasmtime version and the
 engine settings, so an upgrade or a different engine never picks up stale code.
@@ -41,8 +51,10 @@ from . import _callpath, runtime_events
 
 log = logging.getLogger("wasmplug.cache")
 
-MAGIC = b"WPCACHE1"
+MAGIC = b"WPCACHE2"
 _DIGEST = 32
+_SETTLED_NS = 2_000_000_000  # coarse file-time granularity (jiffies; 2 s on FAT-like systems)
+_PROC_FD = Path("/proc/self/fd")
 _OFF = {"", "0", "off", "false", "no", "none"}
 
 _explicit: Path | None = None
@@ -130,7 +142,9 @@ def _secret(directory: Path) -> bytes:
 
 def entry_key(wasm_sha256: str, engine_fingerprint: str) -> str:
     """File name stem of a module's entry; the fingerprint names wasmtime and the settings."""
-    return hashlib.sha256(f"{wasm_sha256}|{engine_fingerprint}".encode()).hexdigest()
+    # MAGIC names the entry format: wasmplug versions with other formats sharing
+    # this directory each keep their own entries instead of replacing each other's.
+    return hashlib.sha256(f"{wasm_sha256}|{engine_fingerprint}|{MAGIC.decode()}".encode()).hexdigest()
 
 
 class ModuleCache:
@@ -181,36 +195,72 @@ class ModuleCache:
         runtime_events.module_ready("compiled", label, sha256, started)
         try:
             payload = bytes(module.serialize())
-            mac = hmac.digest(secret, payload, "sha256")
-            _write_private(path, MAGIC + mac + payload)
+            _write_private(path, payload)
+            _write_private(_mac_path(path), MAGIC + hmac.digest(secret, payload, "sha256"))
         except (OSError, wasmtime.WasmtimeError) as exc:
             log.warning("could not write compiled-module cache entry %s: %s", path, exc)
         return module
 
     def _load(self, path: Path, secret: bytes) -> wasmtime.Module | None:
+        mac_path = _mac_path(path)
         try:
-            if _owned_regular_file(path) is None:
+            owned = _owned_regular_file(path)
+            record = _read_mac(mac_path)
+            if owned is None or record is None:  # no entry (or one from an older version)
                 return None
-            header = len(MAGIC) + _DIGEST
-            # Opened without following symlinks; mapped copy-on-write so the
-            # verified bytes are deserialised in place, never copied.
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)  # never through a symlink
             with open(fd, "rb") as f:
-                if os.fstat(f.fileno()).st_size < header:
-                    raise ValueError("not a wasmplug cache file")
+                info = os.fstat(f.fileno())
+                if (info.st_dev, info.st_ino) != (owned.st_dev, owned.st_ino):
+                    raise ValueError("replaced while being checked")
+                stamp = _stamp(secret, path, info)
+                if hmac.compare_digest(record[_DIGEST:], stamp):
+                    # Verified before and unchanged since: map the open file itself.
+                    where = _PROC_FD / str(fd) if _PROC_FD.is_dir() else path
+                    return wasmtime.Module.deserialize_file(self.engine, str(where))
+                if info.st_size == 0:
+                    raise ValueError("empty entry")
+                # Mapped copy-on-write so the verified bytes are deserialised in place.
                 with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) as blob:
-                    if blob[:len(MAGIC)] != MAGIC:
-                        raise ValueError("not a wasmplug cache file")
                     with memoryview(blob) as view:
-                        expected = hmac.digest(secret, view[header:], "sha256")
-                    if not hmac.compare_digest(expected, blob[len(MAGIC):header]):
+                        expected = hmac.digest(secret, view, "sha256")
+                    if not hmac.compare_digest(expected, record[:_DIGEST]):
                         raise ValueError("integrity check failed")
-                    return _callpath.deserialize_module(self.engine, blob, header)
+                    module = _callpath.deserialize_module(self.engine, blob, 0)
+            if time.time_ns() - info.st_ctime_ns >= _SETTLED_NS:
+                with contextlib.suppress(OSError):
+                    _write_private(mac_path, MAGIC + record[:_DIGEST] + stamp)
+            return module
         except (OSError, ValueError, wasmtime.WasmtimeError) as exc:
             log.warning("ignoring compiled-module cache entry %s (%s); recompiling", path, exc)
-            try:
-                if not path.is_symlink() and _lstat(path).st_uid == os.geteuid():
-                    path.unlink()
-            except OSError:
-                pass
+            for stale in (path, mac_path):
+                try:
+                    if not stale.is_symlink() and _lstat(stale).st_uid == os.geteuid():
+                        stale.unlink()
+                except OSError:
+                    pass
             return None
+
+
+def _mac_path(entry: Path) -> Path:
+    return entry.with_suffix(".mac")
+
+
+def _read_mac(path: Path) -> bytes | None:
+    """The HMAC (and stamp, when there is one) of an entry's .mac file, without MAGIC."""
+    if _owned_regular_file(path) is None:
+        return None
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with open(fd, "rb") as f:
+        data = f.read(len(MAGIC) + 2 * _DIGEST + 1)
+    if data[:len(MAGIC)] != MAGIC or len(data) not in (len(MAGIC) + _DIGEST,
+                                                       len(MAGIC) + 2 * _DIGEST):
+        raise ValueError("not a wasmplug cache file")
+    return data[len(MAGIC):]
+
+
+def _stamp(secret: bytes, path: Path, info: os.stat_result) -> bytes:
+    """The stamp of entry `path` as it is now (see the module doc)."""
+    identity = (f"{path.name}|{info.st_dev}|{info.st_ino}|{info.st_size}|{info.st_mtime_ns}|"
+                f"{info.st_ctime_ns}|{info.st_uid}|{info.st_mode}")
+    return hmac.digest(secret, identity.encode(), "sha256")

@@ -42,6 +42,28 @@ def test_bare_runtime_explains_itself() -> None:
         plugin.call("__wasmplug_invoke", b"sf\0")
 
 
+def test_a_new_process_reads_only_the_bare_runtime(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bare runtime is kept beside the built one, named by its recipe; later reads skip the raw one."""
+    from wasmplug.js import prebuilt
+
+    built = tmp_path / f"runtime-{prebuilt.recipe_digest()}.wasm"
+    built.write_bytes(js.runtime_bytes())
+    expected = js.bare_runtime_bytes()
+    monkeypatch.delenv("WASMPLUG_JS_RUNTIME")
+    monkeypatch.setenv("WASMPLUG_JS_RUNTIME_DIR", str(tmp_path))
+    for name in ("_cached", "_bare"):  # as in a new process
+        monkeypatch.setattr(prebuilt, name, None)
+    assert js.bare_runtime_bytes() == expected
+    assert (tmp_path / f"bare-{prebuilt.recipe_digest()}.wasm").read_bytes() == expected
+    monkeypatch.setattr(prebuilt, "_bare", None)
+
+    def unread() -> bytes:
+        raise AssertionError("the built runtime was read again")
+    monkeypatch.setattr(prebuilt, "runtime_bytes", unread)
+    assert js.bare_runtime_bytes() == expected
+
+
 def test_embedding_appends_and_keeps_the_runtime_intact() -> None:
     runtime = js.runtime_bytes()
     blob = embed.make_blob(b"export function a() { return 'A' }", ["a", "b"], kind="m", filename="x.js")

@@ -15,6 +15,7 @@ wasmplug version builds a new runtime instead of using a stale one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import fcntl
 import hashlib
 import logging
@@ -30,6 +31,7 @@ class RuntimeMissing(wasmplug.Error):
     """The JavaScript runtime is not built and could not be built."""
 
 
+@functools.cache
 def recipe_digest() -> str:
     """A digest of everything the runtime is built from (our sources, pinned versions, flags)."""
     from . import recipe
@@ -82,7 +84,7 @@ def runtime_path(*, build: bool = True) -> Path:
 
 
 _cached: tuple[Path, bytes] | None = None
-_bare: tuple[bytes, bytes] | None = None
+_bare: tuple[Path, bytes] | None = None
 
 
 def runtime_bytes() -> bytes:
@@ -97,24 +99,30 @@ def runtime_bytes() -> bytes:
 def bare_runtime_bytes() -> bytes:
     """The runtime as a plug-in of its own (the sandbox): no host functions imported.
 
-    Made from `runtime_bytes()` once and kept beside it in the runtime folder
-    (named by the runtime's sha256), so a new process only reads it.
+    Made from `runtime_bytes()` once and kept beside it in the runtime folder,
+    named after the runtime it was made from (its recipe digest, or the sha256
+    of a runtime given by $WASMPLUG_JS_RUNTIME), so a new process reads only
+    this file, not the runtime as well.
     """
     global _bare
-    raw = runtime_bytes()
-    if _bare is not None and _bare[0] is raw:
+    source = runtime_path()
+    if _bare is not None and _bare[0] == source:
         return _bare[1]
-    path = runtime_dir() / f"bare-{hashlib.sha256(raw).hexdigest()[:16]}.wasm"
+    if os.environ.get("WASMPLUG_JS_RUNTIME"):
+        tag = hashlib.sha256(runtime_bytes()).hexdigest()[:16]
+    else:
+        tag = recipe_digest()  # what runtime-<digest>.wasm was built from
+    path = runtime_dir() / f"bare-{tag}.wasm"
     try:
         bare = path.read_bytes()
     except OSError:
         from .embed import resolve_host_slots
 
-        bare = resolve_host_slots(raw)
+        bare = resolve_host_slots(runtime_bytes())
         with contextlib.suppress(OSError):  # a read-only cache folder: compute it each time
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             partial.write_bytes(bare)
             os.replace(partial, path)
-    _bare = (raw, bare)
+    _bare = (source, bare)
     return bare
