@@ -147,6 +147,15 @@ def entry_key(wasm_sha256: str, engine_fingerprint: str) -> str:
     return hashlib.sha256(f"{wasm_sha256}|{engine_fingerprint}|{MAGIC.decode()}".encode()).hexdigest()
 
 
+def has_entry(wasm_sha256: str, engine_fingerprint: str) -> bool:
+    """True if the cache holds compiled code for this module and engine (not yet verified)."""
+    directory = cache_dir()
+    if directory is None:
+        return False
+    entry = directory / f"{entry_key(wasm_sha256, engine_fingerprint)}.cwasm"
+    return entry.is_file() and _mac_path(entry).is_file()
+
+
 class ModuleCache:
     """Compiled modules of one engine configuration, on disk."""
 

@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
-from importlib.resources import files
+from pathlib import Path
 
 import wasmtime
 
@@ -124,7 +124,7 @@ class Runtime:
         self._modules: weakref.WeakValueDictionary[str, wasmtime.Module] = (
             weakref.WeakValueDictionary())
         self._lock = threading.Lock()
-        kernel_wat = files("wasmplug").joinpath("kernel.wat").read_bytes()
+        kernel_wat = _KERNEL_WAT.read_bytes()
         self.kernel = self.compile(kernel_wat, hashlib.sha256(kernel_wat).hexdigest(), "kernel")
         self.ticker = EpochTicker(self.engine)
 
@@ -176,6 +176,7 @@ def _detail(exc: BaseException) -> str:
     return ": ".join(parts) or type(exc).__name__
 
 
+_KERNEL_WAT = Path(__file__).with_name("kernel.wat")  # package data, beside this module
 _SNIPPET_LINE = re.compile(r"^(\d+ )?\|")  # the source excerpt wasmtime draws under a WAT error
 _WAT_LOCATION = re.compile(r"^--> .*:(\d+):(\d+)$")
 

@@ -15,7 +15,7 @@ from typing import Any
 import wasmtime
 
 from .binary import Item, custom_sections, memories, producers, signatures
-from .cache import cache_dir, entry_key
+from .cache import has_entry
 from .engine import EngineSettings, runtime
 from .errors import LoadError
 from .host_env import HOST_FUNCTIONS
@@ -73,9 +73,7 @@ def inspect_plugin(plugin: Any) -> dict[str, Any]:
             except (UnicodeDecodeError, wasmtime.WasmtimeError) as exc:
                 raise LoadError(f"module '{module.name}' is neither wasm nor valid WAT: "
                                 f"{str(exc).strip().splitlines()[0]}") from None
-        directory = cache_dir()
-        cached = directory is not None and (
-            directory / f"{entry_key(module.sha256, rt.settings.fingerprint())}.cwasm").is_file()
+        cached = has_entry(module.sha256, rt.settings.fingerprint())
         started = time.perf_counter()
         rt.compile(module.wasm, module.sha256, module.name)
         compile_s = time.perf_counter() - started

@@ -15,8 +15,8 @@ wasmplug version builds a new runtime instead of using a stale one.
 from __future__ import annotations
 
 import contextlib
-import functools
 import fcntl
+import functools
 import hashlib
 import logging
 import os

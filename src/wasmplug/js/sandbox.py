@@ -16,6 +16,7 @@ access to the Python process. See :class:`Sandbox` for the limits and errors.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -29,6 +30,21 @@ from .plugin_build import load_request, with_heap_limit
 MiB = 1024 * 1024
 _PAGE = 65_536
 _TOP_FUNCTION = re.compile(r"(?:^|;)\s*(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(", re.M)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(runtime: bytes, max_pages: int, timeout_ms: int, allowed_hosts: tuple[str, ...],
+              config: tuple[tuple[str, str], ...], fuel: int | None) -> wasmplug.CompiledPlugin:
+    """The runtime, set up with these limits; shared by every Sandbox that has them."""
+    manifest: dict[str, Any] = {
+        "wasm": [{"data": runtime}],
+        "memory": {"max_pages": max_pages},
+        "timeout_ms": timeout_ms,
+        "allowed_hosts": list(allowed_hosts) or None,
+    }
+    if config:
+        manifest["config"] = dict(config)
+    return wasmplug.CompiledPlugin(with_heap_limit(manifest), wasi=True, fuel_limit=fuel)
 
 
 class Sandbox:
@@ -82,16 +98,8 @@ class Sandbox:
         self.code = code
         self.filename = filename
         self.keep_state = keep_state
-        manifest: dict[str, Any] = {
-            "memory": {"max_pages": max_memory // _PAGE},
-            "timeout_ms": timeout_ms,
-            "allowed_hosts": list(allowed_hosts) or None,
-        }
-        if config:
-            manifest["config"] = dict(config)
-        self._compiled = wasmplug.CompiledPlugin(
-            with_heap_limit({"wasm": [{"data": prebuilt.bare_runtime_bytes()}], **manifest}),
-            wasi=True, fuel_limit=fuel)
+        self._compiled = _compiled(prebuilt.bare_runtime_bytes(), max_memory // _PAGE, timeout_ms,
+                                   tuple(allowed_hosts), tuple(sorted((config or {}).items())), fuel)
         self._plugin: wasmplug.Plugin | None = None
         self._fresh = False
         exported = self._load()
