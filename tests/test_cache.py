@@ -332,3 +332,39 @@ def test_an_entry_without_its_mac_file_is_recompiled_quietly(
     assert again.compiles == 1 and "wasmplug.cache" not in caplog.text
     third = CountingRuntime(monkeypatch)
     assert works(third.load()) and third.compiles == 0
+
+
+def numbered_module(n: int) -> bytes:
+    """A distinct small module per n (so each gets its own cache entry)."""
+    return f'(module (func (export "f") (result i32) i32.const {n}))'.encode()
+
+
+def test_the_cache_stays_under_its_size_cap_removing_the_oldest_entries(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = Runtime(EngineSettings())
+    first = numbered_module(0)
+    runtime.disk_cache.load_or_compile(first, "m0")
+    __import__("time").sleep(0.05)  # a later clock tick: m0 is strictly the oldest entry
+    one = (cache_dir / f"{cache.entry_key('m0', runtime.disk_cache.fingerprint)}.cwasm").stat().st_size
+    # Room for about 5 of these (the kernel's entry, bigger and older, goes first).
+    monkeypatch.setenv("WASMPLUG_CACHE_MAX_MB", str(one * 5.5 / 2**20))
+    for n in range(1, 12):
+        runtime.disk_cache.load_or_compile(numbered_module(n), f"m{n}")
+    cwasm = list(cache_dir.glob("*.cwasm"))
+    assert 3 <= len(cwasm) <= 5
+    assert sum(p.stat().st_size for p in cwasm) <= cache.max_bytes()
+    assert len(list(cache_dir.glob("*.mac"))) == len(cwasm)  # removed in pairs
+    newest = cache_dir / f"{cache.entry_key('m11', runtime.disk_cache.fingerprint)}.cwasm"
+    oldest = cache_dir / f"{cache.entry_key('m0', runtime.disk_cache.fingerprint)}.cwasm"
+    assert newest.exists() and not oldest.exists()
+    again = CountingRuntime(monkeypatch)  # an evicted module is simply compiled again
+    module = again.runtime.disk_cache.load_or_compile(first, "m0")
+    assert again.compiles == 1 and [e.name for e in module.exports] == ["f"]
+
+
+def test_a_bad_size_cap_falls_back_to_the_default(monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("WASMPLUG_CACHE_MAX_MB", "lots")
+    with caplog.at_level(logging.WARNING, logger="wasmplug.cache"):
+        assert cache.max_bytes() == 512 * 2**20
+    assert "not a number of MiB" in caplog.text

@@ -25,6 +25,9 @@ same clock tick as the check cannot go unnoticed (git's "racy timestamp" rule).
 The key of an entry covers the module's SHA-256, the wasmtime version and the
 engine settings, so an upgrade or a different engine never picks up stale code.
 
+Size: at most `$WASMPLUG_CACHE_MAX_MB` MiB (default 512); past it, the
+entries written longest ago are removed (see `prune`).
+
 Location: `$WASMPLUG_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmplug`, else
 `~/.cache/wasmplug`. Set `WASMPLUG_CACHE_DIR=off` (or call
 `set_cache_dir(None)`) to disable it.
@@ -55,6 +58,7 @@ MAGIC = b"WPCACHE2"
 _DIGEST = 32
 _SETTLED_NS = 2_000_000_000  # coarse file-time granularity (jiffies; 2 s on FAT-like systems)
 _PROC_FD = Path("/proc/self/fd")
+_DEFAULT_MAX_BYTES = 512 * 2**20
 _OFF = {"", "0", "off", "false", "no", "none"}
 
 _explicit: Path | None = None
@@ -147,6 +151,52 @@ def entry_key(wasm_sha256: str, engine_fingerprint: str) -> str:
     return hashlib.sha256(f"{wasm_sha256}|{engine_fingerprint}|{MAGIC.decode()}".encode()).hexdigest()
 
 
+def max_bytes() -> int:
+    """The cache's size cap: `$WASMPLUG_CACHE_MAX_MB` (MiB, default 512)."""
+    configured = os.environ.get("WASMPLUG_CACHE_MAX_MB", "").strip()
+    try:
+        return int(float(configured) * 2**20) if configured else _DEFAULT_MAX_BYTES
+    except ValueError:
+        log.warning("WASMPLUG_CACHE_MAX_MB=%r is not a number of MiB; using %d", configured,
+                    _DEFAULT_MAX_BYTES // 2**20)
+        return _DEFAULT_MAX_BYTES
+
+
+def prune(directory: Path, keep: Path | None = None) -> None:
+    """Remove the oldest entries until the cache is under 80% of `max_bytes()`.
+
+    Runs after each new entry is written (that is, after a compilation, which
+    costs far more than this scan). Oldest means written longest ago: loading
+    an entry must not touch it, or its stamp would no longer match. Only
+    regular files of ours are removed; a process that has an entry mapped
+    keeps using it.
+    """
+    limit = max_bytes()
+    found: list[tuple[int, int, Path]] = []
+    total = 0
+    with contextlib.suppress(OSError), os.scandir(directory) as listing:
+        for item in listing:
+            if not item.name.endswith(".cwasm"):
+                continue
+            with contextlib.suppress(OSError):
+                info = item.stat(follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+                    found.append((info.st_mtime_ns, info.st_size, Path(item.path)))
+                    total += info.st_size
+    if total <= limit:
+        return
+    for _, size, entry in sorted(found):
+        if total <= limit * 0.8:
+            break
+        if entry == keep:
+            continue
+        for stale in (entry, _mac_path(entry)):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        total -= size
+        log.info("compiled-module cache over %d MiB: removed %s", limit // 2**20, entry.name)
+
+
 def has_entry(wasm_sha256: str, engine_fingerprint: str) -> bool:
     """True if the cache holds compiled code for this module and engine (not yet verified)."""
     directory = cache_dir()
@@ -208,6 +258,8 @@ class ModuleCache:
             _write_private(_mac_path(path), MAGIC + hmac.digest(secret, payload, "sha256"))
         except (OSError, wasmtime.WasmtimeError) as exc:
             log.warning("could not write compiled-module cache entry %s: %s", path, exc)
+        else:
+            prune(directory, keep=path)
         return module
 
     def _load(self, path: Path, secret: bytes) -> wasmtime.Module | None:
