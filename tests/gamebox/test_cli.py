@@ -146,3 +146,19 @@ def test_play_a_js_game_and_reload_it_on_change(tmp_path: Path) -> None:
             (tmp_path / "new.js").replace(game)
             html = board_containing(ann, "Now it is bob (yellow)")
             assert html.count('class="drop red"') == 1  # the state was kept
+
+
+def test_serve_with_an_unreachable_ray_cluster_fails_at_once(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:  # a loopback port nothing listens on once closed
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["gamebox", "serve", "--data-dir", str(tmp_path),
+                                       "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}",
+                                       "--ray", f"127.0.0.1:{port}"])
+    assert result.exit_code != 0
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in result.output
+    assert "ray start --head" in result.output
+    assert time.monotonic() - started < 30  # Ray itself would retry for minutes

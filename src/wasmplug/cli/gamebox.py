@@ -84,6 +84,7 @@ def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_m
 
 
 def _ray_init(address: str) -> None:
+    _check_reachable(address)
     try:
         import ray
     except ImportError:
@@ -93,6 +94,20 @@ def _ray_init(address: str) -> None:
     except Exception as exc:  # nothing listening, another Ray version...
         raise click.ClickException(f"cannot join the Ray cluster at {address}: "
                                    f"{str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once, not after Ray's minutes of retries, when nothing listens at host:port."""
+    where = address.split("://", 1)[-1]
+    host, sep, port = where.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", "local": Ray finds the cluster itself
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=5).close()
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}): start one with "
+            "`ray start --head` on that machine, or check the address and port") from None
 
 
 def _open_library(url: str, folders: list[Path], policy: object) -> object:

@@ -12,6 +12,9 @@ stays in the server, and the actor knows it as a remote viewer of that server.
 What a server's viewers should see is queued in the actor, per server, and
 each server with viewers in an arena keeps one `poll` call waiting on the
 actor: it returns as soon as a re-render (or any other message) is queued.
+A server that stops polling for `SERVER_GONE_AFTER` seconds (it died, or its
+machine did) loses its viewers there, so an arena nobody is left in is torn
+down as usual.
 
 The actor builds its own catalogue with `open_catalogue` (a picklable
 callable, e.g. a `Library` on the shared PostgreSQL database), so games are
@@ -40,6 +43,7 @@ from .service import ArenaPage, GameBox, Send, Viewer
 log = logging.getLogger("wasmplug.gamebox")
 NAMESPACE = "wasmplug-gamebox"
 POLL_SECONDS = 10.0  # a poll returns empty after this long, so a server notices a gone arena
+SERVER_GONE_AFTER = 3 * POLL_SECONDS  # no poll from a server for this long: it is gone
 
 
 def actor_name(code: str) -> str:
@@ -55,7 +59,7 @@ class ArenaHost:
 
     def __init__(self, code: str, open_catalogue: Callable[[], Catalogue], *,
                  leave_after: float = 30.0, teardown_after: float = 60.0,
-                 sweep_every: float = 1.0) -> None:
+                 sweep_every: float = 1.0, server_gone_after: float = SERVER_GONE_AFTER) -> None:
         from .app import HERE
 
         templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -67,6 +71,11 @@ class ArenaHost:
         self.ready: dict[str, asyncio.Event] = {}
         self.viewers: dict[int, tuple[str, Viewer, asyncio.Task[None], str]] = {}
         self._ids = itertools.count(1)
+        # A server with viewers here always has a poll waiting; one that stops
+        # polling (it died, or its machine did) loses its viewers.
+        self.polling: dict[str, int] = {}  # server -> polls in flight
+        self.last_poll: dict[str, float] = {}  # server -> when it last polled or connected
+        self.server_gone_after = server_gone_after
         self.sweep_every = sweep_every
         self.sweeper: asyncio.Task[None] | None = None
         self.gone = False
@@ -78,15 +87,32 @@ class ArenaHost:
     async def _sweep(self) -> None:
         while not self.gone:
             await asyncio.sleep(self.sweep_every)
+            await self._drop_silent_servers()
             self.box.sweep()
             if self.arena.code not in self.arenas.arenas:
                 self.gone = True
                 for event in self.ready.values():
                     event.set()
                 log.info("arena %s: torn down; its actor exits", self.arena.code)
-                import ray
+                self._exit()
 
-                ray.kill(ray.get_runtime_context().current_actor)
+    def _exit(self) -> None:
+        import ray
+
+        ray.kill(ray.get_runtime_context().current_actor)
+
+    async def _drop_silent_servers(self) -> None:
+        """Disconnect the viewers of servers that stopped polling (then they leave as usual)."""
+        now = self.arenas.clock()
+        for server in {entry[3] for entry in self.viewers.values()}:
+            if self.polling.get(server) or now - self.last_poll.get(server, now) < self.server_gone_after:
+                continue
+            silent = [vid for vid, entry in self.viewers.items() if entry[3] == server]
+            log.warning("arena %s: server %s has not polled for %.0f s; its %d viewer(s) are gone",
+                        self.arena.code, server[:8], now - self.last_poll[server], len(silent))
+            for viewer_id in silent:
+                await self.disconnect(viewer_id)
+            self.outboxes.pop(server, None)
 
     def _member(self, token: str | None) -> Any:
         found = self.arenas.by_token(self.arena.code, token)
@@ -115,6 +141,7 @@ class ArenaHost:
         if member is None:
             return None
         viewer_id = next(self._ids)
+        self.last_poll[server] = self.arenas.clock()  # its poller starts now
         ready = self.ready.setdefault(server, asyncio.Event())
 
         async def send(text: str) -> None:
@@ -150,8 +177,13 @@ class ArenaHost:
     async def poll(self, server: str, timeout: float = POLL_SECONDS) -> list[tuple[int, str]] | None:
         """The messages queued for `server`'s viewers, once there are any (None: arena gone)."""
         ready = self.ready.setdefault(server, asyncio.Event())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ready.wait(), timeout)
+        self.polling[server] = self.polling.get(server, 0) + 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), timeout)
+        finally:
+            self.polling[server] -= 1
+            self.last_poll[server] = self.arenas.clock()
         ready.clear()
         if self.gone:
             return None

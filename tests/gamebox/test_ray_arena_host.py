@@ -1,0 +1,65 @@
+"""The body of a Ray arena actor (`ArenaHost`), run here without Ray: servers that go silent.
+
+Every server with viewers in an arena keeps a `poll` waiting on the arena's
+actor. When a server dies (or its machine does), its polls stop: the actor
+must then count its viewers as gone, so that the members leave and an arena
+nobody is left in is torn down, as it is when viewers disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from wasmplug.gamebox.ray_arenas import ArenaHost
+
+from .conftest import test_catalogue
+
+
+class LocalArenaHost(ArenaHost):
+    """An ArenaHost that records its exit instead of asking Ray to kill its actor."""
+
+    exited = False
+
+    def _exit(self) -> None:
+        self.exited = True
+
+
+async def _eventually(condition: object, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.02)
+
+
+async def _silent_servers() -> None:
+    host = LocalArenaHost("BCDF", test_catalogue, leave_after=0.2, teardown_after=0.2,
+                          sweep_every=0.02, server_gone_after=0.4)
+    ann = (await host.join("ann"))["token"]
+    bob = (await host.join("bob"))["token"]
+    ann_viewer = await host.connect(ann, "server-a")  # server-a dies: it never polls
+    bob_viewer = await host.connect(bob, "server-b")
+    polling = True
+
+    async def server_b() -> None:  # alive: always one poll waiting, as RayArenas._poll does
+        while polling and not host.gone:
+            await host.poll("server-b", timeout=0.05)
+
+    poller = asyncio.create_task(server_b())
+    await _eventually(lambda: ann_viewer not in host.viewers)
+    assert bob_viewer in host.viewers  # the live server's viewer stays
+    await _eventually(lambda: "ann" not in set(host.arena.members))
+    assert "bob" in set(host.arena.members) and not host.gone
+    await asyncio.sleep(0.6)  # longer than server_gone_after: a polling server is never dropped
+    assert bob_viewer in host.viewers and not host.gone
+
+    polling = False  # server-b dies too
+    await poller
+    await _eventually(lambda: host.gone)
+    assert host.exited and not host.viewers and "BCDF" not in host.arenas.arenas
+    await host.stop()
+
+
+@pytest.mark.timeout(30)
+def test_viewers_of_a_server_that_stopped_polling_are_gone_and_the_empty_arena_torn_down() -> None:
+    asyncio.run(_silent_servers())
