@@ -1,7 +1,12 @@
-"""Facts read straight from a wasm binary: the memories a module declares.
+"""Facts read straight from a wasm binary, and the pieces to read and write one.
 
 wasmtime's `Module` shows only exported and imported memories; limits must
-also count a memory the module keeps private.
+also count a memory the module keeps private. And wasmtime-py cannot describe
+every signature (v128, GC references), so imports and exports are read here.
+
+Public for tools built on wasmplug (the memory-budget rewriter, the JS
+runtime's embedder): `Reader` (a cursor: `byte`, `uleb`, `take`, `text`) and
+`encode_uleb`, `encode_sleb`, `encode_name`.
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
+class Reader:
+    """A cursor over a wasm binary: LEB128 numbers, bytes, names (IndexError past the end)."""
+
+    def __init__(self, data: bytes, pos: int = 0) -> None:
         self.data = data
-        self.pos = 0
+        self.pos = pos
 
     def byte(self) -> int:
         value = self.data[self.pos]
@@ -28,7 +35,18 @@ class _Reader:
                 return result
             shift += 7
 
-    def name(self) -> None:
+    def take(self, n: int) -> bytes:
+        chunk = self.data[self.pos:self.pos + n]
+        if len(chunk) != n:
+            raise IndexError("truncated wasm binary")
+        self.pos += n
+        return bytes(chunk)
+
+    def text(self) -> str:
+        """A name (length-prefixed UTF-8)."""
+        return self.take(self.uleb()).decode("utf-8")
+
+    def skip_name(self) -> None:
         length = self.uleb()  # read first: `pos += uleb()` would add to the old pos
         self.pos += length
 
@@ -43,6 +61,37 @@ class _Reader:
         return flags, minimum
 
 
+def encode_uleb(n: int) -> bytes:
+    """`n` (>= 0) as unsigned LEB128."""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def encode_sleb(n: int) -> bytes:
+    """`n` as signed LEB128."""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        done = (n == 0 and not b & 0x40) or (n == -1 and b & 0x40)
+        out.append(b if done else b | 0x80)
+        if done:
+            return bytes(out)
+
+
+def encode_name(text: str) -> bytes:
+    """`text` as a wasm name (length-prefixed UTF-8)."""
+    raw = text.encode()
+    return encode_uleb(len(raw)) + raw
+
+
 def memory_minimums(wasm: bytes, imported: bool = True) -> list[int]:
     """Initial sizes (in pages) of every memory the module defines (and, with
     `imported`, imports).
@@ -53,12 +102,12 @@ def memory_minimums(wasm: bytes, imported: bool = True) -> list[int]:
     if not wasm.startswith(b"\0asm"):
         return []
     try:
-        return _scan(_Reader(wasm), imported)
+        return _scan(Reader(wasm), imported)
     except (IndexError, ValueError):
         return []
 
 
-def _scan(r: _Reader, imported: bool) -> list[int]:
+def _scan(r: Reader, imported: bool) -> list[int]:
     pages: list[int] = []
     for section, _ in _sections(r):
         if section == 2 and imported:
@@ -68,7 +117,7 @@ def _scan(r: _Reader, imported: bool) -> list[int]:
     return pages
 
 
-def _sections(r: _Reader) -> Iterator[tuple[int, int]]:
+def _sections(r: Reader) -> Iterator[tuple[int, int]]:
     """(id, end offset) of each section, with `r` at its contents; the walk
     moves on to the next section by its size, whatever the caller read."""
     r.pos = 8
@@ -83,12 +132,12 @@ def _sections(r: _Reader) -> Iterator[tuple[int, int]]:
 ImportDetail = int | tuple[int, int | None] | None
 
 
-def _imports(r: _Reader) -> Iterator[tuple[str, str, int, ImportDetail]]:
+def _imports(r: Reader) -> Iterator[tuple[str, str, int, ImportDetail]]:
     """The import section's entries: (module, name, kind, detail), where detail
     is the type index of a function, (initial, maximum) pages of a memory, and
     None for the other kinds."""
     for _ in range(r.uleb()):
-        module, name = _text(r), _text(r)
+        module, name = r.text(), r.text()
         kind = r.byte()
         detail: ImportDetail = None
         if kind == 0:        # function: type index
@@ -109,14 +158,14 @@ def _imports(r: _Reader) -> Iterator[tuple[str, str, int, ImportDetail]]:
         yield module, name, kind, detail
 
 
-def _imported_memories(r: _Reader) -> Iterator[tuple[str, str, int, tuple[int, int | None]]]:
+def _imported_memories(r: Reader) -> Iterator[tuple[str, str, int, tuple[int, int | None]]]:
     for module, name, kind, detail in _imports(r):
         if kind == 2:
             assert isinstance(detail, tuple)
             yield module, name, kind, detail
 
 
-def _limits_with_max(r: _Reader) -> tuple[int, int | None]:
+def _limits_with_max(r: Reader) -> tuple[int, int | None]:
     flags = r.uleb()
     minimum = r.uleb()
     maximum = r.uleb() if flags & 1 else None
@@ -145,7 +194,7 @@ _NUMBER_TYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128
 _SHORT_REFS = {0x70: "funcref", 0x6F: "externref"}
 
 
-def _valtype(r: _Reader) -> str:
+def _valtype(r: Reader) -> str:
     code = r.byte()
     if code in _NUMBER_TYPES:
         return _NUMBER_TYPES[code]
@@ -159,12 +208,12 @@ def _valtype(r: _Reader) -> str:
     raise ValueError(f"unknown value type 0x{code:02x}")
 
 
-def _sleb(r: _Reader) -> None:
+def _sleb(r: Reader) -> None:
     while r.byte() & 0x80:
         pass
 
 
-def _comptype(r: _Reader) -> Signature | None:
+def _comptype(r: Reader) -> Signature | None:
     form = r.byte()
     if form == 0x60:  # func
         params = tuple(_valtype(r) for _ in range(r.uleb()))
@@ -182,7 +231,7 @@ def _comptype(r: _Reader) -> Signature | None:
     raise ValueError(f"unknown composite type 0x{form:02x}")
 
 
-def _subtype(r: _Reader) -> Signature | None:
+def _subtype(r: Reader) -> Signature | None:
     if r.data[r.pos] in (0x50, 0x4F):  # sub / sub final: supertypes, then the type
         r.byte()
         for _ in range(r.uleb()):
@@ -190,7 +239,7 @@ def _subtype(r: _Reader) -> Signature | None:
     return _comptype(r)
 
 
-def _types(r: _Reader) -> list[Signature | None]:
+def _types(r: Reader) -> list[Signature | None]:
     types: list[Signature | None] = []
     for _ in range(r.uleb()):
         if r.data[r.pos] == 0x4E:  # rec group
@@ -208,19 +257,12 @@ def signatures(wasm: bytes) -> tuple[dict[tuple[str, str], Item], dict[str, Item
     Call it on modules wasmtime has compiled; ValueError if it cannot read one.
     """
     try:
-        return _scan_signatures(_Reader(wasm))
+        return _scan_signatures(Reader(wasm))
     except (IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read the module's imports and exports: {exc}") from None
 
 
-def _text(r: _Reader) -> str:
-    length = r.uleb()
-    text = r.data[r.pos:r.pos + length].decode("utf-8")
-    r.pos += length
-    return text
-
-
-def _scan_signatures(r: _Reader) -> tuple[dict[tuple[str, str], Item], dict[str, Item]]:
+def _scan_signatures(r: Reader) -> tuple[dict[tuple[str, str], Item], dict[str, Item]]:
     types: list[Signature | None] = []
     functions: list[Signature | None] = []  # the function index space, imports first
     imports: dict[tuple[str, str], Item] = {}
@@ -241,7 +283,7 @@ def _scan_signatures(r: _Reader) -> tuple[dict[tuple[str, str], Item], dict[str,
             functions.extend(types[r.uleb()] for _ in range(r.uleb()))
         elif section == 7:
             for _ in range(r.uleb()):
-                name = _text(r)
+                name = r.text()
                 kind = r.byte()
                 index = r.uleb()
                 sig = functions[index] if kind == 0 else None
@@ -259,7 +301,7 @@ def memories(wasm: bytes) -> list[tuple[str, int, int | None]]:
 
     `origin` is "import module.name" or "defined"; ValueError if unreadable.
     """
-    r = _Reader(wasm)
+    r = Reader(wasm)
     found: list[tuple[str, int, int | None]] = []
     try:
         for section, _ in _sections(r):
@@ -275,12 +317,12 @@ def memories(wasm: bytes) -> list[tuple[str, int, int | None]]:
 
 def custom_sections(wasm: bytes) -> list[tuple[str, bytes]]:
     """(name, contents) of every custom section, in order; ValueError if unreadable."""
-    r = _Reader(wasm)
+    r = Reader(wasm)
     found: list[tuple[str, bytes]] = []
     try:
         for section, end in _sections(r):
             if section == 0:
-                name = _text(r)
+                name = r.text()
                 found.append((name, r.data[r.pos:end]))
     except (IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read the module's custom sections: {exc}") from None
@@ -289,12 +331,12 @@ def custom_sections(wasm: bytes) -> list[tuple[str, bytes]]:
 
 def producers(contents: bytes) -> dict[str, list[str]]:
     """The `producers` custom section: {"language": ["Rust 1.78"], "processed-by": [...], ...}."""
-    r = _Reader(contents)
+    r = Reader(contents)
     out: dict[str, list[str]] = {}
     try:
         for _ in range(r.uleb()):
-            field_name = _text(r)
-            out[field_name] = [f"{_text(r)} {_text(r)}".strip() for _ in range(r.uleb())]
+            field_name = r.text()
+            out[field_name] = [f"{r.text()} {r.text()}".strip() for _ in range(r.uleb())]
     except (IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"malformed producers section: {exc}") from None
     return out
@@ -315,7 +357,7 @@ def item_counts(wasm: bytes) -> dict[str, int]:
     counts = dict.fromkeys(_COUNTED.values(), 0)
     if not wasm.startswith(b"\0asm"):
         return counts
-    r = _Reader(wasm)
+    r = Reader(wasm)
     try:
         for section, _ in _sections(r):
             if section in _COUNTED:

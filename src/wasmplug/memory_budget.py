@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .binary import _Reader, _types
+from .binary import Reader, _types, encode_name, encode_uleb
 
 KERNEL_NAMESPACE = "extism:host/env"
 CHECK_NAME = "wasmplug_budget"
@@ -38,37 +38,9 @@ class RewriteError(ValueError):
     """The module uses an instruction the rewriter does not know."""
 
 
-def _leb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _sleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        done = (value == 0 and not b & 0x40) or (value == -1 and b & 0x40)
-        out.append(b if done else b | 0x80)
-        if done:
-            return bytes(out)
-
-
-def _name(text: str) -> bytes:
-    raw = text.encode()
-    return _leb(len(raw)) + raw
-
-
 # ------------------------------------------------------------ instructions
 
-def _skip_leb(r: _Reader) -> None:
+def _skip_leb(r: Reader) -> None:
     data = r.data
     pos = r.pos
     while data[pos] & 0x80:
@@ -76,20 +48,20 @@ def _skip_leb(r: _Reader) -> None:
     r.pos = pos + 1
 
 
-def _skip_memarg(r: _Reader) -> None:
+def _skip_memarg(r: Reader) -> None:
     align = r.uleb()
     if align & 0x40:
         _skip_leb(r)  # memory index (multi-memory)
     _skip_leb(r)      # offset
 
 
-def _skip_blocktype(r: _Reader) -> None:
+def _skip_blocktype(r: Reader) -> None:
     if r.data[r.pos] in (0x63, 0x64):  # (ref null? heaptype)
         r.pos += 1
     _skip_leb(r)
 
 
-def _skip_valtype(r: _Reader) -> None:
+def _skip_valtype(r: Reader) -> None:
     if r.byte() in (0x63, 0x64):
         _skip_leb(r)
 
@@ -111,7 +83,7 @@ _MISC_LEBS = {0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 0, 8: 2, 9: 1, 10: 2,
               12: 2, 13: 1, 14: 2, 15: 1, 16: 1, 17: 1}
 
 
-def _skip_prefixed(r: _Reader, prefix: int) -> None:
+def _skip_prefixed(r: Reader, prefix: int) -> None:
     sub = r.uleb()
     if prefix == 0xFC:
         count = _MISC_LEBS.get(sub)
@@ -149,7 +121,7 @@ def _skip_prefixed(r: _Reader, prefix: int) -> None:
         raise RewriteError(f"unknown instruction prefix 0x{prefix:02x}")
 
 
-def _rewrite_code(r: _Reader, end: int, shift_from: int, wrappers: dict[int, int] | None,
+def _rewrite_code(r: Reader, end: int, shift_from: int, wrappers: dict[int, int] | None,
                   out: bytearray, stop_at_end: bool = False) -> None:
     """Copy instructions [r.pos, end) to `out`, renumbering function indices
     >= shift_from by one and replacing `memory.grow m` by `call wrappers[m]`.
@@ -174,7 +146,7 @@ def _rewrite_code(r: _Reader, end: int, shift_from: int, wrappers: dict[int, int
             if index >= shift_from:
                 out += data[copied:at]
                 out.append(op)
-                out += _leb(index + 1)
+                out += encode_uleb(index + 1)
                 copied = r.pos
         elif op == 0x40:  # memory.grow
             memory = r.uleb()
@@ -182,7 +154,7 @@ def _rewrite_code(r: _Reader, end: int, shift_from: int, wrappers: dict[int, int
                 raise RewriteError("memory.grow outside a function body")
             out += data[copied:at]
             out.append(0x10)
-            out += _leb(wrappers[memory])
+            out += encode_uleb(wrappers[memory])
             copied = r.pos
         elif 0x28 <= op <= 0x3E:
             _skip_memarg(r)
@@ -223,7 +195,7 @@ class _Module:
 
 
 def _parse(wasm: bytes) -> list[tuple[int, bytes]]:
-    r = _Reader(wasm)
+    r = Reader(wasm)
     r.pos = 8
     sections: list[tuple[int, bytes]] = []
     while r.pos < len(wasm):
@@ -251,11 +223,11 @@ def _survey(wasm: bytes) -> _Module:
     memories: list[bool] = []
     grows = False
     for section, body in sections:
-        r = _Reader(body)
+        r = Reader(body)
         if section == 2:
             for _ in range(r.uleb()):
-                r.name()
-                r.name()
+                r.skip_name()
+                r.skip_name()
                 kind = r.byte()
                 if kind == 0:
                     func_imports += 1
@@ -292,7 +264,7 @@ def _survey(wasm: bytes) -> _Module:
     return _Module(sections, func_imports, memories, grows)
 
 
-def _limits(r: _Reader) -> int:
+def _limits(r: Reader) -> int:
     flags = r.uleb()
     r.uleb()
     if flags & 1:
@@ -329,49 +301,48 @@ def _rewrite(wasm: bytes) -> bytes:
         if section != 0:
             sections[section] = body
     # types: the check's type and one wrapper type per index type
-    type_count = len(_types(_Reader(sections[1]))) if sections[1] else 0
-    r = _Reader(sections[1])
+    type_count = len(_types(Reader(sections[1]))) if sections[1] else 0
+    r = Reader(sections[1])
     entries = r.uleb() if sections[1] else 0
     new_types = [b"\x60\x01\x7e\x01\x7e", b"\x60\x01\x7f\x01\x7f", b"\x60\x01\x7e\x01\x7e"]
     check_type, wrap32_type, wrap64_type = type_count, type_count + 1, type_count + 2
-    sections[1] = _leb(entries + 3) + sections[1][r.pos:] + b"".join(new_types)
+    sections[1] = encode_uleb(entries + 3) + sections[1][r.pos:] + b"".join(new_types)
     # imports: the check, last of the imports
-    r = _Reader(sections[2])
+    r = Reader(sections[2])
     imports = r.uleb() if sections[2] else 0
     rest = sections[2][r.pos:] if sections[2] else b""
-    check = _name(KERNEL_NAMESPACE) + _name(CHECK_NAME) + b"\x00" + _leb(check_type)
-    sections[2] = _leb(imports + 1) + rest + check
+    check = encode_name(KERNEL_NAMESPACE) + encode_name(CHECK_NAME) + b"\x00" + encode_uleb(check_type)
+    sections[2] = encode_uleb(imports + 1) + rest + check
     check_index = shift
     # functions: one wrapper per memory
-    r = _Reader(sections[3])
+    r = Reader(sections[3])
     defined = r.uleb() if sections[3] else 0
     rest = sections[3][r.pos:] if sections[3] else b""
     first_wrapper = module.func_imports + 1 + defined
     wrappers = {m: first_wrapper + m for m in range(len(module.memories))}
-    sections[3] = _leb(defined + len(module.memories)) + rest + b"".join(
-        _leb(wrap64_type if is64 else wrap32_type) for is64 in module.memories)
+    sections[3] = encode_uleb(defined + len(module.memories)) + rest + b"".join(
+        encode_uleb(wrap64_type if is64 else wrap32_type) for is64 in module.memories)
     # code
-    r = _Reader(sections[10])
+    r = Reader(sections[10])
     bodies = r.uleb() if sections[10] else 0
-    code = bytearray(_leb(bodies + len(module.memories)))
+    code = bytearray(encode_uleb(bodies + len(module.memories)))
     for _ in range(bodies):
         size = r.uleb()
         end = r.pos + size
-        body = bytearray()
         start = r.pos
         for _ in range(r.uleb()):
             r.uleb()
             _skip_valtype(r)
-        body += r.data[start:r.pos]
-        _rewrite_code(r, end, shift, wrappers, body)
-        code += _leb(len(body)) + body
+        rewritten = bytearray(r.data[start:r.pos])
+        _rewrite_code(r, end, shift, wrappers, rewritten)
+        code += encode_uleb(len(rewritten)) + rewritten
     for m, is64 in enumerate(module.memories):
         body = _wrapper(m, is64, check_index)
-        code += _leb(len(body)) + body
+        code += encode_uleb(len(body)) + body
     sections[10] = bytes(code)
     sections[7] = _rewrite_exports(sections[7], shift)
     if sections[8]:
-        sections[8] = _leb(_bump(_Reader(sections[8]).uleb(), shift))
+        sections[8] = encode_uleb(_bump(Reader(sections[8]).uleb(), shift))
     sections[9] = _rewrite_elements(sections[9], shift)
     sections[6] = _rewrite_globals(sections[6], shift)
     sections[4] = _rewrite_tables(sections[4], shift)
@@ -382,12 +353,12 @@ def _rewrite(wasm: bytes) -> bytes:
         body = sections[section]
         if body or section in (1, 2, 3, 10):
             out.append(section)
-            out += _leb(len(body)) + body
+            out += encode_uleb(len(body)) + body
     for body in customs:
         renamed = _rewrite_custom(body, shift)
         if renamed is not None:
             out.append(0)
-            out += _leb(len(renamed)) + renamed
+            out += encode_uleb(len(renamed)) + renamed
     return bytes(out)
 
 
@@ -396,8 +367,8 @@ def _bump(index: int, shift: int) -> int:
 
 
 def _wrapper(memory: int, is64: bool, check: int) -> bytes:
-    m = _leb(memory)
-    c = _leb(check)
+    m = encode_uleb(memory)
+    c = encode_uleb(check)
     if is64:
         # delta, capped at 2^62 - 1 pages (far past any budget) so the shift keeps it
         pages = (b"\x42\xff\xff\xff\xff\xff\xff\xff\xff\x3f\x20\x00"        # cap, delta
@@ -419,19 +390,19 @@ def _wrapper(memory: int, is64: bool, check: int) -> bytes:
 def _rewrite_exports(body: bytes, shift: int) -> bytes:
     if not body:
         return body
-    r = _Reader(body)
-    out = bytearray(_leb(r.uleb()))
+    r = Reader(body)
+    out = bytearray(encode_uleb(r.uleb()))
     while r.pos < len(body):
         start = r.pos
-        r.name()
+        r.skip_name()
         kind = r.byte()
         out += body[start:r.pos]
         index = r.uleb()
-        out += _leb(_bump(index, shift) if kind == 0 else index)
+        out += encode_uleb(_bump(index, shift) if kind == 0 else index)
     return bytes(out)
 
 
-def _const_expr(r: _Reader, shift: int, out: bytearray) -> None:
+def _const_expr(r: Reader, shift: int, out: bytearray) -> None:
     _rewrite_code(r, len(r.data), shift, None, out, stop_at_end=True)
     out.append(r.byte())  # the end
 
@@ -439,8 +410,8 @@ def _const_expr(r: _Reader, shift: int, out: bytearray) -> None:
 def _rewrite_globals(body: bytes, shift: int) -> bytes:
     if not body:
         return body
-    r = _Reader(body)
-    out = bytearray(_leb(r.uleb()))
+    r = Reader(body)
+    out = bytearray(encode_uleb(r.uleb()))
     while r.pos < len(body):
         start = r.pos
         _skip_valtype(r)
@@ -453,8 +424,8 @@ def _rewrite_globals(body: bytes, shift: int) -> bytes:
 def _rewrite_tables(body: bytes, shift: int) -> bytes:
     if not body:
         return body
-    r = _Reader(body)
-    out = bytearray(_leb(r.uleb()))
+    r = Reader(body)
+    out = bytearray(encode_uleb(r.uleb()))
     while r.pos < len(body):
         start = r.pos
         with_init = body[r.pos] == 0x40
@@ -471,13 +442,13 @@ def _rewrite_tables(body: bytes, shift: int) -> bytes:
 def _rewrite_elements(body: bytes, shift: int) -> bytes:
     if not body:
         return body
-    r = _Reader(body)
-    out = bytearray(_leb(r.uleb()))
+    r = Reader(body)
+    out = bytearray(encode_uleb(r.uleb()))
     while r.pos < len(body):
         flags = r.uleb()
-        out += _leb(flags)
+        out += encode_uleb(flags)
         if flags in (2, 6):
-            out += _leb(r.uleb())  # table index
+            out += encode_uleb(r.uleb())  # table index
         if flags in (0, 2, 4, 6):
             _const_expr(r, shift, out)  # offset
         if flags in (1, 2, 3):
@@ -487,10 +458,10 @@ def _rewrite_elements(body: bytes, shift: int) -> bytes:
             _skip_valtype(r)
             out += body[start:r.pos]
         count = r.uleb()
-        out += _leb(count)
+        out += encode_uleb(count)
         for _ in range(count):
             if flags in (0, 1, 2, 3):
-                out += _leb(_bump(r.uleb(), shift))
+                out += encode_uleb(_bump(r.uleb(), shift))
             else:
                 _const_expr(r, shift, out)
     return bytes(out)
@@ -499,7 +470,7 @@ def _rewrite_elements(body: bytes, shift: int) -> bytes:
 def _rewrite_custom(body: bytes, shift: int) -> bytes | None:
     """Custom sections are kept; the name section keeps its module and
     function names (renumbered), other name subsections are dropped."""
-    r = _Reader(body)
+    r = Reader(body)
     length = r.uleb()
     if body[r.pos:r.pos + length] != b"name":
         return body
@@ -511,15 +482,15 @@ def _rewrite_custom(body: bytes, shift: int) -> bytes | None:
         end = r.pos + size
         if kind == 0:
             out.append(0)
-            out += _leb(size) + body[r.pos:end]
+            out += encode_uleb(size) + body[r.pos:end]
         elif kind == 1:
-            sub = bytearray(_leb(r.uleb()))
+            sub = bytearray(encode_uleb(r.uleb()))
             while r.pos < end:
-                sub += _leb(_bump(r.uleb(), shift))
+                sub += encode_uleb(_bump(r.uleb(), shift))
                 start = r.pos
-                r.name()
+                r.skip_name()
                 sub += body[start:r.pos]
             out.append(1)
-            out += _leb(len(sub)) + sub
+            out += encode_uleb(len(sub)) + sub
         r.pos = end
     return bytes(out)

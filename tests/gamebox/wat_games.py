@@ -12,6 +12,8 @@ import json
 
 import wasmtime
 
+from wasmplug.binary import encode_name, encode_uleb
+
 FUNCTIONS = ("get_constraints", "init_game", "handle_event", "render")
 
 
@@ -69,19 +71,5 @@ def game_wasm(marker: str = "v1", *, missing: tuple[str, ...] = (), trap_in: str
 
 def _with_custom_section(wasm: bytes, size: int) -> bytes:
     """`wasm` plus a custom section ("padding") that makes it about `size` bytes bigger."""
-    name = b"padding"
-    payload_len = max(0, size - 16)
-    body = _leb(len(name)) + name + bytes(payload_len)
-    return wasm + b"\x00" + _leb(len(body)) + body
-
-
-def _leb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    body = encode_name("padding") + bytes(max(0, size - 16))
+    return wasm + b"\x00" + encode_uleb(len(body)) + body

@@ -81,10 +81,14 @@ def test_embedding_appends_and_keeps_the_runtime_intact() -> None:
 
 
 def test_leb128_round_trip() -> None:
+    from wasmplug.binary import Reader, encode_sleb, encode_uleb
+
     for n in (0, 1, 63, 64, 127, 128, 300, 2**31 - 1):
-        r = embed._Reader(embed.uleb(n))
+        r = Reader(encode_uleb(n))
         assert r.uleb() == n
-    assert embed.sleb(-1) == b"\x7f" and embed.sleb(64) == b"\xc0\x00" and embed.sleb(63) == b"\x3f"
+    assert encode_sleb(-1) == b"\x7f" and encode_sleb(64) == b"\xc0\x00" and encode_sleb(63) == b"\x3f"
+    with pytest.raises(embed.EmbedError, match="truncated"):
+        embed.embed(b"\0asm\x01\0\0\0\x01\x05\x00", b"", ["a"])
 
 
 def test_cli_build_then_call(tmp_path: Path) -> None:

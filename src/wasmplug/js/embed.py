@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wasmplug.binary import Reader, encode_name, encode_sleb, encode_uleb
+
 SECTION_TYPE, SECTION_IMPORT, SECTION_FUNCTION = 1, 2, 3
 SECTION_EXPORT, SECTION_CODE, SECTION_DATA, SECTION_DATACOUNT = 7, 10, 11, 12
 # Section order in a module (custom sections, id 0, may sit anywhere).
@@ -35,63 +37,6 @@ _ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 
 
 class EmbedError(ValueError):
     """The binary is not a runtime this module knows how to edit."""
-
-
-def uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def sleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if (n == 0 and not b & 0x40) or (n == -1 and b & 0x40):
-            out.append(b)
-            return bytes(out)
-        out.append(b | 0x80)
-
-
-def _name(s: str) -> bytes:
-    raw = s.encode()
-    return uleb(len(raw)) + raw
-
-
-class _Reader:
-    def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data, self.pos = data, pos
-
-    def byte(self) -> int:
-        b = self.data[self.pos]
-        self.pos += 1
-        return b
-
-    def uleb(self) -> int:
-        result = shift = 0
-        while True:
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-
-    def take(self, n: int) -> bytes:
-        chunk = self.data[self.pos:self.pos + n]
-        if len(chunk) != n:
-            raise EmbedError("truncated wasm binary")
-        self.pos += n
-        return chunk
-
-    def name(self) -> str:
-        return self.take(self.uleb()).decode()
 
 
 @dataclass
@@ -103,16 +48,19 @@ class _Section:
 def _sections(wasm: bytes) -> list[_Section]:
     if wasm[:8] != b"\0asm\x01\0\0\0":
         raise EmbedError("not a wasm binary (version 1)")
-    r = _Reader(wasm, 8)
+    r = Reader(wasm, 8)
     out = []
-    while r.pos < len(wasm):
-        sid = r.byte()
-        out.append(_Section(sid, r.take(r.uleb())))
+    try:
+        while r.pos < len(wasm):
+            sid = r.byte()
+            out.append(_Section(sid, r.take(r.uleb())))
+    except IndexError:
+        raise EmbedError("truncated wasm binary") from None
     return out
 
 
-def _vec(payload: bytes) -> tuple[int, _Reader]:
-    r = _Reader(payload)
+def _vec(payload: bytes) -> tuple[int, Reader]:
+    r = Reader(payload)
     return r.uleb(), r
 
 
@@ -120,14 +68,14 @@ def _function_imports(payload: bytes) -> int:
     count, r = _vec(payload)
     functions = 0
     for _ in range(count):
-        r.name()
-        r.name()
+        r.text()
+        r.text()
         functions += r.data[r.pos] == 0
         _skip_import_desc(r)
     return functions
 
 
-def _skip_limits(r: _Reader) -> None:
+def _skip_limits(r: Reader) -> None:
     flags = r.uleb()
     r.uleb()
     if flags & 1:
@@ -136,7 +84,7 @@ def _skip_limits(r: _Reader) -> None:
 
 def _exports(payload: bytes) -> list[tuple[str, int, int]]:
     count, r = _vec(payload)
-    return [(r.name(), r.byte(), r.uleb()) for _ in range(count)]
+    return [(r.text(), r.byte(), r.uleb()) for _ in range(count)]
 
 
 def _entries(payload: bytes) -> list[bytes]:
@@ -175,9 +123,9 @@ def resolve_host_slots(runtime: bytes, host_functions: list[str] | tuple[str, ..
             out.append(section)
             continue
         count, r = _vec(section.payload)
-        entries = bytearray(uleb(count))
+        entries = bytearray(encode_uleb(count))
         for _ in range(count):
-            module, field = r.name(), r.name()
+            module, field = r.text(), r.text()
             start = r.pos
             _skip_import_desc(r)
             desc = r.data[start:r.pos]
@@ -186,15 +134,15 @@ def resolve_host_slots(runtime: bytes, host_functions: list[str] | tuple[str, ..
                 seen.add(slot)
                 module, field = ((USER_MODULE, host_functions[slot]) if slot < len(host_functions)
                                  else UNUSED_SLOT)
-            entries += _name(module) + _name(field) + desc
+            entries += encode_name(module) + encode_name(field) + desc
         out.append(_Section(SECTION_IMPORT, bytes(entries)))
     if seen != set(range(HOST_SLOTS)):
         raise EmbedError("not a wasmplug JS runtime: it has no host-function slots "
                          f"(imports {USER_MODULE}.{SLOT_PREFIX}0..{HOST_SLOTS - 1})")
-    return b"\0asm\x01\0\0\0" + b"".join(bytes([s.id]) + uleb(len(s.payload)) + s.payload for s in out)
+    return b"\0asm\x01\0\0\0" + b"".join(bytes([s.id]) + encode_uleb(len(s.payload)) + s.payload for s in out)
 
 
-def _skip_import_desc(r: _Reader) -> None:
+def _skip_import_desc(r: Reader) -> None:
     """Skip an import's description: function (type index), table, memory, global or tag."""
     kind = r.byte()
     if kind == 0:
@@ -245,38 +193,40 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
     types = [r.uleb() for _ in range(count)]
     thunk_type = types[len_fn - imported]
     first_thunk = imported + count
-    function_payload = uleb(count + len(names)) + b"".join(uleb(t) for t in types + [thunk_type] * len(names))
+    function_payload = encode_uleb(count + len(names)) + b"".join(
+        encode_uleb(t) for t in types + [thunk_type] * len(names))
 
     # data: a passive segment holding the blob
     if SECTION_DATA in by_id:
         data_count, r = _vec(by_id[SECTION_DATA].payload)
-        data_payload = uleb(data_count + 1) + by_id[SECTION_DATA].payload[r.pos:]
+        data_payload = encode_uleb(data_count + 1) + by_id[SECTION_DATA].payload[r.pos:]
     else:
-        data_count, data_payload = 0, uleb(1)
+        data_count, data_payload = 0, encode_uleb(1)
     segment = data_count
-    data_payload += b"\x01" + uleb(len(blob)) + blob
+    data_payload += b"\x01" + encode_uleb(len(blob)) + blob
 
     # code: new stub bodies and the thunks
     bodies = _entries(by_id[SECTION_CODE].payload)
-    bodies[len_fn - imported] = b"\x00" + b"\x41" + sleb(len(blob)) + b"\x0b"
-    bodies[copy_fn - imported] = (b"\x00" + b"\x20\x00" + b"\x41\x00" + b"\x41" + sleb(len(blob))
-                                  + b"\xfc\x08" + uleb(segment) + b"\x00" + b"\x0b")
+    bodies[len_fn - imported] = b"\x00" + b"\x41" + encode_sleb(len(blob)) + b"\x0b"
+    bodies[copy_fn - imported] = (b"\x00" + b"\x20\x00" + b"\x41\x00" + b"\x41" + encode_sleb(len(blob))
+                                  + b"\xfc\x08" + encode_uleb(segment) + b"\x00" + b"\x0b")
     for index in range(len(names)):
-        bodies.append(b"\x00" + b"\x41" + sleb(index) + b"\x10" + uleb(dispatch) + b"\x0b")
-    code_payload = uleb(len(bodies)) + b"".join(uleb(len(b)) + b for b in bodies)
+        bodies.append(b"\x00" + b"\x41" + encode_sleb(index) + b"\x10" + encode_uleb(dispatch) + b"\x0b")
+    code_payload = encode_uleb(len(bodies)) + b"".join(encode_uleb(len(b)) + b for b in bodies)
 
     _, r = _vec(by_id[SECTION_EXPORT].payload)
-    export_payload = (uleb(len(exports) + len(names)) + r.data[r.pos:]
-                      + b"".join(_name(n) + b"\x00" + uleb(first_thunk + i) for i, n in enumerate(names)))
+    export_payload = (encode_uleb(len(exports) + len(names)) + r.data[r.pos:]
+                      + b"".join(encode_name(n) + b"\x00" + encode_uleb(first_thunk + i)
+                                 for i, n in enumerate(names)))
 
     replaced = {SECTION_FUNCTION: function_payload, SECTION_CODE: code_payload,
                 SECTION_EXPORT: export_payload, SECTION_DATA: data_payload,
-                SECTION_DATACOUNT: uleb(segment + 1)}
+                SECTION_DATACOUNT: encode_uleb(segment + 1)}
     out = [_Section(s.id, replaced.get(s.id, s.payload)) for s in sections]
     for sid in (SECTION_DATACOUNT, SECTION_DATA):
         if sid not in by_id:
             _insert(out, _Section(sid, replaced[sid]))
-    return b"\0asm\x01\0\0\0" + b"".join(bytes([s.id]) + uleb(len(s.payload)) + s.payload for s in out)
+    return b"\0asm\x01\0\0\0" + b"".join(bytes([s.id]) + encode_uleb(len(s.payload)) + s.payload for s in out)
 
 
 def _insert(sections: list[_Section], new: _Section) -> None:
