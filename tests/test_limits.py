@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
-from wasmplug import CallError, CompiledPlugin, Error, ManifestError, Plugin
+from wasmplug import CallError, CallTimeout, CompiledPlugin, Error, ManifestError, Plugin
 
 from .conftest import runaway, wasm
 
@@ -297,3 +298,25 @@ def test_rewriting_keeps_simd_bulk_memory_and_multi_memory_code_intact() -> None
     assert int.from_bytes(budgeted.call("run", b""), "little") == expected + 200
     with pytest.raises(CallError, match=r"^oom: "):
         budgeted.call("run", b"")  # the budget of 3 pages is spent
+
+
+@runaway()
+def test_a_timeout_that_fires_before_the_wasm_starts_still_stops_the_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ticker may fire before the calling thread reaches the Wasm (a descheduled
+    thread on a busy machine): the call must still end as a timeout, not loop forever."""
+    from wasmplug.engine import EngineSettings, runtime
+
+    ticker = runtime(EngineSettings()).ticker
+    real = ticker.schedule
+
+    def fire_at_once(seconds: float, fire: Callable[[], object]) -> int:
+        fire()  # as if the thread were descheduled for the whole timeout right here
+        return real(3600, lambda: None)
+    monkeypatch.setattr(ticker, "schedule", fire_at_once)
+    plugin = Plugin({"wasm": [{"path": str(LOOP)}], "timeout_ms": 60_000})
+    with pytest.raises(CallTimeout):
+        plugin.call("forever", b"")
+    monkeypatch.undo()
+    with pytest.raises(CallTimeout):  # and the plug-in's next call has its own timer
+        Plugin({"wasm": [{"path": str(LOOP)}], "timeout_ms": 50}).call("forever", b"")

@@ -426,6 +426,9 @@ class Plugin:
             raise CallError(detail, function=name)
         self._call_seq += 1
         seq = self._call_seq
+        # Running before the timer is armed: a timer that fires before the Wasm
+        # starts (a short timeout, a descheduled thread) must still stop it.
+        self._running = True
         timeout = self._compiled.manifest.timeout_ms
         timer = None
         if timeout is not None:
@@ -436,7 +439,6 @@ class Plugin:
                 lambda: (p := me()) is not None and p._interrupt(seq, "timeout_ms"))
         self.host_context = host_context
         previous = host_env.enter(self)
-        self._running = True
         failure: BaseException | None = None
         rc = 0
         try:
