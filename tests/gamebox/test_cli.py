@@ -146,3 +146,20 @@ def test_play_a_js_game_and_reload_it_on_change(tmp_path: Path) -> None:
             (tmp_path / "new.js").replace(game)
             html = board_containing(ann, "Now it is bob (yellow)")
             assert html.count('class="drop red"') == 1  # the state was kept
+
+
+def test_the_server_runs_on_uvloop_when_it_is_installed() -> None:
+    """uvloop (in the gamebox and test extras) makes every WebSocket message cheaper."""
+    import asyncio
+
+    import uvloop
+
+    from wasmplug.cli.gamebox import _run
+
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def main() -> None:
+        loops.append(asyncio.get_running_loop())
+
+    _run(main())
+    assert isinstance(loops[0], uvloop.Loop)
