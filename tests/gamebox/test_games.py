@@ -14,7 +14,7 @@ import pytest
 from wasmplug.gamebox.arenas import Constraints
 from wasmplug.gamebox.catalogue import DirectoryCatalogue, GameLimits, bundled_games_dir
 from wasmplug.gamebox.errors import GameFailed, UnknownGame
-from wasmplug.gamebox.games import GameLoader, GameSession
+from wasmplug.gamebox.games import GameLoader, GameSession, GameSlots
 
 from .conftest import test_catalogue
 
@@ -240,3 +240,50 @@ def test_a_game_without_get_constraints_gets_two_players() -> None:
         assert run(game.constraints()) == Constraints(2, 2)
     finally:
         game.stop()
+
+
+def test_game_slots_let_only_so_many_trips_run_at_once() -> None:
+    slots = GameSlots(2, lease=30)
+    running, most = 0, 0
+
+    async def trip() -> None:
+        nonlocal running, most
+        async with slots.slot():
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0.01)
+            running -= 1
+
+    async def main() -> None:
+        await asyncio.gather(*(trip() for _ in range(10)))
+
+    run(main())
+    assert most == 2
+    with pytest.raises(ValueError, match="at least 1"):
+        GameSlots(0)
+
+
+@pytest.mark.timeout(30)
+def test_a_slow_trip_gives_its_slot_back_after_the_lease() -> None:
+    """A game that takes its time (up to its limit) must not hold up other arenas."""
+    slots = GameSlots(1, lease=0.05)
+    order: list[str] = []
+
+    async def slow() -> None:
+        async with slots.slot():
+            order.append("slow in")
+            await asyncio.sleep(2)
+            order.append("slow out")
+
+    async def quick() -> None:
+        await asyncio.sleep(0.01)  # after slow took the only slot
+        async with slots.slot():
+            order.append("quick")
+
+    async def main() -> None:
+        await asyncio.gather(slow(), quick())
+        async with slots.slot():  # the slot was given back once, not twice
+            assert slots._free.locked()
+
+    run(main())
+    assert order == ["slow in", "quick", "slow out"]

@@ -11,12 +11,13 @@ naming the game, the call and the reason, and is logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -69,6 +70,42 @@ def _short(reason: str) -> str:
     _, caused, cause = reason.partition("Caused by:")
     text = cause if caused else reason
     return " ".join(text.split())[:500]
+
+
+class GameSlots:
+    """How many arenas' games may run at once in this process (an async context manager).
+
+    Every game has its own actor thread, but Python code runs one thread at
+    a time: with dozens of arenas calling their games at once, the threads
+    queue for the interpreter lock between every host call and the event
+    loop that sends the boards waits behind them, and a busy server slows
+    itself down. So a trip to a game (an event and its renders) first takes a
+    slot. A trip still running after `lease` seconds gives its slot back, so
+    a slow game (up to its time limit per call) never holds up other arenas.
+    """
+
+    def __init__(self, slots: int = 2, lease: float = 0.1) -> None:
+        if slots < 1:
+            raise ValueError(f"slots must be at least 1, got {slots}")
+        self.lease = lease
+        self._free = asyncio.Semaphore(slots)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self._free.acquire()
+        held = [True]
+
+        def give_back() -> None:
+            if held[0]:
+                held[0] = False
+                self._free.release()
+
+        timer = asyncio.get_running_loop().call_later(self.lease, give_back)
+        try:
+            yield
+        finally:
+            timer.cancel()
+            give_back()
 
 
 class GameLoader:

@@ -24,7 +24,7 @@ from . import protocol
 from .arenas import Arena, Arenas, Member, Phase
 from .catalogue import Catalogue
 from .errors import ArenaError, GameFailed
-from .games import GameLoader, GameSession
+from .games import GameLoader, GameSession, GameSlots
 from .sanitize import sanitize
 
 log = logging.getLogger("wasmplug.gamebox")
@@ -65,8 +65,9 @@ class Viewer:
 
 class GameBox:
     def __init__(self, catalogue: Catalogue, templates: jinja2.Environment, *,
-                 arenas: Arenas | None = None) -> None:
+                 arenas: Arenas | None = None, slots: GameSlots | None = None) -> None:
         self.catalogue = catalogue
+        self.slots = slots or GameSlots()
         self.templates = templates
         self.arenas = arenas or Arenas()
         self.loader = GameLoader(catalogue)
@@ -138,7 +139,8 @@ class GameBox:
             names = [n for n, m in arena.members.items() if m.connections]
         if not names:
             return
-        results = await session.render_many([arena.viewer_assigns(n) for n in names], sanitize)
+        async with self.slots.slot():
+            results = await session.render_many([arena.viewer_assigns(n) for n in names], sanitize)
         self._show_boards(arena, names, results, send)
 
     def _show_boards(self, arena: Arena, names: list[str], results: list[str | GameFailed],
@@ -195,8 +197,10 @@ class GameBox:
             if arena.phase != Phase.PLAYING or session is None:
                 return
             try:  # handle_event and the re-renders it causes: one trip to the game's actor
-                assigns, views, results = await session.play(
-                    protocol.game_event(member.name, event), arena.render_plan(member.name), sanitize)
+                async with self.slots.slot():
+                    assigns, views, results = await session.play(
+                        protocol.game_event(member.name, event), arena.render_plan(member.name),
+                        sanitize)
             except GameFailed as exc:
                 self._game_failed(arena, exc)
                 return
