@@ -152,9 +152,9 @@ def test_the_server_runs_on_uvloop_when_it_is_installed() -> None:
     """uvloop (in the gamebox and test extras) makes every WebSocket message cheaper."""
     import asyncio
 
-    import uvloop
-
     from wasmplug.cli.gamebox import _run
+
+    uvloop = pytest.importorskip("uvloop")  # not on Windows (see the extras)
 
     loops: list[asyncio.AbstractEventLoop] = []
 
