@@ -248,6 +248,34 @@ def test_timeout_stops_an_endless_loop_and_plugin_survives() -> None:
     assert plugin.call("ok", b"") == b""
 
 
+def test_the_epoch_ticker_is_woken_only_for_a_new_earliest_deadline() -> None:
+    """Every call schedules its timeout; waking the ticker thread for each one
+    cost a thread switch per call. A later deadline leaves its wait as it is;
+    an earlier one wakes it, and fires on time."""
+    import wasmtime
+
+    from wasmplug.engine import EpochTicker
+
+    class CountingCondition(threading.Condition):
+        notified = 0
+
+        def notify(self, n: int = 1) -> None:
+            CountingCondition.notified += 1
+            super().notify(n)
+
+    ticker = EpochTicker(wasmtime.Engine())
+    ticker._cond = CountingCondition()
+    fired = threading.Event()
+    far = ticker.schedule(60, lambda: None)
+    assert CountingCondition.notified == 1
+    ticker.cancel(ticker.schedule(120, lambda: None))
+    assert CountingCondition.notified == 1  # the ticker sleeps until 60 s either way
+    ticker.schedule(0.05, fired.set)
+    assert CountingCondition.notified == 2
+    assert fired.wait(10)
+    ticker.cancel(far)
+
+
 @runaway()
 def test_cancel_from_another_thread_repeatedly() -> None:
     plugin = Plugin(wasm("wat/loop").read_bytes())

@@ -78,7 +78,8 @@ class EpochTicker:
                 self._thread = threading.Thread(
                     target=self._run, name="wasmplug-epoch-ticker", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0][1] == token:  # a new earliest deadline (else the wait is right)
+                self._cond.notify()
         return token
 
     def cancel(self, token: int) -> None:

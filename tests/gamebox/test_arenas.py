@@ -136,6 +136,31 @@ def test_assigns_merge_into_the_sender_but_never_over_platform_keys() -> None:
     assert arena.viewer_assigns("bob")["notice"] == "not your turn"
 
 
+def test_the_render_plan_agrees_with_merging_and_reads_only_its_snapshot() -> None:
+    arena = arena_with("ann", "bob", "cy", "dee")
+    arena.select("ann", TTT, Constraints(2, 2))
+    arena.start("ann")
+    for name in ("ann", "bob", "cy"):  # dee is away: not re-rendered
+        arena.connected(name)
+    arena.merge_assigns("bob", {"version": 0, "notice": "bob's"})
+    plan = arena.render_plan("ann")
+    output = {"version": 1, "notice": "hi", "player_id": "evil", "spectator": True}
+    arena.leave("cy")  # after the snapshot: the plan does not see it
+    arena.members["bob"].assigns["notice"] = "changed later"
+    views = plan(output)
+    assert views == [
+        {"notice": "hi", "player_id": "ann", "version": 1, "spectator": False},
+        {"notice": "bob's", "player_id": "bob", "version": 1, "spectator": False},
+        {"player_id": "cy", "version": 1, "spectator": True},
+    ]
+    # Merging the same output gives the sender what the plan rendered.
+    arena.merge_assigns("ann", output)
+    assert arena.viewer_assigns("ann") == views[0]
+    # The version did not change: only the sender is re-rendered.
+    assert arena.render_plan("bob")({"version": 1, "notice": "not your turn"}) == [
+        {"notice": "not your turn", "player_id": "bob", "version": 1, "spectator": False}]
+
+
 def test_away_members_leave_and_empty_arenas_are_torn_down_after_grace() -> None:
     clock = Clock()
     arenas = Arenas(leave_after=5, teardown_after=10, clock=clock)

@@ -162,3 +162,20 @@ def test_serve_with_an_unreachable_ray_cluster_fails_at_once(tmp_path: Path) -> 
     assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in result.output
     assert "ray start --head" in result.output
     assert time.monotonic() - started < 30  # Ray itself would retry for minutes
+
+
+def test_the_server_runs_on_uvloop_when_it_is_installed() -> None:
+    """uvloop (in the gamebox and test extras) makes every WebSocket message cheaper."""
+    import asyncio
+
+    from wasmplug.cli.gamebox import _run
+
+    uvloop = pytest.importorskip("uvloop")  # not on Windows (see the extras)
+
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def main() -> None:
+        loops.append(asyncio.get_running_loop())
+
+    _run(main())
+    assert isinstance(loops[0], uvloop.Loop)

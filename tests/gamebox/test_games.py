@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from wasmplug.gamebox.arenas import Constraints
 from wasmplug.gamebox.catalogue import DirectoryCatalogue, GameLimits, bundled_games_dir
 from wasmplug.gamebox.errors import GameFailed, UnknownGame
-from wasmplug.gamebox.games import GameLoader, GameSession
+from wasmplug.gamebox.games import GameLoader, GameSession, GameSlots
 
 from .conftest import test_catalogue
 
@@ -182,6 +183,44 @@ def test_render_failures_and_size_cap() -> None:
         hostile.stop()
 
 
+def test_play_handles_the_event_and_renders_the_planned_viewers_in_the_games_thread() -> None:
+    game = session("tictactoe")
+    threads: list[str] = []
+
+    def plan(assigns: dict[str, Any]) -> list[dict[str, Any]]:
+        threads.append(threading.current_thread().name)
+        return [{"player_id": name, "version": assigns["version"]} for name in ("ann", "bob")]
+
+    try:
+        run(game.init(["ann", "bob"]))
+        assigns, views, results = run(game.play(event("ann", "cell-clicked", cell="4"), plan,
+                                                str.upper))
+        assert assigns["version"] == 1
+        assert [view["player_id"] for view in views] == ["ann", "bob"]
+        assert "WAITING FOR BOB" in results[0] and "YOUR TURN" in results[1]  # finished by str.upper
+        assert threads == [game.server.name]  # no extra trip back to the event loop
+        # A refused move still renders the sender (the plan decides who).
+        assigns, _, results = run(game.play(event("ann", "cell-clicked", cell="0"), plan))
+        assert assigns["version"] == 1 and len(results) == 2
+    finally:
+        game.stop()
+
+
+def test_play_reports_a_failing_event_or_render_as_game_failed() -> None:
+    game = session("failing")
+    try:
+        run(game.init(["ann", "bob"]))
+        with pytest.raises(GameFailed, match=r'"failing" failed in handle_event: .*crashed on purpose'):
+            run(game.play(event("ann", "crash"), lambda assigns: [{"player_id": "ann"}]))
+        run(game.restart())
+        run(game.init(["ann", "bob"]))
+        _, _, results = run(game.play(event("ann", "badrender"),
+                                      lambda assigns: [{"player_id": "ann"}, {"player_id": "bob"}]))
+        assert all(isinstance(r, GameFailed) and "render failed on purpose" in str(r) for r in results)
+    finally:
+        game.stop()
+
+
 def test_games_get_no_files_env_or_network() -> None:
     info, compiled = GameLoader(test_catalogue()).load("tictactoe")
     assert compiled.manifest.allowed_hosts is None and compiled.manifest.allowed_paths is None
@@ -201,3 +240,50 @@ def test_a_game_without_get_constraints_gets_two_players() -> None:
         assert run(game.constraints()) == Constraints(2, 2)
     finally:
         game.stop()
+
+
+def test_game_slots_let_only_so_many_trips_run_at_once() -> None:
+    slots = GameSlots(2, lease=30)
+    running, most = 0, 0
+
+    async def trip() -> None:
+        nonlocal running, most
+        async with slots.slot():
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0.01)
+            running -= 1
+
+    async def main() -> None:
+        await asyncio.gather(*(trip() for _ in range(10)))
+
+    run(main())
+    assert most == 2
+    with pytest.raises(ValueError, match="at least 1"):
+        GameSlots(0)
+
+
+@pytest.mark.timeout(30)
+def test_a_slow_trip_gives_its_slot_back_after_the_lease() -> None:
+    """A game that takes its time (up to its limit) must not hold up other arenas."""
+    slots = GameSlots(1, lease=0.05)
+    order: list[str] = []
+
+    async def slow() -> None:
+        async with slots.slot():
+            order.append("slow in")
+            await asyncio.sleep(2)
+            order.append("slow out")
+
+    async def quick() -> None:
+        await asyncio.sleep(0.01)  # after slow took the only slot
+        async with slots.slot():
+            order.append("quick")
+
+    async def main() -> None:
+        await asyncio.gather(slow(), quick())
+        async with slots.slot():  # the slot was given back once, not twice
+            assert slots._free.locked()
+
+    run(main())
+    assert order == ["slow in", "quick", "slow out"]

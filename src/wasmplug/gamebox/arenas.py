@@ -196,9 +196,7 @@ class Arena:
     def merge_assigns(self, name: str, assigns: dict[str, Any]) -> bool:
         """Merge handle_event's output into `name`'s assigns; True if the version changed."""
         member = self.member(name)
-        for key, value in assigns.items():
-            if key not in PLATFORM_KEYS and key != "version":
-                member.assigns[key] = value
+        member.assigns.update(_game_keys(assigns))
         changed = bool(assigns["version"] != self.version)
         self.version = assigns["version"]
         return changed
@@ -207,8 +205,43 @@ class Arena:
         """What `render` gets for this viewer."""
         member = self.members.get(name)
         extra = member.assigns if member is not None else {}
-        return {**extra, "player_id": name, "version": self.version,
-                "spectator": self.role(name) == "spectator"}
+        return _view(extra, name, self.version, self.role(name) == "spectator")
+
+    def render_plan(self, sender: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+        """Who is re-rendered, and with what, once `sender`'s event is handled.
+
+        The returned function takes handle_event's output and gives the
+        `render` input of each viewer to re-render: every connected member
+        (in join order) when the version changes, else the sender alone;
+        `merge_assigns` with the same output then makes the arena agree. It
+        reads only a snapshot taken now, so the game's own thread may call it.
+        """
+        version = self.version
+        viewers = {name: (dict(member.assigns), self.role(name) == "spectator")
+                   for name, member in self.members.items() if member.connections or name == sender}
+
+        def plan(output: dict[str, Any]) -> list[dict[str, Any]]:
+            new_version = output["version"]
+            changed = bool(new_version != version)
+            views = []
+            for name, (extra, spectator) in viewers.items():
+                if name == sender:
+                    views.append(_view({**extra, **_game_keys(output)}, name, new_version, spectator))
+                elif changed:
+                    views.append(_view(extra, name, new_version, spectator))
+            return views
+
+        return plan
+
+
+def _game_keys(output: dict[str, Any]) -> dict[str, Any]:
+    """The part of handle_event's output that goes into the sender's assigns."""
+    return {key: value for key, value in output.items()
+            if key not in PLATFORM_KEYS and key != "version"}
+
+
+def _view(extra: dict[str, Any], name: str, version: Any, spectator: bool) -> dict[str, Any]:
+    return {**extra, "player_id": name, "version": version, "spectator": spectator}
 
 
 class Arenas:

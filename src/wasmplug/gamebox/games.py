@@ -16,7 +16,8 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -51,11 +52,60 @@ def compile_game(info: GameInfo, wasm: bytes) -> CompiledPlugin:
     return CompiledPlugin(manifest, wasi=WasiOptions(), functions=[])
 
 
+def _resolve(loop: asyncio.AbstractEventLoop, done: asyncio.Future[Any], outcome: Any) -> None:
+    """Settle `done` with `outcome` (an exception is raised by it) from any thread."""
+    def settle() -> None:
+        if done.done():  # the waiting coroutine was cancelled
+            return
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
+
+    loop.call_soon_threadsafe(settle)
+
+
 def _short(reason: str) -> str:
     """The reason without a Wasm backtrace (players need the cause; the log keeps it all)."""
     _, caused, cause = reason.partition("Caused by:")
     text = cause if caused else reason
     return " ".join(text.split())[:500]
+
+
+class GameSlots:
+    """How many arenas' games may run at once in this process (an async context manager).
+
+    Every game has its own actor thread, but Python code runs one thread at
+    a time: with dozens of arenas calling their games at once, the threads
+    queue for the interpreter lock between every host call and the event
+    loop that sends the boards waits behind them, and a busy server slows
+    itself down. So a trip to a game (an event and its renders) first takes a
+    slot. A trip still running after `lease` seconds gives its slot back, so
+    a slow game (up to its time limit per call) never holds up other arenas.
+    """
+
+    def __init__(self, slots: int = 2, lease: float = 0.1) -> None:
+        if slots < 1:
+            raise ValueError(f"slots must be at least 1, got {slots}")
+        self.lease = lease
+        self._free = asyncio.Semaphore(slots)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self._free.acquire()
+        held = [True]
+
+        def give_back() -> None:
+            if held[0]:
+                held[0] = False
+                self._free.release()
+
+        timer = asyncio.get_running_loop().call_later(self.lease, give_back)
+        try:
+            yield
+        finally:
+            timer.cancel()
+            give_back()
 
 
 class GameLoader:
@@ -117,13 +167,16 @@ class GameSession:
         await self._call("init_game", {"player_ids": player_ids})
 
     async def handle_event(self, event: dict[str, Any]) -> dict[str, Any]:
-        raw = await self._call("handle_event", event)
+        return self._assigns(await self._call("handle_event", event))
+
+    def _assigns(self, raw: bytes) -> dict[str, Any]:
+        """handle_event's output, checked: a JSON object of assigns with a version."""
         if len(raw) > MAX_ASSIGNS_BYTES:
             raise self._failed("handle_event", f"its output ({len(raw)} bytes) is larger than "
                                                f"the {MAX_ASSIGNS_BYTES} bytes assigns may take")
         try:
             assigns = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self._failed("handle_event", f"its output is not JSON: {raw[:80]!r}") from None
         if not isinstance(assigns, dict) or "version" not in assigns:
             raise self._failed("handle_event", "its output must be a JSON object of assigns "
@@ -142,25 +195,84 @@ class GameSession:
         the actor's thread as soon as it is rendered, and the event loop is
         woken once, when the last render is done (the mailbox is in order).
         """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[str | GameFailed]] = loop.create_future()
+        self._render_all(viewers, finish, functools.partial(_resolve, loop, done))
+        return await done
+
+    async def play(self, event: dict[str, Any],
+                   plan: Callable[[dict[str, Any]], list[dict[str, Any]]],
+                   finish: Callable[[str], str] = str,
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str | GameFailed]]:
+        """handle_event, then render for the viewers `plan` picks, in one trip to the actor.
+
+        `plan` gets the checked assigns and returns the `render` inputs; it,
+        the renders and `finish` run in the actor's thread right after the
+        event, and the event loop is woken once, when the last render is done.
+        Returns (assigns, render inputs, their HTML or GameFailed); raises
+        GameFailed if handle_event fails.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        resolve = functools.partial(_resolve, loop, done)
+
+        def handled(future: Future[bytes]) -> None:  # in the actor's thread
+            try:
+                assigns = self._assigns(self._output(future, "handle_event"))
+                views = plan(assigns)
+                self._render_all(views, finish, lambda results: resolve((assigns, views, results)))
+            except BaseException as exc:  # handed to the waiting coroutine
+                resolve(exc)
+
+        try:
+            self.server.send("handle_event", json.dumps(event)).add_done_callback(handled)
+        except Error as exc:
+            raise self._failed("handle_event", str(exc) or type(exc).__name__) from None
+        result: tuple[dict[str, Any], list[dict[str, Any]], list[str | GameFailed]] = await done
+        return result
+
+    def _render_all(self, viewers: list[dict[str, Any]], finish: Callable[[str], str],
+                    done: Callable[[list[str | GameFailed]], None]) -> None:
+        """Queue a render per viewer; each HTML is checked and `finish`ed in the actor's
+        thread, and `done` gets them all (in order) once the last one is settled."""
         results: list[str | GameFailed | None] = [None] * len(viewers)
+        remaining = [len(viewers)]
+        lock = threading.Lock()
+
+        def settled(count: int) -> None:
+            with lock:
+                remaining[0] -= count
+                last = remaining[0] == 0
+            if last:
+                done([r if r is not None else self._failed("render", "no result") for r in results])
 
         def settle(index: int, future: Future[bytes]) -> None:
             try:
-                results[index] = finish(self._html(future.result()))
+                results[index] = finish(self._html(self._output(future, "render")))
             except GameFailed as exc:
                 results[index] = exc
-            except Error as exc:
-                results[index] = self._failed("render", str(exc) or type(exc).__name__)
+            finally:  # whatever happened, the waiter hears of it
+                settled(1)
 
-        last: Future[bytes] | None = None
+        if not viewers:
+            done([])
+            return
         for index, assigns in enumerate(viewers):
-            last = self.server.send("render", json.dumps(assigns))
-            last.add_done_callback(functools.partial(settle, index))
-        if last is not None:
-            with contextlib.suppress(Exception):  # settled above, like every other render
-                await asyncio.wrap_future(last)
-        return [result if result is not None else self._failed("render", "no result")
-                for result in results]
+            try:
+                future = self.server.send("render", json.dumps(assigns))
+            except Error as exc:  # the server stopped: this render and the rest fail
+                failed = self._failed("render", str(exc) or type(exc).__name__)
+                results[index:] = [failed] * (len(viewers) - index)
+                settled(len(viewers) - index)
+                return
+            future.add_done_callback(functools.partial(settle, index))
+
+    def _output(self, future: Future[bytes], function: str) -> bytes:
+        """A finished call's output; GameFailed if the call failed."""
+        try:
+            return future.result()
+        except Error as exc:
+            raise self._failed(function, str(exc) or type(exc).__name__) from None
 
     def _html(self, raw: bytes) -> str:
         limit = self.info.limits.max_render_bytes

@@ -24,7 +24,7 @@ from . import protocol
 from .arenas import Arena, Arenas, Member, Phase
 from .catalogue import Catalogue
 from .errors import ArenaError, GameFailed
-from .games import GameLoader, GameSession
+from .games import GameLoader, GameSession, GameSlots
 from .sanitize import sanitize
 
 log = logging.getLogger("wasmplug.gamebox")
@@ -65,8 +65,9 @@ class Viewer:
 
 class GameBox:
     def __init__(self, catalogue: Catalogue, templates: jinja2.Environment, *,
-                 arenas: Arenas | None = None) -> None:
+                 arenas: Arenas | None = None, slots: GameSlots | None = None) -> None:
         self.catalogue = catalogue
+        self.slots = slots or GameSlots()
         self.templates = templates
         self.arenas = arenas or Arenas()
         self.loader = GameLoader(catalogue)
@@ -138,16 +139,21 @@ class GameBox:
             names = [n for n, m in arena.members.items() if m.connections]
         if not names:
             return
-        results = await session.render_many([arena.viewer_assigns(n) for n in names], sanitize)
+        async with self.slots.slot():
+            results = await session.render_many([arena.viewer_assigns(n) for n in names], sanitize)
+        self._show_boards(arena, names, results, send)
+
+    def _show_boards(self, arena: Arena, names: list[str], results: list[str | GameFailed],
+                     send: bool = True) -> None:
+        """Keep the new boards (and send them), or fail the game if a render failed."""
         boards = self.boards.setdefault(arena.code, {})
         for name, result in zip(names, results, strict=True):
             if isinstance(result, GameFailed):
                 self._game_failed(arena, result)
                 return
-            html = result
-            boards[name] = (arena.version, html)
+            boards[name] = (arena.version, result)
             if send:
-                self._post_board(arena, name, html)
+                self._post_board(arena, name, result)
 
     def _game_failed(self, arena: Arena, error: GameFailed) -> None:
         message = str(error).rstrip(".")
@@ -190,13 +196,16 @@ class GameBox:
             session = self.sessions.get(arena.code)  # the game may have changed while we waited
             if arena.phase != Phase.PLAYING or session is None:
                 return
-            try:
-                assigns = await session.handle_event(protocol.game_event(member.name, event))
+            try:  # handle_event and the re-renders it causes: one trip to the game's actor
+                async with self.slots.slot():
+                    assigns, views, results = await session.play(
+                        protocol.game_event(member.name, event), arena.render_plan(member.name),
+                        sanitize)
             except GameFailed as exc:
                 self._game_failed(arena, exc)
                 return
-            changed = arena.merge_assigns(member.name, assigns)
-            await self._render_boards(arena, None if changed else [member.name])
+            arena.merge_assigns(member.name, assigns)
+            self._show_boards(arena, [view["player_id"] for view in views], results)
 
     async def action(self, arena: Arena, member: Member, action: protocol.Action) -> None:
         name = member.name
