@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import pytest
 import wasmtime
 
@@ -90,3 +92,12 @@ def test_host_exception_is_re_raised_as_itself(env: tuple[_callpath.CallPath, wa
 def test_unknown_path_name() -> None:
     with pytest.raises(ValueError, match="unknown call path 'fast'"):
         _callpath.get("fast")
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, 1 << 16, (1 << 16) + 1, 1 << 20])
+def test_copy_into_copies_small_and_large_blocks(size: int) -> None:
+    # Small copies keep the GIL, large ones release it: both must copy exactly.
+    target = (ctypes.c_char * (size + 2))()
+    data = bytes(i % 251 for i in range(size))
+    _callpath.copy_into(ctypes.addressof(target) + 1, data)
+    assert target.raw == b"\0" + data + b"\0"

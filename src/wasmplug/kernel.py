@@ -13,7 +13,7 @@ from typing import Final
 
 import wasmtime
 
-from ._callpath import I32, I64, CallPath
+from ._callpath import I32, I64, CallPath, copy_into
 
 # Every function a plug-in may import from `extism:host/env` that the kernel
 # implements, with its exact signature (ABI.md 2.1).
@@ -106,7 +106,7 @@ class Kernel:
     def write(self, offset: int, data: bytes) -> None:
         if offset + len(data) > self.size or offset < 0:
             self.check_range(offset, len(data))
-        ctypes.memmove(self.base + offset, data, len(data))
+        copy_into(self.base + offset, data)
 
     def registers(self) -> tuple[int, int, int, int, int]:
         """(error offset, input offset, input length, output offset, output length)."""

@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import CallError, CallTimeout, CompiledPlugin, Error, Plugin, PluginPool
 from ..actors import is_crash
+from . import codec
 from .config import ExtensionConfig
 from .errors import (
     ExtensionCallFailed,
@@ -47,7 +48,6 @@ LIFECYCLE_EXPORTS = {"initialize", "capabilities", "shutdown"}
 # Exports that initialise a guest's runtime (ABI.md 5.3) or are WASI commands: never methods.
 RUNTIME_EXPORTS = {"_initialize", "_start", "__wasm_call_ctors", "hs_init", "hs_exit"}
 WAIT_FOR_RESTART = 60.0  # seconds a call waits for a restarting extension at most
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _clock = time.perf_counter
 
 
@@ -108,10 +108,13 @@ class _Build:
         self.name = settings.name
         self.compiled = compiled
         self.version = version
-        self.init_params = _encode(dict(settings.config))
-        self.lock = threading.Lock()
+        self.init_params = codec.encode_exact(dict(settings.config))
         self.drained = threading.Event()  # set once retired and the last call has left
-        self.inflight = 0
+        # One item per call inside this build. A list's append and pop are
+        # atomic, so entering and leaving take no lock: a caller appends, then
+        # checks `retired`; retire() sets `retired`, then checks the list.
+        # Either the caller sees `retired` (and backs out), or retire() sees it.
+        self._inside: list[None] = []
         self.retired = False
         exports = {e.name for e in compiled.main.exports}
         functions = {name for name in exports if compiled.function_exists(name)}
@@ -186,20 +189,24 @@ class _Build:
                           validators["params_schema"], validators["return_schema"])
 
     # -- calls ---------------------------------------------------------------
+    @property
+    def inflight(self) -> int:
+        """Calls inside this build now."""
+        return len(self._inside)
+
     def enter(self) -> bool:
-        with self.lock:
-            if self.retired:
-                return False
-            self.inflight += 1
-            return True
+        self._inside.append(None)
+        if self.retired:
+            self.leave()
+            return False
+        return True
 
     def leave(self) -> None:
-        with self.lock:
-            self.inflight -= 1
-            if self.retired and not self.inflight:
-                self.drained.set()
+        self._inside.pop()
+        if self.retired and not self._inside:
+            self.drained.set()
 
-    def call(self, method: str, data: str) -> bytes:
+    def call(self, method: str, data: bytes) -> bytes:
         if self.plugin is not None:
             output: bytes = self.plugin.call(method, data)
             return output
@@ -217,10 +224,9 @@ class _Build:
     # -- the end -------------------------------------------------------------
     def retire(self, *, shutdown: bool, timeout: float | None = None) -> None:
         """Take no more calls; wait for the calls inside to finish; shut down and free."""
-        with self.lock:
-            self.retired = True
-            if not self.inflight:
-                self.drained.set()
+        self.retired = True
+        if not self._inside:
+            self.drained.set()
         self.drained.wait(timeout)
         self.close(shutdown=shutdown)
 
@@ -371,7 +377,7 @@ class Extension:
         self._last_failed = False
         self._crashes_in_a_row = 0
         try:
-            result = json.loads(output)
+            result = codec.decode(output)
         except ValueError:
             raise self._count(InvalidResult(
                 f"{self.name}.{method} answered {_show(output)}, which is not JSON",
@@ -385,7 +391,7 @@ class Extension:
                     extension=self.name, method=method)) from None
         return result
 
-    def _encode_params(self, capability: Capability, method: str, params: Any) -> str:
+    def _encode_params(self, capability: Capability, method: str, params: Any) -> bytes:
         if capability.validate_params is not None:
             try:
                 capability.validate_params(params)
@@ -394,7 +400,7 @@ class Extension:
                     f"invalid params for {self.name}.{method}: {exc}", extension=self.name,
                     method=method)) from None
         try:
-            return _encode(params)
+            return codec.encode(params)
         except (TypeError, ValueError) as exc:
             raise self._count(InvalidParams(
                 f"params for {self.name}.{method} cannot be sent as JSON: {exc}",
@@ -598,7 +604,7 @@ def _build_js(source: bytes, filename: str) -> bytes:
         raise _StartError(f"cannot build the JavaScript extension {filename}: {exc}") from None
 
 
-def _ask(plugin: Plugin, export: str, params: str, expected: str) -> Any:
+def _ask(plugin: Plugin, export: str, params: str | bytes, expected: str) -> Any:
     """Call a lifecycle export; its decoded JSON answer."""
     try:
         answer: bytes = plugin.call(export, params)
