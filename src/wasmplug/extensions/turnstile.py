@@ -1,0 +1,115 @@
+"""Short calls from several threads: one thread at a time, for a slice each.
+
+A short extension call is mostly Python (JSON, schemas, bookkeeping) holding
+the GIL, and releases it once, for the Wasm call. With two threads calling,
+every release hands the GIL to the other thread: a futex wake and, on an idle
+core, a wake-up that takes longer than the call itself (measured on a 2-core
+VM: two threads made 0.45x the calls of one). Python cannot run both threads'
+Python at once anyway, so for short calls the best two threads can do is what
+one does; the turnstile gets them there.
+
+The thread holding the *baton* makes its calls back to back. Another thread
+does not wait for the GIL meanwhile (which would make each of the holder's
+releases a hand-off): it sleeps one slice, then asks for the baton, which the
+holder passes on at the end of its current call. A waiter never waits more
+than two slices: if the holder is inside a long call (a loop waiting for its
+timeout), the waiter goes ahead without the baton, and so does every caller
+until the holder comes back (`stuck`). Long calls are not meant to take the
+baton at all (the caller decides, see `extension.py`): their Wasm runs in
+parallel, which is where a pool of instances pays.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Final
+
+SLICE_S: Final = 0.002  # how long a thread keeps the baton while others wait
+ESCAPE_S: Final = 0.010  # how long a waiter waits for it at most
+_ident = threading.get_ident
+_now = time.monotonic
+
+
+class _Waiter:
+    __slots__ = ("handed", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.handed = False
+
+
+class Turnstile:
+    """`if turnstile.enter(): try: call() finally: turnstile.leave()`."""
+
+    def __init__(self, slice_s: float = SLICE_S, escape_s: float = ESCAPE_S) -> None:
+        self.slice = slice_s
+        self.escape = escape_s
+        self._baton = threading.Lock()
+        self._guard = threading.Lock()  # the queue, `handed`, `stuck`
+        self._queue: deque[_Waiter] = deque()
+        self._owner = 0
+        self._last = 0  # the thread whose turn it is (or was)
+        self._since = 0.0  # when its turn began
+        self.stuck = False  # a waiter gave up on the holder: do not wait until it leaves
+
+    def enter(self) -> bool:
+        """True if this thread now holds the baton (it must then call `leave`).
+
+        False: go ahead without it (the holder is in a long call, or it is
+        this very thread, calling again from inside a call).
+        """
+        me = _ident()
+        if self._baton.acquire(False):
+            self._owner = me
+            if self._last != me:  # a new turn
+                self._last, self._since = me, _now()
+            return True
+        if self.stuck or self._owner == me:
+            return False
+        return self._wait(me)
+
+    def _wait(self, me: int) -> bool:
+        # Block on a lock of our own, which the holder releases when it hands
+        # the baton over: never on the baton itself (its holder puts it down
+        # after every call) nor in a sleep (waking up wanting the GIL while the
+        # holder calls would make each of its calls a hand-off again).
+        waiter = _Waiter()
+        with self._guard:
+            if self._baton.acquire(False):  # put down meanwhile
+                return self._taken(me)
+            self._queue.append(waiter)
+        if waiter.lock.acquire(timeout=self.escape):
+            return self._taken(me)
+        with self._guard:
+            if waiter.handed:  # handed over just as the wait ended
+                return self._taken(me)
+            self._queue.remove(waiter)
+            if self._baton.acquire(False):
+                return self._taken(me)
+            self.stuck = True
+        return False
+
+    def _taken(self, me: int) -> bool:
+        self._owner, self._last, self._since = me, me, _now()
+        return True
+
+    def leave(self) -> None:
+        """Put the baton down, or hand it to the longest waiter once the turn is over."""
+        if self._queue and _now() - self._since >= self.slice:
+            with self._guard:
+                if self._queue:
+                    waiter = self._queue.popleft()
+                    waiter.handed = True
+                    self.stuck = False
+                    self._owner = 0
+                    waiter.lock.release()  # the baton stays taken: it is the waiter's now
+                    return
+        self.stuck = False
+        self._owner = 0
+        self._baton.release()
+
+
+TURNSTILE = Turnstile()

@@ -1,0 +1,122 @@
+"""The turnstile: short calls from several threads take turns; nobody waits for long."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from wasmplug.extensions import ExtensionTimeout
+from wasmplug.extensions.turnstile import TURNSTILE, Turnstile
+
+from .conftest import entry
+from .test_codec import OpenHost
+
+
+def test_one_thread_always_gets_the_baton() -> None:
+    turnstile = Turnstile()
+    for _ in range(1000):
+        assert turnstile.enter()
+        turnstile.leave()
+
+
+@pytest.mark.timeout(10)
+def test_a_call_from_inside_a_call_goes_ahead_without_it() -> None:
+    turnstile = Turnstile(escape_s=60.0)  # waiting for itself would hit the test's timeout
+    assert turnstile.enter()
+    assert not turnstile.enter()  # the same thread: no deadlock, no wait
+    turnstile.leave()
+    assert turnstile.enter()
+    turnstile.leave()
+
+
+@pytest.mark.timeout(30)
+def test_threads_take_turns_and_never_run_inside_at_once() -> None:
+    turnstile = Turnstile(slice_s=0.002, escape_s=5.0)
+    inside: list[int] = []
+    overlaps: list[int] = []
+    turns: list[int] = []
+    calls = [0]
+    stop = time.monotonic() + 0.5
+
+    def work(me: int) -> None:
+        while time.monotonic() < stop:
+            held = turnstile.enter()
+            assert held  # the holder always comes back quickly: nobody gives up on it
+            try:
+                inside.append(me)
+                if len(inside) > 1:
+                    overlaps.append(me)
+                if not turns or turns[-1] != me:
+                    turns.append(me)
+                calls[0] += 1
+                time.sleep(0.0001)  # a short call (sleeping releases the GIL)
+                inside.remove(me)
+            finally:
+                turnstile.leave()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []
+    assert set(turns) == {0, 1, 2} and len(turns) > 3  # every thread had turns, and again
+    assert calls[0] > 2 * len(turns)  # a turn is many calls, not one
+
+
+@pytest.mark.timeout(30)
+def test_a_waiter_gives_up_on_a_holder_stuck_in_a_long_call() -> None:
+    turnstile = Turnstile(slice_s=0.002, escape_s=0.05)
+    assert turnstile.enter()  # the "long call"
+    results: list[bool] = []
+
+    def other() -> None:
+        results.append(turnstile.enter())  # waits escape_s, then goes ahead
+        assert turnstile.stuck
+        turnstile.escape = 60.0  # from now on a wait would hit the test's timeout
+        results.extend(turnstile.enter() for _ in range(20))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(20)
+    assert results == [False] * 21  # all went ahead without the baton, none waited again
+    turnstile.leave()
+    assert not turnstile.stuck
+    assert turnstile.enter()  # back to normal
+    turnstile.leave()
+
+
+@pytest.mark.timeout(30)
+def test_a_waiter_is_not_left_waiting_when_the_holder_stops() -> None:
+    turnstile = Turnstile(slice_s=1.0, escape_s=0.2)  # the holder's turn never runs out
+    assert turnstile.enter()
+    got: list[bool] = []
+    thread = threading.Thread(target=lambda: got.append(turnstile.enter()))
+    thread.start()
+    time.sleep(0.05)  # it is waiting now
+    turnstile.leave()  # put down (the turn is not over) and never taken again
+    thread.join(10)
+    assert got == [True]  # it took the baton once its wait ended, not "stuck"
+    assert not turnstile.stuck
+    turnstile.leave()
+
+
+@pytest.mark.timeout(60)
+def test_a_short_method_keeps_its_pace_next_to_a_looping_one(
+        open_host: OpenHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The looping call took the turnstile (its first call: not known to be long);
+    # the other thread's calls wait for it once (escape_s), then no more.
+    monkeypatch.setattr(TURNSTILE, "escape", 1.0)
+    host, _ = open_host(entry("loop", "unruly", permissions={"max_execution_time": "10s"}),
+                        entry("fast", "transform"))
+    with ThreadPoolExecutor(1) as pool:
+        looping = pool.submit(host.call, "loop", "spin")
+        time.sleep(0.2)  # let it get into the loop
+        for _ in range(300):  # one escape (1 s), not 300
+            assert host.call("fast", "transform", {"ir": 1}) == {"transformed": True, "output": 1}
+        assert not looping.done()  # all done while the other extension still loops
+        with pytest.raises(ExtensionTimeout):
+            looping.result()
