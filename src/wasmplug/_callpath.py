@@ -27,7 +27,7 @@ release is a hand-off (a futex wake, often a context switch) that costs more
 than a short C call itself. So only calls that may run for long release it: a
 plug-in's exports (untrusted code, timeouts, other threads keep running) and
 large copies. The kernel's own functions (our code: bounded work, no calls back
-into Python) and small copies keep it (`RawCaller`, `copy_into`).
+into Python) keep it (`RawCaller`), and so do small copies (kernel.py).
 """
 
 from __future__ import annotations
@@ -126,18 +126,6 @@ _call_unchecked = ctypes.CFUNCTYPE(_vp, _vp, _vp, _vp, _sz, _vp)(
 # The same, keeping the GIL (module docstring): for the kernel's short functions only.
 _call_unchecked_holding_gil = ctypes.PYFUNCTYPE(_vp, _vp, _vp, _vp, _sz, _vp)(
     ("wasmtime_func_call_unchecked", _DLL))
-_memmove_holding_gil = ctypes.PYFUNCTYPE(_vp, _vp, _vp, _sz)(ctypes._memmove_addr)
-# Copies up to this size keep the GIL (a few microseconds at most).
-_SMALL_COPY = 1 << 16
-
-
-def copy_into(address: int, data: bytes) -> None:
-    """memmove `data` to `address`, releasing the GIL only for a large copy."""
-    n = len(data)
-    if n <= _SMALL_COPY:
-        _memmove_holding_gil(address, data, n)
-    else:
-        ctypes.memmove(address, data, n)
 _define_unchecked = ctypes.CFUNCTYPE(
     _vp, _vp, ctypes.c_char_p, _sz, ctypes.c_char_p, _sz, _vp, _vp, _vp, _vp)(
     ("wasmtime_linker_define_func_unchecked", _DLL))

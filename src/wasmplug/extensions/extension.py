@@ -50,6 +50,7 @@ LIFECYCLE_EXPORTS = {"initialize", "capabilities", "shutdown"}
 RUNTIME_EXPORTS = {"_initialize", "_start", "__wasm_call_ctors", "hs_init", "hs_exit"}
 WAIT_FOR_RESTART = 60.0  # seconds a call waits for a restarting extension at most
 LONG_CALL_S = 40e-6  # a call of the plug-in this long runs without the turnstile
+LONG_IN_A_ROW = 3
 REMEASURE_EVERY = 64
 _clock = time.perf_counter
 
@@ -278,7 +279,8 @@ class Extension:
         self._crashes_in_a_row = 0
         self._last_failed = False
         self._latencies: deque[float] = deque(maxlen=2048)
-        self._long_methods: dict[str, int] = {}  # method -> calls made since it was measured
+        # method -> calls made since it was measured long (< 0: long calls in a row so far)
+        self._long_methods: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -361,8 +363,8 @@ class Extension:
         # GIL back and forth at every call. Long ones (measured) do not: their
         # Wasm runs in parallel. Every REMEASURE_EVERY-th call of a long method
         # takes the turnstile again, to measure it without other callers.
-        skipped = self._long_methods.get(method)
-        if skipped is not None and skipped < REMEASURE_EVERY:
+        skipped = self._long_methods.get(method)  # < 0: seen long, not yet in a row
+        if skipped is not None and 0 <= skipped < REMEASURE_EVERY:
             self._long_methods[method] = skipped + 1
             return self._call(method, params, False)
         held = TURNSTILE.enter()
@@ -394,7 +396,7 @@ class Extension:
         elapsed = _clock() - started
         if elapsed >= LONG_CALL_S:
             if alone:  # (without the turnstile, waiting for the GIL may be what took long)
-                self._long_methods[method] = 0
+                self._measured_long(method)
         elif method in self._long_methods:
             del self._long_methods[method]
         if failure is not None:
@@ -417,6 +419,17 @@ class Extension:
                     f"{self.name}.{method} answered against its return_schema: {exc}",
                     extension=self.name, method=method)) from None
         return result
+
+    def _measured_long(self, method: str) -> None:
+        """A call of `method` with the turnstile took long: after LONG_IN_A_ROW such
+        calls in a row (one may just have been preempted), it is a long method."""
+        seen = self._long_methods.get(method)
+        if seen is None:
+            self._long_methods[method] = -1
+        elif seen < 0:
+            self._long_methods[method] = 0 if -seen + 1 >= LONG_IN_A_ROW else seen - 1
+        else:  # measured again: still long
+            self._long_methods[method] = 0
 
     def _encode_params(self, capability: Capability, method: str, params: Any) -> bytes:
         if capability.validate_params is not None:
