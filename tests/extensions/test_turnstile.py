@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from wasmplug.extensions import ExtensionTimeout
+from wasmplug.extensions import turnstile as turnstile_module
 from wasmplug.extensions.turnstile import TURNSTILE, Turnstile
 
 from .conftest import entry
@@ -120,3 +121,54 @@ def test_a_short_method_keeps_its_pace_next_to_a_looping_one(
         assert not looping.done()  # all done while the other extension still loops
         with pytest.raises(ExtensionTimeout):
             looping.result()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("handed_first", [False, True])
+def test_a_waiter_interrupted_while_waiting_leaves_no_baton_behind(
+        monkeypatch: pytest.MonkeyPatch, handed_first: bool) -> None:
+    turnstile = Turnstile(slice_s=0.0, escape_s=60.0)
+    assert turnstile.enter()
+
+    class Interrupted(BaseException):
+        pass
+
+    class InterruptedWaiter(turnstile_module._Waiter):
+        def __init__(self) -> None:
+            super().__init__()
+            real_lock = self.lock
+            waiter = self
+
+            class Lock:
+                def acquire(self, timeout: float = -1) -> bool:
+                    if handed_first:  # the holder hands over, then Ctrl-C arrives
+                        turnstile.leave()
+                        assert waiter.handed
+                    raise Interrupted
+
+                def release(self) -> None:
+                    real_lock.release()
+
+            self.lock = Lock()  # type: ignore[assignment]
+
+    monkeypatch.setattr(turnstile_module, "_Waiter", InterruptedWaiter)
+    with pytest.raises(Interrupted):
+        threading_result: list[bool] = []
+        outcome: list[BaseException] = []
+
+        def waiter() -> None:
+            try:
+                threading_result.append(turnstile.enter())
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        thread.join(10)
+        raise outcome[0]
+    if not handed_first:
+        turnstile.leave()
+    monkeypatch.undo()
+    assert turnstile.enter()  # the baton is free again, and no dead waiter is queued
+    turnstile.leave()
+    assert not turnstile._queue

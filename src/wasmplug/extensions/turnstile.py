@@ -81,7 +81,17 @@ class Turnstile:
             if self._baton.acquire(False):  # put down meanwhile
                 return self._taken(me)
             self._queue.append(waiter)
-        if waiter.lock.acquire(timeout=self.escape):
+        try:
+            handed = waiter.lock.acquire(timeout=self.escape)
+        except BaseException:  # e.g. KeyboardInterrupt: leave the queue, pass on a baton
+            with self._guard:
+                if not waiter.handed:
+                    self._queue.remove(waiter)
+            if waiter.handed:
+                self._taken(me)
+                self.leave()
+            raise
+        if handed:
             return self._taken(me)
         with self._guard:
             if waiter.handed:  # handed over just as the wait ended
