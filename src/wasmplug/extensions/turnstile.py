@@ -10,13 +10,15 @@ one does; the turnstile gets them there.
 
 The thread holding the *baton* makes its calls back to back. Another thread
 does not wait for the GIL meanwhile (which would make each of the holder's
-releases a hand-off): it sleeps one slice, then asks for the baton, which the
-holder passes on at the end of its current call. A waiter never waits more
-than two slices: if the holder is inside a long call (a loop waiting for its
-timeout), the waiter goes ahead without the baton, and so does every caller
-until the holder comes back (`stuck`). Long calls are not meant to take the
-baton at all (the caller decides, see `extension.py`): their Wasm runs in
-parallel, which is where a pool of instances pays.
+releases a hand-off): it blocks on a lock of its own, and the holder hands the
+baton over at the end of the call that ends its turn (a slice, 2 ms). If the
+holder stops calling before that, the waiter takes the baton a little after
+the turn's end. A waiter gives up after `escape` (10 ms) if the holder is
+still inside one call (a loop waiting for its timeout): it goes ahead without
+the baton, and so does every caller until the holder comes back (`stuck`).
+Long calls are not meant to take the baton at all (the caller decides, see
+`extension.py`): their Wasm runs in parallel, which is where a pool of
+instances pays.
 """
 
 from __future__ import annotations
@@ -73,34 +75,45 @@ class Turnstile:
 
     def _wait(self, me: int) -> bool:
         # Block on a lock of our own, which the holder releases when it hands
-        # the baton over: never on the baton itself (its holder puts it down
-        # after every call) nor in a sleep (waking up wanting the GIL while the
-        # holder calls would make each of its calls a hand-off again).
+        # the baton over at the end of its turn: never on the baton itself (its
+        # holder puts it down after every call) nor in a sleep (waking up
+        # wanting the GIL while the holder calls would make each of its calls a
+        # hand-off again). A holder that stops calling before its turn is over
+        # puts the baton down: so the wait also ends a little after the turn.
         waiter = _Waiter()
         with self._guard:
             if self._baton.acquire(False):  # put down meanwhile
                 return self._taken(me)
             self._queue.append(waiter)
-        try:
-            handed = waiter.lock.acquire(timeout=self.escape)
-        except BaseException:  # e.g. KeyboardInterrupt: leave the queue, pass on a baton
+        give_up = _now() + self.escape
+        while True:
+            now = _now()
+            turn_left = self._since + self.slice - now
+            timeout = min(turn_left + self.slice / 2 if turn_left > 0 else self.slice,
+                          give_up - now)
+            try:
+                handed = waiter.lock.acquire(timeout=max(timeout, 0.0))
+            except BaseException:  # e.g. KeyboardInterrupt: leave the queue, pass on a baton
+                with self._guard:
+                    if not waiter.handed:
+                        self._queue.remove(waiter)
+                if waiter.handed:
+                    self._taken(me)
+                    self.leave()
+                raise
+            if handed:
+                return self._taken(me)
             with self._guard:
-                if not waiter.handed:
+                if waiter.handed:  # handed over just as the wait ended
+                    return self._taken(me)
+                if self._baton.acquire(False):  # put down (its holder stopped calling)
                     self._queue.remove(waiter)
-            if waiter.handed:
-                self._taken(me)
-                self.leave()
-            raise
-        if handed:
-            return self._taken(me)
-        with self._guard:
-            if waiter.handed:  # handed over just as the wait ended
-                return self._taken(me)
-            self._queue.remove(waiter)
-            if self._baton.acquire(False):
-                return self._taken(me)
-            self.stuck = True
-        return False
+                    return self._taken(me)
+                if _now() >= give_up:  # its holder is in a long call
+                    self._queue.remove(waiter)
+                    self.stuck = True
+                    return False
+            # held: its holder is in a call, and hands the baton over when it ends
 
     def _taken(self, me: int) -> bool:
         self._owner, self._last, self._since = me, me, _now()
