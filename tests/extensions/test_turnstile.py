@@ -72,6 +72,53 @@ def test_threads_take_turns_and_never_run_inside_at_once() -> None:
 
 
 @pytest.mark.timeout(30)
+def test_many_waiters_wait_their_turn_without_giving_up() -> None:
+    # Six waiters queue for 10 ms turns: the last waits far longer than
+    # escape_s, but the holders keep coming back, so nobody gives up.
+    turnstile = Turnstile(slice_s=0.01, escape_s=0.04)
+    stop = time.monotonic() + 0.6
+    went_ahead: list[int] = []
+    turns: list[int] = []
+
+    def work(me: int) -> None:
+        while time.monotonic() < stop:
+            if not turnstile.enter():
+                went_ahead.append(me)
+                continue
+            try:
+                if not turns or turns[-1] != me:
+                    turns.append(me)
+                time.sleep(0.0001)
+            finally:
+                turnstile.leave()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert went_ahead == [] and not turnstile.stuck
+    assert set(turns) == set(range(7))
+
+
+@pytest.mark.timeout(30)
+def test_a_thread_coming_back_after_a_pause_starts_a_new_turn() -> None:
+    turnstile = Turnstile(slice_s=0.01, escape_s=0.04)
+    assert turnstile.enter()
+    turnstile.leave()
+    time.sleep(0.1)  # longer than slice + escape
+    assert turnstile.enter()  # a new turn, not one that began 0.1 s ago
+    got: list[bool] = []
+    thread = threading.Thread(target=lambda: got.append(turnstile.enter()))
+    thread.start()
+    time.sleep(0.002)
+    turnstile.leave()  # (its turn is not over: put down; the waiter takes it)
+    thread.join(10)
+    assert got == [True] and not turnstile.stuck
+    turnstile.leave()
+
+
+@pytest.mark.timeout(30)
 def test_a_waiter_gives_up_on_a_holder_stuck_in_a_long_call() -> None:
     turnstile = Turnstile(slice_s=0.002, escape_s=0.05)
     assert turnstile.enter()  # the "long call"

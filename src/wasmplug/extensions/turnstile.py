@@ -13,8 +13,9 @@ does not wait for the GIL meanwhile (which would make each of the holder's
 releases a hand-off): it blocks on a lock of its own, and the holder hands the
 baton over at the end of the call that ends its turn (a slice, 2 ms). If the
 holder stops calling before that, the waiter takes the baton a little after
-the turn's end. A waiter gives up after `escape` (10 ms) if the holder is
-still inside one call (a loop waiting for its timeout): it goes ahead without
+the turn's end. Waiters wait in turn however many they are, but give up when
+the holder's turn has outlasted its slice by `escape` (10 ms): the holder is
+inside one long call (a loop waiting for its timeout). They go ahead without
 the baton, and so does every caller until the holder comes back (`stuck`).
 Long calls are not meant to take the baton at all (the caller decides, see
 `extension.py`): their Wasm runs in parallel, which is where a pool of
@@ -66,7 +67,7 @@ class Turnstile:
         me = _ident()
         if self._baton.acquire(False):
             self._owner = me
-            if self._last != me:  # a new turn
+            if self._last != me or not self._queue:  # a new turn (nobody waits: every call)
                 self._last, self._since = me, _now()
             return True
         if self.stuck or self._owner == me:
@@ -85,12 +86,11 @@ class Turnstile:
             if self._baton.acquire(False):  # put down meanwhile
                 return self._taken(me)
             self._queue.append(waiter)
-        give_up = _now() + self.escape
         while True:
             now = _now()
-            turn_left = self._since + self.slice - now
-            timeout = min(turn_left + self.slice / 2 if turn_left > 0 else self.slice,
-                          give_up - now)
+            turn_end = self._since + self.slice
+            timeout = (turn_end - now + self.slice / 2 if now < turn_end
+                       else min(self.slice, turn_end + self.escape - now))
             try:
                 handed = waiter.lock.acquire(timeout=max(timeout, 0.0))
             except BaseException:  # e.g. KeyboardInterrupt: leave the queue, pass on a baton
@@ -109,7 +109,8 @@ class Turnstile:
                 if self._baton.acquire(False):  # put down (its holder stopped calling)
                     self._queue.remove(waiter)
                     return self._taken(me)
-                if _now() >= give_up:  # its holder is in a long call
+                if _now() - self._since >= self.slice + self.escape:
+                    # the holder's turn outlasted it by `escape`: it is in a long call
                     self._queue.remove(waiter)
                     self.stuck = True
                     return False
