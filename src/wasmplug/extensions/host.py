@@ -10,8 +10,8 @@
 
 Threads: `call` may be used from any number of threads. Wasm runs without the
 GIL, so long calls (and a pool: `max_concurrent_calls > 1`) run in parallel;
-short calls, which are mostly Python, take turns a couple of milliseconds at a
-time (turnstile.py), which makes more calls per second than letting two threads
+short calls, which are mostly Python, take turns a few milliseconds at a time
+(turnstile.py), which makes more calls per second than letting two threads
 hand the GIL to each other at every call.
 """
 

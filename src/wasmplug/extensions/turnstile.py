@@ -11,7 +11,8 @@ one does; the turnstile gets them there.
 The thread holding the *baton* makes its calls back to back. Another thread
 does not wait for the GIL meanwhile (which would make each of the holder's
 releases a hand-off): it blocks on a lock of its own, and the holder hands the
-baton over at the end of the call that ends its turn (a slice, 2 ms). If the
+baton over at the end of the call that ends its turn (a slice: Python's own
+switch interval, 5 ms by default). If the
 holder stops calling before that, the waiter takes the baton a little after
 the turn's end. Waiters wait in turn however many they are, but give up when
 the holder's turn has outlasted its slice by `escape` (10 ms): the holder is
@@ -24,12 +25,15 @@ instances pays.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
 from typing import Final
 
-SLICE_S: Final = 0.002  # how long a thread keeps the baton while others wait
+# How long a thread keeps the baton while others wait: as long as Python lets a
+# thread keep the GIL while others wait (sys.setswitchinterval, 5 ms by default).
+SLICE_S: Final = sys.getswitchinterval()
 ESCAPE_S: Final = 0.010  # how long a waiter waits for it at most
 _ident = threading.get_ident
 _now = time.monotonic
