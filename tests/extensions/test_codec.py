@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import enum
 import json
 import math
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +58,15 @@ def test_encode_refuses_what_the_standard_library_refuses(value: Any) -> None:
         codec.encode_exact(value)
     with pytest.raises(TypeError):
         codec.encode(value)
+
+
+def test_uuids_and_enums_are_sent_as_orjson_writes_them() -> None:
+    # the one documented difference from the standard library (codec.py)
+    if codec.encode is codec.encode_exact:
+        pytest.skip("orjson is not installed: the standard library refuses both")
+    color = enum.Enum("Color", {"RED": "red"})
+    assert codec.encode({"id": uuid.UUID(int=1), "c": color.RED}) == (
+        b'{"id":"00000000-0000-0000-0000-000000000001","c":"red"}')
 
 
 def test_encode_refuses_text_that_is_not_utf8() -> None:

@@ -12,6 +12,8 @@ either way:
   or refuses them. orjson writes NaN and Infinity as `null`, so any output
   with a `null` in it is encoded again by `json` (which keeps them as the
   tokens NaN, Infinity: what an extension receives does not change).
+  One difference remains: orjson also encodes UUIDs (as their text) and enums
+  (as their value), which `json` refuses; such params are sent, not refused.
 - results: orjson refuses what is not strict UTF-8 JSON (NaN, huge exponents,
   other encodings): `json` then decides. orjson reads integers beyond 64 bits
   as floats (below -2**63 or above 2**64 - 1), so output with a run of 19 or more
