@@ -90,4 +90,3 @@ def test_host_exception_is_re_raised_as_itself(env: tuple[_callpath.CallPath, wa
 def test_unknown_path_name() -> None:
     with pytest.raises(ValueError, match="unknown call path 'fast'"):
         _callpath.get("fast")
-
