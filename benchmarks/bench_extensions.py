@@ -7,7 +7,10 @@ On the `transform` extension (plugins/extensions/transform.wasm) with a
 
 1. `host.call` latency p50/p99 and calls/s on one thread;
    side by side the official SDK: json.loads(Plugin.call("transform", json.dumps(params)));
-2. calls/s with max_concurrent_calls = 2 from 2 threads (ratio to 1 thread);
+2. calls/s with max_concurrent_calls = 2 from 2 threads, against both readings of
+   the target: absolute (1.8 x 30,000 = 54,000 calls/s) and as a ratio to one
+   thread (1.8x); also without the extension host's turnstile (what two threads
+   did before it), and a Wasm-heavy method that runs without it;
 3. `await host.call_async` overhead over `host.call`;
 4. start-up per extension (ExtensionHost with one extension: read, compile or
    load from the disk cache, instantiate, initialize, capabilities, schemas) in
@@ -220,14 +223,33 @@ def main() -> None:
     def heavy_call() -> Any:
         return pooled.call("stats0", "stats", heavy)
 
+    from wasmplug.extensions import extension as extension_module
+
+    turnstile = extension_module.TURNSTILE
+
+    class NoTurnstile:
+        """Every call goes ahead at once: how two threads called before the turnstile."""
+
+        def enter(self) -> bool:
+            return False
+
+        def leave(self) -> None:
+            raise AssertionError("never entered")
+
     samples: dict[str, list[float]] = {k: [] for k in (
-        "pool_1_thread", "pool_2_threads", "sdk_1_thread", "sdk_2_threads", "heavy_1_thread",
-        "heavy_2_threads")}
+        "pool_1_thread", "pool_2_threads", "pool_2_threads_no_turnstile", "sdk_1_thread",
+        "sdk_2_threads", "heavy_1_thread", "heavy_2_threads")}
     reps = 3 if args.quick else 10
     for _ in range(reps):  # interleaved: every figure sees the same mix of machine load
         window = seconds / reps
         samples["pool_1_thread"].append(threaded_rate([pooled_call], window))
         samples["pool_2_threads"].append(threaded_rate([pooled_call, pooled_call], window))
+        extension_module.TURNSTILE = NoTurnstile()  # type: ignore[assignment]
+        try:
+            samples["pool_2_threads_no_turnstile"].append(
+                threaded_rate([pooled_call, pooled_call], window))
+        finally:
+            extension_module.TURNSTILE = turnstile
         samples["sdk_1_thread"].append(threaded_rate([sdk_call], window))
         samples["sdk_2_threads"].append(threaded_rate([sdk_call, sdk2_call], window))
         samples["heavy_1_thread"].append(threaded_rate([heavy_call], window))
@@ -339,12 +361,19 @@ def report(r: dict[str, Any]) -> None:
     row("call p99", r["host_p99_ms"], r["sdk_p99_ms"], "ms", "< 0.2 ms", r["host_p99_ms"] < 0.2)
     row("calls/s, 1 thread", r["host_calls_per_s"], r["sdk_calls_per_s"], "/s", ">= 30,000",
         r["host_calls_per_s"] >= 30_000)
-    pool_ratio = r["pool_2_threads_calls_per_s"] / r["pool_1_thread_calls_per_s"]
+    two = r["pool_2_threads_calls_per_s"]
+    pool_ratio = two / r["pool_1_thread_calls_per_s"]
     sdk_ratio = r["sdk_2_threads_calls_per_s"] / r["sdk_1_thread_calls_per_s"]
-    row("calls/s, 2 instances x 2 threads", r["pool_2_threads_calls_per_s"],
-        r["sdk_2_threads_calls_per_s"], "/s", ">= 1.8x 1 thread", pool_ratio >= 1.8)
-    table.add_row("  scaling 2 threads / 1 thread", f"{pool_ratio:.2f}x", f"{sdk_ratio:.2f}x", "",
-                  "", "")
+    row("calls/s, 2 instances x 2 threads", two, r["sdk_2_threads_calls_per_s"], "/s",
+        ">= 54,000 (1.8 x 30,000)", two >= 54_000)
+    table.add_row("  2 threads / 1 thread (same pooled extension)", f"{pool_ratio:.2f}x",
+                  f"{sdk_ratio:.2f}x", "", ">= 1.8x",
+                  "[green]PASS[/]" if pool_ratio >= 1.8 else "[red]MISS[/]")
+    table.add_row("  2 threads / the 1-thread calls/s above", f"{two / r['host_calls_per_s']:.2f}x",
+                  "", "", "(info)", "")
+    no_turnstile = r["pool_2_threads_no_turnstile_calls_per_s"]
+    table.add_row("  2 threads without the turnstile", f"{no_turnstile:,.4g} /s",
+                  "", f"{no_turnstile / r['pool_1_thread_calls_per_s']:.2f}x 1 thread", "(info)", "")
     heavy_ratio = r["heavy_2_threads_calls_per_s"] / r["heavy_1_thread_calls_per_s"]
     table.add_row("  Wasm-heavy method (stats, 16 KB): 2 / 1 thread", f"{heavy_ratio:.2f}x", "-",
                   "", ">= 1.8x", "[green]PASS[/]" if heavy_ratio >= 1.8 else "[red]MISS[/]")
@@ -361,7 +390,7 @@ def report(r: dict[str, Any]) -> None:
         r["sdk_startup_in_process_ms"], "ms", "(info)", True)
     row("RSS per loaded extension", r["rss_per_extension_mb"], None, "MB", "1-10 MB",
         r["rss_per_extension_mb"] <= 10)
-    Console().print(table)
+    Console(width=150).print(table)
     sizes = r["latency_vs_size"]
     size_table = Table(title="median latency (ms) vs params size")
     for column in ("bytes", "wasmplug host", "extism SDK", "ratio"):

@@ -85,6 +85,65 @@ def test_closed_pool_refuses_and_frees() -> None:
         pool.call("count_vowels", "a")
 
 
+def test_waiting_threads_are_always_woken() -> None:
+    # Instances are taken and given back without a lock; a thread waiting for
+    # one must still be woken by every return (a lost wake-up would hang it
+    # until its acquire timeout).
+    pool = PluginPool(VOWELS.read_bytes(), max_instances=1)
+    done: list[int] = []
+
+    def work(n: int) -> None:
+        for _ in range(150):
+            with pool.acquire(timeout=20) as plugin:
+                assert json.loads(plugin.call("count_vowels", "a" * n))["count"] == n
+        done.append(n)
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(done) == list(range(6)) and pool.count() == 1
+    assert time.monotonic() - start < 20  # nobody sat out an acquire timeout
+
+
+def test_closing_while_threads_call_frees_every_instance() -> None:
+    pool = PluginPool(VOWELS.read_bytes(), max_instances=3)
+    made: list[Plugin] = []
+    stop = threading.Event()
+    outcomes: list[str] = []
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                with pool.acquire(timeout=5) as plugin:
+                    made.append(plugin)
+                    plugin.call("count_vowels", "aeiou")
+            except Error as exc:
+                outcomes.append(str(exc))
+                return
+        outcomes.append("stopped")
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    while len(made) < 50:
+        time.sleep(0.001)
+    pool.close()
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert len(outcomes) == 6  # every thread came back, none hung
+    assert set(outcomes) <= {"stopped", "this pool is closed",
+                             "timeout: the plug-in was closed during the call",
+                             "this plug-in has been freed; create a new Plugin"}, outcomes
+    assert pool.count() == 0
+    assert all(plugin.plugin == -1 for plugin in made)  # every instance freed
+    with pytest.raises(Error, match=r"^this pool is closed$"):
+        pool.call("count_vowels", "a")
+
+
 def test_threads_on_one_plugin_are_serialised_by_content() -> None:
     plugin = Plugin(wasm("echo").read_bytes())
     errors: list[BaseException] = []

@@ -21,6 +21,13 @@ Python exception when a host function raised one.
 The epoch-deadline callback (which lets a timeout or cancel interrupt one
 plug-in without disturbing the others on the same engine) has no public
 equivalent and is always installed through the raw API (`install_interrupt_check`).
+
+The GIL: a ctypes call normally releases it, and with two busy threads every
+release is a hand-off (a futex wake, often a context switch) that costs more
+than a short C call itself. So only calls that may run for long release it: a
+plug-in's exports (untrusted code, timeouts, other threads keep running) and
+large copies. The kernel's own functions (our code: bounded work, no calls back
+into Python) keep it (`RawCaller`), and so do small copies (kernel.py).
 """
 
 from __future__ import annotations
@@ -116,6 +123,9 @@ _DLL: Any = getattr(_b, "dll")  # noqa: B009 - not re-exported by wasmtime._bind
 _vp, _sz = ctypes.c_void_p, ctypes.c_size_t
 _call_unchecked = ctypes.CFUNCTYPE(_vp, _vp, _vp, _vp, _sz, _vp)(
     ("wasmtime_func_call_unchecked", _DLL))
+# The same, keeping the GIL (module docstring): for the kernel's short functions only.
+_call_unchecked_holding_gil = ctypes.PYFUNCTYPE(_vp, _vp, _vp, _vp, _sz, _vp)(
+    ("wasmtime_func_call_unchecked", _DLL))
 _define_unchecked = ctypes.CFUNCTYPE(
     _vp, _vp, ctypes.c_char_p, _sz, ctypes.c_char_p, _sz, _vp, _vp, _vp, _vp)(
     ("wasmtime_linker_define_func_unchecked", _DLL))
@@ -177,7 +187,9 @@ class RawCaller:
     """One argument buffer for every call; function addresses looked up on first use.
 
     Calls through one caller never nest (kernel functions do not call back
-    into Python), so sharing the buffer is safe.
+    into Python), so sharing the buffer is safe. They keep the GIL (the kernel's
+    functions are short and bounded; an epoch check inside one runs its Python
+    callback on this thread, which holds the GIL already).
     """
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance) -> None:
@@ -205,7 +217,7 @@ class RawCaller:
 
     def _call(self, name: str, slots: int) -> None:
         fn = self._funcs.get(name) or self._func(name)
-        error = _call_unchecked(self._ctx, fn, self._bufa, slots, self._trapa)
+        error = _call_unchecked_holding_gil(self._ctx, fn, self._bufa, slots, self._trapa)
         if error or self._trap.value:
             _raise_failure(error, self._trap)
 

@@ -43,6 +43,7 @@ KERNEL_FUNCTIONS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
 MASK64: Final = (1 << 64) - 1
 _REGISTERS = struct.Struct("<QQQQQ")  # error, input offset/length, output offset/length
 _REGISTERS_AT: Final = 25
+LARGE_COPY: Final = 1 << 16  # bytes; Kernel.write releases the GIL for larger copies
 
 
 # wasmplug_budget(pages << 2 | op), kernel.wat: the ops the host uses.
@@ -84,6 +85,9 @@ class Kernel:
     def refresh(self) -> None:
         """Re-read the memory's address and size."""
         self.base, self.size = self.path.memory_base(self.store, self.memory)
+        # Bytes in and out through a view: no C call (so the GIL stays held,
+        # and a copy of a few hundred bytes costs ~0.1 µs instead of ~0.3).
+        self.view = memoryview((ctypes.c_char * self.size).from_address(self.base)).cast("B")
 
     def check_range(self, offset: int, length: int) -> None:
         """Raise KernelMemoryError unless [offset, offset + length) is in the memory."""
@@ -101,16 +105,20 @@ class Kernel:
             return b""
         if offset + length > self.size or offset < 0 or length < 0:
             self.check_range(offset, length)
-        return ctypes.string_at(self.base + offset, length)
+        return self.view[offset:offset + length].tobytes()
 
     def write(self, offset: int, data: bytes) -> None:
-        if offset + len(data) > self.size or offset < 0:
-            self.check_range(offset, len(data))
-        ctypes.memmove(self.base + offset, data, len(data))
+        n = len(data)
+        if offset + n > self.size or offset < 0:
+            self.check_range(offset, n)
+        if n <= LARGE_COPY:
+            self.view[offset:offset + n] = data
+        else:  # a large copy releases the GIL: other threads run meanwhile
+            ctypes.memmove(self.base + offset, data, n)
 
     def registers(self) -> tuple[int, int, int, int, int]:
         """(error offset, input offset, input length, output offset, output length)."""
-        return _REGISTERS.unpack(ctypes.string_at(self.base + _REGISTERS_AT, _REGISTERS.size))
+        return _REGISTERS.unpack_from(self.view, _REGISTERS_AT)
 
     # -- allocator -------------------------------------------------------
     def begin_call(self, data: bytes) -> bool:

@@ -412,6 +412,9 @@ class Plugin:
         try:
             placed = kernel.begin_call(data)
         except (wasmtime.Trap, wasmtime.WasmtimeError, KernelMemoryError) as exc:
+            if self.plugin == CLOSING:  # close() interrupted the kernel (it stops all Wasm)
+                raise CallTimeout("timeout: the plug-in was closed during the call",
+                                  function=name, code=TRAP_CODE) from None
             # Only a plug-in that scribbled over its kernel's bookkeeping gets
             # here: give it a fresh kernel (and instance) next call, vars kept.
             self._needs_rebuild = self._keep_vars_on_rebuild = True

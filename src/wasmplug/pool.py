@@ -20,7 +20,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from .errors import Error
@@ -103,12 +103,17 @@ class PluginPool:
     `plugin_kwargs` (`wasi`, `functions`, `fuel_limit`) are used to compile
     it, `config` for each instance. `max_instances` defaults to the number
     of CPUs.
+
+    Taking an idle instance and giving it back take no lock (a list's `pop`
+    and `append` are atomic): the condition is only for waiting, creating and
+    closing, so threads calling at once do not queue behind each other.
     """
 
     def __init__(self, source: Any, *, max_instances: int | None = None, reset: bool = False,
                  config: Any = None, **plugin_kwargs: Any) -> None:
         self._pool = _Instances(source, max_instances, reset, config, plugin_kwargs)
         self._cond = threading.Condition()
+        self._waiting = 0  # threads waiting for an instance (under the condition)
 
     @property
     def max_instances(self) -> int:
@@ -118,36 +123,51 @@ class PluginPool:
         """How many instances exist (never more than `max_instances`)."""
         return self._pool.created
 
-    @contextlib.contextmanager
-    def acquire(self, timeout: float | None = None) -> Iterator[Plugin]:
+    def acquire(self, timeout: float | None = None) -> _Lease:
         """An instance for the `with` block; PoolTimeout if none frees up in time."""
-        plugin = self._take(timeout)
-        try:
-            yield plugin
-        finally:
-            self._return(plugin)
+        return _Lease(self, timeout)
 
     def call(self, function_name: str, data: str | bytes, *, timeout: float | None = None,
              parse: Callable[[bytes], T] | None = _to_bytes,  # type: ignore[assignment]
              host_context: Any = None) -> T:
         """Call `function_name` on a free instance."""
-        with self.acquire(timeout) as plugin:
+        plugin = self._take(timeout)
+        try:
             return plugin.call(function_name, data, parse=parse, host_context=host_context)
+        finally:
+            self._return(plugin)
 
     def _take(self, timeout: float | None) -> Plugin:
         pool = self._pool
+        try:
+            plugin = pool.idle.pop()
+        except IndexError:
+            return self._take_waiting(timeout)
+        pool.busy.add(plugin)
+        if pool.closed:  # closed meanwhile: close() may not have seen it in busy
+            self._return(plugin)
+            raise Error("this pool is closed")
+        return plugin
+
+    def _take_waiting(self, timeout: float | None) -> Plugin:
+        """No idle instance: create one if allowed, else wait for one."""
+        pool = self._pool
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while True:
-                taken = pool.take_now()
-                if isinstance(taken, Plugin):
-                    return taken
-                if taken:
-                    break
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise pool.timeout_error(timeout)
-                self._cond.wait(remaining)
+            self._waiting += 1
+            try:
+                while True:
+                    taken = pool.take_now()
+                    if isinstance(taken, Plugin):
+                        return taken
+                    if taken:
+                        break
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise pool.timeout_error(timeout)
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting -= 1
         try:
             return pool.new()  # outside the lock: creating an instance takes a while
         except BaseException:
@@ -157,24 +177,41 @@ class PluginPool:
             raise
 
     def _return(self, plugin: Plugin) -> None:
-        kept = self._pool.give_back(plugin)
-        with self._cond:
-            if kept is None:
-                self._pool.created -= 1
-            else:
-                self._pool.idle.append(kept)
-            self._cond.notify()
+        pool = self._pool
+        kept = pool.give_back(plugin)
+        if kept is None:
+            with self._cond:
+                pool.created -= 1
+                self._cond.notify()
+            return
+        pool.idle.append(kept)
+        # A waiter counts itself (under the condition) before it looks at the
+        # idle list: either it sees this instance, or this sees it waiting.
+        if pool.closed:
+            self._close_idle()
+        elif self._waiting:
+            with self._cond:
+                self._cond.notify()
+
+    def _close_idle(self) -> None:
+        """Close the idle instances (each popped by exactly one thread)."""
+        pool = self._pool
+        while True:
+            try:
+                plugin = pool.idle.pop()
+            except IndexError:
+                return
+            with self._cond:
+                pool.created -= 1
+            plugin.close()
 
     def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """Free every instance: idle ones at once; on busy ones the running call
         is cancelled (it fails with `CallTimeout`), waiting up to `timeout` s each."""
         with self._cond:
             self._pool.closed = True
-            idle, self._pool.idle = self._pool.idle, []
-            self._pool.created -= len(idle)
             self._cond.notify_all()
-        for plugin in idle:
-            plugin.close()
+        self._close_idle()
         self._pool.close_busy(timeout)
 
     def __enter__(self) -> PluginPool:
@@ -182,6 +219,23 @@ class PluginPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Lease:
+    """`with pool.acquire() as plugin:` takes an instance on entry, gives it back on exit."""
+
+    __slots__ = ("_plugin", "_pool", "_timeout")
+
+    def __init__(self, pool: PluginPool, timeout: float | None) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    def __enter__(self) -> Plugin:
+        self._plugin = self._pool._take(self._timeout)
+        return self._plugin
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool._return(self._plugin)
 
 
 class AsyncPluginPool:

@@ -9,7 +9,8 @@ Each extension is a WebAssembly module exporting `initialize(config) ->
 {"status": "ready"}`, `capabilities() -> [{"name", "description",
 "params_schema"?, "return_schema"?}]`, its methods (JSON in, JSON out) and
 optionally `shutdown`. The TOML format is described in `config.py`.
-Needs the `wasmplug[extensions]` extra (fastjsonschema, watchfiles).
+Needs the `wasmplug[extensions]` extra (fastjsonschema, watchfiles; orjson for
+faster JSON, optional).
 """
 
 from .config import ExtensionConfig, Permissions, RestartPolicy, load_config, parse_config

@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import CallError, CallTimeout, CompiledPlugin, Error, Plugin, PluginPool
 from ..actors import is_crash
+from . import codec
 from .config import ExtensionConfig
 from .errors import (
     ExtensionCallFailed,
@@ -39,6 +40,7 @@ from .errors import (
     PermissionDenied,
 )
 from .schema import SchemaError, Validator, compile_schema
+from .turnstile import TURNSTILE
 
 log = logging.getLogger("wasmplug.extensions")
 
@@ -47,7 +49,9 @@ LIFECYCLE_EXPORTS = {"initialize", "capabilities", "shutdown"}
 # Exports that initialise a guest's runtime (ABI.md 5.3) or are WASI commands: never methods.
 RUNTIME_EXPORTS = {"_initialize", "_start", "__wasm_call_ctors", "hs_init", "hs_exit"}
 WAIT_FOR_RESTART = 60.0  # seconds a call waits for a restarting extension at most
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+LONG_CALL_S = 40e-6  # a call of the plug-in this long runs without the turnstile
+LONG_IN_A_ROW = 3
+REMEASURE_EVERY = 64
 _clock = time.perf_counter
 
 
@@ -108,10 +112,13 @@ class _Build:
         self.name = settings.name
         self.compiled = compiled
         self.version = version
-        self.init_params = _encode(dict(settings.config))
-        self.lock = threading.Lock()
+        self.init_params = codec.encode_exact(dict(settings.config))
         self.drained = threading.Event()  # set once retired and the last call has left
-        self.inflight = 0
+        # One item per call inside this build. A list's append and pop are
+        # atomic, so entering and leaving take no lock: a caller appends, then
+        # checks `retired`; retire() sets `retired`, then checks the list.
+        # Either the caller sees `retired` (and backs out), or retire() sees it.
+        self._inside: list[None] = []
         self.retired = False
         exports = {e.name for e in compiled.main.exports}
         functions = {name for name in exports if compiled.function_exists(name)}
@@ -186,20 +193,24 @@ class _Build:
                           validators["params_schema"], validators["return_schema"])
 
     # -- calls ---------------------------------------------------------------
+    @property
+    def inflight(self) -> int:
+        """Calls inside this build now."""
+        return len(self._inside)
+
     def enter(self) -> bool:
-        with self.lock:
-            if self.retired:
-                return False
-            self.inflight += 1
-            return True
+        self._inside.append(None)
+        if self.retired:
+            self.leave()
+            return False
+        return True
 
     def leave(self) -> None:
-        with self.lock:
-            self.inflight -= 1
-            if self.retired and not self.inflight:
-                self.drained.set()
+        self._inside.pop()
+        if self.retired and not self._inside:
+            self.drained.set()
 
-    def call(self, method: str, data: str) -> bytes:
+    def call(self, method: str, data: bytes) -> bytes:
         if self.plugin is not None:
             output: bytes = self.plugin.call(method, data)
             return output
@@ -217,10 +228,9 @@ class _Build:
     # -- the end -------------------------------------------------------------
     def retire(self, *, shutdown: bool, timeout: float | None = None) -> None:
         """Take no more calls; wait for the calls inside to finish; shut down and free."""
-        with self.lock:
-            self.retired = True
-            if not self.inflight:
-                self.drained.set()
+        self.retired = True
+        if not self._inside:
+            self.drained.set()
         self.drained.wait(timeout)
         self.close(shutdown=shutdown)
 
@@ -269,6 +279,8 @@ class Extension:
         self._crashes_in_a_row = 0
         self._last_failed = False
         self._latencies: deque[float] = deque(maxlen=2048)
+        # method -> calls made since it was measured long (< 0: long calls in a row so far)
+        self._long_methods: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -346,6 +358,23 @@ class Extension:
 
     # -- calls -----------------------------------------------------------------
     def call(self, method: str, params: Any = None) -> Any:
+        # Short calls take the turnstile (turnstile.py): from several threads
+        # they run one thread at a time, a slice each, instead of handing the
+        # GIL back and forth at every call. Long ones (measured) do not: their
+        # Wasm runs in parallel. Every REMEASURE_EVERY-th call of a long method
+        # takes the turnstile again, to measure it without other callers.
+        skipped = self._long_methods.get(method)  # < 0: seen long, not yet in a row
+        if skipped is not None and 0 <= skipped < REMEASURE_EVERY:
+            self._long_methods[method] = skipped + 1
+            return self._call(method, params, False)
+        held = TURNSTILE.enter()
+        try:
+            return self._call(method, params, held)
+        finally:
+            if held:
+                TURNSTILE.leave()
+
+    def _call(self, method: str, params: Any, alone: bool) -> Any:
         build = self._enter()
         try:
             capability = build.capabilities.get(method)
@@ -364,14 +393,20 @@ class Extension:
                 failure = None
         finally:
             build.leave()
+        elapsed = _clock() - started
+        if elapsed >= LONG_CALL_S:
+            if alone:  # (without the turnstile, waiting for the GIL may be what took long)
+                self._measured_long(method)
+        elif method in self._long_methods:
+            del self._long_methods[method]
         if failure is not None:
             raise self._failed(build, method, failure) from None
-        self._latencies.append(_clock() - started)
+        self._latencies.append(elapsed)
         self._calls = next(self._call_numbers)  # itertools.count: atomic under the GIL
         self._last_failed = False
         self._crashes_in_a_row = 0
         try:
-            result = json.loads(output)
+            result = codec.decode(output)
         except ValueError:
             raise self._count(InvalidResult(
                 f"{self.name}.{method} answered {_show(output)}, which is not JSON",
@@ -385,7 +420,18 @@ class Extension:
                     extension=self.name, method=method)) from None
         return result
 
-    def _encode_params(self, capability: Capability, method: str, params: Any) -> str:
+    def _measured_long(self, method: str) -> None:
+        """A call of `method` with the turnstile took long: after LONG_IN_A_ROW such
+        calls in a row (one may just have been preempted), it is a long method."""
+        seen = self._long_methods.get(method)
+        if seen is None:
+            self._long_methods[method] = -1
+        elif seen < 0:
+            self._long_methods[method] = 0 if -seen + 1 >= LONG_IN_A_ROW else seen - 1
+        else:  # measured again: still long
+            self._long_methods[method] = 0
+
+    def _encode_params(self, capability: Capability, method: str, params: Any) -> bytes:
         if capability.validate_params is not None:
             try:
                 capability.validate_params(params)
@@ -394,7 +440,7 @@ class Extension:
                     f"invalid params for {self.name}.{method}: {exc}", extension=self.name,
                     method=method)) from None
         try:
-            return _encode(params)
+            return codec.encode(params)
         except (TypeError, ValueError) as exc:
             raise self._count(InvalidParams(
                 f"params for {self.name}.{method} cannot be sent as JSON: {exc}",
@@ -598,7 +644,7 @@ def _build_js(source: bytes, filename: str) -> bytes:
         raise _StartError(f"cannot build the JavaScript extension {filename}: {exc}") from None
 
 
-def _ask(plugin: Plugin, export: str, params: str, expected: str) -> Any:
+def _ask(plugin: Plugin, export: str, params: str | bytes, expected: str) -> Any:
     """Call a lifecycle export; its decoded JSON answer."""
     try:
         answer: bytes = plugin.call(export, params)

@@ -7,6 +7,12 @@
     host.watch()          # reload extensions when their .wasm or the TOML changes
     host.status()
     host.close()
+
+Threads: `call` may be used from any number of threads. Wasm runs without the
+GIL, so long calls (and a pool: `max_concurrent_calls > 1`) run in parallel;
+short calls, which are mostly Python, take turns a few milliseconds at a time
+(turnstile.py), which makes more calls per second than letting two threads
+hand the GIL to each other at every call.
 """
 
 from __future__ import annotations

@@ -1,0 +1,227 @@
+"""The turnstile: short calls from several threads take turns; nobody waits for long."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from wasmplug.extensions import ExtensionTimeout
+from wasmplug.extensions import turnstile as turnstile_module
+from wasmplug.extensions.turnstile import TURNSTILE, Turnstile
+
+from .conftest import entry
+from .test_codec import OpenHost
+
+
+def test_one_thread_always_gets_the_baton() -> None:
+    turnstile = Turnstile()
+    for _ in range(1000):
+        assert turnstile.enter()
+        turnstile.leave()
+
+
+@pytest.mark.timeout(10)
+def test_a_call_from_inside_a_call_goes_ahead_without_it() -> None:
+    turnstile = Turnstile(escape_s=60.0)  # waiting for itself would hit the test's timeout
+    assert turnstile.enter()
+    assert not turnstile.enter()  # the same thread: no deadlock, no wait
+    turnstile.leave()
+    assert turnstile.enter()
+    turnstile.leave()
+
+
+@pytest.mark.timeout(30)
+def test_threads_take_turns_and_never_run_inside_at_once() -> None:
+    turnstile = Turnstile(slice_s=0.002, escape_s=5.0)
+    inside: list[int] = []
+    overlaps: list[int] = []
+    turns: list[int] = []
+    calls = [0]
+    stop = time.monotonic() + 0.5
+
+    failures: list[str] = []
+
+    def work(me: int) -> None:
+        while time.monotonic() < stop:
+            if not turnstile.enter():  # the holder always comes back quickly
+                failures.append(f"thread {me} went ahead without the baton")
+                continue
+            try:
+                inside.append(me)
+                if len(inside) > 1:
+                    overlaps.append(me)
+                if not turns or turns[-1] != me:
+                    turns.append(me)
+                calls[0] += 1
+                time.sleep(0.0001)  # a short call (sleeping releases the GIL)
+                inside.remove(me)
+            finally:
+                turnstile.leave()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == [] and overlaps == []
+    assert set(turns) == {0, 1, 2} and len(turns) > 3  # every thread had turns, and again
+    assert calls[0] > 2 * len(turns)  # a turn is many calls, not one
+
+
+@pytest.mark.timeout(30)
+def test_many_waiters_wait_their_turn_without_giving_up() -> None:
+    # Six waiters queue for 10 ms turns: the last waits far longer than
+    # escape_s, but the holders keep coming back, so nobody gives up.
+    turnstile = Turnstile(slice_s=0.01, escape_s=0.04)
+    stop = time.monotonic() + 0.6
+    went_ahead: list[int] = []
+    turns: list[int] = []
+
+    def work(me: int) -> None:
+        while time.monotonic() < stop:
+            if not turnstile.enter():
+                went_ahead.append(me)
+                continue
+            try:
+                if not turns or turns[-1] != me:
+                    turns.append(me)
+                time.sleep(0.0001)
+            finally:
+                turnstile.leave()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert went_ahead == [] and not turnstile.stuck
+    assert set(turns) == set(range(7))
+
+
+@pytest.mark.timeout(30)
+def test_a_thread_coming_back_after_a_pause_starts_a_new_turn() -> None:
+    turnstile = Turnstile(slice_s=0.01, escape_s=0.04)
+    assert turnstile.enter()
+    turnstile.leave()
+    time.sleep(0.1)  # longer than slice + escape
+    assert turnstile.enter()  # a new turn, not one that began 0.1 s ago
+    got: list[bool] = []
+    thread = threading.Thread(target=lambda: got.append(turnstile.enter()))
+    thread.start()
+    time.sleep(0.002)
+    turnstile.leave()  # (its turn is not over: put down; the waiter takes it)
+    thread.join(10)
+    assert got == [True] and not turnstile.stuck
+    turnstile.leave()
+
+
+@pytest.mark.timeout(30)
+def test_a_waiter_gives_up_on_a_holder_stuck_in_a_long_call() -> None:
+    turnstile = Turnstile(slice_s=0.002, escape_s=0.05)
+    assert turnstile.enter()  # the "long call"
+    results: list[bool] = []
+
+    def other() -> None:
+        results.append(turnstile.enter())  # waits escape_s, then goes ahead
+        assert turnstile.stuck
+        turnstile.escape = 60.0  # from now on a wait would hit the test's timeout
+        results.extend(turnstile.enter() for _ in range(20))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(20)
+    assert results == [False] * 21  # all went ahead without the baton, none waited again
+    turnstile.leave()
+    assert not turnstile.stuck
+    assert turnstile.enter()  # back to normal
+    turnstile.leave()
+
+
+@pytest.mark.timeout(30)
+def test_a_waiter_is_not_left_waiting_when_the_holder_stops() -> None:
+    # The holder puts the baton down before its turn is over and never calls
+    # again: the waiter takes it at the turn's end, not after escape_s (which
+    # would hit the test's timeout).
+    turnstile = Turnstile(slice_s=0.5, escape_s=60.0)
+    assert turnstile.enter()
+    got: list[bool] = []
+    thread = threading.Thread(target=lambda: got.append(turnstile.enter()))
+    thread.start()
+    time.sleep(0.05)  # it is waiting now
+    turnstile.leave()  # put down (the turn is not over) and never taken again
+    thread.join(10)
+    assert got == [True]  # it took the baton once its wait ended, not "stuck"
+    assert not turnstile.stuck
+    turnstile.leave()
+
+
+@pytest.mark.timeout(60)
+def test_a_short_method_keeps_its_pace_next_to_a_looping_one(
+        open_host: OpenHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The looping call took the turnstile (its first call: not known to be long);
+    # the other thread's calls wait for it once (escape_s), then no more.
+    monkeypatch.setattr(TURNSTILE, "escape", 1.0)
+    host, _ = open_host(entry("loop", "unruly", permissions={"max_execution_time": "10s"}),
+                        entry("fast", "transform"))
+    with ThreadPoolExecutor(1) as pool:
+        looping = pool.submit(host.call, "loop", "spin")
+        time.sleep(0.2)  # let it get into the loop
+        for _ in range(300):  # one escape (1 s), not 300
+            assert host.call("fast", "transform", {"ir": 1}) == {"transformed": True, "output": 1}
+        assert not looping.done()  # all done while the other extension still loops
+        with pytest.raises(ExtensionTimeout):
+            looping.result()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("handed_first", [False, True])
+def test_a_waiter_interrupted_while_waiting_leaves_no_baton_behind(
+        monkeypatch: pytest.MonkeyPatch, handed_first: bool) -> None:
+    turnstile = Turnstile(slice_s=0.0, escape_s=60.0)
+    assert turnstile.enter()
+
+    class Interrupted(BaseException):
+        pass
+
+    class InterruptedWaiter(turnstile_module._Waiter):
+        def __init__(self) -> None:
+            super().__init__()
+            real_lock = self.lock
+            waiter = self
+
+            class Lock:
+                def acquire(self, timeout: float = -1) -> bool:
+                    if handed_first:  # the holder hands over, then Ctrl-C arrives
+                        turnstile.leave()
+                        assert waiter.handed
+                    raise Interrupted
+
+                def release(self) -> None:
+                    real_lock.release()
+
+            self.lock = Lock()  # type: ignore[assignment]
+
+    monkeypatch.setattr(turnstile_module, "_Waiter", InterruptedWaiter)
+    with pytest.raises(Interrupted):
+        threading_result: list[bool] = []
+        outcome: list[BaseException] = []
+
+        def waiter() -> None:
+            try:
+                threading_result.append(turnstile.enter())
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        thread.join(10)
+        raise outcome[0]
+    if not handed_first:
+        turnstile.leave()
+    monkeypatch.undo()
+    assert turnstile.enter()  # the baton is free again, and no dead waiter is queued
+    turnstile.leave()
+    assert not turnstile._queue
