@@ -113,7 +113,8 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
                                                    name_max=NAME_MAX, site=site)
         return HTMLResponse(html, status_code=status)
 
-    site = isinstance(catalogue, Library)
+    library = catalogue if isinstance(catalogue, Library) else None
+    site = library is not None
 
     def token_of(request: Request | WebSocket, code: str) -> str | None:
         return request.cookies.get(cookie_name(code))
@@ -125,10 +126,10 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
         return response
 
     def home_page(request: Request, status: int = 200, **context: Any) -> Response:
-        if site:  # signed-in visitors see their name; the forms carry the CSRF token
+        if library is not None:  # signed-in visitors see their name; the forms carry the CSRF token
             from .site import csrf_token, current_user
 
-            context.update(csrf=csrf_token(request), me=current_user(catalogue, request))
+            context.update(csrf=csrf_token(request), me=current_user(library, request))
         return page("home.html", status=status, **context)
 
     async def arena_form(request: Request) -> Any:

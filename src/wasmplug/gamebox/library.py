@@ -113,7 +113,7 @@ class Library:
     def _bundled_ids(self) -> set[str]:
         return {info.id for info in self.bundled.games()} if self.bundled is not None else set()
 
-    def _visible(self) -> Select[tuple[Game]]:
+    def _visible(self) -> Select[Game]:
         return select(Game).join(Game.owner).where(User.banned.is_(False))
 
     def _info(self, game: Game) -> GameInfo:

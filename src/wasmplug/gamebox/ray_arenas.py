@@ -235,7 +235,7 @@ class RayArenas:
         for _ in range(1000):
             code = "".join(secrets.choice(CONSONANTS) for _ in range(CODE_LENGTH))
             try:
-                actor = self.actor_class.options(  # type: ignore[attr-defined]
+                actor: Any = self.actor_class.options(
                     name=actor_name(code), namespace=NAMESPACE, lifetime="detached",
                     max_concurrency=1000,
                 ).remote(code, self.open_catalogue, **self.options)

@@ -116,9 +116,10 @@ def _trial(wasm: bytes, policy: UploadPolicy, has_constraints: bool) -> list[str
             raw = call("get_constraints", None)
             if raw is None:
                 return reasons
-            players = _players(raw, reasons)
-            if players is None:
+            found = _players(raw, reasons)
+            if found is None:
                 return reasons
+            players = found
         ids = [f"player{i + 1}" for i in range(players)]
         if call("init_game", {"player_ids": ids}) is None:
             return reasons
