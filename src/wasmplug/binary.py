@@ -267,7 +267,7 @@ def _scan_signatures(r: Reader) -> tuple[dict[tuple[str, str], Item], dict[str, 
     functions: list[Signature | None] = []  # the function index space, imports first
     imports: dict[tuple[str, str], Item] = {}
     exports: dict[str, Item] = {}
-    for section, _ in _sections(r):
+    for section, end in _sections(r):
         if section == 1:
             types = _types(r)
         elif section == 2:
@@ -280,7 +280,11 @@ def _scan_signatures(r: Reader) -> tuple[dict[tuple[str, str], Item], dict[str, 
                     if sig is not None:
                         imports[(module, name)] = sig
         elif section == 3:
-            functions.extend(types[r.uleb()] for _ in range(r.uleb()))
+            count = r.uleb()
+            if end - r.pos == count:  # every type index is one byte (< 128): the common case
+                functions.extend(map(types.__getitem__, r.data[r.pos:end]))
+            else:
+                functions.extend(types[r.uleb()] for _ in range(count))
         elif section == 7:
             for _ in range(r.uleb()):
                 name = r.text()
