@@ -397,8 +397,8 @@ class Extension:
         if elapsed >= LONG_CALL_S:
             if alone:  # (without the turnstile, waiting for the GIL may be what took long)
                 self._measured_long(method)
-        elif method in self._long_methods:
-            del self._long_methods[method]
+        else:  # (pop: another thread may forget it at the same moment)
+            self._long_methods.pop(method, None)
         if failure is not None:
             raise self._failed(build, method, failure) from None
         self._latencies.append(elapsed)
