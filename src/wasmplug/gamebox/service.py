@@ -256,10 +256,12 @@ class GameBox:
         await self._render_boards(arena)
 
     def _stop_game(self, arena: Arena) -> None:
-        session = self.sessions.pop(arena.code, None)
-        self.boards.pop(arena.code, None)
+        # Stopped before it is forgotten: once an arena's session is gone, its game is too.
+        session = self.sessions.get(arena.code)
         if session is not None:
             session.stop()
+        self.sessions.pop(arena.code, None)
+        self.boards.pop(arena.code, None)
         for viewers in self.viewers.get(arena.code, {}).values():
             for viewer in viewers:
                 viewer.post("board", protocol.board_message("", None))
