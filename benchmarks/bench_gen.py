@@ -19,8 +19,9 @@ run each, on three sandboxes:
 
 Rows: (1) start-to-result in a **new process** (timed inside the subprocess,
 Python start-up and imports excluded; wasmplug's compiled-module disk cache
-warm and its entries stamped as verified, which is what `wasmplug gen run`
-meets from its third run on (the second verifies the entries in full); the
+warm and its entries stamped as verified, and the runtime file's SHA-256 and
+imports/exports remembered (wasmplug/source_memo.py), which is what `wasmplug
+gen run` meets from its third run on (the second verifies the entries in full); the
 target is wasmplug-gen ≤ 10 ms); (2) start-to-result in a warm process (a
 fresh sandbox each time, compiled code in memory); (3) one more call on a
 sandbox that is already set up. Ratios are wasmplug-gen / peer (lower is

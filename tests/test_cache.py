@@ -260,7 +260,7 @@ def test_budgeted_rewrite_is_cached_apart_from_the_original(
 def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every entry look old enough to be stamped (as if written seconds ago)."""
     real = __import__("time").time_ns
-    monkeypatch.setattr(cache.time, "time_ns", lambda: real() + 10 * cache._SETTLED_NS)
+    monkeypatch.setattr(cache.time, "time_ns", lambda: real() + 10 * cache.SETTLED_NS)
 
 
 def hashing(monkeypatch: pytest.MonkeyPatch) -> list[int]:

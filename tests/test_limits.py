@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -320,3 +321,21 @@ def test_a_timeout_that_fires_before_the_wasm_starts_still_stops_the_call(
     monkeypatch.undo()
     with pytest.raises(CallTimeout):  # and the plug-in's next call has its own timer
         Plugin({"wasm": [{"path": str(LOOP)}], "timeout_ms": 50}).call("forever", b"")
+
+
+def test_background_threads_are_named_daemons() -> None:
+    """The epoch ticker and the SIGINT watcher start without waiting (wasmplug._daemon)."""
+    from wasmplug import _daemon
+
+    running, release = threading.Event(), threading.Event()
+
+    def target() -> None:
+        running.set()
+        release.wait(5)
+
+    name = f"wasmplug-test-daemon-{id(running)}"
+    _daemon.start(target, name)
+    assert running.wait(5)
+    (thread,) = [t for t in threading.enumerate() if t.name == name]
+    assert thread.daemon
+    release.set()

@@ -12,6 +12,8 @@ runtime's embedder): `Reader` (a cursor: `byte`, `uleb`, `take`, `text`) and
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 
 class Reader:
@@ -369,3 +371,69 @@ def item_counts(wasm: bytes) -> dict[str, int]:
     except IndexError:
         pass
     return counts
+
+
+# ---------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """What the host reads from a module's binary besides compiling it.
+
+    Computed once per module (`ModuleFacts.of`); for a module loaded from a
+    file, `source_memo` keeps them across processes with the file's SHA-256.
+    """
+
+    counts: dict[str, int]
+    memory_minimums: tuple[int, ...]  # every memory, imported ones included
+    own_memory_minimums: tuple[int, ...]  # the memories the module defines
+    imports: dict[tuple[str, str], Item]
+    exports: dict[str, Item]
+    unreadable: str = ""  # why the imports and exports could not be read
+
+    @classmethod
+    def of(cls, wasm: bytes) -> ModuleFacts:
+        """The facts of a wasm binary (for anything else, the compiler reports the problem)."""
+        try:
+            imports, exports = signatures(wasm) if wasm.startswith(b"\0asm") else ({}, {})
+            unreadable = ""
+        except ValueError as exc:
+            imports, exports, unreadable = {}, {}, str(exc)
+        return cls(item_counts(wasm), tuple(memory_minimums(wasm)),
+                   tuple(memory_minimums(wasm, imported=False)), imports, exports, unreadable)
+
+    def signatures(self) -> tuple[dict[tuple[str, str], Item], dict[str, Item]]:
+        """(imports, exports) as `signatures` gives them; ValueError if they were unreadable."""
+        if self.unreadable:
+            raise ValueError(self.unreadable)
+        return self.imports, self.exports
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": self.counts, "memory_minimums": list(self.memory_minimums),
+                "own_memory_minimums": list(self.own_memory_minimums),
+                "imports": [[module, name, _item_json(item)]
+                            for (module, name), item in self.imports.items()],
+                "exports": [[name, _item_json(item)] for name, item in self.exports.items()],
+                "unreadable": self.unreadable}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModuleFacts:
+        """The inverse of `to_json`; KeyError, TypeError or ValueError if `data` is not one."""
+        return cls({str(k): int(v) for k, v in data["counts"].items()},
+                   tuple(int(p) for p in data["memory_minimums"]),
+                   tuple(int(p) for p in data["own_memory_minimums"]),
+                   {(str(module), str(name)): _item_from_json(item)
+                    for module, name, item in data["imports"]},
+                   {str(name): _item_from_json(item) for name, item in data["exports"]},
+                   str(data["unreadable"]))
+
+
+def _item_json(item: Item) -> Any:
+    return item if isinstance(item, str) else [list(item[0]), list(item[1])]
+
+
+def _item_from_json(data: Any) -> Item:
+    if isinstance(data, str):
+        return data
+    params, results = data
+    return tuple(str(t) for t in params), tuple(str(t) for t in results)

@@ -19,7 +19,7 @@ HMAC of the .cwasm file's identity and change times (device, inode, size,
 mtime, ctime, owner, mode). A user cannot set ctime, and any write changes it,
 so while the stamp matches, the file is the one that verified: it is mapped as
 is (`wasmtime_module_deserialize_file`, no copy, no hash). A stamp is only
-written for a file whose ctime is at least `_SETTLED_NS` old, so a write in the
+written for a file whose ctime is at least `SETTLED_NS` old, so a write in the
 same clock tick as the check cannot go unnoticed (git's "racy timestamp" rule).
 
 The key of an entry covers the module's SHA-256, the wasmtime version and the
@@ -56,7 +56,7 @@ log = logging.getLogger("wasmplug.cache")
 
 MAGIC = b"WPCACHE2"
 _DIGEST = 32
-_SETTLED_NS = 2_000_000_000  # coarse file-time granularity (jiffies; 2 s on FAT-like systems)
+SETTLED_NS = 2_000_000_000  # coarse file-time granularity (jiffies; 2 s on FAT-like systems)
 _PROC_FD = Path("/proc/self/fd")
 _DEFAULT_MAX_BYTES = 512 * 2**20
 _OFF = {"", "0", "off", "false", "no", "none"}
@@ -86,7 +86,7 @@ def cache_dir() -> Path | None:
     return Path(base) / "wasmplug"
 
 
-def _private_dir(path: Path) -> bool:
+def private_dir(path: Path) -> bool:
     """Create `path` (0700) if needed; True if it is safe to use."""
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -103,7 +103,7 @@ def _private_dir(path: Path) -> bool:
     return True
 
 
-def _owned_regular_file(path: Path) -> os.stat_result | None:
+def owned_regular_file(path: Path) -> os.stat_result | None:
     try:
         info = _lstat(path)
     except FileNotFoundError:
@@ -117,7 +117,7 @@ def _owned_regular_file(path: Path) -> os.stat_result | None:
     return info
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         os.fchmod(fd, 0o600)
@@ -129,10 +129,10 @@ def _write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def _secret(directory: Path) -> bytes:
+def secret(directory: Path) -> bytes:
     path = directory / "secret.key"
     try:
-        if _owned_regular_file(path) is not None:
+        if owned_regular_file(path) is not None:
             key = path.read_bytes()
             if len(key) == 32:
                 return key
@@ -140,7 +140,7 @@ def _secret(directory: Path) -> bytes:
         log.warning("replacing cache secret %s: %s", path, exc)
         path.unlink(missing_ok=True)
     key = secrets.token_bytes(32)
-    _write_private(path, key)
+    write_private(path, key)
     return key
 
 
@@ -213,9 +213,14 @@ class ModuleCache:
         self.engine = engine
         self.fingerprint = fingerprint
 
-    def compile(self, wasm: bytes,
+    def compile(self, wasm: bytes | Callable[[], bytes],
                 prepare: Callable[[bytes], bytes] | None = None) -> wasmtime.Module:
-        """Compile wasm bytes (or WAT text), passed through `prepare` if given."""
+        """Compile wasm bytes (or WAT text), passed through `prepare` if given.
+
+        `wasm` may be a function returning them, called only when needed.
+        """
+        if callable(wasm):
+            wasm = wasm()
         if not wasm.startswith(b"\0asm"):
             with contextlib.suppress(UnicodeDecodeError):  # else the compiler says why
                 wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8")))
@@ -224,7 +229,7 @@ class ModuleCache:
             wasm = prepare(wasm)
         return wasmtime.Module(self.engine, wasm)
 
-    def load_or_compile(self, wasm: bytes, key: str,
+    def load_or_compile(self, wasm: bytes | Callable[[], bytes], key: str,
                         prepare: Callable[[bytes], bytes] | None = None, *,
                         label: str = "main", sha256: str = "") -> wasmtime.Module:
         """The compiled module (of `prepare(wasm)`), from the entry named by `key` if valid.
@@ -236,17 +241,17 @@ class ModuleCache:
         started = time.perf_counter()
         sha256 = sha256 or key
         directory = cache_dir()
-        if directory is None or not _private_dir(directory):
+        if directory is None or not private_dir(directory):
             compiled = self.compile(wasm, prepare)
             runtime_events.module_ready("compiled (cache off)", label, sha256, started)
             return compiled
         path = directory / f"{entry_key(key, self.fingerprint)}.cwasm"
         try:
-            secret = _secret(directory)
+            mac_key = secret(directory)
         except OSError as exc:
             log.warning("compiled-module cache disabled: %s", exc)
             return self.compile(wasm, prepare)
-        module = self._load(path, secret)
+        module = self._load(path, mac_key)
         if module is not None:
             runtime_events.module_ready("loaded from the cache", label, sha256, started)
             return module
@@ -254,8 +259,8 @@ class ModuleCache:
         runtime_events.module_ready("compiled", label, sha256, started)
         try:
             payload = bytes(module.serialize())
-            _write_private(path, payload)
-            _write_private(_mac_path(path), MAGIC + hmac.digest(secret, payload, "sha256"))
+            write_private(path, payload)
+            write_private(_mac_path(path), MAGIC + hmac.digest(mac_key, payload, "sha256"))
         except (OSError, wasmtime.WasmtimeError) as exc:
             log.warning("could not write compiled-module cache entry %s: %s", path, exc)
         else:
@@ -265,7 +270,7 @@ class ModuleCache:
     def _load(self, path: Path, secret: bytes) -> wasmtime.Module | None:
         mac_path = _mac_path(path)
         try:
-            owned = _owned_regular_file(path)
+            owned = owned_regular_file(path)
             record = _read_mac(mac_path)
             if owned is None or record is None:  # no entry (or one from an older version)
                 return None
@@ -288,9 +293,9 @@ class ModuleCache:
                     if not hmac.compare_digest(expected, record[:_DIGEST]):
                         raise ValueError("integrity check failed")
                     module = _callpath.deserialize_module(self.engine, blob, 0)
-            if time.time_ns() - info.st_ctime_ns >= _SETTLED_NS:
+            if time.time_ns() - info.st_ctime_ns >= SETTLED_NS:
                 with contextlib.suppress(OSError):
-                    _write_private(mac_path, MAGIC + record[:_DIGEST] + stamp)
+                    write_private(mac_path, MAGIC + record[:_DIGEST] + stamp)
             return module
         except (OSError, ValueError, wasmtime.WasmtimeError) as exc:
             log.warning("ignoring compiled-module cache entry %s (%s); recompiling", path, exc)
@@ -309,7 +314,7 @@ def _mac_path(entry: Path) -> Path:
 
 def _read_mac(path: Path) -> bytes | None:
     """The HMAC (and stamp, when there is one) of an entry's .mac file, without MAGIC."""
-    if _owned_regular_file(path) is None:
+    if owned_regular_file(path) is None:
         return None
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with open(fd, "rb") as f:

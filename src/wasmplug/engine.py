@@ -23,7 +23,7 @@ from pathlib import Path
 
 import wasmtime
 
-from . import memory_budget, runtime_events
+from . import _daemon, memory_budget, runtime_events
 from .cache import ModuleCache
 from .errors import LoadError
 
@@ -68,16 +68,15 @@ class EpochTicker:
         self._cancelled: set[int] = set()
         self._seq = itertools.count()
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._started = False
 
     def schedule(self, seconds: float, fire: Callable[[], object]) -> int:
         token = next(self._seq)
         with self._cond:
             heapq.heappush(self._heap, (time.monotonic() + seconds, token, fire))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="wasmplug-epoch-ticker", daemon=True)
-                self._thread.start()
+            if not self._started:
+                self._started = True
+                _daemon.start(self._run, "wasmplug-epoch-ticker")
             if self._heap[0][1] == token:  # a new earliest deadline (else the wait is right)
                 self._cond.notify()
         return token
@@ -129,9 +128,12 @@ class Runtime:
         self.kernel = self.compile(kernel_wat, hashlib.sha256(kernel_wat).hexdigest(), "kernel")
         self.ticker = EpochTicker(self.engine)
 
-    def compile(self, wasm: bytes, sha256: str, label: str = "main",
+    def compile(self, wasm: bytes | Callable[[], bytes], sha256: str, label: str = "main",
                 budget: bool = False) -> wasmtime.Module:
         """The compiled module for `wasm` (memory table, then disk cache, then compile).
+
+        `wasm` may be a function returning the bytes: it is called only if
+        the module has to be compiled.
 
         With `budget`, every `memory.grow` of the module draws from the
         kernel's page budget (memory_budget.py); that variant is cached apart.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from . import source_memo
+from .binary import ModuleFacts
 from .errors import LoadError, ManifestError
 
 WASM_MAGIC = b"\0asm"
@@ -403,7 +406,13 @@ def parse_source(source: Any) -> Manifest:
 
 
 def _from_file(path: Path) -> Manifest:
-    return from_bytes(_read_file(path), f'"{path}"')
+    with os.fdopen(_open_module_file(path), "rb", buffering=0) as f:
+        if f.read(len(WASM_MAGIC)) == WASM_MAGIC:
+            # A module: loaded as a file source, so that what is learned
+            # about it is remembered for the next process (source_memo).
+            return Manifest(wasm=(WasmFile(str(path)),))
+        f.seek(0)
+        return from_bytes(_read_open_file(f, path, None), f'"{path}"')
 
 
 def read_module(source: WasmFile) -> bytes:
@@ -412,12 +421,17 @@ def read_module(source: WasmFile) -> bytes:
 
 
 def _read_file(path: Path, deadline: float | None = None) -> bytes:
-    """A regular file's bytes, at most `max_module_bytes` of them.
+    """A regular file's bytes, at most `max_module_bytes` of them."""
+    with os.fdopen(_open_module_file(path), "rb", buffering=0) as f:
+        return _read_open_file(f, path, deadline)
+
+
+def _open_module_file(path: Path) -> int:
+    """A descriptor of the regular file `path`, if it is within `max_module_bytes`.
 
     Devices (/dev/zero), FIFOs, sockets and directories are refused before
     reading: the file is opened without blocking and checked with fstat.
     """
-    limit = _limits.max_module_bytes
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
@@ -425,28 +439,34 @@ def _read_file(path: Path, deadline: float | None = None) -> bytes:
     except ValueError as exc:  # e.g. a NUL byte in the path
         raise LoadError(f"Unable to load Wasm file {str(path)!r}: {exc}") from None
     info = os.fstat(fd)
+    problem: LoadError | None = None
     if stat.S_ISDIR(info.st_mode):
+        problem = LoadError(f'Unable to load Wasm file "{path}": it is a directory; give the '
+                            "path of a .wasm file or of a JSON/TOML manifest")
+    elif not stat.S_ISREG(info.st_mode):
+        problem = LoadError(f'Unable to load Wasm file "{path}": not a regular file '
+                            f"({_file_kind(info.st_mode)}); give the path of a .wasm file")
+    elif info.st_size > _limits.max_module_bytes:
+        problem = _too_large(f'Wasm file "{path}"', info.st_size, _limits.max_module_bytes)
+    if problem is not None:
         os.close(fd)
-        raise LoadError(f'Unable to load Wasm file "{path}": it is a directory; give the path '
-                        "of a .wasm file or of a JSON/TOML manifest")
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise LoadError(f'Unable to load Wasm file "{path}": not a regular file '
-                        f"({_file_kind(info.st_mode)}); give the path of a .wasm file")
-    with os.fdopen(fd, "rb", buffering=0) as f:
-        if info.st_size > limit:
-            raise _too_large(f'Wasm file "{path}"', info.st_size, limit)
-        chunks: list[bytes] = []
-        size = 0
-        while True:  # the file may grow while it is read: never read past the limit
-            chunk = f.read(min(16 * MiB, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(f'Wasm file "{path}"', size, limit)
-            _check_deadline(deadline, f'reading "{path}"')
+        raise problem
+    return fd
+
+
+def _read_open_file(f: Any, path: Path, deadline: float | None) -> bytes:
+    limit = _limits.max_module_bytes
+    chunks: list[bytes] = []
+    size = 0
+    while True:  # the file may grow while it is read: never read past the limit
+        chunk = f.read(min(16 * MiB, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(f'Wasm file "{path}"', size, limit)
+        _check_deadline(deadline, f'reading "{path}"')
     return b"".join(chunks)
 
 
@@ -475,21 +495,61 @@ def _check_deadline(deadline: float | None, doing: str) -> None:
 # ----------------------------------------------------------------- loading
 
 
-@dataclass(frozen=True)
 class LoadedModule:
-    name: str
-    wasm: bytes
-    sha256: str
+    """A module of the manifest, verified: its name, SHA-256 and `ModuleFacts`.
+
+    `wasm` is its bytes. A file source whose SHA-256 and facts were
+    remembered by an earlier process (`source_memo`) is read only when `wasm`
+    is first asked for: usually never, because its compiled code is cached.
+    """
+
+    __slots__ = ("_path", "_wasm", "facts", "name", "sha256")
+
+    def __init__(self, name: str, wasm: bytes | None, sha256: str, facts: ModuleFacts,
+                 path: Path | None = None) -> None:
+        self.name = name
+        self.sha256 = sha256
+        self.facts = facts
+        self._wasm = wasm
+        self._path = path
+
+    @property
+    def wasm(self) -> bytes:
+        if self._wasm is None:
+            assert self._path is not None
+            data = _read_file(self._path, time.monotonic() + _limits.timeout_s)
+            if hashlib.sha256(data).hexdigest() != self.sha256:
+                raise LoadError(f'Unable to load Wasm file "{self._path}": it changed while it '
+                                "was being loaded; load the plug-in again")
+            self._wasm = data
+        return self._wasm
+
+    def read(self) -> bytes:
+        """The module's bytes (`wasm`), as a function to pass where they may not be needed."""
+        return self.wasm
+
+
+def module_facts(wasm: bytes) -> ModuleFacts:
+    """The facts of a module given as wasm bytes or WAT text (text is translated first)."""
+    if not wasm.startswith(WASM_MAGIC):
+        import wasmtime
+
+        # Neither wasm nor WAT: the compiler reports it.
+        with contextlib.suppress(UnicodeDecodeError, wasmtime.WasmtimeError):
+            wasm = bytes(wasmtime.wat2wasm(wasm.decode("utf-8")))
+    return ModuleFacts.of(wasm)
 
 
 def _verify(data: bytes, expected: str | None, label: str) -> str:
     actual = hashlib.sha256(data).hexdigest()
     if expected is not None and actual != expected:
-        raise LoadError(
-            f"Hash mismatch, found {actual} but expected {expected} ({label}): "
-            "the module is not the one the manifest pins; fix the hash or the file"
-        )
+        raise _hash_mismatch(actual, expected, label)
     return actual
+
+
+def _hash_mismatch(actual: str, expected: str, label: str) -> LoadError:
+    return LoadError(f"Hash mismatch, found {actual} but expected {expected} ({label}): "
+                     "the module is not the one the manifest pins; fix the hash or the file")
 
 
 def _fetch(source: WasmUrl, deadline: float) -> bytes:
@@ -510,6 +570,28 @@ def _fetch(source: WasmUrl, deadline: float) -> bytes:
         raise LoadError(f"Unable to load Wasm module from {source.url}: {exc}") from None
 
 
+def _load_file(path: Path, pinned: str | None,
+               deadline: float) -> tuple[bytes | None, str, ModuleFacts]:
+    """(bytes or None if not needed yet, SHA-256, facts) of a module file, through the memo."""
+    fd = _open_module_file(path)
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        before = os.fstat(fd)
+        remembered = source_memo.recall(path, before)
+        if remembered is not None:
+            digest, facts = remembered
+            if pinned is not None and pinned != digest:
+                raise _hash_mismatch(digest, pinned, str(path))
+            _check_deadline(deadline, f"loading {path}")
+            return None, digest, facts
+        data = _read_open_file(f, path, deadline)
+        after = os.fstat(fd)
+    _check_deadline(deadline, f"loading {path}")
+    digest = _verify(data, pinned, str(path))
+    facts = module_facts(data)
+    source_memo.remember(path, before, after, digest, facts)
+    return data, digest, facts
+
+
 def load_modules(manifest: Manifest, deadline: float | None = None) -> list[LoadedModule]:
     """Read and verify every module; the last one returned is `main`.
 
@@ -528,17 +610,20 @@ def load_modules(manifest: Manifest, deadline: float | None = None) -> list[Load
                         f"modules; at most {limits.max_modules} are allowed (raise "
                         "LoadLimits.max_modules with wasmplug.set_load_limits to allow more)")
     for index, source in enumerate(manifest.wasm):
+        path: Path | None = None
         if isinstance(source, WasmFile):
-            data = _read_file(Path(source.path), deadline)
-            label = source.path
-        elif isinstance(source, WasmData):
-            data, label = source.data, f"wasm[{index}].data"
-            if len(data) > limits.max_module_bytes:
-                raise _too_large(f"wasm[{index}].data", len(data), limits.max_module_bytes)
+            path, label = Path(source.path), source.path
+            data, digest, facts = _load_file(path, source.hash, deadline)
         else:
-            data, label = _fetch(source, deadline), source.url
-        _check_deadline(deadline, f"loading {label}")
-        digest = _verify(data, source.hash, label)
+            if isinstance(source, WasmData):
+                data, label = source.data, f"wasm[{index}].data"
+                if len(data) > limits.max_module_bytes:
+                    raise _too_large(f"wasm[{index}].data", len(data), limits.max_module_bytes)
+            else:
+                data, label = _fetch(source, deadline), source.url
+            _check_deadline(deadline, f"loading {label}")
+            digest = _verify(data, source.hash, label)
+            facts = module_facts(data)
         if count == 1 or source.name is None or (index == count - 1 and not has_main):
             name = "main"
         else:
@@ -550,19 +635,17 @@ def load_modules(manifest: Manifest, deadline: float | None = None) -> list[Load
             )
         seen.add(name)
         has_main = has_main or name == "main"
-        named.append(LoadedModule(name, data, digest))
+        named.append(LoadedModule(name, data, digest, facts, path))
     main = next(m for m in named if m.name == "main")
     return [m for m in named if m.name != "main"] + [main]
 
 
-def check_counts(binaries: Mapping[str, bytes], limits: LoadLimits | None = None) -> None:
+def check_counts(modules: Mapping[str, ModuleFacts], limits: LoadLimits | None = None) -> None:
     """LoadError if a module declares more than the load limits allow."""
-    from .binary import item_counts
-
     limits = limits or _limits
     totals = {"memories": 0, "tables": 0}
-    for name, wasm in binaries.items():
-        counts = item_counts(wasm)
+    for name, facts in modules.items():
+        counts = facts.counts
         for item, cap in (("imports", limits.max_imports), ("exports", limits.max_exports),
                           ("functions", limits.max_functions)):
             if counts[item] > cap:

@@ -21,7 +21,7 @@ import wasmtime
 
 from . import _callpath, host_env, runtime_events, sigint
 from ._callpath import I32, CallPath
-from .binary import Item, memory_minimums, signatures
+from .binary import Item
 from .engine import EngineSettings, Runtime, runtime
 from .errors import CallError, CallTimeout, Error, LoadError, ManifestError, name_list
 from .host_functions import HOST_FN_REGISTRY, Function
@@ -90,17 +90,17 @@ class CompiledPlugin:
         self.runtime: Runtime = runtime(EngineSettings(fuel=fuel_limit is not None))
         limits = load_limits()
         loaded = load_modules(self.manifest, time.monotonic() + limits.timeout_s)
-        binaries = {m.name: _binary(m.wasm) for m in loaded}
-        check_counts(binaries, limits)  # before compiling anything
+        facts = {m.name: m.facts for m in loaded}
+        check_counts(facts, limits)  # before compiling anything
         self.max_memories = limits.max_memories
         # With memory.max_pages every memory.grow draws from one budget (ABI.md 7.1).
         budget = self.manifest.memory.max_pages is not None
         self.modules: list[tuple[str, wasmtime.Module]] = [
-            (m.name, self.runtime.compile(m.wasm, m.sha256, m.name, budget)) for m in loaded]
+            (m.name, self.runtime.compile(m.read, m.sha256, m.name, budget)) for m in loaded]
         self.main: wasmtime.Module = self.modules[-1][1]
         # Imports and exports, read from the binaries (they compiled, so they parse).
         try:
-            items = {name: signatures(wasm) for name, wasm in binaries.items()}
+            items = {name: f.signatures() for name, f in facts.items()}
         except ValueError as exc:
             raise LoadError(f"Unable to create Extism plugin: {exc}") from None
         self.links = plan_links(self.modules, items, self.functions, self.wasi is not None)
@@ -109,9 +109,8 @@ class CompiledPlugin:
         # Largest initial size of any memory of the plug-in, the kernel's page
         # included, exported or not; and the pages its own memories take when
         # instantiated, which must fit in memory.max_pages (ABI.md 7.1).
-        self.initial_pages = max([1, *(p for w in binaries.values() for p in memory_minimums(w))])
-        self.instantiation_pages = sum(
-            p for w in binaries.values() for p in memory_minimums(w, imported=False))
+        self.initial_pages = max([1, *(p for f in facts.values() for p in f.memory_minimums)])
+        self.instantiation_pages = sum(p for f in facts.values() for p in f.own_memory_minimums)
         self._exports: dict[str, Item] = items["main"][1]
         self._signatures = {name: item for name, item in self._exports.items()
                             if not isinstance(item, str)}
@@ -693,17 +692,6 @@ def _input_bytes(data: object) -> bytes:
         except TypeError:
             raise TypeError("the input list must hold integers from 0 to 255") from None
     raise TypeError(f"a plug-in call's input must be str or bytes, not {type(data).__name__}")
-
-
-def _binary(wasm: bytes) -> bytes:
-    """A module as wasm bytes (WAT text is translated); anything else is left
-    for the compiler to report."""
-    if not wasm.startswith(b"\0asm"):
-        try:
-            return bytes(wasmtime.wat2wasm(wasm.decode("utf-8")))
-        except (UnicodeDecodeError, wasmtime.WasmtimeError):
-            pass
-    return wasm
 
 
 def _describe(exc: BaseException) -> str:

@@ -51,6 +51,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, Protocol
 
+from . import _daemon
+
 log = logging.getLogger("wasmplug")
 
 SignalHandler = Callable[[int, FrameType | None], Any]
@@ -138,8 +140,7 @@ class _Watcher:
         self.reader, self.writer = socket.socketpair()
         self.writer.setblocking(False)  # set_wakeup_fd requires it
         self.chained: tuple[int, tuple[int, int]] | None = None  # (fd, (st_dev, st_ino))
-        self.thread = threading.Thread(target=self._run, name="wasmplug-sigint", daemon=True)
-        self.thread.start()
+        _daemon.start(self._run, "wasmplug-sigint")
 
     def take_wakeup_fd(self) -> None:
         fd = self.writer.fileno()

@@ -19,7 +19,13 @@ Untrusted code goes through :class:`Sandbox`.
 from .errors import BuildError, JSError
 from .interface import host_functions_from_dts
 from .plugin_build import build, build_file, exports_of, manifest_for, with_heap_limit
-from .prebuilt import RuntimeMissing, bare_runtime_bytes, runtime_bytes, runtime_path
+from .prebuilt import (
+    RuntimeMissing,
+    bare_runtime_bytes,
+    bare_runtime_path,
+    runtime_bytes,
+    runtime_path,
+)
 from .sandbox import Sandbox
 
 __all__ = [
@@ -28,6 +34,7 @@ __all__ = [
     "RuntimeMissing",
     "Sandbox",
     "bare_runtime_bytes",
+    "bare_runtime_path",
     "build",
     "build_file",
     "exports_of",

@@ -20,18 +20,18 @@ from . import embed, prebuilt
 from .errors import BuildError, from_call_error
 
 _lock = threading.Lock()
-_compiled: tuple[bytes, wasmplug.CompiledPlugin] | None = None
+_compiled: tuple[str, wasmplug.CompiledPlugin] | None = None
 
 
 def runtime_plugin(**manifest: object) -> wasmplug.Plugin:
     """A plug-in of the bare runtime (its `__wasmplug_load` / `__wasmplug_invoke` entry points)."""
-    wasm = prebuilt.bare_runtime_bytes()
+    wasm = str(prebuilt.bare_runtime_path())
     if manifest:
-        return wasmplug.Plugin({"wasm": [{"data": wasm}], **manifest}, wasi=True)
+        return wasmplug.Plugin({"wasm": [{"path": wasm}], **manifest}, wasi=True)
     global _compiled
     with _lock:
-        if _compiled is None or _compiled[0] is not wasm:
-            _compiled = (wasm, wasmplug.CompiledPlugin({"wasm": [{"data": wasm}]}, wasi=True))
+        if _compiled is None or _compiled[0] != wasm:
+            _compiled = (wasm, wasmplug.CompiledPlugin({"wasm": [{"path": wasm}]}, wasi=True))
         compiled = _compiled[1]
     return wasmplug.Plugin(compiled)
 

@@ -14,15 +14,19 @@ wasmplug version builds a new runtime instead of using a stale one.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import functools
 import hashlib
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import wasmplug
+
+from . import recipe
 
 log = logging.getLogger("wasmplug.js")
 
@@ -34,8 +38,6 @@ class RuntimeMissing(wasmplug.Error):
 @functools.cache
 def recipe_digest() -> str:
     """A digest of everything the runtime is built from (our sources, pinned versions, flags)."""
-    from . import recipe
-
     h = hashlib.sha256()
     for name in recipe.OUR_SOURCES:
         h.update((recipe.RUNTIME_SOURCE_DIR / name).read_bytes())
@@ -84,7 +86,7 @@ def runtime_path(*, build: bool = True) -> Path:
 
 
 _cached: tuple[Path, bytes] | None = None
-_bare: tuple[Path, bytes] | None = None
+_bare: tuple[Path, Path] | None = None
 
 
 def runtime_bytes() -> bytes:
@@ -96,13 +98,13 @@ def runtime_bytes() -> bytes:
     return _cached[1]
 
 
-def bare_runtime_bytes() -> bytes:
+def bare_runtime_path() -> Path:
     """The runtime as a plug-in of its own (the sandbox): no host functions imported.
 
     Made from `runtime_bytes()` once and kept beside it in the runtime folder,
     named after the runtime it was made from (its recipe digest, or the sha256
-    of a runtime given by $WASMPLUG_JS_RUNTIME), so a new process reads only
-    this file, not the runtime as well.
+    of a runtime given by $WASMPLUG_JS_RUNTIME); in a read-only runtime folder
+    it goes to a temporary file for this process.
     """
     global _bare
     source = runtime_path()
@@ -113,16 +115,25 @@ def bare_runtime_bytes() -> bytes:
     else:
         tag = recipe_digest()  # what runtime-<digest>.wasm was built from
     path = runtime_dir() / f"bare-{tag}.wasm"
-    try:
-        bare = path.read_bytes()
-    except OSError:
+    if not path.is_file():
         from .embed import resolve_host_slots
 
         bare = resolve_host_slots(runtime_bytes())
-        with contextlib.suppress(OSError):  # a read-only cache folder: compute it each time
+        try:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             partial.write_bytes(bare)
             os.replace(partial, path)
-    _bare = (source, bare)
-    return bare
+        except OSError:
+            fd, name = tempfile.mkstemp(prefix=f"wasmplug-bare-{tag}-", suffix=".wasm")
+            with os.fdopen(fd, "wb") as f:
+                f.write(bare)
+            path = Path(name)
+            atexit.register(path.unlink, missing_ok=True)
+    _bare = (source, path)
+    return path
+
+
+def bare_runtime_bytes() -> bytes:
+    """The bytes of `bare_runtime_path()`."""
+    return bare_runtime_path().read_bytes()

@@ -33,11 +33,11 @@ _TOP_FUNCTION = re.compile(r"(?:^|;)\s*(?:async\s+)?function\s*\*?\s*([A-Za-z_$]
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(runtime: bytes, max_pages: int, timeout_ms: int, allowed_hosts: tuple[str, ...],
+def _compiled(runtime: str, max_pages: int, timeout_ms: int, allowed_hosts: tuple[str, ...],
               config: tuple[tuple[str, str], ...], fuel: int | None) -> wasmplug.CompiledPlugin:
     """The runtime, set up with these limits; shared by every Sandbox that has them."""
     manifest: dict[str, Any] = {
-        "wasm": [{"data": runtime}],
+        "wasm": [{"path": runtime}],
         "memory": {"max_pages": max_pages},
         "timeout_ms": timeout_ms,
         "allowed_hosts": list(allowed_hosts) or None,
@@ -98,7 +98,7 @@ class Sandbox:
         self.code = code
         self.filename = filename
         self.keep_state = keep_state
-        self._compiled = _compiled(prebuilt.bare_runtime_bytes(), max_memory // _PAGE, timeout_ms,
+        self._compiled = _compiled(str(prebuilt.bare_runtime_path()), max_memory // _PAGE, timeout_ms,
                                    tuple(allowed_hosts), tuple(sorted((config or {}).items())), fuel)
         self._plugin: wasmplug.Plugin | None = None
         self._fresh = False
