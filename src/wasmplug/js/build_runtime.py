@@ -36,11 +36,12 @@ from pathlib import Path
 from .recipe import (
     CFLAGS,
     LDFLAGS,
+    LINKED,
+    OBJECTS,
     OUR_SOURCES,
     QUICKJS_SDIST,
     QUICKJS_SDIST_FILE,
     QUICKJS_SDIST_SHA256,
-    QUICKJS_SOURCES,
     RUNTIME_SHA256,
     RUNTIME_SOURCE_DIR,
     ZIGLANG_VERSION,
@@ -116,11 +117,11 @@ def build(output: Path, workdir: Path | None = None) -> str:
         log.info("compiling QuickJS-ng to wasm32-wasi with zig (about a minute)")
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
             jobs = [pool.submit(_zig, [*CFLAGS, "-c", name, "-o", name[:-2] + ".o"], src)
-                    for name in QUICKJS_SOURCES]
+                    for name in OBJECTS]
             for job in jobs:
                 job.result()
-        objects = [name[:-2] + ".o" for name in QUICKJS_SOURCES]
-        _zig([*CFLAGS, *LDFLAGS, "-I.", "-o", "runtime.wasm", *OUR_SOURCES, *objects], src)
+        objects = [name[:-2] + ".o" for name in OBJECTS]
+        _zig([*CFLAGS, *LDFLAGS, "-I.", "-o", "runtime.wasm", *LINKED, *objects], src)
         data = (src / "runtime.wasm").read_bytes()
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + f".{os.getpid()}.part")

@@ -64,15 +64,16 @@ def _vec(payload: bytes) -> tuple[int, Reader]:
     return r.uleb(), r
 
 
-def _function_imports(payload: bytes) -> int:
+def _function_imports(payload: bytes, kind: int = 0) -> int:
+    """How many imports of `kind` (0 functions, 3 globals) the import section has."""
     count, r = _vec(payload)
-    functions = 0
+    found = 0
     for _ in range(count):
         r.text()
         r.text()
-        functions += r.data[r.pos] == 0
+        found += r.data[r.pos] == kind
         _skip_import_desc(r)
-    return functions
+    return found
 
 
 def _skip_limits(r: Reader) -> None:

@@ -24,9 +24,11 @@ import os
 import tempfile
 from pathlib import Path
 
+import wasmtime
+
 import wasmplug
 
-from . import recipe
+from . import recipe, snapshot
 
 log = logging.getLogger("wasmplug.js")
 
@@ -99,7 +101,8 @@ def runtime_bytes() -> bytes:
 
 
 def bare_runtime_path() -> Path:
-    """The runtime as a plug-in of its own (the sandbox): no host functions imported.
+    """The runtime as a plug-in of its own (the sandbox): no host functions imported,
+    QuickJS started (`snapshot.preinitialise`).
 
     Made from `runtime_bytes()` once and kept beside it in the runtime folder,
     named after the runtime it was made from (its recipe digest, or the sha256
@@ -114,11 +117,9 @@ def bare_runtime_path() -> Path:
         tag = hashlib.sha256(runtime_bytes()).hexdigest()[:16]
     else:
         tag = recipe_digest()  # what runtime-<digest>.wasm was built from
-    path = runtime_dir() / f"bare-{tag}.wasm"
+    path = runtime_dir() / f"bare-{tag}-s{snapshot.FORMAT}.wasm"
     if not path.is_file():
-        from .embed import resolve_host_slots
-
-        bare = resolve_host_slots(runtime_bytes())
+        bare = _make_bare(runtime_bytes())
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -132,6 +133,19 @@ def bare_runtime_path() -> Path:
             atexit.register(path.unlink, missing_ok=True)
     _bare = (source, path)
     return path
+
+
+def _make_bare(runtime: bytes) -> bytes:
+    """The runtime with no host-function imports, pre-initialised if it can be."""
+    from .embed import resolve_host_slots
+
+    bare = resolve_host_slots(runtime)
+    try:
+        return snapshot.preinitialise(bare)
+    except (snapshot.SnapshotError, wasmtime.WasmtimeError) as exc:
+        log.warning("the JavaScript runtime could not be pre-initialised (%s): every sandbox "
+                    "starts QuickJS itself, which is slower", exc)
+        return bare
 
 
 def bare_runtime_bytes() -> bytes:

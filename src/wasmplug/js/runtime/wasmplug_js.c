@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "quickjs.h"
 
@@ -97,6 +98,7 @@ static uint32_t blob_len;
 static int output_written;        /* Host.output* called during this call */
 static int in_call;               /* set while an entry point runs */
 static int32_t stack_base;        /* the C stack pointer when the host calls in */
+static int pristine;              /* ctx was made by __wasmplug_preinit and never used */
 
 int32_t wasmplug_stack_get(void);  /* stack.S */
 void wasmplug_stack_set(int32_t sp);
@@ -636,6 +638,7 @@ static JSValue settle(JSValue v) {
 static void unload(void) {
     if (loaded) JS_FreeValue(ctx, exported);
     loaded = 0;
+    pristine = 0;
     if (ctx) JS_FreeContext(ctx);
     if (rt) JS_FreeRuntime(rt);
     ctx = NULL;
@@ -685,14 +688,25 @@ static void apply_heap_limit(void) {
     JS_SetMemoryLimit(rt, (size_t)limit);
 }
 
+static int new_runtime(void) {
+    rt = JS_NewRuntime();
+    if (!rt) return -1;
+    JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
+    return 0;
+}
+
+static int new_context(void);
+
 /* A fresh context (and the runtime, the first time) with the PDK's globals. */
 static int start_context(void) {
     if (!rt) {
-        rt = JS_NewRuntime();
-        if (!rt) return -1;
-        JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
+        if (new_runtime() < 0) return -1;
         apply_heap_limit();
     }
+    return new_context();
+}
+
+static int new_context(void) {
     ctx = JS_NewContext(rt);
     if (!ctx) return -1;
     JSValue natives = JS_NewObject(ctx);
@@ -713,6 +727,34 @@ static int start_context(void) {
     return 0;
 }
 
+/*
+ * Pre-initialisation. The host may run __wasmplug_preinit once, before any
+ * other entry point, and save the instance's memory as the module's initial
+ * memory (wasmplug/js/snapshot.py): every instance of that module then starts
+ * with a runtime and a context that has the PDK's globals, made once instead
+ * of on every start. Preinit uses no host function, so the heap limit (from
+ * config) is applied, and Math.random seeded, when the context is first used.
+ */
+void wasmplug_seed_random(JSContext *c, uint64_t seed);  /* quickjs_unit.c */
+static void enter(void);
+
+static void take_pristine_context(void) {
+    pristine = 0;
+    struct timespec now;  /* as QuickJS seeds a new context: from the clock */
+    clock_gettime(CLOCK_REALTIME, &now);
+    wasmplug_seed_random(ctx, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+    JS_UpdateStackTop(rt);
+    apply_heap_limit();
+}
+
+EXPORT("__wasmplug_preinit") int32_t wasmplug_preinit(void) {
+    enter();
+    int32_t rc = rt || ctx || new_runtime() < 0 || new_context() < 0;
+    pristine = !rc;
+    in_call = 0;
+    return rc;
+}
+
 /* An ES module, judging by a line that starts with an import or export statement. */
 static int looks_like_module(const char *s, size_t len) {
     const char *end = s + len;
@@ -731,8 +773,12 @@ static int looks_like_module(const char *s, size_t len) {
 
 /* Evaluate `source` (NUL-terminated at source[len]). kind: 'm', 's' or '?'. */
 static int load_code(const char *filename, const char *source, size_t len, char kind) {
-    drop_context();
-    if (start_context() < 0) {
+    if (pristine) {
+        take_pristine_context();
+    } else {
+        drop_context();
+    }
+    if (!ctx && start_context() < 0) {
         if (ctx) report_exception();
         else set_error_str("could not start the JavaScript runtime: out of memory");
         unload();
@@ -1016,6 +1062,7 @@ __attribute__((noinline)) static void enter(void) {
         rt = NULL;
         ctx = NULL;
         loaded = 0;
+        pristine = 0;
     }
     in_call = 1;
 }
