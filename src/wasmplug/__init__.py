@@ -10,8 +10,6 @@ Python SDK::
         print(plugin.call("count_vowels", "hello world"))
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from .cache import set_cache_dir
 from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
 from .host_functions import (
@@ -41,17 +39,26 @@ from .plugin import CancelHandle, CompiledPlugin, Plugin
 from .pool import AsyncPluginPool, PluginPool, PoolTimeout
 from .wasi import WasiOptions
 
-try:
-    __version__ = version("wasmplug")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
+
+def __getattr__(name: str) -> str:
+    # __version__ is looked up when asked for: importlib.metadata takes ~50 ms to import.
+    if name != "__version__":
+        raise AttributeError(f"module 'wasmplug' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("wasmplug")
+    except PackageNotFoundError:  # running from a source tree
+        found = "0.0.0"
+    globals()["__version__"] = found
+    return found
 
 
 def extism_version() -> str:
     """The runtime's version: wasmplug's, with the wasmtime it runs on."""
     from .engine import WASMTIME_VERSION
 
-    return f"wasmplug {__version__} (wasmtime {WASMTIME_VERSION})"
+    return f"wasmplug {__getattr__('__version__')} (wasmtime {WASMTIME_VERSION})"
 
 
 __all__ = [

@@ -18,16 +18,15 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 import wasmtime
 
-from . import _daemon, memory_budget, runtime_events
+from . import _daemon, _versions, memory_budget, runtime_events
 from .cache import ModuleCache
 from .errors import LoadError
 
-WASMTIME_VERSION = version("wasmtime")
+WASMTIME_VERSION = _versions.installed("wasmtime", Path(wasmtime.__file__).parent)
 _MAX_WAIT_S = 3600.0
 log = logging.getLogger("wasmplug")
 

@@ -15,11 +15,12 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError
+
+if TYPE_CHECKING:  # httpx is imported on the first request: `gen run` never needs it
+    import httpx
 
 logger = logging.getLogger("wasmplug.gen")
 
@@ -65,6 +66,8 @@ class ChatClient:
 
     def complete(self, messages: Sequence[Message]) -> str:
         """Send the conversation; return the text of the first choice's message."""
+        import httpx
+
         payload = {"model": self.model, "messages": list(messages), "temperature": self.temperature}
         headers = {"Authorization": f"Bearer {self.api_key}"}
         waited = 0.0
@@ -88,6 +91,8 @@ class ChatClient:
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
     def _client(self) -> httpx.Client:
+        import httpx
+
         if self._http is None:
             self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
         return self._http
