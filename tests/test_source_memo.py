@@ -161,3 +161,16 @@ def test_facts_survive_their_json_form() -> None:
     facts = ModuleFacts.of(wasm("count_vowels").read_bytes())
     assert facts.exports and facts.imports
     assert ModuleFacts.from_json(facts.to_json()) == facts
+
+
+def test_memos_count_towards_the_cache_size_cap(cache_dir: Path, module: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    settled(monkeypatch)
+    vowels(module)
+    memos = cache_dir / "sources"
+    old = memos / ("0" * 40)
+    old.write_bytes(b"x" * 300_000)  # an old, large memo (of a file loaded long ago)
+    os.utime(old, ns=(1, 1))
+    monkeypatch.setenv("WASMPLUG_CACHE_MAX_MB", "0.25")
+    cache.prune(cache_dir)
+    assert not old.exists()

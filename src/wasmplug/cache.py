@@ -25,8 +25,9 @@ same clock tick as the check cannot go unnoticed (git's "racy timestamp" rule).
 The key of an entry covers the module's SHA-256, the wasmtime version and the
 engine settings, so an upgrade or a different engine never picks up stale code.
 
-Size: at most `$WASMPLUG_CACHE_MAX_MB` MiB (default 512); past it, the
-entries written longest ago are removed (see `prune`).
+Size: at most `$WASMPLUG_CACHE_MAX_MB` MiB (default 512), memos about source
+files (`source_memo.py`) included; past it, the entries written longest ago
+are removed (see `prune`).
 
 Location: `$WASMPLUG_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmplug`, else
 `~/.cache/wasmplug`. Set `WASMPLUG_CACHE_DIR=off` (or call
@@ -174,15 +175,17 @@ def prune(directory: Path, keep: Path | None = None) -> None:
     limit = max_bytes()
     found: list[tuple[int, int, Path]] = []
     total = 0
-    with contextlib.suppress(OSError), os.scandir(directory) as listing:
-        for item in listing:
-            if not item.name.endswith(".cwasm"):
-                continue
-            with contextlib.suppress(OSError):
-                info = item.stat(follow_symlinks=False)
-                if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
-                    found.append((info.st_mtime_ns, info.st_size, Path(item.path)))
-                    total += info.st_size
+    # Compiled code, and the memos about source files (source_memo.py), under one cap.
+    for folder, wanted in ((directory, ".cwasm"), (directory / "sources", "")):
+        with contextlib.suppress(OSError), os.scandir(folder) as listing:
+            for item in listing:
+                if not item.name.endswith(wanted) or item.name.startswith("."):
+                    continue
+                with contextlib.suppress(OSError):
+                    info = item.stat(follow_symlinks=False)
+                    if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+                        found.append((info.st_mtime_ns, info.st_size, Path(item.path)))
+                        total += info.st_size
     if total <= limit:
         return
     for _, size, entry in sorted(found):
@@ -190,7 +193,7 @@ def prune(directory: Path, keep: Path | None = None) -> None:
             break
         if entry == keep:
             continue
-        for stale in (entry, _mac_path(entry)):
+        for stale in (entry, _mac_path(entry)) if entry.suffix == ".cwasm" else (entry,):
             with contextlib.suppress(OSError):
                 stale.unlink()
         total -= size
