@@ -78,19 +78,25 @@ def latencies(call: Any, n: int) -> list[float]:
 
 
 def threaded_rate(calls: list[Any], seconds: float) -> float:
-    """Calls per second from len(calls) threads, thread i calling calls[i]."""
+    """Calls per second from len(calls) threads, thread i calling calls[i].
+
+    Counts the calls that ended within the window, over the window: the time
+    the threads then take to stop (a thread waiting for its turn finishes its
+    call after the window) is not part of the rate.
+    """
     threads = len(calls)
     counts = [0] * threads
     barrier = threading.Barrier(threads + 1)
-    stop = threading.Event()
+    running = [True]
 
     def work(slot: int) -> None:
         call = calls[slot]
+        n = 0
         barrier.wait()
-        while not stop.is_set():
-            for _ in range(100):
-                call()
-            counts[slot] += 100
+        while running[0]:
+            call()
+            n += 1
+        counts[slot] = max(n - 1, 0)  # the last call ended after the window
 
     workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
     for w in workers:
@@ -98,10 +104,11 @@ def threaded_rate(calls: list[Any], seconds: float) -> float:
     barrier.wait()
     start = time.perf_counter()
     time.sleep(seconds)
-    stop.set()
+    running[0] = False
+    elapsed = time.perf_counter() - start
     for w in workers:
         w.join()
-    return sum(counts) / (time.perf_counter() - start)
+    return sum(counts) / elapsed
 
 
 STARTUP = """
