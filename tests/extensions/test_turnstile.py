@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +71,43 @@ def test_threads_take_turns_and_never_run_inside_at_once() -> None:
     assert failures == [] and overlaps == []
     assert set(turns) == {0, 1, 2} and len(turns) > 3  # every thread had turns, and again
     assert calls[0] > 2 * len(turns)  # a turn is many calls, not one
+
+
+@pytest.mark.timeout(30)
+def test_default_turns_last_four_switch_intervals() -> None:
+    # A hand-over to a thread on another core costs far more than a GIL switch
+    # (turnstile.py): by default a turn lasts 4 of Python's switch intervals.
+    turnstile = Turnstile(escape_s=5.0)
+    slice_s = 4 * sys.getswitchinterval()
+    assert turnstile.slice == slice_s
+    stamps: list[tuple[float, int]] = []
+    stop = time.monotonic() + 12 * slice_s
+
+    def work(me: int) -> None:
+        while time.monotonic() < stop:
+            assert turnstile.enter()
+            try:
+                sum(range(300))  # a short call, holding the GIL
+                stamps.append((time.monotonic(), me))
+            finally:
+                turnstile.leave()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    turns: list[list[float]] = []
+    previous = None
+    for when, me in stamps:
+        if me != previous:
+            turns.append([])
+            previous = me
+        turns[-1].append(when)
+    assert len(turns) >= 4  # both threads had turns, again and again
+    lengths = [turn[-1] - turn[0] for turn in turns[1:-1]]  # (the first and last are cut)
+    # (the median: a holder the OS deschedules for long may lose the rest of its turn)
+    assert statistics.median(lengths) >= 0.9 * slice_s, lengths
 
 
 @pytest.mark.timeout(30)

@@ -11,13 +11,17 @@ one does; the turnstile gets them there.
 The thread holding the *baton* makes its calls back to back. Another thread
 does not wait for the GIL meanwhile (which would make each of the holder's
 releases a hand-off): it blocks on a lock of its own, and the holder hands the
-baton over at the end of the call that ends its turn (a slice: Python's own
-switch interval, 5 ms by default). If the
-holder stops calling before that, the waiter takes the baton a little after
-the turn's end. Waiters wait in turn however many they are, but give up when
-the holder's turn has outlasted its slice by `escape` (10 ms): the holder is
-inside one long call (a loop waiting for its timeout). They go ahead without
-the baton, and so does every caller until the holder comes back (`stuck`).
+baton over at the end of the call that ends its turn (a slice: four of Python's
+switch intervals, 20 ms by default). A hand-over costs far more than a call:
+on two cores the new holder's core has to wake up, and its caches are cold for
+everything the calls touch (measured on a 2-core VM: about 0.5 ms of lost calls
+per hand-over, 10-15% of the calls with 5 ms turns on an idle machine), so
+turns are long and hand-overs rare. If the holder stops calling before its
+turn is over, the waiter takes the baton a little after the turn's end.
+Waiters wait in turn however many they are, but give up when the holder's
+turn has outlasted its slice by `escape` (10 ms): the holder is inside one
+long call (a loop waiting for its timeout). They go ahead without the baton,
+and so does every caller until the holder comes back (`stuck`).
 Long calls are not meant to take the baton at all (the caller decides, see
 `extension.py`): their Wasm runs in parallel, which is where a pool of
 instances pays.
@@ -31,9 +35,10 @@ import time
 from collections import deque
 from typing import Final
 
-# How long a thread keeps the baton while others wait: as long as Python lets a
-# thread keep the GIL while others wait (sys.setswitchinterval, 5 ms by default).
-SLICE_S: Final = sys.getswitchinterval()
+# How long a thread keeps the baton while others wait: four times as long as
+# Python lets a thread keep the GIL while others wait (sys.setswitchinterval,
+# 5 ms by default), because a hand-over costs more than a GIL switch (above).
+SLICE_S: Final = 4 * sys.getswitchinterval()
 ESCAPE_S: Final = 0.010  # how long a waiter waits for it at most
 _ident = threading.get_ident
 _now = time.monotonic
