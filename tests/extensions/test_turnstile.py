@@ -12,6 +12,7 @@ import pytest
 
 from wasmplug.extensions import ExtensionTimeout
 from wasmplug.extensions import turnstile as turnstile_module
+from wasmplug.extensions.extension import REMEASURE_EVERY
 from wasmplug.extensions.turnstile import TURNSTILE, Turnstile
 
 from .conftest import entry
@@ -213,6 +214,40 @@ def test_a_short_method_keeps_its_pace_next_to_a_looping_one(
         assert not looping.done()  # all done while the other extension still loops
         with pytest.raises(ExtensionTimeout):
             looping.result()
+
+
+@pytest.mark.timeout(30)
+def test_a_long_method_is_measured_again_only_when_the_baton_is_free(
+        open_host: OpenHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Measuring a long method again must not wait for the baton: its holder
+    # keeps it for its whole turn (60 s here), so waiting would stop this
+    # thread's calls for as long.
+    monkeypatch.setattr(TURNSTILE, "slice", 60.0)
+    monkeypatch.setattr(TURNSTILE, "escape", 60.0)
+    host, _ = open_host(entry("stats", "stats"))
+    extension = host.extension("stats")
+    params = {"ir": "x" * 65_536}  # stats reads it byte by byte: a long call
+    extension._long_methods["stats"] = REMEASURE_EVERY  # due to be measured again
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        assert TURNSTILE.enter()
+        holding.set()
+        release.wait(20)
+        TURNSTILE.leave()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        holding.wait(10)
+        for _ in range(3):  # went ahead at once, without the baton, and still due
+            assert host.call("stats", "stats", params)["bytes"] == 65_545
+            assert extension._long_methods["stats"] == REMEASURE_EVERY
+    finally:
+        release.set()
+        thread.join(10)
+    host.call("stats", "stats", params)  # measured alone now: still long
+    assert extension._long_methods["stats"] == 0
 
 
 @pytest.mark.timeout(30)

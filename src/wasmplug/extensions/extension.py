@@ -357,12 +357,17 @@ class Extension:
         # they run one thread at a time, a slice each, instead of handing the
         # GIL back and forth at every call. Long ones (measured) do not: their
         # Wasm runs in parallel. Every REMEASURE_EVERY-th call of a long method
-        # takes the turnstile again, to measure it without other callers.
+        # takes the turnstile again, to measure it without other callers, but
+        # only if it is free: waiting for it would keep this thread from calling
+        # for up to a turn (its holder does not hand it over before its turn ends).
         skipped = self._long_methods.get(method)  # < 0: seen long, not yet in a row
-        if skipped is not None and 0 <= skipped < REMEASURE_EVERY:
-            self._long_methods[method] = skipped + 1
-            return self._call(method, params, False)
-        held = TURNSTILE.enter()
+        if skipped is not None and skipped >= 0:
+            if skipped < REMEASURE_EVERY:
+                self._long_methods[method] = skipped + 1
+                return self._call(method, params, False)
+            held = TURNSTILE.try_enter()
+        else:
+            held = TURNSTILE.enter()
         try:
             return self._call(method, params, held)
         finally:

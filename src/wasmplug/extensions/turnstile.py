@@ -83,6 +83,16 @@ class Turnstile:
             return False
         return self._wait(me)
 
+    def try_enter(self) -> bool:
+        """`enter` if nobody holds the baton now; never waits (False: go ahead without it)."""
+        if self._baton.acquire(False):
+            me = _ident()
+            self._owner = me
+            if self._last != me or not self._queue:
+                self._last, self._since = me, _now()
+            return True
+        return False
+
     def _wait(self, me: int) -> bool:
         # Block on a lock of our own, which the holder releases when it hands
         # the baton over at the end of its turn: never on the baton itself (its
