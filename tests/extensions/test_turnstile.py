@@ -112,6 +112,61 @@ def test_default_turns_last_four_switch_intervals() -> None:
 
 
 @pytest.mark.timeout(30)
+def test_a_thread_that_handed_the_baton_over_sleeps_until_the_next_turn_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A waiter that wakes up before it is handed the baton costs the holder a
+    # GIL switch (and up to a switch interval of futile wake-ups): the thread
+    # that has just handed the baton over must sleep until the end of the new
+    # turn, not wake up at a time computed from its own, finished turn.
+    woken_early: list[int] = []
+
+    class CountingLock:
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            got = self._lock.acquire(blocking, timeout)
+            if not got:
+                woken_early.append(1)
+            return got
+
+        def release(self) -> None:
+            self._lock.release()
+
+    class CountingWaiter(turnstile_module._Waiter):
+        def __init__(self) -> None:
+            self.lock = CountingLock()  # type: ignore[assignment]
+            self.lock.acquire()
+            self.handed = False
+
+    monkeypatch.setattr(turnstile_module, "_Waiter", CountingWaiter)
+    turnstile = Turnstile()  # the default turns and escape
+    handovers = [0]
+    stop = time.monotonic() + 20 * turnstile.slice
+    last = [0]
+
+    def work(me: int) -> None:
+        while time.monotonic() < stop:
+            assert turnstile.enter()
+            try:
+                sum(range(300))  # a short call, holding the GIL
+                if last[0] != me:
+                    handovers[0] += 1
+                    last[0] = me
+            finally:
+                turnstile.leave()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(1, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert handovers[0] >= 8
+    # (a holder the OS deschedules for long may make a waiter wake up now and then)
+    assert len(woken_early) <= handovers[0] // 4, (len(woken_early), handovers[0])
+
+
+@pytest.mark.timeout(30)
 def test_many_waiters_wait_their_turn_without_giving_up() -> None:
     # Six waiters queue for 10 ms turns: the last waits far longer than
     # escape_s, but the holders keep coming back, so nobody gives up.

@@ -148,6 +148,13 @@ class Turnstile:
                     waiter.handed = True
                     self.stuck = False
                     self._owner = 0
+                    # The next turn starts now, not when the waiter has woken up:
+                    # this thread, back for its next call, must sleep until the end
+                    # of that turn, and a timeout computed from its own turn would
+                    # wake it in the middle of it. A waiter that wakes up while
+                    # the holder calls waits for the GIL up to a switch interval,
+                    # woken for nothing at each of the holder's calls meanwhile.
+                    self._since = _now()
                     waiter.lock.release()  # the baton stays taken: it is the waiter's now
                     return
         self.stuck = False
