@@ -150,7 +150,7 @@ class PluginPool:
         """Call `function_name` on a free instance."""
         plugin = self._take(timeout)
         try:
-            return plugin.call(function_name, data, parse=parse, host_context=host_context)
+            return plugin.call(function_name, data, parse, host_context)
         finally:
             self._return(plugin)
 
