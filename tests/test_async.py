@@ -109,6 +109,24 @@ def test_async_pool_acquire_timeout() -> None:
     asyncio.run(main())
 
 
+def test_async_pool_sets_up_each_new_instance() -> None:
+    seen: list[Plugin] = []
+
+    def setup(plugin: Plugin) -> None:
+        assert plugin.call("echo", b"setup") == b"setup"
+        seen.append(plugin)
+
+    async def main() -> None:
+        pool = AsyncPluginPool(wasm("echo").read_bytes(), max_instances=2, setup=setup)
+        async with pool.acquire() as a, pool.acquire() as b:
+            assert {a, b} == set(seen)
+        assert await pool.call("echo", b"x") == b"x"
+        assert len(seen) == 2
+        await pool.close()
+
+    asyncio.run(main())
+
+
 @runaway()
 def test_async_pool_cancellation_frees_the_instance() -> None:
     async def main() -> None:

@@ -76,6 +76,63 @@ def test_failed_factory_frees_the_slot() -> None:
     assert pool.count() == 0
 
 
+def test_setup_runs_once_for_each_new_instance_before_its_first_use() -> None:
+    seen: list[Plugin] = []
+
+    def setup(plugin: Plugin) -> None:
+        # count_vowels keeps a running total: set up instances start at 100
+        assert json.loads(plugin.call("count_vowels", "a" * 100))["total"] == 100
+        seen.append(plugin)
+
+    pool = PluginPool(VOWELS.read_bytes(), max_instances=2, setup=setup)
+    assert seen == []  # instances are still made lazily
+    assert json.loads(pool.call("count_vowels", "aa"))["total"] == 102
+    with pool.acquire() as a, pool.acquire() as b:
+        assert {a, b} == set(seen) and len(seen) == 2
+        assert json.loads(b.call("count_vowels", "a"))["total"] == 101  # b is the new one
+    for _ in range(5):
+        pool.call("count_vowels", "a")
+    assert len(seen) == 2  # reused instances are not set up again
+
+    resetting = PluginPool(VOWELS.read_bytes(), max_instances=1, reset=True, setup=setup)
+    totals = [json.loads(resetting.call("count_vowels", "aa"))["total"] for _ in range(3)]
+    assert totals == [102, 102, 102] and len(seen) == 2 + 4  # each fresh instance is set up
+
+
+def test_failed_setup_closes_the_instance_and_tells_the_caller() -> None:
+    made: list[Plugin] = []
+
+    def setup(plugin: Plugin) -> None:
+        made.append(plugin)
+        if len(made) == 1:
+            raise Error("the first instance fails to start")
+
+    pool = PluginPool(VOWELS.read_bytes(), max_instances=1, setup=setup)
+    with pytest.raises(Error, match=r"^the first instance fails to start$"):
+        pool.call("count_vowels", "a", timeout=1)
+    assert pool.count() == 0  # the slot is free again
+    with pytest.raises(Error, match="has been freed"):
+        made[0].call("count_vowels", "a")  # closed, never handed out
+    assert json.loads(pool.call("count_vowels", "aa", timeout=1))["count"] == 2
+    assert pool.count() == 1 and len(made) == 2
+
+
+def test_a_reset_pool_survives_a_failing_setup_after_a_call() -> None:
+    # The call's result stands; the next caller gets the setup's error, then a fresh instance.
+    made: list[Plugin] = []
+
+    def setup(plugin: Plugin) -> None:
+        made.append(plugin)
+        if len(made) == 2:
+            raise Error("the fresh instance fails to start")
+
+    pool = PluginPool(VOWELS.read_bytes(), max_instances=1, reset=True, setup=setup)
+    assert json.loads(pool.call("count_vowels", "aa"))["count"] == 2
+    assert pool.count() == 0
+    assert json.loads(pool.call("count_vowels", "aaa", timeout=1))["count"] == 3
+    assert len(made) == 4 and pool.count() == 1
+
+
 def test_closed_pool_refuses_and_frees() -> None:
     pool = PluginPool(VOWELS.read_bytes(), max_instances=2)
     pool.call("count_vowels", "a")

@@ -9,7 +9,8 @@ hands out up to `max_instances` instances, created lazily and reused::
     pool.call("count_vowels", "hello")          # the same, in one step
 
 With `reset=True` an instance never serves two users: it is replaced by a
-fresh one (new memory, globals and vars) after each use.
+fresh one (new memory, globals and vars) after each use. `setup` is called
+with every new instance before its first use (e.g. to initialise it).
 `AsyncPluginPool` is the asyncio version: `await pool.call(...)`.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -27,6 +29,8 @@ from .errors import Error
 from .plugin import CLOSE_TIMEOUT_S, CompiledPlugin, Plugin, _to_bytes
 
 T = TypeVar("T")
+Setup = Callable[[Plugin], object]
+log = logging.getLogger("wasmplug.pool")
 
 
 class PoolTimeout(Error):
@@ -37,7 +41,7 @@ class _Instances:
     """What both pools share: the compiled plug-in, the idle list, the count."""
 
     def __init__(self, source: Any, max_instances: int | None, reset: bool,
-                 config: Any, plugin_kwargs: dict[str, Any]) -> None:
+                 config: Any, setup: Setup | None, plugin_kwargs: dict[str, Any]) -> None:
         self.compiled = source if isinstance(source, CompiledPlugin) else CompiledPlugin(
             source, **{k: v for k, v in plugin_kwargs.items() if k in ("wasi", "functions",
                                                                          "fuel_limit")})
@@ -46,6 +50,7 @@ class _Instances:
             raise Error(f"max_instances must be at least 1, got {max_instances}")
         self.reset = reset
         self.config = config
+        self.setup = setup
         self.idle: list[Plugin] = []
         self.busy: set[Plugin] = set()  # taken instances, cancelled by close()
         self.created = 0
@@ -53,6 +58,12 @@ class _Instances:
 
     def new(self) -> Plugin:
         plugin = Plugin(self.compiled, config=self.config)
+        if self.setup is not None:
+            try:
+                self.setup(plugin)
+            except BaseException:
+                plugin.close()  # never handed out: the error goes to the caller that wanted it
+                raise
         self.busy.add(plugin)
         if self.closed:  # closed while it was being created
             plugin.close()
@@ -80,7 +91,11 @@ class _Instances:
             return None
         if self.reset:
             plugin.close()
-            fresh = self.new()
+            try:
+                fresh = self.new()
+            except Exception as exc:  # the call succeeded: the next take makes one (and says why)
+                log.warning("a fresh plug-in instance could not be made: %s", exc)
+                return None
             self.busy.discard(fresh)
             return fresh
         return plugin
@@ -102,7 +117,9 @@ class PluginPool:
     `source` is anything `Plugin` accepts (or a `CompiledPlugin`);
     `plugin_kwargs` (`wasi`, `functions`, `fuel_limit`) are used to compile
     it, `config` for each instance. `max_instances` defaults to the number
-    of CPUs.
+    of CPUs. `setup(plugin)` runs once for each new instance, before its first
+    use; if it raises, the instance is closed and the caller that was to get
+    it gets the error instead.
 
     Taking an idle instance and giving it back take no lock (a list's `pop`
     and `append` are atomic): the condition is only for waiting, creating and
@@ -110,8 +127,8 @@ class PluginPool:
     """
 
     def __init__(self, source: Any, *, max_instances: int | None = None, reset: bool = False,
-                 config: Any = None, **plugin_kwargs: Any) -> None:
-        self._pool = _Instances(source, max_instances, reset, config, plugin_kwargs)
+                 config: Any = None, setup: Setup | None = None, **plugin_kwargs: Any) -> None:
+        self._pool = _Instances(source, max_instances, reset, config, setup, plugin_kwargs)
         self._cond = threading.Condition()
         self._waiting = 0  # threads waiting for an instance (under the condition)
 
@@ -133,7 +150,7 @@ class PluginPool:
         """Call `function_name` on a free instance."""
         plugin = self._take(timeout)
         try:
-            return plugin.call(function_name, data, parse=parse, host_context=host_context)
+            return plugin.call(function_name, data, parse, host_context)
         finally:
             self._return(plugin)
 
@@ -246,8 +263,8 @@ class AsyncPluginPool:
     """
 
     def __init__(self, source: Any, *, max_instances: int | None = None, reset: bool = False,
-                 config: Any = None, **plugin_kwargs: Any) -> None:
-        self._pool = _Instances(source, max_instances, reset, config, plugin_kwargs)
+                 config: Any = None, setup: Setup | None = None, **plugin_kwargs: Any) -> None:
+        self._pool = _Instances(source, max_instances, reset, config, setup, plugin_kwargs)
         self._cond: asyncio.Condition | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +12,7 @@ import pytest
 
 from wasmplug.extensions import ExtensionTimeout
 from wasmplug.extensions import turnstile as turnstile_module
+from wasmplug.extensions.extension import REMEASURE_EVERY
 from wasmplug.extensions.turnstile import TURNSTILE, Turnstile
 
 from .conftest import entry
@@ -69,6 +72,98 @@ def test_threads_take_turns_and_never_run_inside_at_once() -> None:
     assert failures == [] and overlaps == []
     assert set(turns) == {0, 1, 2} and len(turns) > 3  # every thread had turns, and again
     assert calls[0] > 2 * len(turns)  # a turn is many calls, not one
+
+
+@pytest.mark.timeout(30)
+def test_default_turns_last_four_switch_intervals() -> None:
+    # A hand-over to a thread on another core costs far more than a GIL switch
+    # (turnstile.py): by default a turn lasts 4 of Python's switch intervals.
+    turnstile = Turnstile(escape_s=5.0)
+    slice_s = 4 * sys.getswitchinterval()
+    assert turnstile.slice == slice_s
+    stamps: list[tuple[float, int]] = []
+    stop = time.monotonic() + 12 * slice_s
+
+    def work(me: int) -> None:
+        while time.monotonic() < stop:
+            assert turnstile.enter()
+            try:
+                sum(range(300))  # a short call, holding the GIL
+                stamps.append((time.monotonic(), me))
+            finally:
+                turnstile.leave()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    turns: list[list[float]] = []
+    previous = None
+    for when, me in stamps:
+        if me != previous:
+            turns.append([])
+            previous = me
+        turns[-1].append(when)
+    assert len(turns) >= 4  # both threads had turns, again and again
+    lengths = [turn[-1] - turn[0] for turn in turns[1:-1]]  # (the first and last are cut)
+    # (the median: a holder the OS deschedules for long may lose the rest of its turn)
+    assert statistics.median(lengths) >= 0.9 * slice_s, lengths
+
+
+@pytest.mark.timeout(30)
+def test_a_thread_that_handed_the_baton_over_sleeps_until_the_next_turn_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A waiter that wakes up before it is handed the baton costs the holder a
+    # GIL switch (and up to a switch interval of futile wake-ups): the thread
+    # that has just handed the baton over must sleep until the end of the new
+    # turn, not wake up at a time computed from its own, finished turn.
+    woken_early: list[int] = []
+
+    class CountingLock:
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            got = self._lock.acquire(blocking, timeout)
+            if not got:
+                woken_early.append(1)
+            return got
+
+        def release(self) -> None:
+            self._lock.release()
+
+    class CountingWaiter(turnstile_module._Waiter):
+        def __init__(self) -> None:
+            self.lock = CountingLock()  # type: ignore[assignment]
+            self.lock.acquire()
+            self.handed = False
+
+    monkeypatch.setattr(turnstile_module, "_Waiter", CountingWaiter)
+    turnstile = Turnstile()  # the default turns and escape
+    handovers = [0]
+    stop = time.monotonic() + 20 * turnstile.slice
+    last = [0]
+
+    def work(me: int) -> None:
+        while time.monotonic() < stop:
+            assert turnstile.enter()
+            try:
+                sum(range(300))  # a short call, holding the GIL
+                if last[0] != me:
+                    handovers[0] += 1
+                    last[0] = me
+            finally:
+                turnstile.leave()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(1, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert handovers[0] >= 8
+    # (a holder the OS deschedules for long may make a waiter wake up now and then)
+    assert len(woken_early) <= handovers[0] // 4, (len(woken_early), handovers[0])
 
 
 @pytest.mark.timeout(30)
@@ -174,6 +269,40 @@ def test_a_short_method_keeps_its_pace_next_to_a_looping_one(
         assert not looping.done()  # all done while the other extension still loops
         with pytest.raises(ExtensionTimeout):
             looping.result()
+
+
+@pytest.mark.timeout(30)
+def test_a_long_method_is_measured_again_only_when_the_baton_is_free(
+        open_host: OpenHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Measuring a long method again must not wait for the baton: its holder
+    # keeps it for its whole turn (60 s here), so waiting would stop this
+    # thread's calls for as long.
+    monkeypatch.setattr(TURNSTILE, "slice", 60.0)
+    monkeypatch.setattr(TURNSTILE, "escape", 60.0)
+    host, _ = open_host(entry("stats", "stats"))
+    extension = host.extension("stats")
+    params = {"ir": "x" * 65_536}  # stats reads it byte by byte: a long call
+    extension._long_methods["stats"] = REMEASURE_EVERY  # due to be measured again
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        assert TURNSTILE.enter()
+        holding.set()
+        release.wait(20)
+        TURNSTILE.leave()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        holding.wait(10)
+        for _ in range(3):  # went ahead at once, without the baton, and still due
+            assert host.call("stats", "stats", params)["bytes"] == 65_545
+            assert extension._long_methods["stats"] == REMEASURE_EVERY
+    finally:
+        release.set()
+        thread.join(10)
+    host.call("stats", "stats", params)  # measured alone now: still long
+    assert extension._long_methods["stats"] == 0
 
 
 @pytest.mark.timeout(30)

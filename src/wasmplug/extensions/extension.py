@@ -18,7 +18,6 @@ import logging
 import statistics
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -126,8 +125,9 @@ class _Build:
         config = settings.config_strings()
         n = settings.permissions.max_concurrent_calls
         self.plugin: Plugin | None = Plugin(compiled, config=config) if n == 1 else None
-        self.pool = PluginPool(compiled, max_instances=n, config=config) if n > 1 else None
-        self._initialised: weakref.WeakSet[Plugin] = weakref.WeakSet()
+        # Every instance of the pool is initialised before its first call (`setup`).
+        self.pool = PluginPool(compiled, max_instances=n, config=config,
+                               setup=self._initialise) if n > 1 else None
         missing = [name for name in ("initialize", "capabilities") if not self.has[name]]
         if missing:
             emit("warning", self.name, f"extension {self.name!r} does not export "
@@ -139,8 +139,7 @@ class _Build:
                 self.capabilities = self._read_capabilities(self.plugin, functions)
             else:
                 assert self.pool is not None
-                with self.pool.acquire() as plugin:
-                    self._initialise(plugin)
+                with self.pool.acquire() as plugin:  # (initialised by the pool's setup)
                     self.capabilities = self._read_capabilities(plugin, functions)
         except BaseException:
             self.close(shutdown=False)
@@ -152,7 +151,6 @@ class _Build:
             status = _ask(plugin, "initialize", self.init_params, '{"status": "ready"}')
             if not isinstance(status, dict) or status.get("status") != "ready":
                 raise _StartError(f'initialize answered {_show(status)}; expected {{"status": "ready"}}')
-        self._initialised.add(plugin)
 
     def _read_capabilities(self, plugin: Plugin, functions: set[str]) -> dict[str, Capability]:
         if not self.has["capabilities"]:
@@ -215,15 +213,12 @@ class _Build:
             output: bytes = self.plugin.call(method, data)
             return output
         assert self.pool is not None
-        with self.pool.acquire() as plugin:
-            if plugin not in self._initialised:  # a new instance of the pool
-                try:
-                    self._initialise(plugin)
-                except _StartError as exc:
-                    raise CallError(f"a new instance failed to start: {exc}", function=method,
-                                    code=134) from None
-            output = plugin.call(method, data)
-            return output
+        try:
+            output = self.pool.call(method, data)
+        except _StartError as exc:  # (raised by the setup of a new instance only)
+            raise CallError(f"a new instance failed to start: {exc}", function=method,
+                            code=134) from None
+        return output
 
     # -- the end -------------------------------------------------------------
     def retire(self, *, shutdown: bool, timeout: float | None = None) -> None:
@@ -247,7 +242,7 @@ class _Build:
             self.pool.close()
 
     def _shutdown(self, plugin: Plugin) -> None:
-        if not self.has["shutdown"] or plugin not in self._initialised:
+        if not self.has["shutdown"]:  # (every instance there is was initialised)
             return
         try:
             plugin.call("shutdown", b"")
@@ -362,12 +357,17 @@ class Extension:
         # they run one thread at a time, a slice each, instead of handing the
         # GIL back and forth at every call. Long ones (measured) do not: their
         # Wasm runs in parallel. Every REMEASURE_EVERY-th call of a long method
-        # takes the turnstile again, to measure it without other callers.
+        # takes the turnstile again, to measure it without other callers, but
+        # only if it is free: waiting for it would keep this thread from calling
+        # for up to a turn (its holder does not hand it over before its turn ends).
         skipped = self._long_methods.get(method)  # < 0: seen long, not yet in a row
-        if skipped is not None and 0 <= skipped < REMEASURE_EVERY:
-            self._long_methods[method] = skipped + 1
-            return self._call(method, params, False)
-        held = TURNSTILE.enter()
+        if skipped is not None and skipped >= 0:
+            if skipped < REMEASURE_EVERY:
+                self._long_methods[method] = skipped + 1
+                return self._call(method, params, False)
+            held = TURNSTILE.try_enter()
+        else:
+            held = TURNSTILE.enter()
         try:
             return self._call(method, params, held)
         finally:

@@ -10,7 +10,7 @@
 
 Threads: `call` may be used from any number of threads. Wasm runs without the
 GIL, so long calls (and a pool: `max_concurrent_calls > 1`) run in parallel;
-short calls, which are mostly Python, take turns a few milliseconds at a time
+short calls, which are mostly Python, take turns 20 ms at a time
 (turnstile.py), which makes more calls per second than letting two threads
 hand the GIL to each other at every call.
 """

@@ -11,13 +11,17 @@ one does; the turnstile gets them there.
 The thread holding the *baton* makes its calls back to back. Another thread
 does not wait for the GIL meanwhile (which would make each of the holder's
 releases a hand-off): it blocks on a lock of its own, and the holder hands the
-baton over at the end of the call that ends its turn (a slice: Python's own
-switch interval, 5 ms by default). If the
-holder stops calling before that, the waiter takes the baton a little after
-the turn's end. Waiters wait in turn however many they are, but give up when
-the holder's turn has outlasted its slice by `escape` (10 ms): the holder is
-inside one long call (a loop waiting for its timeout). They go ahead without
-the baton, and so does every caller until the holder comes back (`stuck`).
+baton over at the end of the call that ends its turn (a slice: four of Python's
+switch intervals, 20 ms by default). A hand-over costs far more than a call:
+on two cores the new holder's core has to wake up, and its caches are cold for
+everything the calls touch (measured on a 2-core VM: two threads made 0.89x
+the calls of one with 5 ms turns, 0.91x with 20 ms, 0.94x with 50 ms), so turns
+are long and hand-overs rare. If the holder stops calling before its
+turn is over, the waiter takes the baton a little after the turn's end.
+Waiters wait in turn however many they are, but give up when the holder's
+turn has outlasted its slice by `escape` (10 ms): the holder is inside one
+long call (a loop waiting for its timeout). They go ahead without the baton,
+and so does every caller until the holder comes back (`stuck`).
 Long calls are not meant to take the baton at all (the caller decides, see
 `extension.py`): their Wasm runs in parallel, which is where a pool of
 instances pays.
@@ -31,9 +35,10 @@ import time
 from collections import deque
 from typing import Final
 
-# How long a thread keeps the baton while others wait: as long as Python lets a
-# thread keep the GIL while others wait (sys.setswitchinterval, 5 ms by default).
-SLICE_S: Final = sys.getswitchinterval()
+# How long a thread keeps the baton while others wait: four times as long as
+# Python lets a thread keep the GIL while others wait (sys.setswitchinterval,
+# 5 ms by default), because a hand-over costs more than a GIL switch (above).
+SLICE_S: Final = 4 * sys.getswitchinterval()
 ESCAPE_S: Final = 0.010  # how long a waiter waits for it at most
 _ident = threading.get_ident
 _now = time.monotonic
@@ -77,6 +82,16 @@ class Turnstile:
         if self.stuck or self._owner == me:
             return False
         return self._wait(me)
+
+    def try_enter(self) -> bool:
+        """`enter` if nobody holds the baton now; never waits (False: go ahead without it)."""
+        if self._baton.acquire(False):
+            me = _ident()
+            self._owner = me
+            if self._last != me or not self._queue:
+                self._last, self._since = me, _now()
+            return True
+        return False
 
     def _wait(self, me: int) -> bool:
         # Block on a lock of our own, which the holder releases when it hands
@@ -133,6 +148,13 @@ class Turnstile:
                     waiter.handed = True
                     self.stuck = False
                     self._owner = 0
+                    # The next turn starts now, not when the waiter has woken up:
+                    # this thread, back for its next call, must sleep until the end
+                    # of that turn, and a timeout computed from its own turn would
+                    # wake it in the middle of it. A waiter that wakes up while
+                    # the holder calls waits for the GIL up to a switch interval,
+                    # woken for nothing at each of the holder's calls meanwhile.
+                    self._since = _now()
                     waiter.lock.release()  # the baton stays taken: it is the waiter's now
                     return
         self.stuck = False
