@@ -172,6 +172,20 @@ def test_start_rebuilds_the_instance_and_clears_vars() -> None:
     assert plugin.id == plugin_id
 
 
+def test_renew_starts_the_next_call_on_a_fresh_instance() -> None:
+    plugin = Plugin(wasm("wat/counter").read_bytes())
+    assert [u64(plugin.call("count", b"")) for _ in range(3)] == [0, 1, 2]
+    plugin.vars["kept"] = b"yes"
+    plugin.renew()
+    assert u64(plugin.call("count", b"")) == 0  # memory and globals as when created
+    assert plugin.vars == {"kept": b"yes"}
+    plugin.renew(keep_vars=False)
+    assert u64(plugin.call("count", b"")) == 0 and plugin.vars == {}
+    plugin.close()
+    with pytest.raises(Error, match="freed"):
+        plugin.renew()
+
+
 def test_reactor_initialisation_runs_once() -> None:
     plugin = Plugin(wasm("wat/reactor").read_bytes())
     assert [u64(plugin.call("inits", b"")) for _ in range(3)] == [1, 1, 1]

@@ -580,6 +580,20 @@ class Plugin:
     def cancel_handle(self) -> CancelHandle:
         return CancelHandle(self)
 
+    def renew(self, keep_vars: bool = True) -> None:
+        """Run the next call on a fresh instance of the same compiled code.
+
+        Its memory and globals start as when the plug-in was created; vars are
+        kept unless `keep_vars` is False. Cheaper than a new `Plugin` (no
+        compilation, linking or registration), and nothing the guest left in
+        its memory survives.
+        """
+        with self._lock:
+            if self.plugin != 1:
+                raise Error("this plug-in has been freed; create a new Plugin")
+            self._needs_rebuild = True
+            self._keep_vars_on_rebuild = keep_vars
+
     def reset(self) -> bool:
         """Forget every kernel allocation (including the last output)."""
         with self._lock:

@@ -36,6 +36,13 @@ def test_state_fresh_per_call_by_default_or_kept() -> None:
         assert [kept.call() for _ in range(3)] == [b"1", b"2", b"3"]
 
 
+def test_vars_outlive_the_fresh_instance_of_each_call() -> None:
+    code = ("let n = 0; function bump() { n += 1; const v = Number(Var.getString('v') || '0') + 1;"
+            " Var.set('v', String(v)); return n + '/' + v }")
+    with Sandbox(code) as fresh:
+        assert [fresh.call() for _ in range(3)] == [b"1/1", b"1/2", b"1/3"]
+
+
 def test_errors_name_the_js_message_and_line() -> None:
     code = "function f(x) {\n  const y = x.length;\n  return y.nope.deeper;\n}"
     with Sandbox(code) as box, pytest.raises(JSError) as caught:

@@ -63,8 +63,9 @@ class Sandbox:
         fuel: optional instruction budget per call (deterministic CPU bound).
         allowed_hosts: host names (globs) `Http.request` may reach; empty
             (the default): no network at all.
-        keep_state: False (default): every call starts from freshly evaluated
-            code, so no JS value survives from one call to the next. True:
+        keep_state: False (default): every call starts from a fresh instance
+            with freshly evaluated code, so no JS value (nor anything else the
+            code left in memory) survives from one call to the next. True:
             globals persist across calls (the code is evaluated once). Values
             the code stores with ``Var.set`` live on the host side and last as
             long as the Sandbox either way.
@@ -135,6 +136,11 @@ class Sandbox:
 
     def _invoke(self, mode: bytes, data: bytes) -> bytes:
         if self._plugin is None or not (self.keep_state or self._fresh):
+            if self._plugin is not None:
+                # A fresh instance, not just a fresh JS context: nothing the last
+                # call left in memory survives, and the pre-initialised runtime
+                # makes it cheaper than a new context (0.56 vs 0.92 ms).
+                self._plugin.renew()
             self._load()
         assert self._plugin is not None
         self._fresh = False
