@@ -51,12 +51,12 @@ def test_a_new_process_reads_only_the_bare_runtime(tmp_path: Path,
     built.write_bytes(js.runtime_bytes())
     monkeypatch.delenv("WASMPLUG_JS_RUNTIME")
     monkeypatch.setenv("WASMPLUG_JS_RUNTIME_DIR", str(tmp_path))
-    for name in ("_cached", "_bare"):  # as in a new process
-        monkeypatch.setattr(prebuilt, name, None)
+    monkeypatch.setattr(prebuilt, "_cached", None)  # as in a new process
+    monkeypatch.setattr(prebuilt, "_derived_paths", {})
     expected = js.bare_runtime_bytes()
     made = tmp_path / f"bare-{prebuilt.recipe_digest()}-s{snapshot.FORMAT}.wasm"
     assert made.read_bytes() == expected
-    monkeypatch.setattr(prebuilt, "_bare", None)
+    monkeypatch.setattr(prebuilt, "_derived_paths", {})
 
     def unread() -> bytes:
         raise AssertionError("the built runtime was read again")

@@ -7,6 +7,7 @@ import logging
 import pytest
 import wasmtime
 
+import wasmplug
 from wasmplug import js
 from wasmplug.js import prebuilt, snapshot
 from wasmplug.js.embed import resolve_host_slots
@@ -46,6 +47,16 @@ def test_a_runtime_that_cannot_be_preinitialised_is_used_as_it_is(
     with pytest.raises(snapshot.SnapshotError, match="exports no __wasmplug_preinit"):
         snapshot.preinitialise(without)
     with caplog.at_level(logging.WARNING, logger="wasmplug.js"):
-        assert prebuilt._make_bare(js.runtime_bytes().replace(
-            snapshot.PREINIT.encode(), b"__wasmplug_preinix")) == without
+        assert prebuilt._preinitialised(without) == without
     assert "could not be pre-initialised" in caplog.text
+
+
+def test_built_plugins_start_with_quickjs_ready_too() -> None:
+    wasm = js.build("export function hi() { Host.outputString('hi ' + Math.random()) }")
+    names = {e.name for e in wasmtime.Module(wasmtime.Engine(), wasm).exports}
+    assert snapshot.PREINIT not in names and snapshot.CONSTRUCTORS not in names and "hi" in names
+    outputs = set()
+    for _ in range(3):
+        with wasmplug.Plugin(wasm, wasi=True) as plugin:
+            outputs.add(plugin.call("hi", b""))
+    assert len(outputs) == 3 and all(o.startswith(b"hi 0.") for o in outputs)

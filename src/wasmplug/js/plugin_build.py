@@ -81,7 +81,7 @@ def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
             raise BuildError(f"{name!r} cannot be a Wasm export name")
     blob = embed.make_blob(raw, names, kind=kind, filename=filename, host_functions=host_functions)
     try:
-        return embed.embed(prebuilt.runtime_bytes(), blob, names, host_functions)
+        return embed.embed(prebuilt.build_base_bytes(), blob, names, host_functions)
     except embed.EmbedError as exc:
         raise BuildError(f"cannot embed {filename}: {exc}") from None
 

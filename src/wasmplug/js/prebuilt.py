@@ -22,6 +22,7 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import wasmtime
@@ -88,7 +89,8 @@ def runtime_path(*, build: bool = True) -> Path:
 
 
 _cached: tuple[Path, bytes] | None = None
-_bare: tuple[Path, Path] | None = None
+_derived_paths: dict[str, tuple[Path, Path]] = {}
+_base: tuple[Path, bytes] | None = None
 
 
 def runtime_bytes() -> bytes:
@@ -102,50 +104,63 @@ def runtime_bytes() -> bytes:
 
 def bare_runtime_path() -> Path:
     """The runtime as a plug-in of its own (the sandbox): no host functions imported,
-    QuickJS started (`snapshot.preinitialise`).
+    QuickJS started (`snapshot.preinitialise`). Made once, see `_derived`."""
+    from .embed import resolve_host_slots
 
-    Made from `runtime_bytes()` once and kept beside it in the runtime folder,
-    named after the runtime it was made from (its recipe digest, or the sha256
-    of a runtime given by $WASMPLUG_JS_RUNTIME); in a read-only runtime folder
-    it goes to a temporary file for this process.
+    return _derived("bare", lambda runtime: _preinitialised(resolve_host_slots(runtime)))
+
+
+def build_base_bytes() -> bytes:
+    """What `js build` embeds code into: the runtime with QuickJS started. Made once."""
+    global _base
+    path = _derived("base", _preinitialised)
+    if _base is None or _base[0] != path:
+        _base = (path, path.read_bytes())
+    return _base[1]
+
+
+def _derived(kind: str, make: Callable[[bytes], bytes]) -> Path:
+    """The file `make(runtime_bytes())`, made once and kept beside the runtime.
+
+    Named after the runtime it was made from (its recipe digest, or the
+    sha256 of a runtime given by $WASMPLUG_JS_RUNTIME), so a new process reads
+    only this file; in a read-only runtime folder it goes to a temporary file
+    for this process.
     """
-    global _bare
     source = runtime_path()
-    if _bare is not None and _bare[0] == source:
-        return _bare[1]
+    known = _derived_paths.get(kind)
+    if known is not None and known[0] == source:
+        return known[1]
     if os.environ.get("WASMPLUG_JS_RUNTIME"):
         tag = hashlib.sha256(runtime_bytes()).hexdigest()[:16]
     else:
         tag = recipe_digest()  # what runtime-<digest>.wasm was built from
-    path = runtime_dir() / f"bare-{tag}-s{snapshot.FORMAT}.wasm"
+    path = runtime_dir() / f"{kind}-{tag}-s{snapshot.FORMAT}.wasm"
     if not path.is_file():
-        bare = _make_bare(runtime_bytes())
+        data = make(runtime_bytes())
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            partial.write_bytes(bare)
+            partial.write_bytes(data)
             os.replace(partial, path)
         except OSError:
-            fd, name = tempfile.mkstemp(prefix=f"wasmplug-bare-{tag}-", suffix=".wasm")
+            fd, name = tempfile.mkstemp(prefix=f"wasmplug-{kind}-{tag}-", suffix=".wasm")
             with os.fdopen(fd, "wb") as f:
-                f.write(bare)
+                f.write(data)
             path = Path(name)
             atexit.register(path.unlink, missing_ok=True)
-    _bare = (source, path)
+    _derived_paths[kind] = (source, path)
     return path
 
 
-def _make_bare(runtime: bytes) -> bytes:
-    """The runtime with no host-function imports, pre-initialised if it can be."""
-    from .embed import resolve_host_slots
-
-    bare = resolve_host_slots(runtime)
+def _preinitialised(runtime: bytes) -> bytes:
+    """`runtime` pre-initialised (`snapshot.preinitialise`), or as it is if that fails."""
     try:
-        return snapshot.preinitialise(bare)
+        return snapshot.preinitialise(runtime)
     except (snapshot.SnapshotError, wasmtime.WasmtimeError) as exc:
-        log.warning("the JavaScript runtime could not be pre-initialised (%s): every sandbox "
+        log.warning("the JavaScript runtime could not be pre-initialised (%s): every instance "
                     "starts QuickJS itself, which is slower", exc)
-        return bare
+        return runtime
 
 
 def bare_runtime_bytes() -> bytes:
