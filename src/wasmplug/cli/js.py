@@ -83,11 +83,17 @@ def exports(source: Path) -> None:
 
 @command.command("runtime")
 def runtime() -> None:
-    """Build the JavaScript runtime now (if needed) and print its path."""
+    """Build the JavaScript runtime now (if needed) and print its path.
+
+    Also makes its pre-initialised copies (for `js build` and the sandbox), so
+    the first build or sandbox after this does not wait for them.
+    """
     from .. import js
 
     try:
         _runtime()
+        js.build_base_bytes()
+        js.bare_runtime_path()
         click.echo(str(js.runtime_path()))
     except Error as exc:
         click.echo(f"error: {exc}", err=True)

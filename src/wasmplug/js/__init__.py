@@ -23,6 +23,7 @@ from .prebuilt import (
     RuntimeMissing,
     bare_runtime_bytes,
     bare_runtime_path,
+    build_base_bytes,
     runtime_bytes,
     runtime_path,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "bare_runtime_bytes",
     "bare_runtime_path",
     "build",
+    "build_base_bytes",
     "build_file",
     "exports_of",
     "host_functions_from_dts",
