@@ -23,6 +23,8 @@ from wasmplug import (
     host_fn,
 )
 
+from .conftest import runaway
+
 pytestmark = pytest.mark.usefixtures("call_path")
 
 # A guest that hands its input to host function `user.transform` (i64 -> i64)
@@ -81,6 +83,22 @@ def test_explicit_signature_with_current_plugin() -> None:
         plugin.return_string(results[0], plugin.input_string(params[0]).upper())
 
     assert string_plugin(shout).call("run", "quiet") == b"QUIET"
+
+
+@runaway(30)  # a deadlock would hang the call
+def test_a_host_function_may_renew_the_plugin_it_serves() -> None:
+    """Plugin.renew() from inside a call applies to the next call (and does not deadlock)."""
+    owner: list[Plugin] = []
+
+    @host_fn(name="transform")
+    def renew_me(text: str) -> str:
+        owner[0].renew()
+        return text.upper()
+
+    plugin = string_plugin(renew_me)
+    owner.append(plugin)
+    assert plugin.call("run", "again") == b"AGAIN"
+    assert plugin.call("run", "and again") == b"AND AGAIN"  # on the fresh instance
 
 
 def test_low_level_function_object() -> None:

@@ -588,11 +588,17 @@ class Plugin:
         compilation, linking or registration), and nothing the guest left in
         its memory survives.
         """
+        if self._owner == threading.get_ident():  # from a host function, inside a call
+            self._renew_flags(keep_vars)
+            return
         with self._lock:
-            if self.plugin != 1:
-                raise Error("this plug-in has been freed; create a new Plugin")
-            self._needs_rebuild = True
-            self._keep_vars_on_rebuild = keep_vars
+            self._renew_flags(keep_vars)
+
+    def _renew_flags(self, keep_vars: bool) -> None:
+        if self.plugin != 1:
+            raise Error("this plug-in has been freed; create a new Plugin")
+        self._needs_rebuild = True
+        self._keep_vars_on_rebuild = keep_vars
 
     def reset(self) -> bool:
         """Forget every kernel allocation (including the last output)."""
