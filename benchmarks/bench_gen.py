@@ -18,7 +18,8 @@ run each, on three sandboxes:
   `Runtime()`, `new_context()`, evaluate the module, call the function.
 
 Rows: (1) start-to-result in a **new process** (timed inside the subprocess,
-Python start-up and imports excluded; wasmplug's compiled-module disk cache
+Python start-up and imports excluded, the imports' garbage collected before
+the clock starts; wasmplug's compiled-module disk cache
 warm and its entries stamped as verified, and the runtime file's SHA-256 and
 imports/exports remembered (wasmplug/source_memo.py), which is what `wasmplug
 gen run` meets from its third run on (the second verifies the entries in full); the
@@ -132,6 +133,11 @@ def new_process(peer: str, eval_path: Path, env: dict[str, str]) -> float:
     """Seconds from nothing set up to the result, inside a fresh interpreter."""
     script = (f"import json, sys, time\nCODE = {CODE!r}\nINPUT = {INPUT!r}\n"
               f"EVAL_WASM = {str(eval_path)!r}\n{SOURCES[peer]}\n"
+              # The imports' garbage is collected before the clock starts, for every
+              # peer alike: a collection the imports made due (1.5 ms for CPython's
+              # generation 1 after wasmplug's imports) must not land in one peer's
+              # window by chance.
+              "import gc\ngc.collect()\n"
               "t = time.perf_counter(); out = once(); t = time.perf_counter() - t\n"
               "print(json.dumps([out, t]))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
