@@ -59,12 +59,18 @@ def _sections(wasm: bytes) -> list[_Section]:
     return out
 
 
+def _assemble(sections: list[_Section]) -> bytes:
+    """A module made of `sections`, in the order given."""
+    return b"\0asm\x01\0\0\0" + b"".join(
+        bytes([s.id]) + encode_uleb(len(s.payload)) + s.payload for s in sections)
+
+
 def _vec(payload: bytes) -> tuple[int, Reader]:
     r = Reader(payload)
     return r.uleb(), r
 
 
-def _function_imports(payload: bytes, kind: int = 0) -> int:
+def _count_imports(payload: bytes, kind: int = 0) -> int:
     """How many imports of `kind` (0 functions, 3 globals) the import section has."""
     count, r = _vec(payload)
     found = 0
@@ -140,7 +146,7 @@ def resolve_host_slots(runtime: bytes, host_functions: list[str] | tuple[str, ..
     if seen != set(range(HOST_SLOTS)):
         raise EmbedError("not a wasmplug JS runtime: it has no host-function slots "
                          f"(imports {USER_MODULE}.{SLOT_PREFIX}0..{HOST_SLOTS - 1})")
-    return b"\0asm\x01\0\0\0" + b"".join(bytes([s.id]) + encode_uleb(len(s.payload)) + s.payload for s in out)
+    return _assemble(out)
 
 
 def _skip_import_desc(r: Reader) -> None:
@@ -172,7 +178,7 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
     for needed in (SECTION_TYPE, SECTION_FUNCTION, SECTION_EXPORT, SECTION_CODE):
         if needed not in by_id:
             raise EmbedError(f"the runtime binary has no section {needed}")
-    imported = _function_imports(by_id[SECTION_IMPORT].payload) if SECTION_IMPORT in by_id else 0
+    imported = _count_imports(by_id[SECTION_IMPORT].payload) if SECTION_IMPORT in by_id else 0
     exports = _exports(by_id[SECTION_EXPORT].payload)
     funcs = {name: index for name, kind, index in exports if kind == 0}
     try:
@@ -227,7 +233,7 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
     for sid in (SECTION_DATACOUNT, SECTION_DATA):
         if sid not in by_id:
             _insert(out, _Section(sid, replaced[sid]))
-    return b"\0asm\x01\0\0\0" + b"".join(bytes([s.id]) + encode_uleb(len(s.payload)) + s.payload for s in out)
+    return _assemble(out)
 
 
 def _insert(sections: list[_Section], new: _Section) -> None:

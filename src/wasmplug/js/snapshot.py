@@ -25,7 +25,7 @@ import wasmtime
 
 from wasmplug.binary import encode_name, encode_sleb, encode_uleb
 
-from .embed import EmbedError, _exports, _function_imports, _Section, _sections, _vec
+from .embed import EmbedError, _assemble, _count_imports, _exports, _Section, _sections, _vec
 
 PREINIT = "__wasmplug_preinit"
 CONSTRUCTORS = "_initialize"
@@ -51,7 +51,7 @@ def preinitialise(wasm: bytes) -> bytes:
     exports = {name for name, _, _ in _exports(by_id[_SECTION_EXPORT].payload)}
     if PREINIT not in exports:
         raise SnapshotError(f"the module exports no {PREINIT}")
-    imported_globals = (_function_imports(by_id[_SECTION_IMPORT].payload, kind=3)
+    imported_globals = (_count_imports(by_id[_SECTION_IMPORT].payload, kind=3)
                         if _SECTION_IMPORT in by_id else 0)
     globals_ = _globals(by_id.get(_SECTION_GLOBAL))
     mutable = [i for i, (_, mut, _) in enumerate(globals_) if mut]
@@ -206,6 +206,5 @@ def _data_section(memory: bytes, original: _Section | None) -> bytes:
 
 
 def _rebuild(sections: list[_Section], replaced: dict[int, bytes]) -> bytes:
-    return b"\0asm\x01\0\0\0" + b"".join(
-        bytes([s.id]) + encode_uleb(len(body)) + body
-        for s in sections for body in [replaced.get(s.id, s.payload) if s.id else s.payload])
+    return _assemble([_Section(s.id, replaced.get(s.id, s.payload) if s.id else s.payload)
+                      for s in sections])
