@@ -61,7 +61,7 @@ module.exports = function (input) {
 INPUT = "hello world"
 EXPECTED = "3"
 PEERS = ("wasmplug-gen", "eval.wasm", "quickjs-rs")
-SETTLED_S = 2.1  # wasmplug.cache stamps entries whose ctime is at least 2 s old
+SETTLED_S = 2.1  # wasmplug._cache stamps entries whose ctime is at least 2 s old
 
 
 def eval_wasm(cache: Path) -> Path:

@@ -54,8 +54,8 @@ import atheris  # noqa: E402
 
 with atheris.instrument_imports(include=["wasmplug"]):
     import wasmplug
-    import wasmplug.http  # imported lazily by wasmplug: instrument it too
-    from wasmplug.host_functions import Function, ValType
+    import wasmplug._http  # imported lazily by wasmplug: instrument it too
+    from wasmplug._host_functions import Function, ValType
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import wasmtime
 
-from wasmplug import cache
-from wasmplug.engine import EngineSettings, Runtime
+from wasmplug import _cache
+from wasmplug._engine import EngineSettings, Runtime
 
 from .conftest import wasm
 
@@ -47,7 +47,7 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def entries(directory: Path) -> list[Path]:
     """The cache entry of the echo module, if written (the kernel has its own)."""
-    entry = directory / f"{cache.entry_key(SHA, EngineSettings().fingerprint())}.cwasm"
+    entry = directory / f"{_cache.entry_key(SHA, EngineSettings().fingerprint())}.cwasm"
     return [entry] if entry.exists() or entry.is_symlink() else []
 
 
@@ -103,7 +103,7 @@ def test_entry_signed_with_another_key_is_refused(cache_dir: Path,
 
 def look_foreign(monkeypatch: pytest.MonkeyPatch, target: Path) -> None:
     """Make `target` look owned by another user to the cache's checks (no root needed)."""
-    real = cache._lstat
+    real = _cache._lstat
 
     def lstat(path: Path) -> os.stat_result:
         info = real(path)
@@ -112,7 +112,7 @@ def look_foreign(monkeypatch: pytest.MonkeyPatch, target: Path) -> None:
             fields[stat.ST_UID] = os.geteuid() + 1
             return os.stat_result(fields)
         return info
-    monkeypatch.setattr(cache, "_lstat", lstat)
+    monkeypatch.setattr(_cache, "_lstat", lstat)
 
 
 def test_entry_owned_by_another_user_is_never_loaded_nor_removed(
@@ -209,24 +209,24 @@ def test_group_writable_directory_disables_the_cache(cache_dir: Path,
 
 def test_cache_can_be_disabled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WASMPLUG_CACHE_DIR", "off")
-    assert cache.cache_dir() is None
+    assert _cache.cache_dir() is None
     runtime = CountingRuntime(monkeypatch)
     runtime.load()
     assert runtime.compiles == 1
-    cache.set_cache_dir(tmp_path / "explicit")
+    _cache.set_cache_dir(tmp_path / "explicit")
     try:
-        assert cache.cache_dir() == tmp_path / "explicit"
-        cache.set_cache_dir(None)
-        assert cache.cache_dir() is None
+        assert _cache.cache_dir() == tmp_path / "explicit"
+        _cache.set_cache_dir(None)
+        assert _cache.cache_dir() is None
     finally:
-        cache._explicit_set = False
+        _cache._explicit_set = False
 
 
 def test_key_depends_on_engine_settings() -> None:
     plain = EngineSettings().fingerprint()
     fuel = EngineSettings(fuel=True).fingerprint()
     assert plain != fuel
-    assert cache.entry_key(SHA, plain) != cache.entry_key(SHA, fuel)
+    assert _cache.entry_key(SHA, plain) != _cache.entry_key(SHA, fuel)
     assert "wasmtime=" in plain
 
 
@@ -240,11 +240,11 @@ def test_kernel_is_cached_too(cache_dir: Path) -> None:
 
 def test_budgeted_rewrite_is_cached_apart_from_the_original(
         cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from wasmplug import memory_budget
+    from wasmplug import _memory_budget
 
     rewrites: list[int] = []
-    real = memory_budget.rewrite
-    monkeypatch.setattr(memory_budget, "rewrite", lambda wasm: rewrites.append(1) or real(wasm))
+    real = _memory_budget.rewrite
+    monkeypatch.setattr(_memory_budget, "rewrite", lambda wasm: rewrites.append(1) or real(wasm))
     first = CountingRuntime(monkeypatch)
     budgeted = first.runtime.compile(ECHO, SHA, "main", budget=True)
     plain = first.runtime.compile(ECHO, SHA, "main")
@@ -260,18 +260,18 @@ def test_budgeted_rewrite_is_cached_apart_from_the_original(
 def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every entry look old enough to be stamped (as if written seconds ago)."""
     real = __import__("time").time_ns
-    monkeypatch.setattr(cache.time, "time_ns", lambda: real() + 10 * cache.SETTLED_NS)
+    monkeypatch.setattr(_cache.time, "time_ns", lambda: real() + 10 * _cache.SETTLED_NS)
 
 
 def hashing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count the full HMAC checks of cache payloads (sizes hashed)."""
     sizes: list[int] = []
-    real = cache.hmac.digest
+    real = _cache.hmac.digest
 
     def counting(key: bytes, msg: Any, digest: str) -> bytes:
         sizes.append(len(msg))
         return real(key, msg, digest)
-    monkeypatch.setattr(cache.hmac, "digest", counting)
+    monkeypatch.setattr(_cache.hmac, "digest", counting)
     return sizes
 
 
@@ -280,15 +280,15 @@ def test_a_verified_entry_is_stamped_and_then_mapped_without_rehashing(
     CountingRuntime(monkeypatch).load()
     entry = entries(cache_dir)[0]
     mac = entry.with_suffix(".mac")
-    assert len(mac.read_bytes()) == len(cache.MAGIC) + 32  # fresh: too recent to stamp
+    assert len(mac.read_bytes()) == len(_cache.MAGIC) + 32  # fresh: too recent to stamp
     checked = CountingRuntime(monkeypatch)
     sizes = hashing(monkeypatch)
     assert works(checked.load()) and checked.compiles == 0
     assert len(entry.read_bytes()) in sizes  # the whole payload was verified
-    assert len(mac.read_bytes()) == len(cache.MAGIC) + 32  # still within the racy window
+    assert len(mac.read_bytes()) == len(_cache.MAGIC) + 32  # still within the racy window
     settled(monkeypatch)
     CountingRuntime(monkeypatch).load()
-    assert len(mac.read_bytes()) == len(cache.MAGIC) + 64 and oct(mac.stat().st_mode)[-3:] == "600"
+    assert len(mac.read_bytes()) == len(_cache.MAGIC) + 64 and oct(mac.stat().st_mode)[-3:] == "600"
     sizes.clear()
     mapped = CountingRuntime(monkeypatch)
     assert works(mapped.load()) and mapped.compiles == 0
@@ -301,7 +301,7 @@ def test_an_entry_changed_after_its_stamp_is_verified_again_and_refused(
     settled(monkeypatch)
     CountingRuntime(monkeypatch).load()  # stamps it
     entry = entries(cache_dir)[0]
-    assert len(entry.with_suffix(".mac").read_bytes()) == len(cache.MAGIC) + 64
+    assert len(entry.with_suffix(".mac").read_bytes()) == len(_cache.MAGIC) + 64
     __import__("time").sleep(0.05)  # a later clock tick: the write below changes ctime
     blob = bytearray(entry.read_bytes())
     blob[-100] ^= 0xFF
@@ -345,17 +345,17 @@ def test_the_cache_stays_under_its_size_cap_removing_the_oldest_entries(
     first = numbered_module(0)
     runtime.disk_cache.load_or_compile(first, "m0")
     __import__("time").sleep(0.05)  # a later clock tick: m0 is strictly the oldest entry
-    one = (cache_dir / f"{cache.entry_key('m0', runtime.disk_cache.fingerprint)}.cwasm").stat().st_size
+    one = (cache_dir / f"{_cache.entry_key('m0', runtime.disk_cache.fingerprint)}.cwasm").stat().st_size
     # Room for about 5 of these (the kernel's entry, bigger and older, goes first).
     monkeypatch.setenv("WASMPLUG_CACHE_MAX_MB", str(one * 5.5 / 2**20))
     for n in range(1, 12):
         runtime.disk_cache.load_or_compile(numbered_module(n), f"m{n}")
     cwasm = list(cache_dir.glob("*.cwasm"))
     assert 3 <= len(cwasm) <= 5
-    assert sum(p.stat().st_size for p in cwasm) <= cache.max_bytes()
+    assert sum(p.stat().st_size for p in cwasm) <= _cache.max_bytes()
     assert len(list(cache_dir.glob("*.mac"))) == len(cwasm)  # removed in pairs
-    newest = cache_dir / f"{cache.entry_key('m11', runtime.disk_cache.fingerprint)}.cwasm"
-    oldest = cache_dir / f"{cache.entry_key('m0', runtime.disk_cache.fingerprint)}.cwasm"
+    newest = cache_dir / f"{_cache.entry_key('m11', runtime.disk_cache.fingerprint)}.cwasm"
+    oldest = cache_dir / f"{_cache.entry_key('m0', runtime.disk_cache.fingerprint)}.cwasm"
     assert newest.exists() and not oldest.exists()
     again = CountingRuntime(monkeypatch)  # an evicted module is simply compiled again
     module = again.runtime.disk_cache.load_or_compile(first, "m0")
@@ -366,5 +366,5 @@ def test_a_bad_size_cap_falls_back_to_the_default(monkeypatch: pytest.MonkeyPatc
                                                   caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("WASMPLUG_CACHE_MAX_MB", "lots")
     with caplog.at_level(logging.WARNING, logger="wasmplug.cache"):
-        assert cache.max_bytes() == 512 * 2**20
+        assert _cache.max_bytes() == 512 * 2**20
     assert "not a number of MiB" in caplog.text

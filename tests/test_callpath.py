@@ -6,7 +6,7 @@ import pytest
 import wasmtime
 
 from wasmplug import _callpath
-from wasmplug.engine import EngineSettings, runtime
+from wasmplug._engine import EngineSettings, runtime
 
 WAT = """
 (module

@@ -23,7 +23,7 @@ import pytest
 
 import wasmplug
 import wasmplug.extism as ours
-from wasmplug import runtime_events
+from wasmplug import _runtime_events
 
 from .conftest import ROOT, wasm
 
@@ -359,13 +359,13 @@ def test_set_log_file_receives_runtime_events_at_its_level(tmp_path: Path) -> No
 def test_nothing_is_logged_or_timed_on_the_call_path_without_a_listener(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # no handler configured in the test process
-    assert not runtime_events.enabled_for(runtime_events.CALL_EVENTS)
+    assert not _runtime_events.enabled_for(_runtime_events.CALL_EVENTS)
 
     def fail(*args: object, **kwargs: object) -> object:
         raise AssertionError("call events were produced with nobody listening")
 
-    monkeypatch.setattr(runtime_events, "observe_call", fail)
-    monkeypatch.setattr(runtime_events.log, "handle", fail)
+    monkeypatch.setattr(_runtime_events, "observe_call", fail)
+    monkeypatch.setattr(_runtime_events.log, "handle", fail)
     plugin = wasmplug.Plugin(wasm("echo"), functions=[])
     for _ in range(3):
         assert plugin.call("echo", b"x") == b"x"

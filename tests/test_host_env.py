@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from wasmplug import CallError, ManifestError, Plugin
-from wasmplug.http import host_allowed
+from wasmplug._http import host_allowed
 
 from .conftest import ROOT, wasm
 
@@ -98,22 +98,22 @@ def test_plugin_logs_reach_the_logging_module(caplog: pytest.LogCaptureFixture) 
 
 
 def test_log_level_seen_by_plugins(caplog: pytest.LogCaptureFixture) -> None:
-    from wasmplug import logs
+    from wasmplug import _logs
 
     with caplog.at_level(logging.WARNING, logger="wasmplug.plugin"):
-        assert logs.abi_log_level() == 3
-    with caplog.at_level(logs.TRACE, logger="wasmplug.plugin"):
-        assert logs.abi_log_level() == 0
+        assert _logs.abi_log_level() == 3
+    with caplog.at_level(_logs.TRACE, logger="wasmplug.plugin"):
+        assert _logs.abi_log_level() == 0
 
 
 def test_logging_off_by_default_in_a_fresh_process() -> None:
     code = textwrap.dedent("""
         import wasmplug
-        from wasmplug import logs
-        print(logs.abi_log_level())
+        from wasmplug import _logs
+        print(_logs.abi_log_level())
         lines = []
         sink = wasmplug.set_log_custom(lines.append, "info")
-        print(logs.abi_log_level())
+        print(_logs.abi_log_level())
         p = wasmplug.Plugin(open(HOST_ENV, "rb").read())
         p.call("log", "info:shown")
         p.call("log", "debug:hidden")

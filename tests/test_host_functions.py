@@ -233,7 +233,7 @@ def test_functions_default_to_the_registry_and_can_be_chosen() -> None:
     assert Plugin(STRING_GUEST).call("run", "x") == b"from the registry"
     with pytest.raises(LoadError, match=r"unknown import extism:host/user\.transform"):
         Plugin(STRING_GUEST, functions=[])
-    wasmplug.host_functions.HOST_FN_REGISTRY.remove(registered)
+    wasmplug._host_functions.HOST_FN_REGISTRY.remove(registered)
 
 
 def test_later_definition_of_the_same_name_wins() -> None:

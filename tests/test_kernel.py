@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import wasmtime
 
-from wasmplug.engine import EngineSettings, Runtime
-from wasmplug.kernel import BUDGET_TAKE_OOM, budget_set
+from wasmplug._engine import EngineSettings, Runtime
+from wasmplug._kernel import BUDGET_TAKE_OOM, budget_set
 
 MASK = (1 << 64) - 1
 

@@ -306,7 +306,7 @@ def test_a_timeout_that_fires_before_the_wasm_starts_still_stops_the_call(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The ticker may fire before the calling thread reaches the Wasm (a descheduled
     thread on a busy machine): the call must still end as a timeout, not loop forever."""
-    from wasmplug.engine import EngineSettings, runtime
+    from wasmplug._engine import EngineSettings, runtime
 
     ticker = runtime(EngineSettings()).ticker
     real = ticker.schedule

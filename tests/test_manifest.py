@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from wasmplug import LoadError, Manifest, ManifestError, MemoryOptions, Plugin, WasmData, WasmFile
-from wasmplug.manifest import load_modules, parse_source
+from wasmplug._manifest import load_modules, parse_source
 
 from .conftest import wasm
 

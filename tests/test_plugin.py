@@ -268,7 +268,7 @@ def test_the_epoch_ticker_is_woken_only_for_a_new_earliest_deadline() -> None:
     an earlier one wakes it, and fires on time."""
     import wasmtime
 
-    from wasmplug.engine import EpochTicker
+    from wasmplug._engine import EpochTicker
 
     class CountingCondition(threading.Condition):
         notified = 0

@@ -35,10 +35,10 @@ from hypothesis.stateful import (
 )
 
 import wasmplug
-from wasmplug.engine import EngineSettings, runtime
-from wasmplug.host_functions import Function, Val, ValType
-from wasmplug.kernel import BUDGET_TAKE_OOM, budget_set
-from wasmplug.manifest import parse_source
+from wasmplug._engine import EngineSettings, runtime
+from wasmplug._host_functions import Function, Val, ValType
+from wasmplug._kernel import BUDGET_TAKE_OOM, budget_set
+from wasmplug._manifest import parse_source
 
 from .conftest import runaway
 
@@ -1044,7 +1044,7 @@ EXOTIC_SIGNATURES = {
 def test_exotic_value_types_in_signatures_do_not_crash_the_process(case: str) -> None:
     script = textwrap.dedent("""
         import sys, wasmplug
-        from wasmplug.host_functions import Function, ValType
+        from wasmplug._host_functions import Function, ValType
         echo = Function(None, "hello_world", [ValType.I64], [ValType.I64], lambda *a: None)
         try:
             plugin = wasmplug.Plugin(sys.argv[1], functions=[echo])

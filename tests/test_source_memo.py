@@ -1,4 +1,4 @@
-"""What wasmplug remembers about a .wasm file across processes (source_memo.py)."""
+"""What wasmplug remembers about a .wasm file across processes (_source_memo.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import wasmplug
-from wasmplug import cache, engine, manifest, source_memo
+from wasmplug import _cache, _engine, _manifest, _source_memo
+from wasmplug._manifest import LoadedModule
 from wasmplug.binary import ModuleFacts
-from wasmplug.manifest import LoadedModule
 
 from .conftest import wasm
 
@@ -34,24 +34,24 @@ def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every file look written long enough ago for its times to be trusted."""
-    real = cache.time.time_ns
-    monkeypatch.setattr(cache.time, "time_ns", lambda: real() + 10 * cache.SETTLED_NS)
+    real = _cache.time.time_ns
+    monkeypatch.setattr(_cache.time, "time_ns", lambda: real() + 10 * _cache.SETTLED_NS)
 
 
 def new_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Forget the compiled modules held in memory, as a new process would not have them."""
-    monkeypatch.setattr(engine, "_runtimes", {})
+    monkeypatch.setattr(_engine, "_runtimes", {})
 
 
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Record every module file whose bytes are read."""
     seen: list[Path] = []
-    real = manifest._read_open_file
+    real = _manifest._read_open_file
 
     def counting(f: object, path: Path, deadline: float | None) -> bytes:
         seen.append(path)
         return real(f, path, deadline)
-    monkeypatch.setattr(manifest, "_read_open_file", counting)
+    monkeypatch.setattr(_manifest, "_read_open_file", counting)
     return seen
 
 
@@ -116,7 +116,7 @@ def test_a_tampered_memo_is_ignored_and_replaced(
     if damage == "flip a byte":
         blob[40] ^= 0xFF
     else:  # point the memo at another module's compiled code, keeping the old signature
-        sha = manifest.hashlib.sha256(module.read_bytes()).hexdigest()
+        sha = _manifest.hashlib.sha256(module.read_bytes()).hexdigest()
         blob = bytearray(bytes(blob).replace(sha.encode(), b"f" * 64))
     memo.write_bytes(bytes(blob))
     new_process(monkeypatch)
@@ -152,8 +152,8 @@ def test_no_memo_with_the_cache_off(tmp_path: Path, module: Path,
     monkeypatch.setenv("WASMPLUG_CACHE_DIR", "off")
     settled(monkeypatch)
     info = os.stat(module)
-    source_memo.remember(module, info, info, "0" * 64, ModuleFacts.of(b""))
-    assert source_memo.recall(module, info) is None
+    _source_memo.remember(module, info, info, "0" * 64, ModuleFacts.of(b""))
+    assert _source_memo.recall(module, info) is None
     assert vowels(module)
 
 
@@ -172,5 +172,5 @@ def test_memos_count_towards_the_cache_size_cap(cache_dir: Path, module: Path,
     old.write_bytes(b"x" * 300_000)  # an old, large memo (of a file loaded long ago)
     os.utime(old, ns=(1, 1))
     monkeypatch.setenv("WASMPLUG_CACHE_MAX_MB", "0.25")
-    cache.prune(cache_dir)
+    _cache.prune(cache_dir)
     assert not old.exists()

@@ -11,7 +11,7 @@ import wasmtime
 
 import wasmplug
 from wasmplug import _versions
-from wasmplug.engine import WASMTIME_VERSION
+from wasmplug._engine import WASMTIME_VERSION
 
 
 def test_the_wasmtime_version_is_the_installed_one() -> None:

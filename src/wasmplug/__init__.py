@@ -10,9 +10,9 @@ Python SDK::
         print(plugin.call("count_vowels", "hello world"))
 """
 
-from .cache import set_cache_dir
-from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
-from .host_functions import (
+from ._cache import set_cache_dir
+from ._errors import CallError, CallTimeout, Error, LoadError, ManifestError
+from ._host_functions import (
     Codec,
     CurrentPlugin,
     Function,
@@ -23,9 +23,9 @@ from .host_functions import (
     ValType,
     host_fn,
 )
-from .inspection import inspect_plugin
-from .logs import set_log_custom, set_log_file
-from .manifest import (
+from ._inspection import inspect_plugin
+from ._logs import set_log_custom, set_log_file
+from ._manifest import (
     LoadLimits,
     Manifest,
     MemoryOptions,
@@ -35,9 +35,9 @@ from .manifest import (
     load_limits,
     set_load_limits,
 )
-from .plugin import CancelHandle, CompiledPlugin, Plugin
-from .pool import AsyncPluginPool, PluginPool, PoolTimeout
-from .wasi import WasiOptions
+from ._plugin import CancelHandle, CompiledPlugin, Plugin
+from ._pool import AsyncPluginPool, PluginPool, PoolTimeout
+from ._wasi import WasiOptions
 
 
 def __getattr__(name: str) -> str:
@@ -56,7 +56,7 @@ def __getattr__(name: str) -> str:
 
 def extism_version() -> str:
     """The runtime's version: wasmplug's, with the wasmtime it runs on."""
-    from .engine import WASMTIME_VERSION
+    from ._engine import WASMTIME_VERSION
 
     return f"wasmplug {__getattr__('__version__')} (wasmtime {WASMTIME_VERSION})"
 

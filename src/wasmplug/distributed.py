@@ -22,8 +22,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
-from .errors import Error
-from .manifest import Manifest, WasmFile, WasmUrl, parse_source, read_module
+from . import Error, Manifest, WasmFile, WasmUrl
 
 
 def _ray() -> Any:
@@ -40,7 +39,7 @@ def portable_manifest(source: Any) -> dict[str, Any]:
     URL sources stay URLs (each actor downloads them); hashes are kept and so
     verified on arrival.
     """
-    manifest: Manifest = parse_source(source)
+    manifest = Manifest.parse(source)
     wasm: list[dict[str, Any]] = []
     for entry in manifest.wasm:
         portable: dict[str, Any]
@@ -49,7 +48,7 @@ def portable_manifest(source: Any) -> dict[str, Any]:
             if entry.method:
                 portable["method"] = entry.method
         elif isinstance(entry, WasmFile):
-            portable = {"data": read_module(entry)}
+            portable = {"data": entry.read()}
         else:
             portable = {"data": entry.data}
         portable.update({k: v for k in ("name", "hash") if (v := getattr(entry, k)) is not None})
@@ -64,7 +63,7 @@ class _PluginActor:
     """The body of the Ray actor: one plug-in instance in a Ray worker."""
 
     def __init__(self, manifest: dict[str, Any], plugin_kwargs: dict[str, Any]) -> None:
-        from .plugin import Plugin
+        from . import Plugin
 
         self.plugin = Plugin(manifest, **plugin_kwargs)
 

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import _callpath, extism_version
-from .errors import Error
-from .host_functions import (
+from ._errors import Error
+from ._host_functions import (
     HOST_FN_REGISTRY,
     Codec,
     CurrentPlugin,
@@ -35,8 +35,8 @@ from .host_functions import (
     _result,
     host_fn,
 )
-from .logs import CustomLogger, set_log_custom, set_log_file
-from .plugin import CancelHandle, CompiledPlugin, Plugin
+from ._logs import CustomLogger, set_log_custom, set_log_file
+from ._plugin import CancelHandle, CompiledPlugin, Plugin
 
 
 class _Base64Encoder(json.JSONEncoder):

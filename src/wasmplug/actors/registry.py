@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from ..errors import Error
+from .. import Error
 
 if TYPE_CHECKING:
     from .server import PluginServer

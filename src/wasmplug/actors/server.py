@@ -20,14 +20,14 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CallError, Error
-from ..plugin import CLOSE_TIMEOUT_S, CompiledPlugin, Plugin
+from .. import CallError, CompiledPlugin, Error, Plugin
 
 if TYPE_CHECKING:
     from .supervisor import Supervisor
 
 log = logging.getLogger("wasmplug.actors")
 _names = itertools.count(1)
+STOP_TIMEOUT_S = 5.0  # how long stop() waits by default, as Plugin.close does
 
 
 class ServerStopped(Error):
@@ -95,7 +95,7 @@ class PluginServer:
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop after the messages already in the mailbox, waiting up to `timeout` s
-        (default `CLOSE_TIMEOUT_S`, 5 s).
+        (default `STOP_TIMEOUT_S`, 5 s, as `Plugin.close`).
 
         If they are not done by then (a runaway call, say), the running call
         is cancelled (it fails with `CallTimeout`), the messages left fail
@@ -103,7 +103,7 @@ class PluginServer:
         `timeout` s more.
         """
         if timeout is None:
-            timeout = CLOSE_TIMEOUT_S
+            timeout = STOP_TIMEOUT_S
         thread = self._thread
         if thread is None or not thread.is_alive():
             return

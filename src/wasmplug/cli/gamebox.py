@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..errors import Error
+from .. import Error
 
 
 def _app_modules() -> None:

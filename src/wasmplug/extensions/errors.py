@@ -7,7 +7,7 @@ about in `extension` (and `method`).
 
 from __future__ import annotations
 
-from ..errors import Error
+from .. import Error
 
 
 class ExtensionError(Error):

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import Error
+from .. import Error
 from .config import ExtensionConfig, load_config
 from .errors import ExtensionConfigError, ExtensionError, ExtensionNotFound, MethodNotOffered
 from .extension import READY, UNLOADED, Capability, Event, Extension, ExtensionStatus

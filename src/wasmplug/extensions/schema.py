@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import Error
+from .. import Error
 
 Validator = Callable[[Any], object]
 

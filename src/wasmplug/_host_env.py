@@ -14,12 +14,12 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from . import http, logs
+from . import _http, _logs
 from ._callpath import I32, I64
-from .manifest import HTTP_TOKEN
+from ._manifest import HTTP_TOKEN
 
 if TYPE_CHECKING:
-    from .plugin import Plugin
+    from ._plugin import Plugin
 
 
 class HostError(Exception):
@@ -134,20 +134,20 @@ def http_request(request: int, body: int) -> int:
     url = spec["url"]
     manifest = plugin._compiled.manifest
     try:
-        host = http.request_host(url)
-        if not http.host_allowed(host, manifest.allowed_hosts):
+        host = _http.request_host(url)
+        if not _http.host_allowed(host, manifest.allowed_hosts):
             raise HostError(
                 f"HTTP request to {url} is not allowed: the host {host!r} does not match the "
                 "manifest's allowed_hosts")
         payload = kernel.take_bytes(body, "http request body") if body else None
-        response = http.send(method.upper(), url, headers, payload, plugin._time_left(),
+        response = _http.send(method.upper(), url, headers, payload, plugin._time_left(),
                              manifest.memory.http_response_limit)
-    except http.HttpTimeout:
+    except _http.HttpTimeout:
         plugin._timed_out()
         raise HostError("timeout") from None
-    except http.ResponseTooLarge as exc:
+    except _http.ResponseTooLarge as exc:
         raise LimitError(str(exc), "memory.max_http_response_bytes", exc.limit) from None
-    except http.HttpError as exc:
+    except _http.HttpError as exc:
         raise HostError(str(exc)) from None
     plugin.http_status = response.status
     plugin.http_headers = response.headers
@@ -172,23 +172,23 @@ def _logger(level: int) -> Callable[[int], None]:
     def log(message: int) -> None:
         plugin = active()
         kernel = plugin._kernel
-        if not logs.plugin_logger.isEnabledFor(level) or logs.abi_log_level() == logs.LOG_OFF:
+        if not _logs.plugin_logger.isEnabledFor(level) or _logs.abi_log_level() == _logs.LOG_OFF:
             kernel.take(message)
             return
         data = kernel.take_bytes(message, "log message")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            logs.plugin_logger.error("plug-in log message is not valid UTF-8 (%s)", exc,
+            _logs.plugin_logger.error("plug-in log message is not valid UTF-8 (%s)", exc,
                                      extra={"plugin_id": str(plugin.id)})
             return
-        logs.plugin_logger.log(level, "%s", text, extra={"plugin_id": str(plugin.id)})
+        _logs.plugin_logger.log(level, "%s", text, extra={"plugin_id": str(plugin.id)})
     log.__name__ = f"log_{logging.getLevelName(level).lower()}"
     return log
 
 
 def get_log_level() -> int:
-    return logs.abi_log_level()
+    return _logs.abi_log_level()
 
 
 # name -> (params, results, implementation): the host half of ABI.md 2.1.
@@ -199,7 +199,7 @@ HOST_FUNCTIONS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...], Callable
     "http_request": ((I64, I64), (I64,), http_request),
     "http_status_code": ((), (I32,), http_status_code),
     "http_headers": ((), (I64,), http_headers),
-    "log_trace": ((I64,), (), _logger(logs.TRACE)),
+    "log_trace": ((I64,), (), _logger(_logs.TRACE)),
     "log_debug": ((I64,), (), _logger(logging.DEBUG)),
     "log_info": ((I64,), (), _logger(logging.INFO)),
     "log_warn": ((I64,), (), _logger(logging.WARNING)),

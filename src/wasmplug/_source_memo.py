@@ -13,7 +13,7 @@ checked against the remembered SHA-256).
 
 A user cannot set a file's ctime and any write changes it, so an unchanged
 identity means unchanged contents; the memo is only written for a file whose
-ctime was at least `cache.SETTLED_NS` old and did not move while it was read
+ctime was at least `_cache.SETTLED_NS` old and did not move while it was read
 (git's "racy timestamp" rule). Memos are HMAC-signed with the cache's secret,
 so only this user's own wasmplug can have written them. Caching off
 (`WASMPLUG_CACHE_DIR=off`): no memo.
@@ -30,7 +30,7 @@ import os
 import time
 from pathlib import Path
 
-from . import cache
+from . import _cache
 from .binary import ModuleFacts
 
 log = logging.getLogger("wasmplug.cache")
@@ -46,14 +46,14 @@ def _identity(path: Path, info: os.stat_result) -> str:
 
 def _where(path: Path) -> tuple[Path, bytes] | None:
     """(memo file for `path`, the cache secret), or None when caching is off or unusable."""
-    directory = cache.cache_dir()
+    directory = _cache.cache_dir()
     if directory is None:
         return None
     memos = directory / "sources"
     try:
-        if not (cache.private_dir(directory) and cache.private_dir(memos)):
+        if not (_cache.private_dir(directory) and _cache.private_dir(memos)):
             return None
-        secret = cache.secret(directory)
+        secret = _cache.secret(directory)
     except OSError:
         return None
     name = hashlib.sha256(str(path).encode()).hexdigest()[:40]
@@ -68,7 +68,7 @@ def recall(path: Path, info: os.stat_result) -> tuple[str, ModuleFacts] | None:
         return None
     memo, secret = found
     try:
-        if cache.owned_regular_file(memo) is None:
+        if _cache.owned_regular_file(memo) is None:
             return None
         blob = memo.read_bytes()
         mac, payload = blob[:_DIGEST], blob[_DIGEST:]
@@ -90,7 +90,7 @@ def remember(path: Path, before: os.stat_result, after: os.stat_result, sha256: 
     """Keep what was read from `path`: `before` and `after` are its fstat around the read."""
     path = path.absolute()
     identity = _identity(path, before)
-    if identity != _identity(path, after) or time.time_ns() - before.st_ctime_ns < cache.SETTLED_NS:
+    if identity != _identity(path, after) or time.time_ns() - before.st_ctime_ns < _cache.SETTLED_NS:
         return  # written to while read, or too recently for its times to tell
     found = _where(path)
     if found is None:
@@ -99,6 +99,6 @@ def remember(path: Path, before: os.stat_result, after: os.stat_result, sha256: 
     payload = json.dumps({"identity": identity, "sha256": sha256, "facts": facts.to_json()},
                          separators=(",", ":")).encode()
     try:
-        cache.write_private(memo, hmac.digest(secret, payload, "sha256") + payload)
+        _cache.write_private(memo, hmac.digest(secret, payload, "sha256") + payload)
     except OSError as exc:
         log.warning("could not write the memo %s about %s: %s", memo, path, exc)

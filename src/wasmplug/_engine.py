@@ -22,9 +22,9 @@ from pathlib import Path
 
 import wasmtime
 
-from . import _daemon, _versions, memory_budget, runtime_events
-from .cache import ModuleCache
-from .errors import LoadError
+from . import _daemon, _memory_budget, _runtime_events, _versions
+from ._cache import ModuleCache
+from ._errors import LoadError
 
 WASMTIME_VERSION = _versions.installed("wasmtime", Path(wasmtime.__file__).parent)
 _MAX_WAIT_S = 3600.0
@@ -135,18 +135,18 @@ class Runtime:
         the module has to be compiled.
 
         With `budget`, every `memory.grow` of the module draws from the
-        kernel's page budget (memory_budget.py); that variant is cached apart.
+        kernel's page budget (_memory_budget.py); that variant is cached apart.
         """
         started = time.perf_counter()
-        key = f"{sha256}|{memory_budget.BUDGET_TAG}" if budget else sha256
+        key = f"{sha256}|{_memory_budget.BUDGET_TAG}" if budget else sha256
         module = self._modules.get(key)
         if module is not None:
-            runtime_events.module_ready("reused", label, sha256, started)
+            _runtime_events.module_ready("reused", label, sha256, started)
             return module
         try:
             module = self.disk_cache.load_or_compile(
-                wasm, key, memory_budget.rewrite if budget else None, label=label, sha256=sha256)
-        except memory_budget.RewriteError as exc:
+                wasm, key, _memory_budget.rewrite if budget else None, label=label, sha256=sha256)
+        except _memory_budget.RewriteError as exc:
             raise LoadError(
                 f"Unable to compile Extism plugin: module '{label}' cannot be given a memory "
                 f"budget for memory.max_pages ({exc}); load it without max_pages"

@@ -19,16 +19,16 @@ from typing import Any, Final, TypeVar
 
 import wasmtime
 
-from . import _callpath, host_env, runtime_events, sigint
+from . import _callpath, _host_env, _runtime_events, _sigint
 from ._callpath import I32, CallPath
+from ._engine import EngineSettings, Runtime, runtime
+from ._errors import CallError, CallTimeout, Error, LoadError, ManifestError, name_list
+from ._host_functions import HOST_FN_REGISTRY, Function
+from ._kernel import Kernel, KernelMemoryError
+from ._linking import link_store, plan_links, template_linker
+from ._manifest import Manifest, check_counts, load_limits, load_modules, parse_source
+from ._wasi import WasiOptions, close_at_exit, make_config, parse_allowed_paths
 from .binary import Item
-from .engine import EngineSettings, Runtime, runtime
-from .errors import CallError, CallTimeout, Error, LoadError, ManifestError, name_list
-from .host_functions import HOST_FN_REGISTRY, Function
-from .kernel import Kernel, KernelMemoryError
-from .linking import link_store, plan_links, template_linker
-from .manifest import Manifest, check_counts, load_limits, load_modules, parse_source
-from .wasi import WasiOptions, close_at_exit, make_config, parse_allowed_paths
 
 log = logging.getLogger("wasmplug")
 
@@ -45,8 +45,8 @@ STORE_LIMITS: Final = {"table_elements": 1_000_000, "instances": 10_000, "tables
 T = TypeVar("T")
 
 
-_events_enabled_for = runtime_events.enabled_for  # the call path's one logging check
-_CALL_EVENTS: Final = runtime_events.CALL_EVENTS
+_events_enabled_for = _runtime_events.enabled_for  # the call path's one logging check
+_CALL_EVENTS: Final = _runtime_events.CALL_EVENTS
 
 
 def _to_bytes(buffer: bytes) -> bytes:
@@ -117,7 +117,7 @@ class CompiledPlugin:
         self.init_steps = self._guest_init_steps()
         self._templates: dict[str, wasmtime.Linker] = {}
         self.pointer = 1
-        runtime_events.compiled_plugin_ready(len(self.modules), len(self.functions), started)
+        _runtime_events.compiled_plugin_ready(len(self.modules), len(self.functions), started)
 
     def _signature(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         return self._signatures.get(name)
@@ -226,8 +226,8 @@ class Plugin:
         self.plugin = 1
         if self._compiled.wasi is not None:
             close_at_exit(self._close_at_exit)
-        sigint.watch(self)
-        runtime_events.plugin_created(self._id, started, self._compiled.wasi is not None)
+        _sigint.watch(self)
+        _runtime_events.plugin_created(self._id, started, self._compiled.wasi is not None)
 
     # -- construction ----------------------------------------------------
     def _build_store(self, keep_vars: bool = False) -> None:
@@ -305,7 +305,7 @@ class Plugin:
                                     f"memory.max_pages ({max_pages} pages)") from None
                 raise CallError(f"plug-in initialisation ({step}) failed: {_describe(exc)}",
                                 function=step, code=TRAP_CODE) from None
-        runtime_events.plugin_instantiated(self._id, started)
+        _runtime_events.plugin_instantiated(self._id, started)
 
     def _oom(self, name: str, detail: str) -> CallError:
         max_pages = self._compiled.manifest.memory.max_pages
@@ -376,7 +376,7 @@ class Plugin:
                 if _events_enabled_for(_CALL_EVENTS):
                     # (arguments, not a closure: a closure would make these
                     # variables cells, slowing every call down)
-                    output = runtime_events.observe_call(
+                    output = _runtime_events.observe_call(
                         self._id, function_name, len(data), self._call_locked,
                         function_name, data, host_context)
                 else:
@@ -440,7 +440,7 @@ class Plugin:
                 timeout / 1000,
                 lambda: (p := me()) is not None and p._interrupt(seq, "timeout_ms"))
         self.host_context = host_context
-        previous = host_env.enter(self)
+        previous = _host_env.enter(self)
         failure: BaseException | None = None
         rc = 0
         try:
@@ -449,7 +449,7 @@ class Plugin:
             failure = exc
         finally:
             self._running = False
-            host_env.leave(previous)
+            _host_env.leave(previous)
             self.host_context = None
             if timer is not None:
                 self._compiled.runtime.ticker.cancel(timer)
@@ -460,7 +460,7 @@ class Plugin:
             if self.plugin == CLOSING:
                 interrupted, self._interrupt_reason = True, "close"
         if interrupted and self._interrupt_reason == "sigint":
-            sigint.deliver()  # Ctrl-C: the SIGINT handler (KeyboardInterrupt) runs now
+            _sigint.deliver()  # Ctrl-C: the SIGINT handler (KeyboardInterrupt) runs now
         if name == "_start":
             self._needs_rebuild = True
         fuel = self._fuel_error(name)
@@ -513,7 +513,7 @@ class Plugin:
         if self._kernel.take_oom():
             return self._oom(name, f"the plug-in needed more memory than memory.max_pages "
                              f"({manifest.memory.max_pages} pages) allows")
-        if isinstance(failure, host_env.LimitError):
+        if isinstance(failure, _host_env.LimitError):
             return CallError(str(failure), function=name, limit=failure.limit,
                              limit_value=failure.value)
         if isinstance(failure, wasmtime.Trap):
@@ -556,7 +556,7 @@ class Plugin:
         return self._interrupting == self._call_seq or (cancelled is not None and cancelled.is_set())
 
     def _interrupt_if_running_on(self, thread: int) -> bool:
-        """Ctrl-C (sigint.py): stop the call `thread` is making on this plug-in, if any."""
+        """Ctrl-C (_sigint.py): stop the call `thread` is making on this plug-in, if any."""
         return self._owner == thread and self._interrupt(self._call_seq, "sigint")
 
     def _interrupt(self, seq: int, reason: str = "cancel") -> bool:
@@ -664,7 +664,7 @@ class Plugin:
         self.plugin = -1
         if self._store is None:
             return
-        runtime_events.plugin_freed(self._id)
+        _runtime_events.plugin_freed(self._id)
         self._invokers = {}
         self._instance = None
         self._kernel = None  # type: ignore[assignment]
@@ -689,7 +689,7 @@ class Plugin:
         if getattr(self, "plugin", -1) != -1:
             self.plugin = -1
             try:  # noqa: SIM105 - at exit, modules (contextlib too) may be torn down
-                runtime_events.plugin_freed(self._id)
+                _runtime_events.plugin_freed(self._id)
             except Exception:
                 pass
             if getattr(self, "_owns_compiled_plugin", False):

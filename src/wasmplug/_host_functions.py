@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any, get_args, get_origin, get_type_hints
 
-from . import host_env
+from . import _host_env
 from ._callpath import F32, F64, I32, I64
-from .errors import Error
+from ._errors import Error
 
 DEFAULT_NAMESPACE = "extism:host/user"
 
@@ -191,7 +191,7 @@ class Function:
         f, user_data, name = self.f, self.user_data, self.name
 
         def impl(*raw: Any) -> Any:
-            plugin = host_env.active()
+            plugin = _host_env.active()
             params = [Val(t, v) for t, v in zip(arg_types, raw, strict=True)]
             results = [Val(t, 0) for t in ret_types]
             f(CurrentPlugin(plugin), params, results, *user_data)
@@ -325,7 +325,7 @@ class TypeInferredFunction(ExplicitFunction):
         wants_plugin, is_tuple = self._wants_plugin, self._tuple
 
         def impl(*raw: Any) -> Any:
-            plugin = host_env.active()
+            plugin = _host_env.active()
             args = [decode(plugin, v) for decode, v in zip(decoders, raw, strict=True)]
             if wants_plugin:
                 args.insert(0, CurrentPlugin(plugin))

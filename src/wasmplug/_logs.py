@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
-from .errors import Error
+from ._errors import Error
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")

@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import CallError
-from .logs import TRACE
+from ._errors import CallError
+from ._logs import TRACE
 
 log = logging.getLogger("wasmplug.runtime")
 _DEBUG = logging.DEBUG

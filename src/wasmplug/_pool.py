@@ -25,8 +25,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
-from .errors import Error
-from .plugin import CLOSE_TIMEOUT_S, CompiledPlugin, Plugin, _to_bytes
+from ._errors import Error
+from ._plugin import CLOSE_TIMEOUT_S, CompiledPlugin, Plugin, _to_bytes
 
 T = TypeVar("T")
 Setup = Callable[[Plugin], object]

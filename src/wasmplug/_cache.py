@@ -51,7 +51,7 @@ from pathlib import Path
 
 import wasmtime
 
-from . import _callpath, runtime_events
+from . import _callpath, _runtime_events
 
 log = logging.getLogger("wasmplug.cache")
 
@@ -246,7 +246,7 @@ class ModuleCache:
         directory = cache_dir()
         if directory is None or not private_dir(directory):
             compiled = self.compile(wasm, prepare)
-            runtime_events.module_ready("compiled (cache off)", label, sha256, started)
+            _runtime_events.module_ready("compiled (cache off)", label, sha256, started)
             return compiled
         path = directory / f"{entry_key(key, self.fingerprint)}.cwasm"
         try:
@@ -256,10 +256,10 @@ class ModuleCache:
             return self.compile(wasm, prepare)
         module = self._load(path, mac_key)
         if module is not None:
-            runtime_events.module_ready("loaded from the cache", label, sha256, started)
+            _runtime_events.module_ready("loaded from the cache", label, sha256, started)
             return module
         module = self.compile(wasm, prepare)
-        runtime_events.module_ready("compiled", label, sha256, started)
+        _runtime_events.module_ready("compiled", label, sha256, started)
         try:
             payload = bytes(module.serialize())
             write_private(path, payload)

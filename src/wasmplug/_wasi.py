@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 
 import wasmtime
 
-from .errors import LoadError
-from .logs import plugin_logger
+from ._errors import LoadError
+from ._logs import plugin_logger
 
 READ_ONLY_PREFIX = "ro:"
 ENABLE_OUTPUT_ENV = "EXTISM_ENABLE_WASI_OUTPUT"

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from . import source_memo
+from . import _source_memo
+from ._errors import LoadError, ManifestError
 from .binary import ModuleFacts
-from .errors import LoadError, ManifestError
 
 WASM_MAGIC = b"\0asm"
 HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: a valid method
@@ -38,6 +38,10 @@ class WasmFile:
     path: str
     name: str | None = None
     hash: str | None = None
+
+    def read(self) -> bytes:
+        """The file's bytes, within the load limits (`LoadError` if it cannot be read)."""
+        return read_module(self)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,12 @@ class Manifest:
             raise ManifestError(
                 "No wasm files specified in Extism manifest: add at least one entry to 'wasm'"
             )
+
+    @classmethod
+    def parse(cls, source: Any) -> Manifest:
+        """Anything `Plugin` accepts (path, bytes, WAT, dict, JSON/TOML text, `Manifest`) as a
+        validated manifest; `ManifestError` / `LoadError` say what is wrong with it."""
+        return parse_source(source)
 
 
 # ----------------------------------------------------------------- load limits
@@ -576,7 +586,7 @@ def _load_file(path: Path, pinned: str | None,
     fd = _open_module_file(path)
     with os.fdopen(fd, "rb", buffering=0) as f:
         before = os.fstat(fd)
-        remembered = source_memo.recall(path, before)
+        remembered = _source_memo.recall(path, before)
         if remembered is not None:
             digest, facts = remembered
             if pinned is not None and pinned != digest:
@@ -588,7 +598,7 @@ def _load_file(path: Path, pinned: str | None,
     _check_deadline(deadline, f"loading {path}")
     digest = _verify(data, pinned, str(path))
     facts = module_facts(data)
-    source_memo.remember(path, before, after, digest, facts)
+    _source_memo.remember(path, before, after, digest, facts)
     return data, digest, facts
 
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 import wasmtime
 
-from . import host_env
+from . import _host_env
 from ._callpath import CallPath
+from ._errors import LoadError
+from ._host_functions import DEFAULT_NAMESPACE, Function
+from ._kernel import KERNEL_FUNCTIONS
 from .binary import Item, Signature
-from .errors import LoadError
-from .host_functions import DEFAULT_NAMESPACE, Function
-from .kernel import KERNEL_FUNCTIONS
 
 KERNEL_NAMESPACE = "extism:host/env"
 LEGACY_NAMESPACE = "env"
@@ -67,7 +67,7 @@ def _check_signature(item: Item, expected: Signature, where: str) -> None:
 def _abi_signature(name: str) -> Signature | None:
     if name in KERNEL_FUNCTIONS:
         return KERNEL_FUNCTIONS[name]
-    entry = host_env.HOST_FUNCTIONS.get(name)
+    entry = _host_env.HOST_FUNCTIONS.get(name)
     return (entry[0], entry[1]) if entry else None
 
 
@@ -129,7 +129,7 @@ def plan_links(modules: Sequence[tuple[str, wasmtime.Module]],
                         f"{KERNEL_NAMESPACE}: {imp_name} ({where}) is not part of the Extism ABI "
                         "this host implements; the plug-in may need a newer host")
                 _check_signature(item, expected, where)
-                if imp_name in host_env.HOST_FUNCTIONS:
+                if imp_name in _host_env.HOST_FUNCTIONS:
                     needed_host.add((KERNEL_NAMESPACE, imp_name, imp_name))
             elif key in user:
                 fn = user[key]
@@ -173,7 +173,7 @@ def template_linker(plan: LinkPlan, engine: wasmtime.Engine, path: CallPath) -> 
     linker = wasmtime.Linker(engine)
     linker.allow_shadowing = True
     for module, name, host_name in plan.host:
-        params, results, impl = host_env.HOST_FUNCTIONS[host_name]
+        params, results, impl = _host_env.HOST_FUNCTIONS[host_name]
         path.define(linker, module, name, params, results, impl)
     if plan.uses_wasi:
         linker.define_wasi()

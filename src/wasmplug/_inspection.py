@@ -14,14 +14,14 @@ from typing import Any
 
 import wasmtime
 
+from ._cache import has_entry
+from ._engine import EngineSettings, runtime
+from ._errors import LoadError
+from ._host_env import HOST_FUNCTIONS
+from ._kernel import KERNEL_FUNCTIONS
+from ._linking import KERNEL_NAMESPACE, LEGACY_NAMES, LEGACY_NAMESPACE, LEGACY_PREFIX, WASI_NAMESPACES
+from ._manifest import load_modules, parse_source
 from .binary import Item, custom_sections, memories, producers, signatures
-from .cache import has_entry
-from .engine import EngineSettings, runtime
-from .errors import LoadError
-from .host_env import HOST_FUNCTIONS
-from .kernel import KERNEL_FUNCTIONS
-from .linking import KERNEL_NAMESPACE, LEGACY_NAMES, LEGACY_NAMESPACE, LEGACY_PREFIX, WASI_NAMESPACES
-from .manifest import load_modules, parse_source
 
 CALLABLE = {((), ()), ((), ("i32",))}
 
