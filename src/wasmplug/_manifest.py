@@ -563,20 +563,20 @@ def _hash_mismatch(actual: str, expected: str, label: str) -> LoadError:
 
 
 def _fetch(source: WasmUrl, deadline: float) -> bytes:
-    from . import http  # httpx is imported only when a manifest needs it
+    from . import _http  # httpx is imported only when a manifest needs it
 
     try:
-        return http.fetch_module(source.url, source.method, source.headers,
-                                 max(0.0, deadline - time.monotonic()), _limits.max_module_bytes)
-    except http.ResponseTooLarge:
+        return _http.fetch_module(source.url, source.method, source.headers,
+                                  max(0.0, deadline - time.monotonic()), _limits.max_module_bytes)
+    except _http.ResponseTooLarge:
         raise _too_large(f"Wasm module from {source.url}", _limits.max_module_bytes + 1,
                          _limits.max_module_bytes) from None
-    except http.HttpTimeout:
+    except _http.HttpTimeout:
         raise LoadError(f"Unable to load Wasm module from {source.url}: the download took "
                         f"longer than the load timeout ({_limits.timeout_s:g} s); raise "
                         "LoadLimits.timeout_s (wasmplug.set_load_limits) if this is expected"
                         ) from None
-    except http.HttpError as exc:
+    except _http.HttpError as exc:
         raise LoadError(f"Unable to load Wasm module from {source.url}: {exc}") from None
 
 
