@@ -10,7 +10,9 @@ Python SDK::
         print(plugin.call("count_vowels", "hello world"))
 """
 
+from . import extism as extism  # `extism.extism.*`, for code written for the SDK
 from ._cache import set_cache_dir
+from ._engine import extism_version
 from ._errors import CallError, CallTimeout, Error, LoadError, ManifestError
 from ._host_functions import (
     Codec,
@@ -37,6 +39,7 @@ from ._manifest import (
 )
 from ._plugin import CancelHandle, CompiledPlugin, Plugin
 from ._pool import AsyncPluginPool, PluginPool, PoolTimeout
+from ._versions import wasmplug_version
 from ._wasi import WasiOptions
 
 
@@ -44,21 +47,8 @@ def __getattr__(name: str) -> str:
     # __version__ is looked up when asked for: importlib.metadata takes ~50 ms to import.
     if name != "__version__":
         raise AttributeError(f"module 'wasmplug' has no attribute {name!r}")
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        found = version("wasmplug")
-    except PackageNotFoundError:  # running from a source tree
-        found = "0.0.0"
-    globals()["__version__"] = found
+    found = globals()["__version__"] = wasmplug_version()
     return found
-
-
-def extism_version() -> str:
-    """The runtime's version: wasmplug's, with the wasmtime it runs on."""
-    from ._engine import WASMTIME_VERSION
-
-    return f"wasmplug {__getattr__('__version__')} (wasmtime {WASMTIME_VERSION})"
 
 
 __all__ = [
@@ -98,5 +88,3 @@ __all__ = [
     "set_log_custom",
     "set_log_file",
 ]
-
-from . import extism  # noqa: E402, F401 - `extism.extism.*` for SDK compatibility; needs the names above

@@ -27,6 +27,11 @@ from ._cache import ModuleCache
 from ._errors import LoadError
 
 WASMTIME_VERSION = _versions.installed("wasmtime", Path(wasmtime.__file__).parent)
+
+
+def extism_version() -> str:
+    """The runtime's version: wasmplug's, with the wasmtime it runs on."""
+    return f"wasmplug {_versions.wasmplug_version()} (wasmtime {WASMTIME_VERSION})"
 _MAX_WAIT_S = 3600.0
 log = logging.getLogger("wasmplug")
 

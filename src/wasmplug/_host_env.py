@@ -1,9 +1,11 @@
 """The `extism:host/env` functions done in Python: config, vars, HTTP, logs.
 
-The functions here are module-level and find the plug-in they serve through
-`active()`, set by the plug-in for the duration of a call on the calling
-thread. Being module-level, each is turned into a native callback once per
-process, not once per plug-in.
+The functions here are module-level and find what they serve through
+`active()`: the `HostState` of the plug-in whose call is running on this
+thread, set by the plug-in for the duration of the call. Being module-level,
+each is turned into a native callback once per process, not once per plug-in.
+`HostState` is all the host side sees of a plug-in (no `Plugin` in here), so
+this module sits below `_plugin` and host functions (`_host_functions`) too.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from . import _http, _logs
 from ._callpath import I32, I64
-from ._manifest import HTTP_TOKEN
+from ._manifest import HTTP_TOKEN, Manifest
 
 if TYPE_CHECKING:
-    from ._plugin import Plugin
+    from ._kernel import Kernel
 
 
 class HostError(Exception):
@@ -35,42 +39,79 @@ class LimitError(HostError):
         self.value = value
 
 
+class HostState:
+    """What the host side works with for one plug-in instance.
+
+    The plug-in owns it and keeps it current: its kernel (replaced when the
+    instance is rebuilt), config, vars, the running call's host context and
+    deadline. Host functions read and write it during a call; `timed_out` is
+    how they tell the plug-in that the call ran out of time in the host.
+    """
+
+    __slots__ = ("config", "deadline", "host_context", "http_headers", "http_status", "id",
+                 "kernel", "manifest", "timed_out", "var_bytes", "vars")
+
+    def __init__(self, plugin_id: uuid.UUID, manifest: Manifest, config: dict[str, str]) -> None:
+        self.id = plugin_id
+        self.manifest = manifest
+        self.config = config
+        self.kernel: Kernel = None  # type: ignore[assignment]  # set when the store is built
+        self.vars: dict[str, bytes] = {}
+        self.var_bytes = 0
+        self.host_context: Any = None
+        self.http_status = 0
+        self.http_headers: dict[str, str] | None = None
+        self.deadline: float | None = None  # time.monotonic() when the call must end
+        self.timed_out = False
+
+    def clear_vars(self) -> None:
+        self.vars = {}
+        self.var_bytes = 0
+        self.http_status = 0
+        self.http_headers = None
+
+    def time_left(self) -> float | None:
+        """Seconds before the running call's timeout (None: no timeout)."""
+        deadline = self.deadline
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
 _active = threading.local()
 
 
-def active() -> Plugin:
-    plugin: Plugin | None = getattr(_active, "plugin", None)
-    if plugin is None:
+def active() -> HostState:
+    state: HostState | None = getattr(_active, "state", None)
+    if state is None:
         raise HostError("host function called outside a plug-in call")
-    return plugin
+    return state
 
 
-def enter(plugin: Plugin) -> Plugin | None:
-    previous: Plugin | None = getattr(_active, "plugin", None)
-    _active.plugin = plugin
+def enter(state: HostState) -> HostState | None:
+    previous: HostState | None = getattr(_active, "state", None)
+    _active.state = state
     return previous
 
 
-def leave(previous: Plugin | None) -> None:
-    _active.plugin = previous
+def leave(previous: HostState | None) -> None:
+    _active.state = previous
 
 
 # ------------------------------------------------------------------ config, vars
 
 
 def config_get(key: int) -> int:
-    plugin = active()
-    kernel = plugin._kernel
+    state = active()
+    kernel = state.kernel
     name = kernel.take_bytes(key, "config key").decode("utf-8")
-    value = plugin.config.get(name)
+    value = state.config.get(name)
     return kernel.alloc_bytes(value.encode("utf-8")) if value else 0
 
 
 def var_get(key: int) -> int:
-    plugin = active()
-    kernel = plugin._kernel
+    state = active()
+    kernel = state.kernel
     name = kernel.take_bytes(key, "var key").decode("utf-8")
-    value = plugin.vars.get(name)
+    value = state.vars.get(name)
     return kernel.alloc_bytes(value) if value else 0
 
 
@@ -78,30 +119,30 @@ VAR_ENTRY_OVERHEAD: Final = 48
 
 
 def var_set(key: int, value: int) -> None:
-    plugin = active()
-    limit = plugin._compiled.manifest.memory.var_bytes_limit
+    state = active()
+    limit = state.manifest.memory.var_bytes_limit
     if limit == 0:
         raise HostError("Vars are disabled by this host")
-    kernel = plugin._kernel
+    kernel = state.kernel
     name = kernel.take_bytes(key, "var key").decode("utf-8")
-    store = plugin.vars
+    store = state.vars
     if value == 0:
         old = store.pop(name, None)
         if old is not None:
-            plugin._var_bytes -= VAR_ENTRY_OVERHEAD + len(name.encode()) + len(old)
+            state.var_bytes -= VAR_ENTRY_OVERHEAD + len(name.encode()) + len(old)
         return
     data = kernel.take_bytes(value, "var value")
     entry = VAR_ENTRY_OVERHEAD + len(name.encode()) + len(data)
     # The reference counts an existing entry for the same key too (ABI.md 2.4).
-    if entry + plugin._var_bytes > limit:
+    if entry + state.var_bytes > limit:
         raise LimitError(
             f"Variable store is full (limit memory.max_var_bytes = {limit} bytes)",
             "memory.max_var_bytes", limit)
     old = store.get(name)
     if old is not None:
-        plugin._var_bytes -= VAR_ENTRY_OVERHEAD + len(name.encode()) + len(old)
+        state.var_bytes -= VAR_ENTRY_OVERHEAD + len(name.encode()) + len(old)
     store[name] = data
-    plugin._var_bytes += entry
+    state.var_bytes += entry
 
 
 # ------------------------------------------------------------------ HTTP
@@ -110,10 +151,10 @@ _REQUEST_KEYS = frozenset({"url", "headers", "method"})
 
 
 def http_request(request: int, body: int) -> int:
-    plugin = active()
-    plugin.http_status = 0
-    plugin.http_headers = None
-    kernel = plugin._kernel
+    state = active()
+    state.http_status = 0
+    state.http_headers = None
+    kernel = state.kernel
     raw = kernel.take_bytes(request, "http request")
     try:
         spec: Any = json.loads(raw)
@@ -132,7 +173,7 @@ def http_request(request: int, body: int) -> int:
     if not isinstance(method, str) or not HTTP_TOKEN.fullmatch(method):
         raise HostError(f"invalid http request: {method!r} is not an HTTP method")
     url = spec["url"]
-    manifest = plugin._compiled.manifest
+    manifest = state.manifest
     try:
         host = _http.request_host(url)
         if not _http.host_allowed(host, manifest.allowed_hosts):
@@ -140,17 +181,17 @@ def http_request(request: int, body: int) -> int:
                 f"HTTP request to {url} is not allowed: the host {host!r} does not match the "
                 "manifest's allowed_hosts")
         payload = kernel.take_bytes(body, "http request body") if body else None
-        response = _http.send(method.upper(), url, headers, payload, plugin._time_left(),
+        response = _http.send(method.upper(), url, headers, payload, state.time_left(),
                              manifest.memory.http_response_limit)
     except _http.HttpTimeout:
-        plugin._timed_out()
+        state.timed_out = True
         raise HostError("timeout") from None
     except _http.ResponseTooLarge as exc:
         raise LimitError(str(exc), "memory.max_http_response_bytes", exc.limit) from None
     except _http.HttpError as exc:
         raise HostError(str(exc)) from None
-    plugin.http_status = response.status
-    plugin.http_headers = response.headers
+    state.http_status = response.status
+    state.http_headers = response.headers
     return kernel.alloc_bytes(response.body)
 
 
@@ -160,9 +201,9 @@ def http_status_code() -> int:
 
 def http_headers() -> int:
     """The last response's headers as a JSON object (ABI.md 2.5); captured by default."""
-    plugin = active()
-    text = json.dumps(plugin.http_headers or {}, sort_keys=True, separators=(",", ":"))
-    return plugin._kernel.alloc_bytes(text.encode("utf-8"))
+    state = active()
+    text = json.dumps(state.http_headers or {}, sort_keys=True, separators=(",", ":"))
+    return state.kernel.alloc_bytes(text.encode("utf-8"))
 
 
 # ------------------------------------------------------------------ logs
@@ -170,8 +211,8 @@ def http_headers() -> int:
 
 def _logger(level: int) -> Callable[[int], None]:
     def log(message: int) -> None:
-        plugin = active()
-        kernel = plugin._kernel
+        state = active()
+        kernel = state.kernel
         if not _logs.plugin_logger.isEnabledFor(level) or _logs.abi_log_level() == _logs.LOG_OFF:
             kernel.take(message)
             return
@@ -180,9 +221,9 @@ def _logger(level: int) -> Callable[[int], None]:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             _logs.plugin_logger.error("plug-in log message is not valid UTF-8 (%s)", exc,
-                                     extra={"plugin_id": str(plugin.id)})
+                                     extra={"plugin_id": str(state.id)})
             return
-        _logs.plugin_logger.log(level, "%s", text, extra={"plugin_id": str(plugin.id)})
+        _logs.plugin_logger.log(level, "%s", text, extra={"plugin_id": str(state.id)})
     log.__name__ = f"log_{logging.getLevelName(level).lower()}"
     return log
 

@@ -98,36 +98,36 @@ class Memory:
 class CurrentPlugin:
     """The calling plug-in, as seen from inside a host function."""
 
-    __slots__ = ("_plugin",)
+    __slots__ = ("_state",)
 
-    def __init__(self, plugin: Any) -> None:
-        self._plugin = plugin
+    def __init__(self, state: _host_env.HostState) -> None:
+        self._state = state
 
     @property
     def id(self) -> Any:
-        return self._plugin.id
+        return self._state.id
 
     def memory(self, mem: Memory) -> Any:
         """A writable buffer over `mem` in kernel memory: `buf[:]` reads, `buf[:] = b` writes."""
-        kernel = self._plugin._kernel
+        kernel = self._state.kernel
         kernel.check_range(mem.offset, mem.length)
         return (ctypes.c_char * mem.length).from_address(kernel.base + mem.offset)
 
     def alloc(self, size: int) -> Memory:
         """Allocate `size` bytes of kernel memory (offset 0 if it failed)."""
-        return Memory(self._plugin._kernel.alloc(size), size)
+        return Memory(self._state.kernel.alloc(size), size)
 
     def free(self, mem: Memory) -> None:
-        self._plugin._kernel.free(mem.offset)
+        self._state.kernel.free(mem.offset)
 
     def memory_at_offset(self, offs: int | Val) -> Memory:
         """The block starting at `offs` (length 0 if there is none)."""
         offset: int = offs.value if isinstance(offs, Val) else offs
-        return Memory(offset, self._plugin._kernel.length(offset))
+        return Memory(offset, self._state.kernel.length(offset))
 
     def return_bytes(self, output: Val, b: bytes) -> None:
         """Copy `b` into a new block and make `output` its offset (0 for empty bytes)."""
-        output.value = self._plugin._kernel.alloc_bytes(bytes(b))
+        output.value = self._state.kernel.alloc_bytes(bytes(b))
 
     def return_string(self, output: Val, s: str) -> None:
         self.return_bytes(output, s.encode("utf-8"))
@@ -137,7 +137,7 @@ class CurrentPlugin:
 
     def input_bytes(self, input: Val) -> bytes:
         offset = input.value if isinstance(input, Val) else input
-        kernel = self._plugin._kernel
+        kernel = self._state.kernel
         return bytes(kernel.read(offset, kernel.length(offset)))
 
     def input_string(self, input: Val) -> str:
@@ -145,11 +145,11 @@ class CurrentPlugin:
 
     def host_context(self) -> Any:
         """The `host_context` object passed to `Plugin.call` (None if none)."""
-        return self._plugin.host_context
+        return self._state.host_context
 
     def set_error(self, message: str) -> None:
         """Set the plug-in's error: the call fails with exactly this text."""
-        kernel = self._plugin._kernel
+        kernel = self._state.kernel
         kernel.set_error(kernel.alloc_bytes(message.encode("utf-8")))
 
 
@@ -236,12 +236,12 @@ Encoder = Callable[[Any, Any], Any]        # (plugin, Python value) -> raw value
 
 
 def _read(plugin: Any, offset: int) -> bytes:
-    kernel = plugin._kernel
+    kernel = plugin.kernel
     return bytes(kernel.read(offset, kernel.length(offset)))
 
 
 def _write(plugin: Any, data: bytes) -> int:
-    return int(plugin._kernel.alloc_bytes(data))
+    return int(plugin.kernel.alloc_bytes(data))
 
 
 def _codec_of(annotation: Any) -> Any:
@@ -339,7 +339,7 @@ class TypeInferredFunction(ExplicitFunction):
 
     def _call_with_vals(self, current: CurrentPlugin, params: list[Val], results: list[Val],
                         *user_data: Any) -> None:
-        plugin = current._plugin
+        plugin = current._state
         args = [decode(plugin, v.value) for (_, decode), v in zip(self._params, params, strict=True)]
         if self._wants_plugin:
             args.insert(0, current)

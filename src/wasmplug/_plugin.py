@@ -208,7 +208,8 @@ class Plugin:
         self.fuel_consumed = 0
         self._path: CallPath = _callpath.get()
         self._id = uuid.uuid4()
-        self.config: dict[str, str] = dict(self._compiled.manifest.config)
+        self._host = _host_env.HostState(self._id, self._compiled.manifest,
+                                         dict(self._compiled.manifest.config))
         if config is not None:
             self.update_config(config)
         self._lock = threading.Lock()
@@ -219,8 +220,6 @@ class Plugin:
         self._running = False
         self._keep_vars_on_rebuild = False
         self._cancelled: threading.Event | None = None  # set by an async caller's cancellation
-        self._deadline = 0.0
-        self.host_context: Any = None
         self.fuel_limit = fuel_limit if fuel_limit is not None else self._compiled.fuel_limit
         self._build_store()
         self.plugin = 1
@@ -245,7 +244,7 @@ class Plugin:
         link_store(compiled.links, linker, store, kernel_instance)
         self._store = store
         self._linker = linker
-        self._kernel = Kernel(store, kernel_instance, self._path)
+        self._kernel = self._host.kernel = Kernel(store, kernel_instance, self._path)
         max_pages = self._compiled.manifest.memory.max_pages
         if max_pages is not None:
             self._kernel.set_page_budget(max_pages)
@@ -259,10 +258,7 @@ class Plugin:
         self._instance: wasmtime.Instance | None = None
         self._invokers: dict[str, _callpath.Invoker] = {}
         if not keep_vars:
-            self.vars: dict[str, bytes] = {}
-            self._var_bytes = 0
-            self.http_status = 0
-            self.http_headers: dict[str, str] | None = None
+            self._host.clear_vars()
         self._needs_rebuild = False
 
     def _instantiate(self, name: str) -> None:
@@ -389,6 +385,12 @@ class Plugin:
         return parse(output) if parse is not None else output  # type: ignore[return-value]
 
     def _call_locked(self, name: str, data: bytes, host_context: Any) -> bytes:
+        invoke = self._prepare(name, data)
+        rc, failure, interrupted = self._run(invoke, host_context)
+        return self._outcome(name, rc, failure, interrupted)
+
+    def _prepare(self, name: str, data: bytes) -> _callpath.Invoker:
+        """An instance ready to run export `name`, with `data` placed as its input."""
         if self.plugin != 1:
             raise Error("this plug-in has been freed; create a new Plugin")
         if self._needs_rebuild:
@@ -407,9 +409,8 @@ class Plugin:
                     raise fuel from None
                 raise
         invoke = self._invoker(name)
-        kernel = self._kernel
         try:
-            placed = kernel.begin_call(data)
+            placed = self._kernel.begin_call(data)
         except (wasmtime.Trap, wasmtime.WasmtimeError, KernelMemoryError) as exc:
             if self.plugin == CLOSING:  # close() interrupted the kernel (it stops all Wasm)
                 raise CallTimeout("timeout: the plug-in was closed during the call",
@@ -426,6 +427,11 @@ class Plugin:
             if self._compiled.manifest.memory.max_pages is not None:
                 raise self._oom(name, detail)
             raise CallError(detail, function=name)
+        return invoke
+
+    def _run(self, invoke: _callpath.Invoker, host_context: Any
+             ) -> tuple[int, BaseException | None, bool]:
+        """Run the guest: its return code, what it raised, and whether it was interrupted."""
         self._call_seq += 1
         seq = self._call_seq
         # Running before the timer is armed: a timer that fires before the Wasm
@@ -433,14 +439,15 @@ class Plugin:
         self._running = True
         timeout = self._compiled.manifest.timeout_ms
         timer = None
+        host = self._host
         if timeout is not None:
-            self._deadline = time.monotonic() + timeout / 1000
+            host.deadline = time.monotonic() + timeout / 1000
             me = weakref.ref(self)
             timer = self._compiled.runtime.ticker.schedule(
                 timeout / 1000,
                 lambda: (p := me()) is not None and p._interrupt(seq, "timeout_ms"))
-        self.host_context = host_context
-        previous = _host_env.enter(self)
+        host.host_context = host_context
+        previous = _host_env.enter(host)
         failure: BaseException | None = None
         rc = 0
         try:
@@ -450,15 +457,23 @@ class Plugin:
         finally:
             self._running = False
             _host_env.leave(previous)
-            self.host_context = None
+            host.host_context = None
             if timer is not None:
                 self._compiled.runtime.ticker.cancel(timer)
             interrupted = self._interrupting == seq
             self._interrupting = 0
+            if host.timed_out:  # a host function (HTTP) ran out of the call's time
+                host.timed_out = False
+                interrupted, self._interrupt_reason = True, "timeout_ms"
             if self._cancelled is not None and self._cancelled.is_set():
                 interrupted, self._interrupt_reason = True, "cancel"
             if self.plugin == CLOSING:
                 interrupted, self._interrupt_reason = True, "close"
+        return rc, failure, interrupted
+
+    def _outcome(self, name: str, rc: int, failure: BaseException | None, interrupted: bool
+                 ) -> bytes:
+        """The call's output, or the error that says why there is none (ABI.md 5)."""
         if interrupted and self._interrupt_reason == "sigint":
             _sigint.deliver()  # Ctrl-C: the SIGINT handler (KeyboardInterrupt) runs now
         if name == "_start":
@@ -466,6 +481,7 @@ class Plugin:
         fuel = self._fuel_error(name)
         if fuel is not None and failure is not None:
             raise fuel from None
+        kernel = self._kernel
         error, _, _, out_offset, out_length = kernel.registers()
         if error:
             n = kernel.length(error)
@@ -536,17 +552,6 @@ class Plugin:
                          "per call)", function=name, code=TRAP_CODE, limit="fuel_limit",
                          limit_value=self.fuel_limit)
 
-    def _time_left(self) -> float | None:
-        """Seconds before the running call's timeout (None: no timeout)."""
-        if self._compiled.manifest.timeout_ms is None:
-            return None
-        return max(0.0, self._deadline - time.monotonic())
-
-    def _timed_out(self) -> None:
-        """A host function ran out of the call's time: report the call as a timeout."""
-        self._interrupting = self._call_seq
-        self._interrupt_reason = "timeout_ms"
-
     def _should_interrupt(self) -> bool:
         if self.plugin == CLOSING:
             return True
@@ -569,6 +574,30 @@ class Plugin:
         return True
 
     # -- the rest of the SDK surface --------------------------------------
+    @property
+    def config(self) -> dict[str, str]:
+        """The plug-in's config (the manifest's, merged with `config=`; see `update_config`)."""
+        return self._host.config
+
+    @config.setter
+    def config(self, value: dict[str, str]) -> None:
+        self._host.config = value
+
+    @property
+    def vars(self) -> dict[str, bytes]:
+        """The plug-in's persistent variables (`var_get` / `var_set`), kept between calls."""
+        return self._host.vars
+
+    @property
+    def http_status(self) -> int:
+        """The status of the plug-in's last HTTP response (0 if none)."""
+        return self._host.http_status
+
+    @property
+    def http_headers(self) -> dict[str, str] | None:
+        """The headers of the plug-in's last HTTP response (None if none)."""
+        return self._host.http_headers
+
     @property
     def id(self) -> uuid.UUID:
         return self._id

@@ -26,3 +26,14 @@ def installed(name: str, package_dir: str | os.PathLike[str]) -> str:
     from importlib.metadata import version
 
     return version(name)
+
+
+def wasmplug_version() -> str:
+    """wasmplug's own version ("0.0.0" when running from a source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wasmplug")
+    except PackageNotFoundError:
+        return "0.0.0"
+

@@ -16,7 +16,8 @@ from base64 import b64encode
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import _callpath, extism_version
+from . import _callpath
+from ._engine import extism_version
 from ._errors import Error
 from ._host_functions import (
     HOST_FN_REGISTRY,
@@ -98,7 +99,7 @@ def _map_ret(xs: Any) -> list[tuple[ValType, Callable[[Any, Any, Any], Any]]]:
 
 
 def _plugin_of(current: Any) -> Any:
-    return current._plugin if isinstance(current, CurrentPlugin) else current
+    return current._state if isinstance(current, CurrentPlugin) else current
 
 
 def _raw(slot: Any) -> Any:
