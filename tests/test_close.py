@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -201,3 +202,15 @@ def test_supervisor_stop_cancels_a_runaway_child() -> None:
     assert not server.running
     with pytest.raises(CallTimeout):
         runaway.result(5)
+
+
+def test_close_frees_the_store_at_once() -> None:
+    """Nothing the host side keeps (its HostState) holds the store after close(): a WASI
+    store must be gone before the interpreter finalises (_wasi.py, teardown)."""
+    plugin = Plugin(wasm("count_vowels"), config={"vowels": "aeiou"})
+    assert plugin.call("count_vowels", "hello")
+    store = weakref.ref(plugin._store)
+    kernel = weakref.ref(plugin._kernel)
+    plugin.close()
+    assert store() is None
+    assert kernel() is None

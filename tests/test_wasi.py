@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import re
+import struct
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from wasmplug import CallError, LoadError, Plugin, WasiOptions
+from wasmplug import CallError, CallTimeout, LoadError, Plugin, WasiOptions
 
-from .conftest import ROOT
+from .conftest import ROOT, runaway
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
@@ -114,3 +117,92 @@ def test_reactor_initialize_runs_before_first_call(wasi_dirs: tuple[Path, Path, 
     assert p._compiled.init_steps == [("_initialize", ())]
     assert p.call("read_file", "/ro/hello.txt") == b"hello world!"
     assert os.listdir(ro) == ["hello.txt"]
+
+
+# ------------------------------------------------------------------ clock waits (poll_oneoff)
+
+SLEEP = ROOT / "plugins" / "wat" / "wasi_sleep.wasm"
+
+
+def sleeper(**manifest: Any) -> Plugin:
+    return Plugin({"wasm": [{"path": str(SLEEP)}], **manifest}, wasi=True)
+
+
+def events(output: bytes) -> tuple[int, list[tuple[int, int, int]]]:
+    """(errno, [(userdata, error, type), ...]) as wasi_sleep.wat outputs them."""
+    errno, count = struct.unpack_from("<II", output)
+    return errno, [struct.unpack_from("<QHB", output, 8 + 32 * i) for i in range(count)]
+
+
+def ns(seconds: float) -> bytes:
+    return int(seconds * 1e9).to_bytes(8, "little")
+
+
+def test_a_short_clock_wait_ends_with_its_event() -> None:
+    started = time.monotonic()
+    assert events(sleeper().call("sleep", ns(0.02))) == (0, [(7, 0, 0)])
+    assert time.monotonic() - started >= 0.02  # it did wait
+
+
+@runaway(30)
+def test_a_clock_wait_ends_at_the_call_timeout() -> None:
+    """An hour's sleep is cut at timeout_ms (WASI's native sleep would hold the thread)."""
+    plugin = sleeper(timeout_ms=200)
+    with pytest.raises(CallTimeout, match=r"timeout_ms \(200 ms\)"):
+        plugin.call("sleep", ns(3600))
+    with pytest.raises(CallTimeout):
+        plugin.call("sleep_forever", ns(3600))
+    assert events(plugin.call("sleep", ns(0))) == (0, [(7, 0, 0)])  # still usable
+
+
+@runaway(30)
+def test_a_clock_wait_ends_when_the_call_is_cancelled() -> None:
+    plugin = sleeper()
+    handle = plugin.cancel_handle()
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            plugin.call("sleep", ns(3600))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not handle.cancel():  # False until the call is running
+        assert time.monotonic() < deadline, "the call never started"
+        time.sleep(0.005)
+    thread.join(20)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], CallTimeout)
+
+
+@runaway(30)
+def test_a_ready_descriptor_ends_the_wait_at_once() -> None:
+    assert events(sleeper().call("sleep_or_stdin", ns(3600))) == (0, [(9, 0, 1)])
+
+
+@runaway(30)
+def test_closing_the_plug_in_ends_a_clock_wait() -> None:
+    plugin = sleeper()
+    handle = plugin.cancel_handle()
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            plugin.call("sleep", ns(3600))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not plugin._running:  # poll for the state: the call is in the guest
+        assert time.monotonic() < deadline, "the call never started"
+        time.sleep(0.005)
+    plugin.close(timeout=10)
+    thread.join(20)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], CallTimeout)
+    assert not handle.cancel()

@@ -49,7 +49,7 @@ class HostState:
     """
 
     __slots__ = ("config", "deadline", "host_context", "http_headers", "http_status", "id",
-                 "kernel", "manifest", "timed_out", "var_bytes", "vars")
+                 "kernel", "manifest", "stop_requested", "timed_out", "var_bytes", "vars")
 
     def __init__(self, plugin_id: uuid.UUID, manifest: Manifest, config: dict[str, str]) -> None:
         self.id = plugin_id
@@ -63,6 +63,9 @@ class HostState:
         self.http_headers: dict[str, str] | None = None
         self.deadline: float | None = None  # time.monotonic() when the call must end
         self.timed_out = False
+        # True once the running call is to stop (cancelled, timed out, plug-in closing):
+        # a host function that waits looks at it.
+        self.stop_requested: Callable[[], bool] = _never
 
     def clear_vars(self) -> None:
         self.vars = {}
@@ -74,6 +77,10 @@ class HostState:
         """Seconds before the running call's timeout (None: no timeout)."""
         deadline = self.deadline
         return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _never() -> bool:
+    return False
 
 
 _active = threading.local()

@@ -63,10 +63,15 @@ class KernelMemoryError(Exception):
 
 
 class Kernel:
-    """One kernel instance in one store."""
+    """One kernel instance in one store.
+
+    It also keeps the plug-in's page budget (ABI.md 7.1): with `max_pages`
+    set, every `memory.grow` of every memory of the plug-in draws from it.
+    """
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
-                 path: CallPath) -> None:
+                 path: CallPath, max_pages: int | None = None) -> None:
+        self.max_pages = max_pages
         self.store = store
         self.instance = instance
         self.path = path
@@ -77,6 +82,8 @@ class Kernel:
         self.base = 0
         self.size = 0
         self.refresh()
+        if max_pages is not None:
+            self.set_page_budget(max_pages)
 
     # -- memory ----------------------------------------------------------
     # The engine is configured with `memory_may_move = False`, so the memory's
@@ -190,3 +197,32 @@ class Kernel:
     def set_page_budget(self, pages: int | None) -> None:
         """Pages all memories may still grow by (None: unlimited)."""
         self.call.i64_i64("wasmplug_budget", budget_set(pages))
+
+    # -- the page budget ------------------------------------------------------
+    @property
+    def budgeted(self) -> bool:
+        return self.max_pages is not None
+
+    def budget_for_instantiation(self, needed: int) -> str | None:
+        """Take `needed` pages (the memories a new instance defines) from the budget; the
+        start function draws from what is left. Returns why it cannot, or None."""
+        if self.max_pages is None:
+            return None
+        if needed > self.max_pages:
+            return (f"the plug-in's memories need {needed} pages when instantiated; "
+                    f"memory.max_pages allows {self.max_pages}")
+        self.set_page_budget(self.max_pages - needed)
+        return None
+
+    def refill_budget(self) -> None:
+        """The whole budget again (after instantiation: the instance's pages are its own)."""
+        if self.max_pages is not None:
+            self.set_page_budget(self.max_pages)
+
+    def over_budget(self) -> bool:
+        """True if a growth was refused for the budget since the last check."""
+        return self.max_pages is not None and self.take_oom()
+
+    def memory_size_limit(self, initial_pages: int) -> int:
+        """Bytes any one memory may reach (store limits, a second line behind the budget)."""
+        return -1 if self.max_pages is None else (initial_pages + self.max_pages) * 65_536

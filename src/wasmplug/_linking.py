@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import wasmtime
 
-from . import _host_env
+from . import _host_env, _wasi
 from ._callpath import CallPath
 from ._errors import LoadError
 from ._host_functions import DEFAULT_NAMESPACE, Function
@@ -177,6 +177,7 @@ def template_linker(plan: LinkPlan, engine: wasmtime.Engine, path: CallPath) -> 
         path.define(linker, module, name, params, results, impl)
     if plan.uses_wasi:
         linker.define_wasi()
+        _wasi.define_poll_oneoff(linker)  # clock waits that end with the call
     for module, name, fn in plan.user:
         path.define(linker, module, name, fn.params_types, fn.results_types, fn._impl)
     return linker

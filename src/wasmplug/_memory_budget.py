@@ -27,7 +27,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .binary import Reader, _types, encode_name, encode_uleb
+from .binary import (
+    Limits,
+    Reader,
+    assemble,
+    encode_name,
+    encode_uleb,
+    read_imports,
+    read_limits,
+    read_types,
+    split_sections,
+)
 
 KERNEL_NAMESPACE = "extism:host/env"
 CHECK_NAME = "wasmplug_budget"
@@ -194,18 +204,6 @@ class _Module:
     grows: bool                   # any memory.grow in the code
 
 
-def _parse(wasm: bytes) -> list[tuple[int, bytes]]:
-    r = Reader(wasm)
-    r.pos = 8
-    sections: list[tuple[int, bytes]] = []
-    while r.pos < len(wasm):
-        section = r.byte()
-        size = r.uleb()
-        sections.append((section, wasm[r.pos:r.pos + size]))
-        r.pos += size
-    return sections
-
-
 class _FoundGrow(Exception):
     pass
 
@@ -218,36 +216,22 @@ class _GrowDetector(dict[int, int]):
 
 
 def _survey(wasm: bytes) -> _Module:
-    sections = _parse(wasm)
+    sections = split_sections(wasm)
     func_imports = 0
     memories: list[bool] = []
     grows = False
     for section, body in sections:
         r = Reader(body)
         if section == 2:
-            for _ in range(r.uleb()):
-                r.skip_name()
-                r.skip_name()
-                kind = r.byte()
+            for _, _, kind, detail in read_imports(r):
                 if kind == 0:
                     func_imports += 1
-                    r.uleb()
-                elif kind == 1:
-                    _skip_valtype(r)
-                    _limits(r)
                 elif kind == 2:
-                    memories.append(bool(_limits(r) & 4))
-                elif kind == 3:
-                    _skip_valtype(r)
-                    r.byte()
-                elif kind == 4:
-                    r.byte()
-                    r.uleb()
-                else:
-                    raise RewriteError(f"unknown import kind {kind}")
+                    assert isinstance(detail, Limits)
+                    memories.append(detail.is64)
         elif section == 5:
             for _ in range(r.uleb()):
-                memories.append(bool(_limits(r) & 4))
+                memories.append(read_limits(r).is64)
         elif section == 10 and memories:
             for _ in range(r.uleb()):
                 size = r.uleb()
@@ -264,16 +248,6 @@ def _survey(wasm: bytes) -> _Module:
     return _Module(sections, func_imports, memories, grows)
 
 
-def _limits(r: Reader) -> int:
-    flags = r.uleb()
-    r.uleb()
-    if flags & 1:
-        r.uleb()
-    if flags & 8:
-        r.uleb()
-    return flags
-
-
 def needs_budget(wasm: bytes) -> bool:
     """True if the module grows a memory (and so must be rewritten for max_pages)."""
     return wasm.startswith(b"\0asm") and _survey(wasm).grows
@@ -287,7 +261,9 @@ def rewrite(wasm: bytes) -> bytes:
     """
     try:
         return _rewrite(wasm)
-    except (IndexError, KeyError) as exc:
+    except RewriteError:
+        raise
+    except (IndexError, KeyError, ValueError) as exc:
         raise RewriteError(f"cannot read the module: {exc!r}") from None
 
 
@@ -301,7 +277,7 @@ def _rewrite(wasm: bytes) -> bytes:
         if section != 0:
             sections[section] = body
     # types: the check's type and one wrapper type per index type
-    type_count = len(_types(Reader(sections[1]))) if sections[1] else 0
+    type_count = len(read_types(Reader(sections[1]))) if sections[1] else 0
     r = Reader(sections[1])
     entries = r.uleb() if sections[1] else 0
     new_types = [b"\x60\x01\x7e\x01\x7e", b"\x60\x01\x7f\x01\x7f", b"\x60\x01\x7e\x01\x7e"]
@@ -346,20 +322,12 @@ def _rewrite(wasm: bytes) -> bytes:
     sections[9] = _rewrite_elements(sections[9], shift)
     sections[6] = _rewrite_globals(sections[6], shift)
     sections[4] = _rewrite_tables(sections[4], shift)
-    out = bytearray(wasm[:8])
-    customs = [body for section, body in module.sections if section == 0]
     # Order of the known sections (the tag section 13 sits between memory and global).
-    for section in (1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11):
-        body = sections[section]
-        if body or section in (1, 2, 3, 10):
-            out.append(section)
-            out += encode_uleb(len(body)) + body
-    for body in customs:
-        renamed = _rewrite_custom(body, shift)
-        if renamed is not None:
-            out.append(0)
-            out += encode_uleb(len(renamed)) + renamed
-    return bytes(out)
+    known = [(section, sections[section]) for section in (1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11)
+             if sections[section] or section in (1, 2, 3, 10)]
+    customs = [(0, renamed) for section, body in module.sections
+               if section == 0 and (renamed := _rewrite_custom(body, shift)) is not None]
+    return assemble(known + customs, header=wasm[:8])
 
 
 def _bump(index: int, shift: int) -> int:
@@ -432,7 +400,7 @@ def _rewrite_tables(body: bytes, shift: int) -> bytes:
         if with_init:
             r.pos += 2
         _skip_valtype(r)
-        _limits(r)
+        read_limits(r)
         out += body[start:r.pos]
         if with_init:
             _const_expr(r, shift, out)

@@ -220,6 +220,8 @@ class Plugin:
         self._running = False
         self._keep_vars_on_rebuild = False
         self._cancelled: threading.Event | None = None  # set by an async caller's cancellation
+        me = weakref.ref(self)
+        self._host.stop_requested = lambda: (p := me()) is None or p._should_interrupt()
         self.fuel_limit = fuel_limit if fuel_limit is not None else self._compiled.fuel_limit
         self._build_store()
         self.plugin = 1
@@ -244,17 +246,14 @@ class Plugin:
         link_store(compiled.links, linker, store, kernel_instance)
         self._store = store
         self._linker = linker
-        self._kernel = self._host.kernel = Kernel(store, kernel_instance, self._path)
-        max_pages = self._compiled.manifest.memory.max_pages
-        if max_pages is not None:
-            self._kernel.set_page_budget(max_pages)
+        kernel = self._kernel = self._host.kernel = Kernel(
+            store, kernel_instance, self._path, compiled.manifest.memory.max_pages)
         # The kernel's budget bounds all growth (ABI.md 7.1); as a second line,
         # no memory may exceed the largest initial size plus max_pages. Tables
         # and the number of memories are bounded so no module can take the
         # host's memory or address space (STORE_LIMITS).
-        store.set_limits(
-            memory_size=-1 if max_pages is None else (self._compiled.initial_pages + max_pages) * 65_536,
-            memories=compiled.max_memories + 1, **STORE_LIMITS)  # + the kernel's memory
+        store.set_limits(memory_size=kernel.memory_size_limit(compiled.initial_pages),
+                         memories=compiled.max_memories + 1, **STORE_LIMITS)  # + the kernel's
         self._instance: wasmtime.Instance | None = None
         self._invokers: dict[str, _callpath.Invoker] = {}
         if not keep_vars:
@@ -263,50 +262,44 @@ class Plugin:
 
     def _instantiate(self, name: str) -> None:
         started = time.perf_counter()
-        store, linker = self._store, self._linker
-        max_pages = self._compiled.manifest.memory.max_pages
-        if max_pages is not None:
-            # ABI.md 7.1: the plug-in's memories must fit in the budget (start
-            # functions draw from what is left); then the budget is refilled.
-            needed = self._compiled.instantiation_pages
-            if needed > max_pages:
-                raise self._oom(name, f"the plug-in's memories need {needed} pages when "
-                                f"instantiated; memory.max_pages allows {max_pages}")
-            self._kernel.set_page_budget(max_pages - needed)
+        store, linker, kernel = self._store, self._linker, self._kernel
+        # ABI.md 7.1: the plug-in's memories must fit in the budget (start
+        # functions draw from what is left); then the budget is refilled.
+        refused = kernel.budget_for_instantiation(self._compiled.instantiation_pages)
+        if refused is not None:
+            raise self._oom(name, refused)
         try:
             for module_name, module in self._compiled.links.modules:
                 linker.define_module(store, module_name, module)
             instance = linker.instantiate(store, self._compiled.main)
         except wasmtime.Trap as exc:
             self._needs_rebuild = True  # the store may hold a half-built instance
-            if max_pages is not None and self._kernel.take_oom():
+            if kernel.over_budget():
                 raise self._oom(name, "the start function grew memory past memory.max_pages "
-                                f"({max_pages} pages)") from None
+                                f"({kernel.max_pages} pages)") from None
             raise CallError(f"plug-in initialisation (its start function) trapped: "
                             f"{_describe(exc)}", code=TRAP_CODE) from None
         except wasmtime.WasmtimeError as exc:
             self._needs_rebuild = True
             raise LoadError(f"Unable to create Extism plugin: {_describe(exc)}") from None
         self._instance = instance
-        if max_pages is not None:
-            self._kernel.set_page_budget(max_pages)
+        kernel.refill_budget()
         for step, args in self._compiled.init_steps:
             func = self._path.export(store, instance, step)
             try:
                 func(store, *args)
             except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
                 self._needs_rebuild = True  # start again from a fresh instance next call
-                if max_pages is not None and self._kernel.take_oom():
+                if kernel.over_budget():
                     raise self._oom(name, f"plug-in initialisation ({step}) grew memory past "
-                                    f"memory.max_pages ({max_pages} pages)") from None
+                                    f"memory.max_pages ({kernel.max_pages} pages)") from None
                 raise CallError(f"plug-in initialisation ({step}) failed: {_describe(exc)}",
                                 function=step, code=TRAP_CODE) from None
         _runtime_events.plugin_instantiated(self._id, started)
 
     def _oom(self, name: str, detail: str) -> CallError:
-        max_pages = self._compiled.manifest.memory.max_pages
         return CallError(f"oom: {detail}", function=name, code=TRAP_CODE,
-                         limit="memory.max_pages", limit_value=max_pages)
+                         limit="memory.max_pages", limit_value=self._kernel.max_pages)
 
     def _invoker(self, name: str) -> _callpath.Invoker:
         found = self._invokers.get(name)
@@ -424,7 +417,7 @@ class Plugin:
         if not placed:
             detail = (f"failed to allocate extism memory: the input ({len(data)} bytes) does not "
                       "fit in the plug-in's memory limit (memory.max_pages)")
-            if self._compiled.manifest.memory.max_pages is not None:
+            if self._kernel.budgeted:
                 raise self._oom(name, detail)
             raise CallError(detail, function=name)
         return invoke
@@ -526,9 +519,9 @@ class Plugin:
                                    function=name, code=TRAP_CODE)
             return CallTimeout("timeout: the call was cancelled through its cancel handle",
                                function=name, code=TRAP_CODE)
-        if self._kernel.take_oom():
+        if self._kernel.over_budget():
             return self._oom(name, f"the plug-in needed more memory than memory.max_pages "
-                             f"({manifest.memory.max_pages} pages) allows")
+                             f"({self._kernel.max_pages} pages) allows")
         if isinstance(failure, _host_env.LimitError):
             return CallError(str(failure), function=name, limit=failure.limit,
                              limit_value=failure.value)
@@ -696,7 +689,7 @@ class Plugin:
         _runtime_events.plugin_freed(self._id)
         self._invokers = {}
         self._instance = None
-        self._kernel = None  # type: ignore[assignment]
+        self._kernel = self._host.kernel = None  # type: ignore[assignment]
         self._linker = None  # type: ignore[assignment]
         self._store = None  # type: ignore[assignment]
         if self._owns_compiled_plugin and self.compiled_plugin is not None:

@@ -15,6 +15,15 @@ finalising is stopped by Python in the middle of Rust code, and Rust aborts
 with "panic in a function that cannot unwind". So `close_at_exit` frees WASI
 stores from an `atexit` hook, while other threads may still take the GIL,
 and waits until wasmtime has released every output callable.
+
+Clock waits: WASI's own `poll_oneoff` sleeps in native code, where neither a
+call's `timeout_ms` nor a cancel can reach it (a guest asking to sleep an hour
+would hold its thread for an hour). `poll_oneoff` is therefore ours
+(`define_poll_oneoff`): a clock wait ends at the call's deadline, or as soon
+as the call is cancelled or its plug-in closed, and the guest is stopped at
+its next instruction. File-descriptor subscriptions (a plug-in has no stdin,
+its output goes to sinks, and regular files are always ready) are reported
+ready at once.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import atexit
 import contextlib
 import logging
 import os
+import struct
 import threading
 import time
 import weakref
@@ -31,6 +41,7 @@ from dataclasses import dataclass, field
 
 import wasmtime
 
+from . import _host_env
 from ._errors import LoadError
 from ._logs import plugin_logger
 
@@ -157,3 +168,89 @@ def _close_all() -> None:
     deadline = time.monotonic() + _RELEASE_WAIT_S
     while len(_live_sinks) and time.monotonic() < deadline:
         time.sleep(0.002)
+
+
+# ------------------------------------------------------------------ clock waits
+
+# wasi_snapshot_preview1 layouts: subscription (48 bytes) and event (32 bytes).
+_SUBSCRIPTION = struct.Struct("<QB7xI4xQQH6x")  # userdata, tag, clock id / fd, timeout, precision, flags
+_EVENT = struct.Struct("<QHB5xQH6x")            # userdata, errno, type, nbytes, flags
+_TAG_CLOCK, _TAG_FD_READ, _TAG_FD_WRITE = 0, 1, 2
+_CLOCK_REALTIME = 0
+_ABSTIME = 1
+_ERRNO_FAULT, _ERRNO_INVAL, _ERRNO_NOTSUP = 21, 28, 58
+# How often a clock wait looks whether its call was cancelled, and how long an
+# absolute wait on a clock whose origin only wasmtime knows waits before the
+# guest looks at the clock again.
+_WAIT_SLICE_S = 0.01
+
+
+def define_poll_oneoff(linker: wasmtime.Linker) -> None:
+    """Replace WASI's `poll_oneoff` (preview 1) in `linker`, which already has WASI."""
+    i32 = wasmtime.ValType.i32()
+    linker.allow_shadowing = True
+    linker.define_func("wasi_snapshot_preview1", "poll_oneoff",
+                       wasmtime.FuncType([i32, i32, i32, i32], [i32]), _poll_oneoff,
+                       access_caller=True)
+
+
+def _poll_oneoff(caller: wasmtime.Caller, in_ptr: int, out_ptr: int, count: int,
+                 nevents_ptr: int) -> int:
+    memory = caller.get("memory")
+    if not isinstance(memory, wasmtime.Memory):
+        return _ERRNO_NOTSUP
+    if count == 0:
+        return _ERRNO_INVAL
+    size = memory.data_len(caller)
+    if in_ptr + count * _SUBSCRIPTION.size > size or out_ptr + count * _EVENT.size > size \
+            or nevents_ptr + 4 > size:
+        return _ERRNO_FAULT
+    raw = memory.read(caller, in_ptr, in_ptr + count * _SUBSCRIPTION.size)
+    subscriptions = [_SUBSCRIPTION.unpack_from(raw, i * _SUBSCRIPTION.size) for i in range(count)]
+    if any(tag not in (_TAG_CLOCK, _TAG_FD_READ, _TAG_FD_WRITE) for _, tag, *_ in subscriptions):
+        return _ERRNO_INVAL
+    waits = {userdata: _clock_wait_s(clock, timeout, flags)
+             for userdata, tag, clock, timeout, _, flags in subscriptions if tag == _TAG_CLOCK}
+    ready_fds = any(tag != _TAG_CLOCK for _, tag, *_ in subscriptions)
+    soonest = 0.0 if ready_fds or not waits else min(waits.values())
+    waited = _wait(soonest)
+    events = b"".join(
+        _EVENT.pack(userdata, 0, tag, 0, 0) for userdata, tag, clock, timeout, _, flags in subscriptions
+        if tag != _TAG_CLOCK or waits[userdata] <= max(waited, soonest))
+    memory.write(caller, events, out_ptr)
+    memory.write(caller, struct.pack("<I", len(events) // _EVENT.size), nevents_ptr)
+    return 0
+
+
+def _clock_wait_s(clock: int, timeout_ns: int, flags: int) -> float:
+    """Seconds a clock subscription asks to wait."""
+    if not flags & _ABSTIME:
+        return timeout_ns / 1e9
+    if clock == _CLOCK_REALTIME:
+        return max(0.0, (timeout_ns - time.time_ns()) / 1e9)
+    return _WAIT_SLICE_S  # an absolute time on wasmtime's own monotonic clock
+
+
+def _wait(seconds: float) -> float:
+    """Sleep up to `seconds`; the seconds slept. A wait cut short by the call's deadline
+    or by a stop (cancel, close) ends the call: it fails as that timeout or cancel."""
+    started = time.monotonic()
+    try:
+        state: _host_env.HostState | None = _host_env.active()
+    except _host_env.HostError:  # not in a call (a start function): no deadline to keep
+        state = None
+    end = started + seconds
+    while True:
+        left = end - time.monotonic()
+        if state is not None:
+            if state.stop_requested():
+                raise _host_env.HostError("the call was stopped during a clock wait")
+            call_left = state.time_left()
+            if call_left is not None and call_left < left:
+                if call_left <= 0:
+                    state.timed_out = True
+                    raise _host_env.HostError("timeout")
+                left = call_left
+        if left <= 0:
+            return time.monotonic() - started
+        time.sleep(min(left, _WAIT_SLICE_S))

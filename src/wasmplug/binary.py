@@ -4,16 +4,24 @@ wasmtime's `Module` shows only exported and imported memories; limits must
 also count a memory the module keeps private. And wasmtime-py cannot describe
 every signature (v128, GC references), so imports and exports are read here.
 
-Public for tools built on wasmplug (the memory-budget rewriter, the JS
-runtime's embedder): `Reader` (a cursor: `byte`, `uleb`, `take`, `text`) and
-`encode_uleb`, `encode_sleb`, `encode_name`.
+This is the one module that reads and writes the Wasm binary format; it is
+public for tools built on wasmplug (the memory-budget rewriter, the JS
+runtime's embedder and snapshotter):
+
+- reading: `Reader` (a cursor: `byte`, `uleb`, `take`, `text`, `limits`),
+  `split_sections` (a module as (id, payload) pairs), `read_imports` (the
+  import section's entries), `read_limits`, `read_valtype`;
+- writing: `encode_uleb`, `encode_sleb`, `encode_name`, `encode_section`,
+  `assemble` (sections back into a module);
+- facts: `signatures`, `memory_minimums`, `memories`, `custom_sections`,
+  `producers`, `item_counts`, `ModuleFacts`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Reader:
@@ -54,13 +62,51 @@ class Reader:
 
     def limits(self) -> tuple[int, int]:
         """(flags, minimum); the maximum (and, for memory64/shared, the rest) is skipped."""
-        flags = self.uleb()
-        minimum = self.uleb()
-        if flags & 1:
-            self.uleb()
-        if flags & 8:  # custom page size (proposal)
-            self.uleb()
-        return flags, minimum
+        limits = read_limits(self)
+        return limits.flags, limits.minimum
+
+
+class Limits(NamedTuple):
+    """A table's or memory's limits; flag 4 marks a 64-bit memory."""
+
+    minimum: int
+    maximum: int | None
+    flags: int
+
+    @property
+    def is64(self) -> bool:
+        return bool(self.flags & 4)
+
+
+def read_limits(r: Reader) -> Limits:
+    flags = r.uleb()
+    minimum = r.uleb()
+    maximum = r.uleb() if flags & 1 else None
+    if flags & 8:  # custom page size (proposal)
+        r.uleb()
+    return Limits(minimum, maximum, flags)
+
+
+HEADER = b"\0asm\x01\0\0\0"
+
+
+def split_sections(wasm: bytes) -> list[tuple[int, bytes]]:
+    """The module's sections in order, as (id, payload); IndexError if truncated."""
+    r = Reader(wasm, 8)
+    found: list[tuple[int, bytes]] = []
+    while r.pos < len(wasm):
+        section = r.byte()
+        found.append((section, r.take(r.uleb())))
+    return found
+
+
+def encode_section(section: int, payload: bytes) -> bytes:
+    return bytes([section]) + encode_uleb(len(payload)) + payload
+
+
+def assemble(sections: Iterable[tuple[int, bytes]], header: bytes = HEADER) -> bytes:
+    """A module made of `sections` ((id, payload) pairs, in order)."""
+    return header + b"".join(encode_section(section, payload) for section, payload in sections)
 
 
 def encode_uleb(n: int) -> bytes:
@@ -131,13 +177,13 @@ def _sections(r: Reader) -> Iterator[tuple[int, int]]:
         r.pos = end
 
 
-ImportDetail = int | tuple[int, int | None] | None
+ImportDetail = int | Limits | None
 
 
-def _imports(r: Reader) -> Iterator[tuple[str, str, int, ImportDetail]]:
-    """The import section's entries: (module, name, kind, detail), where detail
-    is the type index of a function, (initial, maximum) pages of a memory, and
-    None for the other kinds."""
+def read_imports(r: Reader) -> Iterator[tuple[str, str, int, ImportDetail]]:
+    """The entries of the import section at `r`: (module, name, kind, detail), where
+    detail is the type index of a function, the `Limits` of a memory, and None for
+    the other kinds (kind 0 function, 1 table, 2 memory, 3 global, 4 tag)."""
     for _ in range(r.uleb()):
         module, name = r.text(), r.text()
         kind = r.byte()
@@ -145,12 +191,12 @@ def _imports(r: Reader) -> Iterator[tuple[str, str, int, ImportDetail]]:
         if kind == 0:        # function: type index
             detail = r.uleb()
         elif kind == 1:      # table: reftype + limits
-            _valtype(r)
-            r.limits()
+            read_valtype(r)
+            read_limits(r)
         elif kind == 2:      # memory: limits
-            detail = _limits_with_max(r)
+            detail = read_limits(r)
         elif kind == 3:      # global: valtype + mutability
-            _valtype(r)
+            read_valtype(r)
             r.byte()
         elif kind == 4:      # tag: attribute + type index
             r.byte()
@@ -160,20 +206,11 @@ def _imports(r: Reader) -> Iterator[tuple[str, str, int, ImportDetail]]:
         yield module, name, kind, detail
 
 
-def _imported_memories(r: Reader) -> Iterator[tuple[str, str, int, tuple[int, int | None]]]:
-    for module, name, kind, detail in _imports(r):
+def _imported_memories(r: Reader) -> Iterator[tuple[str, str, int, Limits]]:
+    for module, name, kind, detail in read_imports(r):
         if kind == 2:
-            assert isinstance(detail, tuple)
+            assert isinstance(detail, Limits)
             yield module, name, kind, detail
-
-
-def _limits_with_max(r: Reader) -> tuple[int, int | None]:
-    flags = r.uleb()
-    minimum = r.uleb()
-    maximum = r.uleb() if flags & 1 else None
-    if flags & 8:  # custom page size (proposal)
-        r.uleb()
-    return minimum, maximum
 
 
 # ---------------------------------------------------------------- signatures
@@ -196,7 +233,8 @@ _NUMBER_TYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128
 _SHORT_REFS = {0x70: "funcref", 0x6F: "externref"}
 
 
-def _valtype(r: Reader) -> str:
+def read_valtype(r: Reader) -> str:
+    """A value type's name ("i32", "funcref", "ref" ...), its bytes consumed."""
     code = r.byte()
     if code in _NUMBER_TYPES:
         return _NUMBER_TYPES[code]
@@ -218,16 +256,16 @@ def _sleb(r: Reader) -> None:
 def _comptype(r: Reader) -> Signature | None:
     form = r.byte()
     if form == 0x60:  # func
-        params = tuple(_valtype(r) for _ in range(r.uleb()))
-        results = tuple(_valtype(r) for _ in range(r.uleb()))
+        params = tuple(read_valtype(r) for _ in range(r.uleb()))
+        results = tuple(read_valtype(r) for _ in range(r.uleb()))
         return params, results
     if form == 0x5F:  # struct: fields
         for _ in range(r.uleb()):
-            _valtype(r)
+            read_valtype(r)
             r.byte()
         return None
     if form == 0x5E:  # array: one field
-        _valtype(r)
+        read_valtype(r)
         r.byte()
         return None
     raise ValueError(f"unknown composite type 0x{form:02x}")
@@ -241,7 +279,7 @@ def _subtype(r: Reader) -> Signature | None:
     return _comptype(r)
 
 
-def _types(r: Reader) -> list[Signature | None]:
+def read_types(r: Reader) -> list[Signature | None]:
     types: list[Signature | None] = []
     for _ in range(r.uleb()):
         if r.data[r.pos] == 0x4E:  # rec group
@@ -271,9 +309,9 @@ def _scan_signatures(r: Reader) -> tuple[dict[tuple[str, str], Item], dict[str, 
     exports: dict[str, Item] = {}
     for section, end in _sections(r):
         if section == 1:
-            types = _types(r)
+            types = read_types(r)
         elif section == 2:
-            for module, name, kind, detail in _imports(r):
+            for module, name, kind, detail in read_imports(r):
                 imports[(module, name)] = _KINDS.get(kind, "unknown")
                 if kind == 0:
                     assert isinstance(detail, int)
@@ -312,10 +350,10 @@ def memories(wasm: bytes) -> list[tuple[str, int, int | None]]:
     try:
         for section, _ in _sections(r):
             if section == 2:
-                found.extend((f"import {module}.{name}", *limits)
+                found.extend((f"import {module}.{name}", limits.minimum, limits.maximum)
                              for module, name, _, limits in _imported_memories(r))
             elif section == 5:
-                found.extend(("defined", *_limits_with_max(r)) for _ in range(r.uleb()))
+                found.extend(("defined", *read_limits(r)[:2]) for _ in range(r.uleb()))
     except (IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read the module's memories: {exc}") from None
     return found
