@@ -8,6 +8,7 @@ import re
 import struct
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +156,8 @@ def test_a_clock_wait_ends_at_the_call_timeout() -> None:
     assert events(plugin.call("sleep", ns(0))) == (0, [(7, 0, 0)])  # still usable
 
 
-@runaway(30)
-def test_a_clock_wait_ends_when_the_call_is_cancelled() -> None:
-    plugin = sleeper()
-    handle = plugin.cancel_handle()
+def sleep_in_background(plugin: Plugin) -> tuple[threading.Thread, list[BaseException]]:
+    """Start an hour's clock wait on `plugin` in a thread; what it raised lands in the list."""
     outcome: list[BaseException] = []
 
     def call() -> None:
@@ -169,10 +168,23 @@ def test_a_clock_wait_ends_when_the_call_is_cancelled() -> None:
 
     thread = threading.Thread(target=call)
     thread.start()
+    return thread, outcome
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Poll for a state, for at most 20 s."""
     deadline = time.monotonic() + 20
-    while not handle.cancel():  # False until the call is running
-        assert time.monotonic() < deadline, "the call never started"
+    while not condition():
+        assert time.monotonic() < deadline, what
         time.sleep(0.005)
+
+
+@runaway(30)
+def test_a_clock_wait_ends_when_the_call_is_cancelled() -> None:
+    plugin = sleeper()
+    handle = plugin.cancel_handle()
+    thread, outcome = sleep_in_background(plugin)
+    wait_for(handle.cancel, "the call never started")  # cancel() is False until it runs
     thread.join(20)
     assert not thread.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], CallTimeout)
@@ -187,20 +199,8 @@ def test_a_ready_descriptor_ends_the_wait_at_once() -> None:
 def test_closing_the_plug_in_ends_a_clock_wait() -> None:
     plugin = sleeper()
     handle = plugin.cancel_handle()
-    outcome: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            plugin.call("sleep", ns(3600))
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=call)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not plugin._running:  # poll for the state: the call is in the guest
-        assert time.monotonic() < deadline, "the call never started"
-        time.sleep(0.005)
+    thread, outcome = sleep_in_background(plugin)
+    wait_for(lambda: plugin._running, "the call never started")
     plugin.close(timeout=10)
     thread.join(20)
     assert not thread.is_alive()
