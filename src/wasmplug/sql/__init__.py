@@ -26,7 +26,7 @@ from typing import Any
 
 from wasmplug import Error
 
-# from .config import FunctionsFile, load_file, parse_file
+from .config import FunctionsFile, FunctionsFileError, load_file, parse_file
 from .functions import (
     DEFAULT_MAX_INSTANCES,
     DEFAULT_MAX_OUTPUT_BYTES,
@@ -112,6 +112,7 @@ __all__ = [
     "DEFAULT_MAX_PAGES",
     "DEFAULT_TIMEOUT_MS",
     "FunctionsFile",
+    "FunctionsFileError",
     "Limits",
     "Registration",
     "ResultType",

@@ -32,7 +32,7 @@ _HEAD = struct.Struct("<II")
 
 def _arrow() -> Any:
     try:
-        import pyarrow
+        import pyarrow  # type: ignore[import-untyped]
     except ImportError:
         from wasmplug import Error
 

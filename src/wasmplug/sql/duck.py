@@ -11,6 +11,7 @@ SQLite only.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from wasmplug import Error
@@ -45,10 +46,8 @@ def register(conn: Any, bound: Bound) -> str:
         raise Error(f"{bound.name}: bad DuckDB type in {arg_types}: {exc}") from None
     null_handling = "default" if function.strict else "special"
     side_effects = not function.deterministic
-    try:
+    with contextlib.suppress(duckdb.Error, RuntimeError):
         conn.remove_function(bound.name)
-    except (duckdb.Error, RuntimeError):
-        pass
     if function.kind == "batch":
         conn.create_function(bound.name, _batch_callable(bound), parameters, returns, type="arrow",
                              null_handling=null_handling, side_effects=side_effects)

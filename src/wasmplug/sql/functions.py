@@ -24,7 +24,6 @@ from wasmplug import (
     CompiledPlugin,
     Error,
     Manifest,
-    MemoryOptions,
     Plugin,
     WasmData,
     WasmFile,
@@ -111,7 +110,8 @@ class SQLFunction:
             raise Error(f"{self.name}: export {self.export!r:.80} is not a valid export name")
         if self.kind not in KINDS:
             raise Error(f"{self.name}: kind {self.kind!r:.40} is not one of {', '.join(KINDS)}")
-        if isinstance(self.nargs, bool) or not isinstance(self.nargs, int) or not -1 <= self.nargs <= MAX_ARGS:
+        nargs = self.nargs
+        if isinstance(nargs, bool) or not isinstance(nargs, int) or not -1 <= nargs <= MAX_ARGS:
             raise Error(f"{self.name}: nargs must be -1 (any) or 0..{MAX_ARGS}, got {self.nargs!r:.40}")
         object.__setattr__(self, "returns", ResultType.parse(str(self.returns)))
         if self.args not in ("auto", "json"):
@@ -219,6 +219,8 @@ def failure(name: str, error: Exception) -> SQLFunctionError:
         reason = "trap"
     else:
         reason = "error"
+    if reason == "trap" and "wasm trap:" in text:  # the trap itself, not wasmtime's backtrace
+        text = text[text.rindex("wasm trap:"):].splitlines()[0]
     if not text.startswith(f"{reason}:"):
         text = f"{reason}: {text}"
     return SQLFunctionError(name, reason, text)
@@ -324,7 +326,7 @@ class Bound:
 class Accumulator:
     """One group of an aggregate or window function, on a plug-in instance of its own."""
 
-    __slots__ = ("_bound", "_plugin", "_clean")
+    __slots__ = ("_bound", "_clean", "_plugin")
 
     def __init__(self, bound: Bound, plugin: Plugin) -> None:
         self._bound = bound

@@ -102,6 +102,6 @@ def _register_python(conn: sqlite3.Connection, bound: Bound) -> None:
             raise _recorded(exc) from None
 
     if function.kind == "window":
-        conn.create_window_function(bound.name, function.nargs, Group)
+        conn.create_window_function(bound.name, function.nargs, Group)  # type: ignore[arg-type]
     else:
         conn.create_aggregate(bound.name, function.nargs, Group)

@@ -29,7 +29,7 @@ SQLValue = None | int | float | str | bytes
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 _INTEGER = re.compile(rb"\s*[-+]?[0-9]{1,20}\s*")
-_REAL = re.compile(rb"\s*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*|\s*[-+]?(?:inf|Infinity)\s*")
+_REAL = re.compile(rb"\s*[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|inf|Infinity)\s*")
 
 
 class ResultType(enum.StrEnum):
