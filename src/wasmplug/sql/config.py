@@ -25,6 +25,7 @@ problem is a `FunctionsFileError` naming the file, the entry and the key.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import tomllib
@@ -35,6 +36,8 @@ from typing import Any, cast
 from wasmplug import Error, Manifest, WasmFile, WasmUrl
 
 from .functions import KINDS, Kind, Limits, PluginSource, SQLFunction
+
+log = logging.getLogger("wasmplug.sql")
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_PLUGINS = 64
@@ -88,12 +91,24 @@ class FunctionsFile:
             return found
 
     def register(self, conn: Any) -> list[Any]:
-        """Register every function on `conn` (sqlite3 or duckdb); returns the Registrations."""
-        from . import register
+        """Register every function the engine supports on `conn` (sqlite3 or duckdb).
 
+        SQLite takes scalar, aggregate and window functions, DuckDB scalar and
+        batch ones; the others are left out (logged on `wasmplug.sql`), so one
+        file serves both. Returns the Registrations.
+        """
+        from . import duck, register
+
+        supported = ("scalar", "batch") if duck.is_duckdb(conn) else ("scalar", "aggregate", "window")
         done = []
         for index, entry in enumerate(self.plugins):
-            done.append(register(conn, None, *entry.functions, source=self.source(index)))
+            functions = [f for f in entry.functions if f.kind in supported]
+            skipped = [f.name for f in entry.functions if f.kind not in supported]
+            if skipped:
+                log.info("%s: %s left out: %s cannot run them", self.origin, ", ".join(skipped),
+                         "DuckDB" if "batch" in supported else "SQLite")
+            if functions:
+                done.append(register(conn, None, *functions, source=self.source(index)))
         return done
 
     @property
