@@ -248,3 +248,35 @@ def load_file(path: str | Path) -> FunctionsFile:
     except OSError as exc:
         raise FunctionsFileError(f"{path}: cannot read the functions file: {exc.strerror}") from None
     return parse_file(text, str(path), path.resolve().parent)
+
+
+ENVIRONMENT_VARIABLE = "WASMPLUG_SQL_FUNCTIONS"
+DEFAULT_FILE_NAME = "wasmplug-sql.toml"
+_loaded: dict[tuple[str, int, int], FunctionsFile] = {}
+_loaded_lock = threading.Lock()
+
+
+def find_file(explicit: str | Path | None = None) -> Path | None:
+    """The functions file the Datasette / sqlite-utils plug-ins use: `explicit` (from Datasette's
+    plug-in config), else $WASMPLUG_SQL_FUNCTIONS, else ./wasmplug-sql.toml if it exists."""
+    import os
+
+    chosen = explicit or os.environ.get(ENVIRONMENT_VARIABLE)
+    if chosen:
+        return Path(chosen)
+    default = Path(DEFAULT_FILE_NAME)
+    return default if default.is_file() else None
+
+
+def shared_file(path: Path) -> FunctionsFile:
+    """`load_file(path)`, parsed once per version of the file, so connections share compiled code."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise FunctionsFileError(f"{path}: cannot read the functions file: {exc.strerror}") from None
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _loaded_lock:
+        found = _loaded.get(key)
+        if found is None:
+            found = _loaded[key] = load_file(path)
+        return found
