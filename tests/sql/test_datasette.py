@@ -101,7 +101,8 @@ def test_datasette_refuses_to_start_with_a_bad_functions_file(site: tuple[Path, 
         asyncio.run(scenario())
 
 
-def sqlite_utils(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def sqlite_utils(*args: str, cwd: Path,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     command = Path(sys.executable).parent / "sqlite-utils"
     return subprocess.run([str(command), *args], capture_output=True, text=True, timeout=60, cwd=cwd,
                           env={**os.environ, **(env or {})}, check=False)
