@@ -149,3 +149,22 @@ def test_the_cli_registers_a_functions_file(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == '[{"n": 5}]'
+
+
+def test_shared_files_are_parsed_once_per_version_and_bounded(tmp_path: Path) -> None:
+    import os
+
+    from wasmplug.sql import config
+
+    path = functions_file(tmp_path)
+    first = config.shared_file(path)
+    assert config.shared_file(path) is first  # connections share one parse (and its compiled code)
+    path.write_text(path.read_text().replace('name = "median"', 'name = "mediane"'))
+    os.utime(path, ns=(1, 10**18))  # a new version, whatever the clock's resolution
+    second = config.shared_file(path)
+    assert second is not first and "mediane" in second.function_names
+    for i in range(config.MAX_SHARED_FILES + 5):
+        other = tmp_path / f"f{i}.toml"
+        other.write_text(f'[[plugin]]\npath = "{TEXT}"\n[[plugin.function]]\nname = "f{i}"\n')
+        config.shared_file(other)
+    assert len(config._loaded) <= config.MAX_SHARED_FILES

@@ -252,7 +252,8 @@ def load_file(path: str | Path) -> FunctionsFile:
 
 ENVIRONMENT_VARIABLE = "WASMPLUG_SQL_FUNCTIONS"
 DEFAULT_FILE_NAME = "wasmplug-sql.toml"
-_loaded: dict[tuple[str, int, int], FunctionsFile] = {}
+_loaded: dict[str, tuple[tuple[int, int], FunctionsFile]] = {}  # path -> (version, parsed file)
+MAX_SHARED_FILES = 16
 _loaded_lock = threading.Lock()
 
 
@@ -269,14 +270,20 @@ def find_file(explicit: str | Path | None = None) -> Path | None:
 
 
 def shared_file(path: Path) -> FunctionsFile:
-    """`load_file(path)`, parsed once per version of the file, so connections share compiled code."""
+    """`load_file(path)`, parsed again only when the file changes, so connections share compiled
+    code. Only the latest version of each file is kept, and at most MAX_SHARED_FILES files."""
     try:
         stat = path.stat()
     except OSError as exc:
         raise FunctionsFileError(f"{path}: cannot read the functions file: {exc.strerror}") from None
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    key, version = str(path.resolve()), (stat.st_mtime_ns, stat.st_size)
     with _loaded_lock:
         found = _loaded.get(key)
-        if found is None:
-            found = _loaded[key] = load_file(path)
-        return found
+        if found is not None and found[0] == version:
+            return found[1]
+        parsed = load_file(path)
+        _loaded.pop(key, None)
+        while len(_loaded) >= MAX_SHARED_FILES:
+            _loaded.pop(next(iter(_loaded)))
+        _loaded[key] = (version, parsed)
+        return parsed
