@@ -132,3 +132,14 @@ def test_defaults_bound_an_unlimited_manifest(conn: sqlite3.Connection, tmp_path
     with pytest.raises(sqlite3.OperationalError, match=rf"^forever: timeout: .*\({DEFAULT_TIMEOUT_MS} ms\)"):
         conn.execute("SELECT forever('x')").fetchall()
     assert isinstance(registration.functions[0].plugin(), wasmplug.Plugin)
+
+
+def test_a_manifests_own_limits_are_kept_and_can_be_overridden(conn: sqlite3.Connection,
+                                                              tmp_path: Path) -> None:
+    manifest = {"wasm": [{"path": str(misbehaving(tmp_path))}], "timeout_ms": 30}
+    register(conn, manifest, SQLFunction("own", export="forever"),
+             SQLFunction("overridden", export="forever", limits=Limits(timeout_ms=60)))
+    with pytest.raises(sqlite3.OperationalError, match=r"^own: timeout: .*\(30 ms\)"):
+        conn.execute("SELECT own('x')").fetchall()
+    with pytest.raises(sqlite3.OperationalError, match=r"^overridden: timeout: .*\(60 ms\)"):
+        conn.execute("SELECT overridden('x')").fetchall()

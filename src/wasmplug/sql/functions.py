@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -155,6 +155,17 @@ def _manifest_of(source: Any, wasi: bool) -> Manifest:
     return CompiledPlugin(source, wasi=wasi, functions=[]).manifest  # parses every other form
 
 
+def _dict_with_limits(manifest: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+    """`with_limits` for a manifest dict (so it is parsed, and compiled, once)."""
+    memory = manifest.get("memory")
+    memory = dict(memory) if isinstance(memory, Mapping) else {}
+    memory["max_pages"] = limits.max_pages or memory.get("max_pages") or DEFAULT_MAX_PAGES
+    memory["max_output_bytes"] = (limits.max_output_bytes or memory.get("max_output_bytes")
+                                  or DEFAULT_MAX_OUTPUT_BYTES)
+    return {**manifest, "memory": memory,
+            "timeout_ms": limits.timeout_ms or manifest.get("timeout_ms") or DEFAULT_TIMEOUT_MS}
+
+
 def with_limits(manifest: Manifest, limits: Limits) -> Manifest:
     """The manifest with `limits` applied, and wasmplug.sql's defaults where neither sets one."""
     memory = manifest.memory
@@ -175,7 +186,9 @@ class PluginSource:
         self.wasi = wasi
         self.config = dict(config or {})
         self.limits = limits
-        self._manifest = None if self.given is not None else _manifest_of(source, wasi)
+        self._dict = dict(source) if isinstance(source, Mapping) else None
+        parsed = self.given is not None or self._dict is not None
+        self._manifest = None if parsed else _manifest_of(source, wasi)
         self._compiled: dict[Limits, CompiledPlugin] = {}
         self._lock = threading.Lock()
 
@@ -188,9 +201,12 @@ class PluginSource:
         with self._lock:
             found = self._compiled.get(limits)
             if found is None:
-                assert self._manifest is not None
-                found = CompiledPlugin(with_limits(self._manifest, limits), wasi=self.wasi,
-                                       functions=[], fuel_limit=limits.fuel_limit)
+                if self._dict is not None:
+                    manifest: Any = _dict_with_limits(self._dict, limits)
+                else:
+                    assert self._manifest is not None
+                    manifest = with_limits(self._manifest, limits)
+                found = CompiledPlugin(manifest, wasi=self.wasi, functions=[], fuel_limit=limits.fuel_limit)
                 self._compiled[limits] = found
             return found
 
