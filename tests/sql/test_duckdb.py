@@ -128,3 +128,10 @@ def test_a_hostile_batch_answer_is_refused(answer: bytes, message: str) -> None:
 def test_a_hostile_text_batch_answer_is_refused(answer: bytes, message: str) -> None:
     with pytest.raises(WrongResultType, match=message):
         batch_format.decode(answer, 2, ResultType.TEXT)
+
+
+def test_null_handling_follows_strict(conn: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    register(conn, misbehaving(tmp_path), SQLFunction("echo_strict", export="echo"),
+             SQLFunction("echo_lenient", export="echo", strict=False))
+    assert conn.execute("SELECT echo_strict(NULL), echo_lenient(NULL), echo_lenient('x')").fetchall() == [
+        (None, "", "x")]
