@@ -168,3 +168,35 @@ def test_shared_files_are_parsed_once_per_version_and_bounded(tmp_path: Path) ->
         other.write_text(f'[[plugin]]\npath = "{TEXT}"\n[[plugin.function]]\nname = "f{i}"\n')
         config.shared_file(other)
     assert len(config._loaded) <= config.MAX_SHARED_FILES
+
+
+@pytest.mark.timeout(120)
+def test_connections_in_threads_share_one_file(tmp_path: Path) -> None:
+    # As Datasette does: one parsed file, a connection per thread, all querying at once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    functions = load_file(functions_file(tmp_path))
+    db = tmp_path / "shared.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t(g INTEGER, s TEXT, x REAL)")
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)",
+                         [(i % 5, f"row {i} aeiou", float(i)) for i in range(200)])
+    query = ("SELECT g, sum(count_vowels(s)), median(x) FROM t GROUP BY g "
+             "UNION ALL SELECT -1, count(*), max(m) FROM (SELECT moving_avg(x) OVER "
+             "(PARTITION BY g ORDER BY x ROWS 2 PRECEDING) AS m FROM t) ORDER BY 1")
+
+    def worker(_: int) -> list[list[tuple[object, ...]]]:
+        conn = sqlite3.connect(db)
+        functions.register(conn)
+        results = [conn.execute(query).fetchall() for _ in range(40)]
+        conn.close()
+        return results
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = [result for results in pool.map(worker, range(4)) for result in results]
+    expected = [(-1, 200, (199 + 194 + 189) / 3)]
+    for g in range(5):
+        xs = [float(i) for i in range(g, 200, 5)]
+        vowels = 6 * len(xs)  # "row N aeiou": o, a, e, i, o, u
+        expected.append((g, vowels, (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2))
+    assert all(outcome == expected for outcome in outcomes), outcomes[0]
