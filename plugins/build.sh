@@ -10,3 +10,4 @@ bash "$here/games/build.sh"   # GameBox games (bundled ones land in src/wasmplug
 PYTHON="${PYTHON:-python3}" bash "$here/c/build.sh"
 "${PYTHON:-python3}" "$here/wat/build.py" "$here/wat" "$here/hostile"
 bash "$here/extensions/build.sh"
+bash "$here/sql/build.sh"        # wasmplug.sql examples (slugify.js is built when used)

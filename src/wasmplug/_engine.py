@@ -12,6 +12,7 @@ import hashlib
 import heapq
 import itertools
 import logging
+import math
 import re
 import threading
 import time
@@ -73,15 +74,21 @@ class EpochTicker:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._started = False
+        # When the ticker's current wait ends by itself (-inf: it is not waiting, and will
+        # look at the heap before it waits again). A deadline before that needs a wake-up;
+        # any other does not, so a call's schedule/cancel pair never wakes the thread (a
+        # wake-up is a GIL handoff, milliseconds on a busy machine).
+        self._wake_at = -math.inf
 
     def schedule(self, seconds: float, fire: Callable[[], object]) -> int:
         token = next(self._seq)
+        deadline = time.monotonic() + seconds
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + seconds, token, fire))
+            heapq.heappush(self._heap, (deadline, token, fire))
             if not self._started:
                 self._started = True
                 _daemon.start(self._run, "wasmplug-epoch-ticker")
-            if self._heap[0][1] == token:  # a new earliest deadline (else the wait is right)
+            if deadline < self._wake_at:
                 self._cond.notify()
         return token
 
@@ -98,7 +105,9 @@ class EpochTicker:
         while True:
             with self._cond:
                 while not self._heap:
+                    self._wake_at = math.inf
                     self._cond.wait()
+                    self._wake_at = -math.inf
                 when, token, fire = self._heap[0]
                 delay = when - time.monotonic()
                 if token in self._cancelled:
@@ -108,7 +117,10 @@ class EpochTicker:
                 if delay > 0:
                     # Waits are capped: a deadline centuries away (timeout_ms
                     # near 2^64) must not overflow the platform's time_t.
-                    self._cond.wait(min(delay, _MAX_WAIT_S))
+                    wait = min(delay, _MAX_WAIT_S)
+                    self._wake_at = time.monotonic() + wait
+                    self._cond.wait(wait)
+                    self._wake_at = -math.inf
                     continue
                 heapq.heappop(self._heap)
             try:

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "gen": "gen",
     "info": "info",
     "js": "js",
+    "sql": "sql",
 }
 
 

@@ -1,0 +1,137 @@
+"""wasmplug.sql on real DuckDB: row-by-row functions and batch (vectorised) functions."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+import wasmplug
+from wasmplug.sql import SQLFunction, WrongResultType, register
+from wasmplug.sql import batch as batch_format
+from wasmplug.sql.values import ResultType
+
+from .conftest import STATS, TEXT, misbehaving
+
+
+def vowels(text: str) -> int:
+    return sum(c in "aeiouAEIOU" for c in text)
+
+
+@pytest.fixture
+def conn() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def test_row_and_batch_functions_agree_with_python(conn: duckdb.DuckDBPyConnection) -> None:
+    done = register(conn, TEXT, SQLFunction("count_vowels", returns="INTEGER"),
+                    SQLFunction("count_vowels_batch", kind="batch", returns="INTEGER"))
+    assert done.apis == {"count_vowels": "row", "count_vowels_batch": "batch"}
+    conn.execute("CREATE TABLE users AS SELECT CASE WHEN i % 7 = 0 THEN NULL "
+                 "ELSE 'user ' || i || ' Ünïcode aeiou' END AS name FROM range(10000) t(i)")
+    names = [r[0] for r in conn.execute("SELECT name FROM users ORDER BY rowid").fetchall()]
+    expected = [None if n is None else vowels(n) for n in names]
+    rows = conn.execute("SELECT count_vowels(name), count_vowels_batch(name) FROM users ORDER BY rowid"
+                        ).fetchall()
+    assert [r[0] for r in rows] == expected
+    assert [r[1] for r in rows] == expected
+
+
+def test_a_batch_is_one_call_per_vector(conn: duckdb.DuckDBPyConnection) -> None:
+    registration = register(conn, TEXT, SQLFunction("count_vowels_batch", kind="batch", returns="INTEGER"))
+    plugin = registration.functions[0].plugin()
+    calls = []
+    original = plugin.call
+
+    def counting(name: str, data: bytes) -> bytes:
+        calls.append(struct.unpack_from("<I", data)[0])
+        return original(name, data)
+
+    plugin.call = counting  # type: ignore[method-assign]
+    total = conn.execute("SELECT sum(count_vowels_batch('ab' || i)) FROM range(100000) t(i)").fetchone()
+    assert total == (100000,)
+    assert sum(calls) == 100000
+    assert len(calls) <= 100000 // 2048 + 2  # thousands of rows per plug-in call, not one
+
+
+def test_failures_are_duckdb_errors_naming_function_and_reason(conn: duckdb.DuckDBPyConnection,
+                                                               tmp_path: Path) -> None:
+    register(conn, misbehaving(tmp_path), SQLFunction("f_trap", export="trap"),
+             SQLFunction("f_timeout", export="forever", kind="batch"),
+             SQLFunction("f_echo_batch", export="echo", kind="batch", returns="INTEGER"),
+             SQLFunction("f_int", export="echo", returns="INTEGER"), SQLFunction("echo"),
+             timeout_ms=50)
+    cases = [("f_trap('x')", "f_trap: trap: wasm trap: wasm `unreachable`"),
+             ("f_timeout('x')", "f_timeout: timeout: "),
+             ("f_echo_batch('x')", "f_echo_batch: wrong result type: "),
+             ("f_int('eleven')", "f_int: wrong result type: expected an INTEGER")]
+    for expression, message in cases:
+        with pytest.raises(duckdb.Error, match=message.replace("(", r"\(")):
+            conn.execute(f"SELECT {expression}").fetchall()
+        assert conn.execute("SELECT echo('still fine')").fetchall() == [("still fine",)]
+
+
+def test_duckdb_refuses_aggregates_with_a_clear_error(conn: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(wasmplug.Error, match="DuckDB has no Python aggregate functions"):
+        register(conn, STATS, SQLFunction("median", kind="aggregate"))
+
+
+def test_numbers_and_blobs_travel_in_batches(conn: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    # The batch encoding of every column type, checked against a plug-in that echoes
+    # its input: the answer to an int64 column is read back as the same column.
+    ints = pa.array([1, None, -(2**63), 2**63 - 1], pa.int64())
+    data = batch_format.encode([ints])
+    n, columns = struct.unpack_from("<II", data)
+    assert (n, columns) == (4, 1)
+    echoed = batch_format.decode(struct.pack("<I", 4) + data[8:], 4, ResultType.INTEGER)
+    assert echoed.to_pylist() == [1, None, -(2**63), 2**63 - 1]
+    floats = pa.array([0.5, 1e300], pa.float64()).slice(1)  # an offset into the buffer
+    echoed = batch_format.decode(struct.pack("<I", 1) + batch_format.encode([floats])[8:], 1,
+                                 ResultType.REAL)
+    assert echoed.to_pylist() == [1e300]
+    texts = pa.array(["skip", "héllo", None, ""]).slice(1)
+    echoed = batch_format.decode(struct.pack("<I", 3) + batch_format.encode([texts])[8:], 3,
+                                 ResultType.TEXT)
+    assert echoed.to_pylist() == ["héllo", None, ""]
+
+
+BAD_ANSWERS = [
+    (b"", "at least 12 bytes"),
+    (struct.pack("<III", 3, 1, 0) + bytes(16), "has 3 rows for 2"),
+    (struct.pack("<III", 2, 2, 0) + bytes(16), "type 2, expected 1"),
+    (struct.pack("<III", 2, 1, 5) + bytes(21), "validity of 5 bytes"),
+    (struct.pack("<III", 2, 1, 0) + bytes(15), "15 bytes of values for 2 rows"),
+]
+BAD_TEXT_ANSWERS = [
+    (struct.pack("<III", 2, 3, 0) + struct.pack("<iii", 0, 1, 9) + struct.pack("<I", 2) + b"ab",
+     "not a valid column"),
+    (struct.pack("<III", 2, 3, 0) + struct.pack("<iii", 0, 1, 2) + struct.pack("<I", 2) + b"a\xff",
+     "not a valid column"),
+    (struct.pack("<III", 2, 3, 0) + struct.pack("<iii", 0, 1, 2) + struct.pack("<I", 7) + b"ab",
+     "does not match"),
+]
+
+
+@pytest.mark.parametrize(("answer", "message"), BAD_ANSWERS)
+def test_a_hostile_batch_answer_is_refused(answer: bytes, message: str) -> None:
+    with pytest.raises(WrongResultType, match=message):
+        batch_format.decode(answer, 2, ResultType.INTEGER)
+
+
+@pytest.mark.parametrize(("answer", "message"), BAD_TEXT_ANSWERS)
+def test_a_hostile_text_batch_answer_is_refused(answer: bytes, message: str) -> None:
+    with pytest.raises(WrongResultType, match=message):
+        batch_format.decode(answer, 2, ResultType.TEXT)
+
+
+def test_null_handling_follows_strict(conn: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    register(conn, misbehaving(tmp_path), SQLFunction("echo_strict", export="echo"),
+             SQLFunction("echo_lenient", export="echo", strict=False))
+    assert conn.execute("SELECT echo_strict(NULL), echo_lenient(NULL), echo_lenient('x')").fetchall() == [
+        (None, "", "x")]
