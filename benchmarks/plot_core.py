@@ -35,6 +35,12 @@ def load_rows(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]
     return plotted, missing
 
 
+def short_title(title: str, limit: int = 44) -> str:
+    """A row's title without its details (after "(" or ": "), cut to `limit` characters."""
+    title = title.split(" (")[0].split(": ")[0]
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
 def plot(results: dict[str, Any], output: Path, note: str = "") -> Path:
     import matplotlib
 
@@ -44,11 +50,11 @@ def plot(results: dict[str, Any], output: Path, note: str = "") -> Path:
     rows, missing = load_rows(results)
     if not rows:
         raise ValueError("the results file has no row with a ratio to plot")
-    labels = [f"{r['label']}  {r['title']}" for r in rows]
+    labels = [f"{r['label']}  {short_title(str(r['title']))}" for r in rows]
     ratios = [float(r["ratio"]) for r in rows]
     positions = list(range(len(rows)))[::-1]  # first row at the top
 
-    fig, ax = plt.subplots(figsize=(12, 0.42 * len(rows) + 2.2))
+    fig, ax = plt.subplots(figsize=(9, 0.36 * len(rows) + 2.0))
     colours = ["#3f51b5" if r.get("target") is None or r["ratio"] <= r["target"] else "#e57373"
                for r in rows]
     ax.barh(positions, ratios, color=colours, height=0.6)
