@@ -2,13 +2,16 @@
 """Plot a bench_core.py results file: wasmplug's time (or memory) as a ratio of the official SDK's.
 
     python benchmarks/bench_core.py [--quick]          # writes benchmarks/results/core.json
-    python benchmarks/plot_core.py                      # writes docs/core_ratios.png
-    python benchmarks/plot_core.py RESULTS.json -o OUT.png --note "load 1.2"
+    python benchmarks/plot_core.py                      # docs/core_ratios.png, docs/core_spread.png
+    python benchmarks/plot_core.py RESULTS.json -o OUT.png --spread-output SPREAD.png --note "load 1.2"
 
-One horizontal bar per row (ratio = wasmplug / extism, lower is better for
-wasmplug), a line at 1.0 (as fast as the SDK), each row's target marked, and
-rows that raised an error left out (named in the figure). Needs matplotlib
-(the `bench` extra).
+The ratio chart has one horizontal bar per row (ratio = wasmplug / extism,
+lower is better for wasmplug), a line at 1.0 (as fast as the SDK), each row's
+target marked; rows that raised an error are left out (named in the figure).
+The spread chart shows, for the in-process rows timed in microseconds, every
+batch's time per operation for both runtimes (the batches alternate, so both
+met the same moments of the machine's load): how far a median can be trusted.
+Needs matplotlib (the `bench` extra).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_RESULTS = HERE / "results" / "core.json"
 DEFAULT_PLOT = ROOT / "docs" / "core_ratios.png"
+DEFAULT_SPREAD = ROOT / "docs" / "core_spread.png"
+RUNTIMES = (("extism", "#f57c00"), ("wasmplug", "#3f51b5"))
 
 
 def load_rows(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -84,21 +89,78 @@ def plot(results: dict[str, Any], output: Path, note: str = "") -> Path:
     return output
 
 
+def spread_rows(results: dict[str, Any], limit_s: float = 1e-3) -> list[dict[str, Any]]:
+    """In-process rows in seconds whose batch samples of both runtimes are all under `limit_s`."""
+    rows, _ = load_rows(results)
+    chosen = []
+    for row in rows:
+        samples = row.get("samples")
+        if row.get("unit") != "seconds" or not isinstance(samples, dict):
+            continue
+        series = [samples.get(name) for name, _ in RUNTIMES]
+        if all(isinstance(s, list) and s and max(s) < limit_s for s in series):
+            chosen.append(row)
+    return chosen
+
+
+def plot_spread(results: dict[str, Any], output: Path, note: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = spread_rows(results)
+    if not rows:
+        raise ValueError("the results file has no in-process row with batch samples to plot")
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(rows) + 2.0))
+    for index, row in enumerate(rows):
+        y = len(rows) - 1 - index
+        for offset, (name, colour) in zip((0.15, -0.15), RUNTIMES, strict=True):
+            times = [t * 1e6 for t in row["samples"][name]]
+            ax.scatter(times, [y + offset] * len(times), s=12, color=colour, alpha=0.6,
+                       label=name if index == 0 else None)
+            median = sorted(times)[len(times) // 2]
+            ax.plot([median] * 2, [y + offset - 0.12, y + offset + 0.12], color="black", linewidth=1.5)
+    ax.set_yticks(range(len(rows))[::-1], [f"{r['label']}  {short_title(str(r['title']))}" for r in rows],
+                  fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("time per operation in one batch (µs, log scale); black: the median", fontsize=9)
+    meta = results.get("meta", {})
+    title = (f"wasmplug vs extism {meta.get('extism', '?')}: every batch, "
+             f"{meta.get('mode', '?')} run, {str(meta.get('date', '?'))[:16].replace('T', ' ')} UTC")
+    if note:
+        title += f"\n{note}"
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="x", which="both", alpha=0.3)
+    fig.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+    return output
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="?", type=Path, default=DEFAULT_RESULTS,
                         help=f"bench_core.py's JSON (default {DEFAULT_RESULTS.relative_to(ROOT)})")
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_PLOT,
                         help=f"the PNG to write (default {DEFAULT_PLOT.relative_to(ROOT)})")
+    parser.add_argument("--spread-output", type=Path, default=DEFAULT_SPREAD,
+                        help=f"the spread PNG to write (default {DEFAULT_SPREAD.relative_to(ROOT)})")
     parser.add_argument("--note", default="", help="added to the title (e.g. the load average)")
     args = parser.parse_args()
     try:
         results = json.loads(args.results.read_text())
-        written = plot(results, args.output, args.note)
+        written = [plot(results, args.output, args.note)]
+        if spread_rows(results):
+            written.append(plot_spread(results, args.spread_output, args.note))
+        else:
+            print("plot_core: no in-process row with batch samples: no spread chart", file=sys.stderr)
     except (OSError, ValueError) as exc:
         print(f"plot_core: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {written}")
+    print("wrote " + ", ".join(str(path) for path in written))
     return 0
 
 

@@ -46,7 +46,8 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert "ExtensionHost" in (site / "reference" / "extensions" / "index.html").read_text()
     # The benchmark plots are part of the site.
     benchmarks = (site / "benchmarks" / "index.html").read_text()
-    assert 'src="../core_ratios.png"' in benchmarks and (site / "core_ratios.png").is_file()
+    for plot in ("core_ratios.png", "core_spread.png", "extensions_latency.png"):
+        assert f'src="../{plot}"' in benchmarks and (site / plot).is_file(), plot
 
 
 @pytest.mark.timeout(300)
