@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from wasmplug.gamebox.arenas import Constraints
-from wasmplug.gamebox.catalogue import DirectoryCatalogue, GameLimits, bundled_games_dir
+from wasmplug.gamebox.arenas.state import Constraints
+from wasmplug.gamebox.catalogue.base import GameLimits
+from wasmplug.gamebox.catalogue.folders import DirectoryCatalogue, bundled_games_dir
 from wasmplug.gamebox.errors import GameFailed, UnknownGame
-from wasmplug.gamebox.games import GameLoader, GameSession, GameSlots
+from wasmplug.gamebox.game_session import GameLoader, GameSession, GameSlots
 
 from .conftest import test_catalogue
 

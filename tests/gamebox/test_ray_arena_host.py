@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from wasmplug.gamebox.ray_arenas import ArenaHost
+from wasmplug.gamebox.arenas.ray import ArenaHost
 
 from .conftest import test_catalogue
 
