@@ -65,13 +65,13 @@ def populate(data_dir: Path, games: int) -> str:
     """A user, a token and `games` games in the database; returns the token."""
     from sqlalchemy import insert
 
-    from wasmplug.gamebox.catalogue import bundled_games_dir
-    from wasmplug.gamebox.db import Blob, Database, Game, GameVersion
-    from wasmplug.gamebox.library import Library
+    from wasmplug.gamebox.catalogue.database import DatabaseCatalogue
+    from wasmplug.gamebox.catalogue.folders import bundled_games_dir
+    from wasmplug.gamebox.database import Blob, Game, GameBoxDatabase, GameVersion
 
-    db = Database.in_dir(data_dir)
+    db = GameBoxDatabase.in_dir(data_dir)
     db.upgrade()
-    library = Library(db)
+    library = DatabaseCatalogue(db)
     author = library.add_user("bench", "bench-password")
     token = library.new_token(author)
     wasm = (bundled_games_dir() / "tictactoe.wasm").read_bytes()
@@ -135,7 +135,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 async def run(base: str, token: str, uploads: int, pages: int) -> dict[str, Any]:
-    from wasmplug.gamebox.catalogue import bundled_games_dir
+    from wasmplug.gamebox.catalogue.folders import bundled_games_dir
 
     code = (bundled_games_dir() / "tictactoe.wasm").read_bytes()
     upload_times, upload_only, bundled_times = [], [], []

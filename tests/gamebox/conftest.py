@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from wasmplug.gamebox.arenas import Arenas
-from wasmplug.gamebox.catalogue import DirectoryCatalogue, GameLimits, bundled_games_dir
+from wasmplug.gamebox.arenas.state import Arenas
+from wasmplug.gamebox.catalogue.base import GameLimits
+from wasmplug.gamebox.catalogue.folders import DirectoryCatalogue, bundled_games_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_GAMES = ROOT / "plugins" / "games"  # hostile.wasm, failing.wasm: never in the real catalogue
@@ -91,12 +92,12 @@ DATABASE_URLS = ["sqlite"] + (["postgresql"] if os.environ.get("GAMEBOX_TEST_POS
 def fresh_database(kind: str, tmp_path: Path) -> Any:
     from sqlalchemy import text
 
-    from wasmplug.gamebox.db import Database
+    from wasmplug.gamebox.database import GameBoxDatabase
 
     if kind == "sqlite":
-        db = Database.in_dir(tmp_path / "data")
+        db = GameBoxDatabase.in_dir(tmp_path / "data")
     else:
-        db = Database(os.environ["GAMEBOX_TEST_POSTGRES_URL"])
+        db = GameBoxDatabase(os.environ["GAMEBOX_TEST_POSTGRES_URL"])
         with db.engine.begin() as connection:  # an empty schema for every test
             connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
@@ -113,10 +114,10 @@ def database(request: Any, tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def library(database: Any) -> Any:
-    """A Library on a fresh database, with the bundled games listed first; fast test limits."""
-    from wasmplug.gamebox.library import Library
+    """A DatabaseCatalogue on a fresh database, with the bundled games listed first; fast test limits."""
+    from wasmplug.gamebox.catalogue.database import DatabaseCatalogue
     from wasmplug.gamebox.uploads import UploadPolicy
 
-    return Library(database, bundled=DirectoryCatalogue(bundled_games_dir()),
-                   policy=UploadPolicy(max_bytes=2 * 1024 * 1024,
-                                       limits=GameLimits(timeout_ms=300), trial_seconds=5.0))
+    return DatabaseCatalogue(database, bundled=DirectoryCatalogue(bundled_games_dir()),
+                             policy=UploadPolicy(max_bytes=2 * 1024 * 1024,
+                                                 limits=GameLimits(timeout_ms=300), trial_seconds=5.0))

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from wasmplug.gamebox.app import CONTENT_SECURITY_POLICY, create_app
-from wasmplug.gamebox.arenas import Arenas
+from wasmplug.gamebox.app import create_app
+from wasmplug.gamebox.arenas.state import Arenas
+from wasmplug.gamebox.web.security import CONTENT_SECURITY_POLICY
 
 from .conftest import test_catalogue
 
@@ -163,7 +164,7 @@ def test_host_only_actions_are_enforced_by_the_server(client: Any) -> None:
         assert "The game is not running" in until(ws, "flash")["text"]
         ws.send_text("garbage")
         assert "Message is not JSON" in until(ws, "flash")["text"]
-    assert client.app.state.gamebox.arenas.get(code).game is None  # type: ignore[attr-defined]
+    assert client.app.state.engine.arenas.get(code).game is None  # type: ignore[attr-defined]
 
 
 def test_tictactoe_over_websockets(client: Any) -> None:
@@ -238,7 +239,7 @@ def test_an_empty_arena_is_torn_down_and_its_game_stopped() -> None:
         with TestClient(app) as test_client:
             ann = Browser(test_client)
             code = create(ann, "ann")
-            box = app.state.gamebox
+            box = app.state.engine
             with ann.websocket_connect(f"/arena/{code}/ws") as ws:
                 ws.send_json({"t": "action", "name": "select", "game": "tictactoe"})
                 until(ws, "arena", 'id="picked"')

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from wasmplug import Error
-from wasmplug.gamebox.arenas import CONSONANTS, Arena, Arenas, Constraints, Phase
-from wasmplug.gamebox.catalogue import GameInfo
+from wasmplug.gamebox.arenas.state import CONSONANTS, Arena, Arenas, Constraints, Phase
+from wasmplug.gamebox.catalogue.base import GameInfo
 from wasmplug.gamebox.errors import ArenaError
 
 TTT = GameInfo("tictactoe", "Tic-tac-toe")

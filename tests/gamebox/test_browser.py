@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from wasmplug.gamebox.app import create_app
-from wasmplug.gamebox.arenas import Arenas
+from wasmplug.gamebox.arenas.state import Arenas
 
 from .conftest import live_server, test_catalogue
 
@@ -216,7 +216,7 @@ def test_hostile_html_neither_runs_nor_loads(walls: str, server: tuple[str, Any]
     """Nothing runs or loads; without the server's sanitiser the page's CSP and client still hold."""
     base, _ = server
     if walls == "without-sanitiser":
-        monkeypatch.setattr("wasmplug.gamebox.service.sanitize", lambda html: html)
+        monkeypatch.setattr("wasmplug.gamebox.arenas.engine.sanitize", lambda html: html)
     (ann,) = people(1)
     requests: list[str] = []
     blocked: list[str] = []  # stopped by the CSP before reaching the network

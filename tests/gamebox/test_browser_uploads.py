@@ -1,7 +1,7 @@
 """In a real browser: a new user signs up, uploads a game they built, and plays it with a friend.
 
 Debian's chromium through Playwright (the part-1 fixtures); the catalogue is
-a Library on SQLite (and PostgreSQL when .ci/run provides it).
+a DatabaseCatalogue on SQLite (and PostgreSQL when .ci/run provides it).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from wasmplug.gamebox.app import create_app
-from wasmplug.gamebox.arenas import Arenas
-from wasmplug.gamebox.catalogue import bundled_games_dir
+from wasmplug.gamebox.arenas.state import Arenas
+from wasmplug.gamebox.catalogue.folders import bundled_games_dir
 
 from .conftest import live_server
 from .test_browser import create_arena, join_arena, move, people, shot  # noqa: F401 - `people` is a fixture

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from websockets.sync.client import ClientConnection, connect
 
 from wasmplug.cli import main
-from wasmplug.gamebox.catalogue import bundled_games_dir
+from wasmplug.gamebox.catalogue.folders import bundled_games_dir
 
 from .conftest import TEST_GAMES
 

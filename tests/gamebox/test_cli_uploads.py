@@ -34,10 +34,10 @@ def test_add_user_then_upload_from_the_command_line(tmp_path: Path) -> None:
     again = wasmplug("add-user", "ROOT", "--data-dir", str(data), "--password", "correct horse")
     assert again.returncode == 1 and "the username 'ROOT' is taken: choose another" in again.stderr
 
-    from wasmplug.gamebox.db import Database
-    from wasmplug.gamebox.library import Library
+    from wasmplug.gamebox.catalogue.database import DatabaseCatalogue
+    from wasmplug.gamebox.database import GameBoxDatabase
 
-    library = Library(Database.in_dir(data))
+    library = DatabaseCatalogue(GameBoxDatabase.in_dir(data))
     (root,) = library.users()
     assert root.is_admin
     token = library.new_token(root, "cli")

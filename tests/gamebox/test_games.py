@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from wasmplug.gamebox.arenas import Constraints
-from wasmplug.gamebox.catalogue import DirectoryCatalogue, GameLimits, bundled_games_dir
+from wasmplug.gamebox.arenas.state import Constraints
+from wasmplug.gamebox.catalogue.base import GameLimits
+from wasmplug.gamebox.catalogue.folders import DirectoryCatalogue, bundled_games_dir
 from wasmplug.gamebox.errors import GameFailed, UnknownGame
-from wasmplug.gamebox.games import GameLoader, GameSession, GameSlots
+from wasmplug.gamebox.game_session import GameLoader, GameSession, GameSlots
 
 from .conftest import test_catalogue
 
@@ -269,18 +270,24 @@ def test_a_slow_trip_gives_its_slot_back_after_the_lease() -> None:
     slots = GameSlots(1, lease=0.05)
     order: list[str] = []
 
-    async def slow() -> None:
-        async with slots.slot():
-            order.append("slow in")
-            await asyncio.sleep(2)
-            order.append("slow out")
-
-    async def quick() -> None:
-        await asyncio.sleep(0.01)  # after slow took the only slot
-        async with slots.slot():
-            order.append("quick")
-
     async def main() -> None:
+        slow_has_the_slot, quick_ran = asyncio.Event(), asyncio.Event()
+
+        async def slow() -> None:
+            async with slots.slot():
+                order.append("slow in")
+                slow_has_the_slot.set()
+                # Still running when quick gets in: only the lease can have let it.
+                async with asyncio.timeout(10):
+                    await quick_ran.wait()
+                order.append("slow out")
+
+        async def quick() -> None:
+            await slow_has_the_slot.wait()
+            async with slots.slot():
+                order.append("quick")
+            quick_ran.set()
+
         await asyncio.gather(slow(), quick())
         async with slots.slot():  # the slot was given back once, not twice
             assert slots._free.locked()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from wasmplug.gamebox.app import create_app
-from wasmplug.gamebox.arenas import Arenas
+from wasmplug.gamebox.arenas.state import Arenas
 
 from .conftest import live_server, test_catalogue
 from .test_browser import create_arena, join_arena, people, start_game  # noqa: F401 (people: a fixture)

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from wasmplug.gamebox import catalogue as catalogue_module
 from wasmplug.gamebox.app import create_app
-from wasmplug.gamebox.arenas import Arenas, Constraints
-from wasmplug.gamebox.catalogue import DirectoryCatalogue, bundled_games_dir
+from wasmplug.gamebox.arenas.state import Arenas, Constraints
+from wasmplug.gamebox.catalogue import folders as catalogue_module
+from wasmplug.gamebox.catalogue.folders import DirectoryCatalogue, bundled_games_dir
 from wasmplug.gamebox.errors import GameBoxError
-from wasmplug.gamebox.games import GameLoader, GameSession
+from wasmplug.gamebox.game_session import GameLoader, GameSession
 
 from .conftest import test_catalogue
 from .test_app import create, join, new_client, play, until

@@ -1,4 +1,4 @@
-"""The database catalogue (`Library`): migrations, accounts, uploads, versions, bans, plays.
+"""The database catalogue (`DatabaseCatalogue`): migrations, accounts, uploads, versions, bans, plays.
 
 Runs against SQLite, and PostgreSQL too when GAMEBOX_TEST_POSTGRES_URL is set.
 """
@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from wasmplug.gamebox import protocol
-from wasmplug.gamebox.arenas import Arenas
-from wasmplug.gamebox.db import Base, Blob, GameVersion
+from wasmplug.gamebox.arenas.engine import ArenaEngine
+from wasmplug.gamebox.arenas.state import Arenas
+from wasmplug.gamebox.database import Base, Blob, GameVersion
 from wasmplug.gamebox.errors import AccessDenied, ArenaError, GameBoxError, UnknownGame, UploadRejected
-from wasmplug.gamebox.service import GameBox
 
 from .wat_games import game_wasm
 
@@ -41,7 +41,7 @@ def test_accounts_hash_passwords_and_authenticate(library: Any) -> None:
     assert library.authenticate("alice", "wrong password") is None
     assert library.authenticate("nobody", "correct horse") is None
     with library.db.session() as s:
-        from wasmplug.gamebox.db import User
+        from wasmplug.gamebox.database import User
 
         stored = s.scalars(select(User.password_hash)).one()
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
@@ -176,7 +176,7 @@ def test_arenas_keep_their_version_survive_a_ban_and_plays_are_counted(library: 
     library.upload(alice, game_wasm("first"), slug="marker")
 
     async def scenario() -> tuple[str, str]:
-        box = GameBox(library, jinja2.Environment(loader=jinja2.PackageLoader(
+        box = ArenaEngine(library, jinja2.Environment(loader=jinja2.PackageLoader(
             "wasmplug.gamebox", "templates"), autoescape=True), arenas=Arenas())
         try:
             old, host = box.create_arena("Ann")
@@ -212,7 +212,7 @@ def test_arenas_keep_their_version_survive_a_ban_and_plays_are_counted(library: 
 
 
 def test_the_arena_picker_lists_the_most_played_uploads(library: Any, monkeypatch: Any) -> None:
-    import wasmplug.gamebox.library as library_module
+    import wasmplug.gamebox.catalogue.database as library_module
 
     monkeypatch.setattr(library_module, "PICKER_GAMES", 3)
     alice = library.add_user("alice", "correct horse")

@@ -12,18 +12,24 @@ import asyncio
 
 import pytest
 
-from wasmplug.gamebox.ray_arenas import ArenaHost
+from wasmplug.gamebox.arenas.ray import ArenaHost
 
 from .conftest import test_catalogue
 
 
 class LocalArenaHost(ArenaHost):
-    """An ArenaHost that records its exit instead of asking Ray to kill its actor."""
+    """An ArenaHost that records its exit instead of asking Ray to kill its actor,
+    and when its sweeper last looked for silent servers."""
 
     exited = False
+    last_look = 0.0
 
     def _exit(self) -> None:
         self.exited = True
+
+    async def _drop_silent_servers(self) -> None:
+        await super()._drop_silent_servers()
+        self.last_look = self.arenas.clock()
 
 
 async def _eventually(condition: object, seconds: float = 10.0) -> None:
@@ -50,7 +56,9 @@ async def _silent_servers() -> None:
     assert bob_viewer in host.viewers  # the live server's viewer stays
     await _eventually(lambda: "ann" not in set(host.arena.members))
     assert "bob" in set(host.arena.members) and not host.gone
-    await asyncio.sleep(0.6)  # longer than server_gone_after: a polling server is never dropped
+    # A look for silent servers later than server_gone_after from now: a polling server is never dropped.
+    since = host.arenas.clock()
+    await _eventually(lambda: host.last_look - since > 0.6)
     assert bob_viewer in host.viewers and not host.gone
 
     polling = False  # server-b dies too

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from wasmplug.gamebox.app import create_app
-from wasmplug.gamebox.site import CSRF_FAILED, SiteSettings
+from wasmplug.gamebox.app import SiteSettings, create_app
+from wasmplug.gamebox.web.sessions import CSRF_FAILED
 
 from .wat_games import game_wasm
 
@@ -72,7 +72,7 @@ def test_sign_up_upload_and_see_it_in_the_catalogue(app: Any) -> None:
     anonymous = person(app)
     listing = anonymous.get("/games?q=space").text
     assert 'href="/games/space"' in listing and "by alice" in listing
-    assert "space" in [info.id for info in app.state.gamebox.catalogue.games()]  # the arena picker
+    assert "space" in [info.id for info in app.state.engine.catalogue.games()]  # the arena picker
     assert anonymous.get("/games?q=nothing-like-this").text.count('class="game-card"') == 0
 
 
@@ -173,7 +173,7 @@ def test_csrf_on_every_form(app: Any, library: Any, url: str, fields: dict[str, 
     assert library.tokens(library.account(1)) == []
     assert not any(a.banned for a in library.users())
     assert [a.username for a in library.users()] == ["bob", "root"]
-    assert app.state.gamebox.arenas.arenas == {}
+    assert app.state.engine.arenas.arenas == {}
 
 
 def test_the_arena_forms_work_with_their_csrf_token(app: Any) -> None:
@@ -285,7 +285,7 @@ def test_a_banned_user_cannot_upload_and_their_games_disappear(app: Any, library
     assert response.status_code == 303
     assert 'href="/games/space"' not in anonymous.get("/games").text
     assert anonymous.get("/games/space").status_code == 404
-    assert "space" not in [info.id for info in app.state.gamebox.catalogue.games()]
+    assert "space" not in [info.id for info in app.state.engine.catalogue.games()]
     response = alice.post("/my/upload", data={"csrf": csrf(alice, "/games")},
                           files={"wasm": ("b.wasm", game_wasm(), "application/wasm")})
     assert response.status_code == 403 and "your account is banned" in response.text

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from wasmplug.gamebox.catalogue import GameLimits
+from wasmplug.gamebox.catalogue.base import GameLimits
 from wasmplug.gamebox.errors import UploadRejected
 from wasmplug.gamebox.uploads import UploadPolicy, check_artwork, check_game, render_description, slugify
 

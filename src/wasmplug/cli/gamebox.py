@@ -59,7 +59,8 @@ def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_m
             raise click.UsageError("--ray needs the catalogue every server shares: "
                                    "give --database-url (or --data-dir on one machine)")
         _ray_init(ray_address)  # before any plug-in runs here (README, "Ray")
-    from ..gamebox.catalogue import DirectoryCatalogue, GameLimits, bundled_games_dir
+    from ..gamebox.catalogue.base import GameLimits
+    from ..gamebox.catalogue.folders import DirectoryCatalogue, bundled_games_dir
 
     folders: list[Path] = [bundled_games_dir()]
     if data_dir is not None:
@@ -114,12 +115,12 @@ def _check_reachable(address: str) -> None:
 
 def _open_library(url: str, folders: list[Path], policy: object) -> object:
     """The shared catalogue, opened again where an arena's Ray actor runs."""
-    from ..gamebox.catalogue import DirectoryCatalogue
-    from ..gamebox.db import Database
-    from ..gamebox.library import Library
+    from ..gamebox.catalogue.database import DatabaseCatalogue
+    from ..gamebox.catalogue.folders import DirectoryCatalogue
+    from ..gamebox.database import GameBoxDatabase
 
     bundled = DirectoryCatalogue(*folders, limits=policy.limits)  # type: ignore[attr-defined]
-    return Library(Database(url), bundled=bundled, policy=policy)  # type: ignore[arg-type]
+    return DatabaseCatalogue(GameBoxDatabase(url), bundled=bundled, policy=policy)  # type: ignore[arg-type]
 
 
 @command.command("play")
@@ -136,7 +137,7 @@ def play(game: Path, host: str, port: int, watch: bool) -> None:
     running.
     """
     _app_modules()
-    from ..gamebox.catalogue import GAME_SUFFIXES, DirectoryCatalogue
+    from ..gamebox.catalogue.folders import GAME_SUFFIXES, DirectoryCatalogue
 
     if game.suffix not in GAME_SUFFIXES:
         raise click.BadParameter(f"{game} is neither a .wasm nor a .js file: give a game plug-in "
@@ -162,14 +163,14 @@ async def _serve(catalogue: object, host: str, port: int, watch: Path | None,
     import uvicorn
 
     from ..gamebox.app import create_app
-    from ..gamebox.arenas import Arenas
+    from ..gamebox.arenas.state import Arenas
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # While writing a game, the arena waits for its author as long as the server runs.
     arenas = Arenas(teardown_after=float("inf")) if watch is not None else None
     backend = None
     if open_catalogue is not None:
-        from ..gamebox.ray_arenas import RayArenas
+        from ..gamebox.arenas.ray import RayArenas
 
         backend = RayArenas(open_catalogue)  # type: ignore[arg-type]
     app = create_app(catalogue, arenas=arenas, session_secret=session_secret,  # type: ignore[arg-type]
@@ -183,7 +184,7 @@ async def _serve(catalogue: object, host: str, port: int, watch: Path | None,
                                            ws_per_message_deflate=False))
     url = f"http://{host}:{bound}/"
     if watch is not None:
-        box = app.state.gamebox
+        box = app.state.engine
         arena = box.arenas.create()
         click.echo(f"GameBox is playing {watch.name} in arena {arena.code}: "
                    f"{url}?arena={arena.code}")
@@ -212,17 +213,17 @@ async def _watch(box: object, path: Path) -> None:
 
 def _library(data_dir: Path | None, database_url: str | None, **kwargs: object) -> object:
     """The database of accounts and uploaded games, migrated to the newest schema."""
-    from ..gamebox.db import Database
-    from ..gamebox.library import Library
+    from ..gamebox.catalogue.database import DatabaseCatalogue
+    from ..gamebox.database import GameBoxDatabase
 
     if database_url is None and data_dir is None:
         raise click.UsageError("give --data-dir (SQLite in that folder) or --database-url")
     try:
-        db = Database(database_url) if database_url else Database.in_dir(data_dir)  # type: ignore[arg-type]
+        db = GameBoxDatabase(database_url) if database_url else GameBoxDatabase.in_dir(data_dir)  # type: ignore[arg-type]
         db.upgrade()
     except Exception as exc:  # a bad URL, a server that does not answer, a missing driver
         raise click.ClickException(f"cannot open the database: {str(exc).splitlines()[0]}") from None
-    return Library(db, **kwargs)  # type: ignore[arg-type]
+    return DatabaseCatalogue(db, **kwargs)  # type: ignore[arg-type]
 
 
 def _session_secret(data_dir: Path | None) -> str | None:

@@ -10,7 +10,8 @@ or from Python::
     from wasmplug.gamebox import create_app
     app = create_app()   # an ASGI app: uvicorn.run(app)
 
-Needs the `gamebox` extra (`pip install "wasmplug[gamebox]"`).
+Needs the `gamebox` extra (`pip install "wasmplug[gamebox]"`). The code's
+layout (app.py, views/, arenas/, catalogue/, web/...) is mapped in docs/gamebox.md.
 """
 
 from __future__ import annotations

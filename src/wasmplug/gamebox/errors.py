@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from wasmplug import Error
 
+from .web import errors as web_errors
+
 
 class GameBoxError(Error):
     """Base of GameBox's errors."""
@@ -39,5 +41,5 @@ class UploadRejected(GameBoxError):
         self.reasons = reasons
 
 
-class AccessDenied(GameBoxError):
+class AccessDenied(GameBoxError, web_errors.AccessDenied):
     """Not signed in, not allowed (another user's game, not an admin) or banned."""

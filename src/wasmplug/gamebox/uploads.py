@@ -20,9 +20,9 @@ from typing import Any
 
 from wasmplug import Error, Plugin, inspect_plugin
 
-from .catalogue import GameInfo, GameLimits
+from .catalogue.base import GameInfo, GameLimits
 from .errors import UploadRejected
-from .games import MAX_PLAYERS, compile_game
+from .game_session import MAX_PLAYERS, compile_game
 
 log = logging.getLogger("wasmplug.gamebox")
 REQUIRED_EXPORTS = ("init_game", "handle_event", "render")

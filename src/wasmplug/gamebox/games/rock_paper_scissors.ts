@@ -1,7 +1,7 @@
 // Rock, paper, scissors for two: both throw in secret, then both hands are
 // shown with the round's result and the running score.
 
-import { assigns, constraints, escape, indexOf, input, loadState, output, saveState } from "./lib/game";
+import { constraints, escape, indexOf, input, loadState, moved, output, reply, saveState } from "./lib/game";
 import { Json, stringArray } from "./lib/json";
 
 const HANDS: StaticArray<string> = ["rock", "paper", "scissors"];
@@ -28,24 +28,20 @@ function handIndex(hand: string): i32 {
   return -1;
 }
 
-function reply(version: f64, notice: string): void {
-  output(assigns(version).set("notice", Json.str(notice)).stringify());
-}
-
 export function handle_event(): i32 {
   const event = input();
   const state = loadState();
   const players = state.getStrings("players");
   const who = event.getString("player_id");
-  let version = state.getNumber("version");
+  const version = state.getNumber("version");
   const me = indexOf(players, who);
-  if (me < 0) { reply(version, "You are watching this game."); return 0; }
-  if (event.getString("event_name") != "throw") { reply(version, "Unknown move."); return 0; }
+  if (me < 0) { return reply(version, "You are watching this game."); }
+  if (event.getString("event_name") != "throw") { return reply(version, "Unknown move."); }
   const value = event.get("value");
   const hand = value === null ? "" : value.getString("hand");
-  if (handIndex(hand) < 0) { reply(version, "Throw rock, paper or scissors."); return 0; }
+  if (handIndex(hand) < 0) { return reply(version, "Throw rock, paper or scissors."); }
   const hands = state.get("hands")!;
-  if (hands.get(who) !== null) { reply(version, "You have thrown already: wait for your opponent."); return 0; }
+  if (hands.get(who) !== null) { return reply(version, "You have thrown already: wait for your opponent."); }
   hands.set(who, Json.str(hand));
   if (hands.keys.length == 2 && players.length >= 2) {
     const a = handIndex(hands.getString(players[0]));
@@ -62,11 +58,7 @@ export function handle_event(): i32 {
     }
     state.set("last", Json.str(result)).set("hands", Json.obj()).set("round", Json.num(state.getNumber("round") + 1));
   }
-  version += 1;
-  state.set("version", Json.num(version));
-  saveState(state);
-  reply(version, "");
-  return 0;
+  return moved(state);
 }
 
 export function render(): i32 {

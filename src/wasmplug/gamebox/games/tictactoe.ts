@@ -1,7 +1,7 @@
 // Tic-tac-toe for two: X moves first, turns are enforced, three in a row wins,
 // a full board is a draw, and "New game" starts again (the loser begins).
 
-import { assigns, constraints, escape, indexOf, input, loadState, output, saveState } from "./lib/game";
+import { constraints, escape, indexOf, input, loadState, moved, output, reply, saveState } from "./lib/game";
 import { Json, stringArray } from "./lib/json";
 
 const LINES: StaticArray<i32> = [0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 3, 6, 1, 4, 7, 2, 5, 8, 0, 4, 8, 2, 4, 6];
@@ -39,22 +39,17 @@ function winnerMark(board: Json): string {
   return "";
 }
 
-function reply(version: f64, notice: string): void {
-  output(assigns(version).set("notice", Json.str(notice)).stringify());
-}
-
 export function handle_event(): i32 {
   const event = input();
   const state = loadState();
   const players = state.getStrings("players");
   const board = state.get("board")!;
-  let version = state.getNumber("version");
+  const version = state.getNumber("version");
   const me = indexOf(players, event.getString("player_id"));
   const name = event.getString("event_name");
   const over = state.getString("winner") != "" || state.getBool("draw");
   if (me < 0) {
-    reply(version, "You are watching this game.");
-    return 0;
+    return reply(version, "You are watching this game.");
   }
   if (name == "reset") {
     // The loser (or, after a draw, the player who did not begin) starts.
@@ -65,9 +60,9 @@ export function handle_event(): i32 {
     const value = event.get("value");
     const cell = value === null ? -1 : <i32>value.getNumber("cell", -1);
     const turn = <i32>state.getNumber("turn");
-    if (over) { reply(version, "The game is over: press New game to play again."); return 0; }
-    if (turn != me) { reply(version, "It is not your turn."); return 0; }
-    if (cell < 0 || cell > 8 || board.items[cell].str != "") { reply(version, "Pick an empty cell."); return 0; }
+    if (over) { return reply(version, "The game is over: press New game to play again."); }
+    if (turn != me) { return reply(version, "It is not your turn."); }
+    if (cell < 0 || cell > 8 || board.items[cell].str != "") { return reply(version, "Pick an empty cell."); }
     board.items[cell] = Json.str(MARKS[me]);
     const mark = winnerMark(board);
     if (mark != "") {
@@ -80,14 +75,9 @@ export function handle_event(): i32 {
       state.set("turn", Json.num(1 - turn));
     }
   } else {
-    reply(version, "Unknown move.");
-    return 0;
+    return reply(version, "Unknown move.");
   }
-  version += 1;
-  state.set("version", Json.num(version));
-  saveState(state);
-  reply(version, "");
-  return 0;
+  return moved(state);
 }
 
 export function render(): i32 {

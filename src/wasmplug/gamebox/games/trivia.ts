@@ -2,7 +2,7 @@
 // revealed when all have answered, the first player moves on to the next
 // question, and the scoreboard shows who knows best.
 
-import { assigns, constraints, escape, indexOf, input, loadState, output, saveState } from "./lib/game";
+import { constraints, escape, indexOf, input, loadState, moved, output, reply, saveState } from "./lib/game";
 import { Json, stringArray } from "./lib/json";
 
 class Question {
@@ -45,10 +45,6 @@ export function init_game(): i32 {
   return 0;
 }
 
-function reply(version: f64, notice: string): void {
-  output(assigns(version).set("notice", Json.str(notice)).stringify());
-}
-
 function reveal(state: Json): void {
   const q = QUESTIONS[<i32>state.getNumber("question")];
   const answers = state.get("answers")!;
@@ -67,19 +63,19 @@ export function handle_event(): i32 {
   const who = event.getString("player_id");
   const name = event.getString("event_name");
   const phase = state.getString("phase");
-  let version = state.getNumber("version");
-  if (indexOf(players, who) < 0) { reply(version, "You are watching this game."); return 0; }
+  const version = state.getNumber("version");
+  if (indexOf(players, who) < 0) { return reply(version, "You are watching this game."); }
   if (name == "answer") {
     const value = event.get("value");
     const choice = value === null ? -1 : <i32>value.getNumber("choice", -1);
     const answers = state.get("answers")!;
-    if (phase != "question") { reply(version, "Wait for the next question."); return 0; }
-    if (answers.get(who) !== null) { reply(version, "You have already answered."); return 0; }
-    if (choice < 0 || choice > 3) { reply(version, "Pick one of the answers."); return 0; }
+    if (phase != "question") { return reply(version, "Wait for the next question."); }
+    if (answers.get(who) !== null) { return reply(version, "You have already answered."); }
+    if (choice < 0 || choice > 3) { return reply(version, "Pick one of the answers."); }
     answers.set(who, Json.num(choice));
     if (answers.keys.length >= players.length) reveal(state);
   } else if (name == "next") {
-    if (who != players[0]) { reply(version, "Only " + players[0] + " can move on."); return 0; }
+    if (who != players[0]) { return reply(version, "Only " + players[0] + " can move on."); }
     if (phase == "question") {
       reveal(state);
     } else if (phase == "reveal") {
@@ -94,14 +90,9 @@ export function handle_event(): i32 {
         .set("answers", Json.obj()).set("phase", Json.str("question"));
     }
   } else {
-    reply(version, "Unknown move.");
-    return 0;
+    return reply(version, "Unknown move.");
   }
-  version += 1;
-  state.set("version", Json.num(version));
-  saveState(state);
-  reply(version, "");
-  return 0;
+  return moved(state);
 }
 
 export function render(): i32 {

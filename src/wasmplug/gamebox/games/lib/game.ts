@@ -1,6 +1,6 @@
 // What every GameBox game in AssemblyScript needs: JSON in, JSON or HTML out,
-// state kept as JSON in a plug-in var, HTML escaping, and an abort handler
-// that reports its message as the Extism error.
+// state kept as JSON in a plug-in var, handle_event's answers (reply, moved),
+// HTML escaping, and an abort handler that reports its message as the Extism error.
 
 import { Host, Memory, Var } from "@extism/as-pdk";
 import { error_set } from "@extism/as-pdk/lib/env";
@@ -46,6 +46,22 @@ export function saveState(state: Json): void {
 // The assigns handle_event returns: at least the version.
 export function assigns(version: f64): Json {
   return Json.obj().set("version", Json.num(version));
+}
+
+// handle_event's answer that changes nothing (a refused move, a spectator's
+// click): the same version, and a notice for the player. Returns the export's 0.
+export function reply(version: f64, notice: string): i32 {
+  output(assigns(version).set("notice", Json.str(notice)).stringify());
+  return 0;
+}
+
+// handle_event's answer after a move: the state is saved with its next version,
+// which is announced with an empty notice. Returns the export's 0.
+export function moved(state: Json): i32 {
+  const version = state.getNumber("version") + 1;
+  state.set("version", Json.num(version));
+  saveState(state);
+  return reply(version, "");
 }
 
 export function constraints(min: i32, max: i32): void {

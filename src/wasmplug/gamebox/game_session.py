@@ -24,8 +24,8 @@ from typing import Any
 from wasmplug import CompiledPlugin, Error, Manifest, MemoryOptions, WasiOptions, WasmData
 from wasmplug.actors import PluginServer
 
-from .arenas import MAX_ASSIGNS_BYTES, Constraints
-from .catalogue import Catalogue, GameInfo
+from .arenas.state import MAX_ASSIGNS_BYTES, Constraints
+from .catalogue.base import Catalogue, GameInfo
 from .errors import GameFailed
 
 log = logging.getLogger("wasmplug.gamebox")

@@ -1,8 +1,8 @@
 """Arenas: who is in a room, who hosts it, which game is picked and who plays.
 
 This is the pure state machine (no I/O, no game calls): `Arena` enforces the
-rules, `Arenas` creates, finds and tears down arenas. The web layer
-(`service.py`) calls it from one event loop, so it needs no locks.
+rules, `Arenas` creates, finds and tears down arenas. The arena engine
+(`engine.py`) calls it from one event loop, so it needs no locks.
 
 Phases: LOBBY (no game) -> SELECTED (a game picked, its constraints known)
 -> PLAYING (started with the first `max_players` members in join order; the
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .catalogue import GameInfo
-from .errors import ArenaError
+from ..catalogue.base import GameInfo
+from ..errors import ArenaError
 
 CONSONANTS = "BCDFGHJKLMNPQRSTVWXZ"
 CODE_LENGTH = 4

@@ -1,13 +1,10 @@
-"""The catalogue: which games can be played, and their code.
+"""Games read from folders: `DirectoryCatalogue` (the bundled games, a data dir, one file).
 
-`Catalogue` is the interface the rest of GameBox uses; `DirectoryCatalogue`
-reads games from folders (`<id>.wasm`, or `<id>.js` in the JS PDK style, with
+`DirectoryCatalogue` reads games from folders (`<id>.wasm`, or `<id>.js` in the JS PDK style, with
 an optional `<id>.toml` beside it: `title`, `description` and a `[limits]`
 table with `memory_mb` and `timeout_ms`). A `.js` game is built into a plug-in
 by `wasmplug.js` when it is loaded (once per version of its source). The
-bundled games live in `wasmplug/gamebox/games/`. Another
-catalogue (a database of uploaded games, say) only has to offer the same
-three methods.
+bundled games live in `wasmplug/gamebox/games/`.
 """
 
 from __future__ import annotations
@@ -16,55 +13,16 @@ import hashlib
 import logging
 import threading
 import tomllib
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from wasmplug import Error
 
-from .errors import GameBoxError, UnknownGame
+from ..errors import GameBoxError, UnknownGame
+from .base import GameInfo, GameLimits
 
 log = logging.getLogger("wasmplug.gamebox")
-
-
-@dataclass(frozen=True)
-class GameLimits:
-    """What one call of a game may use. Defaults: 64 MiB of memory, 1 s per call."""
-
-    memory_mb: int = 64
-    timeout_ms: int = 1000
-    max_render_bytes: int = 256 * 1024
-
-    def __post_init__(self) -> None:
-        for name in ("memory_mb", "timeout_ms", "max_render_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise GameBoxError(f"game limit {name} must be a positive integer, got {value!r}")
-
-
-@dataclass(frozen=True)
-class GameInfo:
-    """A game of the catalogue: `id` is what arenas refer to it by."""
-
-    id: str
-    title: str
-    description: str = ""
-    limits: GameLimits = field(default_factory=GameLimits)
-
-
-class Catalogue(Protocol):
-    def games(self) -> list[GameInfo]:
-        """Every game, in the order to show them."""
-        ...
-
-    def get(self, game_id: str) -> GameInfo:
-        """The game `game_id`, or `UnknownGame`."""
-        ...
-
-    def load(self, game_id: str) -> bytes:
-        """The game's current Wasm code."""
-        ...
 
 
 def bundled_games_dir() -> Path:

@@ -1,8 +1,9 @@
-"""The catalogue of uploaded games, in the database (`Library`).
+"""The catalogue of uploaded games, in the database (`DatabaseCatalogue`).
 
-`Library` is a `Catalogue` (games, get, load: what arenas read) over the
-database, with the bundled games (or any other catalogue) listed first, and
-the operations of the site: users, tokens, uploads, versions, search, bans.
+`DatabaseCatalogue` is a `Catalogue` (games, get, load: what arenas read) over
+the database, with the bundled games (or any other catalogue) listed first, and
+the operations of the site: uploads, versions, search, artwork; the users,
+bans and API tokens are the web foundation's `Accounts`, which it extends.
 Game code and artwork are stored content-addressed (sha256) in `blobs`:
 the same bytes are stored once. A banned user's games leave the catalogue.
 """
@@ -17,24 +18,16 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from . import accounts
-from .catalogue import Catalogue, GameInfo, GameLimits
-from .db import ApiToken, Blob, Database, Game, GameVersion, User, now
-from .errors import AccessDenied, GameBoxError, UnknownGame, UploadRejected
-from .uploads import UploadPolicy, check_artwork, check_game, slugify
+from ..database import Blob, Game, GameBoxDatabase, GameVersion, User, now
+from ..errors import AccessDenied, GameBoxError, UnknownGame, UploadRejected
+from ..uploads import UploadPolicy, check_artwork, check_game, slugify
+from ..web.accounts import Account, Accounts
+from .base import Catalogue, GameInfo, GameLimits
 
 log = logging.getLogger("wasmplug.gamebox")
 PAGE_SIZE = 48
 PICKER_GAMES = 200  # uploaded games the arena's picker lists (the most played)
 CACHE_SECONDS = 2.0  # how long the picker's list is reused (other servers' changes show after it)
-
-
-@dataclass(frozen=True)
-class Account:
-    id: int
-    username: str
-    is_admin: bool
-    banned: bool
 
 
 @dataclass(frozen=True)
@@ -52,14 +45,15 @@ class Listing:
     updated_at: str
 
 
-def _account(user: User) -> Account:
-    return Account(user.id, user.username, user.is_admin, user.banned)
+class DatabaseCatalogue(Accounts):
+    """Uploaded games (and the accounts that upload them) in GameBox's database."""
 
+    refused = GameBoxError
+    denied = AccessDenied
 
-class Library:
-    def __init__(self, db: Database, *, bundled: Catalogue | None = None,
+    def __init__(self, db: GameBoxDatabase, *, bundled: Catalogue | None = None,
                  policy: UploadPolicy | None = None) -> None:
-        self.db = db
+        super().__init__(db)
         self.bundled = bundled
         self.policy = policy or UploadPolicy()
         self.limits: GameLimits = self.policy.limits
@@ -119,80 +113,6 @@ class Library:
     def _info(self, game: Game) -> GameInfo:
         return GameInfo(id=game.slug, title=game.title, description=game.description,
                         limits=self.limits)
-
-    # -- users ---------------------------------------------------------------------
-    def add_user(self, username: str, password: str, *, admin: bool = False) -> Account:
-        accounts.check_username(username)
-        hashed = accounts.hash_password(password)
-        with self.db.session() as s:
-            if s.scalars(select(User).where(func.lower(User.username) == username.lower())).first():
-                raise GameBoxError(f"the username {username!r} is taken: choose another")
-            user = User(username=username, password_hash=hashed, is_admin=admin, banned=False)
-            s.add(user)
-            s.flush()
-            return _account(user)
-
-    def authenticate(self, username: str, password: str) -> Account | None:
-        with self.db.session() as s:
-            user = s.scalars(select(User).where(User.username == username)).first()
-            if user is None:
-                accounts.verify_password(accounts.DUMMY_HASH, password)
-                return None
-            if not accounts.verify_password(user.password_hash, password):
-                return None
-            return _account(user)
-
-    def account(self, user_id: object) -> Account | None:
-        if not isinstance(user_id, int):
-            return None
-        with self.db.session() as s:
-            user = s.get(User, user_id)
-            return _account(user) if user is not None else None
-
-    def users(self) -> list[Account]:
-        with self.db.session() as s:
-            return [_account(u) for u in s.scalars(select(User).order_by(User.username))]
-
-    def set_banned(self, admin: Account, username: str, banned: bool) -> None:
-        self._require_admin(admin)
-        with self.db.session() as s:
-            user = s.scalars(select(User).where(User.username == username)).first()
-            if user is None:
-                raise GameBoxError(f"no user {username!r}")
-            if user.is_admin:
-                raise AccessDenied("an admin cannot be banned")
-            user.banned = banned
-        self._changed()
-        log.info("%s %s %s", admin.username, "banned" if banned else "unbanned", username)
-
-    def _require_admin(self, who: Account) -> None:
-        if not who.is_admin or who.banned:
-            raise AccessDenied("only an admin can do this")
-
-    # -- API tokens --------------------------------------------------------------
-    def new_token(self, who: Account, label: str = "") -> str:
-        token = accounts.new_token()
-        with self.db.session() as s:
-            s.add(ApiToken(user_id=who.id, token_hash=accounts.token_hash(token), label=label[:64]))
-        return token
-
-    def by_token(self, token: str) -> Account | None:
-        with self.db.session() as s:
-            row = s.scalars(select(ApiToken).where(
-                ApiToken.token_hash == accounts.token_hash(token))).first()
-            return _account(row.user) if row is not None else None
-
-    def tokens(self, who: Account) -> list[tuple[int, str, str]]:
-        with self.db.session() as s:
-            rows = s.scalars(select(ApiToken).where(ApiToken.user_id == who.id).order_by(ApiToken.id))
-            return [(t.id, t.label, t.created_at.strftime("%Y-%m-%d %H:%M")) for t in rows]
-
-    def revoke_token(self, who: Account, token_id: int) -> None:
-        with self.db.session() as s:
-            row = s.get(ApiToken, token_id)
-            if row is None or row.user_id != who.id:
-                raise AccessDenied("that token is not yours")
-            s.delete(row)
 
     # -- uploads -------------------------------------------------------------------
     def upload(self, who: Account, wasm: bytes, *, slug: str, title: str = "",

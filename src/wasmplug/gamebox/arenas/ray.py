@@ -5,7 +5,7 @@
 
 `ArenaActor` (one per arena, named ``gamebox-arena-CODE`` in the
 ``wasmplug-gamebox`` namespace, detached so it outlives the server that
-created it) runs an ordinary in-process `GameBox` holding that one arena and
+created it) runs an ordinary in-process `ArenaEngine` holding that one arena and
 its game plug-in. Every `wasmplug gamebox serve` process of the cluster finds
 an arena by its code, so a viewer can connect to any of them; its WebSocket
 stays in the server, and the actor knows it as a remote viewer of that server.
@@ -17,7 +17,7 @@ machine did) loses its viewers there, so an arena nobody is left in is torn
 down as usual.
 
 The actor builds its own catalogue with `open_catalogue` (a picklable
-callable, e.g. a `Library` on the shared PostgreSQL database), so games are
+callable, e.g. a `DatabaseCatalogue` on the shared PostgreSQL database), so games are
 loaded where they run. Call `ray.init()` in a server before any plug-in runs
 in it (see the README's Ray paragraph); arenas' plug-ins run in Ray workers.
 """
@@ -33,12 +33,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import jinja2
-
-from .arenas import CODE_LENGTH, CONSONANTS, Arena, Arenas, normalise_code
-from .catalogue import Catalogue
-from .errors import ArenaError
-from .service import ArenaPage, GameBox, Send, Viewer
+from ..catalogue.base import Catalogue
+from ..errors import ArenaError
+from .base import ArenaPage, Send
+from .engine import ArenaEngine, Viewer, default_templates
+from .state import CODE_LENGTH, CONSONANTS, Arena, Arenas, normalise_code
 
 log = logging.getLogger("wasmplug.gamebox")
 NAMESPACE = "wasmplug-gamebox"
@@ -51,7 +50,7 @@ def actor_name(code: str) -> str:
 
 
 class ArenaHost:
-    """The body of the Ray actor: one arena in a local `GameBox`, with remote viewers.
+    """The body of the Ray actor: one arena in a local `ArenaEngine`, with remote viewers.
 
     Every method answers plain data (errors as ``{"error": message}``) so
     nothing but strings crosses the wire.
@@ -60,13 +59,9 @@ class ArenaHost:
     def __init__(self, code: str, open_catalogue: Callable[[], Catalogue], *,
                  leave_after: float = 30.0, teardown_after: float = 60.0,
                  sweep_every: float = 1.0, server_gone_after: float = SERVER_GONE_AFTER) -> None:
-        from .app import HERE
-
-        templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                                       autoescape=True)
         self.arenas = Arenas(leave_after=leave_after, teardown_after=teardown_after)
         self.arena = self.arenas.arenas[code] = Arena(code, self.arenas.clock)
-        self.box = GameBox(open_catalogue(), templates, arenas=self.arenas)
+        self.box = ArenaEngine(open_catalogue(), default_templates(), arenas=self.arenas)
         self.outboxes: dict[str, list[tuple[int, str]]] = {}  # server -> (viewer, message)
         self.ready: dict[str, asyncio.Event] = {}
         self.viewers: dict[int, tuple[str, Viewer, asyncio.Task[None], str]] = {}

@@ -1,6 +1,7 @@
-"""`GameBox`: arenas, their games and their viewers, wired together.
+"""`ArenaEngine`: this process's arenas, their games and their viewers, wired together.
 
-The web layer (`app.py`) turns requests into calls here. Everything runs on
+The local backend (`arenas/local.py`) and a Ray arena's actor (`arenas/ray.py`)
+turn the web layer's requests into calls here. Everything runs on
 the server's event loop; the only work elsewhere is each game's plug-in, in
 its own actor thread. A viewer is one open WebSocket: what it should show is
 queued in its `Viewer` (latest arena part, latest board, flashes) and sent
@@ -13,21 +14,27 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from wasmplug import Error
 
-from . import protocol
-from .arenas import Arena, Arenas, Member, Phase
-from .catalogue import Catalogue
-from .errors import ArenaError, GameFailed
-from .games import GameLoader, GameSession, GameSlots
-from .sanitize import sanitize
+from .. import protocol
+from ..catalogue.base import Catalogue
+from ..errors import ArenaError, GameFailed
+from ..game_session import GameLoader, GameSession, GameSlots
+from ..sanitize import sanitize
+from .state import Arena, Arenas, Member, Phase
 
 log = logging.getLogger("wasmplug.gamebox")
+TEMPLATES = Path(__file__).parent.parent / "templates"
+
+
+def default_templates() -> jinja2.Environment:
+    """GameBox's Jinja templates (the package's `templates/` folder), autoescaped."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
 
 
 class Viewer:
@@ -63,7 +70,7 @@ class Viewer:
         self._wake.set()
 
 
-class GameBox:
+class ArenaEngine:
     def __init__(self, catalogue: Catalogue, templates: jinja2.Environment, *,
                  arenas: Arenas | None = None, slots: GameSlots | None = None) -> None:
         self.catalogue = catalogue
@@ -312,104 +319,3 @@ class GameBox:
             with contextlib.suppress(Error):
                 session.stop()
         self.sessions.clear()
-
-
-# -- where arenas live ---------------------------------------------------------
-Send = Callable[[str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class ArenaPage:
-    """What the arena page shows a member when it is loaded."""
-
-    code: str
-    name: str
-    arena_html: str
-    board_html: str
-
-
-class Connection(Protocol):
-    """A member's open WebSocket, seen from the arena."""
-
-    async def handle(self, text: str) -> bool:
-        """Handle one message; False once the member has left the arena."""
-
-    async def close(self) -> None: ...
-
-
-class ArenaBackend(Protocol):
-    """Where a server's arenas live: in this process (`LocalArenas`) or in
-    named Ray actors shared by several servers (`ray_arenas.RayArenas`).
-    Members are known by the arena code and their secret token."""
-
-    async def create(self, name: str) -> tuple[str, str]:
-        """A new arena hosted by `name`: (code, token). ArenaError if refused."""
-
-    async def join(self, code: str, name: str) -> tuple[str, str]:
-        """`name` joins arena `code`: (code, token). ArenaError if refused."""
-
-    async def page(self, code: str, token: str | None) -> ArenaPage | None:
-        """The arena page of the member with `token`, None if not a member."""
-
-    async def connect(self, code: str, token: str | None, send: Send) -> Connection | None:
-        """Open a viewer that sends with `send`; None if not a member."""
-
-    def sweep(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class _LocalConnection:
-    def __init__(self, box: GameBox, arena: Arena, member: Member, viewer: Viewer) -> None:
-        self.box, self.arena, self.member, self.viewer = box, arena, member, viewer
-        self.writer = asyncio.create_task(viewer.run())
-
-    async def handle(self, text: str) -> bool:
-        if self.arena.members.get(self.member.name) is not self.member:
-            return False  # left the arena (or was timed out)
-        await self.box.handle(self.arena, self.member, self.viewer, text)
-        return True
-
-    async def close(self) -> None:
-        self.box.disconnect(self.arena, self.member, self.viewer)
-        self.writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self.writer
-
-
-class LocalArenas:
-    """Arenas in this process (the default): a thin face over `GameBox`."""
-
-    def __init__(self, box: GameBox) -> None:
-        self.box = box
-
-    async def create(self, name: str) -> tuple[str, str]:
-        arena, member = self.box.create_arena(name)
-        return arena.code, member.token
-
-    async def join(self, code: str, name: str) -> tuple[str, str]:
-        arena, member = await self.box.join(code, name)
-        return arena.code, member.token
-
-    async def page(self, code: str, token: str | None) -> ArenaPage | None:
-        found = self.box.arenas.by_token(code, token)
-        if found is None:
-            return None
-        arena, member = found
-        return ArenaPage(arena.code, member.name, self.box.arena_html(arena, member),
-                         await self.box.board_html(arena, member))
-
-    async def connect(self, code: str, token: str | None, send: Send) -> Connection | None:
-        found = self.box.arenas.by_token(code, token)
-        if found is None:
-            return None
-        arena, member = found
-        connection = _LocalConnection(self.box, arena, member, Viewer(member.name, send))
-        await self.box.connect(arena, member, connection.viewer)
-        return connection
-
-    def sweep(self) -> None:
-        self.box.sweep()
-
-    async def close(self) -> None:
-        self.box.close()

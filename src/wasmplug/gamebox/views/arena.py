@@ -1,0 +1,123 @@
+"""The arena pages: home (create or join), the arena page and its live socket.
+
+    GET  /                  home: create an arena, or join one (?arena=CODE)
+    POST /arenas            create an arena (form: name) -> /arena/CODE
+    POST /join              join one (form: code, name) -> /arena/CODE
+    GET  /arena/{code}      the arena page (members only; others go to /?arena=CODE)
+    WS   /arena/{code}/ws   the viewer's live socket (protocol.py)
+
+A member is known by a cookie per arena holding their secret token. With
+accounts on the server, the forms carry the session's CSRF token too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import RedirectResponse, Response
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..arenas.state import CODE_LENGTH, normalise_code
+from ..errors import ArenaError
+from ..protocol import MAX_MESSAGE_BYTES
+from ..web.sessions import CSRF_FAILED, csrf_ok, csrf_token
+from .pages import backend, current_user, render, site_library
+
+
+def cookie_name(code: str) -> str:
+    return f"gamebox_{normalise_code(code)}"
+
+
+def _token(connection: HTTPConnection, code: str) -> str | None:
+    return connection.cookies.get(cookie_name(code))
+
+
+def _enter(code: str, token: str) -> Response:
+    response = RedirectResponse(f"/arena/{code}", status_code=303)
+    response.set_cookie(cookie_name(code), token, httponly=True, samesite="strict", path="/")
+    return response
+
+
+def _home_page(request: Request, status: int = 200, **context: Any) -> Response:
+    if site_library(request) is not None:  # signed-in visitors see their name; forms carry the CSRF token
+        context.update(csrf=csrf_token(request), me=current_user(request))
+    return render(request, "home.html", status=status, **context)
+
+
+async def _arena_form(request: Request) -> Any:
+    """The form, or None when the site's CSRF check fails."""
+    form = await request.form()
+    if site_library(request) is not None and not csrf_ok(request.session.get("csrf"), form.get("csrf")):
+        return None
+    return form
+
+
+def _csrf_failed(request: Request) -> Response:
+    return _home_page(request, status=403, code="", error=CSRF_FAILED, name="")
+
+
+async def home(request: Request) -> Response:
+    code = normalise_code(request.query_params.get("arena", ""))[:CODE_LENGTH]
+    return _home_page(request, code=code, error="", name="")
+
+
+async def create_arena(request: Request) -> Response:
+    form = await _arena_form(request)
+    if form is None:
+        return _csrf_failed(request)
+    name = str(form.get("name", ""))
+    try:
+        code, token = await backend(request).create(name)
+    except ArenaError as exc:
+        return _home_page(request, status=400, code="", error=str(exc), name=name)
+    return _enter(code, token)
+
+
+async def join_arena(request: Request) -> Response:
+    form = await _arena_form(request)
+    if form is None:
+        return _csrf_failed(request)
+    code, name = normalise_code(str(form.get("code", ""))), str(form.get("name", ""))
+    try:
+        code, token = await backend(request).join(code, name)
+    except ArenaError as exc:
+        return _home_page(request, status=400, code=code[:CODE_LENGTH], error=str(exc), name=name)
+    return _enter(code, token)
+
+
+async def arena_page(request: Request) -> Response:
+    code = normalise_code(request.path_params["code"])
+    found = await backend(request).page(code, _token(request, code))
+    if found is None:
+        return RedirectResponse(f"/?arena={code}", status_code=303)
+    return render(request, "arena.html", arena=found, arena_html=found.arena_html,
+                  board_html=found.board_html)
+
+
+async def live(websocket: WebSocket) -> None:
+    """The member's live socket: their messages in, the arena's updates out."""
+    code = normalise_code(websocket.path_params["code"])
+    await websocket.accept()
+    origin = websocket.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
+        # Another site's page opening our socket with the visitor's cookie.
+        await websocket.close(code=4403, reason="cross-site WebSocket refused")
+        return
+    connection = await backend(websocket).connect(code, _token(websocket, code), websocket.send_text)
+    if connection is None:
+        await websocket.close(code=4404, reason="not a member of this arena")
+        return
+    try:
+        while True:
+            text = await websocket.receive_text()
+            if len(text) > MAX_MESSAGE_BYTES:
+                await websocket.close(code=1009, reason="message too large")
+                break
+            if not await connection.handle(text):
+                break  # left the arena (or was timed out)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await connection.close()

@@ -1,0 +1,54 @@
+"""The catalogue pages: every uploaded game (with search), a game's page, its artwork.
+
+    GET /games?q=&page=           the catalogue, newest first
+    GET /games/{slug}             a game's page (artwork, description, versions, plays)
+    GET /games/{slug}/art.png     its artwork (thumb.png: the thumbnail), re-encoded
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..catalogue.database import PAGE_SIZE
+from ..errors import UnknownGame
+from ..uploads import render_description
+from .pages import library, refuse, site_page
+
+
+async def catalogue(request: Request) -> Response:
+    query = request.query_params.get("q", "")
+    try:
+        number = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        number = 1
+    games, total = await asyncio.to_thread(library(request).search, query, page=number)
+    return site_page(request, "catalogue.html", games=games, total=total, q=query, page=number,
+                     pages=max(1, -(-total // PAGE_SIZE)))
+
+
+async def game_page(request: Request) -> Response:
+    try:
+        game, versions = library(request).listing(request.path_params["slug"])
+    except UnknownGame as exc:
+        return refuse(request, str(exc), 404)
+    return site_page(request, "game.html", game=game, versions=versions,
+                     description_html=render_description(game.description))
+
+
+def _image(request: Request, thumbnail: bool) -> Response:
+    try:
+        data = library(request).artwork(request.path_params["slug"], thumbnail)
+    except UnknownGame:
+        return Response("no artwork", status_code=404, media_type="text/plain")
+    return Response(data, media_type="image/png", headers={"cache-control": "public, max-age=300"})
+
+
+async def artwork(request: Request) -> Response:
+    return _image(request, thumbnail=False)
+
+
+async def thumbnail(request: Request) -> Response:
+    return _image(request, thumbnail=True)

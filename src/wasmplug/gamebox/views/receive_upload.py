@@ -1,0 +1,52 @@
+"""Receiving an upload, from the "My games" form or the API: size first, then rate, then the checks.
+
+A request whose declared size is too large is refused before it is read; a
+member uploading too often waits; the catalogue checks the game itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from ..errors import GameBoxError, UploadRejected
+from ..web.accounts import Account
+from ..web.limits import declared_size_refusal
+from .pages import library, limiter
+
+ARTWORK_PART = 3 * 1024 * 1024  # the artwork (at most 2 MB) and the form's fields, with room
+
+
+class RateLimited(GameBoxError):
+    """Too many tries: wait and try again."""
+
+
+def too_big(request: Request) -> str:
+    """Why the upload is refused unread ("" if its declared size is fine)."""
+    max_bytes = library(request).policy.max_bytes
+    return declared_size_refusal(request, max_bytes + ARTWORK_PART,
+                                 f"{max_bytes} bytes of game and 2 MB of artwork")
+
+
+async def upload_game(request: Request, me: Account, form: Any) -> tuple[str, int]:
+    """Add the form's game (or a new version of it) for `me`: (slug, version number).
+
+    RateLimited, UploadRejected or AccessDenied when refused."""
+    games = library(request)
+    wasm_file = form.get("wasm")
+    art_file = form.get("artwork")
+    if not isinstance(wasm_file, UploadFile):
+        raise UploadRejected(["choose the game's .wasm file"])
+    wasm = await wasm_file.read(games.policy.max_bytes + 1)
+    art = await art_file.read(ARTWORK_PART) if isinstance(art_file, UploadFile) else None
+    uploads = limiter(request, "uploads")
+    wait = uploads.blocked(str(me.id))
+    if wait:
+        raise RateLimited(f"too many uploads: try again in {int(wait) + 1} s")
+    uploads.hit(str(me.id))
+    slug = str(form.get("game") or "") or (wasm_file.filename or "")
+    return await asyncio.to_thread(games.upload, me, wasm, slug=slug, title=str(form.get("title", "")),
+                                   description=str(form.get("description", "")), artwork=art or None)

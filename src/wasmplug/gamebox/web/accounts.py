@@ -1,0 +1,149 @@
+"""Accounts: users (with admins and bans) and their API tokens, in the database.
+
+    accounts = Accounts(db)   # db: a `database.Database` whose migrations create these tables
+    me = accounts.add_user("alice", "a long password")
+    token = accounts.new_token(me, "laptop")     # shown once; only its hash is stored
+    accounts.by_token(token)                     # -> Account
+
+An application names its own errors (`refused`, `denied`) and hears of bans
+through `_changed` by subclassing `Accounts`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, func, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from wasmplug import Error
+
+from . import passwords
+from .database import Base, Database, now
+from .errors import AccessDenied, AccountError
+
+log = logging.getLogger("wasmplug.web")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    banned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token
+    label: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+    user: Mapped[User] = relationship()
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    is_admin: bool
+    banned: bool
+
+
+def _account(user: User) -> Account:
+    return Account(user.id, user.username, user.is_admin, user.banned)
+
+
+class Accounts:
+    """Users and API tokens in `db`."""
+
+    refused: type[Error] = AccountError  # a username or password refused
+    denied: type[Error] = AccessDenied  # not allowed
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _changed(self) -> None:
+        """Called after a ban or an unban (what a user may see has changed)."""
+
+    # -- users ---------------------------------------------------------------------
+    def add_user(self, username: str, password: str, *, admin: bool = False) -> Account:
+        try:
+            passwords.check_username(username)
+            hashed = passwords.hash_password(password)
+        except AccountError as exc:
+            raise self.refused(str(exc)) from None
+        with self.db.session() as s:
+            if s.scalars(select(User).where(func.lower(User.username) == username.lower())).first():
+                raise self.refused(f"the username {username!r} is taken: choose another")
+            user = User(username=username, password_hash=hashed, is_admin=admin, banned=False)
+            s.add(user)
+            s.flush()
+            return _account(user)
+
+    def authenticate(self, username: str, password: str) -> Account | None:
+        with self.db.session() as s:
+            user = s.scalars(select(User).where(User.username == username)).first()
+            if user is None:
+                passwords.verify_password(passwords.DUMMY_HASH, password)
+                return None
+            if not passwords.verify_password(user.password_hash, password):
+                return None
+            return _account(user)
+
+    def account(self, user_id: object) -> Account | None:
+        if not isinstance(user_id, int):
+            return None
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            return _account(user) if user is not None else None
+
+    def users(self) -> list[Account]:
+        with self.db.session() as s:
+            return [_account(u) for u in s.scalars(select(User).order_by(User.username))]
+
+    def set_banned(self, admin: Account, username: str, banned: bool) -> None:
+        self._require_admin(admin)
+        with self.db.session() as s:
+            user = s.scalars(select(User).where(User.username == username)).first()
+            if user is None:
+                raise self.refused(f"no user {username!r}")
+            if user.is_admin:
+                raise self.denied("an admin cannot be banned")
+            user.banned = banned
+        self._changed()
+        log.info("%s %s %s", admin.username, "banned" if banned else "unbanned", username)
+
+    def _require_admin(self, who: Account) -> None:
+        if not who.is_admin or who.banned:
+            raise self.denied("only an admin can do this")
+
+    # -- API tokens --------------------------------------------------------------
+    def new_token(self, who: Account, label: str = "") -> str:
+        token = passwords.new_token()
+        with self.db.session() as s:
+            s.add(ApiToken(user_id=who.id, token_hash=passwords.token_hash(token), label=label[:64]))
+        return token
+
+    def by_token(self, token: str) -> Account | None:
+        with self.db.session() as s:
+            row = s.scalars(select(ApiToken).where(
+                ApiToken.token_hash == passwords.token_hash(token))).first()
+            return _account(row.user) if row is not None else None
+
+    def tokens(self, who: Account) -> list[tuple[int, str, str]]:
+        with self.db.session() as s:
+            rows = s.scalars(select(ApiToken).where(ApiToken.user_id == who.id).order_by(ApiToken.id))
+            return [(t.id, t.label, t.created_at.strftime("%Y-%m-%d %H:%M")) for t in rows]
+
+    def revoke_token(self, who: Account, token_id: int) -> None:
+        with self.db.session() as s:
+            row = s.get(ApiToken, token_id)
+            if row is None or row.user_id != who.id:
+                raise self.denied("that token is not yours")
+            s.delete(row)

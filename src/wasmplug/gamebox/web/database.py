@@ -1,0 +1,72 @@
+"""A database: SQLAlchemy 2 engine and sessions, and the application's Alembic migrations.
+
+    db = Database("sqlite:///data/app.db", migrations=Path(".../migrations"))
+    db.upgrade()                  # applies the migrations folder's versions/*
+    with db.session() as s: ...   # one transaction
+
+Every table of every application derives from `Base` (so one migration
+history can cover the foundation's tables, e.g. `accounts`, and the app's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Database:
+    """An engine, its sessions and its migrations (an Alembic script folder)."""
+
+    def __init__(self, url: str, *, migrations: Path) -> None:
+        self.url = url
+        self.migrations = migrations
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(self.migrations))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def sqlite_url(data_dir: Path, filename: str) -> str:
+    """The URL of the SQLite database `filename` in `data_dir` (made if missing)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(data_dir / filename).resolve()}"
+
+
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
