@@ -14,7 +14,7 @@ import time
 
 import wasmtime
 
-from wasmplug.engine import EpochTicker
+from wasmplug._engine import EpochTicker
 
 
 def _engine() -> wasmtime.Engine:
