@@ -28,7 +28,7 @@ from .host_functions import HOST_FN_REGISTRY, Function
 from .kernel import Kernel, KernelMemoryError
 from .linking import link_store, plan_links, template_linker
 from .manifest import Manifest, check_counts, load_limits, load_modules, parse_source
-from .wasi import WasiOptions, close_at_exit, make_config, parse_allowed_paths
+from .wasi import WasiOptions, attach, close_at_exit, parse_allowed_paths
 
 log = logging.getLogger("wasmplug")
 
@@ -238,7 +238,7 @@ class Plugin:
             store.set_fuel(self.fuel_limit)  # the kernel's set-up runs Wasm too
         _callpath.install_interrupt_check(store, self._should_interrupt)
         if compiled.wasi is not None:
-            store.set_wasi(make_config(compiled.wasi, compiled.mounts, str(self._id)))
+            attach(store, compiled.wasi, compiled.mounts, str(self._id))
         kernel_instance = wasmtime.Instance(store, rt.kernel, [])
         linker = self._path.clone_linker(compiled.linker(self._path),
                                          lambda: template_linker(compiled.links, rt.engine, self._path))
@@ -674,10 +674,15 @@ class Plugin:
             self.compiled_plugin.__del__()
             self.compiled_plugin = None
 
-    def _close_at_exit(self) -> None:
-        """Free a WASI store before Python finalises (wasi.close_at_exit); not mid-call."""
-        if not self._lock.locked():
-            self.close()
+    def _close_at_exit(self) -> wasmtime.Store | None:
+        """Free a WASI store before Python finalises (wasi.close_at_exit); not mid-call.
+
+        Returns the store a running call is using (left alone), else None.
+        """
+        if self._lock.locked():
+            return self._store
+        self.close()
+        return None
 
     def __enter__(self) -> Plugin:
         return self
