@@ -104,6 +104,23 @@ CASES = {
         h.plugin.call("ok", b"")
         del h
     """,
+    "wrote-to-stdout-and-stderr": """
+        # wasmtime hands these streams' callables back from a worker thread, later:
+        # the hook must still wait for them, or Rust panics at interpreter teardown.
+        SPEAKER = b'''(module
+          (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 16) "to-stdout\\\\n")
+          (func (export "say") (result i32)
+            (i32.store (i32.const 0) (i32.const 16)) (i32.store (i32.const 4) (i32.const 10))
+            (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (drop (call $w (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (i32.const 0)))'''
+        speakers = [wasmplug.Plugin(SPEAKER, wasi=True) for _ in range(6)]
+        for s in speakers:
+            s.call("say", b"")
+        speakers[0].close()
+    """,
     "success": """
         p = load(WAT + "/trap.wasm")
         p.call("ok", b"")

@@ -173,6 +173,7 @@ def close_at_exit(close: Callable[[], object]) -> None:
 
 
 def _close_all() -> None:
+    tracked = list(_stores.items())  # strong references: every store is closed below
     busy: set[int] = set()
     for ref in list(_closers):
         close = ref()
@@ -182,18 +183,19 @@ def _close_all() -> None:
                 if isinstance(in_use, wasmtime.Store):
                     busy.add(id(in_use))
     waiting: list[weakref.WeakSet[Callable[[bytes], int]]] = []
-    for store, sinks in list(_stores.items()):
+    for store, sinks in tracked:
         if id(store) in busy:
             continue
         waiting.append(sinks)
-        # Still referenced by something other than its plug-in (a traceback, a cycle):
-        # free it now, while the hand-back of its callables may still take the GIL.
+        # Freed by its plug-in above, or still referenced by something else (a
+        # traceback, a cycle): free it now, while the hand-back of its callables
+        # may still take the GIL.
         with contextlib.suppress(Exception):
             store.close()
-        del store
-    # wasmtime may release the callables from a worker thread: let it take the
-    # GIL now, while that is still allowed. Only the freed stores' callables
-    # are waited for (usually already released: the wait ends at once).
+    del tracked
+    # wasmtime may release the callables from a worker thread (a stream that was
+    # written to): let it take the GIL now, while that is still allowed. Only the
+    # freed stores' callables are waited for; they go within milliseconds.
     deadline = time.monotonic() + _RELEASE_WAIT_S
     while any(len(sinks) for sinks in waiting) and time.monotonic() < deadline:
         time.sleep(0.001)
