@@ -10,6 +10,8 @@ Python SDK::
         print(plugin.call("count_vowels", "hello world"))
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .cache import set_cache_dir
 from .errors import CallError, CallTimeout, Error, LoadError, ManifestError
 from .host_functions import (
@@ -23,7 +25,6 @@ from .host_functions import (
     ValType,
     host_fn,
 )
-from .inspection import inspect_plugin
 from .logs import set_log_custom, set_log_file
 from .manifest import (
     LoadLimits,
@@ -36,11 +37,24 @@ from .manifest import (
     set_load_limits,
 )
 from .plugin import CancelHandle, CompiledPlugin, Plugin
-from .pool import AsyncPluginPool, PluginPool, PoolTimeout
 from .wasi import WasiOptions
 
+# Imported when first used, not with wasmplug: a one-shot script pays only for what it calls.
+_LAZY = {
+    "AsyncPluginPool": "pool", "PluginPool": "pool", "PoolTimeout": "pool",
+    "inspect_plugin": "inspection",
+    "extism": None,  # the `wasmplug.extism` module (`extism.extism.*` for SDK compatibility)
+}
 
-def __getattr__(name: str) -> str:
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{_LAZY[name] or name}")
+        value = module if _LAZY[name] is None else getattr(module, name)
+        globals()[name] = value
+        return value
     # __version__ is looked up when asked for: importlib.metadata takes ~50 ms to import.
     if name != "__version__":
         raise AttributeError(f"module 'wasmplug' has no attribute {name!r}")
@@ -99,4 +113,7 @@ __all__ = [
     "set_log_file",
 ]
 
-from . import extism  # noqa: E402, F401 - `extism.extism.*` for SDK compatibility; needs the names above
+if TYPE_CHECKING:
+    from . import extism  # noqa: F401
+    from .inspection import inspect_plugin
+    from .pool import AsyncPluginPool, PluginPool, PoolTimeout

@@ -7,7 +7,6 @@ itself, one read of the kernel's registers and one copy of the output.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -343,6 +342,8 @@ class Plugin:
         Cancelling the awaiting task stops the Wasm call (as a cancel handle
         would), or keeps it from starting if it is still waiting its turn.
         """
+        import asyncio  # here, not at import: asyncio (with ssl, socket) is ~1/3 of a bare start
+
         cancelled = threading.Event()
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(None, self._call, function_name, data, parse,

@@ -1,0 +1,88 @@
+"""`import wasmplug` and a first call load only what they need.
+
+A one-shot process (a script, `wasmplug call`, a cron job) pays for every module
+it imports. The HTTP client, TLS, asyncio, the TOML parser and the
+applications built on wasmplug are loaded when first used, never by
+`import wasmplug` or by a plain call. Each check runs in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import wasm
+
+# Never loaded by `import wasmplug`, nor by creating a plug-in and calling it.
+NOT_FOR_A_CALL = [
+    "httpx", "httpcore", "ssl", "_ssl", "asyncio", "socket", "tomllib", "pickle", "tempfile",
+    "concurrent.futures", "subprocess", "importlib.metadata", "rich", "click",
+    "wasmplug.js", "wasmplug.gen", "wasmplug.gamebox", "wasmplug.extensions", "wasmplug.actors",
+    "wasmplug.distributed", "wasmplug.cli", "wasmplug.pool", "wasmplug.inspection",
+    "wasmplug.extism",
+]
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json\n"
+                          "print(json.dumps(sorted(sys.modules)))"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_import_loads_no_http_tls_asyncio_or_application() -> None:
+    loaded = _modules_after("import wasmplug")
+    assert "wasmplug" in loaded and "wasmtime" in loaded
+    assert sorted(loaded.intersection(NOT_FOR_A_CALL)) == []
+
+
+def test_a_first_call_loads_nothing_more_of_them() -> None:
+    """A call whose module is already compiled in the cache (the common one-shot case)."""
+    code = ("import wasmplug\n"
+            f"p = wasmplug.Plugin({str(wasm('count_vowels'))!r})\n"
+            "assert b'count' in p.call('count_vowels', 'hello')\n")
+    _modules_after(code)  # fills the module cache and the source memo, if this run has not yet
+    loaded = _modules_after(code)
+    assert sorted(loaded.intersection(NOT_FOR_A_CALL)) == []
+
+
+def test_the_cache_write_path_still_works_with_tempfile_loaded_lazily(tmp_path: object) -> None:
+    loaded = _modules_after(
+        "import wasmplug\n"
+        f"wasmplug.set_cache_dir({str(tmp_path)!r})\n"
+        f"p = wasmplug.Plugin({str(wasm('count_vowels'))!r})\n"
+        "assert b'count' in p.call('count_vowels', 'hello')\n")
+    assert "tempfile" in loaded  # a cache miss writes the compiled module
+
+
+@pytest.mark.parametrize("name, module", [
+    ("PluginPool", "wasmplug.pool"), ("AsyncPluginPool", "wasmplug.pool"),
+    ("PoolTimeout", "wasmplug.pool"), ("inspect_plugin", "wasmplug.inspection"),
+    ("extism", "wasmplug.extism"),
+])
+def test_lazy_names_load_on_first_use(name: str, module: str) -> None:
+    loaded = _modules_after(f"import wasmplug\nassert wasmplug.{name} is not None")
+    assert module in loaded
+
+
+def test_lazy_names_are_the_real_objects() -> None:
+    import wasmplug
+    from wasmplug import extism as compat
+    from wasmplug.inspection import inspect_plugin
+    from wasmplug.pool import AsyncPluginPool, PluginPool, PoolTimeout
+
+    assert (wasmplug.PluginPool, wasmplug.AsyncPluginPool, wasmplug.PoolTimeout) == (
+        PluginPool, AsyncPluginPool, PoolTimeout)
+    assert wasmplug.inspect_plugin is inspect_plugin and wasmplug.extism is compat
+    assert set(wasmplug.__all__) <= set(dir(wasmplug)) | {"__version__"} | set(
+        wasmplug._LAZY)
+    with pytest.raises(AttributeError):
+        wasmplug.no_such_name  # noqa: B018
+
+
+def test_star_import_still_gives_every_public_name() -> None:
+    names = _modules_after("from wasmplug import *\nassert PluginPool and inspect_plugin")
+    assert "wasmplug.pool" in names
