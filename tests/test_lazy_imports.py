@@ -86,3 +86,25 @@ def test_lazy_names_are_the_real_objects() -> None:
 def test_star_import_still_gives_every_public_name() -> None:
     names = _modules_after("from wasmplug import *\nassert PluginPool and inspect_plugin")
     assert "wasmplug.pool" in names
+
+
+def test_wasmplug_call_loads_no_rich_or_package_metadata() -> None:
+    """`wasmplug call` without --loop: the statistics table's rich and --version's metadata stay out."""
+    code = ("from wasmplug.cli import main\n"
+            f"main(['call', {str(wasm('count_vowels'))!r}, 'count_vowels', '-i', 'hello'], "
+            "standalone_mode=False)\n")
+    _modules_after(code)  # fills the caches, if this run has not yet
+    loaded = _modules_after(code)
+    not_for_the_cli = set(NOT_FOR_A_CALL) - {"click", "wasmplug.cli"}
+    assert sorted(loaded.intersection(not_for_the_cli)) == []  # rich and importlib.metadata among them
+    assert "wasmplug.cli.call" in loaded
+
+
+def test_version_is_still_printed() -> None:
+    from click.testing import CliRunner
+
+    from wasmplug.cli import main
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("wasmplug ") and "(wasmtime " in result.output

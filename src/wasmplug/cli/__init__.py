@@ -12,8 +12,6 @@ import importlib
 
 import click
 
-from .. import extism_version
-
 COMMANDS: dict[str, str] = {
     "call": "call",
     "ext": "ext",
@@ -36,7 +34,18 @@ class _LazyGroup(click.Group):
         return command
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version, computed only when asked for (it reads the package metadata: ~20 ms)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .. import extism_version
+
+    click.echo(extism_version())
+    ctx.exit()
+
+
 @click.group(cls=_LazyGroup)
-@click.version_option(extism_version(), message="%(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 def main() -> None:
     """Run Extism WebAssembly plug-ins safely from the command line."""

@@ -10,7 +10,6 @@ from typing import Any, BinaryIO
 import click
 
 from .. import Error, Plugin, WasiOptions, set_log_file
-from . import loop
 from .exit_codes import EPILOG, INTERRUPTED, PLUGIN_FAILED, USAGE, call_error, fail, load_error
 from .plugin_source import manifest_for, needs_wasi
 
@@ -242,7 +241,9 @@ def command(plugin: str, function: str, input_text: str | None, stdin: bool,
 
 def _loop(loaded: Plugin, function: str, data: bytes, count: int, sink: _Output,
           every: bool, keep_going: bool) -> None:
-    from rich.console import Console
+    from rich.console import Console  # here: a single call never loads rich
+
+    from . import loop
 
     console = Console(stderr=True)
     call = loaded.call
