@@ -108,3 +108,25 @@ def test_version_is_still_printed() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
     assert result.output.startswith("wasmplug ") and "(wasmtime " in result.output
+
+
+def test_the_program_keeps_its_imports_out_of_the_gc_but_in_process_use_does_not() -> None:
+    """`wasmplug ...` freezes what it imported (gc.freeze: no collection at exit walks it)."""
+    script = ("import atexit, gc, sys\n"
+              "atexit.register(lambda: print('frozen', gc.get_freeze_count(), file=sys.stderr))\n"
+              f"sys.argv = ['wasmplug', 'call', {str(wasm('echo'))!r}, 'echo', '-i', 'x']\n"
+              "from wasmplug.cli import run\nrun()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout == "x\n", done.stderr
+    assert int(done.stderr.split("frozen")[-1]) > 10_000
+
+    import gc
+
+    from click.testing import CliRunner
+
+    from wasmplug.cli import main
+
+    before = gc.get_freeze_count()
+    assert CliRunner().invoke(main, ["call", str(wasm("echo")), "echo", "-i", "x"]).output == "x\n"
+    assert gc.get_freeze_count() == before  # a host program's objects are left alone
