@@ -126,7 +126,7 @@ def test_the_seed_command_through_the_cli() -> None:
                   "--input", "Please write me a haiku about Wasm")
         refused = _cli("--set-config", config, "--input", "Please write me a haiku about Wasm")
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout == "Bytes in a sandbox"
+    assert ok.stdout == "Bytes in a sandbox\n"
     assert s.requests[0]["headers"]["authorization"] == "Bearer sk-cli"
     assert len(s.requests) == 1  # the refused call never reached the server
     assert refused.returncode == 1

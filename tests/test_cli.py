@@ -23,14 +23,14 @@ def test_call_prints_the_output() -> None:
 def test_call_with_config() -> None:
     result = CliRunner().invoke(main, ["call", str(wasm("host_env")), "config_get",
                                        "-c", "greeting=hi there", "--input", "greeting"])
-    assert result.exit_code == 0 and result.output == "hi there"
+    assert result.exit_code == 0 and result.output == "hi there\n"
 
 
 def test_plugin_error_is_reported_with_exit_code_1() -> None:
     result = CliRunner().invoke(main, ["call", str(wasm("errors")), "fail_with_message",
                                        "--input", "nope"])
     assert result.exit_code == 1
-    assert "error: nope" in result.output
+    assert "Error: nope" in result.output
 
 
 def test_missing_file_is_reported() -> None:
@@ -49,4 +49,4 @@ def test_info_lists_exports_and_imports() -> None:
 def test_installed_entry_point_runs() -> None:
     out = subprocess.run([sys.executable, "-m", "wasmplug", "call", str(wasm("echo")), "echo",
                           "--input", "via -m"], capture_output=True, text=True, check=True)
-    assert out.stdout == "via -m"
+    assert out.stdout == "via -m\n"

@@ -46,7 +46,7 @@ def test_stdin_is_read_binary_safe_and_stdout_is_unchanged() -> None:
     data = bytes(range(256)) * 4
     proc = cli(str(wasm("echo")), "echo", "--stdin", input=data)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == data  # no newline added: stdout is not a terminal
+    assert proc.stdout == data + b"\n"  # as `extism call`: a newline after the output, pipe or not
 
 
 def test_stdin_and_input_cannot_be_combined() -> None:
@@ -64,8 +64,8 @@ def test_input_file_and_output_file(tmp_path: Path) -> None:
 
 def test_config_flags_merge_over_set_config() -> None:
     args = [str(wasm("host_env")), "config_get", "--input", "greeting"]
-    assert run(*args, "--set-config", '{"greeting": "hello"}')[1] == "hello"
-    assert run(*args, "--set-config", '{"greeting": "hello"}', "--config", "greeting=hi")[1] == "hi"
+    assert run(*args, "--set-config", '{"greeting": "hello"}')[1] == "hello\n"
+    assert run(*args, "--set-config", '{"greeting": "hello"}', "--config", "greeting=hi")[1] == "hi\n"
 
 
 @pytest.mark.parametrize("value", ['{"a": 1}', "[]", "not json"])
@@ -85,8 +85,8 @@ def test_manifest_file_paths_resolve_against_its_folder_and_flags_override(
         '[[wasm]]\npath = "host_env.wasm"\n[config]\ngreeting = "from the manifest"\n')
     monkeypatch.chdir(tmp_path)  # the manifest's folder is not the working directory
     args = ["-m", str(folder / "manifest.toml"), "config_get", "--input", "greeting"]
-    assert run(*args) == (0, "from the manifest", "")
-    assert run(*args, "--config", "greeting=from a flag")[1] == "from a flag"
+    assert run(*args) == (0, "from the manifest\n", "")
+    assert run(*args, "--config", "greeting=from a flag")[1] == "from a flag\n"
 
 
 def test_manifest_timeout_is_overridden_by_the_flag(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_link_adds_modules() -> None:
     assert code == 3 and "lib_math.add_one" in err and "--link" in err
     proc = cli(str(wasm("wat/uses_lib")), "compute", "--link", f"lib_math={lib}")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == (42).to_bytes(8, "little")
+    assert proc.stdout == (42).to_bytes(8, "little") + b"\n"
     code, _, err = run(str(wasm("wat/uses_lib")), "compute", "--link", "nonsense")
     assert code == 2 and "NAME=PATH" in err
 
@@ -120,8 +120,8 @@ def test_url_plugin_with_right_and_wrong_hash(tmp_path: Path) -> None:
     digest = hashlib.sha256(wasm("echo").read_bytes()).hexdigest()
     with serve(tmp_path) as base:
         url = f"{base}/file/echo.wasm"
-        assert run(url, "echo", "-i", "from a URL") == (0, "from a URL", "")
-        assert run(url, "echo", "-i", "pinned", "--hash", digest)[:2] == (0, "pinned")
+        assert run(url, "echo", "-i", "from a URL") == (0, "from a URL\n", "")
+        assert run(url, "echo", "-i", "pinned", "--hash", digest)[:2] == (0, "pinned\n")
         code, _, err = run(url, "echo", "--hash", "0" * 64)
         assert code == 3 and "Hash mismatch" in err and digest in err
 
@@ -203,7 +203,7 @@ def test_exit_codes_in_a_real_process(args: tuple[str, ...], status: int) -> Non
 
 def test_plugin_error_text_is_on_stderr() -> None:
     code, out, err = run(str(wasm("errors")), "fail_with_message", "-i", "the plug-in's words")
-    assert (code, out, err) == (1, "", "error: the plug-in's words\n")
+    assert (code, out, err) == (1, "", "Error: the plug-in's words\n")
 
 
 def test_help_documents_flags_and_exit_codes() -> None:
@@ -218,8 +218,9 @@ def test_help_documents_flags_and_exit_codes() -> None:
 # ---------------------------------------------------------------- --loop
 
 def test_loop_prints_statistics_and_the_last_output() -> None:
-    code, out, err = run(str(wasm("count_vowels")), "count_vowels", "-i", "aaa", "--loop", "50")
-    assert code == 0
+    code, out, err = run(str(wasm("count_vowels")), "count_vowels", "-i", "aaa", "--loop", "50",
+                         "--loop-output", "last")
+    assert code == 0 and out.endswith("}\n") and out.count("\n") == 1
     assert json.loads(out)["total"] == 150  # one instance: vars kept across the 50 calls
     for column in ("calls", "errors", "min", "median", "p99", "max", "calls/s"):
         assert column in err
@@ -229,12 +230,92 @@ def test_loop_prints_statistics_and_the_last_output() -> None:
 def test_loop_output_all() -> None:
     code, out, _ = run(str(wasm("echo")), "echo", "-i", "x\n", "--loop", "3",
                        "--loop-output", "all")
-    assert code == 0 and out == "x\nx\nx\n"
+    assert code == 0 and out == "x\n\n\n" * 3
 
 
-def test_loop_counts_errors() -> None:
-    code, _, err = run(str(wasm("errors")), "fail_with_message", "-i", "no", "--loop", "4")
-    assert code == 1 and re.search(r"│\s+4 │\s+4 │", err) and "error: no" in err
+def test_loop_counts_errors_with_keep_going() -> None:
+    code, _, err = run(str(wasm("errors")), "fail_with_message", "-i", "no", "--loop", "4",
+                       "--keep-going")
+    assert code == 1 and re.search(r"│\s+4 │\s+4 │", err) and "Error: no" in err
+
+
+def test_loop_stops_at_the_first_failure_like_extism_call() -> None:
+    code, out, err = run(str(wasm("errors")), "fail_with_message", "-i", "no", "--loop", "4")
+    assert (code, out) == (1, "")
+    assert re.search(r"│\s+1 │\s+1 │", err) and err.endswith("Error: no\n")
+
+
+# ---------------------------------------------------------------- byte for byte as `extism call`
+
+def _pipe(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """A CI-style pipe: `wasmplug call ... | grep ...` (stdout is a pipe, not a terminal)."""
+    proc = cli(*args)
+    assert not proc.stdout.startswith(b"\x1b")  # no terminal styling in a pipe
+    return proc
+
+
+@pytest.mark.parametrize("output, expected", [
+    (b"hello", b"hello\n"), (b"", b"\n"), (b"line\n", b"line\n\n"), (b"\x00\xff", b"\x00\xff\n"),
+], ids=["text", "empty", "ends-with-newline", "binary"])
+def test_pipe_stdout_is_the_output_and_one_newline(output: bytes, expected: bytes) -> None:
+    proc = cli(str(wasm("echo")), "echo", "--stdin", input=output)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, expected, b"")
+
+
+def test_pipe_loop_prints_every_output_each_followed_by_a_blank_line() -> None:
+    proc = _pipe(str(wasm("count_vowels")), "count_vowels", "-i", "aa", "--loop", "3")
+    assert proc.returncode == 0, proc.stderr
+    chunks = proc.stdout.split(b"\n\n")
+    assert chunks[-1] == b"" and len(chunks) == 4
+    assert [json.loads(c)["total"] for c in chunks[:3]] == [2, 4, 6]  # every call, in order
+    assert b"calls/s" in proc.stderr  # the statistics stay on stderr
+
+
+def test_pipe_loop_of_one_is_a_single_call() -> None:
+    proc = _pipe(str(wasm("echo")), "echo", "-i", "once", "--loop", "1")
+    assert (proc.returncode, proc.stdout) == (0, b"once\n")
+
+
+OK_TWICE_THEN_TRAP = """
+(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (global $calls (mut i32) (i32.const 0))
+  (func (export "run") (result i32)
+    (local $p i64)
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (if (i32.gt_u (global.get $calls) (i32.const 2)) (then unreachable))
+    (local.set $p (call $alloc (i64.const 8)))
+    (call $store_u64 (local.get $p) (i64.const 0x6b6f))
+    (call $output_set (local.get $p) (i64.const 2))
+    (i32.const 0)))
+"""
+
+
+def test_pipe_loop_failure_keeps_the_outputs_before_it(tmp_path: Path) -> None:
+    """`extism call --loop` prints the outputs of the calls before the one that failed, then stops."""
+    plugin = tmp_path / "ok_twice_then_trap.wat"
+    plugin.write_text(OK_TWICE_THEN_TRAP)
+    proc = _pipe(str(plugin), "run", "--loop", "5")
+    assert (proc.returncode, proc.stdout) == (1, b"ok\n\nok\n\n")
+    assert re.search(r"│\s+3 │\s+1 │", proc.stderr.decode())  # the fourth call never ran
+    assert "\nError: error while executing" in proc.stderr.decode()  # after the table
+
+
+@pytest.mark.parametrize("args", [
+    (str(wasm("errors")), "fail_with_message", "-i", "nope"),
+    (str(wasm("wat/trap")), "trap"),
+    (str(HOSTILE / "garbage.wasm"), "run"),
+    (str(wasm("wat/loop")), "forever", "--timeout", "100"),
+    ("/no/such/file.wasm", "f"),
+], ids=["plugin-error", "trap", "bad-module", "timeout", "missing-file"])
+def test_pipe_errors_start_with_the_extism_prefix(args: tuple[str, ...]) -> None:
+    proc = _pipe(*args)
+    assert proc.returncode != 0 and proc.stdout == b""
+    lines = proc.stderr.decode().splitlines()
+    assert lines and lines[0].startswith("Error: ") and len(lines[0]) > len("Error: ")
+    assert "error: " not in proc.stderr.decode()
 
 
 # ---------------------------------------------------------------- Ctrl-C
@@ -267,12 +348,12 @@ def test_ctrl_c_stops_an_endless_loop_with_status_130(extra: tuple[str, ...]) ->
         pytest.fail("Ctrl-C did not stop the call")
     assert time.monotonic() - sent < 2.0
     assert proc.returncode == 130
-    assert err.decode().strip() == "error: interrupted"
+    assert err.decode().strip() == "Error: interrupted"
 
 
 def test_json_output_of_non_json_is_printed_as_is_with_a_warning() -> None:
     code, out, err = run(str(wasm("echo")), "echo", "-i", "not json", "--json-output")
-    assert (code, out) == (0, "not json") and "the output is not JSON" in err
+    assert (code, out) == (0, "not json\n") and "the output is not JSON" in err
 
 
 def test_loop_shows_progress_only_when_the_calls_take_over_a_second() -> None:

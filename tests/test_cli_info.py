@@ -26,7 +26,7 @@ def info(*args: str) -> tuple[int, str, str]:
 def test_info_json_on_every_fixture(path: Path) -> None:
     code, out, err = info(str(path), "--json")
     if code == 3:  # the hostile corpus' invalid files: a clear error, no traceback
-        assert err.startswith("error: ") and "Traceback" not in err
+        assert err.startswith("Error: ") and "Traceback" not in err
         assert out == ""
         return
     assert code == 0, err

@@ -10,7 +10,8 @@ Python SDK::
         print(plugin.call("count_vowels", "hello world"))
 """
 
-from . import extism as extism  # `extism.extism.*`, for code written for the SDK
+from typing import TYPE_CHECKING, Any
+
 from ._cache import set_cache_dir
 from ._engine import extism_version
 from ._errors import CallError, CallTimeout, Error, LoadError, ManifestError
@@ -25,7 +26,6 @@ from ._host_functions import (
     ValType,
     host_fn,
 )
-from ._inspection import inspect_plugin
 from ._logs import set_log_custom, set_log_file
 from ._manifest import (
     LoadLimits,
@@ -38,12 +38,25 @@ from ._manifest import (
     set_load_limits,
 )
 from ._plugin import CancelHandle, CompiledPlugin, Plugin
-from ._pool import AsyncPluginPool, PluginPool, PoolTimeout
 from ._versions import wasmplug_version
 from ._wasi import WasiOptions
 
+# Imported when first used, not with wasmplug: a one-shot script pays only for what it calls.
+_LAZY = {
+    "AsyncPluginPool": "_pool", "PluginPool": "_pool", "PoolTimeout": "_pool",
+    "inspect_plugin": "_inspection",
+    "extism": None,  # the `wasmplug.extism` module (`extism.extism.*` for SDK compatibility)
+}
 
-def __getattr__(name: str) -> str:
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{_LAZY[name] or name}")
+        value = module if _LAZY[name] is None else getattr(module, name)
+        globals()[name] = value
+        return value
     # __version__ is looked up when asked for: importlib.metadata takes ~50 ms to import.
     if name != "__version__":
         raise AttributeError(f"module 'wasmplug' has no attribute {name!r}")
@@ -88,3 +101,8 @@ __all__ = [
     "set_log_custom",
     "set_log_file",
 ]
+
+if TYPE_CHECKING:
+    from . import extism as extism
+    from ._inspection import inspect_plugin
+    from ._pool import AsyncPluginPool, PluginPool, PoolTimeout

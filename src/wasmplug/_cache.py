@@ -42,9 +42,7 @@ import hmac
 import logging
 import mmap
 import os
-import secrets
 import stat
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -119,6 +117,8 @@ def owned_regular_file(path: Path) -> os.stat_result | None:
 
 
 def write_private(path: Path, data: bytes) -> None:
+    import tempfile  # here: a process that only reads the cache never needs it
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         os.fchmod(fd, 0o600)
@@ -140,7 +140,7 @@ def secret(directory: Path) -> bytes:
     except ValueError as exc:
         log.warning("replacing cache secret %s: %s", path, exc)
         path.unlink(missing_ok=True)
-    key = secrets.token_bytes(32)
+    key = os.urandom(32)  # what secrets.token_bytes does
     write_private(path, key)
     return key
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import inspect
 import json
-import pickle
 from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any, get_args, get_origin, get_type_hints
@@ -266,6 +264,8 @@ def _param(name: str, annotation: Any) -> tuple[ValType, Decoder]:
     if codec is Json:
         return ValType.I64, lambda p, v: json.loads(_read(p, v))
     if codec is Pickle:
+        import pickle
+
         return ValType.I64, lambda p, v: pickle.loads(_read(p, v))
     if codec is not None:
         return ValType.I64, lambda p, v: codec.codec(_read(p, v))
@@ -289,6 +289,8 @@ def _result(annotation: Any) -> list[tuple[ValType, Encoder]]:
     if codec is Json:
         return [(ValType.I64, lambda p, x: _write(p, json.dumps(x).encode("utf-8")))]
     if codec is Pickle:
+        import pickle
+
         return [(ValType.I64, lambda p, x: _write(p, pickle.dumps(x)))]
     if codec is not None:
         return [(ValType.I64, lambda p, x: _write(p, codec.codec(x)))]
@@ -305,6 +307,7 @@ class TypeInferredFunction(ExplicitFunction):
             raise TypeError("Host function must include Python type annotations or "
                             "explicitly list arguments.")
         returns = hints.pop("return", None)
+        import inspect  # here: only annotated host functions need it
         # *args / **kwargs (typically *user_data) are not Wasm parameters.
         variadic = {p.name for p in inspect.signature(func).parameters.values()
                     if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}

@@ -17,7 +17,6 @@ import os
 import re
 import stat
 import time
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,6 +354,8 @@ def from_bytes(data: bytes, label: str = "the plug-in data") -> Manifest:
         return Manifest(wasm=(WasmData(data),))
     # ValueError covers both parsers' syntax errors and integers too long to
     # convert; RecursionError, nesting deeper than a manifest ever needs.
+    import tomllib  # here: only manifest text needs it
+
     try:
         parsed: Any = tomllib.loads(text)
     except (ValueError, RecursionError) as toml_error:

@@ -7,7 +7,6 @@ itself, one read of the kernel's registers and one copy of the output.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -27,7 +26,7 @@ from ._host_functions import HOST_FN_REGISTRY, Function
 from ._kernel import Kernel, KernelMemoryError
 from ._linking import link_store, plan_links, template_linker
 from ._manifest import Manifest, check_counts, load_limits, load_modules, parse_source
-from ._wasi import WasiOptions, close_at_exit, make_config, parse_allowed_paths
+from ._wasi import WasiOptions, attach, close_at_exit, parse_allowed_paths
 from .binary import Item
 
 log = logging.getLogger("wasmplug")
@@ -239,7 +238,7 @@ class Plugin:
             store.set_fuel(self.fuel_limit)  # the kernel's set-up runs Wasm too
         _callpath.install_interrupt_check(store, self._should_interrupt)
         if compiled.wasi is not None:
-            store.set_wasi(make_config(compiled.wasi, compiled.mounts, str(self._id)))
+            attach(store, compiled.wasi, compiled.mounts, str(self._id))
         kernel_instance = wasmtime.Instance(store, rt.kernel, [])
         linker = self._path.clone_linker(compiled.linker(self._path),
                                          lambda: template_linker(compiled.links, rt.engine, self._path))
@@ -332,6 +331,8 @@ class Plugin:
         Cancelling the awaiting task stops the Wasm call (as a cancel handle
         would), or keeps it from starting if it is still waiting its turn.
         """
+        import asyncio  # here, not at import: asyncio (with ssl, socket) is ~1/3 of a bare start
+
         cancelled = threading.Event()
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(None, self._call, function_name, data, parse,
@@ -696,10 +697,15 @@ class Plugin:
             self.compiled_plugin.__del__()
             self.compiled_plugin = None
 
-    def _close_at_exit(self) -> None:
-        """Free a WASI store before Python finalises (wasi.close_at_exit); not mid-call."""
-        if not self._lock.locked():
-            self.close()
+    def _close_at_exit(self) -> wasmtime.Store | None:
+        """Free a WASI store before Python finalises (wasi.close_at_exit); not mid-call.
+
+        Returns the store a running call is using (left alone), else None.
+        """
+        if self._lock.locked():
+            return self._store
+        self.close()
+        return None
 
     def __enter__(self) -> Plugin:
         return self

@@ -16,17 +16,19 @@ with every new instance before its first use (e.g. to initialise it).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import Error
 from ._plugin import CLOSE_TIMEOUT_S, CompiledPlugin, Plugin, _to_bytes
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 Setup = Callable[[Plugin], object]
@@ -277,6 +279,8 @@ class AsyncPluginPool:
 
     def _condition(self) -> asyncio.Condition:
         """The condition of the running event loop (a pool may outlive a loop)."""
+        import asyncio  # already loaded by the running loop; not imported with wasmplug
+
         loop = asyncio.get_running_loop()
         if self._cond is None or self._loop is not loop:
             self._cond, self._loop = asyncio.Condition(), loop
@@ -298,6 +302,8 @@ class AsyncPluginPool:
                                            host_context=host_context)
 
     async def _take(self, timeout: float | None) -> Plugin:
+        import asyncio
+
         pool, cond = self._pool, self._condition()
 
         async def wait_for_slot() -> Plugin | bool:
@@ -321,6 +327,8 @@ class AsyncPluginPool:
             raise
 
     async def _return(self, plugin: Plugin) -> None:
+        import asyncio
+
         kept = await asyncio.to_thread(self._pool.give_back, plugin) if self._pool.reset else (
             self._pool.give_back(plugin))
         cond = self._condition()
@@ -333,6 +341,8 @@ class AsyncPluginPool:
 
     async def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """As `PluginPool.close`; the wait for busy instances runs in a thread."""
+        import asyncio
+
         cond = self._condition()
         async with cond:
             self._pool.closed = True

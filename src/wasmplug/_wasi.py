@@ -12,9 +12,14 @@ Teardown: wasmtime hands the output callables back (and so calls into Python)
 from whichever thread drops its last reference to them, which can be one of
 its tokio worker threads. A worker that does so while the interpreter is
 finalising is stopped by Python in the middle of Rust code, and Rust aborts
-with "panic in a function that cannot unwind". So `close_at_exit` frees WASI
-stores from an `atexit` hook, while other threads may still take the GIL,
-and waits until wasmtime has released every output callable.
+with "panic in a function that cannot unwind". So an `atexit` hook frees
+every WASI store while other threads may still take the GIL: first the
+plug-ins registered with `close_at_exit`, then (explicitly, with
+`Store.close()`) any store still alive because something else references it
+(a kept exception's traceback, a reference cycle). Freeing a store releases
+its callables at once; the hook waits (bounded) only for the callables of the
+stores it freed, never for those of a store a call is still running in, so a
+process exits as soon as its last call returns, whatever that call did.
 
 Clock waits: WASI's own `poll_oneoff` sleeps in native code, where neither a
 call's `timeout_ms` nor a cancel can reach it (a guest asking to sleep an hour
@@ -99,8 +104,19 @@ def parse_allowed_paths(allowed_paths: Mapping[str, str] | None) -> list[tuple[s
     return mounts
 
 
+def attach(store: wasmtime.Store, options: WasiOptions, mounts: Sequence[tuple[str, str, bool]],
+           plugin_id: str) -> None:
+    """Give `store` WASI, and remember it (weakly) to free it at interpreter exit."""
+    sinks: list[Callable[[bytes], int]] = []
+    store.set_wasi(make_config(options, mounts, plugin_id, sinks))
+    with _hook_lock:
+        _install_hook()
+        _stores[store] = weakref.WeakSet(sinks)
+
+
 def make_config(options: WasiOptions, mounts: Sequence[tuple[str, str, bool]],
-                plugin_id: str) -> wasmtime.WasiConfig:
+                plugin_id: str, sinks: list[Callable[[bytes], int]] | None = None) -> wasmtime.WasiConfig:
+    """A WasiConfig; the output callables it hands wasmtime are appended to `sinks`."""
     config = wasmtime.WasiConfig()
     config.argv = list(options.args)
     config.env = list(options.env.items())
@@ -109,12 +125,12 @@ def make_config(options: WasiOptions, mounts: Sequence[tuple[str, str, bool]],
         config.inherit_stdout()
     else:
         out = options.stdout or _LineLogger(logging.INFO, "stdout", plugin_id)
-        config.stdout_custom = _sink(lambda data: _deliver(out, data))
+        config.stdout_custom = _sink(lambda data: _deliver(out, data), sinks)
     if options.stderr is None and inherit:
         config.inherit_stderr()
     else:
         err = options.stderr or _LineLogger(logging.WARNING, "stderr", plugin_id)
-        config.stderr_custom = _sink(lambda data: _deliver(err, data))
+        config.stderr_custom = _sink(lambda data: _deliver(err, data), sinks)
     for directory, guest, writable in mounts:
         try:
             config.preopen_dir(directory, guest, writable)
@@ -132,42 +148,73 @@ def _deliver(sink: OutputSink, data: bytes) -> int:
 # ------------------------------------------------------------------ teardown
 
 _live_sinks: weakref.WeakSet[Callable[[bytes], int]] = weakref.WeakSet()
+_stores: weakref.WeakKeyDictionary[wasmtime.Store, weakref.WeakSet[Callable[[bytes], int]]] = (
+    weakref.WeakKeyDictionary())
 _closers: set[weakref.WeakMethod[Callable[[], object]]] = set()
 _hook_lock = threading.Lock()
 _hook_installed = False
 
 
-def _sink(callback: Callable[[bytes], int]) -> Callable[[bytes], int]:
+def _sink(callback: Callable[[bytes], int],
+          sinks: list[Callable[[bytes], int]] | None) -> Callable[[bytes], int]:
     """Remember an output callable wasmtime holds, to wait for its release at exit."""
     _live_sinks.add(callback)
+    if sinks is not None:
+        sinks.append(callback)
     return callback
+
+
+def _install_hook() -> None:
+    global _hook_installed
+    if not _hook_installed:
+        atexit.register(_close_all)
+        _hook_installed = True
 
 
 def close_at_exit(close: Callable[[], object]) -> None:
     """Call the bound method `close` at interpreter exit, if its object still lives.
 
-    It must free the object's WASI store (and may skip a store a running call
-    is using). Only a weak reference is kept.
+    It must free the object's WASI store, or return that store if it cannot
+    (a call is running in it): that store is then left alone. Only a weak
+    reference is kept.
     """
-    global _hook_installed
     with _hook_lock:
-        if not _hook_installed:
-            atexit.register(_close_all)
-            _hook_installed = True
+        _install_hook()
     _closers.add(weakref.WeakMethod(close, _closers.discard))
 
 
 def _close_all() -> None:
-    for ref in list(_closers):
+    tracked = list(_stores.items())  # strong references: every store is closed below
+    busy: set[int] = set()
+    # Dropped here, not left to die with this module: a plug-in freed later in the
+    # interpreter's teardown would run a weak method's callback after the weakref
+    # module is gone ("Exception ignored in ... WeakMethod ... _cb").
+    closers = list(_closers)
+    _closers.clear()
+    for ref in closers:
         close = ref()
         if close is not None:
             with contextlib.suppress(Exception):  # one failure must not keep the rest alive
-                close()
-    # wasmtime may release the callables from a worker thread: let it take the
-    # GIL now, while that is still allowed.
+                in_use = close()
+                if isinstance(in_use, wasmtime.Store):
+                    busy.add(id(in_use))
+    waiting: list[weakref.WeakSet[Callable[[bytes], int]]] = []
+    for store, sinks in tracked:
+        if id(store) in busy:
+            continue
+        waiting.append(sinks)
+        # Freed by its plug-in above, or still referenced by something else (a
+        # traceback, a cycle): free it now, while the hand-back of its callables
+        # may still take the GIL.
+        with contextlib.suppress(Exception):
+            store.close()
+    del tracked
+    # wasmtime may release the callables from a worker thread (a stream that was
+    # written to): let it take the GIL now, while that is still allowed. Only the
+    # freed stores' callables are waited for; they go within milliseconds.
     deadline = time.monotonic() + _RELEASE_WAIT_S
-    while len(_live_sinks) and time.monotonic() < deadline:
-        time.sleep(0.002)
+    while any(len(sinks) for sinks in waiting) and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 # ------------------------------------------------------------------ clock waits

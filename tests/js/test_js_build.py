@@ -108,7 +108,7 @@ def test_cli_call_accepts_a_js_file() -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["count"] == 3
     failing = CliRunner().invoke(main, ["call", str(JS / "errors.js"), "throws", "--input", "x"])
-    assert failing.exit_code == 1 and "error: Error: the plug-in refused: x" in failing.output
+    assert failing.exit_code == 1 and "Error: Error: the plug-in refused: x" in failing.output
 
 
 def test_cli_build_reports_js_errors(tmp_path: Path) -> None:

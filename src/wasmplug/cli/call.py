@@ -10,7 +10,6 @@ from typing import Any, BinaryIO
 import click
 
 from .. import Error, Plugin, WasiOptions, set_log_file
-from . import loop
 from .exit_codes import EPILOG, INTERRUPTED, PLUGIN_FAILED, USAGE, call_error, fail, load_error
 from .plugin_source import manifest_for, needs_wasi
 
@@ -94,15 +93,23 @@ def _stderr_sink(data: bytes) -> None:
 
 
 class _Output:
-    """Where output bytes go: stdout (newline after, on a terminal) or --output."""
+    """Where output bytes go: stdout framed as `extism call` frames it, or --output as is.
 
-    def __init__(self, path: Path | None, pretty_json: bool) -> None:
+    On stdout (terminal or pipe alike) every output is followed by a newline, and by
+    a second one when every output of `--loop N` (N > 1) is printed: byte for byte
+    what `extism call` prints (`--loop-output last`: the last output and a newline).
+    A file given with --output receives the output bytes unchanged (with
+    --loop-output all: one after the other).
+    """
+
+    def __init__(self, path: Path | None, pretty_json: bool, every_of: int) -> None:
         self.path, self.pretty_json, self.first = path, pretty_json, True
+        self.separator = b"\n\n" if every_of > 1 else b"\n"
 
     def write(self, data: bytes) -> None:
         if self.pretty_json:
             try:
-                data = json.dumps(json.loads(data), indent=2, ensure_ascii=False).encode() + b"\n"
+                data = json.dumps(json.loads(data), indent=2, ensure_ascii=False).encode()
             except ValueError as exc:
                 click.echo(f"warning: --json-output: the output is not JSON ({exc}); "
                            "printed as is", err=True)
@@ -110,11 +117,14 @@ class _Output:
             with self.path.open("wb" if self.first else "ab") as f:
                 f.write(data)
         else:
-            sys.stdout.buffer.write(data)
-            if data and not data.endswith(b"\n") and sys.stdout.isatty():
-                sys.stdout.buffer.write(b"\n")
-            sys.stdout.flush()
+            out = sys.stdout.buffer
+            out.write(data)
+            out.write(self.separator)
         self.first = False
+
+    def flush(self) -> None:
+        if self.path is None:
+            sys.stdout.buffer.flush()
 
 
 @click.command("call", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -149,8 +159,12 @@ class _Output:
               help="Print plug-in (and wasmplug) logs at this level and above to stderr.")
 @click.option("--loop", "loop_count", type=click.IntRange(min=1), default=1, metavar="N",
               help="Call the function N times on one instance; prints statistics on stderr.")
-@click.option("--loop-output", type=click.Choice(("last", "all")), default="last",
-              show_default=True, help="With --loop: print the last output, or every output.")
+@click.option("--loop-output", type=click.Choice(("all", "last")), default="all",
+              show_default=True,
+              help="With --loop: print every output (as `extism call` does), or only the last.")
+@click.option("--keep-going", is_flag=True,
+              help="With --loop: go on after a failed call and count the failures (by default "
+                   "the loop stops at the first failure, as `extism call` does).")
 @click.option("--link", multiple=True, metavar="NAME=PATH",
               help="Add a module the plug-in imports from as NAME (repeatable).")
 @click.option("-m", "--manifest", "is_manifest", is_flag=True,
@@ -167,15 +181,17 @@ def command(plugin: str, function: str, input_text: str | None, stdin: bool,
             wasi: bool, allow_host: tuple[str, ...], allow_path: tuple[str, ...],
             enable_http_response_headers: bool, timeout: int | None, memory_max: int | None,
             http_response_max: int | None, var_max: int | None, log_level: str | None,
-            loop_count: int, loop_output: str, link: tuple[str, ...], is_manifest: bool,
+            loop_count: int, loop_output: str, keep_going: bool, link: tuple[str, ...], is_manifest: bool,
             sha256: str | None, fuel: int | None, output: Path | None,
             json_output: bool) -> None:
     """Call FUNCTION of PLUGIN and print its output.
 
     PLUGIN is a .wasm, .wat or .js file, an http(s):// URL, or (with -m) a JSON or
-    TOML manifest. The output goes to standard output byte for byte, followed
-    by a newline only when standard output is a terminal. The flags are those
-    of `extism call`, plus --fuel, --input-file, --output and --json-output.
+    TOML manifest. Standard output is what `extism call` prints, byte for byte:
+    the output followed by a newline (with --loop N: every output followed by
+    a blank line); errors go to standard error as `Error: ...`. The flags are
+    those of `extism call`, plus --fuel, --input-file, --output, --json-output,
+    --loop-output and --keep-going.
 
     \b
     Examples:
@@ -201,7 +217,7 @@ def command(plugin: str, function: str, input_text: str | None, stdin: bool,
         set_log_file("stderr", log_level.lower())
     wasi = wasi or needs_wasi(plugin)
     wasi_options = WasiOptions(stdout=_stderr_sink, stderr=_stderr_sink) if wasi else False
-    sink = _Output(output, json_output)
+    sink = _Output(output, json_output, loop_count if loop_output == "all" else 1)
     try:
         try:
             loaded = Plugin(manifest, wasi=wasi_options, functions=[], fuel_limit=fuel)
@@ -214,8 +230,9 @@ def command(plugin: str, function: str, input_text: str | None, stdin: bool,
                 except Error as exc:
                     call_error(exc)
                 sink.write(result)
+                sink.flush()
                 return
-            _loop(loaded, function, data, loop_count, sink, loop_output == "all")
+            _loop(loaded, function, data, loop_count, sink, loop_output == "all", keep_going)
     except KeyboardInterrupt:
         fail(INTERRUPTED, "interrupted")
     except OSError as exc:  # --output cannot be written, stdout closed, ...
@@ -223,16 +240,21 @@ def command(plugin: str, function: str, input_text: str | None, stdin: bool,
 
 
 def _loop(loaded: Plugin, function: str, data: bytes, count: int, sink: _Output,
-          every: bool) -> None:
-    from rich.console import Console
+          every: bool, keep_going: bool) -> None:
+    from rich.console import Console  # here: a single call never loads rich
+
+    from . import loop
 
     console = Console(stderr=True)
     call = loaded.call
-    result = loop.run(lambda: call(function, data), count, console,
-                      sink.write if every else None)
+    try:
+        result = loop.run(lambda: call(function, data), count, console,
+                          sink.write if every else None, stop_on_error=not keep_going)
+        if not every and result.output is not None:
+            sink.write(result.output)
+    finally:
+        sink.flush()
     console.print(loop.table(result))
-    if not every and result.output is not None:
-        sink.write(result.output)
     if result.last_error is not None:
         call_error(result.last_error)
     if result.errors:

@@ -39,8 +39,8 @@ _REFUSED_HOST = re.compile(r"the host '([^']*)' does not match the manifest's al
 
 
 def fail(status: int, message: str) -> NoReturn:
-    """Print `error: message` on stderr and exit with `status`."""
-    click.echo(f"error: {message}", err=True)
+    """Print `Error: message` on stderr (the prefix of `extism call`) and exit with `status`."""
+    click.echo(f"Error: {message}", err=True)
     sys.exit(status)
 
 

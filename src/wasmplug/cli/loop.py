@@ -36,8 +36,12 @@ class LoopResult:
 
 
 def run(call: Callable[[], bytes], count: int, console: Console,
-        each: Callable[[bytes], None] | None = None) -> LoopResult:
-    """Call `call()` `count` times; `each(output)` after every success (--loop-output all)."""
+        each: Callable[[bytes], None] | None = None, stop_on_error: bool = False) -> LoopResult:
+    """Call `call()` `count` times; `each(output)` after every success (--loop-output all).
+
+    With `stop_on_error` the loop ends after the first failed call (as `extism call`
+    does); otherwise it goes on and counts the failures.
+    """
     latencies = array("d", bytes(8 * count))
     errors = timeouts = 0
     output: bytes | None = None
@@ -61,6 +65,8 @@ def run(call: Callable[[], bytes], count: int, console: Console,
             t1 = clock()
             latencies[i] = t1 - t0
             done = i + 1
+            if stop_on_error and last_error is not None:
+                break
             if each is not None and output is not None:
                 each(output)
             if t1 >= next_check:

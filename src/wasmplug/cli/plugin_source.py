@@ -11,7 +11,6 @@ multi-module plug-in imports from; `--hash` pins the main module's SHA-256.
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +80,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         fail(LOAD_FAILED, f"cannot read the manifest {path}: {getattr(exc, 'strerror', None) or exc}")
     parsed: Any
+    import tomllib  # here: most calls name a .wasm, not a TOML manifest
+
     try:
         parsed = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except ValueError as exc:

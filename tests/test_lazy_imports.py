@@ -1,0 +1,132 @@
+"""`import wasmplug` and a first call load only what they need.
+
+A one-shot process (a script, `wasmplug call`, a cron job) pays for every module
+it imports. The HTTP client, TLS, asyncio, the TOML parser and the
+applications built on wasmplug are loaded when first used, never by
+`import wasmplug` or by a plain call. Each check runs in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import wasm
+
+# Never loaded by `import wasmplug`, nor by creating a plug-in and calling it.
+NOT_FOR_A_CALL = [
+    "httpx", "httpcore", "ssl", "_ssl", "asyncio", "socket", "tomllib", "pickle", "tempfile",
+    "concurrent.futures", "subprocess", "importlib.metadata", "rich", "click",
+    "wasmplug.js", "wasmplug.gen", "wasmplug.gamebox", "wasmplug.extensions", "wasmplug.actors",
+    "wasmplug.distributed", "wasmplug.cli", "wasmplug._pool", "wasmplug._inspection",
+    "wasmplug.extism",
+]
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json\n"
+                          "print(json.dumps(sorted(sys.modules)))"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_import_loads_no_http_tls_asyncio_or_application() -> None:
+    loaded = _modules_after("import wasmplug")
+    assert "wasmplug" in loaded and "wasmtime" in loaded
+    assert sorted(loaded.intersection(NOT_FOR_A_CALL)) == []
+
+
+def test_a_first_call_loads_nothing_more_of_them() -> None:
+    """A call whose module is already compiled in the cache (the common one-shot case)."""
+    code = ("import wasmplug\n"
+            f"p = wasmplug.Plugin({str(wasm('count_vowels'))!r})\n"
+            "assert b'count' in p.call('count_vowels', 'hello')\n")
+    _modules_after(code)  # fills the module cache and the source memo, if this run has not yet
+    loaded = _modules_after(code)
+    assert sorted(loaded.intersection(NOT_FOR_A_CALL)) == []
+
+
+def test_the_cache_write_path_still_works_with_tempfile_loaded_lazily(tmp_path: object) -> None:
+    loaded = _modules_after(
+        "import wasmplug\n"
+        f"wasmplug.set_cache_dir({str(tmp_path)!r})\n"
+        f"p = wasmplug.Plugin({str(wasm('count_vowels'))!r})\n"
+        "assert b'count' in p.call('count_vowels', 'hello')\n")
+    assert "tempfile" in loaded  # a cache miss writes the compiled module
+
+
+@pytest.mark.parametrize("name, module", [
+    ("PluginPool", "wasmplug._pool"), ("AsyncPluginPool", "wasmplug._pool"),
+    ("PoolTimeout", "wasmplug._pool"), ("inspect_plugin", "wasmplug._inspection"),
+    ("extism", "wasmplug.extism"),
+])
+def test_lazy_names_load_on_first_use(name: str, module: str) -> None:
+    loaded = _modules_after(f"import wasmplug\nassert wasmplug.{name} is not None")
+    assert module in loaded
+
+
+def test_lazy_names_are_the_real_objects() -> None:
+    import wasmplug
+    from wasmplug import extism as compat
+    from wasmplug._inspection import inspect_plugin
+    from wasmplug._pool import AsyncPluginPool, PluginPool, PoolTimeout
+
+    assert (wasmplug.PluginPool, wasmplug.AsyncPluginPool, wasmplug.PoolTimeout) == (
+        PluginPool, AsyncPluginPool, PoolTimeout)
+    assert wasmplug.inspect_plugin is inspect_plugin and wasmplug.extism is compat
+    assert set(wasmplug.__all__) <= set(dir(wasmplug)) | {"__version__"} | set(
+        wasmplug._LAZY)
+    with pytest.raises(AttributeError):
+        wasmplug.no_such_name  # noqa: B018
+
+
+def test_star_import_still_gives_every_public_name() -> None:
+    names = _modules_after("from wasmplug import *\nassert PluginPool and inspect_plugin")
+    assert "wasmplug._pool" in names
+
+
+def test_wasmplug_call_loads_no_rich_or_package_metadata() -> None:
+    """`wasmplug call` without --loop: the statistics table's rich and --version's metadata stay out."""
+    code = ("from wasmplug.cli import main\n"
+            f"main(['call', {str(wasm('count_vowels'))!r}, 'count_vowels', '-i', 'hello'], "
+            "standalone_mode=False)\n")
+    _modules_after(code)  # fills the caches, if this run has not yet
+    loaded = _modules_after(code)
+    not_for_the_cli = set(NOT_FOR_A_CALL) - {"click", "wasmplug.cli"}
+    assert sorted(loaded.intersection(not_for_the_cli)) == []  # rich and importlib.metadata among them
+    assert "wasmplug.cli.call" in loaded
+
+
+def test_version_is_still_printed() -> None:
+    from click.testing import CliRunner
+
+    from wasmplug.cli import main
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("wasmplug ") and "(wasmtime " in result.output
+
+
+def test_the_program_keeps_its_imports_out_of_the_gc_but_in_process_use_does_not() -> None:
+    """`wasmplug ...` freezes what it imported (gc.freeze: no collection at exit walks it)."""
+    script = ("import atexit, gc, sys\n"
+              "atexit.register(lambda: print('frozen', gc.get_freeze_count(), file=sys.stderr))\n"
+              f"sys.argv = ['wasmplug', 'call', {str(wasm('echo'))!r}, 'echo', '-i', 'x']\n"
+              "from wasmplug.cli import run\nrun()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout == "x\n", done.stderr
+    assert int(done.stderr.split("frozen")[-1]) > 10_000
+
+    import gc
+
+    from click.testing import CliRunner
+
+    from wasmplug.cli import main
+
+    before = gc.get_freeze_count()
+    assert CliRunner().invoke(main, ["call", str(wasm("echo")), "echo", "-i", "x"]).output == "x\n"
+    assert gc.get_freeze_count() == before  # a host program's objects are left alone
