@@ -135,6 +135,13 @@ class _KeepAlive:
 KEEPALIVE_NARGS = 127  # the most SQLite allows: a distinct (name, nargs) no one calls by chance
 
 
+def interrupted(name: str) -> SQLFunctionError:
+    """Ctrl-C stopped a plug-in inside SQL. SQLite can only be handed an error, and a
+    KeyboardInterrupt raised again here would land in the next callback, so the statement
+    fails with reason "interrupted" (`wasmplug sql` exits 130 for it)."""
+    return SQLFunctionError(name, "interrupted", "interrupted: Ctrl-C (SIGINT) stopped the call")
+
+
 class _Values:
     """Reading arguments and setting results for one function."""
 
@@ -177,6 +184,8 @@ class _Values:
             lib.result_double(ctx, value)
 
     def error(self, ctx: int, error: BaseException) -> None:
+        if isinstance(error, KeyboardInterrupt):
+            error = interrupted(self.bound.name)
         if not isinstance(error, SQLFunctionError):
             error = SQLFunctionError(self.bound.name, "error", f"error: {type(error).__name__}: {error}")
         message = str(error).encode("utf-8", "replace")
