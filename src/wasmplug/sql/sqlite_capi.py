@@ -44,7 +44,7 @@ _DESTROY = ctypes.CFUNCTYPE(None, _p)
 class _Library:
     """The SQLite functions this module calls, with their C signatures."""
 
-    def __init__(self, lib: ctypes.CDLL) -> None:
+    def __init__(self, lib: ctypes.PyDLL) -> None:
         def fn(name: str, restype: Any, *argtypes: Any) -> Any:
             f = getattr(lib, name)
             f.restype, f.argtypes = restype, list(argtypes)
@@ -90,7 +90,9 @@ def library() -> _Library | None:
                 import _sqlite3
 
                 if sys.implementation.name == "cpython" and sys.version_info[:2] <= (3, 13):
-                    found = _Library(ctypes.CDLL(_sqlite3.__file__))
+                    # PyDLL: these calls are short, so they keep the GIL (a CDLL call
+                    # would release and take it back, several times per row).
+                    found = _Library(ctypes.PyDLL(_sqlite3.__file__))
                     if found.libversion().decode() == sqlite3.sqlite_version:
                         _library = found
             except (ImportError, OSError, AttributeError):
