@@ -145,7 +145,13 @@ def command(database: str, query: str, scalars: tuple[str, ...], aggregates: tup
         except KeyboardInterrupt:
             fail(INTERRUPTED, "interrupted")
         except Exception as exc:  # the engines' own errors: sqlite3.Error, duckdb.Error
-            fail(PLUGIN_FAILED, str(exc).strip())
+            from ..sql import last_error
+
+            text = str(exc).strip()
+            last = last_error()
+            if ": interrupted: " in text or (last is not None and last.reason == "interrupted"):
+                fail(INTERRUPTED, text)
+            fail(PLUGIN_FAILED, text)
         _print(columns, rows, out_format or "table")
         if engine == "sqlite":
             conn.commit()

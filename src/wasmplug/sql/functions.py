@@ -48,7 +48,8 @@ _EXPORT = re.compile(r"[^\x00-\x1f]{1,256}")
 
 class SQLFunctionError(Error):
     """A plug-in function failed inside SQL: `function` is its SQL name, `reason` one of
-    "trap", "timeout", "oom", "limit", "wrong result type", "error" (the plug-in's own)."""
+    "trap", "timeout", "oom", "limit", "wrong result type", "interrupted" (Ctrl-C),
+    "error" (the plug-in's own)."""
 
     def __init__(self, function: str, reason: str, message: str) -> None:
         super().__init__(f"{function}: {message}")

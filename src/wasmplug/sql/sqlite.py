@@ -73,6 +73,8 @@ def _register_python(conn: sqlite3.Connection, bound: Bound) -> None:
                 return scalar(*args)
             except SQLFunctionError as exc:
                 raise _recorded(exc) from None
+            except KeyboardInterrupt:
+                raise _recorded(sqlite_capi.interrupted(bound.name)) from None
 
         conn.create_function(bound.name, function.nargs, call, deterministic=function.deterministic)
         return
@@ -100,6 +102,8 @@ def _register_python(conn: sqlite3.Connection, bound: Bound) -> None:
             return method(*args)
         except SQLFunctionError as exc:
             raise _recorded(exc) from None
+        except KeyboardInterrupt:
+            raise _recorded(sqlite_capi.interrupted(bound.name)) from None
 
     if function.kind == "window":
         conn.create_window_function(bound.name, function.nargs, Group)  # type: ignore[arg-type]

@@ -44,7 +44,7 @@ _DESTROY = ctypes.CFUNCTYPE(None, _p)
 class _Library:
     """The SQLite functions this module calls, with their C signatures."""
 
-    def __init__(self, lib: ctypes.CDLL) -> None:
+    def __init__(self, lib: ctypes.PyDLL) -> None:
         def fn(name: str, restype: Any, *argtypes: Any) -> Any:
             f = getattr(lib, name)
             f.restype, f.argtypes = restype, list(argtypes)
@@ -90,7 +90,9 @@ def library() -> _Library | None:
                 import _sqlite3
 
                 if sys.implementation.name == "cpython" and sys.version_info[:2] <= (3, 13):
-                    found = _Library(ctypes.CDLL(_sqlite3.__file__))
+                    # PyDLL: these calls are short, so they keep the GIL (a CDLL call
+                    # would release and take it back, several times per row).
+                    found = _Library(ctypes.PyDLL(_sqlite3.__file__))
                     if found.libversion().decode() == sqlite3.sqlite_version:
                         _library = found
             except (ImportError, OSError, AttributeError):
@@ -135,6 +137,13 @@ class _KeepAlive:
 KEEPALIVE_NARGS = 127  # the most SQLite allows: a distinct (name, nargs) no one calls by chance
 
 
+def interrupted(name: str) -> SQLFunctionError:
+    """Ctrl-C stopped a plug-in inside SQL. SQLite can only be handed an error, and a
+    KeyboardInterrupt raised again here would land in the next callback, so the statement
+    fails with reason "interrupted" (`wasmplug sql` exits 130 for it)."""
+    return SQLFunctionError(name, "interrupted", "interrupted: Ctrl-C (SIGINT) stopped the call")
+
+
 class _Values:
     """Reading arguments and setting results for one function."""
 
@@ -177,6 +186,8 @@ class _Values:
             lib.result_double(ctx, value)
 
     def error(self, ctx: int, error: BaseException) -> None:
+        if isinstance(error, KeyboardInterrupt):
+            error = interrupted(self.bound.name)
         if not isinstance(error, SQLFunctionError):
             error = SQLFunctionError(self.bound.name, "error", f"error: {type(error).__name__}: {error}")
         message = str(error).encode("utf-8", "replace")
