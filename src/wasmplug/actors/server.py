@@ -129,10 +129,12 @@ class PluginServer:
             return
         message = _Stop()
         with self._mailbox_lock:
-            if self._closed:  # stopped already (or gave up): just let the thread finish
-                thread.join(timeout)
-                return
-            self._mailbox.put(message)
+            closed = self._closed
+            if not closed:
+                self._mailbox.put(message)
+        if closed:  # stopped already (or gave up): just let the thread finish
+            thread.join(timeout)
+            return
         try:
             message.reply.result(timeout)
         except FutureTimeout:
