@@ -46,16 +46,21 @@ Grant: TypeAlias = Plugin | bool | _Closed  # an idle instance, True: create one
 
 
 class _Waiter:
-    """A thread waiting in line for an instance."""
+    """A thread waiting in line for an instance (on a lock held until it is served:
+    cheaper than an Event, which is a condition and a lock)."""
 
-    __slots__ = ("event", "grant")
+    __slots__ = ("grant", "served")
 
     def __init__(self) -> None:
         self.grant: Grant | None = None
-        self.event = threading.Event()
+        self.served = threading.Lock()
+        self.served.acquire()
+
+    def wait(self, timeout: float | None) -> bool:
+        return self.served.acquire(timeout=-1 if timeout is None else max(0.0, timeout))
 
     def wake(self) -> None:
-        self.event.set()
+        self.served.release()
 
 
 class _TaskWaiter:
@@ -287,7 +292,7 @@ class PluginPool:
         waiter = _Waiter()
         with pool.lock:
             pool.enqueue_locked(waiter)
-        if waiter.grant is None and not waiter.event.wait(timeout):
+        if waiter.grant is None and not waiter.wait(timeout):
             grant = pool.leave_line(waiter)
             if grant is None:
                 raise pool.timeout_error(timeout)
