@@ -7,6 +7,7 @@ many calls and plug-ins?
     python benchmarks/soak.py --calls N --plugins M
     python benchmarks/soak.py --quick --tracemalloc   # also trace the Python heap (slow)
     python benchmarks/soak.py --quick --inject-leak 44  # keep 44 bytes per call: must MISS
+    python benchmarks/soak.py --fault-rounds 100     # phase 3: rounds of faults (default 1,000)
 
 Phase 1 makes N calls on long-lived plug-ins, mixing successful calls (echo
 with 16 B, 64 KiB and 1 MB inputs, count_vowels with config and a var read +
@@ -16,6 +17,12 @@ plug-in, a trap, a missing export, a host function that raises, a call
 stopped by `timeout_ms`, and a call cancelled through its cancel handle.
 Phase 2 creates M plug-ins (half from a shared CompiledPlugin, half from wasm
 bytes), calls each once and drops or closes it.
+Phase 3 runs R rounds of the faults of issue 25 (docs/concurrency.md): 8
+threads share a 2-instance PluginPool (200 uses, acquire timeout 10 s), a
+supervised PluginServer gives up (restart budget 0) while threads send it
+calls, and one long-lived AssemblyScript plug-in has 20 HTTP requests refused
+(each an abort inside the guest). A use that meets a PoolTimeout, a call left
+unanswered for 10 s, or a refusal that fails any other way is a MISS.
 
 After a warm-up (so that caches, first compilations and lazily started
 threads are not counted), RSS (/proc/self/statm), open file descriptors
@@ -38,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import gc
 import json
 import os
@@ -49,6 +57,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -67,10 +76,13 @@ GREET = WAT / "greet.wasm"
 LOOP = WAT / "loop.wasm"
 HTTP_GET = WAT / "http_get.wasm"
 WASI_FILES = ROOT / "plugins" / "c" / "wasi_files.wasm"
+HTTP_AS = AS / "http.wasm"
 CONFIG = {"vowels": "aeiouAEIOU"}
 TARGET_MB = 5.0
-SLOPE_LIMIT = {"calls": 10.0, "plug-ins": 2000.0}   # bytes per operation
+SLOPE_LIMIT = {"calls": 10.0, "plug-ins": 2000.0, "rounds": 4000.0}   # bytes per operation
 FD_SLACK = 2
+# Outcomes of phase 3 that are failures of the fault handling itself.
+FAULT_MISSES = ("pool_timeouts", "unanswered_calls", "wrong_answers", "unclean_refusals")
 THREAD_SLACK = 2
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # A guest that calls a host function, then loops until interrupted: the host
@@ -99,6 +111,7 @@ from rich.progress import (  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 import wasmplug  # noqa: E402
+from wasmplug.actors import Registry, ServerStopped, Supervisor  # noqa: E402
 
 console = Console()
 if not console.is_terminal and console.width < 170:
@@ -212,6 +225,9 @@ class PhaseResult:
             found.append(f"{self.fds_after - self.fds_before} file descriptors left open")
         if self.threads_after - self.threads_before > THREAD_SLACK:
             found.append(f"{self.threads_after - self.threads_before} threads left running")
+        for kind in FAULT_MISSES:
+            if self.outcomes.get(kind):
+                found.append(f"{self.outcomes[kind]:,} {kind.replace('_', ' ')}")
         return found
 
     @property
@@ -507,6 +523,122 @@ class Churn:
                     samples.append((done, rss_bytes()))
 
 
+class Faults:
+    """Phase 3: the faults of issue 25, one round at a time."""
+
+    POOL_THREADS = 8
+    POOL_USES = 200
+    SENDERS = 2
+    SENDS = 150
+    REFUSALS = 20
+
+    def __init__(self, keep_instance_after_trap: bool = False) -> None:
+        self.pool = wasmplug.PluginPool(COUNT_VOWELS, max_instances=2, functions=[])
+        self.server_code = wasmplug.CompiledPlugin(TRAP, functions=[])
+        self.refusing = wasmplug.Plugin({"wasm": [{"path": str(HTTP_AS)}],
+                                         "allowed_hosts": ["example.org"]}, functions=[],
+                                        keep_instance_after_trap=keep_instance_after_trap)
+        self.request = json.dumps({"url": "http://127.0.0.1:1/refused", "method": "GET"})
+        self.refusal = ("HTTP request to http://127.0.0.1:1/refused is not allowed: the host "
+                        "'127.0.0.1' does not match the manifest's allowed_hosts")
+        self.registry = Registry()
+        self.outcomes: collections.Counter[str] = collections.Counter()
+        self.longest_wait_s = 0.0
+
+    def pool_burst(self) -> None:
+        """8 threads, 2 instances: nobody may meet a PoolTimeout."""
+        pool, outcomes = self.pool, self.outcomes
+        per_thread = self.POOL_USES // self.POOL_THREADS
+        waits: list[float] = []
+
+        def use() -> None:
+            for _ in range(per_thread):
+                asked = time.monotonic()
+                try:
+                    with pool.acquire(timeout=10) as plugin:
+                        waits.append(time.monotonic() - asked)
+                        if json.loads(plugin.call("count_vowels", "aeiou"))["count"] != 5:
+                            outcomes["wrong_answers"] += 1
+                except wasmplug.PoolTimeout:
+                    outcomes["pool_timeouts"] += 1
+
+        threads = [threading.Thread(target=use) for _ in range(self.POOL_THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        outcomes["pool_uses"] += len(waits)
+        self.longest_wait_s = max(self.longest_wait_s, *waits)
+
+    def give_up(self, round_: int) -> None:
+        """A supervised server gives up while calls are sent: every call is answered."""
+        outcomes = self.outcomes
+        futures: list[Future[bytes]] = []
+        with Supervisor(max_restarts=0, registry=self.registry) as supervisor:
+            server = supervisor.start_child(self.server_code, name=f"soak-{round_}")
+
+            def send() -> None:
+                for _ in range(self.SENDS):
+                    try:
+                        futures.append(server.send("ok"))
+                    except ServerStopped:
+                        return
+
+            futures += [server.send("ok") for _ in range(5)]
+            senders = [threading.Thread(target=send) for _ in range(self.SENDERS)]
+            for t in senders:
+                t.start()
+            fatal = server.send("trap")  # a restart budget of 0: the server gives up on it
+            for t in senders:
+                t.join()
+            done, not_done = concurrent.futures.wait([*futures, fatal], timeout=10)
+            outcomes["unanswered_calls"] += len(not_done)
+            for future in done:
+                error = future.exception()
+                if future is fatal:
+                    if not isinstance(error, wasmplug.CallError):
+                        outcomes["wrong_answers"] += 1
+                elif error is None and future.result() == b"":
+                    outcomes["answered"] += 1
+                elif isinstance(error, ServerStopped):
+                    outcomes["stopped"] += 1
+                else:
+                    outcomes["wrong_answers"] += 1
+        outcomes["give_ups"] += 1
+
+    def refusals(self) -> None:
+        """The same AssemblyScript plug-in refused again and again, cleanly every time."""
+        for _ in range(self.REFUSALS):
+            try:
+                self.refusing.call("fetch", self.request)
+            except wasmplug.Error as exc:
+                if str(exc) == self.refusal:
+                    self.outcomes["refused"] += 1
+                    continue
+            self.outcomes["unclean_refusals"] += 1
+
+    def one(self, i: int) -> None:
+        self.pool_burst()
+        self.give_up(i)
+        self.refusals()
+
+    def run(self, count: int, on_progress: Callable[[int], None] | None = None,
+            samples: list[tuple[int, int]] | None = None, chunk: int = 10,
+            start: int = 0) -> None:
+        for i in range(start, start + count):
+            self.one(i)
+            done = i - start + 1
+            if done % chunk == 0 or done == count:
+                if on_progress is not None:
+                    on_progress(chunk if done % chunk == 0 else done % chunk)
+                if samples is not None and done % chunk == 0:
+                    samples.append((done, rss_bytes()))
+
+    def close(self) -> None:
+        self.pool.close()
+        self.refusing.close()
+
+
 # ---------------------------------------------------------------- running
 
 def progress_bar() -> Progress:
@@ -618,17 +750,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calls", type=int, default=None, help="phase 1 calls (default 1,000,000)")
     ap.add_argument("--plugins", type=int, default=None,
                     help="phase 2 plug-ins (default 10,000)")
-    ap.add_argument("--quick", action="store_true", help="100,000 calls and 1,000 plug-ins")
+    ap.add_argument("--fault-rounds", type=int, default=None,
+                    help="phase 3 rounds of faults (default 1,000)")
+    ap.add_argument("--quick", action="store_true",
+                    help="100,000 calls, 1,000 plug-ins and 100 rounds of faults")
     ap.add_argument("--warmup-calls", type=int, default=20_000)
     ap.add_argument("--warmup-plugins", type=int, default=200)
+    ap.add_argument("--warmup-fault-rounds", type=int, default=10)
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also trace Python allocations (several times slower)")
     ap.add_argument("--inject-leak", type=int, default=0, metavar="BYTES",
                     help="keep BYTES per phase-1 call alive, to check that a leak is caught")
+    ap.add_argument("--keep-instance-after-trap", action="store_true",
+                    help="phase 3's refusals keep their instance (the reference behaviour): "
+                         "after 511 of them the AssemblyScript plug-in breaks, a MISS")
     ap.add_argument("--output", type=Path, default=RESULTS / "soak.json")
     args = ap.parse_args(argv)
     calls = args.calls if args.calls is not None else (100_000 if args.quick else 1_000_000)
     plugins = args.plugins if args.plugins is not None else (1_000 if args.quick else 10_000)
+    rounds = args.fault_rounds if args.fault_rounds is not None else (100 if args.quick else 1_000)
 
     console.print(f"wasmplug {wasmplug.__version__} ({wasmplug.extism_version()}), "
                   f"Python {platform.python_version()}, call path "
@@ -641,13 +781,18 @@ def main(argv: list[str] | None = None) -> int:
     work.check()
     leaky = Workload(args.inject_leak) if args.inject_leak else None
     churn = Churn()
+    faults = Faults(args.keep_instance_after_trap)
     t_warm = time.perf_counter()
     with console.status("warming up ..."):
         work.run(args.warmup_calls)
         churn.run(args.warmup_plugins, start=0)
+        faults.run(args.warmup_fault_rounds, start=0)
     warm_s = time.perf_counter() - t_warm
     work.outcomes.clear()
     churn.outcomes.clear()
+    warm_faults = faults.outcomes.copy()
+    faults.outcomes.clear()
+    faults.longest_wait_s = 0.0
     start = snapshot(args.tracemalloc)
     console.print(f"warm-up: {args.warmup_calls:,} calls and {args.warmup_plugins:,} plug-ins "
                   f"in {warm_s:.1f} s; RSS {mb(rss_start)} at start, {mb(start.rss)} after")
@@ -666,6 +811,20 @@ def main(argv: list[str] | None = None) -> int:
                         lambda n, **kw: churn.run(n, start=args.warmup_plugins, **kw),
                         churn.outcomes, args.tracemalloc, mid)
     results.append(r2)
+    r3, end = run_phase("3: faults", "rounds", rounds,
+                        lambda n, **kw: faults.run(n, start=args.warmup_fault_rounds, **kw),
+                        faults.outcomes, args.tracemalloc, end)
+    # A fault mishandled during the warm-up is a miss too (it is not a leak to skip).
+    r3.outcomes.update({k: r3.outcomes.get(k, 0) + v for k, v in warm_faults.items()
+                        if k in FAULT_MISSES and v})
+    results.append(r3)
+    console.print(f"faults: longest wait for a pool instance {faults.longest_wait_s * 1000:,.1f} ms "
+                  f"({faults.outcomes['pool_uses']:,} uses, 8 threads, 2 instances); "
+                  f"{faults.outcomes['give_ups']:,} give-ups, "
+                  f"{faults.outcomes['answered'] + faults.outcomes['stopped']:,} calls sent "
+                  f"across them all answered; {faults.outcomes['refused']:,} refusals on one "
+                  "plug-in")
+    faults.close()
     work.check()
     if args.tracemalloc:
         tracemalloc.stop()
@@ -674,7 +833,7 @@ def main(argv: list[str] | None = None) -> int:
         leaky.close()
 
     overall: dict[str, Any] = {
-        "duration_s": r1.duration_s + r2.duration_s,
+        "duration_s": sum(r.duration_s for r in results),
         "rss_before": start.rss, "rss_after": end.rss, "growth": end.rss - start.rss,
         **compare(start, end),
     }
@@ -684,9 +843,12 @@ def main(argv: list[str] | None = None) -> int:
 
     payload = {
         "benchmark": "soak",
+        "longest_pool_wait_s": faults.longest_wait_s,
         "target_growth_bytes": int(TARGET_MB * 1e6),
-        "settings": {"calls": calls, "plugins": plugins, "quick": args.quick,
+        "settings": {"calls": calls, "plugins": plugins, "fault_rounds": rounds,
+                     "quick": args.quick,
                      "inject_leak_bytes_per_call": args.inject_leak,
+                     "keep_instance_after_trap": args.keep_instance_after_trap,
                      "slope_limit_bytes": SLOPE_LIMIT, "fd_slack": FD_SLACK,
                      "thread_slack": THREAD_SLACK,
                      "warmup_calls": args.warmup_calls, "warmup_plugins": args.warmup_plugins,

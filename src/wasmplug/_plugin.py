@@ -187,14 +187,24 @@ class Plugin:
     `plugin` is a `CompiledPlugin`, a manifest (`Manifest`, dict, JSON/TOML
     text or file path) or wasm bytes. `config` is merged into the manifest's
     config. Calls on one plug-in are serialised; a plug-in keeps its memory,
-    globals and vars between calls.
+    globals and vars between calls. After a call whose guest code was cut
+    short (a trap, timeout, cancel, or a host function that raised) the next
+    call runs on a fresh instance, vars kept, unless `keep_instance_after_trap`.
     """
+
+    # After a call whose guest code was cut short (a trap, a timeout, a cancel,
+    # a host function that raised), the next call runs on a fresh instance,
+    # vars kept (as `renew()`): the guest may have left its memory or globals
+    # inconsistent. True keeps the instance, as the reference SDK does.
+    keep_instance_after_trap: bool = False
 
     def __init__(self, plugin: Any, wasi: bool | WasiOptions = False, config: Any = None,
                  functions: Iterable[Function] | None = _REGISTRY, *,
-                 fuel_limit: int | None = None) -> None:
+                 fuel_limit: int | None = None, keep_instance_after_trap: bool = False) -> None:
         started = time.perf_counter()
         self.plugin = -1
+        if keep_instance_after_trap:  # (an attribute only then: see CLOSING)
+            self.keep_instance_after_trap = True
         self._owns_compiled_plugin = not isinstance(plugin, CompiledPlugin)
         self.compiled_plugin: CompiledPlugin | None = (
             plugin if isinstance(plugin, CompiledPlugin)
@@ -470,8 +480,12 @@ class Plugin:
         """The call's output, or the error that says why there is none (ABI.md 5)."""
         if interrupted and self._interrupt_reason == "sigint":
             _sigint.deliver()  # Ctrl-C: the SIGINT handler (KeyboardInterrupt) runs now
+        oom = failure is not None and self._kernel.over_budget()
         if name == "_start":
             self._needs_rebuild = True
+        elif (failure is not None and not oom and not self.keep_instance_after_trap
+              and not self._needs_rebuild):  # the guest was cut short: renew, vars kept
+            self._needs_rebuild = self._keep_vars_on_rebuild = True
         fuel = self._fuel_error(name)
         if fuel is not None and failure is not None:
             raise fuel from None
@@ -488,7 +502,7 @@ class Plugin:
                 raise CallError(message, function=name,
                                 code=TRAP_CODE if failure else (rc or -1)) from None
         if failure is not None:
-            reason = self._classify(failure, name, interrupted)
+            reason = self._classify(failure, name, interrupted, oom)
             if isinstance(failure, wasmtime.WasmtimeError):
                 raise reason from None
             raise reason from failure  # a host function's exception: keep it as the cause
@@ -505,7 +519,8 @@ class Plugin:
             raise CallError(f"the plug-in's output is out of bounds: {exc}",
                             function=name) from None
 
-    def _classify(self, failure: BaseException, name: str, interrupted: bool) -> CallError:
+    def _classify(self, failure: BaseException, name: str, interrupted: bool,
+                  oom: bool) -> CallError:
         manifest = self._compiled.manifest
         if interrupted:
             if self._interrupt_reason == "sigint":
@@ -520,7 +535,7 @@ class Plugin:
                                    function=name, code=TRAP_CODE)
             return CallTimeout("timeout: the call was cancelled through its cancel handle",
                                function=name, code=TRAP_CODE)
-        if self._kernel.over_budget():
+        if oom:
             return self._oom(name, f"the plug-in needed more memory than memory.max_pages "
                              f"({self._kernel.max_pages} pages) allows")
         if isinstance(failure, _host_env.LimitError):

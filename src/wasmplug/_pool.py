@@ -16,19 +16,17 @@ with every new instance before its first use (e.g. to initialise it).
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import logging
 import os
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 
 from ._errors import Error
 from ._plugin import CLOSE_TIMEOUT_S, CompiledPlugin, Plugin, _to_bytes
-
-if TYPE_CHECKING:
-    import asyncio
 
 T = TypeVar("T")
 Setup = Callable[[Plugin], object]
@@ -39,8 +37,61 @@ class PoolTimeout(Error):
     """No instance became free within the acquire timeout."""
 
 
+class _Closed:
+    """What a waiter is handed when the pool closes while it waits."""
+
+
+CLOSED: Final = _Closed()
+Grant: TypeAlias = Plugin | bool | _Closed  # an idle instance, True: create one (slot reserved), or closed
+
+
+class _Waiter:
+    """A thread waiting in line for an instance (on a lock held until it is served:
+    cheaper than an Event, which is a condition and a lock)."""
+
+    __slots__ = ("grant", "served")
+
+    def __init__(self) -> None:
+        self.grant: Grant | None = None
+        self.served = threading.Lock()
+        self.served.acquire()
+
+    def wait(self, timeout: float | None) -> bool:
+        return self.served.acquire(timeout=-1 if timeout is None else max(0.0, timeout))
+
+    def wake(self) -> None:
+        self.served.release()
+
+
+class _TaskWaiter:
+    """An asyncio task waiting in line for an instance."""
+
+    __slots__ = ("future", "grant", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.grant: Grant | None = None
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+
+    def wake(self) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            _resolve(self.future)
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(_resolve, self.future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class _Instances:
-    """What both pools share: the compiled plug-in, the idle list, the count."""
+    """What both pools share: the compiled plug-in, the idle list, the count,
+    and the line of waiters, served first come first served (`grant_locked`)."""
 
     def __init__(self, source: Any, max_instances: int | None, reset: bool,
                  config: Any, setup: Setup | None, plugin_kwargs: dict[str, Any]) -> None:
@@ -53,8 +104,10 @@ class _Instances:
         self.reset = reset
         self.config = config
         self.setup = setup
+        self.lock = threading.Lock()  # guards created, the waiters' line and hand-overs
         self.idle: list[Plugin] = []
         self.busy: set[Plugin] = set()  # taken instances, cancelled by close()
+        self.waiters: collections.deque[_Waiter | _TaskWaiter] = collections.deque()
         self.created = 0
         self.closed = False
 
@@ -71,19 +124,81 @@ class _Instances:
             plugin.close()
         return plugin
 
-    def take_now(self) -> Plugin | bool:
-        """An idle instance; True when a new one may be created (its slot is
-        reserved); False when the caller must wait. Call under the pool's lock."""
+    def enqueue_locked(self, waiter: _Waiter | _TaskWaiter) -> None:
+        """Join the line, then serve it: a waiter first joins and then looks
+        at the idle list, a lock-free return first appends and then looks at
+        the line, so one of the two always sees the other."""
         if self.closed:
             raise Error("this pool is closed")
-        if self.idle:
-            plugin = self.idle.pop()
-            self.busy.add(plugin)
-            return plugin
-        if self.created < self.max_instances:
-            self.created += 1
-            return True
-        return False
+        self.waiters.append(waiter)
+        self.grant_locked()
+
+    def grant_locked(self) -> None:
+        """Hand idle instances (or free slots) to the longest waiters. Under the lock."""
+        waiters = self.waiters
+        while waiters:
+            grant: Grant
+            if self.closed:
+                grant = CLOSED
+            elif self.idle:
+                grant = self.idle.pop()
+                self.busy.add(grant)
+            elif self.created < self.max_instances:
+                self.created += 1
+                grant = True
+            else:
+                return
+            waiter = waiters.popleft()
+            waiter.grant = grant
+            waiter.wake()
+
+    def leave_line(self, waiter: _Waiter | _TaskWaiter) -> Grant | None:
+        """A waiter gives up (timeout, cancellation): what it was granted
+        meanwhile, if anything (the caller uses it or passes it on)."""
+        with self.lock:
+            if waiter.grant is None:
+                self.waiters.remove(waiter)
+            return waiter.grant
+
+    def pass_on(self, grant: Grant) -> None:
+        """Give a grant nobody will use back to the line."""
+        if isinstance(grant, Plugin):
+            self.put_back(grant)
+        elif grant is True:
+            self.put_back(None)
+
+    def put_back(self, kept: Plugin | None) -> None:
+        """An instance back in the pool (None: its slot is free), to the longest waiter."""
+        with self.lock:
+            if kept is not None:
+                self.busy.discard(kept)
+            if kept is None or self.closed:
+                self.created -= 1
+            else:
+                self.idle.append(kept)
+            self.grant_locked()
+        if kept is not None and self.closed:
+            kept.close()
+
+    def take_idle(self) -> list[Plugin]:
+        """Empty the idle list (each instance popped by exactly one caller)."""
+        taken = []
+        while True:
+            try:
+                plugin = self.idle.pop()
+            except IndexError:
+                break
+            taken.append(plugin)
+        if taken:
+            with self.lock:
+                self.created -= len(taken)
+        return taken
+
+    def close_line(self) -> None:
+        """Mark the pool closed and turn every waiter away."""
+        with self.lock:
+            self.closed = True
+            self.grant_locked()
 
     def give_back(self, plugin: Plugin) -> Plugin | None:
         """The instance to keep idle after a use (None: drop it)."""
@@ -123,16 +238,17 @@ class PluginPool:
     use; if it raises, the instance is closed and the caller that was to get
     it gets the error instead.
 
-    Taking an idle instance and giving it back take no lock (a list's `pop`
-    and `append` are atomic): the condition is only for waiting, creating and
-    closing, so threads calling at once do not queue behind each other.
+    Fair: threads that have to wait are served first come, first served; an
+    instance given back goes straight to the longest waiter, so a wait lasts
+    about (waiters ahead / max_instances) uses. While nobody waits, taking an
+    idle instance and giving it back take no lock (a list's `pop` and
+    `append` are atomic), so threads calling at once do not queue behind
+    each other.
     """
 
     def __init__(self, source: Any, *, max_instances: int | None = None, reset: bool = False,
                  config: Any = None, setup: Setup | None = None, **plugin_kwargs: Any) -> None:
         self._pool = _Instances(source, max_instances, reset, config, setup, plugin_kwargs)
-        self._cond = threading.Condition()
-        self._waiting = 0  # threads waiting for an instance (under the condition)
 
     @property
     def max_instances(self) -> int:
@@ -158,6 +274,8 @@ class PluginPool:
 
     def _take(self, timeout: float | None) -> Plugin:
         pool = self._pool
+        if pool.waiters:  # others are in line: queue behind them
+            return self._take_waiting(timeout)
         try:
             plugin = pool.idle.pop()
         except IndexError:
@@ -169,69 +287,51 @@ class PluginPool:
         return plugin
 
     def _take_waiting(self, timeout: float | None) -> Plugin:
-        """No idle instance: create one if allowed, else wait for one."""
+        """Join the line; create an instance when granted a free slot."""
         pool = self._pool
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            self._waiting += 1
-            try:
-                while True:
-                    taken = pool.take_now()
-                    if isinstance(taken, Plugin):
-                        return taken
-                    if taken:
-                        break
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        raise pool.timeout_error(timeout)
-                    self._cond.wait(remaining)
-            finally:
-                self._waiting -= 1
+        waiter = _Waiter()
+        with pool.lock:
+            pool.enqueue_locked(waiter)
+        if waiter.grant is None and not waiter.wait(timeout):
+            grant = pool.leave_line(waiter)
+            if grant is None:
+                raise pool.timeout_error(timeout)
+        grant = waiter.grant
+        if isinstance(grant, Plugin):
+            return grant
+        if grant is not True:
+            raise Error("this pool is closed")
         try:
             return pool.new()  # outside the lock: creating an instance takes a while
         except BaseException:
-            with self._cond:
-                pool.created -= 1
-                self._cond.notify()
+            pool.put_back(None)
             raise
 
     def _return(self, plugin: Plugin) -> None:
         pool = self._pool
         kept = pool.give_back(plugin)
-        if kept is None:
-            with self._cond:
-                pool.created -= 1
-                self._cond.notify()
+        if kept is None or pool.waiters:
+            pool.put_back(kept)
             return
         pool.idle.append(kept)
-        # A waiter counts itself (under the condition) before it looks at the
-        # idle list: either it sees this instance, or this sees it waiting.
+        # Append, then look at the line (a waiter joins, then looks at the
+        # idle list): either it sees this instance, or this sees it waiting.
+        if pool.waiters:
+            with pool.lock:
+                pool.grant_locked()
         if pool.closed:
-            self._close_idle()
-        elif self._waiting:
-            with self._cond:
-                self._cond.notify()
-
-    def _close_idle(self) -> None:
-        """Close the idle instances (each popped by exactly one thread)."""
-        pool = self._pool
-        while True:
-            try:
-                plugin = pool.idle.pop()
-            except IndexError:
-                return
-            with self._cond:
-                pool.created -= 1
-            plugin.close()
+            for plugin in pool.take_idle():
+                plugin.close()
 
     def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """Free every instance: idle ones at once; on busy ones the running call
-        is cancelled (it fails with `CallTimeout`), waiting up to `timeout` s each."""
-        with self._cond:
-            self._pool.closed = True
-            self._cond.notify_all()
-        self._close_idle()
-        self._pool.close_busy(timeout)
+        is cancelled (it fails with `CallTimeout`), waiting up to `timeout` s each.
+        Threads waiting for an instance get `Error`."""
+        pool = self._pool
+        pool.close_line()
+        for plugin in pool.take_idle():
+            plugin.close()
+        pool.close_busy(timeout)
 
     def __enter__(self) -> PluginPool:
         return self
@@ -261,14 +361,14 @@ class AsyncPluginPool:
     """The asyncio version of `PluginPool`: acquiring never blocks the loop.
 
     Calls run in worker threads (`Plugin.call_async`); cancelling a task
-    stops its Wasm call.
+    stops its Wasm call. Waiting tasks are served first come, first served.
+    A task cancelled while it waits, or while its instance is being made or
+    renewed in a worker thread, leaves the instance to the pool.
     """
 
     def __init__(self, source: Any, *, max_instances: int | None = None, reset: bool = False,
                  config: Any = None, setup: Setup | None = None, **plugin_kwargs: Any) -> None:
         self._pool = _Instances(source, max_instances, reset, config, setup, plugin_kwargs)
-        self._cond: asyncio.Condition | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def max_instances(self) -> int:
@@ -276,15 +376,6 @@ class AsyncPluginPool:
 
     def count(self) -> int:
         return self._pool.created
-
-    def _condition(self) -> asyncio.Condition:
-        """The condition of the running event loop (a pool may outlive a loop)."""
-        import asyncio  # already loaded by the running loop; not imported with wasmplug
-
-        loop = asyncio.get_running_loop()
-        if self._cond is None or self._loop is not loop:
-            self._cond, self._loop = asyncio.Condition(), loop
-        return self._cond
 
     @contextlib.asynccontextmanager
     async def acquire(self, timeout: float | None = None) -> AsyncIterator[Plugin]:
@@ -302,56 +393,69 @@ class AsyncPluginPool:
                                            host_context=host_context)
 
     async def _take(self, timeout: float | None) -> Plugin:
-        import asyncio
-
-        pool, cond = self._pool, self._condition()
-
-        async def wait_for_slot() -> Plugin | bool:
-            async with cond:
-                while not (taken := pool.take_now()):
-                    await cond.wait()
-                return taken
-
+        pool = self._pool
+        loop = asyncio.get_running_loop()
+        waiter = _TaskWaiter(loop)
+        with pool.lock:
+            pool.enqueue_locked(waiter)
+        if waiter.grant is None:
+            try:
+                await asyncio.wait_for(waiter.future, timeout)
+            except (TimeoutError, asyncio.CancelledError) as exc:
+                grant = pool.leave_line(waiter)
+                if grant is None:
+                    if isinstance(exc, TimeoutError):
+                        raise pool.timeout_error(timeout) from None
+                    raise
+                if not isinstance(exc, TimeoutError):  # cancelled just as it was served
+                    pool.pass_on(grant)
+                    raise
+        grant = waiter.grant
+        if isinstance(grant, Plugin):
+            return grant
+        if grant is not True:
+            raise Error("this pool is closed")
+        making = loop.run_in_executor(None, pool.new)
         try:
-            taken = await asyncio.wait_for(wait_for_slot(), timeout)
-        except TimeoutError:
-            raise pool.timeout_error(timeout) from None
-        if isinstance(taken, Plugin):
-            return taken
-        try:
-            return await asyncio.to_thread(pool.new)
+            return await asyncio.shield(making)
+        except asyncio.CancelledError:
+            making.add_done_callback(self._made_for_nobody)
+            raise
         except BaseException:
-            async with cond:
-                pool.created -= 1
-                cond.notify()
+            pool.put_back(None)
             raise
 
-    async def _return(self, plugin: Plugin) -> None:
-        import asyncio
+    def _made_for_nobody(self, making: asyncio.Future[Plugin]) -> None:
+        """The task that wanted this instance was cancelled: the pool keeps it."""
+        if making.cancelled() or making.exception() is not None:
+            self._pool.put_back(None)
+        else:
+            self._pool.put_back(making.result())
 
-        kept = await asyncio.to_thread(self._pool.give_back, plugin) if self._pool.reset else (
-            self._pool.give_back(plugin))
-        cond = self._condition()
-        async with cond:
-            if kept is None:
-                self._pool.created -= 1
-            else:
-                self._pool.idle.append(kept)
-            cond.notify()
+    async def _return(self, plugin: Plugin) -> None:
+        pool = self._pool
+        if not pool.reset:
+            pool.put_back(pool.give_back(plugin))
+            return
+        renewing = asyncio.get_running_loop().run_in_executor(None, pool.give_back, plugin)
+        try:
+            kept = await asyncio.shield(renewing)
+        except asyncio.CancelledError:  # the fresh instance still goes back to the pool
+            renewing.add_done_callback(lambda done: pool.put_back(
+                None if done.cancelled() or done.exception() is not None else done.result()))
+            raise
+        except BaseException:
+            pool.put_back(None)
+            raise
+        pool.put_back(kept)
 
     async def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """As `PluginPool.close`; the wait for busy instances runs in a thread."""
-        import asyncio
-
-        cond = self._condition()
-        async with cond:
-            self._pool.closed = True
-            idle, self._pool.idle = self._pool.idle, []
-            self._pool.created -= len(idle)
-            cond.notify_all()
-        for plugin in idle:
+        pool = self._pool
+        pool.close_line()
+        for plugin in pool.take_idle():
             plugin.close()
-        await asyncio.to_thread(self._pool.close_busy, timeout)
+        await asyncio.to_thread(pool.close_busy, timeout)
 
     async def __aenter__(self) -> AsyncPluginPool:
         return self

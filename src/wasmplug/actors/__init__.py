@@ -8,7 +8,7 @@
 """
 
 from .registry import Registry, registry
-from .server import PluginServer, ServerStopped, is_crash
+from .server import PluginServer, ServerStopped, Supervision, is_crash
 from .supervisor import Supervisor
 
-__all__ = ["PluginServer", "Registry", "ServerStopped", "Supervisor", "is_crash", "registry"]
+__all__ = ["PluginServer", "Registry", "ServerStopped", "Supervision", "Supervisor", "is_crash", "registry"]

@@ -15,15 +15,13 @@ import itertools
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import CallError, CompiledPlugin, Error, Plugin
-
-if TYPE_CHECKING:
-    from .supervisor import Supervisor
 
 log = logging.getLogger("wasmplug.actors")
 _names = itertools.count(1)
@@ -53,6 +51,21 @@ class _Stop:
     reply: Future[None] = field(default_factory=Future)
 
 
+@dataclass(frozen=True)
+class Supervision:
+    """How a supervisor hears from a server it supervises: callbacks, run in
+    the server's thread, so the server needs to know nothing of supervisors.
+
+    `allow_restart(server, error)` is asked after a crash: True restarts the
+    plug-in, False makes the server give up. `stopped(server)` is told once
+    the server has stopped for good (and answered every message).
+    """
+
+    allow_restart: Callable[[PluginServer, BaseException], bool]
+    stopped: Callable[[PluginServer], None]
+    hand_over_vars: bool = True
+
+
 def is_crash(error: BaseException) -> bool:
     """A failure that leaves a plug-in suspect: a trap, a timeout, a limit hit.
 
@@ -68,17 +81,24 @@ class PluginServer:
     `source` is anything `Plugin` accepts or a `CompiledPlugin`;
     `plugin_kwargs` go to the `Plugin`. Start it with `start()` (or use it
     as a context manager); `call` waits for the answer, `cast` does not.
+    Every message sent gets its answer, or fails with `ServerStopped`: a
+    message sent while the server stops (or gives up) is never lost.
+    `supervision` is how a `Supervisor` hears of crashes (see `Supervision`).
     """
 
     def __init__(self, source: Any, *, name: str | None = None,
-                 supervisor: Supervisor | None = None, **plugin_kwargs: Any) -> None:
+                 supervision: Supervision | None = None, **plugin_kwargs: Any) -> None:
         self.name = name or f"plugin-server-{next(_names)}"
         self._source = source
         self._plugin_kwargs = plugin_kwargs
         self._mailbox: queue.SimpleQueue[_Call | _Reload | _Stop] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._plugin: Plugin | None = None
-        self.supervisor = supervisor
+        self.supervision = supervision
+        # Closing the mailbox and posting to it take this lock: once closed,
+        # nothing more gets in, so one last drain answers everything.
+        self._mailbox_lock = threading.Lock()
+        self._closed = False
         self.failed: BaseException | None = None  # why it stopped for good, if it did
         self.restarts = 0
         self.calls = 0
@@ -105,10 +125,16 @@ class PluginServer:
         if timeout is None:
             timeout = STOP_TIMEOUT_S
         thread = self._thread
-        if thread is None or not thread.is_alive():
+        if thread is None:
             return
         message = _Stop()
-        self._mailbox.put(message)
+        with self._mailbox_lock:
+            closed = self._closed
+            if not closed:
+                self._mailbox.put(message)
+        if closed:  # stopped already (or gave up): just let the thread finish
+            thread.join(timeout)
+            return
         try:
             message.reply.result(timeout)
         except FutureTimeout:
@@ -124,7 +150,7 @@ class PluginServer:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and not self._closed and self._thread.is_alive()
 
     def __enter__(self) -> PluginServer:
         return self.start()
@@ -160,10 +186,12 @@ class PluginServer:
         reply.result(timeout)
 
     def _post(self, message: _Call | _Reload) -> None:
-        if not self.running:
-            raise ServerStopped(f"server {self.name} is not running"
-                                + (f": {self.failed}" if self.failed else "; start() it first"))
-        self._mailbox.put(message)
+        with self._mailbox_lock:
+            if self._thread is not None and not self._closed:
+                self._mailbox.put(message)
+                return
+        raise ServerStopped(f"server {self.name} is not running"
+                            + (f": {self.failed}" if self.failed else "; start() it first"))
 
     # -- the server's thread -----------------------------------------------
     def _new_plugin(self, source: Any) -> Plugin:
@@ -222,12 +250,17 @@ class PluginServer:
         message.reply.set_result(None)
 
     def _crashed(self, error: BaseException) -> bool:
-        if self.supervisor is None:
+        if self.supervision is None:
             return True  # unsupervised: a plug-in stays usable after a failed call
-        if not self.supervisor._allow_restart(self, error):
+        if not self.supervision.allow_restart(self, error):
             self._shutdown(error)
             return False
-        self._restart()
+        try:
+            self._restart()
+        except BaseException as exc:  # no fresh instance: stop, answering every message
+            log.warning("plug-in server %s could not restart its plug-in: %s", self.name, exc)
+            self._shutdown(exc)
+            return False
         return True
 
     def _restart(self) -> None:
@@ -236,7 +269,7 @@ class PluginServer:
         # source cannot be rebuilt itself).
         source = self._source._compiled if isinstance(self._source, Plugin) else self._source
         fresh = self._new_plugin(source)
-        if old is not None and self.supervisor is not None and self.supervisor.hand_over_vars:
+        if old is not None and self.supervision is not None and self.supervision.hand_over_vars:
             fresh.vars.update(old.vars)
         self._plugin = fresh
         self.restarts += 1
@@ -245,11 +278,13 @@ class PluginServer:
         log.warning("restarted plug-in server %s (restart %d)", self.name, self.restarts)
 
     def _shutdown(self, error: BaseException | None) -> None:
-        """Stop serving; fail everything still in the mailbox."""
+        """Stop serving: close the mailbox, then answer everything still in it."""
         self.failed = error
         reason = (ServerStopped(f"server {self.name} gave up after too many crashes: {error}")
                   if error is not None else ServerStopped(f"server {self.name} was stopped"))
-        while True:
+        with self._mailbox_lock:
+            self._closed = True
+        while True:  # nothing can be posted any more: this empties it for good
             try:
                 pending = self._mailbox.get_nowait()
             except queue.Empty:
@@ -263,8 +298,8 @@ class PluginServer:
         if self._plugin is not None:
             self._plugin.close()
             self._plugin = None
-        if self.supervisor is not None:
-            self.supervisor._server_stopped(self)
+        if self.supervision is not None:
+            self.supervision.stopped(self)
 
     # -- state hand-over ----------------------------------------------------
     def vars(self) -> dict[str, bytes]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .registry import Registry
 from .registry import registry as default_registry
-from .server import PluginServer
+from .server import PluginServer, Supervision
 
 
 class Supervisor:
@@ -34,7 +34,8 @@ class Supervisor:
     def start_child(self, source: Any, *, name: str | None = None,
                     **plugin_kwargs: Any) -> PluginServer:
         """Start a supervised server for `source`, registered under `name`."""
-        server = PluginServer(source, name=name, supervisor=self, **plugin_kwargs)
+        supervision = Supervision(self._allow_restart, self._server_stopped, self.hand_over_vars)
+        server = PluginServer(source, name=name, supervision=supervision, **plugin_kwargs)
         self.registry.register(server.name, server)
         try:
             server.start()
@@ -58,7 +59,7 @@ class Supervisor:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- called from a child's thread -------------------------------------
+    # -- called from a child's thread (its Supervision) ----------------------
     def _allow_restart(self, server: PluginServer, error: BaseException) -> bool:
         now = time.monotonic()
         with self._lock:
