@@ -35,7 +35,9 @@ from typing import Any, cast
 
 from wasmplug import Error, Manifest, WasmFile, WasmUrl
 
+from . import duck
 from .functions import KINDS, Kind, Limits, PluginSource, SQLFunction
+from .registration import register
 
 log = logging.getLogger("wasmplug.sql")
 
@@ -97,7 +99,6 @@ class FunctionsFile:
         batch ones; the others are left out (logged on `wasmplug.sql`), so one
         file serves both. Returns the Registrations.
         """
-        from . import duck, register
 
         supported = ("scalar", "batch") if duck.is_duckdb(conn) else ("scalar", "aggregate", "window")
         done = []
