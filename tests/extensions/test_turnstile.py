@@ -15,7 +15,8 @@ from wasmplug.extensions import turnstile as turnstile_module
 from wasmplug.extensions.extension import REMEASURE_EVERY
 from wasmplug.extensions.turnstile import TURNSTILE, Turnstile
 
-from .conftest import entry
+from ..waiting import wait_until
+from .conftest import entry, running_calls
 from .test_codec import OpenHost
 
 
@@ -206,7 +207,8 @@ def test_a_thread_coming_back_after_a_pause_starts_a_new_turn() -> None:
     got: list[bool] = []
     thread = threading.Thread(target=lambda: got.append(turnstile.enter()))
     thread.start()
-    time.sleep(0.002)
+    # it waits in the queue (or, were the turn the one of 0.1 s ago, gave up on it at once)
+    wait_until(lambda: turnstile._queue or not thread.is_alive(), "the other thread to wait")
     turnstile.leave()  # (its turn is not over: put down; the waiter takes it)
     thread.join(10)
     assert got == [True] and not turnstile.stuck
@@ -245,7 +247,7 @@ def test_a_waiter_is_not_left_waiting_when_the_holder_stops() -> None:
     got: list[bool] = []
     thread = threading.Thread(target=lambda: got.append(turnstile.enter()))
     thread.start()
-    time.sleep(0.05)  # it is waiting now
+    wait_until(lambda: turnstile._queue, "the other thread to wait")
     turnstile.leave()  # put down (the turn is not over) and never taken again
     thread.join(10)
     assert got == [True]  # it took the baton once its wait ended, not "stuck"
@@ -263,7 +265,9 @@ def test_a_short_method_keeps_its_pace_next_to_a_looping_one(
                         entry("fast", "transform"))
     with ThreadPoolExecutor(1) as pool:
         looping = pool.submit(host.call, "loop", "spin")
-        time.sleep(0.2)  # let it get into the loop
+        # inside its Wasm loop, holding the turnstile (its first call: not known to be long)
+        wait_until(lambda: running_calls(host, "loop") == 1 and TURNSTILE._baton.locked(),
+                   "the looping call to hold the turnstile")
         for _ in range(300):  # one escape (1 s), not 300
             assert host.call("fast", "transform", {"ir": 1}) == {"transformed": True, "output": 1}
         assert not looping.done()  # all done while the other extension still loops
