@@ -1,4 +1,5 @@
-"""A test that cannot run here shows as a skip with its reason, and fails under scripts/test.sh.
+"""The test command (scripts/test.sh, the README's and CI's) and what a test that cannot run does:
+a skip with its reason, and a failure under scripts/test.sh.
 
 Each test runs pytest in a subprocess on a small test folder (or on a slice of
 this suite) with and without WASMPLUG_TEST_REQUIRE_ALL=1 (tests/setup_policy.py).
@@ -161,3 +162,12 @@ def test_the_catalogue_tests_have_their_postgresql_variants_without_a_server(
     code, out = run_pytest(ROOT, "tests/gamebox/test_cli_uploads.py", "-k", "postgresql")
     assert code == 0 and "no PostgreSQL server: set GAMEBOX_TEST_POSTGRES_URL" in out, out
     assert " passed" not in out and " skipped" in out
+
+
+def test_the_readme_shows_the_test_command_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "```sh\nbash scripts/test.sh\n```" in readme
+    assert ci[-1] == "exec bash scripts/test.sh"
+    script = (ROOT / "scripts" / "test.sh").read_text()
+    assert "export WASMPLUG_TEST_REQUIRE_ALL=1" in script and '-m pytest "$@"' in script
