@@ -169,10 +169,12 @@ def test_a_thread_that_handed_the_baton_over_sleeps_until_the_next_turn_ends(
 
 @pytest.mark.timeout(30)
 def test_many_waiters_wait_their_turn_without_giving_up() -> None:
-    # Six waiters queue for 10 ms turns: the last waits far longer than
-    # escape_s, but the holders keep coming back, so nobody gives up.
-    turnstile = Turnstile(slice_s=0.01, escape_s=0.04)
-    stop = time.monotonic() + 0.6
+    # Six waiters queue for 100 ms turns: the last waits far longer than
+    # escape_s, but the holders keep coming back, so nobody gives up. (A
+    # holder descheduled for longer than escape_s inside its turn would look
+    # stuck: turns and escape are long enough for a loaded machine.)
+    turnstile = Turnstile(slice_s=0.1, escape_s=0.3)
+    stop = time.monotonic() + 2.0
     went_ahead: list[int] = []
     turns: list[int] = []
 
