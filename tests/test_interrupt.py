@@ -29,13 +29,22 @@ def _default_sigint() -> None:
 
 # Each program calls `ready_once_inside(plugin)` just before its call: a thread
 # prints `ready` once the call is running (a Ctrl-C sent earlier would land
-# before the call, and test nothing the test names).
+# before the call, and test nothing the test names). `main_in`: and once the
+# main thread is inside the function of that name (the call runs in a worker).
 PRELUDE = """
-import threading as _threading, time as _time
-def ready_once_inside(plugin):
+import sys as _sys, threading as _threading, time as _time
+def ready_once_inside(plugin, main_in=None):
+    main = _threading.main_thread().ident
+    def main_is_in():
+        frame = _sys._current_frames().get(main)
+        while frame is not None and main_in is not None:
+            if frame.f_code.co_name == main_in:
+                return True
+            frame = frame.f_back
+        return main_in is None
     def watch():
         deadline = _time.monotonic() + 30
-        while not plugin._running and _time.monotonic() < deadline:
+        while not (plugin._running and main_is_in()) and _time.monotonic() < deadline:
             _time.sleep(0.002)
         print("ready" if plugin._running else "the call never started", flush=True)
     _threading.Thread(target=watch, daemon=True).start()
@@ -253,7 +262,7 @@ def test_worker_thread_calls_are_not_interrupted() -> None:
             done.set()
         worker = threading.Thread(target=work)
         worker.start()
-        ready_once_inside(plugin)
+        ready_once_inside(plugin, main_in="join")
         try:
             worker.join()
         except KeyboardInterrupt:
