@@ -9,6 +9,14 @@ from pathlib import Path
 
 import pytest
 
+# A test that cannot run here is a skip with its reason, or a failure under scripts/test.sh.
+from .setup_policy import (  # noqa: F401  (pytest's hooks, found here by name)
+    pytest_collection_modifyitems,
+    pytest_deselected,
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 AS = ROOT / "plugins" / "assemblyscript"
 WAT = ROOT / "plugins" / "wat"

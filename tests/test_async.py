@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from wasmplug import AsyncPluginPool, CallTimeout, Plugin, PoolTimeout
 
 from .conftest import runaway, wasm
+from .waiting import wait_until_async
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
@@ -49,7 +51,7 @@ def test_cancelling_the_task_cancels_the_wasm_call() -> None:
 
     async def main() -> None:
         task = asyncio.create_task(plugin.call_async("forever", b""))
-        await asyncio.sleep(0.1)
+        await wait_until_async(lambda: plugin._running, "the Wasm call to start")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -64,25 +66,28 @@ def test_cancelling_the_task_cancels_the_wasm_call() -> None:
 def test_cancelled_before_it_starts_never_runs() -> None:
     plugin = Plugin(wasm("count_vowels").read_bytes())
 
+    held, release = threading.Event(), threading.Event()
+
     async def main() -> None:
-        blocker = asyncio.create_task(asyncio.to_thread(_hold, plugin, 0.3))
-        await asyncio.sleep(0.05)
+        blocker = asyncio.create_task(asyncio.to_thread(_hold, plugin, held, release))
+        await asyncio.to_thread(held.wait, 10)  # the plug-in is busy: a call waits its turn
         waiting = asyncio.create_task(plugin.call_async("count_vowels", "aaa"))
-        await asyncio.sleep(0.05)
-        waiting.cancel()
+        await asyncio.sleep(0)  # one turn of the loop: the task handed the call to the executor
+        waiting.cancel()  # while the plug-in is still held: before the call could start
         with pytest.raises(asyncio.CancelledError):
             await waiting
+        release.set()
         await blocker
 
     asyncio.run(main())
-    time.sleep(0.1)
     # Only the calls that were not cancelled touched the vars.
     assert json.loads(plugin.call("count_vowels", ""))["total"] == 0
 
 
-def _hold(plugin: Plugin, seconds: float) -> None:
+def _hold(plugin: Plugin, held: threading.Event, release: threading.Event) -> None:
     with plugin._lock:
-        time.sleep(seconds)
+        held.set()
+        release.wait(10)
 
 
 def test_async_pool_many_tasks_results_by_content() -> None:
@@ -132,7 +137,8 @@ def test_async_pool_cancellation_frees_the_instance() -> None:
     async def main() -> None:
         pool = AsyncPluginPool(wasm("wat/loop").read_bytes(), max_instances=1)
         task = asyncio.create_task(pool.call("forever", b""))
-        await asyncio.sleep(0.1)
+        await wait_until_async(lambda: any(p._running for p in list(pool._pool.busy)),
+                               "the pool's Wasm call to start")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -18,6 +18,7 @@ from wasmplug.cli import main
 
 from .conftest import ROOT, wasm
 from .http_server import serve
+from .waiting import wait_until
 
 HOSTILE = ROOT / "plugins" / "hostile"
 WASI_FILES = ROOT / "plugins" / "c" / "wasi_files.wasm"
@@ -320,24 +321,41 @@ def test_pipe_errors_start_with_the_extism_prefix(args: tuple[str, ...]) -> None
 
 # ---------------------------------------------------------------- Ctrl-C
 
-def _wait_until_in_the_call(pid: int) -> None:
-    """Past start-up: the Ctrl-C watcher thread starts when the plug-in is created."""
-    tasks = Path(f"/proc/{pid}/task")
-    deadline = time.monotonic() + 20
-    while tasks.is_dir() and len(list(tasks.iterdir())) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5 if tasks.is_dir() else 3.0)
+def _main_thread_cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+
+def _wait_until_in_the_call(proc: subprocess.Popen[bytes]) -> list[str]:
+    """Read the trace log on stderr until the plug-in is instantiated for the call,
+    then wait until the main thread burns CPU (it spins in the Wasm loop); the
+    log lines read so far."""
+    assert proc.stderr is not None
+    lines: list[str] = []
+    for raw in proc.stderr:
+        lines.append(raw.decode().rstrip("\n"))
+        if "plug-in instantiated" in lines[-1]:
+            break
+    else:
+        pytest.fail(f"the call never started: {lines}")
+    inside = _main_thread_cpu_ticks(proc.pid)
+    wait_until(lambda: _main_thread_cpu_ticks(proc.pid) >= inside + 3, "the Wasm loop to spin")
+    return lines
+
+
+LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (TRACE|DEBUG|INFO) wasmplug\.runtime: ")
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals, /proc")
 @pytest.mark.parametrize("extra", [(), ("--loop", "1000000")], ids=["call", "loop"])
 def test_ctrl_c_stops_an_endless_loop_with_status_130(extra: tuple[str, ...]) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wasmplug", "call", str(wasm("wat/loop")), "forever", *extra],
+        [sys.executable, "-m", "wasmplug", "call", str(wasm("wat/loop")), "forever", *extra,
+         "--log-level", "trace"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    _wait_until_in_the_call(proc.pid)
+    logged = _wait_until_in_the_call(proc)
     assert proc.poll() is None
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
@@ -348,7 +366,10 @@ def test_ctrl_c_stops_an_endless_loop_with_status_130(extra: tuple[str, ...]) ->
         pytest.fail("Ctrl-C did not stop the call")
     assert time.monotonic() - sent < 2.0
     assert proc.returncode == 130
-    assert err.decode().strip() == "Error: interrupted"
+    lines = logged + err.decode().splitlines()
+    assert lines[-1] == "Error: interrupted"
+    assert all(LOG_RECORD.match(line) for line in lines[:-1]), lines  # nothing else on stderr
+    assert any("call to forever interrupted after" in line for line in lines)
 
 
 def test_json_output_of_non_json_is_printed_as_is_with_a_warning() -> None:

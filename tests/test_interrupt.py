@@ -27,9 +27,33 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background job may inherit SIG_IGN
 
 
+# Each program calls `ready_once_inside(plugin)` just before its call: a thread
+# prints `ready` once the call is running (a Ctrl-C sent earlier would land
+# before the call, and test nothing the test names). `main_in`: and once the
+# main thread is inside the function of that name (the call runs in a worker).
+PRELUDE = """
+import sys as _sys, threading as _threading, time as _time
+def ready_once_inside(plugin, main_in=None):
+    main = _threading.main_thread().ident
+    def main_is_in():
+        frame = _sys._current_frames().get(main)
+        while frame is not None and main_in is not None:
+            if frame.f_code.co_name == main_in:
+                return True
+            frame = frame.f_back
+        return main_in is None
+    def watch():
+        deadline = _time.monotonic() + 30
+        while not (plugin._running and main_is_in()) and _time.monotonic() < deadline:
+            _time.sleep(0.002)
+        print("ready" if plugin._running else "the call never started", flush=True)
+    _threading.Thread(target=watch, daemon=True).start()
+"""
+
+
 def start(program: str, *args: str) -> subprocess.Popen[str]:
-    """Start `program`; return once it printed `ready` (it is about to call)."""
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(program), *args],
+    """Start `program`; return once it printed `ready` (it is inside the call)."""
+    proc = subprocess.Popen([sys.executable, "-c", PRELUDE + textwrap.dedent(program), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_default_sigint)
     assert proc.stdout is not None
@@ -40,7 +64,6 @@ def start(program: str, *args: str) -> subprocess.Popen[str]:
         proc.before_ready.append(line.strip())  # type: ignore[attr-defined]
     else:
         pytest.fail(f"the program ended before it was ready: {proc.communicate()}")
-    time.sleep(0.5)  # let it enter the Wasm call
     return proc
 
 
@@ -60,7 +83,7 @@ def interrupt(proc: subprocess.Popen[str]) -> tuple[float, str, str]:
 PLAIN = """
     import sys, time, wasmplug
     plugin = wasmplug.Plugin(sys.argv[1])
-    print("ready", flush=True)
+    ready_once_inside(plugin)
     started = time.monotonic()
     try:
         plugin.call(sys.argv[2], b"")
@@ -86,7 +109,7 @@ def test_uncaught_interrupt_is_a_plain_keyboard_interrupt() -> None:
     proc = start("""
         import sys, wasmplug
         plugin = wasmplug.Plugin(sys.argv[1])
-        print("ready", flush=True)
+        ready_once_inside(plugin)
         plugin.call("forever", b"")
     """, str(LOOP))
     elapsed, _, err = interrupt(proc)
@@ -102,7 +125,7 @@ def test_an_application_handler_runs_and_the_call_is_stopped() -> None:
         seen = []
         signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
         plugin = wasmplug.Plugin(sys.argv[1])
-        print("ready", flush=True)
+        ready_once_inside(plugin)
         try:
             plugin.call("forever", b"")
         except wasmplug.CallTimeout as exc:
@@ -125,7 +148,7 @@ def test_what_the_application_handler_raises_comes_out_of_the_call() -> None:
             raise Stop("from the app's handler")
         signal.signal(signal.SIGINT, stop)
         plugin = wasmplug.Plugin(sys.argv[1])
-        print("ready", flush=True)
+        ready_once_inside(plugin)
         try:
             plugin.call("forever", b"")
         except Stop as exc:
@@ -143,7 +166,7 @@ def test_a_handler_installed_after_the_plugin_is_not_run_inside_the_call() -> No
         plugin = wasmplug.Plugin({"wasm": [{"path": sys.argv[1]}], "timeout_ms": 1500})
         seen = []
         signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
-        print("ready", flush=True)
+        ready_once_inside(plugin)
         try:
             plugin.call("forever", b"")
         except wasmplug.CallTimeout as exc:
@@ -159,7 +182,7 @@ def test_ignored_sigint_stays_ignored() -> None:
         import signal, sys, wasmplug
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         plugin = wasmplug.Plugin({"wasm": [{"path": sys.argv[1]}], "timeout_ms": 1000})
-        print("ready", flush=True)
+        ready_once_inside(plugin)
         try:
             plugin.call("forever", b"")
         except wasmplug.CallTimeout as exc:
@@ -185,7 +208,7 @@ def test_asyncio_signal_handlers_still_work() -> None:
             loop.add_signal_handler(signal.SIGUSR2, fired.put_nowait, "usr2")
             os.kill(os.getpid(), signal.SIGUSR2)
             print(await asyncio.wait_for(fired.get(), 5), flush=True)
-            print("ready", flush=True)
+            ready_once_inside(plugin)
             await plugin.call_async("forever", b"")   # Ctrl-C: asyncio.run cancels us
 
         try:
@@ -207,7 +230,7 @@ def test_asyncio_run_keeps_its_own_ctrl_c_handling() -> None:
 
         async def main():
             plugin = wasmplug.Plugin(sys.argv[1])
-            print("ready", flush=True)
+            ready_once_inside(plugin)
             try:
                 plugin.call("forever", b"")
             except wasmplug.CallTimeout as exc:
@@ -239,7 +262,7 @@ def test_worker_thread_calls_are_not_interrupted() -> None:
             done.set()
         worker = threading.Thread(target=work)
         worker.start()
-        print("ready", flush=True)
+        ready_once_inside(plugin, main_in="join")
         try:
             worker.join()
         except KeyboardInterrupt:
@@ -258,7 +281,7 @@ def test_fork_child_does_not_take_the_parents_ctrl_c() -> None:
         if pid == 0:
             os._exit(0)
         os.waitpid(pid, 0)
-        print("ready", flush=True)
+        ready_once_inside(plugin)
         try:
             plugin.call("forever", b"")
         except KeyboardInterrupt:

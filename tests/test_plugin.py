@@ -13,9 +13,10 @@ import time
 import pytest
 
 import wasmplug
-from wasmplug import CallError, CompiledPlugin, Error, LoadError, Plugin
+from wasmplug import CallError, CompiledPlugin, Error, Function, LoadError, Plugin
 
 from .conftest import runaway, wasm
+from .waiting import cancel_once_running, wait_until
 
 pytestmark = pytest.mark.usefixtures("call_path")
 
@@ -295,37 +296,56 @@ def test_cancel_from_another_thread_repeatedly() -> None:
     plugin = Plugin(wasm("wat/loop").read_bytes())
     handle = plugin.cancel_handle()
     for _ in range(5):
-        timer = threading.Timer(0.1, handle.cancel)
-        timer.start()
+        canceller = cancel_once_running(handle)
         with pytest.raises(wasmplug.CallTimeout, match=r"^timeout: the call was cancelled"):
             plugin.call("forever", b"")
-        timer.join()
+        canceller.join()
         assert plugin.call("ok", b"") == b""
     assert handle.cancel() is False  # nothing running: nothing remembered
     assert plugin.call("ok", b"") == b""
 
 
+# `forever`: an endless pure-Wasm loop; `ticking`: an endless loop that calls the
+# host's `tick` on every turn, so the test sees it still running.
+LOOPS = """
+(module
+  (import "extism:host/user" "tick" (func $tick))
+  (func (export "forever") (result i32) (loop $l (br $l)) (i32.const 0))
+  (func (export "ticking") (result i32) (loop $l (call $tick) (br $l)) (i32.const 0)))
+"""
+
+
 @runaway()
 def test_cancel_interrupts_only_its_own_plugin() -> None:
-    compiled = CompiledPlugin(wasm("wat/loop").read_bytes())
+    ticks = [0]
+
+    def tick(*_: object) -> None:
+        ticks[0] += 1
+
+    # One compiled plug-in: both instances share the engine whose epoch a cancel bumps.
+    compiled = CompiledPlugin(LOOPS, functions=[Function("extism:host/user", "tick", [], [], tick)])
     victim, bystander = Plugin(compiled), Plugin(compiled)
     stop_bystander = threading.Event()
     outcome: dict[str, str] = {}
 
     def run_bystander() -> None:
         try:
-            bystander.call("forever", b"")
+            bystander.call("ticking", b"")
         except wasmplug.CallTimeout:
             outcome["bystander"] = "stopped by its own handle" if stop_bystander.is_set() else "hit"
 
     worker = threading.Thread(target=run_bystander)
     worker.start()
-    time.sleep(0.05)
-    threading.Timer(0.1, victim.cancel_handle().cancel).start()
+    wait_until(lambda: ticks[0] > 0, "the bystander's call to start")
+    canceller = cancel_once_running(victim.cancel_handle())
     with pytest.raises(wasmplug.CallTimeout):
         victim.call("forever", b"")
-    time.sleep(0.2)
-    assert worker.is_alive()  # the bystander kept running
+    canceller.join()
+    after_cancel = ticks[0]
+    # the bystander's loop went round again after the cancel: its epoch check let it go on
+    wait_until(lambda: ticks[0] >= after_cancel + 2 or not worker.is_alive(),
+               "the bystander to keep running")
+    assert worker.is_alive() and outcome == {}
     stop_bystander.set()
     bystander.cancel_handle().cancel()
     worker.join(5)

@@ -885,7 +885,10 @@ def test_huge_timeout_ms_does_not_break_other_plugins_timeouts() -> None:
         import threading, time, wasmplug
         loop = {str(ROOT / "plugins" / "wat" / "loop.wasm")!r}
         slow = wasmplug.Plugin({{"wasm": [{{"path": loop}}], "timeout_ms": 10**13}}, functions=[])
-        threading.Timer(0.2, slow.cancel_handle().cancel).start()
+        def cancel_once_running(handle):  # cancel() is False until a call runs
+            while not handle.cancel():
+                time.sleep(0.002)
+        threading.Thread(target=cancel_once_running, args=(slow.cancel_handle(),), daemon=True).start()
         try:
             slow.call("forever", b"")
         except wasmplug.Error:

@@ -85,7 +85,8 @@ def test_the_ray_example_runs() -> None:
     """It needs the optional extra (pip install "wasmplug[ray]"), and runs in a process of
     its own: Ray's faulthandler would break later traps in this one."""
     if importlib.util.find_spec("ray") is None:
-        pytest.skip("the ray extra is not installed: the Ray example (docs/concurrency.md) did not run")
+        pytest.skip("the Ray example (docs/concurrency.md) needs the ray extra: "
+                    "pip install -e '.[test,ray]' (scripts/test.sh installs it)")
     (block,) = [block for block in ALL_BLOCKS if re.search(r"^import ray$", block, re.M)]
     ray_example = subprocess.run([sys.executable, "-c", block], cwd=ROOT,
                                  capture_output=True, text=True, timeout=100)
@@ -125,7 +126,8 @@ ray.shutdown()
 
 @pytest.mark.timeout(200)
 def test_ray_before_plugins_keeps_traps_working_as_the_docs_say() -> None:
-    pytest.importorskip("ray", reason="the ray extra is not installed")
+    pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[test,ray]' "
+                        "(scripts/test.sh installs it)")
     run = [sys.executable, "-c", RAY_THEN_TRAP]
     first = subprocess.run([*run, "ray-first"], cwd=ROOT, capture_output=True, text=True, timeout=90)
     assert first.returncode == 0 and first.stdout == "trapped\n", first.stderr

@@ -30,6 +30,15 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.005)
 
 
+def running_calls(host: ExtensionHost, name: str) -> int:
+    """How many of extension `name`'s instances are inside a Wasm call now."""
+    build = host.extension(name)._build
+    if build is None:
+        return 0
+    plugins = [build.plugin] if build.plugin is not None else list(build.pool._pool.busy)  # type: ignore[union-attr]
+    return sum(1 for plugin in plugins if plugin is not None and plugin._running)
+
+
 def _value(value: Any) -> str:
     return json.dumps(value)  # strings, numbers, booleans and lists read the same in TOML
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,7 +28,8 @@ from wasmplug.extensions import (
 
 from ..conftest import wasm
 from ..http_server import serve
-from .conftest import Recorder, entry, ext_wasm, wait_for
+from ..waiting import wait_until
+from .conftest import Recorder, entry, ext_wasm, running_calls, wait_for
 
 OpenHost = Callable[..., tuple[ExtensionHost, Recorder]]
 IR = {"module": "main", "functions": [{"name": "f", "body": ["add", 1, 2]}], "note": "é \"q\""}
@@ -247,9 +247,7 @@ def test_max_concurrent_calls_uses_a_pool_of_initialised_instances(open_host: Op
         "max_concurrent_calls": 2, "max_execution_time": "5s"}, restart={"strategy": "never"}))
     with ThreadPoolExecutor(1) as pool:
         looping = pool.submit(host.call, "pooled", "spin")
-        while not host.status()["pooled"].in_flight:
-            time.sleep(0.01)
-        time.sleep(0.2)  # let it get into the loop
+        wait_until(lambda: running_calls(host, "pooled") == 1, "the first instance to loop")
         # the second instance is created, initialised, and answers while the first loops
         assert host.call("pooled", "counter") == {"count": 1}
         assert not looping.done()
@@ -317,8 +315,7 @@ def test_unload_lets_a_running_call_finish(open_host: OpenHost) -> None:
     extension = host.extension("slow")
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(host.call, "slow", "spin")
-        while not host.status()["slow"].in_flight:
-            time.sleep(0.01)
+        wait_until(lambda: running_calls(host, "slow") == 1, "the call to loop")
         host.unload("slow")  # waits for the running call
         assert host.status().get("slow") is None
         with pytest.raises(ExtensionTimeout):  # it ran to its own end, not cut by the unload

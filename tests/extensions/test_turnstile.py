@@ -15,7 +15,8 @@ from wasmplug.extensions import turnstile as turnstile_module
 from wasmplug.extensions.extension import REMEASURE_EVERY
 from wasmplug.extensions.turnstile import TURNSTILE, Turnstile
 
-from .conftest import entry
+from ..waiting import wait_until
+from .conftest import entry, running_calls
 from .test_codec import OpenHost
 
 
@@ -168,10 +169,12 @@ def test_a_thread_that_handed_the_baton_over_sleeps_until_the_next_turn_ends(
 
 @pytest.mark.timeout(30)
 def test_many_waiters_wait_their_turn_without_giving_up() -> None:
-    # Six waiters queue for 10 ms turns: the last waits far longer than
-    # escape_s, but the holders keep coming back, so nobody gives up.
-    turnstile = Turnstile(slice_s=0.01, escape_s=0.04)
-    stop = time.monotonic() + 0.6
+    # Six waiters queue for 100 ms turns: the last waits far longer than
+    # escape_s, but the holders keep coming back, so nobody gives up. (A
+    # holder descheduled for longer than escape_s inside its turn would look
+    # stuck: turns and escape are long enough for a loaded machine.)
+    turnstile = Turnstile(slice_s=0.1, escape_s=0.3)
+    stop = time.monotonic() + 2.0
     went_ahead: list[int] = []
     turns: list[int] = []
 
@@ -206,7 +209,8 @@ def test_a_thread_coming_back_after_a_pause_starts_a_new_turn() -> None:
     got: list[bool] = []
     thread = threading.Thread(target=lambda: got.append(turnstile.enter()))
     thread.start()
-    time.sleep(0.002)
+    # it waits in the queue (or, were the turn the one of 0.1 s ago, gave up on it at once)
+    wait_until(lambda: turnstile._queue or not thread.is_alive(), "the other thread to wait")
     turnstile.leave()  # (its turn is not over: put down; the waiter takes it)
     thread.join(10)
     assert got == [True] and not turnstile.stuck
@@ -245,7 +249,7 @@ def test_a_waiter_is_not_left_waiting_when_the_holder_stops() -> None:
     got: list[bool] = []
     thread = threading.Thread(target=lambda: got.append(turnstile.enter()))
     thread.start()
-    time.sleep(0.05)  # it is waiting now
+    wait_until(lambda: turnstile._queue, "the other thread to wait")
     turnstile.leave()  # put down (the turn is not over) and never taken again
     thread.join(10)
     assert got == [True]  # it took the baton once its wait ended, not "stuck"
@@ -263,7 +267,9 @@ def test_a_short_method_keeps_its_pace_next_to_a_looping_one(
                         entry("fast", "transform"))
     with ThreadPoolExecutor(1) as pool:
         looping = pool.submit(host.call, "loop", "spin")
-        time.sleep(0.2)  # let it get into the loop
+        # inside its Wasm loop, holding the turnstile (its first call: not known to be long)
+        wait_until(lambda: running_calls(host, "loop") == 1 and TURNSTILE._baton.locked(),
+                   "the looping call to hold the turnstile")
         for _ in range(300):  # one escape (1 s), not 300
             assert host.call("fast", "transform", {"ir": 1}) == {"transformed": True, "output": 1}
         assert not looping.done()  # all done while the other extension still loops
