@@ -21,7 +21,8 @@ Load = Callable[..., wasmplug.Plugin]
 def test_memory_hog_gets_a_js_out_of_memory_error(load: Load) -> None:
     """Told the budget (as `with_heap_limit` does), the runtime caps the JS heap below it."""
     config = with_heap_limit({"memory": {"max_pages": 256}})["config"]
-    assert config == {"wasmplug.js.max_memory": str(256 * 65536)}
+    assert config == {"wasmplug.js.max_memory": str(256 * 65536),
+                      "wasmplug.js.wasm_stack": str(1536 * 1024)}
     plugin = load("hostile/memory_hog.js", config=config, memory={"max_pages": 256})
     for _ in range(2):
         with pytest.raises(wasmplug.CallError, match="InternalError: out of memory"):

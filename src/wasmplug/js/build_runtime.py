@@ -44,6 +44,7 @@ from .recipe import (
     QUICKJS_SDIST_SHA256,
     RUNTIME_SHA256,
     RUNTIME_SOURCE_DIR,
+    SOURCE_EDITS,
     ZIGLANG_VERSION,
 )
 
@@ -99,6 +100,17 @@ def fetch_sources(workdir: Path) -> Path:
     return src
 
 
+def edit_sources(src: Path) -> None:
+    """Apply `recipe.SOURCE_EDITS`: each inserts text after a line that must occur once."""
+    for name, anchor, insert in SOURCE_EDITS:
+        path = src / name
+        text = path.read_text("utf-8")
+        if text.count(anchor) != 1:
+            raise BuildError(f"{name} of {QUICKJS_SDIST} does not contain exactly one {anchor!r}: "
+                             "the pinned sources changed")
+        path.write_text(text.replace(anchor, anchor + insert), "utf-8")
+
+
 def build(output: Path, workdir: Path | None = None) -> str:
     """Build the runtime into `output`; returns its sha256."""
     try:
@@ -112,6 +124,7 @@ def build(output: Path, workdir: Path | None = None) -> str:
         work = Path(workdir or tmp)
         log.info("fetching %s from PyPI", QUICKJS_SDIST)
         src = fetch_sources(work)
+        edit_sources(src)
         for name in OUR_SOURCES:
             (src / name).write_bytes((RUNTIME_SOURCE_DIR / name).read_bytes())
         log.info("compiling QuickJS-ng to wasm32-wasi with zig (about a minute)")

@@ -20,7 +20,31 @@ LINKED = ("wasmplug_js.c", "stack.S")
 RUNTIME_SOURCE_DIR = Path(__file__).with_name("runtime")
 
 #: sha256 of the runtime these pinned inputs produce (checked by the tests; see build_runtime).
-RUNTIME_SHA256 = "ffc64c5cf963cd5be15cd324d29304bd8def752c68c48d12f1a59ec7ab92730c"
+RUNTIME_SHA256 = "580a497ecf79505c7bddd19c2d242fd3619e040d94945e76d34c984a50114877"
+
+# Edits to the sdist's sources before compiling (file, text, text with the edit): the
+# recursive-descent parsers (JS statements and expressions, regular expressions) get
+# C-stack padding in their frames, so that QuickJS's stack check, which measures the
+# C stack, also bounds the Wasm stack they use (see runtime/quickjs_unit.c).
+# (The padding's address escapes to a global, or the compiler would shrink it away.)
+_PAD = ("    volatile char wasmplug_deep[{}];\n"
+        "    {{ extern volatile char *volatile wasmplug_stack_sink; "
+        "wasmplug_stack_sink = wasmplug_deep; }}\n")
+SOURCE_EDITS = (
+    ("quickjs.c", "static __exception int js_parse_unary(JSParseState *s, int parse_flags)\n{\n",
+     _PAD.format(1024)),
+    ("quickjs.c", "static __exception int js_parse_statement_or_decl(JSParseState *s,\n"
+     "                                                  int decl_mask)\n{\n", _PAD.format(1024)),
+    ("libregexp.c", "static int re_parse_disjunction(REParseState *s, bool is_backward_dir)\n{\n",
+     _PAD.format(512)),
+    # At the heap limit QuickJS could not even make its "out of memory" error and threw
+    # null: the error object is made past the limit (which leaves room for it).
+    ("quickjs.c", "        rt->in_out_of_memory = true;\n",
+     "        size_t wasmplug_limit = rt->malloc_state.malloc_limit;\n"
+     "        rt->malloc_state.malloc_limit = 0;\n"),
+    ("quickjs.c", '        JS_ThrowInternalError(ctx, "out of memory");\n',
+     "        rt->malloc_state.malloc_limit = wasmplug_limit;\n"),
+)
 
 CFLAGS = ("--target=wasm32-wasi", "-O2", "-DNDEBUG")
 # 1 MiB of C stack; the runtime stops JS recursion long before it is used up.

@@ -38,9 +38,11 @@
  * fails the call with its message and stack (error_set).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <malloc.h>
 
 #include "quickjs.h"
 
@@ -85,9 +87,6 @@ SLOT(8) SLOT(9) SLOT(10) SLOT(11) SLOT(12) SLOT(13) SLOT(14) SLOT(15)
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
-/* The C (shadow) stack is linked at 1 MiB; QuickJS stops JS recursion well
- * before either it or the engine's native stack runs out. */
-#define JS_STACK_LIMIT (128 * 1024)
 
 static JSRuntime *rt;
 static JSContext *ctx;
@@ -114,10 +113,7 @@ static void kernel_read(u64 off, char *dst, size_t len) {
     for (; i < len; i++) dst[i] = (char)ex_load_u8(off + i);
 }
 
-static u64 kernel_write(const char *src, size_t len) {
-    if (len == 0) return 0;
-    u64 off = ex_alloc(len);
-    if (off == 0) return 0;
+static void kernel_copy(u64 off, const char *src, size_t len) {
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         u64 v;
@@ -125,6 +121,13 @@ static u64 kernel_write(const char *src, size_t len) {
         ex_store_u64(off + i, v);
     }
     for (; i < len; i++) ex_store_u8(off + i, (uint8_t)src[i]);
+}
+
+static u64 kernel_write(const char *src, size_t len) {
+    if (len == 0) return 0;
+    u64 off = ex_alloc(len);
+    if (off == 0) return 0;
+    kernel_copy(off, src, len);
     return off;
 }
 
@@ -583,31 +586,80 @@ static const JSCFunctionListEntry NATIVES[] = {
 
 /* ---- errors ---- */
 
+/* A C string (JS_FreeCString) of `v`, or NULL with no exception left pending. */
+static const char *text_of(JSValueConst v) {
+    const char *text = JS_ToCString(ctx, v);
+    if (!text) JS_FreeValue(ctx, JS_GetException(ctx));
+    return text;
+}
+
+/* "name: message" of an Error read directly (its toString threw), or NULL. */
+static char name_message[256];
+
+static const char *error_name_message(JSValueConst exc) {
+    JSValue name = JS_GetPropertyStr(ctx, exc, "name");
+    JSValue message = JS_GetPropertyStr(ctx, exc, "message");
+    if (JS_IsException(name) || JS_IsException(message)) JS_FreeValue(ctx, JS_GetException(ctx));
+    const char *n = JS_IsString(name) ? text_of(name) : NULL;
+    const char *m = JS_IsString(message) ? text_of(message) : NULL;
+    snprintf(name_message, sizeof(name_message), "%s: %s (its toString threw)", n ? n : "Error",
+             m ? m : "");
+    if (n) JS_FreeCString(ctx, n);
+    if (m) JS_FreeCString(ctx, m);
+    JS_FreeValue(ctx, name);
+    JS_FreeValue(ctx, message);
+    return name_message;
+}
+
+/* The text of a thrown value: an Error as its toString; a string as it is;
+ * anything else as JSON where it can be (`{"code":7}`, not `[object Object]`),
+ * else as String(value). A toString or toJSON that throws is not followed. */
+static const char *thrown_text(JSValueConst exc) {
+    if (JS_IsString(exc) || (!JS_IsObject(exc) && !JS_IsSymbol(exc) && !JS_IsUndefined(exc)))
+        return text_of(exc);
+    if (JS_IsObject(exc) && !JS_IsError(exc) && !JS_IsFunction(ctx, exc)) {
+        JSValue json = JS_JSONStringify(ctx, exc, JS_UNDEFINED, JS_UNDEFINED);
+        if (JS_IsException(json)) JS_FreeValue(ctx, JS_GetException(ctx));
+        const char *text = JS_IsString(json) ? text_of(json) : NULL;
+        JS_FreeValue(ctx, json);
+        if (text) return text;
+    }
+    if (JS_IsObject(exc) || JS_IsSymbol(exc)) {
+        JSValue s = JS_IsSymbol(exc) ? JS_UNDEFINED : JS_ToString(ctx, exc);
+        if (JS_IsException(s)) JS_FreeValue(ctx, JS_GetException(ctx));
+        const char *text = JS_IsString(s) ? text_of(s) : NULL;
+        JS_FreeValue(ctx, s);
+        if (text) return text;
+        if (JS_IsError(exc)) return error_name_message(exc);  /* its toString threw */
+    }
+    return NULL;
+}
+
 /* Fail the call with the pending exception's text and JS stack. */
 static void report_exception(void) {
     JSValue exc = JS_GetException(ctx);
-    const char *text = JS_ToCString(ctx, exc);
-    JSValue stack = JS_IsObject(exc) ? JS_GetPropertyStr(ctx, exc, "stack") : JS_UNDEFINED;
-    const char *trace = JS_IsString(stack) ? JS_ToCString(ctx, stack) : NULL;
-    const char *head = text ? text : "JavaScript exception (its message could not be read: out of memory)";
+    const char *text = thrown_text(exc);
+    JSValue stack = JS_IsError(exc) ? JS_GetPropertyStr(ctx, exc, "stack") : JS_UNDEFINED;
+    if (JS_IsException(stack)) JS_FreeValue(ctx, JS_GetException(ctx));
+    const char *trace = JS_IsString(stack) ? text_of(stack) : NULL;
+    const char *head = text ? text
+                            : JS_IsUndefined(exc) ? "undefined was thrown"
+                            : "a value was thrown that cannot be shown as text (its toString failed)";
     size_t n = strlen(head), m = trace ? strlen(trace) : 0;
-    char *msg = malloc(n + m + 2);
-    if (msg) {
-        memcpy(msg, head, n);
+    while (m && trace[m - 1] == '\n') m--;  /* drop the trailing newline */
+    /* written straight into a kernel block: no malloc here, which may have
+     * nothing left after a memory hog */
+    u64 off = ex_alloc(n + (m ? m + 1 : 0));
+    if (off) {
+        kernel_copy(off, head, n);
         if (m) {
-            msg[n] = '\n';
-            memcpy(msg + n + 1, trace, m);
-            while (m && (msg[n + m] == '\n')) m--;  /* drop the trailing newline */
-            set_error(msg, n + 1 + m);
-        } else {
-            set_error(msg, n);
+            ex_store_u8(off + n, '\n');
+            kernel_copy(off + n + 1, trace, m);
         }
-        free(msg);
-    } else {
-        set_error_str(head);
     }
+    ex_error_set(off);
     if (trace) JS_FreeCString(ctx, trace);
-    if (text) JS_FreeCString(ctx, text);
+    if (text && text != name_message) JS_FreeCString(ctx, text);
     JS_FreeValue(ctx, stack);
     JS_FreeValue(ctx, exc);
 }
@@ -657,41 +709,196 @@ static void drop_context(void) {
 }
 
 /*
+ * QuickJS's memory, tracked. Every block the JS runtime takes from malloc is
+ * kept in one list, so that after a trap (a memory.grow past the host's
+ * budget, a timeout, a host error) the abandoned runtime's memory can be given
+ * back to malloc: the plug-in is usable again instead of staying out of memory.
+ * The list is trusted only if the trap did not happen inside malloc, or happened
+ * there while growing memory (dlmalloc asks for memory before it changes any of
+ * its own state); otherwise the old heap is abandoned as it is.
+ */
+typedef struct Tracked {
+    struct Tracked *prev, *next;
+    uint64_t pad;  /* keeps malloc's 16-byte alignment for the caller */
+    uint64_t pad2;
+} Tracked;
+
+static Tracked tracked = {&tracked, &tracked, 0, 0};
+static volatile int in_malloc;         /* inside malloc/realloc/free for QuickJS */
+static volatile size_t grow_request;   /* bytes the current malloc/realloc asks for */
+static volatile int32_t pages_before;  /* memory size when it started */
+static size_t tracked_bytes;           /* usable bytes of the tracked blocks */
+static size_t learned_limit;           /* the JS heap size at which memory.grow trapped */
+
+static void link_block(Tracked *t) {
+    t->prev = &tracked;
+    t->next = tracked.next;
+    tracked.next->prev = t;
+    tracked.next = t;
+}
+
+static void unlink_block(Tracked *t) {
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+}
+
+static void *tracked_malloc(void *opaque, size_t size) {
+    if (size > (size_t)-1 - sizeof(Tracked)) return NULL;
+    grow_request = size;
+    pages_before = (int32_t)__builtin_wasm_memory_size(0);
+    in_malloc = 1;
+    Tracked *t = malloc(sizeof(Tracked) + size);
+    in_malloc = 0;
+    if (!t) return NULL;
+    link_block(t);
+    tracked_bytes += malloc_usable_size(t);
+    return t + 1;
+}
+
+static void *tracked_calloc(void *opaque, size_t count, size_t size) {
+    if (size && count > ((size_t)-1 - sizeof(Tracked)) / size) return NULL;
+    void *p = tracked_malloc(opaque, count * size);
+    if (p) memset(p, 0, count * size);
+    return p;
+}
+
+static void tracked_free(void *opaque, void *ptr) {
+    if (!ptr) return;
+    Tracked *t = (Tracked *)ptr - 1;
+    unlink_block(t);
+    tracked_bytes -= malloc_usable_size(t);
+    in_malloc = 2;
+    free(t);
+    in_malloc = 0;
+}
+
+static void *tracked_realloc(void *opaque, void *ptr, size_t size) {
+    if (!ptr) return tracked_malloc(opaque, size);
+    if (size > (size_t)-1 - sizeof(Tracked)) return NULL;
+    Tracked *t = (Tracked *)ptr - 1;
+    size_t old = malloc_usable_size(t);
+    grow_request = size;
+    pages_before = (int32_t)__builtin_wasm_memory_size(0);
+    in_malloc = 1;
+    Tracked *moved = realloc(t, sizeof(Tracked) + size);
+    in_malloc = 0;
+    if (!moved) return NULL;
+    moved->prev->next = moved;  /* the links moved with the block */
+    moved->next->prev = moved;
+    tracked_bytes += malloc_usable_size(moved) - old;
+    return moved + 1;
+}
+
+static size_t tracked_usable_size(const void *ptr) {
+    return ptr ? malloc_usable_size((Tracked *)ptr - 1) - sizeof(Tracked) : 0;
+}
+
+static const JSMallocFunctions TRACKED = {
+    tracked_calloc, tracked_malloc, tracked_free, tracked_realloc, tracked_usable_size,
+};
+
+/* After a trap: give the abandoned runtime's memory back, if malloc can be trusted. */
+static void release_abandoned(void) {
+    int grew_out = in_malloc == 1 && (int32_t)__builtin_wasm_memory_size(0) == pages_before;
+    if (grew_out) {
+        /* memory.grow trapped: the JS heap cannot grow past about this size */
+        size_t reached = tracked_bytes + grow_request;
+        size_t limit = reached / 4 * 3;  /* malloc's fragmentation needs the rest */
+        if (!learned_limit || limit < learned_limit) learned_limit = limit;
+    }
+    if (in_malloc && !grew_out) {
+        tracked.prev = tracked.next = &tracked;  /* malloc's state is unknown: abandon */
+    } else {
+        in_malloc = 0;
+        while (tracked.next != &tracked) {
+            Tracked *t = tracked.next;
+            unlink_block(t);
+            free(t);
+        }
+    }
+    in_malloc = 0;
+    tracked_bytes = 0;
+}
+
+/*
  * The JS heap limit. The host's memory.max_pages budget is invisible to the
- * guest, and a memory.grow past it traps the call, abandoning the JS heap. So
- * the host tells us the budget in config (`wasmplug.js.max_memory`, bytes;
- * `wasmplug.js.with_heap_limit` sets it from the manifest) and QuickJS gets a
- * limit below what is left of it: a JS hog then gets a catchable
- * `InternalError: out of memory` and the plug-in stays usable.
+ * guest, and a memory.grow past it traps the call. Two sources tell the
+ * runtime where the budget ends:
+ *   - the config `wasmplug.js.max_memory` (bytes; `wasmplug.js.with_heap_limit`
+ *     and the Sandbox set it from the manifest): QuickJS gets 3/10 of the budget
+ *     (see apply_limits), so a hog gets a catchable `InternalError: out of
+ *     memory` from the first time on;
+ *   - without it, the first memory.grow that traps: the call fails (`oom`), the
+ *     next one gives the abandoned heap back to malloc (see release_abandoned)
+ *     and caps the JS heap below the size it had reached, so later hogs get the
+ *     catchable error and the plug-in stays usable.
+ * The budget counts growth after instantiation (ABI 7.1), so what the module
+ * started with (the snapshot, `baseline_bytes`) is not part of it.
  */
 #define HEAP_LIMIT_KEY "wasmplug.js.max_memory"
+#define HEAP_LIMIT_MIN (256 * 1024)
 
-static void apply_heap_limit(void) {
-    u64 key = kernel_write(HEAP_LIMIT_KEY, sizeof(HEAP_LIMIT_KEY) - 1);
-    if (key == 0) return;
-    u64 value = ex_config_get(key);
-    ex_free(key);
-    if (value == 0) return;
+static size_t baseline_bytes;  /* QuickJS's bytes in the pre-initialised snapshot */
+
+/* The config value `key` as a number (0 if unset or not a number). */
+static unsigned long long config_number(const char *key) {
+    u64 k = kernel_write(key, strlen(key));
+    u64 value = k ? ex_config_get(k) : 0;
+    if (k) ex_free(k);
+    if (!value) return 0;
     char text[24];
     size_t len = (size_t)ex_length(value);
     if (len >= sizeof(text)) len = sizeof(text) - 1;
     kernel_read(value, text, len);
     ex_free(value);
     text[len] = 0;
-    unsigned long long total = strtoull(text, NULL, 10);
-    unsigned long long used = (unsigned long long)__builtin_wasm_memory_size(0) * 65536ULL;
-    unsigned long long left = total > used ? total - used : 0;
-    /* dlmalloc's bookkeeping and fragmentation need the rest: a JS hog was
-     * measured growing memory by ~1.75x the bytes QuickJS had allocated. */
-    unsigned long long limit = left / 5 * 2;
-    if (limit < 256 * 1024) limit = 256 * 1024;
-    JS_SetMemoryLimit(rt, (size_t)limit);
+    return strtoull(text, NULL, 10);
+}
+
+/*
+ * The JS stack limit. QuickJS measures the C stack (see quickjs_unit.c: the
+ * recursive functions carry padding there so that it grows with the depth),
+ * while what traps is the engine's Wasm stack, which the C stack cannot see.
+ * Measured, no recursion of QuickJS takes more than STACK_RATIO times as much
+ * Wasm stack as C stack, so the limit is the Wasm stack / STACK_RATIO (with
+ * room to spare). The Wasm stack is the config `wasmplug.js.wasm_stack`
+ * (bytes; wasmplug's hosts set it) or wasmtime's default, 512 KiB (the
+ * official SDK's). With wasmplug's 1.5 MiB, JSON 3,000 deep parses.
+ */
+#define WASM_STACK_KEY "wasmplug.js.wasm_stack"
+#define WASM_STACK_DEFAULT (512 * 1024)
+#define STACK_RATIO_X10 27
+#define C_STACK_USABLE (900 * 1024)  /* of the 1 MiB linked C stack */
+
+static void apply_limits(void) {
+    unsigned long long wasm_stack = config_number(WASM_STACK_KEY);
+    if (wasm_stack < 64 * 1024) wasm_stack = WASM_STACK_DEFAULT;
+    unsigned long long stack = wasm_stack * 10 / STACK_RATIO_X10;
+    if (stack > C_STACK_USABLE) stack = C_STACK_USABLE;
+    JS_SetMaxStackSize(rt, (size_t)stack);
+    size_t limit = learned_limit;
+    unsigned long long total = config_number(HEAP_LIMIT_KEY);
+    if (total) {
+        /* libc's malloc (zig's BrkAllocator) rounds every block up to a power
+         * of two and never splits or merges blocks of different sizes: QuickJS's
+         * bytes can take twice their size, and a growing array leaves a free
+         * block of every size it passed through (measured: up to 3x). So the JS
+         * heap gets 3/10 of the budget on top of what it held when the instance
+         * started (the rest: the rounding, the kernel's blocks for input and
+         * output). */
+        unsigned long long from_config = (unsigned long long)baseline_bytes + total / 10 * 3;
+        if (from_config > (size_t)-1) from_config = (size_t)-1;
+        if (!limit || from_config < limit) limit = (size_t)from_config;
+    }
+    if (!limit) return;
+    if (limit < HEAP_LIMIT_MIN) limit = HEAP_LIMIT_MIN;
+    JS_SetMemoryLimit(rt, limit);
 }
 
 static int new_runtime(void) {
-    rt = JS_NewRuntime();
+    rt = JS_NewRuntime2(&TRACKED, NULL);
     if (!rt) return -1;
-    JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
+    JS_SetMaxStackSize(rt, WASM_STACK_DEFAULT * 10 / STACK_RATIO_X10);
     return 0;
 }
 
@@ -701,7 +908,7 @@ static int new_context(void);
 static int start_context(void) {
     if (!rt) {
         if (new_runtime() < 0) return -1;
-        apply_heap_limit();
+        apply_limits();
     }
     return new_context();
 }
@@ -744,31 +951,24 @@ static void take_pristine_context(void) {
     clock_gettime(CLOCK_REALTIME, &now);
     wasmplug_seed_random(ctx, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
     JS_UpdateStackTop(rt);
-    apply_heap_limit();
+    apply_limits();
 }
 
 EXPORT("__wasmplug_preinit") int32_t wasmplug_preinit(void) {
     enter();
     int32_t rc = rt || ctx || new_runtime() < 0 || new_context() < 0;
     pristine = !rc;
+    baseline_bytes = tracked_bytes;
     in_call = 0;
     return rc;
 }
 
-/* An ES module, judging by a line that starts with an import or export statement. */
-static int looks_like_module(const char *s, size_t len) {
-    const char *end = s + len;
-    for (const char *p = s; p < end;) {
-        while (p < end && (*p == ' ' || *p == '\t')) p++;
-        size_t left = (size_t)(end - p);
-        if ((left > 6 && !memcmp(p, "export", 6) && (p[6] == ' ' || p[6] == '{' || p[6] == '\t')) ||
-            (left > 6 && !memcmp(p, "import", 6) && (p[6] == ' ' || p[6] == '{' || p[6] == '\t')))
-            return 1;
-        const char *nl = memchr(p, '\n', left);
-        if (!nl) break;
-        p = nl + 1;
-    }
-    return 0;
+/* True if a script's compile error is about import/export statements. */
+static int mentions_module_syntax(JSValueConst error) {
+    const char *text = text_of(error);
+    int found = text && (strstr(text, "import") || strstr(text, "export"));
+    if (text) JS_FreeCString(ctx, text);
+    return found;
 }
 
 /* Evaluate `source` (NUL-terminated at source[len]). kind: 'm', 's' or '?'. */
@@ -784,33 +984,53 @@ static int load_code(const char *filename, const char *source, size_t len, char 
         unload();
         return -1;
     }
-    int is_module = kind == 'm' || (kind == '?' && looks_like_module(source, len));
+    if (len >= 3 && !memcmp(source, "\xEF\xBB\xBF", 3)) {  /* a UTF-8 byte order mark */
+        source += 3;
+        len -= 3;
+    }
     JSValue global = JS_GetGlobalObject(ctx);
+    JSValue module = JS_UNDEFINED, script = JS_UNDEFINED, compiled = JS_UNDEFINED;
+    if (kind != 'm') {
+        /* CommonJS and plain scripts see `module` and `exports` */
+        module = JS_NewObject(ctx);
+        JSValue exports = JS_NewObject(ctx);
+        JS_SetPropertyStr(ctx, module, "exports", JS_DupValue(ctx, exports));
+        JS_SetPropertyStr(ctx, global, "exports", exports);
+        JS_SetPropertyStr(ctx, global, "module", JS_DupValue(ctx, module));
+        script = JS_Eval(ctx, source, len, filename, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
+    }
+    /* '?': what compiles as a script is a script (CommonJS); what only compiles
+     * as a module (import/export statements) is a module. QuickJS's parser
+     * decides, so `export` inside a comment or a string changes nothing. */
+    int is_module = kind == 'm' || (kind == '?' && JS_IsException(script));
     if (is_module) {
-        JSValue fn = JS_Eval(ctx, source, len, filename, JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
-        if (!JS_IsException(fn)) {
-            JSModuleDef *m = JS_VALUE_GET_PTR(fn);
-            JSValue r = settle(JS_EvalFunction(ctx, fn));
+        JSValue script_error = JS_IsException(script) ? JS_GetException(ctx) : JS_UNDEFINED;
+        compiled = JS_Eval(ctx, source, len, filename, JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+        if (JS_IsException(compiled) && !JS_IsUndefined(script_error) && !mentions_module_syntax(script_error)) {
+            /* neither compiles, and the script's error is not about import/export: report it */
+            JS_FreeValue(ctx, JS_GetException(ctx));
+            JS_Throw(ctx, script_error);
+        } else {
+            JS_FreeValue(ctx, script_error);
+        }
+        if (!JS_IsException(compiled)) {
+            JSModuleDef *m = JS_VALUE_GET_PTR(compiled);
+            JSValue r = settle(JS_EvalFunction(ctx, compiled));
             if (!JS_IsException(r)) {
                 JS_FreeValue(ctx, r);
                 exported = JS_GetModuleNamespace(ctx, m);
                 loaded = !JS_IsException(exported);
             }
         }
-    } else {
-        JSValue module = JS_NewObject(ctx);
-        JSValue exports = JS_NewObject(ctx);
-        JS_SetPropertyStr(ctx, module, "exports", JS_DupValue(ctx, exports));
-        JS_SetPropertyStr(ctx, global, "exports", exports);
-        JS_SetPropertyStr(ctx, global, "module", JS_DupValue(ctx, module));
-        JSValue r = settle(JS_Eval(ctx, source, len, filename, JS_EVAL_TYPE_GLOBAL));
+    } else if (!JS_IsException(script)) {
+        JSValue r = settle(JS_EvalFunction(ctx, script));
         if (!JS_IsException(r)) {
             JS_FreeValue(ctx, r);
             exported = JS_GetPropertyStr(ctx, module, "exports");
             loaded = !JS_IsException(exported);
         }
-        JS_FreeValue(ctx, module);
     }
+    JS_FreeValue(ctx, module);
     JS_FreeValue(ctx, global);
     if (!loaded) {
         report_exception();
@@ -868,7 +1088,9 @@ static int32_t run(const char *name, int argc, JSValueConst *argv, int mode) {
             rc = 1;
         }
         JS_FreeValue(ctx, text);
-    } else if (mode == RESULT_PDK && (JS_IsNumber(r) || JS_IsBool(r))) {
+    } else if (mode == RESULT_PDK && JS_IsBool(r)) {
+        rc = 0;  /* the PDK's Host.output* return true: a boolean is success */
+    } else if (mode == RESULT_PDK && JS_IsNumber(r)) {
         JS_ToInt32(ctx, &rc, r);
     } else if (JS_IsNumber(r) || JS_IsBool(r)) {
         JSValue text = JS_ToString(ctx, r);
@@ -1059,6 +1281,7 @@ __attribute__((noinline)) static void enter(void) {
     if (in_call) {
         /* The previous call trapped: abandon its JS runtime (see the top). */
         wasmplug_stack_set(stack_base);
+        release_abandoned();
         rt = NULL;
         ctx = NULL;
         loaded = 0;
