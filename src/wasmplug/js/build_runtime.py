@@ -35,6 +35,8 @@ from pathlib import Path
 
 from .recipe import (
     CFLAGS,
+    GLOBALS_HEADER,
+    GLOBALS_JS,
     LDFLAGS,
     LINKED,
     OBJECTS,
@@ -111,6 +113,15 @@ def edit_sources(src: Path) -> None:
         path.write_text(text.replace(anchor, anchor + insert), "utf-8")
 
 
+def write_globals_header(src: Path) -> None:
+    """runtime/globals.js as a C header: `static const char GLOBALS_JS[]`, NUL-terminated."""
+    data = (src / GLOBALS_JS).read_bytes() + b"\0"
+    rows = (", ".join(str(b) for b in data[i:i + 24]) for i in range(0, len(data), 24))
+    (src / GLOBALS_HEADER).write_text(
+        f"/* generated from {GLOBALS_JS} by wasmplug/js/build_runtime.py */\n"
+        "static const char GLOBALS_JS[] = {\n" + ",\n".join(rows) + "\n};\n", "ascii")
+
+
 def build(output: Path, workdir: Path | None = None) -> str:
     """Build the runtime into `output`; returns its sha256."""
     try:
@@ -125,6 +136,7 @@ def build(output: Path, workdir: Path | None = None) -> str:
         log.info("fetching %s from PyPI", QUICKJS_SDIST)
         src = fetch_sources(work)
         edit_sources(src)
+        write_globals_header(src)
         for name in OUR_SOURCES:
             (src / name).write_bytes((RUNTIME_SOURCE_DIR / name).read_bytes())
         log.info("compiling QuickJS-ng to wasm32-wasi with zig (about a minute)")

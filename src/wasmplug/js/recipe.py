@@ -12,7 +12,9 @@ QUICKJS_SDIST = "quickjs-ng==0.17.0.2"
 QUICKJS_SDIST_FILE = "quickjs_ng-0.17.0.2.tar.gz"
 QUICKJS_SDIST_SHA256 = "43d2e48272208721a7aaea8e3f02d4b9318f12ef20cc4f5421b59d9a470706ef"
 ZIGLANG_VERSION = "0.17.1"
-OUR_SOURCES = ("wasmplug_js.c", "stack.S", "quickjs_unit.c")
+OUR_SOURCES = ("wasmplug_js.c", "stack.S", "quickjs_unit.c", "globals.js")
+# runtime/globals.js becomes this C header (a byte array) before compiling.
+GLOBALS_JS, GLOBALS_HEADER = "globals.js", "globals_js.h"
 # Compiled to objects first (quickjs_unit.c includes the sdist's quickjs.c), then
 # linked with LINKED.
 OBJECTS = ("quickjs_unit.c", "libregexp.c", "libunicode.c", "dtoa.c")
@@ -20,7 +22,7 @@ LINKED = ("wasmplug_js.c", "stack.S")
 RUNTIME_SOURCE_DIR = Path(__file__).with_name("runtime")
 
 #: sha256 of the runtime these pinned inputs produce (checked by the tests; see build_runtime).
-RUNTIME_SHA256 = "580a497ecf79505c7bddd19c2d242fd3619e040d94945e76d34c984a50114877"
+RUNTIME_SHA256 = "93086aa8874aa857a85c385d2c6a7c5deebb50574d494c79e62521f378ae5a1c"
 
 # Edits to the sdist's sources before compiling (file, text, text with the edit): the
 # recursive-descent parsers (JS statements and expressions, regular expressions) get

@@ -502,6 +502,174 @@ static JSValue host_call(JSContext *c, JSValueConst t, int argc, JSValueConst *a
     return JS_NewInt64(c, (int64_t)r);
 }
 
+/* ---- crypto: random bytes and SHA digests ---- */
+
+#include <unistd.h>  /* getentropy: WASI random_get */
+
+/* __random(u8array): fill it with random bytes from the host */
+static JSValue random_fill(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    size_t offset, length, per, size;
+    JSValue buf = argc > 0 ? JS_GetTypedArrayBuffer(c, argv[0], &offset, &length, &per) : JS_EXCEPTION;
+    if (JS_IsException(buf)) return JS_EXCEPTION;
+    uint8_t *p = JS_GetArrayBuffer(c, &size, buf);
+    JS_FreeValue(c, buf);
+    if (!p) return JS_EXCEPTION;
+    for (size_t done = 0; done < length;) {
+        size_t n = length - done < 256 ? length - done : 256;
+        if (getentropy(p + offset + done, n) != 0) return JS_ThrowInternalError(c, "no randomness");
+        done += n;
+    }
+    return JS_UNDEFINED;
+}
+
+static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+static uint32_t ror32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+static uint64_t ror64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
+
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static const uint64_t K512[80] = {
+    0x428a2f98d728ae22ULL, 0x7137449123ef65cdULL, 0xb5c0fbcfec4d3b2fULL, 0xe9b5dba58189dbbcULL,
+    0x3956c25bf348b538ULL, 0x59f111f1b605d019ULL, 0x923f82a4af194f9bULL, 0xab1c5ed5da6d8118ULL,
+    0xd807aa98a3030242ULL, 0x12835b0145706fbeULL, 0x243185be4ee4b28cULL, 0x550c7dc3d5ffb4e2ULL,
+    0x72be5d74f27b896fULL, 0x80deb1fe3b1696b1ULL, 0x9bdc06a725c71235ULL, 0xc19bf174cf692694ULL,
+    0xe49b69c19ef14ad2ULL, 0xefbe4786384f25e3ULL, 0x0fc19dc68b8cd5b5ULL, 0x240ca1cc77ac9c65ULL,
+    0x2de92c6f592b0275ULL, 0x4a7484aa6ea6e483ULL, 0x5cb0a9dcbd41fbd4ULL, 0x76f988da831153b5ULL,
+    0x983e5152ee66dfabULL, 0xa831c66d2db43210ULL, 0xb00327c898fb213fULL, 0xbf597fc7beef0ee4ULL,
+    0xc6e00bf33da88fc2ULL, 0xd5a79147930aa725ULL, 0x06ca6351e003826fULL, 0x142929670a0e6e70ULL,
+    0x27b70a8546d22ffcULL, 0x2e1b21385c26c926ULL, 0x4d2c6dfc5ac42aedULL, 0x53380d139d95b3dfULL,
+    0x650a73548baf63deULL, 0x766a0abb3c77b2a8ULL, 0x81c2c92e47edaee6ULL, 0x92722c851482353bULL,
+    0xa2bfe8a14cf10364ULL, 0xa81a664bbc423001ULL, 0xc24b8b70d0f89791ULL, 0xc76c51a30654be30ULL,
+    0xd192e819d6ef5218ULL, 0xd69906245565a910ULL, 0xf40e35855771202aULL, 0x106aa07032bbd1b8ULL,
+    0x19a4c116b8d2d0c8ULL, 0x1e376c085141ab53ULL, 0x2748774cdf8eeb99ULL, 0x34b0bcb5e19b48a8ULL,
+    0x391c0cb3c5c95a63ULL, 0x4ed8aa4ae3418acbULL, 0x5b9cca4f7763e373ULL, 0x682e6ff3d6b2b8a3ULL,
+    0x748f82ee5defb2fcULL, 0x78a5636f43172f60ULL, 0x84c87814a1f0ab72ULL, 0x8cc702081a6439ecULL,
+    0x90befffa23631e28ULL, 0xa4506cebde82bde9ULL, 0xbef9a3f7b2c67915ULL, 0xc67178f2e372532bULL,
+    0xca273eceea26619cULL, 0xd186b8c721c0c207ULL, 0xeada7dd6cde0eb1eULL, 0xf57d4f7fee6ed178ULL,
+    0x06f067aa72176fbaULL, 0x0a637dc5a2c898a6ULL, 0x113f9804bef90daeULL, 0x1b710b35131c471bULL,
+    0x28db77f523047d84ULL, 0x32caab7b40c72493ULL, 0x3c9ebe0a15c9bebcULL, 0x431d67c49c100d4cULL,
+    0x4cc5d4becb3e42b6ULL, 0x597f299cfc657e2aULL, 0x5fcb6fab3ad6faecULL, 0x6c44198c4a475817ULL};
+
+static void sha1_block(uint32_t *h, const uint8_t *p) {
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 80; i++) w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (int i = 0; i < 80; i++) {
+        uint32_t f, k;
+        if (i < 20) { f = (b & c) | (~b & d); k = 0x5a827999; }
+        else if (i < 40) { f = b ^ c ^ d; k = 0x6ed9eba1; }
+        else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc; }
+        else { f = b ^ c ^ d; k = 0xca62c1d6; }
+        uint32_t t = rol32(a, 5) + f + e + k + w[i];
+        e = d; d = c; c = rol32(b, 30); b = a; a = t;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+}
+
+static void sha256_block(uint32_t *h, const uint8_t *p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = k + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+}
+
+static void sha512_block(uint64_t *h, const uint8_t *p) {
+    uint64_t w[80];
+    for (int i = 0; i < 16; i++) {
+        w[i] = 0;
+        for (int j = 0; j < 8; j++) w[i] = w[i] << 8 | p[8 * i + j];
+    }
+    for (int i = 16; i < 80; i++) {
+        uint64_t s0 = ror64(w[i - 15], 1) ^ ror64(w[i - 15], 8) ^ (w[i - 15] >> 7);
+        uint64_t s1 = ror64(w[i - 2], 19) ^ ror64(w[i - 2], 61) ^ (w[i - 2] >> 6);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint64_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 80; i++) {
+        uint64_t t1 = k + (ror64(e, 14) ^ ror64(e, 18) ^ ror64(e, 41)) + ((e & f) ^ (~e & g)) + K512[i] + w[i];
+        uint64_t t2 = (ror64(a, 28) ^ ror64(a, 34) ^ ror64(a, 39)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+}
+
+/* __digest(bits, u8array) -> ArrayBuffer: SHA-1 (bits 1), SHA-256, SHA-384, SHA-512 */
+static JSValue digest(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    int32_t bits;
+    Bytes in;
+    if (argc < 2 || JS_ToInt32(c, &bits, argv[0]) < 0 || bytes_of(c, argv[1], &in) < 0) return JS_EXCEPTION;
+    const uint8_t *p = (const uint8_t *)in.ptr;
+    size_t len = in.len;
+    int wide = bits == 384 || bits == 512;
+    size_t block = wide ? 128 : 64;
+    uint32_t h32[8];
+    uint64_t h64[8];
+    if (bits == 1) {
+        const uint32_t init[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+        memcpy(h32, init, sizeof(init));
+    } else if (bits == 256) {
+        const uint32_t init[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+        memcpy(h32, init, sizeof(init));
+    } else if (bits == 384) {
+        const uint64_t init[8] = {0xcbbb9d5dc1059ed8ULL, 0x629a292a367cd507ULL, 0x9159015a3070dd17ULL,
+                                  0x152fecd8f70e5939ULL, 0x67332667ffc00b31ULL, 0x8eb44a8768581511ULL,
+                                  0xdb0c2e0d64f98fa7ULL, 0x47b5481dbefa4fa4ULL};
+        memcpy(h64, init, sizeof(init));
+    } else if (bits == 512) {
+        const uint64_t init[8] = {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
+                                  0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
+                                  0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
+        memcpy(h64, init, sizeof(init));
+    } else {
+        bytes_free(c, &in);
+        return JS_ThrowRangeError(c, "unsupported digest");
+    }
+    size_t whole = len - len % block;
+    for (size_t i = 0; i < whole; i += block) {
+        if (bits == 1) sha1_block(h32, p + i);
+        else if (bits == 256) sha256_block(h32, p + i);
+        else sha512_block(h64, p + i);
+    }
+    uint8_t tail[256] = {0};
+    size_t rest = len - whole;
+    memcpy(tail, p + whole, rest);
+    tail[rest] = 0x80;
+    size_t tail_len = rest + 1 + (wide ? 16 : 8) <= block ? block : 2 * block;
+    uint64_t bitlen = (uint64_t)len * 8;
+    for (int i = 0; i < 8; i++) tail[tail_len - 1 - i] = (uint8_t)(bitlen >> (8 * i));
+    for (size_t i = 0; i < tail_len; i += block) {
+        if (bits == 1) sha1_block(h32, tail + i);
+        else if (bits == 256) sha256_block(h32, tail + i);
+        else sha512_block(h64, tail + i);
+    }
+    bytes_free(c, &in);
+    uint8_t out[64];
+    size_t out_len = bits == 1 ? 20 : (size_t)bits / 8;
+    for (size_t i = 0; i < out_len; i++)
+        out[i] = wide ? (uint8_t)(h64[i / 8] >> (56 - 8 * (i % 8))) : (uint8_t)(h32[i / 4] >> (24 - 8 * (i % 4)));
+    return JS_NewArrayBufferCopy(c, out, out_len);
+}
+
 /* ---- the JS side of the API ---- */
 
 static const char PRELUDE[] =
@@ -582,7 +750,11 @@ static const JSCFunctionListEntry NATIVES[] = {
     JS_CFUNC_DEF("memFree", 1, mem_free),
     JS_CFUNC_DEF("hostNames", 0, host_names),
     JS_CFUNC_DEF("hostCall", 2, host_call),
+    JS_CFUNC_DEF("random", 1, random_fill),
+    JS_CFUNC_DEF("digest", 2, digest),
 };
+
+#include "globals_js.h"  /* GLOBALS_JS: runtime/globals.js, written by build_runtime.py */
 
 /* ---- errors ---- */
 
@@ -927,6 +1099,12 @@ static int new_context(void) {
     JSValue args[2] = {global, natives};
     JSValue r = JS_Call(ctx, fn, JS_UNDEFINED, 2, args);
     JS_FreeValue(ctx, fn);
+    if (!JS_IsException(r)) {
+        JS_FreeValue(ctx, r);
+        fn = JS_Eval(ctx, GLOBALS_JS, sizeof(GLOBALS_JS) - 1, "<wasmplug-globals>", JS_EVAL_TYPE_GLOBAL);
+        r = JS_IsException(fn) ? fn : JS_Call(ctx, fn, JS_UNDEFINED, 2, args);
+        JS_FreeValue(ctx, fn);
+    }
     JS_FreeValue(ctx, global);
     JS_FreeValue(ctx, natives);
     if (JS_IsException(r)) return -1;

@@ -1,0 +1,90 @@
+// The web-platform globals the JS PDK provides: each export checks one and
+// returns what it saw as JSON (tests/js/test_js_globals.py compares).
+const bytesOf = (u8) => Array.from(u8);
+const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+
+export function encode_into() {
+  const small = new Uint8Array(3);
+  const one = new Uint8Array(1);
+  const exact = new Uint8Array(6);
+  return JSON.stringify({
+    hello: new TextEncoder().encodeInto("Hello", small), helloBytes: bytesOf(small),
+    accent: new TextEncoder().encodeInto("é", one), accentBytes: bytesOf(one),
+    mixed: new TextEncoder().encodeInto("aé😀", exact), mixedBytes: bytesOf(exact),
+  });
+}
+
+export function clock() {
+  const first = performance.now();
+  let spin = 0;
+  for (let i = 0; i < 100000; i++) spin += i;
+  const second = performance.now();
+  return JSON.stringify({ origin: performance.timeOrigin, wall: Date.now(), first, second, spin });
+}
+
+export function console_methods() {
+  console.log(new Map([["a", 1]]), new Set([2]));
+  console.assert(1 === 2, "one is not two");
+  console.count();
+  console.count();
+  console.countReset();
+  console.count();
+  console.group("outer");
+  console.info("inside");
+  console.groupEnd();
+  console.time("t");
+  console.timeLog("t");
+  console.timeEnd("t");
+  console.table([{ a: 1 }, { a: 2 }]);
+  return "logged";
+}
+
+export function clone() {
+  const original = { date: new Date(0), map: new Map([[1, { deep: [1, 2] }]]), set: new Set(["x"]),
+                     bytes: new Uint8Array([1, 2, 3]), re: /a+/g };
+  original.self = original;
+  const copy = structuredClone(original);
+  let refused = null;
+  try {
+    structuredClone({ f() {} });
+  } catch (e) {
+    refused = e.name;
+  }
+  return JSON.stringify({
+    distinct: copy !== original && copy.map !== original.map && copy.bytes !== original.bytes,
+    cyclic: copy.self === copy,
+    date: copy.date instanceof Date && copy.date.getTime() === 0,
+    deep: copy.map.get(1).deep, set: [...copy.set], bytes: bytesOf(copy.bytes), re: String(copy.re),
+    refused,
+  });
+}
+
+export function events() {
+  const target = new EventTarget();
+  const seen = [];
+  target.addEventListener("ping", (e) => seen.push(`first ${e.type}`));
+  target.addEventListener("ping", { handleEvent: (e) => seen.push(`object ${e.target === target}`) },
+                          { once: true });
+  target.dispatchEvent(new Event("ping"));
+  target.dispatchEvent(new Event("ping"));
+  const cancel = new Event("stop", { cancelable: true });
+  target.addEventListener("stop", (e) => e.preventDefault());
+  return JSON.stringify({ seen, notCancelled: target.dispatchEvent(cancel) });
+}
+
+export async function digests() {
+  const data = new TextEncoder().encode("abc");
+  const out = {};
+  for (const name of ["SHA-1", "SHA-256", "SHA-384", "SHA-512"]) {
+    out[name] = hex(await crypto.subtle.digest(name, data));
+  }
+  out.long = hex(await crypto.subtle.digest("SHA-256", new Uint8Array(1000).fill(97)));
+  return JSON.stringify(out);
+}
+
+export function randomness() {
+  const a = crypto.getRandomValues(new Uint8Array(32));
+  const b = crypto.getRandomValues(new Uint32Array(8));
+  return JSON.stringify({ a: bytesOf(a), b: Array.from(b), uuid: crypto.randomUUID(),
+                          self: self === globalThis });
+}
