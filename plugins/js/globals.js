@@ -88,3 +88,45 @@ export function randomness() {
   return JSON.stringify({ a: bytesOf(a), b: Array.from(b), uuid: crypto.randomUUID(),
                           self: self === globalThis });
 }
+
+export function urls() {
+  const u = new URL("../b/./c?x=1&y=two+words#frag", "https://User:pw@Example.COM:8443/a/d/e");
+  u.searchParams.append("z", "é&=");
+  const p = new URLSearchParams({ b: "2", a: "1" });
+  p.sort();
+  let invalid = null;
+  try {
+    new URL("not a url");
+  } catch (e) {
+    invalid = e.name;
+  }
+  return JSON.stringify({
+    href: u.href, origin: u.origin, host: u.host, pathname: u.pathname, x: u.searchParams.get("x"),
+    y: u.searchParams.get("y"), hash: u.hash, params: p.toString(), invalid,
+    plain: new URL("http://example.com").href, port: new URL("https://a.b:443/").port,
+  });
+}
+
+export function buffers() {
+  const b = Buffer.from("héllo");
+  return JSON.stringify({
+    hex: b.toString("hex"), base64: b.toString("base64"), back: Buffer.from(b.toString("base64"), "base64").toString(),
+    fromHex: Buffer.from("6869", "hex").toString(), concat: Buffer.concat([Buffer.from("a"), Buffer.from("b")]).toString(),
+    isBuffer: Buffer.isBuffer(b) && !Buffer.isBuffer(new Uint8Array(1)), length: Buffer.byteLength("héllo"),
+  });
+}
+
+export async function fetches() {
+  const url = Host.inputString();
+  const response = await fetch(`${url}/echo`, {
+    method: "POST", headers: { "X-Plugin": "fetch", "Content-Type": "text/plain" }, body: "sent body",
+  });
+  const echoed = await response.json();
+  const missing = await fetch(new Request(`${url}/status/404`));
+  return JSON.stringify({
+    status: response.status, ok: response.ok, type: response.headers.get("content-type"),
+    xtest: response.headers.get("X-Test"), method: echoed.method, body: echoed.body,
+    header: echoed.headers["x-plugin"], missing: missing.status, missingOk: missing.ok,
+    made: await Response.json({ a: 1 }).json(), used: response.bodyUsed,
+  });
+}

@@ -8,12 +8,14 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import extism
 import pytest
 
 import wasmplug
 
+from ..http_server import serve
 from .conftest import built
 
 Load = Callable[..., wasmplug.Plugin]
@@ -86,3 +88,29 @@ def test_the_official_sdk_runs_the_globals_too() -> None:
     assert json.loads(plugin.call("digests", ""))["SHA-256"] == hashlib.sha256(b"abc").hexdigest()
     assert json.loads(plugin.call("clone", ""))["cyclic"] is True
     assert len(json.loads(plugin.call("randomness", ""))["uuid"]) == 36
+
+
+def test_url_and_url_search_params(load: Load) -> None:
+    assert result(load("globals.js"), "urls") == {
+        "href": "https://User:pw@example.com:8443/a/b/c?x=1&y=two+words&z=%C3%A9%26%3D#frag",
+        "origin": "https://example.com:8443", "host": "example.com:8443", "pathname": "/a/b/c",
+        "x": "1", "y": "two words", "hash": "#frag", "params": "a=1&b=2", "invalid": "TypeError",
+        "plain": "http://example.com/", "port": ""}
+
+
+def test_buffer_subset(load: Load) -> None:
+    assert result(load("globals.js"), "buffers") == {
+        "hex": "68c3a96c6c6f", "base64": "aMOpbGxv", "back": "héllo", "fromHex": "hi", "concat": "ab",
+        "isBuffer": True, "length": 6}
+
+
+def test_fetch_over_the_hosts_http_request(load: Load, tmp_path: Path) -> None:
+    with serve(tmp_path) as url:
+        allowed = load("globals.js", allowed_hosts=["127.0.0.1"])
+        assert json.loads(allowed.call("fetches", url)) == {
+            "status": 200, "ok": True, "type": "application/json", "xtest": "yes", "method": "POST",
+            "body": "sent body", "header": "fetch", "missing": 404, "missingOk": False,
+            "made": {"a": 1}, "used": True}
+        # allowed_hosts applies to fetch as to Http.request: the host refuses the call
+        with pytest.raises(wasmplug.CallError, match="not allowed"):
+            load("globals.js").call("fetches", url)

@@ -236,4 +236,279 @@
     },
   };
   define("crypto", { getRandomValues, randomUUID, subtle });
+
+  // ---- URLSearchParams and URL (absolute and relative http(s)/file-like URLs) ----
+  const formEncode = (t) => encodeURIComponent(t).replace(/%20/g, "+").replace(/[!'()~]/g,
+    (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+  const formDecode = (t) => {
+    try { return decodeURIComponent(t.replace(/\+/g, " ")); } catch (e) { return t; }
+  };
+  class URLSearchParams {
+    #list = [];
+    #onChange = null;
+    constructor(init = "") {
+      if (typeof init === "object" && init !== null) {
+        const pairs = typeof init[Symbol.iterator] === "function" ? init : Object.entries(init);
+        for (const pair of pairs) {
+          const [k, v] = [...pair];
+          if ([...pair].length !== 2) throw new TypeError("URLSearchParams: each pair needs a name and a value");
+          this.#list.push([String(k), String(v)]);
+        }
+      } else {
+        this.#parse(String(init));
+      }
+    }
+    #parse(text) {
+      this.#list = [];
+      for (const part of text.replace(/^\?/, "").split("&")) {
+        if (!part) continue;
+        const eq = part.indexOf("=");
+        this.#list.push(eq < 0 ? [formDecode(part), ""] : [formDecode(part.slice(0, eq)), formDecode(part.slice(eq + 1))]);
+      }
+    }
+    static _bind(params, text, onChange) { params.#parse(text); params.#onChange = onChange; return params; }
+    #changed() { if (this.#onChange) this.#onChange(this.toString()); }
+    get size() { return this.#list.length; }
+    append(k, v) { this.#list.push([String(k), String(v)]); this.#changed(); }
+    delete(k, v) {
+      this.#list = this.#list.filter(([a, b]) => a !== String(k) || (v !== undefined && b !== String(v)));
+      this.#changed();
+    }
+    get(k) { const e = this.#list.find(([a]) => a === String(k)); return e ? e[1] : null; }
+    getAll(k) { return this.#list.filter(([a]) => a === String(k)).map(([, b]) => b); }
+    has(k, v) { return this.#list.some(([a, b]) => a === String(k) && (v === undefined || b === String(v))); }
+    set(k, v) {
+      const i = this.#list.findIndex(([a]) => a === String(k));
+      if (i < 0) this.#list.push([String(k), String(v)]);
+      else this.#list = this.#list.filter(([a], j) => j <= i || a !== String(k)), this.#list[i] = [String(k), String(v)];
+      this.#changed();
+    }
+    sort() { this.#list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)); this.#changed(); }
+    forEach(fn, self) { for (const [k, v] of this.#list) fn.call(self, v, k, this); }
+    *entries() { yield* this.#list.map(([k, v]) => [k, v]); }
+    *keys() { for (const [k] of this.#list) yield k; }
+    *values() { for (const [, v] of this.#list) yield v; }
+    [Symbol.iterator]() { return this.entries(); }
+    toString() { return this.#list.map(([k, v]) => formEncode(k) + "=" + formEncode(v)).join("&"); }
+    get [Symbol.toStringTag]() { return "URLSearchParams"; }
+  }
+  define("URLSearchParams", URLSearchParams);
+
+  const SPECIAL = { "http:": "80", "https:": "443", "ws:": "80", "wss:": "443", "ftp:": "21", "file:": "" };
+  const URL_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*:)(?:\/\/(?:([^:@\/?#]*)(?::([^@\/?#]*))?@)?(\[[^\]]*\]|[^:\/?#]*)(?::(\d*))?)?([^?#]*)(\?[^#]*)?(#.*)?$/;
+  const normalizePath = (path) => {
+    const out = [];
+    for (const seg of path.split("/").slice(1)) {
+      if (seg === "..") out.pop();
+      else if (seg !== ".") out.push(seg);
+    }
+    const last = path.split("/").pop();
+    return "/" + out.join("/") + (last === "." || last === ".." ? "/" : "");
+  };
+  const encodePath = (p) => p.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@\/%]/g, (c) => encodeURIComponent(c));
+  const encodeQuery = (q) => q.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@\/?%]/g, (c) => encodeURIComponent(c));
+  class URL {
+    #p;
+    #params;
+    constructor(url, base) {
+      let text = String(url).trim();
+      if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(text)) {
+        if (base === undefined) throw new TypeError(`Invalid URL: ${text}`);
+        const b = new URL(base);
+        const auth = b.username || b.password ? `${b.username}${b.password ? ":" + b.password : ""}@` : "";
+        const root = `${b.protocol}//${auth}${b.host}`;
+        if (text.startsWith("//")) text = b.protocol + text;
+        else if (text.startsWith("/")) text = `${root}${text}`;
+        else if (text.startsWith("?")) text = `${root}${b.pathname}${text}`;
+        else if (text.startsWith("#")) text = `${root}${b.pathname}${b.search}${text}`;
+        else if (text === "") text = `${root}${b.pathname}${b.search}`;
+        else text = `${root}${b.pathname.replace(/[^/]*$/, "")}${text}`;
+      }
+      const m = URL_RE.exec(text.replace(/\\/g, "/"));
+      if (!m) throw new TypeError(`Invalid URL: ${text}`);
+      const protocol = m[1].toLowerCase();
+      const special = protocol in SPECIAL;
+      if (special && protocol !== "file:" && !m[4]) throw new TypeError(`Invalid URL: ${text}`);
+      const port = m[5] && m[5] !== SPECIAL[protocol] ? String(Number(m[5])) : "";
+      if (port && Number(port) > 65535) throw new TypeError(`Invalid URL: ${text}`);
+      let pathname = m[6] || "";
+      if (special || m[4] !== undefined) pathname = normalizePath(pathname.startsWith("/") ? pathname : "/" + pathname);
+      this.#p = {
+        protocol, username: m[2] || "", password: m[3] || "", hostname: (m[4] || "").toLowerCase(), port,
+        pathname: encodePath(pathname), search: m[7] && m[7] !== "?" ? encodeQuery(m[7]) : "",
+        hash: m[8] && m[8] !== "#" ? m[8] : "", hasAuthority: m[4] !== undefined,
+      };
+      this.#params = URLSearchParams._bind(new URLSearchParams(), this.#p.search,
+                                           (q) => { this.#p.search = q ? "?" + q : ""; });
+    }
+    static canParse(url, base) { try { new URL(url, base); return true; } catch (e) { return false; } }
+    get protocol() { return this.#p.protocol; }
+    get username() { return this.#p.username; }
+    get password() { return this.#p.password; }
+    get hostname() { return this.#p.hostname; }
+    get port() { return this.#p.port; }
+    get host() { return this.#p.hostname + (this.#p.port ? ":" + this.#p.port : ""); }
+    get origin() { return this.#p.protocol in SPECIAL && this.#p.protocol !== "file:" ? `${this.#p.protocol}//${this.host}` : "null"; }
+    get pathname() { return this.#p.pathname; }
+    set pathname(v) { this.#p.pathname = encodePath(normalizePath("/" + String(v).replace(/^\//, ""))); }
+    get search() { return this.#p.search; }
+    set search(v) {
+      const q = String(v).replace(/^\?/, "");
+      this.#p.search = q ? "?" + encodeQuery(q) : "";
+      URLSearchParams._bind(this.#params, this.#p.search, (t) => { this.#p.search = t ? "?" + t : ""; });
+    }
+    get searchParams() { return this.#params; }
+    get hash() { return this.#p.hash; }
+    set hash(v) { const h = String(v).replace(/^#/, ""); this.#p.hash = h ? "#" + h : ""; }
+    get href() {
+      const p = this.#p;
+      const auth = p.username || p.password ? `${p.username}${p.password ? ":" + p.password : ""}@` : "";
+      return `${p.protocol}${p.hasAuthority ? "//" + auth + this.host : ""}${p.pathname}${p.search}${p.hash}`;
+    }
+    toString() { return this.href; }
+    toJSON() { return this.href; }
+    get [Symbol.toStringTag]() { return "URL"; }
+  }
+  define("URL", URL);
+
+  // ---- fetch, Headers, Request, Response: over the host's http_request (allowed_hosts applies) ----
+  class Headers {
+    #map = new Map();
+    constructor(init = undefined) {
+      if (init instanceof Headers) for (const [k, v] of init) this.append(k, v);
+      else if (init && typeof init[Symbol.iterator] === "function") for (const [k, v] of init) this.append(k, v);
+      else if (init && typeof init === "object") for (const [k, v] of Object.entries(init)) this.append(k, v);
+    }
+    append(k, v) {
+      const key = String(k).toLowerCase();
+      const old = this.#map.get(key);
+      this.#map.set(key, old === undefined ? String(v) : `${old}, ${v}`);
+    }
+    set(k, v) { this.#map.set(String(k).toLowerCase(), String(v)); }
+    get(k) { const v = this.#map.get(String(k).toLowerCase()); return v === undefined ? null : v; }
+    has(k) { return this.#map.has(String(k).toLowerCase()); }
+    delete(k) { this.#map.delete(String(k).toLowerCase()); }
+    forEach(fn, self) { for (const [k, v] of this) fn.call(self, v, k, this); }
+    *entries() { yield* [...this.#map].sort(([a], [b]) => (a < b ? -1 : 1)); }
+    *keys() { for (const [k] of this.entries()) yield k; }
+    *values() { for (const [, v] of this.entries()) yield v; }
+    [Symbol.iterator]() { return this.entries(); }
+  }
+  const bodyText = (body) => {
+    if (body === undefined || body === null) return null;
+    if (typeof body === "string") return body;
+    if (body instanceof URLSearchParams) return body.toString();
+    if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return new TextDecoder().decode(body);
+    return String(body);
+  };
+  class Body {
+    #text;
+    constructor(body) { this.#text = bodyText(body); this.bodyUsed = false; }
+    #take() {
+      if (this.bodyUsed) return Promise.reject(new TypeError("the body was already read"));
+      this.bodyUsed = true;
+      return Promise.resolve(this.#text === null ? "" : this.#text);
+    }
+    text() { return this.#take(); }
+    json() { return this.#take().then((t) => JSON.parse(t)); }
+    arrayBuffer() { return this.#take().then((t) => new TextEncoder().encode(t).buffer); }
+    bytes() { return this.#take().then((t) => new TextEncoder().encode(t)); }
+    get _text() { return this.#text; }
+  }
+  class Request extends Body {
+    constructor(input, init = {}) {
+      const from = input instanceof Request ? input : null;
+      super(init.body !== undefined ? init.body : from ? from._text : null);
+      this.url = from ? from.url : new URL(String(input)).href;
+      this.method = String(init.method || (from ? from.method : "GET")).toUpperCase();
+      this.headers = new Headers(init.headers || (from ? from.headers : undefined));
+    }
+    clone() { return new Request(this); }
+  }
+  class Response extends Body {
+    constructor(body = null, init = {}) {
+      super(body);
+      this.status = init.status === undefined ? 200 : init.status;
+      this.statusText = init.statusText || "";
+      this.headers = new Headers(init.headers);
+      this.url = init.url || "";
+      this.type = "default";
+      this.redirected = false;
+    }
+    get ok() { return this.status >= 200 && this.status < 300; }
+    clone() { return new Response(this._text, this); }
+    static json(data, init = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+      return new Response(JSON.stringify(data), { ...init, headers });
+    }
+    static error() { return new Response(null, { status: 0 }); }
+  }
+  define("Headers", Headers);
+  define("Request", Request);
+  define("Response", Response);
+  define("fetch", (input, init = {}) => {
+    try {
+      const request = new Request(input, init);
+      const headers = {};
+      for (const [k, v] of request.headers) headers[k] = v;
+      const r = g.Http.request({ url: request.url, method: request.method, headers }, request._text);
+      return Promise.resolve(new Response(r.body, { status: r.status, headers: r.headers, url: request.url }));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  });
+
+  // ---- Buffer: the subset of Node's the PDK ships ----
+  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  class Buffer extends Uint8Array {
+    static from(value, encodingOrOffset, length) {
+      if (typeof value === "string") {
+        const enc = String(encodingOrOffset || "utf8").toLowerCase();
+        if (enc === "hex") {
+          const out = Buffer.alloc(Math.floor(value.length / 2));
+          for (let i = 0; i < out.length; i++) out[i] = parseInt(value.substr(2 * i, 2), 16);
+          return out;
+        }
+        if (enc === "base64" || enc === "base64url") {
+          const clean = value.replace(/-/g, "+").replace(/_/g, "/");
+          return new Buffer(g.Host.base64ToArrayBuffer(clean));
+        }
+        if (enc === "latin1" || enc === "binary" || enc === "ascii") {
+          return Buffer.of(...Array.from(value, (c) => c.charCodeAt(0) & 255));
+        }
+        if (enc !== "utf8" && enc !== "utf-8") throw new TypeError(`Buffer.from: unknown encoding ${enc}`);
+        return new Buffer(n.utf8Encode(value));
+      }
+      if (value instanceof ArrayBuffer) return new Buffer(value, encodingOrOffset || 0, length);
+      if (ArrayBuffer.isView(value)) return new Buffer(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+      if (Array.isArray(value) || (value && typeof value.length === "number")) return new Buffer(Uint8Array.from(value).buffer);
+      throw new TypeError("Buffer.from: expected a string, an array, an ArrayBuffer or a view");
+    }
+    static alloc(size, fill = 0) { return new Buffer(size).fill(typeof fill === "string" ? fill.charCodeAt(0) : fill); }
+    static allocUnsafe(size) { return new Buffer(size); }
+    static isBuffer(x) { return x instanceof Buffer; }
+    static byteLength(s, enc) { return typeof s === "string" ? Buffer.from(s, enc).length : s.byteLength; }
+    static concat(list, total) {
+      const size = total === undefined ? list.reduce((a, b) => a + b.length, 0) : total;
+      const out = Buffer.alloc(size);
+      let at = 0;
+      for (const b of list) { if (at >= size) break; out.set(b.subarray(0, size - at), at); at += b.length; }
+      return out;
+    }
+    toString(encoding = "utf8", start = 0, end = this.length) {
+      const part = this.subarray(start, end);
+      const enc = String(encoding).toLowerCase();
+      if (enc === "hex") return Array.from(part, (b) => b.toString(16).padStart(2, "0")).join("");
+      if (enc === "base64") return g.Host.arrayBufferToBase64(part.slice().buffer);
+      if (enc === "base64url") return g.Host.arrayBufferToBase64(part.slice().buffer).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+      if (enc === "latin1" || enc === "binary" || enc === "ascii") return String.fromCharCode(...part);
+      return new TextDecoder().decode(part);
+    }
+    toJSON() { return { type: "Buffer", data: Array.from(this) }; }
+    equals(other) { return this.length === other.length && this.every((b, i) => b === other[i]); }
+    write(string, offset = 0) { const b = Buffer.from(string); this.set(b.subarray(0, this.length - offset), offset); return Math.min(b.length, this.length - offset); }
+    slice(start, end) { return this.subarray(start, end); }
+  }
+  define("Buffer", Buffer);
 })
