@@ -136,9 +136,9 @@ def build(output: Path, workdir: Path | None = None) -> str:
         log.info("fetching %s from PyPI", QUICKJS_SDIST)
         src = fetch_sources(work)
         edit_sources(src)
-        write_globals_header(src)
         for name in OUR_SOURCES:
             (src / name).write_bytes((RUNTIME_SOURCE_DIR / name).read_bytes())
+        write_globals_header(src)
         log.info("compiling QuickJS-ng to wasm32-wasi with zig (about a minute)")
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
             jobs = [pool.submit(_zig, [*CFLAGS, "-c", name, "-o", name[:-2] + ".o"], src)
