@@ -68,6 +68,8 @@ def test_no_allowed_hosts_no_network(load: Load, tmp_path: Path) -> None:
 def test_no_way_out_of_the_sandbox(load: Load) -> None:
     found = json.loads(load("hostile/escape.js").call("probe", ""))
     assert found.pop("eval") == "function"  # eval is JS, and stays inside the sandbox
+    # fetch is the JS PDK's, over the host's http_request: allowed_hosts applies (test_js_globals)
+    assert found.pop("fetch") == "function"
     assert set(found.values()) == {"undefined"}
 
 

@@ -52,7 +52,17 @@ def exports_of(source: str | bytes, *, filename: str = "plugin.js", kind: str = 
             listing: bytes = plugin.call("__wasmplug_load", load_request(source, filename, kind))
         except wasmplug.CallError as exc:
             raise from_call_error(exc, filename) from None
-    return [name for name in listing.decode().split("\n") if name]
+    return listing_names(listing)[0]
+
+
+TOP_LEVEL = "\x01"  # in __wasmplug_load's listing: the exports come before it, top-level functions after
+
+
+def listing_names(listing: bytes) -> tuple[list[str], list[str]]:
+    """(exported functions, functions defined at the top level) of a __wasmplug_load listing."""
+    lines = listing.decode().split("\n")
+    cut = lines.index(TOP_LEVEL) if TOP_LEVEL in lines else len(lines)
+    return [n for n in lines[:cut] if n], [n for n in lines[cut + 1:] if n]
 
 
 def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",

@@ -31,3 +31,9 @@ volatile char *volatile wasmplug_stack_sink;
 void wasmplug_seed_random(JSContext *c, uint64_t seed) {
     c->random_state = seed ? seed : 1;
 }
+
+/* The object holding the global let/const bindings (the Sandbox picks its entry
+ * among the functions the code defines at the top level, these included). */
+JSValue wasmplug_global_lexicals(JSContext *c) {
+    return js_dup(c->global_var_obj);
+}

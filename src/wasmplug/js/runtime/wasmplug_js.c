@@ -98,6 +98,8 @@ static int output_written;        /* Host.output* called during this call */
 static int in_call;               /* set while an entry point runs */
 static int32_t stack_base;        /* the C stack pointer when the host calls in */
 static int pristine;              /* ctx was made by __wasmplug_preinit and never used */
+static int record_globals;        /* load_code: note the global names before evaluating */
+static JSValue globals_before;    /* ... here (an object used as a set), for load_input */
 
 int32_t wasmplug_stack_get(void);  /* stack.S */
 void wasmplug_stack_set(int32_t sp);
@@ -1167,6 +1169,19 @@ static int load_code(const char *filename, const char *source, size_t len, char 
         len -= 3;
     }
     JSValue global = JS_GetGlobalObject(ctx);
+    globals_before = JS_UNDEFINED;
+    if (record_globals) {
+        JSPropertyEnum *props;
+        uint32_t count;
+        globals_before = JS_NewObject(ctx);
+        if (JS_GetOwnPropertyNames(ctx, &props, &count, global, JS_GPN_STRING_MASK) == 0) {
+            for (uint32_t i = 0; i < count; i++)
+                JS_SetProperty(ctx, globals_before, props[i].atom, JS_TRUE);
+            JS_FreePropertyEnum(ctx, props, count);
+        }
+        JS_SetPropertyStr(ctx, globals_before, "module", JS_TRUE);  /* ours, not the code's */
+        JS_SetPropertyStr(ctx, globals_before, "exports", JS_TRUE);
+    }
     JSValue module = JS_UNDEFINED, script = JS_UNDEFINED, compiled = JS_UNDEFINED;
     if (kind != 'm') {
         /* CommonJS and plain scripts see `module` and `exports` */
@@ -1212,6 +1227,8 @@ static int load_code(const char *filename, const char *source, size_t len, char 
     JS_FreeValue(ctx, global);
     if (!loaded) {
         report_exception();
+        JS_FreeValue(ctx, globals_before);
+        globals_before = JS_UNDEFINED;
         unload();
         return -1;
     }
@@ -1219,16 +1236,26 @@ static int load_code(const char *filename, const char *source, size_t len, char 
 }
 
 /* The function `name` defines: an export, else a global. */
+JSValue wasmplug_global_lexicals(JSContext *c);  /* quickjs_unit.c */
+
 static JSValue find_function(const char *name) {
     JSValue f = JS_UNDEFINED;
+    if (JS_IsFunction(ctx, exported) && !strcmp(name, "default")) return JS_DupValue(ctx, exported);
     if (JS_IsObject(exported)) f = JS_GetPropertyStr(ctx, exported, name);
     if (JS_IsException(f)) return f;
-    if (!JS_IsFunction(ctx, f)) {
+    if (!JS_IsFunction(ctx, f)) {  /* a global function, var, let or const */
         JS_FreeValue(ctx, f);
         JSValue global = JS_GetGlobalObject(ctx);
         f = JS_GetPropertyStr(ctx, global, name);
         JS_FreeValue(ctx, global);
         if (JS_IsException(f)) return f;
+        if (!JS_IsFunction(ctx, f)) {
+            JS_FreeValue(ctx, f);
+            JSValue lexicals = wasmplug_global_lexicals(ctx);
+            f = JS_GetPropertyStr(ctx, lexicals, name);
+            JS_FreeValue(ctx, lexicals);
+            if (JS_IsException(f)) return f;
+        }
     }
     if (!JS_IsFunction(ctx, f)) {
         JS_FreeValue(ctx, f);
@@ -1372,6 +1399,26 @@ __attribute__((noinline)) static int32_t call_index(int32_t index) {
 
 /* ---- the sandbox's entry points ---- */
 
+/* Append to `names` the own enumerable function-valued properties of `obj`
+ * that `skip` (an object used as a set, or undefined) does not have. */
+static uint32_t function_names(JSValueConst obj, JSValueConst skip, JSValue names, uint32_t k) {
+    JSPropertyEnum *props;
+    uint32_t count;
+    if (!JS_IsObject(obj) ||
+        JS_GetOwnPropertyNames(ctx, &props, &count, obj, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        return k;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (JS_IsObject(skip) && JS_HasProperty(ctx, skip, props[i].atom) > 0) continue;
+        JSValue v = JS_GetProperty(ctx, obj, props[i].atom);
+        if (JS_IsFunction(ctx, v)) JS_SetPropertyUint32(ctx, names, k++, JS_AtomToString(ctx, props[i].atom));
+        JS_FreeValue(ctx, v);
+    }
+    JS_FreePropertyEnum(ctx, props, count);
+    return k;
+}
+
 __attribute__((noinline)) static int32_t load_input(void) {
     size_t len;
     char *input = input_copy(&len);
@@ -1380,27 +1427,32 @@ __attribute__((noinline)) static int32_t load_input(void) {
         return 1;
     }
     size_t name_len = len ? strlen(input + 1) : 0;
+    record_globals = 1;
     int r = len && name_len + 1 < len
                 ? load_code(input + 1, input + 2 + name_len, len - 2 - name_len, input[0])
                 : (set_error_str("__wasmplug_load: the input must be kind, file name, NUL, source"), -1);
+    record_globals = 0;
     free(input);
     if (r < 0) return 1;
-    /* output: the exported function names, one per line */
-    JSPropertyEnum *props;
-    uint32_t count;
-    if (!JS_IsObject(exported) ||
-        JS_GetOwnPropertyNames(ctx, &props, &count, exported, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) {
-        JS_FreeValue(ctx, JS_GetException(ctx));
-        return 0;
-    }
+    /* output: the exported function names, one per line ("default" if the
+     * export is itself a function); then a line "\1" and the functions the code
+     * defined at the top level (new global properties, global let/const) */
     JSValue names = JS_NewArray(ctx);
     uint32_t k = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        JSValue v = JS_GetProperty(ctx, exported, props[i].atom);
-        if (JS_IsFunction(ctx, v)) JS_SetPropertyUint32(ctx, names, k++, JS_AtomToString(ctx, props[i].atom));
-        JS_FreeValue(ctx, v);
+    if (JS_IsFunction(ctx, exported)) {
+        JS_SetPropertyUint32(ctx, names, k++, JS_NewString(ctx, "default"));
+    } else {
+        k = function_names(exported, JS_UNDEFINED, names, k);
     }
-    JS_FreePropertyEnum(ctx, props, count);
+    JS_SetPropertyUint32(ctx, names, k++, JS_NewString(ctx, "\x01"));
+    JSValue global = JS_GetGlobalObject(ctx);
+    k = function_names(global, globals_before, names, k);
+    JS_FreeValue(ctx, global);
+    JS_FreeValue(ctx, globals_before);
+    globals_before = JS_UNDEFINED;
+    JSValue lexicals = wasmplug_global_lexicals(ctx);
+    k = function_names(lexicals, JS_UNDEFINED, names, k);
+    JS_FreeValue(ctx, lexicals);
     JSValue sep = JS_NewString(ctx, "\n");
     JSValue join = JS_GetPropertyStr(ctx, names, "join");
     JSValue joined = JS_Call(ctx, join, names, 1, (JSValueConst *)&sep);
