@@ -10,13 +10,16 @@ plug-in stays usable: the trapped call's heap is given back to malloc.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import extism
 import pytest
 
 import wasmplug
-from wasmplug.js import with_heap_limit
+from wasmplug.js import is_js_plugin, with_heap_limit
 
 from .conftest import built
 
@@ -72,3 +75,16 @@ def test_under_the_official_sdk_the_plugin_is_not_bricked_by_a_hog() -> None:
         plugin.call("hog", "")
     assert json.loads(plugin.call("hog_caught", ""))["error"] == "InternalError: out of memory"
     assert calls(plugin.call) == 4
+
+
+def test_wasmplug_call_tells_a_built_plugin_its_budget(tmp_path: Path) -> None:
+    """`wasmplug call x.wasm --memory-max N` on a built JS plug-in: the first hog is a JS error,
+    and WASI is on without --wasi; other plug-ins are not marked as JS."""
+    wasm = tmp_path / "budget.wasm"
+    wasm.write_bytes(built("hostile/memory_budget.js"))
+    assert is_js_plugin(wasm.read_bytes())
+    assert not is_js_plugin((Path(__file__).parents[2] / "plugins/assemblyscript/echo.wasm").read_bytes())
+    done = subprocess.run([sys.executable, "-m", "wasmplug", "call", str(wasm), "hog", "--memory-max",
+                           str(PAGES)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert "InternalError: out of memory" in done.stderr and "oom" not in done.stderr

@@ -241,7 +241,27 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
     for sid in (SECTION_DATACOUNT, SECTION_DATA):
         if sid not in by_id:
             _insert(out, _Section(sid, replaced[sid]))
+    out.append(_Section(0, encode_name(MARK_SECTION) + b"1"))
     return _assemble(out)
+
+
+MARK_SECTION = "wasmplug.js"  # a custom section marking a built JS plug-in
+
+
+def is_js_plugin(wasm: bytes) -> bool:
+    """True if `wasm` is a plug-in `wasmplug js build` made (it carries the mark section)."""
+    try:
+        sections = _sections(wasm)
+    except (EmbedError, IndexError, ValueError):
+        return False
+    for section in sections:
+        if section.id == 0:
+            try:
+                if Reader(section.payload).text() == MARK_SECTION:
+                    return True
+            except (IndexError, ValueError, UnicodeDecodeError):
+                continue
+    return False
 
 
 def _insert(sections: list[_Section], new: _Section) -> None:
