@@ -130,3 +130,54 @@ export async function fetches() {
     made: await Response.json({ a: 1 }).json(), used: response.bodyUsed,
   });
 }
+
+export function compat() {
+  const order = ["a"];
+  queueMicrotask(() => order.push("b"));
+  order.push("c");
+  let atobError = null;
+  try {
+    atob("!");
+  } catch (e) {
+    atobError = [e instanceof DOMException, e.name, e.code];
+  }
+  let btoaError = null;
+  try {
+    btoa("\u0100");
+  } catch (e) {
+    btoaError = e.name;
+  }
+  const latin1 = String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i));
+  return JSON.stringify({
+    order: order.join(""), b64: btoa("Hi there!"), back: atob("SGkgdGhlcmUh"), latin1: atob(btoa(latin1)) === latin1,
+    atobError, btoaError, notFound: new DOMException("m", "NotFoundError").code,
+  });
+}
+
+export function buffer_more() {
+  const b = Buffer.alloc(16);
+  b.writeUInt16BE(0xbeef, 0);
+  b.writeInt32LE(-7, 2);
+  b.writeDoubleBE(2.5, 6);
+  b.writeUInt8(200, 14);
+  const hay = Buffer.from("one two one");
+  const target = Buffer.alloc(7, ".");
+  Buffer.from("abc").copy(target, 2);
+  return JSON.stringify({
+    ints: [b.readUInt16BE(0), b.readInt32LE(2), b.readDoubleBE(6), b.readUInt8(14), b.readUint16BE(0)],
+    find: [hay.indexOf("one"), hay.indexOf("one", 1), hay.indexOf(0x74), hay.includes("two"), hay.includes("six")],
+    compare: [Buffer.compare(Buffer.from("a"), Buffer.from("b")), Buffer.from("b").compare(Buffer.from("a")),
+              Buffer.from("x").compare(Buffer.from("x"))],
+    copied: target.toString(), filled: Buffer.alloc(5).fill("xy").toString(),
+    json: Buffer.from(Buffer.from([1, 2]).toJSON()).equals(Buffer.from([1, 2])),
+    encodings: [Buffer.isEncoding("base64url"), Buffer.isEncoding("klingon")],
+  });
+}
+
+export function console_warnings() {
+  console.countReset("never");
+  console.time("twice");
+  console.time("twice");
+  console.timeEnd("nothing");
+  return "warned";
+}

@@ -114,3 +114,29 @@ def test_fetch_over_the_hosts_http_request(load: Load, tmp_path: Path) -> None:
         # allowed_hosts applies to fetch as to Http.request: the host refuses the call
         with pytest.raises(wasmplug.CallError, match="not allowed"):
             load("globals.js").call("fetches", url)
+
+
+def test_atob_btoa_dom_exception_and_the_pdks_synchronous_queue_microtask(load: Load) -> None:
+    assert result(load("globals.js"), "compat") == {
+        "order": "abc",  # the JS PDK runs a queued microtask at once
+        "b64": "SGkgdGhlcmUh", "back": "Hi there!", "latin1": True,
+        "atobError": [True, "InvalidCharacterError", 5], "btoaError": "InvalidCharacterError",
+        "notFound": 8}
+
+
+def test_buffer_numbers_search_compare_copy(load: Load) -> None:
+    assert result(load("globals.js"), "buffer_more") == {
+        "ints": [0xBEEF, -7, 2.5, 200, 0xBEEF], "find": [0, 8, 4, True, False], "compare": [-1, 1, 0],
+        "copied": "..abc..", "filled": "xyxyx", "json": True, "encodings": [True, False]}
+
+
+def test_console_warns_about_unknown_counters_and_timers(load: Load,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    plugin = load("globals.js")
+    with caplog.at_level(logging.DEBUG, logger="wasmplug.plugin"):
+        plugin.call("console_methods", "")  # resets a counter that exists: no warning
+        assert plugin.call("console_warnings", "") == b"warned"
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "wasmplug.plugin" and r.levelno == logging.WARNING]
+    assert warnings == ["Count for 'never' does not exist", "Timer 'twice' already exists",
+                        "Timer 'nothing' does not exist"]

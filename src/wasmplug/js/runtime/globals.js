@@ -79,8 +79,13 @@
   Object.assign(console, {
     assert(ok, ...args) { if (!ok) write(4, ["Assertion failed" + (args.length ? ":" : ""), ...args]); },
     count(label = "default") { const c = (counts.get(label) || 0) + 1; counts.set(label, c); write(2, [`${label}: ${c}`]); },
-    countReset(label = "default") { counts.delete(label); },
-    time(label = "default") { timers.set(label, g.performance.now()); },
+    countReset(label = "default") {
+      if (!counts.delete(label)) write(3, [`Count for '${label}' does not exist`]);
+    },
+    time(label = "default") {
+      if (timers.has(label)) return write(3, [`Timer '${label}' already exists`]);
+      timers.set(label, g.performance.now());
+    },
     timeLog(label = "default", ...args) {
       if (!timers.has(label)) return write(3, [`Timer '${label}' does not exist`]);
       write(2, [`${label}: ${(g.performance.now() - timers.get(label)).toFixed(3)}ms`, ...args]);
@@ -98,8 +103,16 @@
   });
 
   // ---- structuredClone ----
+  const DOM_CODES = {
+    IndexSizeError: 1, HierarchyRequestError: 3, WrongDocumentError: 4, InvalidCharacterError: 5,
+    NoModificationAllowedError: 7, NotFoundError: 8, NotSupportedError: 9, InvalidStateError: 11,
+    SyntaxError: 12, InvalidModificationError: 13, NamespaceError: 14, InvalidAccessError: 15,
+    TypeMismatchError: 17, SecurityError: 18, NetworkError: 19, AbortError: 20, URLMismatchError: 21,
+    QuotaExceededError: 22, TimeoutError: 23, InvalidNodeTypeError: 24, DataCloneError: 25,
+  };
   class DOMException extends Error {
-    constructor(message = "", name = "Error") { super(message); this.name = name; }
+    constructor(message = "", name = "Error") { super(message); this.name = String(name); }
+    get code() { return DOM_CODES[this.name] || 0; }
   }
   define("DOMException", DOMException);
   const clone = (v, memo) => {
@@ -511,4 +524,94 @@
     slice(start, end) { return this.subarray(start, end); }
   }
   define("Buffer", Buffer);
+
+  // ---- atob / btoa (Latin-1 strings <-> base64) ----
+  define("btoa", (data) => {
+    const text = String(data);
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 255) throw new DOMException("btoa: the string has characters outside Latin-1", "InvalidCharacterError");
+      bytes[i] = c;
+    }
+    return g.Host.arrayBufferToBase64(bytes.buffer);
+  });
+  define("atob", (data) => {
+    let text = String(data).replace(/[\t\n\f\r ]/g, "");
+    if (text.length % 4 === 0) text = text.replace(/==?$/, "");
+    if (text.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(text)) {
+      throw new DOMException("atob: the string is not valid base64", "InvalidCharacterError");
+    }
+    return String.fromCharCode(...new Uint8Array(g.Host.base64ToArrayBuffer(text)));
+  });
+
+  // ---- queueMicrotask: as in the JS PDK, the callback runs at once ----
+  define("queueMicrotask", (callback) => {
+    if (typeof callback !== "function") throw new TypeError("queueMicrotask: the callback must be a function");
+    callback();
+  });
+
+  // ---- more of Node's Buffer ----
+  const ENCODINGS = ["utf8", "utf-8", "hex", "base64", "base64url", "latin1", "binary", "ascii"];
+  const needle = (value) => (typeof value === "number" ? Uint8Array.of(value & 255)
+    : typeof value === "string" ? Buffer.from(value) : value);
+  Object.assign(Buffer, {
+    isEncoding(enc) { return typeof enc === "string" && ENCODINGS.includes(enc.toLowerCase()); },
+    compare(a, b) { return a.compare(b); },
+  });
+  const fromBase = Buffer.from;
+  Buffer.from = function (value, encodingOrOffset, length) {
+    if (value && value.type === "Buffer" && Array.isArray(value.data)) return fromBase.call(Buffer, value.data);
+    return fromBase.call(Buffer, value, encodingOrOffset, length);
+  };
+  const views = new WeakMap();
+  const view = (b) => {
+    let v = views.get(b);
+    if (v === undefined) views.set(b, v = new DataView(b.buffer, b.byteOffset, b.byteLength));
+    return v;
+  };
+  Object.assign(Buffer.prototype, {
+    compare(other) {
+      const n1 = Math.min(this.length, other.length);
+      for (let i = 0; i < n1; i++) if (this[i] !== other[i]) return this[i] < other[i] ? -1 : 1;
+      return this.length === other.length ? 0 : this.length < other.length ? -1 : 1;
+    },
+    copy(target, targetStart = 0, sourceStart = 0, sourceEnd = this.length) {
+      const part = this.subarray(sourceStart, Math.min(sourceEnd, sourceStart + target.length - targetStart));
+      target.set(part, targetStart);
+      return part.length;
+    },
+    indexOf(value, from = 0) {
+      const n1 = needle(value);
+      for (let i = Math.max(0, from < 0 ? this.length + from : from); i + n1.length <= this.length; i++) {
+        let j = 0;
+        while (j < n1.length && this[i + j] === n1[j]) j++;
+        if (j === n1.length) return i;
+      }
+      return -1;
+    },
+    includes(value, from = 0) { return this.indexOf(value, from) !== -1; },
+    fill(value, start = 0, end = this.length) {
+      const pattern = needle(value);
+      if (pattern.length === 0) return this;
+      for (let i = start, j = 0; i < end; i++, j = (j + 1) % pattern.length) this[i] = pattern[j];
+      return this;
+    },
+  });
+  const numbers = [["UInt8", "Uint8", 1], ["Int8", "Int8", 1], ["UInt16", "Uint16", 2], ["Int16", "Int16", 2],
+                   ["UInt32", "Uint32", 4], ["Int32", "Int32", 4], ["Float", "Float32", 4],
+                   ["Double", "Float64", 8], ["BigUInt64", "BigUint64", 8], ["BigInt64", "BigInt64", 8]];
+  for (const [name, dv, size] of numbers) {
+    for (const [suffix, little] of size === 1 ? [["", false]] : [["LE", true], ["BE", false]]) {
+      Buffer.prototype[`read${name}${suffix}`] = function (offset = 0) { return view(this)[`get${dv}`](offset, little); };
+      Buffer.prototype[`write${name}${suffix}`] = function (value, offset = 0) {
+        view(this)[`set${dv}`](offset, value, little);
+        return offset + size;
+      };
+      if (name.startsWith("UInt")) {
+        Buffer.prototype[`readUint${name.slice(4)}${suffix}`] = Buffer.prototype[`read${name}${suffix}`];
+        Buffer.prototype[`writeUint${name.slice(4)}${suffix}`] = Buffer.prototype[`write${name}${suffix}`];
+      }
+    }
+  }
 })
