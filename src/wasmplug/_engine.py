@@ -34,6 +34,8 @@ def extism_version() -> str:
     """The runtime's version: wasmplug's, with the wasmtime it runs on."""
     return f"wasmplug {_versions.wasmplug_version()} (wasmtime {WASMTIME_VERSION})"
 _MAX_WAIT_S = 3600.0
+#: Bytes of native stack one Wasm call may use (wasmtime's default: 512 KiB).
+MAX_WASM_STACK = 1536 * 1024
 log = logging.getLogger("wasmplug")
 
 
@@ -44,7 +46,8 @@ class EngineSettings:
     fuel: bool = False
 
     def fingerprint(self) -> str:
-        return f"wasmtime={WASMTIME_VERSION};epoch=1;fuel={int(self.fuel)};v=1"
+        return (f"wasmtime={WASMTIME_VERSION};epoch=1;fuel={int(self.fuel)};"
+                f"stack={MAX_WASM_STACK};v=1")
 
     def config(self) -> wasmtime.Config:
         config = wasmtime.Config()
@@ -56,6 +59,9 @@ class EngineSettings:
         config.wasm_tail_call = True
         config.wasm_function_references = True
         config.wasm_gc = True
+        # Room for sensible recursion in guests (the JS runtime parses JSON 3,000
+        # deep); below wasmtime's 2 MiB async stack, far below a thread's 8 MiB.
+        config.max_wasm_stack = MAX_WASM_STACK
         return config
 
 

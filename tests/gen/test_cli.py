@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from ..chat_server import Reply, chat_server
 from .answers import INVALID_JS, VOWELS, VOWELS_CODE, VOWELS_FENCED, VOWELS_WRONG
 
 
-def gen(*args: str, input: str | None = None) -> tuple[int, str, str]:
+def gen(*args: str, input: str | bytes | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, ["gen", *args], input=input)
     return result.exit_code, result.stdout, result.stderr
 
@@ -260,3 +261,49 @@ def test_run_does_not_wait_for_a_terminal_on_stdin(gen_dir: Path) -> None:
         os.close(main_fd)
         os.close(terminal)
     assert (done.returncode, done.stdout, done.stderr) == (0, "0\n", "")
+
+
+ALL_WRONG = VOWELS_CODE + '\nEXAMPLES\n[{"input": "ab", "output": 7}, {"input": "", "output": 9}]'
+NO_EXAMPLES = VOWELS_CODE + "\nEXAMPLES\n[]"
+
+
+@pytest.mark.parametrize("answer", [ALL_WRONG, NO_EXAMPLES])
+def test_new_refuses_to_save_a_function_no_example_supports(
+        answer: str, gen_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with chat_server([answer]) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        code, out, err = gen("new", "vowels", "-d", "count the vowels", "--attempts", "1")
+    assert code == 1 and out == VOWELS_CODE + "\n"
+    assert "error: vowels was not saved: " in err and "--keep-failing" in err
+    assert Store(gen_dir).names() == []
+    with chat_server([answer]) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        code, _, err = gen("new", "vowels", "-d", "count the vowels", "--attempts", "1",
+                           "--keep-failing")
+    assert code == 0, err
+    assert Store(gen_dir).names() == ["vowels"]
+
+
+def test_new_says_when_it_waits_for_a_429(gen_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with chat_server([Reply(429, "slow down", {"Retry-After": "0"}), VOWELS]) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        code, _, err = gen("new", "vowels", "-d", "count the vowels")
+    assert code == 0, err
+    assert re.search(r"/v1/chat/completions answered 429 \(slow down\); retrying in \d+\.\d\d s\n", err)
+
+
+def test_run_reads_stdin_as_utf8_and_drops_one_trailing_newline(
+        gen_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reverse = ("module.exports = (input) => [...input].reverse().join('');\n"
+               'EXAMPLES\n[{"input": "ab", "output": "ba"}]')
+    with chat_server([reverse]) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        assert gen("new", "reverse", "-d", "reverse the input")[0] == 0
+    assert gen("run", "reverse", input="hello\n") == (0, "olleh\n", "")
+    assert gen("run", "reverse", input="hello\r\n") == (0, "olleh\n", "")
+    assert gen("run", "reverse", "--keep-newline", input="hello\n") == (0, "\nolleh\n", "")
+    assert gen("run", "reverse", input="two\n\n") == (0, "\nowt\n", "")  # only one is dropped
+    code, out, err = gen("run", "reverse", input=b"ab\xffcd")
+    assert code == 1 and out == ""
+    assert err.startswith("error: standard input is not valid UTF-8 (byte 0xff at offset 2)")
+    assert "Traceback" not in err

@@ -59,3 +59,11 @@ def test_an_answer_without_code_is_an_error() -> None:
 def test_render_matches_what_the_tool_prints() -> None:
     assert [render(v) for v in ("3", 3, True, None, [1, "é"], {"a": 1})] == [
         "3", "3", "true", "", '[1,"é"]', '{"a":1}']
+
+
+def test_the_prompt_says_what_a_disallowed_host_does() -> None:
+    """A request to a host that is not allowed fails the run (the host refuses the call);
+    the prompt must not promise a catchable exception."""
+    flat = " ".join(SYSTEM_PROMPT.split())
+    assert "any other host throws" not in flat
+    assert "stops the whole run with an error (it cannot be caught)" in flat

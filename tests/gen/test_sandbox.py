@@ -168,7 +168,10 @@ def test_http_to_a_host_not_allowed_is_refused(sandbox: FunctionSandbox) -> None
     ("  return process.env.OPENAI_API_KEY;", "ReferenceError: process is not defined (line 2)"),
     ("  return std.loadFile('/etc/passwd');", "ReferenceError: std is not defined (line 2)"),
     ("  return os.open('/etc/passwd', 0);", "ReferenceError: os is not defined (line 2)"),
-    ("  return fetch('http://127.0.0.1/');", "ReferenceError: fetch is not defined (line 2)"),
+    # fetch exists (the JS PDK's), over the same host call as Http.request: refused here
+    ("  return fetch('http://127.0.0.1/');",
+     "HTTP request to http://127.0.0.1/ is not allowed: the host '127.0.0.1' does not match the "
+     "manifest's allowed_hosts (the function may only reach hosts given with --allow-host)"),
 ])
 def test_no_files_no_environment(sandbox: FunctionSandbox, body: str, message: str,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,7 +190,8 @@ def test_the_environment_and_config_are_empty_inside(sandbox: FunctionSandbox,
     monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-leak")
     code = fn("  return [typeof process, typeof std, typeof os, typeof require, typeof fetch, "
               "typeof WebAssembly, Config.get('OPENAI_API_KEY')];")
-    assert sandbox.run(code, "") == '["undefined","undefined","undefined","undefined","undefined",' \
+    # fetch is the JS PDK's, over the host's http_request (allowed_hosts applies)
+    assert sandbox.run(code, "") == '["undefined","undefined","undefined","undefined","function",' \
                                     '"undefined",null]'
     assert os.environ["OPENAI_API_KEY"] == "sk-must-not-leak"
 

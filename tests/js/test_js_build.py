@@ -29,7 +29,7 @@ def test_runtime_needs_only_a_few_wasi_calls() -> None:
 
     module = wasmtime.Module(wasmtime.Engine(), js.runtime_bytes())
     wasi = sorted(i.name for i in module.imports if i.module == "wasi_snapshot_preview1")
-    assert wasi == ["clock_time_get", "fd_close", "fd_fdstat_get", "fd_seek", "fd_write"]
+    assert wasi == ["clock_time_get", "fd_close", "fd_fdstat_get", "fd_seek", "fd_write", "random_get"]
     slots = sorted(i.name for i in module.imports if i.module == "extism:host/user")
     assert slots == sorted(f"__wasmplug_host_{n}" for n in range(embed.HOST_SLOTS))
     bare = wasmtime.Module(wasmtime.Engine(), js.bare_runtime_bytes())

@@ -21,7 +21,8 @@ Load = Callable[..., wasmplug.Plugin]
 def test_memory_hog_gets_a_js_out_of_memory_error(load: Load) -> None:
     """Told the budget (as `with_heap_limit` does), the runtime caps the JS heap below it."""
     config = with_heap_limit({"memory": {"max_pages": 256}})["config"]
-    assert config == {"wasmplug.js.max_memory": str(256 * 65536)}
+    assert config == {"wasmplug.js.max_memory": str(256 * 65536),
+                      "wasmplug.js.wasm_stack": str(1536 * 1024)}
     plugin = load("hostile/memory_hog.js", config=config, memory={"max_pages": 256})
     for _ in range(2):
         with pytest.raises(wasmplug.CallError, match="InternalError: out of memory"):
@@ -67,6 +68,8 @@ def test_no_allowed_hosts_no_network(load: Load, tmp_path: Path) -> None:
 def test_no_way_out_of_the_sandbox(load: Load) -> None:
     found = json.loads(load("hostile/escape.js").call("probe", ""))
     assert found.pop("eval") == "function"  # eval is JS, and stays inside the sandbox
+    # fetch is the JS PDK's, over the host's http_request: allowed_hosts applies (test_js_globals)
+    assert found.pop("fetch") == "function"
     assert set(found.values()) == {"undefined"}
 
 

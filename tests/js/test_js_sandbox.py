@@ -111,3 +111,29 @@ def test_fresh_state_also_forgets_pending_work_and_memory() -> None:
     with Sandbox(code, max_memory=24 * 1024 * 1024) as box:
         # 40 calls of 1 MiB each would exceed 24 MiB if anything survived a call
         assert [box.call("") for _ in range(40)] == [b"1"] * 40
+
+
+@pytest.mark.parametrize(("code", "entry"), [
+    ("const solve = (x) => x.toUpperCase();", "solve"),
+    ("let solve = function (x) { return x.toUpperCase() };", "solve"),
+    ("module.exports = function (x) { return x.toUpperCase() };", "default"),
+    # a nested helper is not a top-level definition
+    ("function solve(x) { function helper(y) { return y.toUpperCase() } return helper(x) }", "solve"),
+    ("var solve = (x) => x.toUpperCase(); var limit = 3;", "solve"),
+    ("globalThis.solve = (x) => x.toUpperCase();", "solve"),
+])
+def test_the_entry_is_what_the_code_defines_at_the_top_level(code: str, entry: str) -> None:
+    with Sandbox(code) as box:
+        assert box.entry == entry
+        assert box.call("shout") == b"SHOUT"
+        assert box.call("again") == b"AGAIN"  # fresh state each call: found again after reload
+
+
+def test_an_entry_given_for_a_top_level_const_is_found() -> None:
+    with Sandbox("const a = () => 'A';\nconst b = () => 'B';", entry="b") as box:
+        assert box.call() == b"B"
+
+
+def test_two_functions_on_one_line_are_ambiguous_not_a_silent_choice() -> None:
+    with pytest.raises(wasmplug.Error, match=r"top-level function .* defines first, second; pass entry"):
+        Sandbox("function first() { return 1 } function second() { return 2 }")

@@ -127,6 +127,25 @@ class _Output:
             sys.stdout.buffer.flush()
 
 
+def _built_from_js(manifest: dict[str, Any]) -> bool:
+    """True if the manifest's main module is a file `wasmplug js build` made."""
+    from ..js import is_js_plugin
+
+    modules = manifest.get("wasm")
+    main = modules[-1] if isinstance(modules, list) and modules else None
+    if not isinstance(main, dict):
+        return False
+    if isinstance(main.get("data"), bytes):
+        return is_js_plugin(main["data"])
+    path = main.get("path")
+    if not isinstance(path, str) or not Path(path).is_file():
+        return False
+    try:
+        return is_js_plugin(Path(path).read_bytes())
+    except OSError:
+        return False
+
+
 @click.command("call", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("plugin")
 @click.argument("function")
@@ -209,13 +228,14 @@ def command(plugin: str, function: str, input_text: str | None, stdin: bool,
     }
     manifest = _apply_flags(manifest_for(plugin, manifest=is_manifest, sha256=sha256,
                                          links=link), flags)
-    if needs_wasi(plugin):  # a .js file: --memory-max also caps the JS heap
+    js_plugin = needs_wasi(plugin) or _built_from_js(manifest)
+    if js_plugin:  # a .js file or a built JS plug-in: --memory-max also caps the JS heap
         from ..js import with_heap_limit
 
         manifest = with_heap_limit(manifest)
     if log_level:
         set_log_file("stderr", log_level.lower())
-    wasi = wasi or needs_wasi(plugin)
+    wasi = wasi or js_plugin
     wasi_options = WasiOptions(stdout=_stderr_sink, stderr=_stderr_sink) if wasi else False
     sink = _Output(output, json_output, loop_count if loop_output == "all" else 1)
     try:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -88,11 +89,13 @@ def command(ctx: click.Context, root: Path | None) -> None:
 @click.option("--attempts", type=click.IntRange(min=1), default=3, show_default=True,
               help="Answers to ask for, sending failures back each time.")
 @click.option("--force", is_flag=True, help="Replace a function of the same name.")
+@click.option("--keep-failing", is_flag=True,
+              help="Save the function even if none of its examples pass (or it has none).")
 @_sandbox_options
 @click.pass_context
 @_errors
 def new(ctx: click.Context, /, name: str, description: str, model: str | None, attempts: int,
-        force: bool, **sandbox: Any) -> None:
+        force: bool, keep_failing: bool, **sandbox: Any) -> None:
     """Generate the function NAME from a description, check it in the sandbox and save it."""
     from ..gen import ChatClient, FunctionSandbox, Progress, generate
 
@@ -107,14 +110,29 @@ def new(ctx: click.Context, /, name: str, description: str, model: str | None, a
             click.echo(f"attempt {step.attempt}/{step.attempts}: {shown}", err=True)
 
     client = ChatClient.from_env(model=model)
+    # the client's 429 back-off waits (up to 30 s a retry): say so on stderr
+    waiting = logging.StreamHandler(sys.stderr)
+    waiting.setFormatter(logging.Formatter("%(message)s"))
+    waiting.addFilter(lambda record: "retrying in" in record.getMessage())
+    gen_log = logging.getLogger("wasmplug.gen")
+    gen_log.addHandler(waiting)
+    level = gen_log.level
+    gen_log.setLevel(min(level or logging.INFO, logging.INFO))
     try:
         function = generate(name, description, client, FunctionSandbox(_limits(**sandbox)),
                             attempts=attempts, progress=report)
     finally:
         client.close()
+        gen_log.removeHandler(waiting)
+        gen_log.setLevel(level)
+    total = len(function.examples)
+    if function.passed == 0 and not keep_failing:
+        click.echo(function.code)
+        what = f"none of its {total} examples pass" if total else "it came with no examples to check it"
+        _fail(f"{name} was not saved: {what}; describe the function differently, allow more "
+              "--attempts, or pass --keep-failing to save it anyway")
     folder = store.save(function)
     click.echo(function.code)
-    total = len(function.examples)
     click.echo(f"saved {name} in {folder} ({function.passed}/{total} examples pass, "
                f"attempt {function.attempts})", err=True)
     if function.passed < total:
@@ -126,17 +144,36 @@ def new(ctx: click.Context, /, name: str, description: str, model: str | None, a
 @click.argument("name")
 @click.option("--input", "-i", "input_text", default=None,
               help="The input (default: standard input when it is not a terminal).")
+@click.option("--keep-newline", is_flag=True,
+              help="Keep the one trailing newline of standard input (`echo` adds it; dropped by "
+                   "default).")
 @_sandbox_options
 @click.pass_context
 @_errors
-def run(ctx: click.Context, /, name: str, input_text: str | None, **sandbox: Any) -> None:
+def run(ctx: click.Context, /, name: str, input_text: str | None, keep_newline: bool,
+        **sandbox: Any) -> None:
     """Run the saved function NAME on the input and print its output."""
     from ..gen import FunctionSandbox
 
     function = _store(ctx).load(name)
     if input_text is None:
-        input_text = "" if sys.stdin.isatty() else sys.stdin.read()
+        input_text = "" if sys.stdin.isatty() else _stdin_text(keep_newline)
     click.echo(FunctionSandbox(_limits(**sandbox)).run(function.code, input_text))
+
+
+def _stdin_text(keep_newline: bool) -> str:
+    """Standard input as text (UTF-8), without its one trailing newline unless kept."""
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _fail(f"standard input is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+              f"{exc.start}): the function takes text; convert the input (e.g. with iconv) or "
+              "pass it with --input")
+        raise  # not reached: _fail exits
+    if not keep_newline:
+        text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    return text
 
 
 @command.command("list")

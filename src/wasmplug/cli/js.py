@@ -42,21 +42,34 @@ def command() -> None:
 @click.option("--interface", "-i", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="An extism-js interface file (.d.ts): its `interface user` in "
                    "`declare module 'extism:host'` declares the host functions.")
+@click.option("--kind", type=click.Choice(["auto", "module", "script"]), default="auto",
+              show_default=True,
+              help="What SOURCE is: an ES module, a script (CommonJS), or auto: a script if it "
+                   "compiles as one, else a module (QuickJS's parser decides).")
 def build(source: Path, output: Path | None, host_functions: tuple[str, ...],
-          interface: Path | None) -> None:
+          interface: Path | None, kind: str) -> None:
     """Turn SOURCE (an ES module or CommonJS file, or a bundle) into an Extism plug-in."""
     from .. import js
+    from ..js import interface as dts
 
+    code_kind = {"auto": "?", "module": "m", "script": "s"}[kind]
     try:
         if interface is not None:
-            declared = js.host_functions_from_dts(interface.read_text("utf-8"), filename=interface.name)
-            host_functions = tuple(declared) + tuple(f for f in host_functions if f not in declared)
+            declared = dts.read_interface(interface.read_text("utf-8"), filename=interface.name)
+            for name in declared.ignored:
+                click.echo(f"warning: {interface.name}: interface {name} in '{dts.HOST_MODULE}' is "
+                           f"ignored: host functions are the methods of `interface "
+                           f"{dts.HOST_INTERFACE}`", err=True)
+            dts.check_supported(declared, filename=interface.name)
+            names_declared = [sig.name for sig in declared.host_functions]
+            host_functions = tuple(names_declared) + tuple(f for f in host_functions
+                                                           if f not in names_declared)
         _runtime()
         started = time.perf_counter()
         code = source.read_bytes()
-        names = js.exports_of(code, filename=source.name)
+        names = js.exports_of(code, filename=source.name, kind=code_kind)
         out = output or source.with_suffix(".wasm")
-        out.write_bytes(js.build(code, filename=source.name, exports=names,
+        out.write_bytes(js.build(code, filename=source.name, exports=names, kind=code_kind,
                                  host_functions=host_functions))
     except Error as exc:
         click.echo(f"error: {exc}", err=True)

@@ -28,10 +28,11 @@ built-ins (String, Array, Math, JSON, RegExp, Date, Map, Set, TextEncoder, ...) 
 these globals:
 - console.log(...): writes to the host's log, not to the output.
 - Http.request({url, method, headers}, body): a synchronous HTTP request, returning \
-{status, body}; body is a string or null. It only works for hosts the user allows; \
-any other host throws.
+{status, body}; body is a string or null. It only works for hosts the user allows: \
+a request to any other host stops the whole run with an error (it cannot be caught), \
+so only request hosts the description names.
 There is no require, no import, no process, no file system, no environment \
-variables, no timers and no fetch. The function must be synchronous.
+variables and no timers; use Http.request, not fetch. The function must be synchronous.
 
 Answer format, exactly: the module's JavaScript; then a line containing only \
 EXAMPLES; then a JSON array of 3 to 5 examples the function must satisfy, \

@@ -16,6 +16,7 @@ pure-Python edit of that binary::
 Untrusted code goes through :class:`Sandbox`.
 """
 
+from .embed import is_js_plugin
 from .errors import BuildError, JSError
 from .interface import host_functions_from_dts
 from .plugin_build import build, build_file, exports_of, manifest_for, with_heap_limit
@@ -41,6 +42,7 @@ __all__ = [
     "build_file",
     "exports_of",
     "host_functions_from_dts",
+    "is_js_plugin",
     "manifest_for",
     "runtime_bytes",
     "runtime_path",

@@ -35,6 +35,8 @@ from pathlib import Path
 
 from .recipe import (
     CFLAGS,
+    GLOBALS_HEADER,
+    GLOBALS_JS,
     LDFLAGS,
     LINKED,
     OBJECTS,
@@ -44,6 +46,7 @@ from .recipe import (
     QUICKJS_SDIST_SHA256,
     RUNTIME_SHA256,
     RUNTIME_SOURCE_DIR,
+    SOURCE_EDITS,
     ZIGLANG_VERSION,
 )
 
@@ -99,6 +102,26 @@ def fetch_sources(workdir: Path) -> Path:
     return src
 
 
+def edit_sources(src: Path) -> None:
+    """Apply `recipe.SOURCE_EDITS`: each inserts text after a line that must occur once."""
+    for name, anchor, insert in SOURCE_EDITS:
+        path = src / name
+        text = path.read_text("utf-8")
+        if text.count(anchor) != 1:
+            raise BuildError(f"{name} of {QUICKJS_SDIST} does not contain exactly one {anchor!r}: "
+                             "the pinned sources changed")
+        path.write_text(text.replace(anchor, anchor + insert), "utf-8")
+
+
+def write_globals_header(src: Path) -> None:
+    """runtime/globals.js as a C header: `static const char GLOBALS_JS[]`, NUL-terminated."""
+    data = (src / GLOBALS_JS).read_bytes() + b"\0"
+    rows = (", ".join(str(b) for b in data[i:i + 24]) for i in range(0, len(data), 24))
+    (src / GLOBALS_HEADER).write_text(
+        f"/* generated from {GLOBALS_JS} by wasmplug/js/build_runtime.py */\n"
+        "static const char GLOBALS_JS[] = {\n" + ",\n".join(rows) + "\n};\n", "ascii")
+
+
 def build(output: Path, workdir: Path | None = None) -> str:
     """Build the runtime into `output`; returns its sha256."""
     try:
@@ -112,8 +135,10 @@ def build(output: Path, workdir: Path | None = None) -> str:
         work = Path(workdir or tmp)
         log.info("fetching %s from PyPI", QUICKJS_SDIST)
         src = fetch_sources(work)
+        edit_sources(src)
         for name in OUR_SOURCES:
             (src / name).write_bytes((RUNTIME_SOURCE_DIR / name).read_bytes())
+        write_globals_header(src)
         log.info("compiling QuickJS-ng to wasm32-wasi with zig (about a minute)")
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
             jobs = [pool.submit(_zig, [*CFLAGS, "-c", name, "-o", name[:-2] + ".o"], src)

@@ -9,7 +9,10 @@ The runtime (``runtime/wasmplug_js.c``) exports two stub functions,
 * the two stubs get new bodies: ``i32.const <length>`` and a ``memory.init``
   of that segment at the address the runtime passes;
 * each JS export gets a new function ``() -> i32`` whose body is
-  ``i32.const <index>; call __wasmplug_call``, exported under the JS name.
+  ``i32.const <index>; call __wasmplug_call``, exported under the JS name;
+* the runtime's own exports (``__wasmplug_*``: load, invoke, reset, ...) are
+  no longer exported: a built plug-in exports its memory and the user's
+  functions, nothing a caller could use to replace its code.
 
 Appending functions and segments leaves every existing index unchanged, so
 nothing else in the binary needs rewriting.
@@ -101,6 +104,7 @@ def _entries(payload: bytes) -> list[bytes]:
 
 
 HOST_SLOTS = 16
+INTERNAL_PREFIX = "__wasmplug"
 SLOT_PREFIX = "__wasmplug_host_"
 USER_MODULE = "extism:host/user"
 UNUSED_SLOT = ("extism:host/env", "length_unsafe")
@@ -189,7 +193,7 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
         raise EmbedError(f"not a wasmplug JS runtime: no export {exc}") from None
     taken = {name for name, _, _ in exports}
     for name in names:
-        if name in taken or name.startswith("__wasmplug"):
+        if name in taken or name.startswith(INTERNAL_PREFIX):
             raise EmbedError(f"the JS export {name!r} clashes with a name the runtime exports itself; "
                              "rename it")
     if len(set(names)) != len(names):
@@ -221,8 +225,12 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
         bodies.append(b"\x00" + b"\x41" + encode_sleb(index) + b"\x10" + encode_uleb(dispatch) + b"\x0b")
     code_payload = encode_uleb(len(bodies)) + b"".join(encode_uleb(len(b)) + b for b in bodies)
 
-    _, r = _vec(by_id[SECTION_EXPORT].payload)
-    export_payload = (encode_uleb(len(exports) + len(names)) + r.data[r.pos:]
+    # Only the user's functions (and the memory, and _initialize if the runtime was
+    # not pre-initialised) are exported: the runtime's own entry points stay
+    # internal, so no caller can load other code into the plug-in or reset it.
+    kept = [e for e in exports if not e[0].startswith(INTERNAL_PREFIX)]
+    export_payload = (encode_uleb(len(kept) + len(names))
+                      + b"".join(encode_name(n) + bytes([k]) + encode_uleb(i) for n, k, i in kept)
                       + b"".join(encode_name(n) + b"\x00" + encode_uleb(first_thunk + i)
                                  for i, n in enumerate(names)))
 
@@ -233,7 +241,27 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
     for sid in (SECTION_DATACOUNT, SECTION_DATA):
         if sid not in by_id:
             _insert(out, _Section(sid, replaced[sid]))
+    out.append(_Section(0, encode_name(MARK_SECTION) + b"1"))
     return _assemble(out)
+
+
+MARK_SECTION = "wasmplug.js"  # a custom section marking a built JS plug-in
+
+
+def is_js_plugin(wasm: bytes) -> bool:
+    """True if `wasm` is a plug-in `wasmplug js build` made (it carries the mark section)."""
+    try:
+        sections = _sections(wasm)
+    except (EmbedError, IndexError, ValueError):
+        return False
+    for section in sections:
+        if section.id == 0:
+            try:
+                if Reader(section.payload).text() == MARK_SECTION:
+                    return True
+            except (IndexError, ValueError, UnicodeDecodeError):
+                continue
+    return False
 
 
 def _insert(sections: list[_Section], new: _Section) -> None:

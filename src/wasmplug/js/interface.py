@@ -1,8 +1,8 @@
-"""Read the host functions a plug-in declares in an extism-js interface file.
+"""Read an extism-js interface file (the `.d.ts` given to `extism-js -i`).
 
-extism-js takes the plug-in's interface as TypeScript declarations
-(``-i index.d.ts``); the host functions are the methods of ``interface
-user`` in ``declare module 'extism:host'``::
+The interface declares the plug-in's exports in ``declare module 'main'`` and the
+host functions it imports as the methods of ``interface user`` in ``declare
+module 'extism:host'``::
 
     declare module 'main' {
       export function greet(): I32;
@@ -13,37 +13,236 @@ user`` in ``declare module 'extism:host'``::
       }
     }
 
-:func:`host_functions_from_dts` returns their names, in order, for
-``build(..., host_functions=...)``; wasmplug's runtime offers the JS PDK's
-host-function type only, one ``I64`` (or ``PTR``) in and one out.
+This is a small parser of that subset of TypeScript (tokens, not lines: a
+declaration may span lines, as prettier writes them; comments anywhere).
+:func:`read_interface` returns what it declares; :func:`host_functions_from_dts`
+the host-function names for ``build(..., host_functions=...)``.
+
+wasmplug's runtime offers the JS PDK's basic shapes only: exports ``() -> I32``
+(input and output through `Host`), host functions ``(I64) -> I64`` (memory
+offsets). Other signatures are refused with a clear error, never built with a
+different type.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass, field
 
 from .errors import BuildError
 
-_BLOCK = re.compile(r"declare\s+module\s+(['\"])extism:host\1\s*\{\s*interface\s+user\s*\{(?P<body>[^}]*)\}",
-                    re.S)
-_METHOD = re.compile(r"(?P<name>[A-Za-z_$][\w$]*)\s*\((?P<params>[^)]*)\)\s*(?::\s*(?P<result>[\w$]+))?")
-_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+log = logging.getLogger("wasmplug.js")
+
+_TOKEN = re.compile(r"""
+    (?P<space>\s+|//[^\n]*|/\*.*?\*/)
+  | (?P<string>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
+  | (?P<name>[A-Za-z_$][\w$]*)
+  | (?P<number>\d[\w.]*)
+  | (?P<punct>[{}()\[\];:,<>?=|&.*])
+""", re.S | re.X)
 _INT64 = {"I64", "PTR"}
+HOST_MODULE = "extism:host"
+HOST_INTERFACE = "user"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One declared function: its name, parameter types and result type (None: void)."""
+
+    name: str
+    params: tuple[str, ...]
+    result: str | None
+
+    def __str__(self) -> str:
+        params = ", ".join(f"p{i}: {t}" for i, t in enumerate(self.params))
+        return f"{self.name}({params}): {self.result or 'void'}"
+
+
+@dataclass
+class Interface:
+    """What an interface file declares."""
+
+    exports: list[Signature] = field(default_factory=list)
+    host_functions: list[Signature] = field(default_factory=list)
+    #: interfaces of `extism:host` other than `user` (extism-js imports only `user`)
+    ignored: list[str] = field(default_factory=list)
+
+
+class _Parser:
+    def __init__(self, text: str, filename: str) -> None:
+        self.filename = filename
+        self.tokens: list[tuple[str, str, int]] = []
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None:
+                raise self.error(f"unexpected character {text[pos]!r}", pos, text)
+            if m.lastgroup != "space":
+                self.tokens.append((m.lastgroup or "", m.group(), pos))
+            pos = m.end()
+        self.text = text
+        self.i = 0
+
+    def error(self, what: str, pos: int | None = None, text: str | None = None) -> BuildError:
+        source = text if text is not None else self.text
+        at = pos if pos is not None else (self.tokens[self.i][2] if self.i < len(self.tokens)
+                                          else len(source))
+        line = source.count("\n", 0, at) + 1
+        return BuildError(f"{self.filename}, line {line}: {what}")
+
+    def peek(self, offset: int = 0) -> str:
+        j = self.i + offset
+        return self.tokens[j][1] if j < len(self.tokens) else ""
+
+    def kind(self) -> str:
+        return self.tokens[self.i][0] if self.i < len(self.tokens) else ""
+
+    def take(self, expected: str | None = None) -> str:
+        if self.i >= len(self.tokens):
+            raise self.error(f"unexpected end of file (expected {expected or 'more'})")
+        value = self.tokens[self.i][1]
+        if expected is not None and value != expected:
+            raise self.error(f"expected {expected!r}, found {value!r}")
+        self.i += 1
+        return value
+
+    def skip_block(self) -> None:
+        """Skip a balanced {...}, (...) or <...> group starting at the current token."""
+        pairs = {"{": "}", "(": ")", "[": "]"}
+        closing = [pairs[self.take()]]
+        while closing:
+            token = self.take(closing[-1] if self.i >= len(self.tokens) else None)
+            if token in pairs:
+                closing.append(pairs[token])
+            elif token == closing[-1]:
+                closing.pop()
+
+    def type_name(self) -> str:
+        """A type: a name (I32, PTR, void, a dotted name), kept as written."""
+        parts = [self.take()]
+        while self.peek() in (".", "|", "[", "]"):
+            parts.append(self.take())
+            if parts[-1] in (".", "|"):
+                parts.append(self.take())
+        return "".join(parts)
+
+    def signature(self, name: str) -> Signature:
+        self.take("(")
+        params: list[str] = []
+        while self.peek() != ")":
+            if self.kind() != "name":
+                raise self.error(f"cannot read the parameters of {name}")
+            self.take()
+            if self.peek() == "?":
+                self.take()
+            self.take(":")
+            params.append(self.type_name())
+            if self.peek() == ",":
+                self.take()
+            elif self.peek() != ")":
+                raise self.error(f"expected ',' or ')' in the parameters of {name}")
+        self.take(")")
+        result = None
+        if self.peek() == ":":
+            self.take()
+            result = self.type_name()
+            if result == "void":
+                result = None
+        if self.peek() == ";" or self.peek() == ",":
+            self.take()
+        return Signature(name, tuple(params), result)
+
+    def parse(self) -> Interface:
+        out = Interface()
+        while self.i < len(self.tokens):
+            if self.peek() == "declare" and self.peek(1) == "module":
+                self.take()
+                self.take()
+                if self.kind() != "string":
+                    raise self.error("expected the module's name as a string after `declare module`")
+                module = self.take()[1:-1]
+                self.module_body(module, out)
+            elif self.peek() in ("{", "(", "["):
+                self.skip_block()
+            else:
+                self.take()
+        return out
+
+    def module_body(self, module: str, out: Interface) -> None:
+        self.take("{")
+        while self.peek() != "}":
+            if self.i >= len(self.tokens):
+                raise self.error(f"declare module '{module}' is not closed")
+            if (self.peek() == "export" and self.peek(1) == "function") or self.peek() == "function":
+                if self.take() == "export":
+                    self.take("function")
+                if self.kind() != "name":
+                    raise self.error(f"cannot read the function declaration in module '{module}'")
+                sig = self.signature(self.take())
+                if module == HOST_MODULE:
+                    raise self.error(f"declare host functions as methods of `interface user` in "
+                                     f"'{HOST_MODULE}', not as functions ({sig.name})")
+                out.exports.append(sig)
+            elif self.peek() == "interface" or (self.peek() == "export" and self.peek(1) == "interface"):
+                if self.take() == "export":
+                    self.take("interface")
+                name = self.take()
+                if module == HOST_MODULE and name == HOST_INTERFACE:
+                    self.interface_body(out.host_functions)
+                else:
+                    if module == HOST_MODULE:
+                        out.ignored.append(name)
+                    self.skip_block()
+            elif self.peek() in ("{", "(", "["):
+                self.skip_block()
+            else:
+                self.take()
+        self.take("}")
+
+    def interface_body(self, into: list[Signature]) -> None:
+        self.take("{")
+        while self.peek() != "}":
+            start = self.i
+            if self.kind() != "name" or self.peek(1) != "(":
+                end = self.text.find("\n", self.tokens[start][2]) if start < len(self.tokens) else -1
+                raise self.error("cannot read the host function declaration "
+                                 f"{self.text[self.tokens[start][2]:end].strip()!r}")
+            into.append(self.signature(self.take()))
+        self.take("}")
+
+
+def read_interface(text: str, *, filename: str = "interface.d.ts") -> Interface:
+    """Everything `text` (an extism-js interface file) declares."""
+    return _Parser(text, filename).parse()
+
+
+def check_supported(interface: Interface, *, filename: str = "interface.d.ts") -> None:
+    """Refuse the declarations wasmplug cannot build with their declared signature."""
+    for sig in interface.host_functions:
+        if len(sig.params) != 1 or sig.params[0] not in _INT64 or sig.result not in _INT64:
+            raise BuildError(f"{filename}: host function {sig.name} must take one I64 and "
+                             "return an I64 (the JS PDK's memory offsets), as in "
+                             f"`{sig.name}(ptr: I64): I64`; wasmplug's runtime does not offer "
+                             f"{sig} yet")
+    for sig in interface.exports:
+        if sig.params or sig.result not in ("I32", None):
+            raise BuildError(f"{filename}: export {sig} cannot be built: wasmplug builds every "
+                             f"export as `{sig.name}(): I32` (read the input with "
+                             "Host.inputString(), write the output with Host.outputString()); "
+                             "typed parameters and results are not supported yet")
 
 
 def host_functions_from_dts(text: str, *, filename: str = "interface.d.ts") -> list[str]:
-    """The host functions declared in `text` (an extism-js interface file), in order."""
-    clean = _COMMENTS.sub("", text)
-    names: list[str] = []
-    for block in _BLOCK.finditer(clean):
-        for entry in filter(None, (e.strip() for e in re.split(r"[;\n]", block.group("body")))):
-            method = _METHOD.fullmatch(entry)
-            if method is None:
-                raise BuildError(f"{filename}: cannot read the host function declaration {entry!r}")
-            params = [p.split(":", 1)[-1].strip() for p in method.group("params").split(",") if p.strip()]
-            if (params != ["I64"] and params != ["PTR"]) or method.group("result") not in _INT64:
-                raise BuildError(f"{filename}: host function {method.group('name')} must take one I64 "
-                                 "and return an I64 (the JS PDK's memory offsets), as in "
-                                 f"`{method.group('name')}(ptr: I64): I64`")
-            names.append(method.group("name"))
-    return names
+    """The host functions declared in `text` (an extism-js interface file), in order.
+
+    Raises BuildError for a declaration wasmplug cannot build as declared; an
+    interface of 'extism:host' not named `user` is ignored with a warning (as
+    extism-js imports only `user`).
+    """
+    interface = read_interface(text, filename=filename)
+    for name in interface.ignored:
+        log.warning("%s: interface %s in '%s' is ignored: host functions are the methods of "
+                    "`interface %s`", filename, name, HOST_MODULE, HOST_INTERFACE)
+    check_supported(interface, filename=filename)
+    return [sig.name for sig in interface.host_functions]

@@ -52,7 +52,17 @@ def exports_of(source: str | bytes, *, filename: str = "plugin.js", kind: str = 
             listing: bytes = plugin.call("__wasmplug_load", load_request(source, filename, kind))
         except wasmplug.CallError as exc:
             raise from_call_error(exc, filename) from None
-    return [name for name in listing.decode().split("\n") if name]
+    return listing_names(listing)[0]
+
+
+TOP_LEVEL = "\x01"  # in __wasmplug_load's listing: the exports come before it, top-level functions after
+
+
+def listing_names(listing: bytes) -> tuple[list[str], list[str]]:
+    """(exported functions, functions defined at the top level) of a __wasmplug_load listing."""
+    lines = listing.decode().split("\n")
+    cut = lines.index(TOP_LEVEL) if TOP_LEVEL in lines else len(lines)
+    return [n for n in lines[:cut] if n], [n for n in lines[cut + 1:] if n]
 
 
 def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
@@ -60,8 +70,9 @@ def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
     """The Wasm plug-in for `source` (JS module text or a bundle).
 
     `exports`: the functions to export (default: every function the module
-    exports). `kind`: "m" ES module, "s" script/CommonJS, "?" decide from the
-    source (a line starting with `import`/`export` makes it a module).
+    exports). `kind`: "m" ES module, "s" script/CommonJS, "?" decide: a script
+    if the code compiles as one, else a module (QuickJS's parser decides, so
+    `export` in a comment or a string does not make a module).
     `host_functions`: the host functions the code calls through
     `Host.getFunctions()` (at most 16), imported as `extism:host/user.<name>`
     with the JS PDK's type `(i64) -> i64`: they take and return the offset of
@@ -75,7 +86,7 @@ def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
     names = exports if exports is not None else exports_of(raw, filename=filename, kind=kind)
     if not names:
         raise BuildError(f"{filename} exports no functions: use `export function name() {{...}}` "
-                         "or `module.exports = {{ name }}`")
+                         "or `module.exports = { name }`")
     for name in names:
         if not name or "\n" in name or "\0" in name:
             raise BuildError(f"{name!r} cannot be a Wasm export name")
@@ -115,26 +126,29 @@ def manifest_for(path: str | Path, **manifest: object) -> dict[str, object]:
 
 
 HEAP_LIMIT_KEY = "wasmplug.js.max_memory"
+WASM_STACK_KEY = "wasmplug.js.wasm_stack"
+#: The native stack wasmplug gives one Wasm call (its engine's max_wasm_stack).
+WASMPLUG_WASM_STACK = 1536 * 1024
 
 
 def with_heap_limit(manifest: dict[str, Any]) -> dict[str, Any]:
-    """`manifest` with its `memory.max_pages` told to the JS runtime (a new dict).
+    """`manifest` with what the JS runtime cannot see told to it in config (a new dict).
 
-    A memory.grow past `max_pages` traps the call, and a JS heap abandoned
-    mid-allocation cannot be reused, so a JS plug-in that filled its budget
-    would stay out of memory. Given the budget (config `wasmplug.js.max_memory`,
-    in bytes), the runtime caps the JS heap below it instead: a memory hog gets
-    a catchable `InternalError: out of memory` and the plug-in stays usable.
-    Hosts that run a built JS plug-in with `max_pages` should pass the same
-    config value; without it, a hog fails the call with `oom`.
+    * `memory.max_pages` (config `wasmplug.js.max_memory`, in bytes): the runtime
+      caps the JS heap below it, so a memory hog gets a catchable
+      `InternalError: out of memory` from the first time on. (Without it the
+      first hog fails its call with `oom`, and the runtime then caps the heap
+      below the size that failed, so the plug-in stays usable.)
+    * the Wasm stack wasmplug runs calls with (config `wasmplug.js.wasm_stack`):
+      QuickJS's recursion limit is sized from it (without it: from wasmtime's
+      default 512 KiB, the official SDK's), so deep recursion is a catchable
+      `RangeError` instead of a trap.
+    Values already in the manifest's config are kept.
     """
     memory = manifest.get("memory")
     max_pages = memory.get("max_pages") if isinstance(memory, dict) else None
     config = manifest.get("config")
-    if not isinstance(max_pages, int) or (isinstance(config, dict) and HEAP_LIMIT_KEY in config):
-        return manifest
-    return {**manifest, "config": {**(config if isinstance(config, dict) else {}),
-                                   HEAP_LIMIT_KEY: str(max_pages * 65536)}}
-
-
-
+    added = {WASM_STACK_KEY: str(WASMPLUG_WASM_STACK)}
+    if isinstance(max_pages, int):
+        added[HEAP_LIMIT_KEY] = str(max_pages * 65536)
+    return {**manifest, "config": {**added, **(config if isinstance(config, dict) else {})}}

@@ -45,7 +45,7 @@ def recipe_digest() -> str:
     for name in recipe.OUR_SOURCES:
         h.update((recipe.RUNTIME_SOURCE_DIR / name).read_bytes())
     h.update(repr((recipe.QUICKJS_SDIST_SHA256, recipe.ZIGLANG_VERSION,
-                   recipe.CFLAGS, recipe.LDFLAGS)).encode())
+                   recipe.CFLAGS, recipe.LDFLAGS, recipe.SOURCE_EDITS)).encode())
     return h.hexdigest()[:16]
 
 

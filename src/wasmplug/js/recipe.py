@@ -12,7 +12,9 @@ QUICKJS_SDIST = "quickjs-ng==0.17.0.2"
 QUICKJS_SDIST_FILE = "quickjs_ng-0.17.0.2.tar.gz"
 QUICKJS_SDIST_SHA256 = "43d2e48272208721a7aaea8e3f02d4b9318f12ef20cc4f5421b59d9a470706ef"
 ZIGLANG_VERSION = "0.17.1"
-OUR_SOURCES = ("wasmplug_js.c", "stack.S", "quickjs_unit.c")
+OUR_SOURCES = ("wasmplug_js.c", "stack.S", "quickjs_unit.c", "globals.js")
+# runtime/globals.js becomes this C header (a byte array) before compiling.
+GLOBALS_JS, GLOBALS_HEADER = "globals.js", "globals_js.h"
 # Compiled to objects first (quickjs_unit.c includes the sdist's quickjs.c), then
 # linked with LINKED.
 OBJECTS = ("quickjs_unit.c", "libregexp.c", "libunicode.c", "dtoa.c")
@@ -20,7 +22,31 @@ LINKED = ("wasmplug_js.c", "stack.S")
 RUNTIME_SOURCE_DIR = Path(__file__).with_name("runtime")
 
 #: sha256 of the runtime these pinned inputs produce (checked by the tests; see build_runtime).
-RUNTIME_SHA256 = "ffc64c5cf963cd5be15cd324d29304bd8def752c68c48d12f1a59ec7ab92730c"
+RUNTIME_SHA256 = "9214fc3bc98644a5ea88d8f4c950a8bee8d12c2a398aa8dcc440726440ec9604"
+
+# Edits to the sdist's sources before compiling (file, text, text with the edit): the
+# recursive-descent parsers (JS statements and expressions, regular expressions) get
+# C-stack padding in their frames, so that QuickJS's stack check, which measures the
+# C stack, also bounds the Wasm stack they use (see runtime/quickjs_unit.c).
+# (The padding's address escapes to a global, or the compiler would shrink it away.)
+_PAD = ("    volatile char wasmplug_deep[{}];\n"
+        "    {{ extern volatile char *volatile wasmplug_stack_sink; "
+        "wasmplug_stack_sink = wasmplug_deep; }}\n")
+SOURCE_EDITS = (
+    ("quickjs.c", "static __exception int js_parse_unary(JSParseState *s, int parse_flags)\n{\n",
+     _PAD.format(1024)),
+    ("quickjs.c", "static __exception int js_parse_statement_or_decl(JSParseState *s,\n"
+     "                                                  int decl_mask)\n{\n", _PAD.format(1024)),
+    ("libregexp.c", "static int re_parse_disjunction(REParseState *s, bool is_backward_dir)\n{\n",
+     _PAD.format(512)),
+    # At the heap limit QuickJS could not even make its "out of memory" error and threw
+    # null: the error object is made past the limit (which leaves room for it).
+    ("quickjs.c", "        rt->in_out_of_memory = true;\n",
+     "        size_t wasmplug_limit = rt->malloc_state.malloc_limit;\n"
+     "        rt->malloc_state.malloc_limit = 0;\n"),
+    ("quickjs.c", '        JS_ThrowInternalError(ctx, "out of memory");\n',
+     "        rt->malloc_state.malloc_limit = wasmplug_limit;\n"),
+)
 
 CFLAGS = ("--target=wasm32-wasi", "-O2", "-DNDEBUG")
 # 1 MiB of C stack; the runtime stops JS recursion long before it is used up.

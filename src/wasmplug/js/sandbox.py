@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from typing import Any
 
 import wasmplug
 
 from . import prebuilt
 from .errors import JSError, from_call_error
-from .plugin_build import load_request, with_heap_limit
+from .plugin_build import listing_names, load_request, with_heap_limit
 
 MiB = 1024 * 1024
 _PAGE = 65_536
-_TOP_FUNCTION = re.compile(r"(?:^|;)\s*(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(", re.M)
 
 
 @functools.lru_cache(maxsize=32)
@@ -54,8 +52,9 @@ class Sandbox:
         code: JS source: a script (``function f(input) {...}``), CommonJS
             (``module.exports = {f}``) or an ES module (``export function f``).
         entry: the function to call. Default: the only function the code
-            exports, else the only top-level ``function`` declaration; if
-            that is ambiguous, pass `entry`.
+            exports (``module.exports = function`` counts), else the only
+            function it defines at the top level, as evaluated (``function f``,
+            ``const f = () => ...``); if that is ambiguous, pass `entry`.
         timeout_ms: wall-clock bound of one call (and of evaluating the code).
         max_memory: bytes the sandbox may grow its memory by. A JS
             allocation beyond it fails inside JS with ``InternalError: out of
@@ -106,18 +105,19 @@ class Sandbox:
         exported = self._load()
         self.entry = entry or self._pick_entry(exported)
 
-    def _pick_entry(self, exported: list[str]) -> str:
-        if len(exported) == 1:
-            return exported[0]
-        declared = sorted(set(_TOP_FUNCTION.findall(self.code)))
-        candidates = exported or declared
+    def _pick_entry(self, listing: tuple[list[str], list[str]]) -> str:
+        """The only exported function, else the only function the code defined at the top
+        level (as evaluated: declarations, `const f = () => ...`, assignments to globals)."""
+        exported, top_level = listing
+        candidates = exported or top_level
         if len(candidates) == 1:
             return candidates[0]
         found = ", ".join(candidates) or "none"
-        raise wasmplug.Error(f"which function should the sandbox call? The code defines {found}; "
+        which, what = ("function", "exports") if exported else ("top-level function", "defines")
+        raise wasmplug.Error(f"which {which} should the sandbox call? The code {what} {found}; "
                              "pass entry='name'")
 
-    def _load(self) -> list[str]:
+    def _load(self) -> tuple[list[str], list[str]]:
         if self._plugin is None:
             self._plugin = wasmplug.Plugin(self._compiled)
         try:
@@ -126,7 +126,7 @@ class Sandbox:
             self._drop()
             raise from_call_error(exc, self.filename) from None
         self._fresh = True
-        return [name for name in listing.decode().split("\n") if name]
+        return listing_names(listing)
 
     def _drop(self) -> None:
         if self._plugin is not None:

@@ -38,9 +38,11 @@
  * fails the call with its message and stack (error_set).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <malloc.h>
 
 #include "quickjs.h"
 
@@ -85,9 +87,6 @@ SLOT(8) SLOT(9) SLOT(10) SLOT(11) SLOT(12) SLOT(13) SLOT(14) SLOT(15)
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
-/* The C (shadow) stack is linked at 1 MiB; QuickJS stops JS recursion well
- * before either it or the engine's native stack runs out. */
-#define JS_STACK_LIMIT (128 * 1024)
 
 static JSRuntime *rt;
 static JSContext *ctx;
@@ -99,6 +98,8 @@ static int output_written;        /* Host.output* called during this call */
 static int in_call;               /* set while an entry point runs */
 static int32_t stack_base;        /* the C stack pointer when the host calls in */
 static int pristine;              /* ctx was made by __wasmplug_preinit and never used */
+static int record_globals;        /* load_code: note the global names before evaluating */
+static JSValue globals_before;    /* ... here (an object used as a set), for load_input */
 
 int32_t wasmplug_stack_get(void);  /* stack.S */
 void wasmplug_stack_set(int32_t sp);
@@ -114,10 +115,7 @@ static void kernel_read(u64 off, char *dst, size_t len) {
     for (; i < len; i++) dst[i] = (char)ex_load_u8(off + i);
 }
 
-static u64 kernel_write(const char *src, size_t len) {
-    if (len == 0) return 0;
-    u64 off = ex_alloc(len);
-    if (off == 0) return 0;
+static void kernel_copy(u64 off, const char *src, size_t len) {
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         u64 v;
@@ -125,6 +123,13 @@ static u64 kernel_write(const char *src, size_t len) {
         ex_store_u64(off + i, v);
     }
     for (; i < len; i++) ex_store_u8(off + i, (uint8_t)src[i]);
+}
+
+static u64 kernel_write(const char *src, size_t len) {
+    if (len == 0) return 0;
+    u64 off = ex_alloc(len);
+    if (off == 0) return 0;
+    kernel_copy(off, src, len);
     return off;
 }
 
@@ -499,6 +504,174 @@ static JSValue host_call(JSContext *c, JSValueConst t, int argc, JSValueConst *a
     return JS_NewInt64(c, (int64_t)r);
 }
 
+/* ---- crypto: random bytes and SHA digests ---- */
+
+#include <unistd.h>  /* getentropy: WASI random_get */
+
+/* __random(u8array): fill it with random bytes from the host */
+static JSValue random_fill(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    size_t offset, length, per, size;
+    JSValue buf = argc > 0 ? JS_GetTypedArrayBuffer(c, argv[0], &offset, &length, &per) : JS_EXCEPTION;
+    if (JS_IsException(buf)) return JS_EXCEPTION;
+    uint8_t *p = JS_GetArrayBuffer(c, &size, buf);
+    JS_FreeValue(c, buf);
+    if (!p) return JS_EXCEPTION;
+    for (size_t done = 0; done < length;) {
+        size_t n = length - done < 256 ? length - done : 256;
+        if (getentropy(p + offset + done, n) != 0) return JS_ThrowInternalError(c, "no randomness");
+        done += n;
+    }
+    return JS_UNDEFINED;
+}
+
+static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+static uint32_t ror32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+static uint64_t ror64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
+
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static const uint64_t K512[80] = {
+    0x428a2f98d728ae22ULL, 0x7137449123ef65cdULL, 0xb5c0fbcfec4d3b2fULL, 0xe9b5dba58189dbbcULL,
+    0x3956c25bf348b538ULL, 0x59f111f1b605d019ULL, 0x923f82a4af194f9bULL, 0xab1c5ed5da6d8118ULL,
+    0xd807aa98a3030242ULL, 0x12835b0145706fbeULL, 0x243185be4ee4b28cULL, 0x550c7dc3d5ffb4e2ULL,
+    0x72be5d74f27b896fULL, 0x80deb1fe3b1696b1ULL, 0x9bdc06a725c71235ULL, 0xc19bf174cf692694ULL,
+    0xe49b69c19ef14ad2ULL, 0xefbe4786384f25e3ULL, 0x0fc19dc68b8cd5b5ULL, 0x240ca1cc77ac9c65ULL,
+    0x2de92c6f592b0275ULL, 0x4a7484aa6ea6e483ULL, 0x5cb0a9dcbd41fbd4ULL, 0x76f988da831153b5ULL,
+    0x983e5152ee66dfabULL, 0xa831c66d2db43210ULL, 0xb00327c898fb213fULL, 0xbf597fc7beef0ee4ULL,
+    0xc6e00bf33da88fc2ULL, 0xd5a79147930aa725ULL, 0x06ca6351e003826fULL, 0x142929670a0e6e70ULL,
+    0x27b70a8546d22ffcULL, 0x2e1b21385c26c926ULL, 0x4d2c6dfc5ac42aedULL, 0x53380d139d95b3dfULL,
+    0x650a73548baf63deULL, 0x766a0abb3c77b2a8ULL, 0x81c2c92e47edaee6ULL, 0x92722c851482353bULL,
+    0xa2bfe8a14cf10364ULL, 0xa81a664bbc423001ULL, 0xc24b8b70d0f89791ULL, 0xc76c51a30654be30ULL,
+    0xd192e819d6ef5218ULL, 0xd69906245565a910ULL, 0xf40e35855771202aULL, 0x106aa07032bbd1b8ULL,
+    0x19a4c116b8d2d0c8ULL, 0x1e376c085141ab53ULL, 0x2748774cdf8eeb99ULL, 0x34b0bcb5e19b48a8ULL,
+    0x391c0cb3c5c95a63ULL, 0x4ed8aa4ae3418acbULL, 0x5b9cca4f7763e373ULL, 0x682e6ff3d6b2b8a3ULL,
+    0x748f82ee5defb2fcULL, 0x78a5636f43172f60ULL, 0x84c87814a1f0ab72ULL, 0x8cc702081a6439ecULL,
+    0x90befffa23631e28ULL, 0xa4506cebde82bde9ULL, 0xbef9a3f7b2c67915ULL, 0xc67178f2e372532bULL,
+    0xca273eceea26619cULL, 0xd186b8c721c0c207ULL, 0xeada7dd6cde0eb1eULL, 0xf57d4f7fee6ed178ULL,
+    0x06f067aa72176fbaULL, 0x0a637dc5a2c898a6ULL, 0x113f9804bef90daeULL, 0x1b710b35131c471bULL,
+    0x28db77f523047d84ULL, 0x32caab7b40c72493ULL, 0x3c9ebe0a15c9bebcULL, 0x431d67c49c100d4cULL,
+    0x4cc5d4becb3e42b6ULL, 0x597f299cfc657e2aULL, 0x5fcb6fab3ad6faecULL, 0x6c44198c4a475817ULL};
+
+static void sha1_block(uint32_t *h, const uint8_t *p) {
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 80; i++) w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (int i = 0; i < 80; i++) {
+        uint32_t f, k;
+        if (i < 20) { f = (b & c) | (~b & d); k = 0x5a827999; }
+        else if (i < 40) { f = b ^ c ^ d; k = 0x6ed9eba1; }
+        else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc; }
+        else { f = b ^ c ^ d; k = 0xca62c1d6; }
+        uint32_t t = rol32(a, 5) + f + e + k + w[i];
+        e = d; d = c; c = rol32(b, 30); b = a; a = t;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+}
+
+static void sha256_block(uint32_t *h, const uint8_t *p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = k + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+}
+
+static void sha512_block(uint64_t *h, const uint8_t *p) {
+    uint64_t w[80];
+    for (int i = 0; i < 16; i++) {
+        w[i] = 0;
+        for (int j = 0; j < 8; j++) w[i] = w[i] << 8 | p[8 * i + j];
+    }
+    for (int i = 16; i < 80; i++) {
+        uint64_t s0 = ror64(w[i - 15], 1) ^ ror64(w[i - 15], 8) ^ (w[i - 15] >> 7);
+        uint64_t s1 = ror64(w[i - 2], 19) ^ ror64(w[i - 2], 61) ^ (w[i - 2] >> 6);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint64_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 80; i++) {
+        uint64_t t1 = k + (ror64(e, 14) ^ ror64(e, 18) ^ ror64(e, 41)) + ((e & f) ^ (~e & g)) + K512[i] + w[i];
+        uint64_t t2 = (ror64(a, 28) ^ ror64(a, 34) ^ ror64(a, 39)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+}
+
+/* __digest(bits, u8array) -> ArrayBuffer: SHA-1 (bits 1), SHA-256, SHA-384, SHA-512 */
+static JSValue digest(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
+    int32_t bits;
+    Bytes in;
+    if (argc < 2 || JS_ToInt32(c, &bits, argv[0]) < 0 || bytes_of(c, argv[1], &in) < 0) return JS_EXCEPTION;
+    const uint8_t *p = (const uint8_t *)in.ptr;
+    size_t len = in.len;
+    int wide = bits == 384 || bits == 512;
+    size_t block = wide ? 128 : 64;
+    uint32_t h32[8];
+    uint64_t h64[8];
+    if (bits == 1) {
+        const uint32_t init[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+        memcpy(h32, init, sizeof(init));
+    } else if (bits == 256) {
+        const uint32_t init[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+        memcpy(h32, init, sizeof(init));
+    } else if (bits == 384) {
+        const uint64_t init[8] = {0xcbbb9d5dc1059ed8ULL, 0x629a292a367cd507ULL, 0x9159015a3070dd17ULL,
+                                  0x152fecd8f70e5939ULL, 0x67332667ffc00b31ULL, 0x8eb44a8768581511ULL,
+                                  0xdb0c2e0d64f98fa7ULL, 0x47b5481dbefa4fa4ULL};
+        memcpy(h64, init, sizeof(init));
+    } else if (bits == 512) {
+        const uint64_t init[8] = {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
+                                  0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
+                                  0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
+        memcpy(h64, init, sizeof(init));
+    } else {
+        bytes_free(c, &in);
+        return JS_ThrowRangeError(c, "unsupported digest");
+    }
+    size_t whole = len - len % block;
+    for (size_t i = 0; i < whole; i += block) {
+        if (bits == 1) sha1_block(h32, p + i);
+        else if (bits == 256) sha256_block(h32, p + i);
+        else sha512_block(h64, p + i);
+    }
+    uint8_t tail[256] = {0};
+    size_t rest = len - whole;
+    memcpy(tail, p + whole, rest);
+    tail[rest] = 0x80;
+    size_t tail_len = rest + 1 + (wide ? 16 : 8) <= block ? block : 2 * block;
+    uint64_t bitlen = (uint64_t)len * 8;
+    for (int i = 0; i < 8; i++) tail[tail_len - 1 - i] = (uint8_t)(bitlen >> (8 * i));
+    for (size_t i = 0; i < tail_len; i += block) {
+        if (bits == 1) sha1_block(h32, tail + i);
+        else if (bits == 256) sha256_block(h32, tail + i);
+        else sha512_block(h64, tail + i);
+    }
+    bytes_free(c, &in);
+    uint8_t out[64];
+    size_t out_len = bits == 1 ? 20 : (size_t)bits / 8;
+    for (size_t i = 0; i < out_len; i++)
+        out[i] = wide ? (uint8_t)(h64[i / 8] >> (56 - 8 * (i % 8))) : (uint8_t)(h32[i / 4] >> (24 - 8 * (i % 4)));
+    return JS_NewArrayBufferCopy(c, out, out_len);
+}
+
 /* ---- the JS side of the API ---- */
 
 static const char PRELUDE[] =
@@ -579,35 +752,88 @@ static const JSCFunctionListEntry NATIVES[] = {
     JS_CFUNC_DEF("memFree", 1, mem_free),
     JS_CFUNC_DEF("hostNames", 0, host_names),
     JS_CFUNC_DEF("hostCall", 2, host_call),
+    JS_CFUNC_DEF("random", 1, random_fill),
+    JS_CFUNC_DEF("digest", 2, digest),
 };
 
+#include "globals_js.h"  /* GLOBALS_JS: runtime/globals.js, written by build_runtime.py */
+
 /* ---- errors ---- */
+
+/* A C string (JS_FreeCString) of `v`, or NULL with no exception left pending. */
+static const char *text_of(JSValueConst v) {
+    const char *text = JS_ToCString(ctx, v);
+    if (!text) JS_FreeValue(ctx, JS_GetException(ctx));
+    return text;
+}
+
+/* "name: message" of an Error read directly (its toString threw), or NULL. */
+static char name_message[256];
+
+static const char *error_name_message(JSValueConst exc) {
+    JSValue name = JS_GetPropertyStr(ctx, exc, "name");
+    JSValue message = JS_GetPropertyStr(ctx, exc, "message");
+    if (JS_IsException(name) || JS_IsException(message)) JS_FreeValue(ctx, JS_GetException(ctx));
+    const char *n = JS_IsString(name) ? text_of(name) : NULL;
+    const char *m = JS_IsString(message) ? text_of(message) : NULL;
+    snprintf(name_message, sizeof(name_message), "%s: %s (its toString threw)", n ? n : "Error",
+             m ? m : "");
+    if (n) JS_FreeCString(ctx, n);
+    if (m) JS_FreeCString(ctx, m);
+    JS_FreeValue(ctx, name);
+    JS_FreeValue(ctx, message);
+    return name_message;
+}
+
+/* The text of a thrown value: an Error as its toString; a string as it is;
+ * anything else as JSON where it can be (`{"code":7}`, not `[object Object]`),
+ * else as String(value). A toString or toJSON that throws is not followed. */
+static const char *thrown_text(JSValueConst exc) {
+    if (JS_IsString(exc) || (!JS_IsObject(exc) && !JS_IsSymbol(exc) && !JS_IsUndefined(exc)))
+        return text_of(exc);
+    if (JS_IsObject(exc) && !JS_IsError(exc) && !JS_IsFunction(ctx, exc)) {
+        JSValue json = JS_JSONStringify(ctx, exc, JS_UNDEFINED, JS_UNDEFINED);
+        if (JS_IsException(json)) JS_FreeValue(ctx, JS_GetException(ctx));
+        const char *text = JS_IsString(json) ? text_of(json) : NULL;
+        JS_FreeValue(ctx, json);
+        if (text) return text;
+    }
+    if (JS_IsObject(exc) || JS_IsSymbol(exc)) {
+        JSValue s = JS_IsSymbol(exc) ? JS_UNDEFINED : JS_ToString(ctx, exc);
+        if (JS_IsException(s)) JS_FreeValue(ctx, JS_GetException(ctx));
+        const char *text = JS_IsString(s) ? text_of(s) : NULL;
+        JS_FreeValue(ctx, s);
+        if (text) return text;
+        if (JS_IsError(exc)) return error_name_message(exc);  /* its toString threw */
+    }
+    return NULL;
+}
 
 /* Fail the call with the pending exception's text and JS stack. */
 static void report_exception(void) {
     JSValue exc = JS_GetException(ctx);
-    const char *text = JS_ToCString(ctx, exc);
-    JSValue stack = JS_IsObject(exc) ? JS_GetPropertyStr(ctx, exc, "stack") : JS_UNDEFINED;
-    const char *trace = JS_IsString(stack) ? JS_ToCString(ctx, stack) : NULL;
-    const char *head = text ? text : "JavaScript exception (its message could not be read: out of memory)";
+    const char *text = thrown_text(exc);
+    JSValue stack = JS_IsError(exc) ? JS_GetPropertyStr(ctx, exc, "stack") : JS_UNDEFINED;
+    if (JS_IsException(stack)) JS_FreeValue(ctx, JS_GetException(ctx));
+    const char *trace = JS_IsString(stack) ? text_of(stack) : NULL;
+    const char *head = text ? text
+                            : JS_IsUndefined(exc) ? "undefined was thrown"
+                            : "a value was thrown that cannot be shown as text (its toString failed)";
     size_t n = strlen(head), m = trace ? strlen(trace) : 0;
-    char *msg = malloc(n + m + 2);
-    if (msg) {
-        memcpy(msg, head, n);
+    while (m && trace[m - 1] == '\n') m--;  /* drop the trailing newline */
+    /* written straight into a kernel block: no malloc here, which may have
+     * nothing left after a memory hog */
+    u64 off = ex_alloc(n + (m ? m + 1 : 0));
+    if (off) {
+        kernel_copy(off, head, n);
         if (m) {
-            msg[n] = '\n';
-            memcpy(msg + n + 1, trace, m);
-            while (m && (msg[n + m] == '\n')) m--;  /* drop the trailing newline */
-            set_error(msg, n + 1 + m);
-        } else {
-            set_error(msg, n);
+            ex_store_u8(off + n, '\n');
+            kernel_copy(off + n + 1, trace, m);
         }
-        free(msg);
-    } else {
-        set_error_str(head);
     }
+    ex_error_set(off);
     if (trace) JS_FreeCString(ctx, trace);
-    if (text) JS_FreeCString(ctx, text);
+    if (text && text != name_message) JS_FreeCString(ctx, text);
     JS_FreeValue(ctx, stack);
     JS_FreeValue(ctx, exc);
 }
@@ -657,41 +883,196 @@ static void drop_context(void) {
 }
 
 /*
+ * QuickJS's memory, tracked. Every block the JS runtime takes from malloc is
+ * kept in one list, so that after a trap (a memory.grow past the host's
+ * budget, a timeout, a host error) the abandoned runtime's memory can be given
+ * back to malloc: the plug-in is usable again instead of staying out of memory.
+ * The list is trusted only if the trap did not happen inside malloc, or happened
+ * there while growing memory (dlmalloc asks for memory before it changes any of
+ * its own state); otherwise the old heap is abandoned as it is.
+ */
+typedef struct Tracked {
+    struct Tracked *prev, *next;
+    uint64_t pad;  /* keeps malloc's 16-byte alignment for the caller */
+    uint64_t pad2;
+} Tracked;
+
+static Tracked tracked = {&tracked, &tracked, 0, 0};
+static volatile int in_malloc;         /* inside malloc/realloc/free for QuickJS */
+static volatile size_t grow_request;   /* bytes the current malloc/realloc asks for */
+static volatile int32_t pages_before;  /* memory size when it started */
+static size_t tracked_bytes;           /* usable bytes of the tracked blocks */
+static size_t learned_limit;           /* the JS heap size at which memory.grow trapped */
+
+static void link_block(Tracked *t) {
+    t->prev = &tracked;
+    t->next = tracked.next;
+    tracked.next->prev = t;
+    tracked.next = t;
+}
+
+static void unlink_block(Tracked *t) {
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+}
+
+static void *tracked_malloc(void *opaque, size_t size) {
+    if (size > (size_t)-1 - sizeof(Tracked)) return NULL;
+    grow_request = size;
+    pages_before = (int32_t)__builtin_wasm_memory_size(0);
+    in_malloc = 1;
+    Tracked *t = malloc(sizeof(Tracked) + size);
+    in_malloc = 0;
+    if (!t) return NULL;
+    link_block(t);
+    tracked_bytes += malloc_usable_size(t);
+    return t + 1;
+}
+
+static void *tracked_calloc(void *opaque, size_t count, size_t size) {
+    if (size && count > ((size_t)-1 - sizeof(Tracked)) / size) return NULL;
+    void *p = tracked_malloc(opaque, count * size);
+    if (p) memset(p, 0, count * size);
+    return p;
+}
+
+static void tracked_free(void *opaque, void *ptr) {
+    if (!ptr) return;
+    Tracked *t = (Tracked *)ptr - 1;
+    unlink_block(t);
+    tracked_bytes -= malloc_usable_size(t);
+    in_malloc = 2;
+    free(t);
+    in_malloc = 0;
+}
+
+static void *tracked_realloc(void *opaque, void *ptr, size_t size) {
+    if (!ptr) return tracked_malloc(opaque, size);
+    if (size > (size_t)-1 - sizeof(Tracked)) return NULL;
+    Tracked *t = (Tracked *)ptr - 1;
+    size_t old = malloc_usable_size(t);
+    grow_request = size;
+    pages_before = (int32_t)__builtin_wasm_memory_size(0);
+    in_malloc = 1;
+    Tracked *moved = realloc(t, sizeof(Tracked) + size);
+    in_malloc = 0;
+    if (!moved) return NULL;
+    moved->prev->next = moved;  /* the links moved with the block */
+    moved->next->prev = moved;
+    tracked_bytes += malloc_usable_size(moved) - old;
+    return moved + 1;
+}
+
+static size_t tracked_usable_size(const void *ptr) {
+    return ptr ? malloc_usable_size((Tracked *)ptr - 1) - sizeof(Tracked) : 0;
+}
+
+static const JSMallocFunctions TRACKED = {
+    tracked_calloc, tracked_malloc, tracked_free, tracked_realloc, tracked_usable_size,
+};
+
+/* After a trap: give the abandoned runtime's memory back, if malloc can be trusted. */
+static void release_abandoned(void) {
+    int grew_out = in_malloc == 1 && (int32_t)__builtin_wasm_memory_size(0) == pages_before;
+    if (grew_out) {
+        /* memory.grow trapped: the JS heap cannot grow past about this size */
+        size_t reached = tracked_bytes + grow_request;
+        size_t limit = reached / 4 * 3;  /* malloc's fragmentation needs the rest */
+        if (!learned_limit || limit < learned_limit) learned_limit = limit;
+    }
+    if (in_malloc && !grew_out) {
+        tracked.prev = tracked.next = &tracked;  /* malloc's state is unknown: abandon */
+    } else {
+        in_malloc = 0;
+        while (tracked.next != &tracked) {
+            Tracked *t = tracked.next;
+            unlink_block(t);
+            free(t);
+        }
+    }
+    in_malloc = 0;
+    tracked_bytes = 0;
+}
+
+/*
  * The JS heap limit. The host's memory.max_pages budget is invisible to the
- * guest, and a memory.grow past it traps the call, abandoning the JS heap. So
- * the host tells us the budget in config (`wasmplug.js.max_memory`, bytes;
- * `wasmplug.js.with_heap_limit` sets it from the manifest) and QuickJS gets a
- * limit below what is left of it: a JS hog then gets a catchable
- * `InternalError: out of memory` and the plug-in stays usable.
+ * guest, and a memory.grow past it traps the call. Two sources tell the
+ * runtime where the budget ends:
+ *   - the config `wasmplug.js.max_memory` (bytes; `wasmplug.js.with_heap_limit`
+ *     and the Sandbox set it from the manifest): QuickJS gets 3/10 of the budget
+ *     (see apply_limits), so a hog gets a catchable `InternalError: out of
+ *     memory` from the first time on;
+ *   - without it, the first memory.grow that traps: the call fails (`oom`), the
+ *     next one gives the abandoned heap back to malloc (see release_abandoned)
+ *     and caps the JS heap below the size it had reached, so later hogs get the
+ *     catchable error and the plug-in stays usable.
+ * The budget counts growth after instantiation (ABI 7.1), so what the module
+ * started with (the snapshot, `baseline_bytes`) is not part of it.
  */
 #define HEAP_LIMIT_KEY "wasmplug.js.max_memory"
+#define HEAP_LIMIT_MIN (256 * 1024)
 
-static void apply_heap_limit(void) {
-    u64 key = kernel_write(HEAP_LIMIT_KEY, sizeof(HEAP_LIMIT_KEY) - 1);
-    if (key == 0) return;
-    u64 value = ex_config_get(key);
-    ex_free(key);
-    if (value == 0) return;
+static size_t baseline_bytes;  /* QuickJS's bytes in the pre-initialised snapshot */
+
+/* The config value `key` as a number (0 if unset or not a number). */
+static unsigned long long config_number(const char *key) {
+    u64 k = kernel_write(key, strlen(key));
+    u64 value = k ? ex_config_get(k) : 0;
+    if (k) ex_free(k);
+    if (!value) return 0;
     char text[24];
     size_t len = (size_t)ex_length(value);
     if (len >= sizeof(text)) len = sizeof(text) - 1;
     kernel_read(value, text, len);
     ex_free(value);
     text[len] = 0;
-    unsigned long long total = strtoull(text, NULL, 10);
-    unsigned long long used = (unsigned long long)__builtin_wasm_memory_size(0) * 65536ULL;
-    unsigned long long left = total > used ? total - used : 0;
-    /* dlmalloc's bookkeeping and fragmentation need the rest: a JS hog was
-     * measured growing memory by ~1.75x the bytes QuickJS had allocated. */
-    unsigned long long limit = left / 5 * 2;
-    if (limit < 256 * 1024) limit = 256 * 1024;
-    JS_SetMemoryLimit(rt, (size_t)limit);
+    return strtoull(text, NULL, 10);
+}
+
+/*
+ * The JS stack limit. QuickJS measures the C stack (see quickjs_unit.c: the
+ * recursive functions carry padding there so that it grows with the depth),
+ * while what traps is the engine's Wasm stack, which the C stack cannot see.
+ * Measured, no recursion of QuickJS takes more than STACK_RATIO times as much
+ * Wasm stack as C stack, so the limit is the Wasm stack / STACK_RATIO (with
+ * room to spare). The Wasm stack is the config `wasmplug.js.wasm_stack`
+ * (bytes; wasmplug's hosts set it) or wasmtime's default, 512 KiB (the
+ * official SDK's). With wasmplug's 1.5 MiB, JSON 3,000 deep parses.
+ */
+#define WASM_STACK_KEY "wasmplug.js.wasm_stack"
+#define WASM_STACK_DEFAULT (512 * 1024)
+#define STACK_RATIO_X10 27
+#define C_STACK_USABLE (900 * 1024)  /* of the 1 MiB linked C stack */
+
+static void apply_limits(void) {
+    unsigned long long wasm_stack = config_number(WASM_STACK_KEY);
+    if (wasm_stack < 64 * 1024) wasm_stack = WASM_STACK_DEFAULT;
+    unsigned long long stack = wasm_stack * 10 / STACK_RATIO_X10;
+    if (stack > C_STACK_USABLE) stack = C_STACK_USABLE;
+    JS_SetMaxStackSize(rt, (size_t)stack);
+    size_t limit = learned_limit;
+    unsigned long long total = config_number(HEAP_LIMIT_KEY);
+    if (total) {
+        /* libc's malloc (zig's BrkAllocator) rounds every block up to a power
+         * of two and never splits or merges blocks of different sizes: QuickJS's
+         * bytes can take twice their size, and a growing array leaves a free
+         * block of every size it passed through (measured: up to 3x). So the JS
+         * heap gets 3/10 of the budget on top of what it held when the instance
+         * started (the rest: the rounding, the kernel's blocks for input and
+         * output). */
+        unsigned long long from_config = (unsigned long long)baseline_bytes + total / 10 * 3;
+        if (from_config > (size_t)-1) from_config = (size_t)-1;
+        if (!limit || from_config < limit) limit = (size_t)from_config;
+    }
+    if (!limit) return;
+    if (limit < HEAP_LIMIT_MIN) limit = HEAP_LIMIT_MIN;
+    JS_SetMemoryLimit(rt, limit);
 }
 
 static int new_runtime(void) {
-    rt = JS_NewRuntime();
+    rt = JS_NewRuntime2(&TRACKED, NULL);
     if (!rt) return -1;
-    JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
+    JS_SetMaxStackSize(rt, WASM_STACK_DEFAULT * 10 / STACK_RATIO_X10);
     return 0;
 }
 
@@ -701,7 +1082,7 @@ static int new_context(void);
 static int start_context(void) {
     if (!rt) {
         if (new_runtime() < 0) return -1;
-        apply_heap_limit();
+        apply_limits();
     }
     return new_context();
 }
@@ -720,6 +1101,12 @@ static int new_context(void) {
     JSValue args[2] = {global, natives};
     JSValue r = JS_Call(ctx, fn, JS_UNDEFINED, 2, args);
     JS_FreeValue(ctx, fn);
+    if (!JS_IsException(r)) {
+        JS_FreeValue(ctx, r);
+        fn = JS_Eval(ctx, GLOBALS_JS, sizeof(GLOBALS_JS) - 1, "<wasmplug-globals>", JS_EVAL_TYPE_GLOBAL);
+        r = JS_IsException(fn) ? fn : JS_Call(ctx, fn, JS_UNDEFINED, 2, args);
+        JS_FreeValue(ctx, fn);
+    }
     JS_FreeValue(ctx, global);
     JS_FreeValue(ctx, natives);
     if (JS_IsException(r)) return -1;
@@ -744,31 +1131,24 @@ static void take_pristine_context(void) {
     clock_gettime(CLOCK_REALTIME, &now);
     wasmplug_seed_random(ctx, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
     JS_UpdateStackTop(rt);
-    apply_heap_limit();
+    apply_limits();
 }
 
 EXPORT("__wasmplug_preinit") int32_t wasmplug_preinit(void) {
     enter();
     int32_t rc = rt || ctx || new_runtime() < 0 || new_context() < 0;
     pristine = !rc;
+    baseline_bytes = tracked_bytes;
     in_call = 0;
     return rc;
 }
 
-/* An ES module, judging by a line that starts with an import or export statement. */
-static int looks_like_module(const char *s, size_t len) {
-    const char *end = s + len;
-    for (const char *p = s; p < end;) {
-        while (p < end && (*p == ' ' || *p == '\t')) p++;
-        size_t left = (size_t)(end - p);
-        if ((left > 6 && !memcmp(p, "export", 6) && (p[6] == ' ' || p[6] == '{' || p[6] == '\t')) ||
-            (left > 6 && !memcmp(p, "import", 6) && (p[6] == ' ' || p[6] == '{' || p[6] == '\t')))
-            return 1;
-        const char *nl = memchr(p, '\n', left);
-        if (!nl) break;
-        p = nl + 1;
-    }
-    return 0;
+/* True if a script's compile error is about import/export statements. */
+static int mentions_module_syntax(JSValueConst error) {
+    const char *text = text_of(error);
+    int found = text && (strstr(text, "import") || strstr(text, "export"));
+    if (text) JS_FreeCString(ctx, text);
+    return found;
 }
 
 /* Evaluate `source` (NUL-terminated at source[len]). kind: 'm', 's' or '?'. */
@@ -784,36 +1164,71 @@ static int load_code(const char *filename, const char *source, size_t len, char 
         unload();
         return -1;
     }
-    int is_module = kind == 'm' || (kind == '?' && looks_like_module(source, len));
+    if (len >= 3 && !memcmp(source, "\xEF\xBB\xBF", 3)) {  /* a UTF-8 byte order mark */
+        source += 3;
+        len -= 3;
+    }
     JSValue global = JS_GetGlobalObject(ctx);
+    globals_before = JS_UNDEFINED;
+    if (record_globals) {
+        JSPropertyEnum *props;
+        uint32_t count;
+        globals_before = JS_NewObject(ctx);
+        if (JS_GetOwnPropertyNames(ctx, &props, &count, global, JS_GPN_STRING_MASK) == 0) {
+            for (uint32_t i = 0; i < count; i++)
+                JS_SetProperty(ctx, globals_before, props[i].atom, JS_TRUE);
+            JS_FreePropertyEnum(ctx, props, count);
+        }
+        JS_SetPropertyStr(ctx, globals_before, "module", JS_TRUE);  /* ours, not the code's */
+        JS_SetPropertyStr(ctx, globals_before, "exports", JS_TRUE);
+    }
+    JSValue module = JS_UNDEFINED, script = JS_UNDEFINED, compiled = JS_UNDEFINED;
+    if (kind != 'm') {
+        /* CommonJS and plain scripts see `module` and `exports` */
+        module = JS_NewObject(ctx);
+        JSValue exports = JS_NewObject(ctx);
+        JS_SetPropertyStr(ctx, module, "exports", JS_DupValue(ctx, exports));
+        JS_SetPropertyStr(ctx, global, "exports", exports);
+        JS_SetPropertyStr(ctx, global, "module", JS_DupValue(ctx, module));
+        script = JS_Eval(ctx, source, len, filename, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
+    }
+    /* '?': what compiles as a script is a script (CommonJS); what only compiles
+     * as a module (import/export statements) is a module. QuickJS's parser
+     * decides, so `export` inside a comment or a string changes nothing. */
+    int is_module = kind == 'm' || (kind == '?' && JS_IsException(script));
     if (is_module) {
-        JSValue fn = JS_Eval(ctx, source, len, filename, JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
-        if (!JS_IsException(fn)) {
-            JSModuleDef *m = JS_VALUE_GET_PTR(fn);
-            JSValue r = settle(JS_EvalFunction(ctx, fn));
+        JSValue script_error = JS_IsException(script) ? JS_GetException(ctx) : JS_UNDEFINED;
+        compiled = JS_Eval(ctx, source, len, filename, JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+        if (JS_IsException(compiled) && !JS_IsUndefined(script_error) && !mentions_module_syntax(script_error)) {
+            /* neither compiles, and the script's error is not about import/export: report it */
+            JS_FreeValue(ctx, JS_GetException(ctx));
+            JS_Throw(ctx, script_error);
+        } else {
+            JS_FreeValue(ctx, script_error);
+        }
+        if (!JS_IsException(compiled)) {
+            JSModuleDef *m = JS_VALUE_GET_PTR(compiled);
+            JSValue r = settle(JS_EvalFunction(ctx, compiled));
             if (!JS_IsException(r)) {
                 JS_FreeValue(ctx, r);
                 exported = JS_GetModuleNamespace(ctx, m);
                 loaded = !JS_IsException(exported);
             }
         }
-    } else {
-        JSValue module = JS_NewObject(ctx);
-        JSValue exports = JS_NewObject(ctx);
-        JS_SetPropertyStr(ctx, module, "exports", JS_DupValue(ctx, exports));
-        JS_SetPropertyStr(ctx, global, "exports", exports);
-        JS_SetPropertyStr(ctx, global, "module", JS_DupValue(ctx, module));
-        JSValue r = settle(JS_Eval(ctx, source, len, filename, JS_EVAL_TYPE_GLOBAL));
+    } else if (!JS_IsException(script)) {
+        JSValue r = settle(JS_EvalFunction(ctx, script));
         if (!JS_IsException(r)) {
             JS_FreeValue(ctx, r);
             exported = JS_GetPropertyStr(ctx, module, "exports");
             loaded = !JS_IsException(exported);
         }
-        JS_FreeValue(ctx, module);
     }
+    JS_FreeValue(ctx, module);
     JS_FreeValue(ctx, global);
     if (!loaded) {
         report_exception();
+        JS_FreeValue(ctx, globals_before);
+        globals_before = JS_UNDEFINED;
         unload();
         return -1;
     }
@@ -821,16 +1236,26 @@ static int load_code(const char *filename, const char *source, size_t len, char 
 }
 
 /* The function `name` defines: an export, else a global. */
+JSValue wasmplug_global_lexicals(JSContext *c);  /* quickjs_unit.c */
+
 static JSValue find_function(const char *name) {
     JSValue f = JS_UNDEFINED;
+    if (JS_IsFunction(ctx, exported) && !strcmp(name, "default")) return JS_DupValue(ctx, exported);
     if (JS_IsObject(exported)) f = JS_GetPropertyStr(ctx, exported, name);
     if (JS_IsException(f)) return f;
-    if (!JS_IsFunction(ctx, f)) {
+    if (!JS_IsFunction(ctx, f)) {  /* a global function, var, let or const */
         JS_FreeValue(ctx, f);
         JSValue global = JS_GetGlobalObject(ctx);
         f = JS_GetPropertyStr(ctx, global, name);
         JS_FreeValue(ctx, global);
         if (JS_IsException(f)) return f;
+        if (!JS_IsFunction(ctx, f)) {
+            JS_FreeValue(ctx, f);
+            JSValue lexicals = wasmplug_global_lexicals(ctx);
+            f = JS_GetPropertyStr(ctx, lexicals, name);
+            JS_FreeValue(ctx, lexicals);
+            if (JS_IsException(f)) return f;
+        }
     }
     if (!JS_IsFunction(ctx, f)) {
         JS_FreeValue(ctx, f);
@@ -868,7 +1293,9 @@ static int32_t run(const char *name, int argc, JSValueConst *argv, int mode) {
             rc = 1;
         }
         JS_FreeValue(ctx, text);
-    } else if (mode == RESULT_PDK && (JS_IsNumber(r) || JS_IsBool(r))) {
+    } else if (mode == RESULT_PDK && JS_IsBool(r)) {
+        rc = 0;  /* the PDK's Host.output* return true: a boolean is success */
+    } else if (mode == RESULT_PDK && JS_IsNumber(r)) {
         JS_ToInt32(ctx, &rc, r);
     } else if (JS_IsNumber(r) || JS_IsBool(r)) {
         JSValue text = JS_ToString(ctx, r);
@@ -972,6 +1399,26 @@ __attribute__((noinline)) static int32_t call_index(int32_t index) {
 
 /* ---- the sandbox's entry points ---- */
 
+/* Append to `names` the own enumerable function-valued properties of `obj`
+ * that `skip` (an object used as a set, or undefined) does not have. */
+static uint32_t function_names(JSValueConst obj, JSValueConst skip, JSValue names, uint32_t k) {
+    JSPropertyEnum *props;
+    uint32_t count;
+    if (!JS_IsObject(obj) ||
+        JS_GetOwnPropertyNames(ctx, &props, &count, obj, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        return k;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (JS_IsObject(skip) && JS_HasProperty(ctx, skip, props[i].atom) > 0) continue;
+        JSValue v = JS_GetProperty(ctx, obj, props[i].atom);
+        if (JS_IsFunction(ctx, v)) JS_SetPropertyUint32(ctx, names, k++, JS_AtomToString(ctx, props[i].atom));
+        JS_FreeValue(ctx, v);
+    }
+    JS_FreePropertyEnum(ctx, props, count);
+    return k;
+}
+
 __attribute__((noinline)) static int32_t load_input(void) {
     size_t len;
     char *input = input_copy(&len);
@@ -980,27 +1427,32 @@ __attribute__((noinline)) static int32_t load_input(void) {
         return 1;
     }
     size_t name_len = len ? strlen(input + 1) : 0;
+    record_globals = 1;
     int r = len && name_len + 1 < len
                 ? load_code(input + 1, input + 2 + name_len, len - 2 - name_len, input[0])
                 : (set_error_str("__wasmplug_load: the input must be kind, file name, NUL, source"), -1);
+    record_globals = 0;
     free(input);
     if (r < 0) return 1;
-    /* output: the exported function names, one per line */
-    JSPropertyEnum *props;
-    uint32_t count;
-    if (!JS_IsObject(exported) ||
-        JS_GetOwnPropertyNames(ctx, &props, &count, exported, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) {
-        JS_FreeValue(ctx, JS_GetException(ctx));
-        return 0;
-    }
+    /* output: the exported function names, one per line ("default" if the
+     * export is itself a function); then a line "\1" and the functions the code
+     * defined at the top level (new global properties, global let/const) */
     JSValue names = JS_NewArray(ctx);
     uint32_t k = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        JSValue v = JS_GetProperty(ctx, exported, props[i].atom);
-        if (JS_IsFunction(ctx, v)) JS_SetPropertyUint32(ctx, names, k++, JS_AtomToString(ctx, props[i].atom));
-        JS_FreeValue(ctx, v);
+    if (JS_IsFunction(ctx, exported)) {
+        JS_SetPropertyUint32(ctx, names, k++, JS_NewString(ctx, "default"));
+    } else {
+        k = function_names(exported, JS_UNDEFINED, names, k);
     }
-    JS_FreePropertyEnum(ctx, props, count);
+    JS_SetPropertyUint32(ctx, names, k++, JS_NewString(ctx, "\x01"));
+    JSValue global = JS_GetGlobalObject(ctx);
+    k = function_names(global, globals_before, names, k);
+    JS_FreeValue(ctx, global);
+    JS_FreeValue(ctx, globals_before);
+    globals_before = JS_UNDEFINED;
+    JSValue lexicals = wasmplug_global_lexicals(ctx);
+    k = function_names(lexicals, JS_UNDEFINED, names, k);
+    JS_FreeValue(ctx, lexicals);
     JSValue sep = JS_NewString(ctx, "\n");
     JSValue join = JS_GetPropertyStr(ctx, names, "join");
     JSValue joined = JS_Call(ctx, join, names, 1, (JSValueConst *)&sep);
@@ -1059,6 +1511,7 @@ __attribute__((noinline)) static void enter(void) {
     if (in_call) {
         /* The previous call trapped: abandon its JS runtime (see the top). */
         wasmplug_stack_set(stack_base);
+        release_abandoned();
         rt = NULL;
         ctx = NULL;
         loaded = 0;
