@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from .binary import (
     Limits,
     Reader,
+    Section,
     assemble,
     encode_name,
     encode_uleb,
@@ -198,7 +199,7 @@ def _rewrite_code(r: Reader, end: int, shift_from: int, wrappers: dict[int, int]
 
 @dataclass
 class _Module:
-    sections: list[tuple[int, bytes]]
+    sections: list[Section]
     func_imports: int
     memories: list[bool]          # memory64 flag of each memory, imports first
     grows: bool                   # any memory.grow in the code

@@ -9,8 +9,10 @@ public for tools built on wasmplug (the memory-budget rewriter, the JS
 runtime's embedder and snapshotter):
 
 - reading: `Reader` (a cursor: `byte`, `uleb`, `take`, `text`, `limits`),
-  `split_sections` (a module as (id, payload) pairs), `read_imports` (the
-  import section's entries), `read_limits`, `read_valtype`;
+  `split_sections` (a module as `Section`s: id and payload), `read_vec`,
+  `read_imports` / `skip_import_description` / `count_imports`,
+  `read_exports`, `read_entries` (size-prefixed entries: code bodies),
+  `read_limits`, `read_types`, `read_valtype`;
 - writing: `encode_uleb`, `encode_sleb`, `encode_name`, `encode_section`,
   `assemble` (sections back into a module);
 - facts: `signatures`, `memory_minimums`, `memories`, `custom_sections`,
@@ -88,16 +90,48 @@ def read_limits(r: Reader) -> Limits:
 
 
 HEADER = b"\0asm\x01\0\0\0"
+# Where each known section goes in a module (custom sections, id 0, may sit anywhere).
+SECTION_ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 
 
-def split_sections(wasm: bytes) -> list[tuple[int, bytes]]:
-    """The module's sections in order, as (id, payload); IndexError if truncated."""
+class Section(NamedTuple):
+    """One section of a module: its id and its payload (what follows the size)."""
+
+    id: int
+    payload: bytes
+
+
+def split_sections(wasm: bytes) -> list[Section]:
+    """The module's sections in order; IndexError if truncated."""
     r = Reader(wasm, 8)
-    found: list[tuple[int, bytes]] = []
+    found: list[Section] = []
     while r.pos < len(wasm):
         section = r.byte()
-        found.append((section, r.take(r.uleb())))
+        found.append(Section(section, r.take(r.uleb())))
     return found
+
+
+def read_vec(payload: bytes) -> tuple[int, Reader]:
+    """A vector's length, and a reader at its first entry."""
+    r = Reader(payload)
+    return r.uleb(), r
+
+
+def read_exports(payload: bytes) -> list[tuple[str, int, int]]:
+    """The export section's entries: (name, kind, index)."""
+    count, r = read_vec(payload)
+    return [(r.text(), r.byte(), r.uleb()) for _ in range(count)]
+
+
+def read_entries(payload: bytes) -> list[bytes]:
+    """The raw entries of a vector of size-prefixed entries (the code section)."""
+    count, r = read_vec(payload)
+    return [r.take(r.uleb()) for _ in range(count)]
+
+
+def count_imports(payload: bytes, kind: int = 0) -> int:
+    """How many imports of `kind` (0 functions, 2 memories, 3 globals) an import section has."""
+    return sum(1 for _, _, k, _ in read_imports(Reader(payload)) if k == kind)
 
 
 def encode_section(section: int, payload: bytes) -> bytes:
@@ -186,24 +220,30 @@ def read_imports(r: Reader) -> Iterator[tuple[str, str, int, ImportDetail]]:
     the other kinds (kind 0 function, 1 table, 2 memory, 3 global, 4 tag)."""
     for _ in range(r.uleb()):
         module, name = r.text(), r.text()
-        kind = r.byte()
-        detail: ImportDetail = None
-        if kind == 0:        # function: type index
-            detail = r.uleb()
-        elif kind == 1:      # table: reftype + limits
-            read_valtype(r)
-            read_limits(r)
-        elif kind == 2:      # memory: limits
-            detail = read_limits(r)
-        elif kind == 3:      # global: valtype + mutability
-            read_valtype(r)
-            r.byte()
-        elif kind == 4:      # tag: attribute + type index
-            r.byte()
-            r.uleb()
-        else:
-            raise ValueError(f"unknown import kind {kind}")
+        kind, detail = skip_import_description(r)
         yield module, name, kind, detail
+
+
+def skip_import_description(r: Reader) -> tuple[int, ImportDetail]:
+    """Read what follows an import's names: its kind and detail (see `read_imports`)."""
+    kind = r.byte()
+    detail: ImportDetail = None
+    if kind == 0:        # function: type index
+        detail = r.uleb()
+    elif kind == 1:      # table: reftype + limits
+        read_valtype(r)
+        read_limits(r)
+    elif kind == 2:      # memory: limits
+        detail = read_limits(r)
+    elif kind == 3:      # global: valtype + mutability
+        read_valtype(r)
+        r.byte()
+    elif kind == 4:      # tag: attribute + type index
+        r.byte()
+        r.uleb()
+    else:
+        raise ValueError(f"unknown import kind {kind}")
+    return kind, detail
 
 
 def _imported_memories(r: Reader) -> Iterator[tuple[str, str, int, Limits]]:

@@ -28,79 +28,38 @@ again, no index changes: only the import section's names are rewritten.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from wasmplug.binary import Reader, encode_name, encode_sleb, encode_uleb
+from wasmplug.binary import (
+    SECTION_ORDER,
+    Reader,
+    Section,
+    assemble,
+    count_imports,
+    encode_name,
+    encode_sleb,
+    encode_uleb,
+    read_entries,
+    read_exports,
+    read_vec,
+    skip_import_description,
+    split_sections,
+)
 
 SECTION_TYPE, SECTION_IMPORT, SECTION_FUNCTION = 1, 2, 3
 SECTION_EXPORT, SECTION_CODE, SECTION_DATA, SECTION_DATACOUNT = 7, 10, 11, 12
-# Section order in a module (custom sections, id 0, may sit anywhere).
-_ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 
 
 class EmbedError(ValueError):
     """The binary is not a runtime this module knows how to edit."""
 
 
-@dataclass
-class _Section:
-    id: int
-    payload: bytes
-
-
-def _sections(wasm: bytes) -> list[_Section]:
+def sections_of(wasm: bytes) -> list[Section]:
+    """`wasm`'s sections (EmbedError if it is not a whole wasm binary)."""
     if wasm[:8] != b"\0asm\x01\0\0\0":
         raise EmbedError("not a wasm binary (version 1)")
-    r = Reader(wasm, 8)
-    out = []
     try:
-        while r.pos < len(wasm):
-            sid = r.byte()
-            out.append(_Section(sid, r.take(r.uleb())))
+        return split_sections(wasm)
     except IndexError:
         raise EmbedError("truncated wasm binary") from None
-    return out
-
-
-def _assemble(sections: list[_Section]) -> bytes:
-    """A module made of `sections`, in the order given."""
-    return b"\0asm\x01\0\0\0" + b"".join(
-        bytes([s.id]) + encode_uleb(len(s.payload)) + s.payload for s in sections)
-
-
-def _vec(payload: bytes) -> tuple[int, Reader]:
-    r = Reader(payload)
-    return r.uleb(), r
-
-
-def _count_imports(payload: bytes, kind: int = 0) -> int:
-    """How many imports of `kind` (0 functions, 3 globals) the import section has."""
-    count, r = _vec(payload)
-    found = 0
-    for _ in range(count):
-        r.text()
-        r.text()
-        found += r.data[r.pos] == kind
-        _skip_import_desc(r)
-    return found
-
-
-def _skip_limits(r: Reader) -> None:
-    flags = r.uleb()
-    r.uleb()
-    if flags & 1:
-        r.uleb()
-
-
-def _exports(payload: bytes) -> list[tuple[str, int, int]]:
-    count, r = _vec(payload)
-    return [(r.text(), r.byte(), r.uleb()) for _ in range(count)]
-
-
-def _entries(payload: bytes) -> list[bytes]:
-    """The raw entries of a vector whose entries are size-prefixed (code section)."""
-    count, r = _vec(payload)
-    return [r.take(r.uleb()) for _ in range(count)]
 
 
 HOST_SLOTS = 16
@@ -126,19 +85,22 @@ def resolve_host_slots(runtime: bytes, host_functions: list[str] | tuple[str, ..
                          f"{HOST_SLOTS} slots")
     if len(set(host_functions)) != len(host_functions):
         raise EmbedError("a host function is declared twice")
-    sections = _sections(runtime)
+    sections = sections_of(runtime)
     out = []
     seen: set[int] = set()
     for section in sections:
         if section.id != SECTION_IMPORT:
             out.append(section)
             continue
-        count, r = _vec(section.payload)
+        count, r = read_vec(section.payload)
         entries = bytearray(encode_uleb(count))
         for _ in range(count):
             module, field = r.text(), r.text()
             start = r.pos
-            _skip_import_desc(r)
+            try:
+                skip_import_description(r)
+            except ValueError as exc:
+                raise EmbedError(str(exc)) from None
             desc = r.data[start:r.pos]
             if module == USER_MODULE and field.startswith(SLOT_PREFIX):
                 slot = int(field[len(SLOT_PREFIX):])
@@ -146,44 +108,24 @@ def resolve_host_slots(runtime: bytes, host_functions: list[str] | tuple[str, ..
                 module, field = ((USER_MODULE, host_functions[slot]) if slot < len(host_functions)
                                  else UNUSED_SLOT)
             entries += encode_name(module) + encode_name(field) + desc
-        out.append(_Section(SECTION_IMPORT, bytes(entries)))
+        out.append(Section(SECTION_IMPORT, bytes(entries)))
     if seen != set(range(HOST_SLOTS)):
         raise EmbedError("not a wasmplug JS runtime: it has no host-function slots "
                          f"(imports {USER_MODULE}.{SLOT_PREFIX}0..{HOST_SLOTS - 1})")
-    return _assemble(out)
-
-
-def _skip_import_desc(r: Reader) -> None:
-    """Skip an import's description: function (type index), table, memory, global or tag."""
-    kind = r.byte()
-    if kind == 0:
-        r.uleb()
-    elif kind == 1:
-        r.byte()
-        _skip_limits(r)
-    elif kind == 2:
-        _skip_limits(r)
-    elif kind == 3:
-        r.byte()
-        r.byte()
-    elif kind == 4:
-        r.byte()
-        r.uleb()
-    else:
-        raise EmbedError(f"unknown import kind {kind}")
+    return assemble(out)
 
 
 def embed(runtime: bytes, blob: bytes, names: list[str],
           host_functions: list[str] | tuple[str, ...] = ()) -> bytes:
     """`runtime` with `blob` embedded, one exported thunk per name in `names`, and
     its host-function slots importing `host_functions` (see the module docstring)."""
-    sections = _sections(resolve_host_slots(runtime, host_functions))
+    sections = sections_of(resolve_host_slots(runtime, host_functions))
     by_id = {s.id: s for s in sections if s.id}
     for needed in (SECTION_TYPE, SECTION_FUNCTION, SECTION_EXPORT, SECTION_CODE):
         if needed not in by_id:
             raise EmbedError(f"the runtime binary has no section {needed}")
-    imported = _count_imports(by_id[SECTION_IMPORT].payload) if SECTION_IMPORT in by_id else 0
-    exports = _exports(by_id[SECTION_EXPORT].payload)
+    imported = count_imports(by_id[SECTION_IMPORT].payload) if SECTION_IMPORT in by_id else 0
+    exports = read_exports(by_id[SECTION_EXPORT].payload)
     funcs = {name: index for name, kind, index in exports if kind == 0}
     try:
         len_fn = funcs["__wasmplug_source_len"]
@@ -200,7 +142,7 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
         raise EmbedError("duplicate export names")
 
     # function section: the thunks take the stub __wasmplug_source_len's type, () -> i32
-    count, r = _vec(by_id[SECTION_FUNCTION].payload)
+    count, r = read_vec(by_id[SECTION_FUNCTION].payload)
     types = [r.uleb() for _ in range(count)]
     thunk_type = types[len_fn - imported]
     first_thunk = imported + count
@@ -209,7 +151,7 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
 
     # data: a passive segment holding the blob
     if SECTION_DATA in by_id:
-        data_count, r = _vec(by_id[SECTION_DATA].payload)
+        data_count, r = read_vec(by_id[SECTION_DATA].payload)
         data_payload = encode_uleb(data_count + 1) + by_id[SECTION_DATA].payload[r.pos:]
     else:
         data_count, data_payload = 0, encode_uleb(1)
@@ -217,7 +159,7 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
     data_payload += b"\x01" + encode_uleb(len(blob)) + blob
 
     # code: new stub bodies and the thunks
-    bodies = _entries(by_id[SECTION_CODE].payload)
+    bodies = read_entries(by_id[SECTION_CODE].payload)
     bodies[len_fn - imported] = b"\x00" + b"\x41" + encode_sleb(len(blob)) + b"\x0b"
     bodies[copy_fn - imported] = (b"\x00" + b"\x20\x00" + b"\x41\x00" + b"\x41" + encode_sleb(len(blob))
                                   + b"\xfc\x08" + encode_uleb(segment) + b"\x00" + b"\x0b")
@@ -237,12 +179,12 @@ def embed(runtime: bytes, blob: bytes, names: list[str],
     replaced = {SECTION_FUNCTION: function_payload, SECTION_CODE: code_payload,
                 SECTION_EXPORT: export_payload, SECTION_DATA: data_payload,
                 SECTION_DATACOUNT: encode_uleb(segment + 1)}
-    out = [_Section(s.id, replaced.get(s.id, s.payload)) for s in sections]
+    out = [Section(s.id, replaced.get(s.id, s.payload)) for s in sections]
     for sid in (SECTION_DATACOUNT, SECTION_DATA):
         if sid not in by_id:
-            _insert(out, _Section(sid, replaced[sid]))
-    out.append(_Section(0, encode_name(MARK_SECTION) + b"1"))
-    return _assemble(out)
+            _insert(out, Section(sid, replaced[sid]))
+    out.append(Section(0, encode_name(MARK_SECTION) + b"1"))
+    return assemble(out)
 
 
 MARK_SECTION = "wasmplug.js"  # a custom section marking a built JS plug-in
@@ -251,7 +193,7 @@ MARK_SECTION = "wasmplug.js"  # a custom section marking a built JS plug-in
 def is_js_plugin(wasm: bytes) -> bool:
     """True if `wasm` is a plug-in `wasmplug js build` made (it carries the mark section)."""
     try:
-        sections = _sections(wasm)
+        sections = sections_of(wasm)
     except (EmbedError, IndexError, ValueError):
         return False
     for section in sections:
@@ -264,11 +206,11 @@ def is_js_plugin(wasm: bytes) -> bool:
     return False
 
 
-def _insert(sections: list[_Section], new: _Section) -> None:
+def _insert(sections: list[Section], new: Section) -> None:
     """Insert a known section at its place in the standard order."""
-    rank = _ORDER[new.id]
+    rank = SECTION_ORDER[new.id]
     for i, s in enumerate(sections):
-        if s.id and _ORDER.get(s.id, 0) > rank:
+        if s.id and SECTION_ORDER.get(s.id, 0) > rank:
             sections.insert(i, new)
             return
     sections.append(new)

@@ -23,9 +23,18 @@ from collections.abc import Callable
 
 import wasmtime
 
-from wasmplug.binary import encode_name, encode_sleb, encode_uleb
+from wasmplug.binary import (
+    Section,
+    assemble,
+    count_imports,
+    encode_name,
+    encode_sleb,
+    encode_uleb,
+    read_exports,
+    read_vec,
+)
 
-from .embed import EmbedError, _assemble, _count_imports, _exports, _Section, _sections, _vec
+from .embed import EmbedError, sections_of
 
 PREINIT = "__wasmplug_preinit"
 CONSTRUCTORS = "_initialize"
@@ -43,15 +52,15 @@ class SnapshotError(EmbedError):
 
 def preinitialise(wasm: bytes) -> bytes:
     """`wasm` (the bare runtime) with its runtime and context already made."""
-    sections = _sections(wasm)
+    sections = sections_of(wasm)
     ids = [s.id for s in sections]
     if _SECTION_START in ids or _SECTION_DATA not in ids:
         raise SnapshotError("the module has a start function or no data")
     by_id = {s.id: s for s in sections if s.id}
-    exports = {name for name, _, _ in _exports(by_id[_SECTION_EXPORT].payload)}
+    exports = {name for name, _, _ in read_exports(by_id[_SECTION_EXPORT].payload)}
     if PREINIT not in exports:
         raise SnapshotError(f"the module exports no {PREINIT}")
-    imported_globals = (_count_imports(by_id[_SECTION_IMPORT].payload, kind=3)
+    imported_globals = (count_imports(by_id[_SECTION_IMPORT].payload, kind=3)
                         if _SECTION_IMPORT in by_id else 0)
     globals_ = _globals(by_id.get(_SECTION_GLOBAL))
     mutable = [i for i, (_, mut, _) in enumerate(globals_) if mut]
@@ -68,7 +77,7 @@ def preinitialise(wasm: bytes) -> bytes:
     if mutable:
         replaced[_SECTION_GLOBAL] = _global_section(globals_, dict(zip(mutable, values, strict=True)))
     if _SECTION_DATACOUNT in by_id:
-        replaced[_SECTION_DATACOUNT] = encode_uleb(_vec(replaced[_SECTION_DATA])[0])
+        replaced[_SECTION_DATACOUNT] = encode_uleb(read_vec(replaced[_SECTION_DATA])[0])
     out = _rebuild(sections, replaced)
     wasmtime.Module.validate(wasmtime.Engine(), out)
     return out
@@ -119,11 +128,11 @@ def _refuse(module: str, name: str | None) -> Callable[..., None]:
     return stub
 
 
-def _globals(section: _Section | None) -> list[tuple[int, bool, bytes]]:
+def _globals(section: Section | None) -> list[tuple[int, bool, bytes]]:
     """(value type, mutable, init expression) of each global the module defines."""
     if section is None:
         return []
-    count, r = _vec(section.payload)
+    count, r = read_vec(section.payload)
     out = []
     for _ in range(count):
         valtype, mutable = r.byte(), r.byte()
@@ -169,14 +178,14 @@ def _const(valtype: int, value: int | float) -> bytes:
     raise SnapshotError(f"cannot snapshot a mutable global of type 0x{valtype:02x}")
 
 
-def _export_section(section: _Section, drop: set[str], extra: list[tuple[str, int, int]]) -> bytes:
-    kept = [e for e in _exports(section.payload) if e[0] not in drop] + extra
+def _export_section(section: Section, drop: set[str], extra: list[tuple[str, int, int]]) -> bytes:
+    kept = [e for e in read_exports(section.payload) if e[0] not in drop] + extra
     return encode_uleb(len(kept)) + b"".join(
         encode_name(name) + bytes([kind]) + encode_uleb(index) for name, kind, index in kept)
 
 
-def _memory_section(section: _Section, pages: int) -> bytes:
-    count, r = _vec(section.payload)
+def _memory_section(section: Section, pages: int) -> bytes:
+    count, r = read_vec(section.payload)
     if count != 1:
         raise SnapshotError(f"the module defines {count} memories, not one")
     flags, minimum = r.uleb(), r.uleb()
@@ -189,9 +198,9 @@ def _memory_section(section: _Section, pages: int) -> bytes:
     return out + (encode_uleb(maximum) if maximum is not None else b"")
 
 
-def _data_section(memory: bytes, original: _Section | None) -> bytes:
+def _data_section(memory: bytes, original: Section | None) -> bytes:
     if original is not None:
-        count, r = _vec(original.payload)
+        count, r = read_vec(original.payload)
         for _ in range(count):
             if r.uleb() != 0:
                 raise SnapshotError("the module has passive data segments")
@@ -205,6 +214,6 @@ def _data_section(memory: bytes, original: _Section | None) -> bytes:
     return bytes(out)
 
 
-def _rebuild(sections: list[_Section], replaced: dict[int, bytes]) -> bytes:
-    return _assemble([_Section(s.id, replaced.get(s.id, s.payload) if s.id else s.payload)
+def _rebuild(sections: list[Section], replaced: dict[int, bytes]) -> bytes:
+    return assemble([Section(s.id, replaced.get(s.id, s.payload) if s.id else s.payload)
                       for s in sections])
