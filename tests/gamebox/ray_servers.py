@@ -4,7 +4,7 @@ The Ray instance is started by `ray.init()` in a process of its own, in a
 temporary folder, with a token of the test's own; the catalogue is in a
 shared database (PostgreSQL when GAMEBOX_TEST_POSTGRES_URL is set, else one
 SQLite file). Ray only ever runs in those processes, never in pytest's
-(README, "Ray"): a trap after Ray's faulthandler would kill pytest.
+(docs/concurrency.md, "Ray"): a trap after Ray's faulthandler would kill pytest.
 """
 
 from __future__ import annotations

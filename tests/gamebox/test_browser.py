@@ -4,7 +4,7 @@ Two and three browser contexts (separate people) create an arena, join it,
 play tic-tac-toe to a win and to a draw, watch as a spectator, reload and
 resume, lose the connection and get it back, and see the host role move when
 the host leaves. The hostile game proves that nothing in a game's HTML runs
-or loads. Set GAMEBOX_SCREENSHOTS=docs to refresh the README's screenshots.
+or loads. Set GAMEBOX_SCREENSHOTS=docs to refresh the screenshots in docs/.
 """
 
 from __future__ import annotations

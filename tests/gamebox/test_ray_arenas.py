@@ -4,7 +4,7 @@ One local Ray instance (started by `ray.init()` in a process of its own, in a
 temporary folder), the catalogue in a shared database (PostgreSQL when
 GAMEBOX_TEST_POSTGRES_URL is set, else one SQLite file), two servers on two
 loopback ports: a player on each plays tic-tac-toe to the end. Ray only ever
-runs in those processes, never in pytest's (README, "Ray").
+runs in those processes, never in pytest's (docs/concurrency.md, "Ray").
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_m
         if data_dir is None and database_url is None:
             raise click.UsageError("--ray needs the catalogue every server shares: "
                                    "give --database-url (or --data-dir on one machine)")
-        _ray_init(ray_address)  # before any plug-in runs here (README, "Ray")
+        _ray_init(ray_address)  # before any plug-in runs here (docs/concurrency.md, "Ray")
     from ..gamebox.catalogue.base import GameLimits
     from ..gamebox.catalogue.folders import DirectoryCatalogue, bundled_games_dir
 

@@ -19,7 +19,7 @@ down as usual.
 The actor builds its own catalogue with `open_catalogue` (a picklable
 callable, e.g. a `DatabaseCatalogue` on the shared PostgreSQL database), so games are
 loaded where they run. Call `ray.init()` in a server before any plug-in runs
-in it (see the README's Ray paragraph); arenas' plug-ins run in Ray workers.
+in it (see docs/gamebox.md, "Ray"); arenas' plug-ins run in Ray workers.
 """
 
 from __future__ import annotations
