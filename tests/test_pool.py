@@ -237,7 +237,10 @@ def test_wasm_runs_without_the_gil() -> None:
 
     ticker = threading.Thread(target=tick)
     ticker.start()
-    time.sleep(0.02)
+    deadline = time.monotonic() + 10
+    while not stamps:  # the ticker is running
+        assert time.monotonic() < deadline, "the ticker thread never started"
+        time.sleep(0.001)
     start = time.monotonic()
     with pytest.raises(CallTimeout, match=r"^timeout: the call ran longer than timeout_ms"):
         plugin.call("forever", b"")
