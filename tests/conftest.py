@@ -9,15 +9,26 @@ from pathlib import Path
 
 import pytest
 
+from .setup_policy import pytest_collection_modifyitems as _policy_collection_modifyitems
+
 # A test that cannot run here is a skip with its reason, or a failure under scripts/test.sh.
 from .setup_policy import (  # noqa: F401  (pytest's hooks, found here by name)
-    pytest_collection_modifyitems,
     pytest_deselected,
     pytest_make_collect_report,
     pytest_runtest_makereport,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# Test modules that start Ray in pytest's own process run last: ray.init puts fatal-signal
+# handlers in front of wasmtime's, so a Wasm trap in any later test would kill the run
+# (docs/concurrency.md, "Ray": call ray.init before the first plug-in).
+RAY_IN_PROCESS = ("tests/test_ray.py",)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    _policy_collection_modifyitems(session, config, items)
+    items.sort(key=lambda item: item.nodeid.startswith(RAY_IN_PROCESS))  # stable: order kept
 AS = ROOT / "plugins" / "assemblyscript"
 WAT = ROOT / "plugins" / "wat"
 

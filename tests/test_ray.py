@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -23,8 +24,14 @@ ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'wasm
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[Any]:
+    enabled_before = faulthandler.is_enabled()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              configure_logging=False, ignore_reinit_error=True)
+    if not enabled_before and faulthandler.is_enabled():
+        # Ray turned faulthandler on in front of wasmtime's signal handlers (this process ran
+        # plug-ins before ray.init, against docs/concurrency.md's advice): the next trap in
+        # any later test would kill pytest. Turning it off puts wasmtime's handlers back.
+        faulthandler.disable()
     yield ray
     ray.shutdown()
 

@@ -129,21 +129,29 @@ class _Output:
 
 def _built_from_js(manifest: dict[str, Any]) -> bool:
     """True if the manifest's main module is a file `wasmplug js build` made."""
-    from ..js import is_js_plugin
-
     modules = manifest.get("wasm")
     main = modules[-1] if isinstance(modules, list) and modules else None
     if not isinstance(main, dict):
         return False
-    if isinstance(main.get("data"), bytes):
-        return is_js_plugin(main["data"])
-    path = main.get("path")
-    if not isinstance(path, str) or not Path(path).is_file():
+    data = main.get("data")
+    if not isinstance(data, bytes):
+        path = main.get("path")
+        if not isinstance(path, str) or not Path(path).is_file():
+            return False
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            return False
+    # The mark section's name, length-prefixed: only a candidate loads wasmplug.js to look closer
+    # (a plain .wasm costs no import of the JS runtime's modules).
+    if _JS_MARK not in data:
         return False
-    try:
-        return is_js_plugin(Path(path).read_bytes())
-    except OSError:
-        return False
+    from ..js import is_js_plugin
+
+    return is_js_plugin(data)
+
+
+_JS_MARK = b"\x0bwasmplug.js"  # the custom section js build adds (wasmplug.js.embed.MARK_SECTION)
 
 
 @click.command("call", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
