@@ -95,7 +95,7 @@ def _print(columns: list[str], rows: list[tuple[Any, ...]], out_format: str) -> 
 @click.option("--args", "nargs", multiple=True, metavar="NAME=N",
               help="Number of arguments of NAME (default 1; -1 any, SQLite).")
 @click.option("--functions", "functions_file", metavar="FILE.toml",
-              help="Also register the functions of a TOML file of plug-ins (its format: wasmplug.sql.config).")
+              help="Also register the functions of a TOML file of plug-ins (format: wasmplug.sql.config).")
 @click.option("--engine", type=click.Choice(["sqlite", "duckdb"]), default="sqlite", show_default=True)
 @click.option("--json", "out_format", flag_value="json", help="Print the rows as a JSON array of objects.")
 @click.option("--csv", "out_format", flag_value="csv", help="Print the rows as CSV.")
