@@ -6,7 +6,9 @@ Runs against SQLite, and PostgreSQL too when GAMEBOX_TEST_POSTGRES_URL is set.
 from __future__ import annotations
 
 import asyncio
+import stat
 import warnings
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -16,7 +18,7 @@ from sqlalchemy import func, select
 from wasmplug.gamebox import protocol
 from wasmplug.gamebox.arenas.engine import ArenaEngine
 from wasmplug.gamebox.arenas.state import Arenas
-from wasmplug.gamebox.database import Base, Blob, GameVersion
+from wasmplug.gamebox.database import Base, Blob, GameBoxDatabase, GameVersion
 from wasmplug.gamebox.errors import AccessDenied, ArenaError, GameBoxError, UnknownGame, UploadRejected
 
 from .wat_games import game_wasm
@@ -226,3 +228,18 @@ def test_the_arena_picker_lists_the_most_played_uploads(library: Any, monkeypatc
     ids = [info.id for info in library.games()]
     assert ids == [info.id for info in library.bundled.games()] + ["g4", "g1", "g5"]
     library.get("g0")  # the others can still be picked by id
+
+
+def test_the_data_folder_and_database_are_private(tmp_path: Path) -> None:
+    """Other users of the machine can read neither the accounts nor the uploads."""
+    data = tmp_path / "data"
+    db = GameBoxDatabase.in_dir(data)
+    db.upgrade()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    files = [p for p in data.iterdir() if p.name.startswith("gamebox.db")]
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files), [
+        (p.name, oct(p.stat().st_mode)) for p in files]
+    db.close()
+    (data / "gamebox.db").chmod(0o644)  # made by an older version
+    GameBoxDatabase.in_dir(data).close()
+    assert stat.S_IMODE((data / "gamebox.db").stat().st_mode) == 0o600

@@ -328,3 +328,18 @@ def test_an_oversized_request_is_refused_unread(app: Any, library: Any) -> None:
     response = upload(alice, huge)
     assert response.status_code == 413 and "an upload may be at most 2097152 bytes" in response.text
     assert library.search()[1] == 0
+
+
+def test_numbers_from_the_query_and_forms_are_bounded(app: Any, library: Any) -> None:
+    """A page or token id past 64 bits was an OverflowError in the database: a 500."""
+    visitor = person(app)
+    for page in ("9223372036854775807", "9" * 5_000, "-5", "1e9", ""):
+        response = visitor.get("/games", params={"page": page})
+        assert response.status_code == 200, page[:20]
+        assert response.headers["x-content-type-options"] == "nosniff"
+    alice = person(app)
+    sign_up(alice, "alice")
+    for revoke in ("9223372036854775808", "9" * 5_000, "0", "abc"):
+        response = alice.post("/my/tokens", data={"csrf": csrf(alice, "/my"), "revoke": revoke})
+        assert response.status_code == 403, revoke[:20]
+        assert "no such token" in response.text

@@ -15,15 +15,15 @@ from starlette.responses import Response
 from ..catalogue.database import PAGE_SIZE
 from ..errors import UnknownGame
 from ..uploads import render_description
+from ..web.limits import bounded_int
 from .pages import library, refuse, site_page
+
+MAX_PAGE = 1_000_000  # past any catalogue; a bigger number would overflow the database's OFFSET
 
 
 async def catalogue(request: Request) -> Response:
     query = request.query_params.get("q", "")
-    try:
-        number = max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        number = 1
+    number = bounded_int(request.query_params.get("page", "1"), default=1, low=1, high=MAX_PAGE)
     games, total = await asyncio.to_thread(library(request).search, query, page=number)
     return site_page(request, "catalogue.html", games=games, total=total, q=query, page=number,
                      pages=max(1, -(-total // PAGE_SIZE)))

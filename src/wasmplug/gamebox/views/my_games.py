@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..errors import AccessDenied, UnknownGame, UploadRejected
 from ..web.accounts import Account
+from ..web.limits import parse_id
 from ..web.sessions import CSRF_FAILED
 from .pages import checked_form, library, member_form, refuse, signed_in, site_page
 from .receive_upload import RateLimited, too_big, upload_game
@@ -82,7 +83,10 @@ async def tokens(request: Request) -> Response:
     me, form = checked
     if form.get("revoke"):
         try:
-            library(request).revoke_token(me, int(str(form.get("revoke"))))
+            token_id = parse_id(str(form.get("revoke")))
+            if token_id is None:
+                raise ValueError("no such token")
+            library(request).revoke_token(me, token_id)
         except (AccessDenied, ValueError) as exc:
             return refuse(request, str(exc))
         return RedirectResponse("/my", status_code=303)

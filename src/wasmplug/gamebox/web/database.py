@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,9 +61,20 @@ class Database:
 
 
 def sqlite_url(data_dir: Path, filename: str) -> str:
-    """The URL of the SQLite database `filename` in `data_dir` (made if missing)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(data_dir / filename).resolve()}"
+    """The URL of the SQLite database `filename` in `data_dir`, private to this user.
+
+    A missing folder is made 0700, a missing database file 0600 (SQLite gives its journal
+    files the database's mode); a database file of ours that others could read is made 0600.
+    """
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = (data_dir / filename).resolve()
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        info = path.stat()
+        if getattr(os, "getuid", lambda: -1)() == info.st_uid and info.st_mode & 0o077:
+            path.chmod(0o600)
+    return f"sqlite:///{path}"
 
 
 def _sqlite_pragmas(connection: object, _record: object) -> None:
