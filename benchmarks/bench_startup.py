@@ -53,21 +53,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_gen import CODE as GEN_CODE  # the same JavaScript function as bench_gen.py
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 PLOT = ROOT / "docs" / "startup.png"
 COUNT_VOWELS = ROOT / "plugins" / "assemblyscript" / "count_vowels.wasm"
 COUNT_VOWELS_JS = ROOT / "plugins" / "js" / "count_vowels.js"
-SETTLED_S = 2.1  # wasmplug.cache stamps entries whose ctime is at least 2 s old
-GEN_CODE = """\
-module.exports = function (input) {
-  let count = 0;
-  for (const c of input) {
-    if ("aeiouAEIOU".includes(c)) count++;
-  }
-  return count;
-};"""
+SETTLED_S = 2.1  # wasmplug._cache stamps entries whose ctime is at least 2 s old
 
 ONE_SHOT = {
     "wasmplug": "import wasmplug\n"

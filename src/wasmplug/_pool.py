@@ -228,7 +228,23 @@ class _Instances:
             "are busy (raise max_instances, or the acquire timeout)")
 
 
-class PluginPool:
+class _Pool:
+    """What both pools share: their instances, their cap and their count."""
+
+    def __init__(self, source: Any, *, max_instances: int | None = None, reset: bool = False,
+                 config: Any = None, setup: Setup | None = None, **plugin_kwargs: Any) -> None:
+        self._pool = _Instances(source, max_instances, reset, config, setup, plugin_kwargs)
+
+    @property
+    def max_instances(self) -> int:
+        return self._pool.max_instances
+
+    def count(self) -> int:
+        """How many instances exist (never more than `max_instances`)."""
+        return self._pool.created
+
+
+class PluginPool(_Pool):
     """A thread-safe pool of instances of one plug-in.
 
     `source` is anything `Plugin` accepts (or a `CompiledPlugin`);
@@ -245,18 +261,6 @@ class PluginPool:
     `append` are atomic), so threads calling at once do not queue behind
     each other.
     """
-
-    def __init__(self, source: Any, *, max_instances: int | None = None, reset: bool = False,
-                 config: Any = None, setup: Setup | None = None, **plugin_kwargs: Any) -> None:
-        self._pool = _Instances(source, max_instances, reset, config, setup, plugin_kwargs)
-
-    @property
-    def max_instances(self) -> int:
-        return self._pool.max_instances
-
-    def count(self) -> int:
-        """How many instances exist (never more than `max_instances`)."""
-        return self._pool.created
 
     def acquire(self, timeout: float | None = None) -> _Lease:
         """An instance for the `with` block; PoolTimeout if none frees up in time."""
@@ -357,7 +361,7 @@ class _Lease:
         self._pool._return(self._plugin)
 
 
-class AsyncPluginPool:
+class AsyncPluginPool(_Pool):
     """The asyncio version of `PluginPool`: acquiring never blocks the loop.
 
     Calls run in worker threads (`Plugin.call_async`); cancelling a task
@@ -365,17 +369,6 @@ class AsyncPluginPool:
     A task cancelled while it waits, or while its instance is being made or
     renewed in a worker thread, leaves the instance to the pool.
     """
-
-    def __init__(self, source: Any, *, max_instances: int | None = None, reset: bool = False,
-                 config: Any = None, setup: Setup | None = None, **plugin_kwargs: Any) -> None:
-        self._pool = _Instances(source, max_instances, reset, config, setup, plugin_kwargs)
-
-    @property
-    def max_instances(self) -> int:
-        return self._pool.max_instances
-
-    def count(self) -> int:
-        return self._pool.created
 
     @contextlib.asynccontextmanager
     async def acquire(self, timeout: float | None = None) -> AsyncIterator[Plugin]:
