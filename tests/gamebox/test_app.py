@@ -12,7 +12,7 @@ import pytest
 
 from wasmplug.gamebox.app import create_app
 from wasmplug.gamebox.arenas.state import Arenas
-from wasmplug.gamebox.web.security import CONTENT_SECURITY_POLICY
+from wasmplug.web.security import CONTENT_SECURITY_POLICY
 
 from .conftest import test_catalogue
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from wasmplug.gamebox.app import SiteSettings, create_app
-from wasmplug.gamebox.web.sessions import CSRF_FAILED
+from wasmplug.web.sessions import CSRF_FAILED
 
 from .wat_games import game_wasm
 

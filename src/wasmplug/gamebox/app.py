@@ -23,6 +23,10 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from wasmplug.web.rate_limits import RateLimiter
+from wasmplug.web.security import SecurityHeaders
+from wasmplug.web.sessions import add_sessions
+
 from .arenas.base import ArenaBackend
 from .arenas.engine import ArenaEngine, default_templates
 from .arenas.local import LocalArenas
@@ -31,9 +35,6 @@ from .catalogue.base import Catalogue
 from .catalogue.database import DatabaseCatalogue
 from .catalogue.folders import DirectoryCatalogue, bundled_games_dir
 from .views import accounts, admin, api, arena, catalogue, my_games
-from .web.rate_limits import RateLimiter
-from .web.security import SecurityHeaders
-from .web.sessions import add_sessions
 
 STATIC = Path(__file__).parent / "static"
 

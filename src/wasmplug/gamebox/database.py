@@ -19,8 +19,8 @@ from pathlib import Path
 from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .web.accounts import ApiToken, User
-from .web.database import Base, Database, now, sqlite_url
+from wasmplug.web.accounts import ApiToken, User
+from wasmplug.web.database import Base, Database, now, sqlite_url
 
 __all__ = ["ApiToken", "Base", "Blob", "Game", "GameBoxDatabase", "GameVersion", "User", "now"]
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from wasmplug import Error
-
-from .web import errors as web_errors
+from wasmplug.web import errors as web_errors
 
 
 class GameBoxError(Error):

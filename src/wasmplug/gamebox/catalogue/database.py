@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from wasmplug.web.accounts import Account, Accounts
+
 from ..database import Blob, Game, GameBoxDatabase, GameVersion, User, now
 from ..errors import AccessDenied, GameBoxError, UnknownGame, UploadRejected
 from ..uploads import UploadPolicy, check_artwork, check_game, slugify
-from ..web.accounts import Account, Accounts
 from .base import Catalogue, GameInfo, GameLimits
 
 log = logging.getLogger("wasmplug.gamebox")

@@ -11,9 +11,10 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from wasmplug.web.accounts import Account
+from wasmplug.web.sessions import CSRF_FAILED, sign_in
+
 from ..errors import GameBoxError
-from ..web.accounts import Account
-from ..web.sessions import CSRF_FAILED, sign_in
 from .pages import checked_form, library, limiter, refuse, site_page
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from wasmplug.web.accounts import Account
+from wasmplug.web.sessions import CSRF_FAILED
+
 from ..errors import GameBoxError
-from ..web.accounts import Account
-from ..web.sessions import CSRF_FAILED
 from .pages import checked_form, library, refuse, signed_in, site_page
 
 

@@ -19,10 +19,11 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from wasmplug.web.sessions import CSRF_FAILED, csrf_ok, csrf_token
+
 from ..arenas.state import CODE_LENGTH, normalise_code
 from ..errors import ArenaError
 from ..protocol import MAX_MESSAGE_BYTES
-from ..web.sessions import CSRF_FAILED, csrf_ok, csrf_token
 from .pages import backend, current_user, render, site_library
 
 

@@ -12,10 +12,11 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wasmplug.web.limits import bounded_int
+
 from ..catalogue.database import PAGE_SIZE
 from ..errors import UnknownGame
 from ..uploads import render_description
-from ..web.limits import bounded_int
 from .pages import library, refuse, site_page
 
 MAX_PAGE = 1_000_000  # past any catalogue; a bigger number would overflow the database's OFFSET

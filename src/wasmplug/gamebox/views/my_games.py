@@ -12,10 +12,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from wasmplug.web.accounts import Account
+from wasmplug.web.limits import parse_id
+from wasmplug.web.sessions import CSRF_FAILED
+
 from ..errors import AccessDenied, UnknownGame, UploadRejected
-from ..web.accounts import Account
-from ..web.limits import parse_id
-from ..web.sessions import CSRF_FAILED
 from .pages import checked_form, library, member_form, refuse, signed_in, site_page
 from .receive_upload import RateLimited, too_big, upload_game
 

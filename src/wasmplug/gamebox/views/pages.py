@@ -14,12 +14,13 @@ import jinja2
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from wasmplug.web.accounts import Account
+from wasmplug.web.rate_limits import RateLimiter
+from wasmplug.web.sessions import CSRF_FAILED, csrf_ok, csrf_token
+
 from ..arenas.base import ArenaBackend
 from ..arenas.state import CODE_LENGTH, NAME_MAX
 from ..catalogue.database import DatabaseCatalogue
-from ..web.accounts import Account
-from ..web.rate_limits import RateLimiter
-from ..web.sessions import CSRF_FAILED, csrf_ok, csrf_token
 
 
 def backend(connection: HTTPConnection) -> ArenaBackend:

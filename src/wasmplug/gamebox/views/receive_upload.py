@@ -12,9 +12,10 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from wasmplug.web.accounts import Account
+from wasmplug.web.limits import declared_size_refusal
+
 from ..errors import GameBoxError, UploadRejected
-from ..web.accounts import Account
-from ..web.limits import declared_size_refusal
 from .pages import library, limiter
 
 ARTWORK_PART = 3 * 1024 * 1024  # the artwork (at most 2 MB) and the form's fields, with room
