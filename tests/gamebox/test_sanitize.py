@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wasmplug.gamebox.sanitize import _cheap_references, _clean, css_is_safe, sanitize
+from wasmplug.gamebox import sanitize as sanitizer
+from wasmplug.gamebox.sanitize import (
+    _cheap_references,
+    _clean,
+    _sanitize,
+    css_is_safe,
+    sanitize,
+    sanitize_timed,
+    scope_stylesheet,
+)
 
 
 def test_game_markup_survives() -> None:
@@ -47,9 +56,81 @@ def test_hostile_markup_is_removed(hostile: str) -> None:
 
 
 def test_style_elements_are_scoped_to_the_board() -> None:
-    assert sanitize("<style>.cell { color: red }</style>") == "<style>#board{.cell { color: red }}</style>"
+    assert sanitize("<style>.cell { color: red }</style>") == "<style>#board .cell{color: red}</style>"
     # a game cannot close the scope to style the platform
-    assert sanitize("<style>} body { display: none } .x {</style>") == ""
+    assert "body" not in sanitize("<style>} body { display: none } .x {</style>")
+
+
+@pytest.mark.parametrize("style", [
+    '<style class="x">', '<style title="t">', '<STYLE  media="all">', '<style aria-label="a>b">',
+    '<style\nclass=x>',
+])
+def test_every_style_element_is_scoped_whatever_its_attributes(style: str) -> None:
+    out = sanitize(f"{style}header {{ display: none }} body {{ background: red }}</style><p>x</p>")
+    assert out == "<style>#board header{display: none}#board body{background: red}</style><p>x</p>"
+
+
+@pytest.mark.parametrize("css", [
+    "/* } */ body { display: none }",
+    "/* { */ .a { color: red } /* } */ } body { display: none }",
+    '.a { content: "}" } body { display: none }',
+    ".a { content: '{' } } body { display: none } .b {",
+    ".a { color: red; } } } header { display: none }",
+])
+def test_braces_in_comments_and_strings_do_not_end_the_scope(css: str) -> None:
+    out = scope_stylesheet(css)
+    assert out and _selectors(out) and all(s.startswith("#board ") for s in _selectors(out)), out
+
+
+def _selectors(css: str) -> list[str]:
+    """Every selector of every rule of `css`, read by a browser-grade tokenizer."""
+    import tinycss2
+
+    found = []
+    for rule in tinycss2.parse_stylesheet(css, skip_whitespace=True, skip_comments=True):
+        assert rule.type == "qualified-rule", rule
+        found += [part.strip() for part in tinycss2.serialize(rule.prelude).split(",")]
+    return found
+
+
+def test_every_selector_of_a_list_is_scoped_and_escapes_are_dropped() -> None:
+    assert scope_stylesheet(".a, b > c, > .d, [hidden], *:hover{color: red}") == (
+        "#board .a, #board b > c, #board > .d, #board [hidden], #board *:hover{color: red}")
+    # a rule that could reach the board's siblings (or the page, with nesting's &) goes
+    for escape in ("+ header { display: none }", "~ * { display: none }", "& body { color: red }",
+                   ".a, ~ header { display: none }", "|| x { color: red }"):
+        assert scope_stylesheet(escape) == "", escape
+    # rules nested in a rule are dropped, its declarations kept
+    assert scope_stylesheet(".a { color: blue; .b { color: red } }") == "#board .a{color: blue}"
+
+
+def test_at_rules_other_than_media_supports_keyframes_are_dropped() -> None:
+    css = ("@media (max-width: 400px) { .a { position: fixed } } @supports (display: grid) { b { x: 1 } }"
+           "@property --x { syntax: '*'; inherits: true } @layer base { body { x: 1 } } @page { margin: 0 }"
+           "@keyframes spin { from { opacity: 0 } to { opacity: 1 } }"
+           "@container (width > 1px) { body { x: 1 } }")
+    assert scope_stylesheet(css) == (
+        "@media (max-width: 400px){#board .a{position: absolute}}@supports (display: grid){#board b{x: 1}}"
+        "@keyframes spin{ from { opacity: 0 } to { opacity: 1 } }")
+
+
+def test_fixed_positioning_stays_in_the_board_and_label_for_goes() -> None:
+    out = sanitize('<label for="lobby" style="position:fixed;inset:0;z-index:9">x</label>'
+                   '<a href="https://x.example/" style="POSITION: Fixed !important; inset: 0">y</a>'
+                   "<style>.o { position: fixed; top: 0 }</style>")
+    assert "for=" not in out and "fixed" not in out.lower()
+    assert '<label style="position: absolute; inset: 0; z-index: 9">x</label>' in out
+    assert 'style="POSITION: absolute !important; inset: 0"' in out
+    assert "#board .o{position: absolute; top: 0}" in out
+    # styles that position nothing are kept as written
+    kept = '<div style="color: red;padding:0">x</div>'
+    assert sanitize(kept) == kept
+
+
+def test_a_quote_in_an_inline_style_stays_in_its_attribute() -> None:
+    out = sanitize("""<div style='position: absolute; content: "x\" onclick=&quot;y"'>z</div>""")
+    assert "onclick" not in out.replace("&quot;", "") or 'onclick=' not in out.split('"')[0::2][0]
+    assert out.count('"') % 2 == 0
 
 
 def test_css_check() -> None:
@@ -73,7 +154,7 @@ def test_rewriting_references_changes_nothing_in_the_output(html: str) -> None:
     """sanitize writes character references as characters (in text of plain tags) or
     as numbers (elsewhere) before nh3 parses them (much faster); the result is what nh3
     makes of the original."""
-    assert sanitize.__wrapped__(html) == _clean(html)
+    assert _sanitize(html) == _clean(html)
 
 
 def test_named_references_survive_as_their_characters() -> None:
@@ -92,3 +173,53 @@ def test_references_in_the_text_of_plain_tags_become_characters() -> None:
     for other in (board.replace('"go"', '"a&amp;b"'), board + "<textarea>&quot;</textarea>"):
         assert "&#34;" in _cheap_references(other)
         assert sanitize(other) == _clean(other)
+
+
+# -- CPU and memory ----------------------------------------------------------------------
+def test_a_deeply_nested_render_is_refused_before_it_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 256 KiB render of nested <div> (seconds in the HTML parser) never reaches it."""
+    monkeypatch.setattr(sanitizer, "_cleaner", lambda: pytest.fail("the parser was called"))
+    sanitizer.CACHE.clear()
+    deep = ("<div>" * 60_000)[:256 * 1024]
+    assert len(deep) == 256 * 1024
+    assert sanitize(deep) == sanitizer.refusal(f"its elements nest deeper than {sanitizer.MAX_DEPTH} levels")
+    # comments, or the text of a textarea, cannot hide end tags from the count
+    for hider in ("<div><!--</div>-->", "<div><textarea></div></textarea>"):
+        assert "gb-refused" in sanitize(hider * (sanitizer.MAX_DEPTH + 1))
+    too_many = "<br>" * (sanitizer.MAX_ELEMENTS + 1)
+    assert "more than 4096 elements" in sanitize(too_many)
+    kinds = "".join(f'<b class="c{i}">' for i in range(sanitizer.MAX_FORMATTING_KINDS + 1))
+    assert "kinds of formatting tags" in sanitize(f"<div>{kinds}</div>" + "<p>x</p>" * 100)
+
+
+def test_big_boards_of_ordinary_shape_are_kept() -> None:
+    board = "<table>" + "<tr>" + '<td class="c"><b class="p">x</b></td>' * 40 + "</tr>" * 25 + "</table>"
+    assert sanitize(board) == _clean(board)
+    nested = "<div>" * sanitizer.MAX_DEPTH + "x" + "</div>" * sanitizer.MAX_DEPTH
+    assert sanitize(nested) == nested
+
+
+def test_the_cache_is_bounded_by_bytes_and_entries() -> None:
+    cache = sanitizer._Cache(entries=100, max_bytes=100_000)
+    for i in range(50):
+        cache.put(f"{i:05d}" + "x" * 4000, "y" * 4000)  # ~8 kB each: only 12 fit
+    assert cache.bytes <= 100_000 and len(cache) == 12
+    assert cache.get("00049" + "x" * 4000) is not None and cache.get("00000" + "x" * 4000) is None
+    cache.put("big" * 10_000, "")  # more than a tenth of the budget: not kept
+    assert cache.get("big" * 10_000) is None
+    for i in range(500):
+        cache.put(str(i), "")
+    assert len(cache) == 100
+    # the module's cache: 150 renders of 256 KiB stay within its budget
+    sanitizer.CACHE.clear()
+    for i in range(150):
+        sanitize(f"<p>{i}</p>" + "<i>z</i>" * 30_000)
+    assert sanitizer.CACHE.bytes <= sanitizer.CACHE.max_bytes
+
+
+def test_sanitize_timed_reports_the_cpu_time_of_a_miss_and_nothing_for_a_hit() -> None:
+    sanitizer.CACHE.clear()
+    board = "<ul>" + "<li>entry &quot;x&quot;</li>" * 3000 + "</ul>"
+    html, spent = sanitize_timed(board)
+    assert html == sanitize(board) and spent > 0
+    assert sanitize_timed(board) == (html, 0.0)

@@ -3,10 +3,23 @@ page's Content-Security-Policy is the second).
 
 `sanitize` keeps an allow-list of tags and attributes (what games need to
 draw a board and send `phx-click` events), drops scripts, event handlers,
-forms, frames, images, SVG and every URL but http(s) links, checks CSS
-(inline `style` and `<style>` elements) for anything that could load a
-resource, and scopes `<style>` rules to the board so a game cannot restyle
-the platform around it.
+forms, frames, images, SVG, `label for` and every URL but http(s) links, and
+reads the CSS (inline `style` and every `<style>` element, whatever its
+attributes) with a real CSS tokenizer (`tinycss2`): anything that could load
+a resource refuses it, every rule is rescoped under the board
+(`#board <selector>`), at-rules other than `@media`, `@supports` and
+`@keyframes` are dropped, and `position: fixed` becomes `absolute` (the
+board is a containing block that clips: see `static/gamebox.css`).
+
+Before the HTML parser sees a render, `check_shape` counts its tags and
+estimates their nesting in one linear pass: a render with more than
+`MAX_ELEMENTS` elements, nested deeper than `MAX_DEPTH`, or with more than
+`MAX_FORMATTING_KINDS` kinds of formatting tags (which the HTML parser
+re-opens for every block) is not parsed but shown as a short notice (so is
+one that grows past `MAX_OUTPUT` when parsed). The
+results are kept in a cache bounded by entries and by bytes.
+`sanitize_timed` says how long a render took to sanitise (0 for a cache hit),
+so callers can count it against the game's time.
 """
 
 from __future__ import annotations
@@ -14,8 +27,13 @@ from __future__ import annotations
 import functools
 import html as html_text
 import re
+import threading
+import time
+from collections import OrderedDict
 
 import nh3
+import tinycss2  # type: ignore[import-untyped]
+from tinycss2 import ast as css_ast
 
 TAGS = frozenset({
     "a", "abbr", "article", "aside", "b", "blockquote", "br", "button", "caption", "code",
@@ -44,7 +62,6 @@ ATTRIBUTES = {
     "ol": {"start", "reversed"},
     "details": {"open"},
     "time": {"datetime"},
-    "label": {"for"},
 }
 ATTRIBUTE_VALUES = {"input": {"type": {"text", "number", "checkbox", "radio", "range"}}}
 ATTRIBUTE_PREFIXES = {"phx-value-", "aria-"}
@@ -54,10 +71,20 @@ URL_SCHEMES = {"http", "https"}
 _CSS_DANGER = re.compile(
     r"\\|url\s*\(|image-set|image\s*\(|cross-fade|element\s*\(|src\s*\(|@import|@font-face|@namespace"
     r"|expression|-moz-binding|behavior|javascript:|<|&", re.IGNORECASE)
-_STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.DOTALL)
-# nh3's output quotes every attribute value with " (a " inside is &quot;).
-_STYLE_ATTRIBUTE = re.compile(r' style="([^"]*)"')
+# In nh3's output "<" and ">" are escaped everywhere but in tags and in <style>'s text, and every
+# attribute value is quoted with " (a " inside is &quot;): these patterns read it exactly.
+_STYLE_ELEMENT = re.compile(r"<style(?:\s[^>]*)?>(.*?)</style>", re.DOTALL)
+_START_TAG = re.compile(r"<[a-z][^>]*>")
+_ATTRIBUTE = re.compile(r' ([^\s="]+)="([^"]*)"')
 BOARD_SELECTOR = "#board"
+# At-rules whose rules are rescoped like the sheet's own; @keyframes is kept as it is (its
+# blocks are declarations only); every other at-rule (@import, @font-face, @property,
+# @layer, @page, @container...) is dropped.
+_GROUPING_AT_RULES = frozenset({"media", "supports"})
+_KEYFRAMES = frozenset({"keyframes", "-webkit-keyframes"})
+# What a scoped selector may start with: a type, #id, .class, *, :pseudo, [attribute] or ">".
+# A leading "+" or "~" would reach the board's siblings, "&" the page itself.
+_SELECTOR_STARTS = frozenset({".", "*", ":", ">"})
 
 
 def css_is_safe(css: str) -> bool:
@@ -65,28 +92,98 @@ def css_is_safe(css: str) -> bool:
     return _CSS_DANGER.search(css) is None
 
 
-def _balanced(css: str) -> bool:
-    """Braces never close more than they opened (so scoping cannot be escaped)."""
-    depth = 0
-    for char in css:
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0
+def _declarations(tokens: list[css_ast.Node] | str) -> str:
+    """The declarations of a block as text, with `position: fixed` made `absolute` (kept in the
+    board); nested rules and at-rules in a block are dropped."""
+    kept = []
+    for item in tinycss2.parse_blocks_contents(tokens, skip_whitespace=True, skip_comments=True):
+        if not isinstance(item, css_ast.Declaration):
+            continue
+        value = item.value
+        if item.lower_name == "position":
+            value = [css_ast.IdentToken(token.source_line, token.source_column, "absolute")
+                     if isinstance(token, css_ast.IdentToken) and token.lower_value == "fixed"
+                     else token for token in value]
+        text = tinycss2.serialize(value).strip()
+        kept.append(f"{item.name}: {text}{' !important' if item.important else ''}")
+    return "; ".join(kept)
 
 
-def _check_style_attribute(match: re.Match[str]) -> str:
-    return match.group(0) if css_is_safe(html_text.unescape(match.group(1))) else ""
+def _scoped_selectors(prelude: list[css_ast.Node]) -> str | None:
+    """`a, b > c` as `#board a, #board b > c`; None if a selector could reach outside the board."""
+    selectors: list[list[css_ast.Node]] = [[]]
+    for token in prelude:
+        if isinstance(token, css_ast.LiteralToken) and token.value == ",":
+            selectors.append([])
+        elif not isinstance(token, css_ast.Comment):
+            selectors[-1].append(token)
+    scoped = []
+    for selector in selectors:
+        text = tinycss2.serialize(selector).strip()
+        significant = [t for t in selector if not isinstance(t, css_ast.WhitespaceToken)]
+        if not significant or "&" in text:
+            return None
+        first = significant[0]
+        if not (isinstance(first, (css_ast.IdentToken, css_ast.HashToken, css_ast.SquareBracketsBlock))
+                or (isinstance(first, css_ast.LiteralToken) and first.value in _SELECTOR_STARTS)):
+            return None
+        scoped.append(f"{BOARD_SELECTOR} {text}")
+    return ", ".join(scoped)
+
+
+def _scope_rules(rules: list[css_ast.Node]) -> str:
+    out = []
+    for rule in rules:
+        if isinstance(rule, css_ast.QualifiedRule):
+            selectors = _scoped_selectors(rule.prelude)
+            if selectors is not None:
+                out.append(f"{selectors}{{{_declarations(rule.content)}}}")
+        elif isinstance(rule, css_ast.AtRule) and rule.content is not None:
+            prelude = tinycss2.serialize(rule.prelude).strip()
+            if rule.lower_at_keyword in _GROUPING_AT_RULES:
+                inner = tinycss2.parse_rule_list(rule.content, skip_whitespace=True, skip_comments=True)
+                out.append(f"@{rule.lower_at_keyword} {prelude}{{{_scope_rules(inner)}}}")
+            elif rule.lower_at_keyword in _KEYFRAMES:
+                out.append(f"@{rule.lower_at_keyword} {prelude}{{{tinycss2.serialize(rule.content)}}}")
+    return "".join(out)
+
+
+def scope_stylesheet(css: str) -> str:
+    """A game's style sheet with every rule scoped under the board ("" if it could load
+    anything). Comments, strings and escapes are read by a CSS tokenizer, so no brace in
+    them can end a rule early."""
+    if not css.strip() or not css_is_safe(css):
+        return ""
+    rules = tinycss2.parse_stylesheet(css, skip_whitespace=True, skip_comments=True)
+    return _scope_rules(rules)
+
+
+def _style_attribute(css: str) -> str | None:
+    """An inline style kept (rewritten if it positions anything), or None to drop it."""
+    if not css_is_safe(css):
+        return None
+    if "position" not in css.lower():
+        return css
+    return _declarations(css)
+
+
+def _clean_tag(match: re.Match[str]) -> str:
+    tag = match.group(0)
+    if ' style="' not in tag:
+        return tag
+
+    def attribute(found: re.Match[str]) -> str:
+        if found.group(1) != "style":
+            return found.group(0)
+        css = _style_attribute(html_text.unescape(found.group(2)))
+        return "" if css is None else f' style="{html_text.escape(css)}"'
+
+    return _ATTRIBUTE.sub(attribute, tag)
 
 
 def _scope_style(match: re.Match[str]) -> str:
-    css = match.group(1)
-    if not css.strip() or not css_is_safe(css) or not _balanced(css):
-        return ""
-    return f"<style>{BOARD_SELECTOR}{{{css}}}</style>"
+    css = scope_stylesheet(match.group(1))
+    return f"<style>{css}</style>" if css else ""
 
 
 @functools.cache
@@ -102,6 +199,70 @@ def _cleaner() -> nh3.Cleaner:
                               for tag, values in ATTRIBUTE_VALUES.items()},
         url_schemes=set(URL_SCHEMES),
     )
+
+
+# -- the shape of a render, before the HTML parser sees it --------------------------------
+# The parser's tree building is quadratic in the nesting (a 256 KiB render of nested <div>
+# took seconds) and re-opens every unclosed formatting element of a different kind in each
+# new block (a few hundred kinds multiply the output by as many): one linear scan bounds both.
+MAX_ELEMENTS = 4096
+MAX_DEPTH = 128
+MAX_FORMATTING_KINDS = 16
+MAX_OUTPUT = 1024 * 1024  # characters of sanitised HTML (the formatting elements re-opened included)
+_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)|<!--")
+_COMMENT_END = re.compile(r"--!?>")
+_RAW_TEXT_ELEMENTS = frozenset({"style", "script", "textarea", "title", "xmp", "iframe", "noembed",
+                                "noframes", "noscript"})
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                   "param", "source", "track", "wbr"})
+_FORMATTING = re.compile(r"<(?:a|b|big|code|em|font|i|nobr|s|small|strike|strong|tt|u)(?=[\s/>])[^>]*",
+                         re.IGNORECASE)
+
+
+class MarkupTooComplex(ValueError):
+    """A render the sanitiser will not parse (too many tags, too deep, too many kinds)."""
+
+
+def check_shape(html: str) -> None:
+    """MarkupTooComplex if `html` has more than MAX_ELEMENTS start tags, nests deeper than MAX_DEPTH
+    (estimated: end tags close what they match, as the parser's do) or has more than
+    MAX_FORMATTING_KINDS distinct formatting start tags. Linear in the length."""
+    kinds = set(_FORMATTING.findall(html)) if "<" in html else set()
+    if len(kinds) > MAX_FORMATTING_KINDS:
+        raise MarkupTooComplex(f"it has {len(kinds)} kinds of formatting tags (b, i, a... with their "
+                               f"attributes), more than {MAX_FORMATTING_KINDS}")
+    stack: list[str] = []
+    count = 0
+    position = 0
+    while (found := _TAG.search(html, position)) is not None:
+        position = found.end()
+        if found.group(0) == "<!--":
+            end = _COMMENT_END.search(html, position)
+            position = len(html) if end is None else end.end()
+            continue
+        name = found.group(2).lower()
+        if found.group(1):  # an end tag closes the innermost open element it names
+            if name in stack:
+                while stack.pop() != name:
+                    pass
+            continue
+        count += 1
+        if count > MAX_ELEMENTS:
+            raise MarkupTooComplex(f"it has more than {MAX_ELEMENTS} elements")
+        if name in _VOID:
+            continue
+        stack.append(name)
+        if len(stack) > MAX_DEPTH:
+            raise MarkupTooComplex(f"its elements nest deeper than {MAX_DEPTH} levels")
+        if name in _RAW_TEXT_ELEMENTS:  # its text is not markup: skip to its end tag
+            end = re.compile(rf"</{name}(?=[\s/>])", re.IGNORECASE).search(html, position)
+            position = len(html) if end is None else end.start()
+
+
+def refusal(reason: str) -> str:
+    """What is shown instead of a render the sanitiser refused."""
+    return (f'<p class="gb-refused">This board is not shown: {html_text.escape(reason)}. '
+            "Its game should draw a simpler one.</p>")
 
 
 # The parser behind nh3 takes about 0.7 us per named character reference and
@@ -135,16 +296,85 @@ def _cheap_references(html: str) -> str:
     return html
 
 
-@functools.lru_cache(maxsize=4096)  # spectators, and viewers whose board did not change, share work
+
+
+class _Cache:
+    """Sanitised renders by their HTML: at most `entries` of them and `max_bytes` in all
+    (a render larger than a tenth of that is not kept). Thread-safe (renders are sanitised
+    in the games' threads)."""
+
+    def __init__(self, entries: int, max_bytes: int) -> None:
+        self.entries = entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: str, value: str) -> None:
+        size = len(key) + len(value)
+        if size > self.max_bytes // 10:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self.bytes += size
+            while len(self._items) > self.entries or self.bytes > self.max_bytes:
+                old_key, old_value = self._items.popitem(last=False)
+                self.bytes -= len(old_key) + len(old_value)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.bytes = 0
+
+
+# Spectators, and viewers whose board did not change, share work. Sizes count characters.
+CACHE = _Cache(entries=4096, max_bytes=32 * 1024 * 1024)
+
+
+def sanitize_timed(html: str) -> tuple[str, float]:
+    """(the safe version of a game's HTML fragment, the seconds of CPU it took to make it);
+    0.0 when it came from the cache. Callers count the time against the game's limits."""
+    found = CACHE.get(html)
+    if found is not None:
+        return found, 0.0
+    started = time.thread_time()
+    result = _sanitize(html)
+    CACHE.put(html, result)
+    return result, time.thread_time() - started
+
+
 def sanitize(html: str) -> str:
-    """The safe version of a game's HTML fragment."""
-    return _clean(_cheap_references(html) if "&" in html else html)
+    """The safe version of a game's HTML fragment (a short notice if it is too complex to parse)."""
+    return sanitize_timed(html)[0]
+
+
+def _sanitize(html: str) -> str:
+    try:
+        check_shape(html)
+    except MarkupTooComplex as exc:
+        return refusal(str(exc))
+    cleaned = _clean(_cheap_references(html) if "&" in html else html)
+    if len(cleaned) > MAX_OUTPUT:
+        return refusal(f"it grows to {len(cleaned)} characters when parsed, more than {MAX_OUTPUT}")
+    return cleaned
 
 
 def _clean(html: str) -> str:
     cleaned: str = _cleaner().clean(html)
     if ' style="' in cleaned:
-        cleaned = _STYLE_ATTRIBUTE.sub(_check_style_attribute, cleaned)
-    if "<style>" in cleaned:
+        cleaned = _START_TAG.sub(_clean_tag, cleaned)
+    if "<style" in cleaned:
         cleaned = _STYLE_ELEMENT.sub(_scope_style, cleaned)
     return cleaned
