@@ -15,12 +15,12 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, func, select
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wasmplug import Error
 
-from . import passwords
+from . import names, passwords
 from .database import Base, Database, now
 from .errors import AccessDenied, AccountError
 
@@ -79,7 +79,7 @@ class Accounts:
         except AccountError as exc:
             raise self.refused(str(exc)) from None
         with self.db.session() as s:
-            if s.scalars(select(User).where(func.lower(User.username) == username.lower())).first():
+            if names.lookalike(username, s.scalars(select(User.username))) is not None:  # or confusable
                 raise self.refused(f"the username {username!r} is taken: choose another")
             user = User(username=username, password_hash=hashed, is_admin=admin, banned=False)
             s.add(user)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from wasmplug.web.names import display_name, lookalike
 
 from ..catalogue.base import GameInfo
 from ..errors import ArenaError
@@ -72,14 +73,8 @@ def normalise_code(code: str) -> str:
 
 
 def check_name(name: str) -> str:
-    """The display name, trimmed; ArenaError if it is not 2-12 printable characters."""
-    name = " ".join(name.split())
-    if not NAME_MIN <= len(name) <= NAME_MAX:
-        raise ArenaError(f"a name must be {NAME_MIN} to {NAME_MAX} characters long "
-                         f"(got {len(name)}): choose another")
-    if any(unicodedata.category(ch)[0] == "C" for ch in name):
-        raise ArenaError("a name may not contain control characters: choose another")
-    return name
+    """The display name, NFKC-normalised and trimmed; ArenaError if it is not 2-12 visible characters."""
+    return display_name(name, NAME_MIN, NAME_MAX, ArenaError)
 
 
 class Arena:
@@ -99,7 +94,7 @@ class Arena:
     # -- members -------------------------------------------------------------
     def join(self, name: str) -> Member:
         name = check_name(name)
-        if any(existing.casefold() == name.casefold() for existing in self.members):
+        if lookalike(name, self.members) is not None:  # the same, or confusable (b0b, Cyrillic letters...)
             raise ArenaError(f"the name {name!r} is taken in arena {self.code}: choose another")
         member = Member(name, away_since=self.clock())
         self.members[name] = member
