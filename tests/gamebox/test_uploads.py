@@ -7,8 +7,9 @@ import io
 import pytest
 
 from wasmplug.gamebox.catalogue.base import GameLimits
+from wasmplug.gamebox.descriptions import render as render_description
 from wasmplug.gamebox.errors import UploadRejected
-from wasmplug.gamebox.uploads import UploadPolicy, check_artwork, check_game, render_description, slugify
+from wasmplug.gamebox.uploads import UploadPolicy, check_artwork, check_game, slugify
 
 from .wat_games import game_wasm
 

@@ -211,12 +211,3 @@ def _png(image: Any) -> bytes:
     image.save(out, format="PNG", optimize=False)
     return out.getvalue()
 
-
-def render_description(markdown: str) -> str:
-    """A game's Markdown description as safe HTML (no raw HTML, no scripts, no javascript: links)."""
-    import nh3
-    from markdown_it import MarkdownIt
-
-    html = MarkdownIt("commonmark", {"html": False}).render(markdown)
-    return nh3.clean(html, url_schemes={"http", "https", "mailto"},
-                     link_rel="nofollow noopener noreferrer")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .. import descriptions
 from ..errors import GameBoxError
 
 
@@ -38,6 +39,11 @@ class GameInfo:
     title: str
     description: str = ""
     limits: GameLimits = field(default_factory=GameLimits)
+
+    @property
+    def summary(self) -> str:
+        """The description's first words as plain text (what the arena's picker shows)."""
+        return descriptions.summary(self.description)
 
 
 class Catalogue(Protocol):

@@ -14,9 +14,9 @@ from starlette.responses import Response
 
 from wasmplug.web.limits import bounded_int
 
+from .. import descriptions
 from ..catalogue.database import PAGE_SIZE
 from ..errors import UnknownGame
-from ..uploads import render_description
 from .pages import library, refuse, site_page
 
 MAX_PAGE = 1_000_000  # past any catalogue; a bigger number would overflow the database's OFFSET
@@ -35,8 +35,10 @@ async def game_page(request: Request) -> Response:
         game, versions = library(request).listing(request.path_params["slug"])
     except UnknownGame as exc:
         return refuse(request, str(exc), 404)
-    return site_page(request, "game.html", game=game, versions=versions,
-                     description_html=render_description(game.description))
+    # Rendered once per text (at upload or edit, or by the first visitor, off the event loop).
+    description_html = descriptions.html(game.description) if descriptions.is_rendered(game.description) \
+        else await asyncio.to_thread(descriptions.html, game.description)
+    return site_page(request, "game.html", game=game, versions=versions, description_html=description_html)
 
 
 def _image(request: Request, thumbnail: bool) -> Response:

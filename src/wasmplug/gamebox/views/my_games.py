@@ -9,6 +9,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -16,6 +19,7 @@ from wasmplug.web.accounts import Account
 from wasmplug.web.limits import parse_id
 from wasmplug.web.sessions import CSRF_FAILED
 
+from .. import descriptions
 from ..errors import AccessDenied, UnknownGame, UploadRejected
 from .pages import checked_form, library, member_form, refuse, signed_in, site_page
 from .receive_upload import RateLimited, too_big, upload_game
@@ -47,6 +51,7 @@ async def upload(request: Request) -> Response:
         return await my_page(request, 429, str(exc))
     except (UploadRejected, AccessDenied) as exc:
         return await my_page(request, 400, str(exc))
+    await _render_description(request, slug)
     return RedirectResponse(f"/games/{slug}", status_code=303)
 
 
@@ -62,7 +67,18 @@ async def edit(request: Request) -> Response:
         return refuse(request, str(exc))
     except UploadRejected as exc:
         return await my_page(request, 400, str(exc))
+    await _render_description(request, request.path_params["slug"])
     return RedirectResponse("/my", status_code=303)
+
+
+async def _render_description(request: Request, slug: str) -> None:
+    """Render the game's (new) description now, once, so its page never has to."""
+    def render() -> None:
+        game, _ = library(request).listing(slug)
+        descriptions.html(game.description)
+
+    with contextlib.suppress(UnknownGame):  # gone meanwhile (deleted, or its author banned)
+        await asyncio.to_thread(render)
 
 
 async def delete(request: Request) -> Response:
