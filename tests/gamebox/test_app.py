@@ -99,7 +99,7 @@ def test_create_join_and_invite_link(client: Any) -> None:
     code = create(client, "ann")
     page = client.get(f"/arena/{code}")
     assert page.status_code == 200
-    assert f'href="/?arena={code}"' in page.text and 'id="you-host"' in page.text
+    assert f'value="http://testserver/?arena={code}"' in page.text and 'id="you-host"' in page.text
     invite = client.get(f"/?arena={code}")
     assert f"Join arena <span class=\"code\">{code}</span>" in invite.text
     bob = new_client(client)

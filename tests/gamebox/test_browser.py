@@ -184,6 +184,7 @@ def test_spectator_reload_reconnect_and_the_host_leaving(server: tuple[str, Any]
     assert bob.is_visible("#restart") and not cy.is_visible("#restart")
     cy.wait_for_selector("#members [data-name='bob'] .host-badge")
     bob.click("#restart")  # the new host's controls work (server-side check passes)
+    bob.click("#restart-confirm")  # restarting asks first
     bob.wait_for_selector("#board:has-text('Your turn (X)')")  # the players now: bob and cy
     cy.wait_for_selector("#board:has-text('Waiting for bob (X)')")
     assert not cy.is_visible("#you-spectator")
@@ -255,4 +256,5 @@ def test_hostile_html_neither_runs_nor_loads(walls: str, server: tuple[str, Any]
     assert [url for url in requests if not url.startswith(base) and url not in blocked] == []
     shot(ann, "failed-game", tmp_path)
     ann.click("#restart")
+    ann.click("#restart-confirm")
     ann.wait_for_selector("#board .hostile")

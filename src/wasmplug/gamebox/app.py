@@ -34,7 +34,7 @@ from .arenas.state import Arenas
 from .catalogue.base import Catalogue
 from .catalogue.database import DatabaseCatalogue
 from .catalogue.folders import DirectoryCatalogue, bundled_games_dir
-from .views import accounts, admin, api, arena, catalogue, my_games
+from .views import accounts, admin, api, arena, catalogue, my_games, pages
 
 STATIC = Path(__file__).parent / "static"
 
@@ -111,7 +111,7 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
             await arena_backend.close()
 
     routes = [*SITE_ROUTES, *ARENA_ROUTES] if library is not None else ARENA_ROUTES
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: pages.not_found})
     if library is not None:
         add_sessions(app, session_secret, cookie="gamebox_session")
     app.add_middleware(SecurityHeaders)

@@ -101,6 +101,7 @@
   function morphAttributes(old, node) {
     const focused = old === document.activeElement;
     Array.prototype.slice.call(old.attributes).forEach(function (attr) {
+      if (attr.name === "open" && old.tagName === "DETAILS") return; // opened by the user: stays open
       if (!node.hasAttribute(attr.name)) old.removeAttribute(attr.name);
     });
     Array.prototype.slice.call(node.attributes).forEach(function (attr) {
@@ -133,6 +134,25 @@
       send({ t: "event", name: element.getAttribute("phx-click"), value: value });
     }
   });
+
+  // -- the invite link's copy button --------------------------------------------
+  const copy = document.getElementById("copy-invite");
+  if (copy) {
+    copy.addEventListener("click", function () {
+      const field = document.getElementById(copy.dataset.copy);
+      field.select();
+      const copied = function () {
+        copy.textContent = "Copied";
+        setTimeout(function () { copy.textContent = "Copy"; }, 2000);
+      };
+      const fallback = function () { if (document.execCommand("copy")) copied(); };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(copied, fallback);
+      } else {
+        fallback();
+      }
+    });
+  }
 
   setStatus("connecting...");
   connect();

@@ -15,7 +15,8 @@ from starlette.responses import Response
 from wasmplug.web.limits import bounded_int
 
 from .. import descriptions
-from ..catalogue.database import PAGE_SIZE
+from ..catalogue.base import GameInfo
+from ..catalogue.database import PAGE_SIZE, DatabaseCatalogue
 from ..errors import UnknownGame
 from .pages import library, refuse, site_page
 
@@ -25,9 +26,21 @@ MAX_PAGE = 1_000_000  # past any catalogue; a bigger number would overflow the d
 async def catalogue(request: Request) -> Response:
     query = request.query_params.get("q", "")
     number = bounded_int(request.query_params.get("page", "1"), default=1, low=1, high=MAX_PAGE)
-    games, total = await asyncio.to_thread(library(request).search, query, page=number)
-    return site_page(request, "catalogue.html", games=games, total=total, q=query, page=number,
-                     pages=max(1, -(-total // PAGE_SIZE)))
+    games, uploaded = await asyncio.to_thread(library(request).search, query, page=number)
+    bundled = _bundled(library(request), query)
+    # Counted as the arena's picker offers them: the bundled games, then the uploaded ones.
+    return site_page(request, "catalogue.html", games=games, total=len(bundled) + uploaded,
+                     uploaded=uploaded, bundled=bundled if number == 1 else [],
+                     bundled_count=len(bundled), q=query, page=number,
+                     pages=max(1, -(-uploaded // PAGE_SIZE)))
+
+
+def _bundled(games: DatabaseCatalogue, query: str) -> list[GameInfo]:
+    """The games bundled with the server (every arena offers them) that match `query`."""
+    found = games.bundled.games() if games.bundled is not None else []
+    wanted = query.strip()[:100].casefold()
+    return [game for game in found
+            if not wanted or wanted in game.title.casefold() or wanted in game.description.casefold()]
 
 
 async def game_page(request: Request) -> Response:

@@ -25,14 +25,16 @@ from .pages import checked_form, library, member_form, refuse, signed_in, site_p
 from .receive_upload import RateLimited, too_big, upload_game
 
 
-async def my_page(request: Request, status: int = 200, error: str = "", token: str = "") -> Response:
+async def my_page(request: Request, status: int = 200, error: str = "", token: str = "",
+                  fields: dict[str, str] | None = None) -> Response:
+    """The page; after a rejected upload, `fields` refills its form (files cannot be)."""
     me = signed_in(request)
     if not isinstance(me, Account):
         return me
     games_library = library(request)
     games, _ = games_library.search(owner=me, page=1)
     return site_page(request, "my.html", status=status, games=games, tokens=games_library.tokens(me),
-                     error=error, new_token=token,
+                     error=error, new_token=token, fields=fields or {},
                      max_mb=games_library.policy.max_bytes // (1024 * 1024))
 
 
@@ -45,12 +47,14 @@ async def upload(request: Request) -> Response:
     form = await checked_form(request)
     if form is None:
         return refuse(request, CSRF_FAILED)
+    kept = {name: str(form.get(name, ""))[:20_000] for name in ("game", "title", "description")}
+    kept["kept"] = "yes"
     try:
         slug, _ = await upload_game(request, me, form)
     except RateLimited as exc:
-        return await my_page(request, 429, str(exc))
+        return await my_page(request, 429, str(exc), fields=kept)
     except (UploadRejected, AccessDenied) as exc:
-        return await my_page(request, 400, str(exc))
+        return await my_page(request, 400, str(exc), fields=kept)
     await _render_description(request, slug)
     return RedirectResponse(f"/games/{slug}", status_code=303)
 

@@ -49,7 +49,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     """`template` rendered with `context` and what every page knows."""
     templates = cast(jinja2.Environment, request.app.state.templates)
     html = templates.get_template(template).render(**context, code_length=CODE_LENGTH, name_max=NAME_MAX,
-                                                   site=site_library(request) is not None)
+                                                   site=site_library(request) is not None,
+                                                   base_url=str(request.base_url))
     return HTMLResponse(html, status_code=status)
 
 
@@ -63,6 +64,14 @@ def site_page(request: Request, template: str, status: int = 200, **context: Any
     """A page of the site: it knows the signed-in member and its forms carry the CSRF token."""
     return render(request, template, status=status, me=current_user(request),
                   csrf=csrf_token(request), **context)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """The styled page for an unknown URL (the app's 404 handler; the security headers apply)."""
+    path = request.url.path[:200]
+    if site_library(request) is not None and "session" in request.scope:
+        return site_page(request, "404.html", status=404, path=path)
+    return render(request, "404.html", status=404, path=path)
 
 
 def refuse(request: Request, message: str, status: int = 403) -> Response:
