@@ -98,7 +98,8 @@ def test_every_selector_of_a_list_is_scoped_and_escapes_are_dropped() -> None:
         "#board .a, #board b > c, #board > .d, #board [hidden], #board *:hover{color: red}")
     # a rule that could reach the board's siblings (or the page, with nesting's &) goes
     for escape in ("+ header { display: none }", "~ * { display: none }", "& body { color: red }",
-                   ".a, ~ header { display: none }", "|| x { color: red }"):
+                   ".a, ~ header { display: none }", "|| x { color: red }", ".a } body { color: red }",
+                   ".a ; body { color: red }"):
         assert scope_stylesheet(escape) == "", escape
     # rules nested in a rule are dropped, its declarations kept
     assert scope_stylesheet(".a { color: blue; .b { color: red } }") == "#board .a{color: blue}"

@@ -121,7 +121,9 @@ def _scoped_selectors(prelude: list[css_ast.Node]) -> str | None:
     for selector in selectors:
         text = tinycss2.serialize(selector).strip()
         significant = [t for t in selector if not isinstance(t, css_ast.WhitespaceToken)]
-        if not significant or "&" in text:
+        if not significant or "&" in text or any(
+                isinstance(t, (css_ast.CurlyBracketsBlock, css_ast.ParseError))
+                or (isinstance(t, css_ast.LiteralToken) and t.value in "{};") for t in significant):
             return None
         first = significant[0]
         if not (isinstance(first, (css_ast.IdentToken, css_ast.HashToken, css_ast.SquareBracketsBlock))
@@ -227,10 +229,15 @@ def check_shape(html: str) -> None:
     """MarkupTooComplex if `html` has more than MAX_ELEMENTS start tags, nests deeper than MAX_DEPTH
     (estimated: end tags close what they match, as the parser's do) or has more than
     MAX_FORMATTING_KINDS distinct formatting start tags. Linear in the length."""
-    kinds = set(_FORMATTING.findall(html)) if "<" in html else set()
+    tags = html.count("<")
+    if not tags:
+        return
+    kinds = set(_FORMATTING.findall(html))
     if len(kinds) > MAX_FORMATTING_KINDS:
         raise MarkupTooComplex(f"it has {len(kinds)} kinds of formatting tags (b, i, a... with their "
                                f"attributes), more than {MAX_FORMATTING_KINDS}")
+    if tags <= MAX_DEPTH:  # too few tags to nest too deep or be too many: no need to walk them
+        return
     stack: list[str] = []
     count = 0
     position = 0
