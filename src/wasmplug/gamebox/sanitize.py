@@ -67,15 +67,17 @@ ATTRIBUTE_VALUES = {"input": {"type": {"text", "number", "checkbox", "radio", "r
 ATTRIBUTE_PREFIXES = {"phx-value-", "aria-"}
 URL_SCHEMES = {"http", "https"}
 
-# CSS that could load something or hide a function name behind an escape.
-_CSS_DANGER = re.compile(
-    r"\\|url\s*\(|image-set|image\s*\(|cross-fade|element\s*\(|src\s*\(|@import|@font-face|@namespace"
-    r"|expression|-moz-binding|behavior|javascript:|<|&", re.IGNORECASE)
+# CSS that could load something or hide a function name behind an escape: these words anywhere
+# (in lower case), or one of these functions (whatever the spaces before its parenthesis).
+_CSS_DANGER_WORDS = ("\\", "<", "&", "@import", "@font-face", "@namespace", "expression", "-moz-binding",
+                     "behavior", "javascript:", "image-set", "cross-fade")
+_CSS_DANGER_FUNCTIONS = ("url", "image", "element", "src")
 # In nh3's output "<" and ">" are escaped everywhere but in tags and in <style>'s text, and every
 # attribute value is quoted with " (a " inside is &quot;): these patterns read it exactly.
 _STYLE_ELEMENT = re.compile(r"<style(?:\s[^>]*)?>(.*?)</style>", re.DOTALL)
 _START_TAG = re.compile(r"<[a-z][^>]*>")
 _ATTRIBUTE = re.compile(r' ([^\s="]+)="([^"]*)"')
+_STYLE_VALUE = re.compile(r' style="([^"]*)"')  # may also match text: only says whether to look closer
 BOARD_SELECTOR = "#board"
 # At-rules whose rules are rescoped like the sheet's own; @keyframes is kept as it is (its
 # blocks are declarations only); every other at-rule (@import, @font-face, @property,
@@ -89,7 +91,10 @@ _SELECTOR_STARTS = frozenset({".", "*", ":", ">"})
 
 def css_is_safe(css: str) -> bool:
     """True if `css` cannot load a resource (no url(), @import, escapes...)."""
-    return _CSS_DANGER.search(css) is None
+    lowered = css.lower()
+    if any(word in lowered for word in _CSS_DANGER_WORDS):
+        return False
+    return not any(before.rstrip().endswith(_CSS_DANGER_FUNCTIONS) for before in lowered.split("(")[:-1])
 
 
 def _declarations(tokens: list[css_ast.Node] | str) -> str:
@@ -164,9 +169,15 @@ def _style_attribute(css: str) -> str | None:
     """An inline style kept (rewritten if it positions anything), or None to drop it."""
     if not css_is_safe(css):
         return None
-    if "position" not in css.lower():
+    if "fixed" not in css.lower():  # (no escapes: the word cannot be spelled another way)
         return css
     return _declarations(css)
+
+
+def _needs_work(values: str) -> bool:
+    """True if one of these inline styles (as nh3 quotes them) must be dropped or rewritten."""
+    css = html_text.unescape(values) if "&" in values else values
+    return not css_is_safe(css) or "fixed" in css.lower()
 
 
 def _clean_tag(match: re.Match[str]) -> str:
@@ -184,7 +195,11 @@ def _clean_tag(match: re.Match[str]) -> str:
 
 
 def _scope_style(match: re.Match[str]) -> str:
-    css = scope_stylesheet(match.group(1))
+    source = match.group(1)
+    css = SHEETS.get(source)  # a game sends the same style sheet with every board
+    if css is None:
+        css = scope_stylesheet(source)
+        SHEETS.put(source, css)
     return f"<style>{css}</style>" if css else ""
 
 
@@ -240,12 +255,13 @@ def check_shape(html: str) -> None:
         return
     stack: list[str] = []
     count = 0
-    position = 0
-    while (found := _TAG.search(html, position)) is not None:
-        position = found.end()
+    skip_to = 0  # the end of a comment or of a raw-text element's text
+    for found in _TAG.finditer(html):
+        if found.start() < skip_to:
+            continue
         if found.group(0) == "<!--":
-            end = _COMMENT_END.search(html, position)
-            position = len(html) if end is None else end.end()
+            end = _COMMENT_END.search(html, found.end())
+            skip_to = len(html) if end is None else end.end()
             continue
         name = found.group(2).lower()
         if found.group(1):  # an end tag closes the innermost open element it names
@@ -262,8 +278,8 @@ def check_shape(html: str) -> None:
         if len(stack) > MAX_DEPTH:
             raise MarkupTooComplex(f"its elements nest deeper than {MAX_DEPTH} levels")
         if name in _RAW_TEXT_ELEMENTS:  # its text is not markup: skip to its end tag
-            end = re.compile(rf"</{name}(?=[\s/>])", re.IGNORECASE).search(html, position)
-            position = len(html) if end is None else end.start()
+            end = re.compile(rf"</{name}(?=[\s/>])", re.IGNORECASE).search(html, found.end())
+            skip_to = len(html) if end is None else end.start()
 
 
 def refusal(reason: str) -> str:
@@ -348,6 +364,7 @@ class _Cache:
 
 # Spectators, and viewers whose board did not change, share work. Sizes count characters.
 CACHE = _Cache(entries=4096, max_bytes=32 * 1024 * 1024)
+SHEETS = _Cache(entries=256, max_bytes=4 * 1024 * 1024)  # style sheets, scoped
 
 
 def sanitize_timed(html: str) -> tuple[str, float]:
@@ -380,7 +397,7 @@ def _sanitize(html: str) -> str:
 
 def _clean(html: str) -> str:
     cleaned: str = _cleaner().clean(html)
-    if ' style="' in cleaned:
+    if ' style="' in cleaned and _needs_work("\n".join(_STYLE_VALUE.findall(cleaned))):
         cleaned = _START_TAG.sub(_clean_tag, cleaned)
     if "<style" in cleaned:
         cleaned = _STYLE_ELEMENT.sub(_scope_style, cleaned)
