@@ -95,13 +95,8 @@ def test_summaries_of_short_and_odd_descriptions() -> None:
     assert len(descriptions.summary("x" * 50_000)) == descriptions.SUMMARY_CHARS
 
 
-def test_the_caches_are_bounded_by_bytes() -> None:
-    kept = descriptions._Kept(entries=100, max_bytes=10_000)
-    for i in range(40):
-        kept.put(str(i), "y" * 1_000)
-    assert kept.bytes <= 10_000 and len(kept) == 10 and kept.get("39") is not None
-    kept.put("39", "z")  # replacing a value counts the new size
-    assert kept.bytes == 9 * 1_000 + 1
-    for i in range(500):
-        kept.put(f"k{i}", "")
-    assert len(kept) == 100
+def test_rendered_descriptions_stay_within_the_cache_size(renders: list[int]) -> None:
+    for i in range(2_000):
+        descriptions.html(f"{i} " + "x" * 20_000)
+    assert descriptions.RENDERED.chars <= descriptions.RENDERED.max_chars
+    assert len(descriptions.RENDERED) < 2_000 and len(renders) == 2_000

@@ -13,56 +13,20 @@ read from the description's first `SUMMARY_SOURCE_CHARS` characters only.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
+from collections.abc import Callable
 
 import nh3
 from markdown_it import MarkdownIt
+
+from .bounded_cache import BoundedCache
 
 SUMMARY_CHARS = 160
 SUMMARY_SOURCE_CHARS = 2_000
 
 
-class _Kept:
-    """Strings by key, at most `entries` of them and `max_bytes` characters in all (thread-safe)."""
 
-    def __init__(self, entries: int, max_bytes: int) -> None:
-        self.entries = entries
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._items: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: str, value: str) -> None:
-        with self._lock:
-            if key not in self._items:
-                self.bytes += len(value)
-            else:
-                self.bytes += len(value) - len(self._items[key])
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.entries or self.bytes > self.max_bytes:
-                _, old = self._items.popitem(last=False)
-                self.bytes -= len(old)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.bytes = 0
-
-
-RENDERED = _Kept(entries=1024, max_bytes=16 * 1024 * 1024)
-SUMMARIES = _Kept(entries=4096, max_bytes=4096 * SUMMARY_CHARS)
+RENDERED = BoundedCache(entries=1024, max_chars=16 * 1024 * 1024)
+SUMMARIES = BoundedCache(entries=4096, max_chars=4096 * (64 + SUMMARY_CHARS))
 
 
 def render(markdown: str) -> str:
@@ -78,11 +42,15 @@ def _key(markdown: str) -> str:
 
 def html(markdown: str) -> str:
     """The description as safe HTML, rendered once per distinct text."""
+    return _kept(RENDERED, markdown, render)
+
+
+def _kept(cache: BoundedCache, markdown: str, make: Callable[[str], str]) -> str:
     key = _key(markdown)
-    found = RENDERED.get(key)
+    found = cache.get(key)
     if found is None:
-        found = render(markdown)
-        RENDERED.put(key, found)
+        found = make(markdown)
+        cache.put(key, found)
     return found
 
 
@@ -93,12 +61,7 @@ def is_rendered(markdown: str) -> bool:
 
 def summary(markdown: str) -> str:
     """The description's first words as plain text, at most SUMMARY_CHARS characters."""
-    key = _key(markdown)
-    found = SUMMARIES.get(key)
-    if found is None:
-        found = _summarise(markdown)
-        SUMMARIES.put(key, found)
-    return found
+    return _kept(SUMMARIES, markdown, _summarise)
 
 
 def _summarise(markdown: str) -> str:

@@ -27,13 +27,13 @@ from __future__ import annotations
 import functools
 import html as html_text
 import re
-import threading
 import time
-from collections import OrderedDict
 
 import nh3
 import tinycss2  # type: ignore[import-untyped]
 from tinycss2 import ast as css_ast
+
+from .bounded_cache import BoundedCache
 
 TAGS = frozenset({
     "a", "abbr", "article", "aside", "b", "blockquote", "br", "button", "caption", "code",
@@ -321,50 +321,10 @@ def _cheap_references(html: str) -> str:
 
 
 
-class _Cache:
-    """Sanitised renders by their HTML: at most `entries` of them and `max_bytes` in all
-    (a render larger than a tenth of that is not kept). Thread-safe (renders are sanitised
-    in the games' threads)."""
-
-    def __init__(self, entries: int, max_bytes: int) -> None:
-        self.entries = entries
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._items: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: str, value: str) -> None:
-        size = len(key) + len(value)
-        if size > self.max_bytes // 10:
-            return
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = value
-            self.bytes += size
-            while len(self._items) > self.entries or self.bytes > self.max_bytes:
-                old_key, old_value = self._items.popitem(last=False)
-                self.bytes -= len(old_key) + len(old_value)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.bytes = 0
-
 
 # Spectators, and viewers whose board did not change, share work. Sizes count characters.
-CACHE = _Cache(entries=4096, max_bytes=32 * 1024 * 1024)
-SHEETS = _Cache(entries=256, max_bytes=4 * 1024 * 1024)  # style sheets, scoped
+CACHE = BoundedCache(entries=4096, max_chars=32 * 1024 * 1024)
+SHEETS = BoundedCache(entries=256, max_chars=4 * 1024 * 1024)  # style sheets, scoped
 
 
 def sanitize_timed(html: str) -> tuple[str, float]:
