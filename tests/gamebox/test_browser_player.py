@@ -205,3 +205,26 @@ def test_unknown_urls_get_a_styled_404_page(site: str, open_page: Any, width: in
     assert no_sideways_scroll(page)
     page.click("text=browse the games")
     page.wait_for_url(site + "/games")
+
+
+def test_restarting_a_game_asks_first(site: str, open_page: Any) -> None:
+    host, friend = open_page(390), open_page()
+    code = create_arena(host, site, "ann")
+    friend.goto(f"{site}/?arena={code}")
+    friend.fill("#join-name", "bob")
+    friend.click("#join-submit")
+    host.wait_for_selector("#members [data-name='bob']")
+    host.click("[data-gb-action='select'][data-gb-game='tictactoe']")
+    host.click("#start")
+    host.click("#board [phx-value-cell='4']")
+    friend.wait_for_selector("#board [phx-value-cell='4']:has-text('X')")
+    host.click("#restart")  # opens the question only
+    host.wait_for_selector("#restart-confirm")
+    assert no_sideways_scroll(host)
+    friend.click("#board [phx-value-cell='0']")  # the game goes on meanwhile (and the question stays open)
+    host.wait_for_selector("#board [phx-value-cell='0']:has-text('O')")
+    assert host.is_visible("#restart-confirm")
+    assert host.inner_text("#board [phx-value-cell='4']") == "X"
+    host.click("#restart-confirm")
+    host.wait_for_selector("#board [phx-value-cell='4']:text-is('')")
+    friend.wait_for_selector("#board [phx-value-cell='0']:text-is('')")
