@@ -215,3 +215,25 @@ def test_sanitize_timed_reports_the_cpu_time_of_a_miss_and_nothing_for_a_hit() -
     html, spent = sanitize_timed(board)
     assert html == sanitize(board) and spent > 0
     assert sanitize_timed(board) == (html, 0.0)
+
+
+@pytest.mark.parametrize("attack", [
+    # distinct formatting elements (the parser re-opens each in every block), their kinds hidden
+    # from a naive count by a ">" or "<" in a quoted attribute
+    "<div>" + "".join(f'<b title=">" class="c{i}">' for i in range(120)) + "</div>" + "<p>x</p>" * 3800,
+    "".join(f'<div><b title="<" class="c{i}"></div>' for i in range(120)) + "<p>x</p>" * 3800,
+    # few kinds, many copies, closed by the block around them (an end tag, or a block closing a <p>)
+    "<div>" + "".join(f'<b class="c{i % 16}">' for i in range(48)) + "</div>" + "<p>x</p>" * 3800,
+    "<p>" + "".join(f'<i class="c{i % 16}">' for i in range(48)) + "<div>x</div>" * 3800,
+    # end tags hidden in attribute values and bogus comments do not count as closing
+    '<div title="</div>"><!x </div>>' * 200,
+])
+def test_renders_the_parser_would_multiply_are_refused_unparsed(
+        attack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sanitizer, "_cleaner", lambda: pytest.fail("the parser was called"))
+    assert "gb-refused" in sanitizer._sanitize(attack)
+
+
+def test_well_formed_boards_with_many_formatting_tags_are_kept() -> None:
+    board = "<ul>" + "<li><b class='n'>ann</b> played <code>4</code> <i>now</i></li>" * 900 + "</ul>"
+    assert sanitizer._sanitize(board) == _clean(board)

@@ -226,14 +226,29 @@ MAX_ELEMENTS = 4096
 MAX_DEPTH = 128
 MAX_FORMATTING_KINDS = 16
 MAX_OUTPUT = 1024 * 1024  # characters of sanitised HTML (the formatting elements re-opened included)
-_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)|<!--")
+# One token of the HTML tokenizer, read as it reads them: a start or end tag with its attributes
+# (quoted values may hold "<" and ">"), a comment, or a bogus comment ("<!x>", "<?x>", "</1>").
+_SPACE = r"[\t\n\f\r ]"
+_ATTRIBUTES = (rf"(?:[\t\n\f\r /]++|[^\t\n\f\r />][^\t\n\f\r />=]*+(?:{_SPACE}*+={_SPACE}*+"
+               r"""(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r >]++|(?=>)))?+)*+""")
+_TAG = re.compile(rf"<(/?)([a-zA-Z][^\t\n\f\r />]*+)(?:{_ATTRIBUTES})>?|<!--|<(?:!|\?|/(?![a-zA-Z]))[^>]*+>?")
 _COMMENT_END = re.compile(r"--!?>")
 _RAW_TEXT_ELEMENTS = frozenset({"style", "script", "textarea", "title", "xmp", "iframe", "noembed",
                                 "noframes", "noscript"})
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                    "param", "source", "track", "wbr"})
-_FORMATTING = re.compile(r"<(?:a|b|big|code|em|font|i|nobr|s|small|strike|strong|tt|u)(?=[\s/>])[^>]*",
+_FORMATTING_NAMES = frozenset({"a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike",
+                               "strong", "tt", "u"})
+_FORMATTING = re.compile(rf"<(?:{'|'.join(sorted(_FORMATTING_NAMES))})(?=[\t\n\f\r />]){_ATTRIBUTES}",
                          re.IGNORECASE)
+# Start tags that close an open <p> (and every formatting element inside it).
+_CLOSES_P = frozenset({"address", "article", "aside", "blockquote", "center", "details", "dialog", "dir",
+                       "div", "dl", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
+                       "h4", "h5", "h6", "header", "hgroup", "hr", "main", "menu", "nav", "ol", "p", "pre",
+                       "section", "summary", "table", "ul", "li", "dd", "dt", "listing", "xmp", "plaintext"})
+_SCOPE_LIMITS = frozenset({"applet", "caption", "html", "table", "td", "th", "marquee", "object", "template",
+                           "button"})
+_FOREIGN = re.compile(r"<(?:svg|math)(?=[\t\n\f\r />])", re.IGNORECASE)
 
 
 class MarkupTooComplex(ValueError):
@@ -241,9 +256,11 @@ class MarkupTooComplex(ValueError):
 
 
 def check_shape(html: str) -> None:
-    """MarkupTooComplex if `html` has more than MAX_ELEMENTS start tags, nests deeper than MAX_DEPTH
-    (estimated: end tags close what they match, as the parser's do) or has more than
-    MAX_FORMATTING_KINDS distinct formatting start tags. Linear in the length."""
+    """MarkupTooComplex if `html` has more than MAX_ELEMENTS start tags, nests deeper than MAX_DEPTH,
+    has more than MAX_FORMATTING_KINDS distinct formatting start tags, or closes more than that many
+    formatting elements implicitly (the parser re-opens each in every later block). Tags are read
+    as the HTML tokenizer reads them (attribute values, comments and raw text are not markup); the
+    tree is estimated. Linear in the length."""
     tags = html.count("<")
     if not tags:
         return
@@ -251,11 +268,22 @@ def check_shape(html: str) -> None:
     if len(kinds) > MAX_FORMATTING_KINDS:
         raise MarkupTooComplex(f"it has {len(kinds)} kinds of formatting tags (b, i, a... with their "
                                f"attributes), more than {MAX_FORMATTING_KINDS}")
-    if tags <= MAX_DEPTH:  # too few tags to nest too deep or be too many: no need to walk them
+    if tags <= MAX_DEPTH:  # too few tags to nest too deep, be too many or re-open many
         return
+    if _FOREIGN.search(html) and len(_FORMATTING.findall(html)) > 4 * MAX_FORMATTING_KINDS:
+        # In <svg> and <math> the tokenizer reads <style>, <title>... as markup: no estimate.
+        raise MarkupTooComplex("it has SVG or MathML and many formatting tags")
     stack: list[str] = []
-    count = 0
+    count = implicit = 0
     skip_to = 0  # the end of a comment or of a raw-text element's text
+
+    def close(name: str) -> int:
+        """Pop up to `name`: how many formatting elements were closed on the way."""
+        closed = 0
+        while (top := stack.pop()) != name:
+            closed += top in _FORMATTING_NAMES
+        return closed
+
     for found in _TAG.finditer(html):
         if found.start() < skip_to:
             continue
@@ -263,23 +291,33 @@ def check_shape(html: str) -> None:
             end = _COMMENT_END.search(html, found.end())
             skip_to = len(html) if end is None else end.end()
             continue
+        if found.group(2) is None:  # a bogus comment
+            continue
         name = found.group(2).lower()
         if found.group(1):  # an end tag closes the innermost open element it names
             if name in stack:
-                while stack.pop() != name:
-                    pass
-            continue
-        count += 1
-        if count > MAX_ELEMENTS:
-            raise MarkupTooComplex(f"it has more than {MAX_ELEMENTS} elements")
-        if name in _VOID:
-            continue
-        stack.append(name)
-        if len(stack) > MAX_DEPTH:
-            raise MarkupTooComplex(f"its elements nest deeper than {MAX_DEPTH} levels")
-        if name in _RAW_TEXT_ELEMENTS:  # its text is not markup: skip to its end tag
-            end = re.compile(rf"</{name}(?=[\s/>])", re.IGNORECASE).search(html, found.end())
-            skip_to = len(html) if end is None else end.start()
+                implicit += close(name)
+        else:
+            count += 1
+            if count > MAX_ELEMENTS:
+                raise MarkupTooComplex(f"it has more than {MAX_ELEMENTS} elements")
+            if name in _CLOSES_P and "p" in stack:
+                for open_name in reversed(stack):
+                    if open_name == "p":
+                        implicit += close("p")
+                        break
+                    if open_name in _SCOPE_LIMITS:
+                        break
+            if name not in _VOID:
+                stack.append(name)
+                if len(stack) > MAX_DEPTH:
+                    raise MarkupTooComplex(f"its elements nest deeper than {MAX_DEPTH} levels")
+                if name in _RAW_TEXT_ELEMENTS:  # its text is not markup: skip to its end tag
+                    end = re.compile(rf"</{name}(?=[\t\n\f\r />])", re.IGNORECASE).search(html, found.end())
+                    skip_to = len(html) if end is None else end.start()
+        if implicit > MAX_FORMATTING_KINDS:
+            raise MarkupTooComplex(f"it leaves more than {MAX_FORMATTING_KINDS} formatting elements "
+                                   "(b, i, a...) to be closed by the block around them")
 
 
 def refusal(reason: str) -> str:
