@@ -186,57 +186,55 @@ def test_a_full_hashing_pool_answers_503_and_other_pages_do_not_wait(library: An
 
 def test_a_cookie_captured_before_logout_no_longer_opens_my_page(library: Any) -> None:
     library.add_user("alice", PASSWORD)
-    with serving(site(library)) as base:
-        with browser(base) as alice, browser(base) as thief:
-            assert sign_in(alice, "alice").status_code == 303
-            thief.cookies.update(alice.cookies)  # a copy of the cookie
-            assert thief.get("/my").status_code == 200
-            assert alice.post("/logout", data={"csrf": csrf_of(alice, "/my")}).status_code == 303
-            assert thief.get("/my", follow_redirects=False).headers["location"] == "/login"
-            assert sign_in(alice, "alice").status_code == 303  # signing in again works
-            assert thief.get("/my", follow_redirects=False).headers["location"] == "/login"
+    with serving(site(library)) as base, browser(base) as alice, browser(base) as thief:
+        assert sign_in(alice, "alice").status_code == 303
+        thief.cookies.update(alice.cookies)  # a copy of the cookie
+        assert thief.get("/my").status_code == 200
+        assert alice.post("/logout", data={"csrf": csrf_of(alice, "/my")}).status_code == 303
+        assert thief.get("/my", follow_redirects=False).headers["location"] == "/login"
+        assert sign_in(alice, "alice").status_code == 303  # signing in again works
+        assert thief.get("/my", follow_redirects=False).headers["location"] == "/login"
 
 
 def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(library: Any) -> None:
     library.add_user("alice", PASSWORD)
-    with serving(site(library)) as base:
-        with browser(base) as alice, browser(base) as laptop, browser(base) as intruder:
-            assert sign_in(alice, "alice").status_code == 303
-            assert sign_in(laptop, "alice").status_code == 303
-            page = alice.get("/my").text
-            assert 'action="/my/password"' in page
-            response = alice.post("/my/password", data={"csrf": csrf_of(alice, "/my"),
-                                                         "current": "not it", "password": "new secret 1"})
-            assert response.status_code == 400 and "current password is wrong" in response.text
-            response = alice.post("/my/password", data={"csrf": "forged", "current": PASSWORD,
-                                                         "password": "new secret 1"})
-            assert response.status_code == 403
-            response = alice.post("/my/password", data={"csrf": csrf_of(alice, "/my"),
-                                                         "current": PASSWORD, "password": "short"})
-            assert response.status_code == 400 and "at least 8 characters" in response.text
-            response = alice.post("/my/password", data={"csrf": csrf_of(alice, "/my"),
-                                                        "current": PASSWORD, "password": "new secret 1"})
-            assert response.status_code == 303 and response.headers["location"] == "/my"
-            assert alice.get("/my").status_code == 200  # this browser stays signed in
-            assert laptop.get("/my", follow_redirects=False).headers["location"] == "/login"
-            assert sign_in(intruder, "alice").status_code == 400  # the old password is gone
-            assert sign_in(intruder, "alice", "new secret 1").status_code == 303
+    with serving(site(library)) as base, browser(base) as alice, browser(base) as laptop, \
+            browser(base) as intruder:
+        assert sign_in(alice, "alice").status_code == 303
+        assert sign_in(laptop, "alice").status_code == 303
+        page = alice.get("/my").text
+        assert 'action="/my/password"' in page
+        response = alice.post("/my/password", data={"csrf": csrf_of(alice, "/my"),
+                                                     "current": "not it", "password": "new secret 1"})
+        assert response.status_code == 400 and "current password is wrong" in response.text
+        response = alice.post("/my/password", data={"csrf": "forged", "current": PASSWORD,
+                                                     "password": "new secret 1"})
+        assert response.status_code == 403
+        response = alice.post("/my/password", data={"csrf": csrf_of(alice, "/my"),
+                                                     "current": PASSWORD, "password": "short"})
+        assert response.status_code == 400 and "at least 8 characters" in response.text
+        response = alice.post("/my/password", data={"csrf": csrf_of(alice, "/my"),
+                                                    "current": PASSWORD, "password": "new secret 1"})
+        assert response.status_code == 303 and response.headers["location"] == "/my"
+        assert alice.get("/my").status_code == 200  # this browser stays signed in
+        assert laptop.get("/my", follow_redirects=False).headers["location"] == "/login"
+        assert sign_in(intruder, "alice").status_code == 400  # the old password is gone
+        assert sign_in(intruder, "alice", "new secret 1").status_code == 303
 
 
 def test_no_session_from_before_a_ban_survives_it(library: Any) -> None:
     library.add_user("root", PASSWORD, admin=True)
     library.add_user("alice", PASSWORD)
-    with serving(site(library)) as base:
-        with browser(base) as alice, browser(base) as root:
-            assert sign_in(alice, "alice").status_code == 303
-            assert sign_in(root, "root").status_code == 303
-            for action in ("ban", "unban"):
-                response = root.post("/admin", data={"csrf": csrf_of(root, "/admin"), "user": "alice",
-                                                     "action": action})
-                assert response.status_code == 303
-                if action == "ban":
-                    assert "your account is banned" in alice.get("/my").text
-            assert alice.get("/my", follow_redirects=False).headers["location"] == "/login"
+    with serving(site(library)) as base, browser(base) as alice, browser(base) as root:
+        assert sign_in(alice, "alice").status_code == 303
+        assert sign_in(root, "root").status_code == 303
+        for action in ("ban", "unban"):
+            response = root.post("/admin", data={"csrf": csrf_of(root, "/admin"), "user": "alice",
+                                                 "action": action})
+            assert response.status_code == 303
+            if action == "ban":
+                assert "your account is banned" in alice.get("/my").text
+        assert alice.get("/my", follow_redirects=False).headers["location"] == "/login"
 
 
 def test_an_error_in_any_layer_still_carries_the_security_headers(library: Any) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import tracemalloc
 
 import pytest
 
-from wasmplug.web import rate_limits
 from wasmplug.web.passwords import PASSWORD_MAX, HashingBusy, HashingPool, too_long
 from wasmplug.web.rate_limits import RateLimiter
 
@@ -35,7 +35,7 @@ def test_rate_limiter_memory_is_bounded_by_key_count_and_key_size() -> None:
 
 def test_rate_limiter_drops_keys_whose_window_has_passed(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(rate_limits.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     limiter = RateLimiter(2, 10.0)
     for n in range(500):
         limiter.hit(f"old-{n}")

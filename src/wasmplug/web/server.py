@@ -56,10 +56,10 @@ def header_deadline_protocol(timeout: float) -> type[asyncio.Protocol]:
     except ImportError:
         from uvicorn.protocols.http.h11_impl import H11Protocol as base
 
-    class HeaderDeadlineProtocol(base):  # type: ignore[misc, valid-type]
+    class HeaderDeadlineProtocol(base):  # type: ignore[misc]
         header_timeout = timeout
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:
             self._deadline: asyncio.TimerHandle | None = None
             self._upgraded = False
             super().connection_made(transport)

@@ -59,7 +59,7 @@ class SignInGuard:
         failures = self.address_failures.count(address)
         if failures < self.free_failures:
             return 0.0
-        return min(self.max_delay, self.base_delay * 2 ** min(failures - self.free_failures, 30))
+        return min(self.max_delay, self.base_delay * 2.0 ** min(failures - self.free_failures, 30))
 
     async def check(self, username: str, address: str,
                     verify: Callable[[], Awaitable[T | None]]) -> T | None:
