@@ -13,6 +13,8 @@ Normal players, measured the same way in both phases:
 Phase "alone": only them. Phase "abused": the same, plus one abusive client in a
 process of its own (see `abuse()`): a request flood, slowloris connections,
 arena spam, oversized chunked bodies and a concurrent sign-in race on one account.
+The abuser runs on this machine too (its own CPU competes with the server's), but
+with its own address (X-Forwarded-For, believed from loopback as behind a proxy).
 Reported: p50/p99 of both kinds of latency in both phases, and the ratio
 abused / alone of the p99 (target < 1.2), plus what the abuser got (status
 counts). Results also go to benchmarks/results/gamebox_abuse.json.
@@ -43,6 +45,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_gamebox import Arena, Stats, Viewer, start_game, summary
 
 RESULTS = Path(__file__).parent / "results"
+# The abuser is another machine: the server (which, like uvicorn by default, believes
+# X-Forwarded-For from 127.0.0.1) sees it at its own address.
+ABUSER = {"x-forwarded-for": "203.0.113.66"}
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -96,7 +101,10 @@ async def phase(base: str, arenas: list[Arena], args: argparse.Namespace) -> dic
 
 
 # -- the abusive client (its own process) ------------------------------------------
-async def abuse(base: str, seconds: float) -> dict[str, int]:
+ATTACKS = ("flood", "sign-in", "arenas", "bodies", "slowloris")
+
+
+async def abuse(base: str, seconds: float, kinds: tuple[str, ...] = ATTACKS) -> dict[str, int]:
     """Everything at once for `seconds`: what one hostile machine would send."""
     until = time.perf_counter() + seconds
     got: collections.Counter[str] = collections.Counter()
@@ -134,6 +142,7 @@ async def abuse(base: str, seconds: float) -> dict[str, int]:
             try:
                 reader, writer = await asyncio.open_connection(host, int(port))
                 writer.write(b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                             b"X-Forwarded-For: " + ABUSER["x-forwarded-for"].encode() + b"\r\n"
                              b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
                 for _ in range(64):  # 4 MB of small fields
                     writer.write(b"10000\r\n" + (b"&f=" + b"a" * 8189) * 8 + b"\r\n")
@@ -163,16 +172,19 @@ async def abuse(base: str, seconds: float) -> dict[str, int]:
             writer.close()
 
     def client() -> httpx.AsyncClient:  # one cookie jar (one session, one CSRF token) each
-        return httpx.AsyncClient(base_url=base, limits=limits, timeout=30)
+        return httpx.AsyncClient(base_url=base, limits=limits, timeout=30, headers=ABUSER)
 
     async with client() as flooder, client() as guesser, client() as spammer:
-        await asyncio.gather(*(flood(flooder) for _ in range(8)), sign_in_race(guesser),
-                             arena_spam(spammer), big_bodies(), slowloris(), return_exceptions=True)
+        attacks = {"flood": lambda: [flood(flooder) for _ in range(8)],
+                   "sign-in": lambda: [sign_in_race(guesser)], "arenas": lambda: [arena_spam(spammer)],
+                   "bodies": lambda: [big_bodies()], "slowloris": lambda: [slowloris()]}
+        chosen = [task for name in kinds for task in attacks[name]()]
+        await asyncio.gather(*chosen, return_exceptions=True)
     return dict(got)
 
 
-def abuser(base: str, seconds: float, out: Any) -> None:
-    out.send(asyncio.run(abuse(base, seconds)))
+def abuser(base: str, seconds: float, kinds: tuple[str, ...], out: Any) -> None:
+    out.send(asyncio.run(abuse(base, seconds, kinds)))
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -189,12 +201,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError("the server did not start")
         base = found.group(0).rstrip("/")
         arenas = [await new_arena(base, i) for i in range(args.arenas)]
-        report: dict[str, Any] = {"arenas": len(arenas), "readers": args.readers, "rate": args.rate,
+        report: dict[str, Any] = {"attacks": args.attacks, "arenas": len(arenas),
+                                  "readers": args.readers, "rate": args.rate,
                                   "duration_s": args.duration, "cpus": os.cpu_count(),
                                   "load_before": os.getloadavg()}
         report["alone"] = await phase(base, arenas, args)
         receive, send = multiprocessing.Pipe(duplex=False)
-        attacker = multiprocessing.Process(target=abuser, args=(base, args.duration + 2, send))
+        kinds = tuple(args.attacks.split(","))
+        attacker = multiprocessing.Process(target=abuser, args=(base, args.duration + 2, kinds, send))
         attacker.start()
         await asyncio.sleep(1.0)  # the abuse is under way
         report["abused"] = await phase(base, arenas, args)
@@ -221,6 +235,7 @@ if __name__ == "__main__":
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--rate", type=float, default=5.0, help="clicks/s per arena")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
+    parser.add_argument("--attacks", default=",".join(ATTACKS), help="which abuse, comma-separated")
     result = asyncio.run(main(parser.parse_args()))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "gamebox_abuse.json").write_text(json.dumps(result, indent=2))

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -262,3 +263,70 @@ def test_https_only_makes_the_cookie_secure_and_adds_hsts(library: Any) -> None:
         response = visitor.get("/login")
         assert "strict-transport-security" not in response.headers
         assert "; secure" not in response.headers["set-cookie"].lower()
+
+
+def test_one_address_gets_only_so_many_requests_in_flight(library: Any) -> None:
+    """A flood from one address is refused cheaply instead of queueing work before everyone."""
+    release, entered = threading.Event(), []
+
+    async def slow(request: Any) -> Any:
+        from starlette.responses import PlainTextResponse
+
+        entered.append(1)
+        await asyncio.to_thread(release.wait, 30)
+        return PlainTextResponse("done")
+
+    app = site(library, requests_per_client=3)
+    app.router.routes.append(Route("/slow", slow))
+    with serving(app) as base, ThreadPoolExecutor(3) as pool:
+        held = [pool.submit(httpx.get, base + "/slow", headers={"x-forwarded-for": "203.0.113.5"},
+                            timeout=30) for _ in range(3)]
+        deadline = time.monotonic() + 20
+        while len(entered) < 3:
+            assert time.monotonic() < deadline, "the slow requests never arrived"
+            time.sleep(0.01)
+        with browser(base, "203.0.113.5") as flooder, browser(base, "198.51.100.2") as other:
+            refused = flooder.get("/games")
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+            assert "more than 3 requests from your address at once" in refused.text
+            assert refused.headers["x-content-type-options"] == "nosniff"
+            assert other.get("/games").status_code == 200  # another address is served
+            with browser(base) as local:
+                assert local.get("/games").status_code == 200  # loopback is never limited
+            release.set()
+            assert [f.result(30).text for f in held] == ["done"] * 3
+            assert flooder.get("/games").status_code == 200  # its places are free again
+
+
+def test_one_address_gets_only_so_many_requests_a_second(library: Any) -> None:
+    app = site(library, client_rate=0.01, client_burst=5)  # 5 at once, then one per 100 s
+    with serving(app) as base, browser(base, "203.0.113.8") as flooder, \
+            browser(base, "198.51.100.3") as other:
+        codes = [flooder.get("/games").status_code for _ in range(8)]
+        assert codes == [200] * 5 + [429] * 3
+        refused = flooder.get("/games")
+        assert "more than 0.01 requests a second from your address" in refused.text
+        assert other.get("/games").status_code == 200
+
+
+def test_the_client_limits_forget_addresses_beyond_their_bound() -> None:
+    from wasmplug.web.client_limits import ClientLimits
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    limits = ClientLimits(app, max_keys=100)
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def many() -> None:
+        for n in range(5_000):
+            scope = {"type": "http", "client": (f"10.0.{n // 256}.{n % 256}", 1)}
+            await limits(scope, lambda: None, send)  # type: ignore[arg-type, return-value]
+
+    asyncio.run(many())
+    assert len(limits._buckets) == 100 and limits.in_flight == {}
+    assert [m["status"] for m in sent if "status" in m] == [204] * 5_000

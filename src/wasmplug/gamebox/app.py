@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from wasmplug.web.body_limits import BodyLimits
+from wasmplug.web.client_limits import ClientLimits
 from wasmplug.web.passwords import HashingPool
 from wasmplug.web.rate_limits import RateLimiter
 from wasmplug.web.security import SecuredStarlette
@@ -79,7 +80,8 @@ FORM_BYTES = 128 * 1024  # the body of any other request (forms take no file)
 class SiteSettings:
     """Limits of the site: sign-ins (see `wasmplug.web.sign_in.SignInGuard`: `login_attempts`
     per username and address, then delays per address past `login_free_failures` failures),
-    sign-ups per address, uploads per user, and the password hashing pool."""
+    sign-ups per address, uploads per user, the password hashing pool, and how many HTTP
+    requests of one address may be in flight at once and a second."""
 
     login_attempts: int = 5
     login_window: float = 60.0
@@ -92,6 +94,9 @@ class SiteSettings:
     upload_window: float = 60.0
     hashing_workers: int = 2
     hashing_queue: int = 16
+    requests_per_client: int = 16  # HTTP requests of one address in flight at once
+    client_rate: float = 20.0  # HTTP requests a second of one address, after a burst of
+    client_burst: int = 100
 
 
 def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = None,
@@ -142,6 +147,8 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
     app.add_middleware(BodyLimits, default=FORM_BYTES, routes=dict.fromkeys(UPLOAD_ROUTES, upload_cap))
     if library is not None:
         add_sessions(app, session_secret, cookie="gamebox_session", https_only=https_only)
+    app.add_middleware(ClientLimits, max_in_flight=settings.requests_per_client,
+                       rate=settings.client_rate, burst=settings.client_burst)
     _keep_state(app, engine=engine, backend=arena_backend, templates=templates, library=library,
                 hashing=hashing, settings=settings)
     return app
