@@ -42,7 +42,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_gamebox import Arena, Stats, Viewer, start_game, summary
+from bench_gamebox import Arena, Stats, Viewer, cpu_seconds, start_game, summary
 
 RESULTS = Path(__file__).parent / "results"
 # The abuser is another machine: the server (which, like uvicorn by default, believes
@@ -91,13 +91,15 @@ def percentiles(values: list[float]) -> dict[str, float]:
             "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2)}
 
 
-async def phase(base: str, arenas: list[Arena], args: argparse.Namespace) -> dict[str, Any]:
+async def phase(base: str, arenas: list[Arena], args: argparse.Namespace, pid: int) -> dict[str, Any]:
     stats, pages = Stats(), []  # type: ignore[var-annotated]
     start = time.perf_counter()
     until = start + args.duration
+    cpu_before = sum(cpu_seconds(pid))
     await asyncio.gather(*(a.drive(stats, until, 1 / args.rate, 10**9) for a in arenas),
                          *(read_pages(base, until, pages) for _ in range(args.readers)))
-    return {"arena": summary(stats, time.perf_counter() - start), "pages": percentiles(pages)}
+    return {"arena": summary(stats, time.perf_counter() - start), "pages": percentiles(pages),
+            "server_cpu_s": round(sum(cpu_seconds(pid)) - cpu_before, 2)}
 
 
 # -- the abusive client (its own process) ------------------------------------------
@@ -180,10 +182,12 @@ async def abuse(base: str, seconds: float, kinds: tuple[str, ...] = ATTACKS) -> 
                    "bodies": lambda: [big_bodies()], "slowloris": lambda: [slowloris()]}
         chosen = [task for name in kinds for task in attacks[name]()]
         await asyncio.gather(*chosen, return_exceptions=True)
+    got["abuser cpu ms"] = round(time.process_time() * 1000)  # the abuser's own CPU, competing
     return dict(got)
 
 
-def abuser(base: str, seconds: float, kinds: tuple[str, ...], out: Any) -> None:
+def abuser(base: str, seconds: float, kinds: tuple[str, ...], niceness: int, out: Any) -> None:
+    os.nice(niceness)
     out.send(asyncio.run(abuse(base, seconds, kinds)))
 
 
@@ -201,17 +205,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError("the server did not start")
         base = found.group(0).rstrip("/")
         arenas = [await new_arena(base, i) for i in range(args.arenas)]
-        report: dict[str, Any] = {"attacks": args.attacks, "arenas": len(arenas),
+        report: dict[str, Any] = {"attacks": args.attacks, "abuser_nice": args.abuser_nice,
+                                  "arenas": len(arenas),
                                   "readers": args.readers, "rate": args.rate,
                                   "duration_s": args.duration, "cpus": os.cpu_count(),
                                   "load_before": os.getloadavg()}
-        report["alone"] = await phase(base, arenas, args)
+        report["alone"] = await phase(base, arenas, args, server.pid)
         receive, send = multiprocessing.Pipe(duplex=False)
         kinds = tuple(args.attacks.split(","))
-        attacker = multiprocessing.Process(target=abuser, args=(base, args.duration + 2, kinds, send))
+        attacker = multiprocessing.Process(
+            target=abuser, args=(base, args.duration + 2, kinds, args.abuser_nice, send))
         attacker.start()
         await asyncio.sleep(1.0)  # the abuse is under way
-        report["abused"] = await phase(base, arenas, args)
+        report["abused"] = await phase(base, arenas, args, server.pid)
         report["abuser_got"] = await asyncio.to_thread(receive.recv)
         attacker.join(30)
         report["load_after"] = os.getloadavg()
@@ -236,6 +242,9 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=5.0, help="clicks/s per arena")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--attacks", default=",".join(ATTACKS), help="which abuse, comma-separated")
+    parser.add_argument("--abuser-nice", type=int, default=0,
+                        help="run the abuser at this niceness (19: its own CPU, which would be another "
+                             "machine's, competes less with the server on a small shared machine)")
     result = asyncio.run(main(parser.parse_args()))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "gamebox_abuse.json").write_text(json.dumps(result, indent=2))
