@@ -6,7 +6,8 @@ bounded `HashingPool`, token secrets), `sessions` (signed cookies, CSRF),
 `rate_limits` (bounded in memory), `sign_in` (password tries counted before they
 are checked), `security` (the CSP and friends on every response, outside every
 layer), `limits` (refusing an oversized body unread, bounded numbers),
-`body_limits` (request bodies counted as they stream) and `server` (uvicorn's
+`body_limits` (request bodies counted as they stream), `client_limits` (requests
+per client address, in flight and a second) and `server` (uvicorn's
 connection limits and a header deadline against slowloris).
 GameBox builds on it; so can another application (functions as a service).
 """
