@@ -205,3 +205,19 @@ def test_serve_https_only_sends_secure_cookies_and_hsts(tmp_path: Path) -> None:
         response = httpx.get(base + "/login")
         assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
         assert "; secure" in response.headers["set-cookie"].lower()
+
+
+def test_serve_limit_concurrency_answers_503_past_it() -> None:
+    with server("--limit-concurrency", "3") as (base, _pid):
+        idle = [socket.create_connection(address(base), timeout=10) for _ in range(3)]
+        try:
+            deadline = time.monotonic() + 20
+            while (response := httpx.get(base + "/", timeout=10)).status_code != 503:
+                assert time.monotonic() < deadline, "the connections were never counted"
+            assert response.text == "Service Unavailable"
+        finally:
+            for sock in idle:
+                sock.close()
+        deadline = time.monotonic() + 20
+        while (response := httpx.get(base + "/", timeout=10)).status_code != 200:
+            assert time.monotonic() < deadline, "the server never took requests again"
