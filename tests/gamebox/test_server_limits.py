@@ -7,6 +7,7 @@ on loopback, bounded in time; memory is the server process's RSS.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import select
@@ -221,3 +222,20 @@ def test_serve_limit_concurrency_answers_503_past_it() -> None:
         deadline = time.monotonic() + 20
         while (response := httpx.get(base + "/", timeout=10)).status_code != 200:
             assert time.monotonic() < deadline, "the server never took requests again"
+
+
+def test_an_endless_request_head_is_cut_off() -> None:
+    """With httptools uvicorn does not cap a request head: it gathered headers until the
+    header timeout, at the sender's speed."""
+    with server("--header-timeout", "60") as (base, pid):
+        before = rss(pid)
+        with socket.create_connection(address(base), timeout=30) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            sent = 0
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                while sent < 50 * MB:
+                    sock.sendall(b"X-Pad: " + b"a" * 4089 + b"\r\n")
+                    sent += 4098
+            assert sent < 16 * MB, sent  # the server hung up (socket buffers hold a few MB)
+        assert rss(pid) - before < 8 * MB
+        assert httpx.get(base + "/", timeout=10).status_code == 200

@@ -10,7 +10,9 @@
   here closes a connection whose request headers are not complete within
   `header_timeout` seconds of its first byte (or of its opening).
 - `keep_alive`: an idle connection between requests is closed after so many seconds.
-- `max_header_bytes`: the h11 parser's cap on an incomplete request head.
+- `max_header_bytes`: the most a request head may take; past it the connection is
+  closed (uvicorn caps it for h11 only; httptools would gather headers for the
+  whole header timeout).
 - `ws_max_size`: a WebSocket message (or frame) over this is refused from its
   header (close code 1009) without reading it.
 """
@@ -40,16 +42,17 @@ def uvicorn_config(app: ASGIApp, limits: ServerLimits | None = None, **options: 
     import uvicorn
 
     limits = limits or ServerLimits()
-    return uvicorn.Config(app, http=header_deadline_protocol(limits.header_timeout),
+    return uvicorn.Config(app, http=header_deadline_protocol(limits.header_timeout,
+                                                            limits.max_header_bytes),
                           limit_concurrency=limits.limit_concurrency,
                           timeout_keep_alive=limits.keep_alive,
                           h11_max_incomplete_event_size=limits.max_header_bytes,
                           ws_max_size=limits.ws_max_size, **options)
 
 
-def header_deadline_protocol(timeout: float) -> type[asyncio.Protocol]:
+def header_deadline_protocol(timeout: float, max_head: int = 16 * 1024) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools when installed, else h11) closing a connection
-    whose request headers take longer than `timeout` seconds."""
+    whose request head takes longer than `timeout` seconds or more than `max_head` bytes."""
     base: type[Any]
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
@@ -62,16 +65,31 @@ def header_deadline_protocol(timeout: float) -> type[asyncio.Protocol]:
         def connection_made(self, transport: asyncio.Transport) -> None:
             self._deadline: asyncio.TimerHandle | None = None
             self._upgraded = False
+            self._head_of: object = None  # the request cycle before the head being counted
+            self._head_bytes = 0
             super().connection_made(transport)
             self._arm()
 
         def data_received(self, data: bytes) -> None:
-            if self._deadline is None and self._between_requests():
+            if not self._between_requests():
+                super().data_received(data)
+                return
+            if self._deadline is None:
                 self._arm()
+            if self._head_of is not self.cycle:
+                self._head_of, self._head_bytes = self.cycle, 0
+            self._head_bytes += len(data)
             super().data_received(data)
+            # Still no new request: all of it was head (a head that ended here began a cycle).
+            if self.cycle is self._head_of and self._head_bytes > max_head \
+                    and not self._upgraded and not self.transport.is_closing():
+                self.transport.close()
 
         def _between_requests(self) -> bool:
-            return not self._upgraded and (self.cycle is None or self.cycle.response_complete)
+            """Waiting for a request head (not a body still arriving after its response)."""
+            cycle = self.cycle
+            return not self._upgraded and (
+                cycle is None or (cycle.response_complete and not cycle.more_body))
 
         def _arm(self) -> None:
             waiting_for = self.cycle
