@@ -95,7 +95,7 @@ class SiteSettings:
     hashing_workers: int = 2
     hashing_queue: int = 16
     requests_per_client: int = 16  # HTTP requests of one address in flight at once
-    client_rate: float = 20.0  # HTTP requests a second of one address, after a burst of
+    client_rate: float = 20.0  # HTTP requests a second of one address, after a burst of:
     client_burst: int = 100
 
 
