@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import socket
@@ -48,12 +49,30 @@ def command() -> None:
 @click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
               help="Run arenas as Ray actors of the cluster at ADDRESS (e.g. 10.0.0.5:6379), "
                    "shared by every server started with the same --ray and --database-url.")
+@click.option("--https-only", is_flag=True, envvar="GAMEBOX_HTTPS_ONLY",
+              help="The site is reached over HTTPS (directly or through a TLS proxy): Secure "
+                   "session cookies and Strict-Transport-Security on every response.")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
+              envvar="FORWARDED_ALLOW_IPS",
+              help="Addresses of the reverse proxies whose X-Forwarded-For/-Proto are believed "
+                   "(comma-separated, '*': any). Sign-in limits key on the client's address: "
+                   "behind a proxy not listed here every visitor has the proxy's.")
+@click.option("--limit-concurrency", default=1000, show_default=True, type=click.IntRange(1),
+              help="At most this many open connections; past it new requests get 503.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),
+              help="Seconds a connection has to send a request's headers before it is closed.")
 def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_ms: int,
           database_url: str | None, session_secret: str | None, max_upload_mb: int,
-          ray_address: str | None) -> None:
+          ray_address: str | None, https_only: bool, forwarded_allow_ips: str,
+          limit_concurrency: int, header_timeout: float) -> None:
     """Serve GameBox with the bundled games (and, with --data-dir or --database-url,
     accounts and uploaded games)."""
     _app_modules()
+    from ..web.server import ServerLimits
+
+    server = _ServerOptions(ServerLimits(limit_concurrency=limit_concurrency,
+                                         header_timeout=header_timeout),
+                            https_only=https_only, forwarded_allow_ips=forwarded_allow_ips)
     if ray_address is not None:
         if data_dir is None and database_url is None:
             raise click.UsageError("--ray needs the catalogue every server shares: "
@@ -72,7 +91,7 @@ def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_m
         raise click.BadParameter(str(exc)) from None
     catalogue = DirectoryCatalogue(*folders, limits=limits)
     if data_dir is None and database_url is None:
-        _run(_serve(catalogue, host, port, None))
+        _run(_serve(catalogue, host, port, None, options=server))
         return
     from ..gamebox.uploads import UploadPolicy
 
@@ -83,7 +102,16 @@ def serve(host: str, port: int, data_dir: Path | None, memory_mb: int, timeout_m
         url = library.db.url  # type: ignore[attr-defined]
         open_catalogue = functools.partial(_open_library, url, folders, policy)
     _run(_serve(library, host, port, None, session_secret or _session_secret(data_dir),
-                       open_catalogue))
+                open_catalogue, options=server))
+
+
+@dataclasses.dataclass(frozen=True)
+class _ServerOptions:
+    """How `serve` runs uvicorn: its connection limits, HTTPS, the proxies it trusts."""
+
+    limits: Any = None  # a wasmplug.web.server.ServerLimits (None: its defaults)
+    https_only: bool = False
+    forwarded_allow_ips: str = "127.0.0.1"
 
 
 def _ray_init(address: str) -> None:
@@ -159,11 +187,13 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 
 
 async def _serve(catalogue: object, host: str, port: int, watch: Path | None,
-                 session_secret: str | None = None, open_catalogue: object = None) -> None:
+                 session_secret: str | None = None, open_catalogue: object = None,
+                 options: _ServerOptions = _ServerOptions()) -> None:
     import uvicorn
 
     from ..gamebox.app import create_app
     from ..gamebox.arenas.state import Arenas
+    from ..web.server import uvicorn_config
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # While writing a game, the arena waits for its author as long as the server runs.
@@ -174,14 +204,16 @@ async def _serve(catalogue: object, host: str, port: int, watch: Path | None,
 
         backend = RayArenas(open_catalogue)  # type: ignore[arg-type]
     app = create_app(catalogue, arenas=arenas, session_secret=session_secret,  # type: ignore[arg-type]
-                     backend=backend)
+                     backend=backend, https_only=options.https_only)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(1024)  # connections wait in the backlog until the server is up
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio",
-                                           ws_per_message_deflate=False))
+    server = uvicorn.Server(uvicorn_config(app, options.limits, log_level="warning",
+                                          ws="websockets-sansio", ws_per_message_deflate=False,
+                                          proxy_headers=True,
+                                          forwarded_allow_ips=options.forwarded_allow_ips))
     url = f"http://{host}:{bound}/"
     if watch is not None:
         box = app.state.engine

@@ -23,9 +23,13 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from wasmplug.web.body_limits import BodyLimits
+from wasmplug.web.client_limits import ClientLimits
+from wasmplug.web.passwords import HashingPool
 from wasmplug.web.rate_limits import RateLimiter
-from wasmplug.web.security import SecurityHeaders
+from wasmplug.web.security import SecuredStarlette
 from wasmplug.web.sessions import add_sessions
+from wasmplug.web.sign_in import SignInGuard
 
 from .arenas.base import ArenaBackend
 from .arenas.engine import ArenaEngine, default_templates
@@ -35,6 +39,7 @@ from .catalogue.base import Catalogue
 from .catalogue.database import DatabaseCatalogue
 from .catalogue.folders import DirectoryCatalogue, bundled_games_dir
 from .views import accounts, admin, api, arena, catalogue, my_games, pages
+from .views.receive_upload import ARTWORK_PART
 
 STATIC = Path(__file__).parent / "static"
 
@@ -56,6 +61,7 @@ SITE_ROUTES: list[BaseRoute] = [
     Route("/signup", accounts.signup, methods=["GET", "POST"]),
     Route("/login", accounts.login, methods=["GET", "POST"]),
     Route("/logout", accounts.logout, methods=["POST"]),
+    Route("/my/password", accounts.change_password, methods=["POST"]),
     Route("/my", my_games.my_page),
     Route("/my/upload", my_games.upload, methods=["POST"]),
     Route("/my/tokens", my_games.tokens, methods=["POST"]),
@@ -66,20 +72,37 @@ SITE_ROUTES: list[BaseRoute] = [
 ]
 
 
+UPLOAD_ROUTES = ("/my/upload", "/api/games")
+FORM_BYTES = 128 * 1024  # the body of any other request (forms take no file)
+
+
 @dataclass(frozen=True)
 class SiteSettings:
-    """Rate limits: failed logins per username (and per client address), uploads per user."""
+    """Limits of the site: sign-ins (see `wasmplug.web.sign_in.SignInGuard`: `login_attempts`
+    per username and address, then delays per address past `login_free_failures` failures),
+    sign-ups per address, uploads per user, the password hashing pool, and how many HTTP
+    requests of one address may be in flight at once and a second."""
 
     login_attempts: int = 5
     login_window: float = 60.0
+    login_free_failures: int = 20
+    login_base_delay: float = 0.25
+    login_max_delay: float = 5.0
+    signups: int = 10
+    signup_window: float = 3600.0
     uploads: int = 10
     upload_window: float = 60.0
+    hashing_workers: int = 2
+    hashing_queue: int = 16
+    requests_per_client: int = 16  # HTTP requests of one address in flight at once
+    client_rate: float = 20.0  # HTTP requests a second of one address, after a burst of:
+    client_burst: int = 100
 
 
 def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = None,
                sweep_every: float = 1.0, session_secret: str | None = None,
                site_settings: SiteSettings | None = None,
-               backend: ArenaBackend | None = None) -> Starlette:
+               backend: ArenaBackend | None = None, https_only: bool = False) -> Starlette:
     """The GameBox ASGI app for `catalogue` (default: the bundled games).
 
     With a `DatabaseCatalogue` (uploaded games in a database) as the
@@ -89,6 +112,11 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
 
     Arenas live in this process unless another `backend` is given (e.g.
     `arenas.ray.RayArenas`: arenas shared by every server of a Ray cluster).
+
+    `https_only` (a site served over HTTPS, directly or by a proxy): the session
+    cookie is `Secure` and every response carries Strict-Transport-Security.
+    Request bodies are counted as they arrive: an upload may be as large as the
+    upload policy allows, anything else `FORM_BYTES`.
     """
     catalogue = catalogue or DirectoryCatalogue(bundled_games_dir())
     templates = default_templates()
@@ -109,14 +137,21 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
         finally:
             task.cancel()
             await arena_backend.close()
+            hashing.close()
 
     routes = [*SITE_ROUTES, *ARENA_ROUTES] if library is not None else ARENA_ROUTES
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: pages.not_found})
+    settings = site_settings or SiteSettings()
+    hashing = HashingPool(settings.hashing_workers, settings.hashing_queue)
+    app = SecuredStarlette(routes=routes, lifespan=lifespan, hsts=https_only,
+                           exception_handlers={404: pages.not_found})
+    upload_cap = (library.policy.max_bytes if library is not None else 0) + ARTWORK_PART
+    app.add_middleware(BodyLimits, default=FORM_BYTES, routes=dict.fromkeys(UPLOAD_ROUTES, upload_cap))
     if library is not None:
-        add_sessions(app, session_secret, cookie="gamebox_session")
-    app.add_middleware(SecurityHeaders)
+        add_sessions(app, session_secret, cookie="gamebox_session", https_only=https_only)
+    app.add_middleware(ClientLimits, max_in_flight=settings.requests_per_client,
+                       rate=settings.client_rate, burst=settings.client_burst)
     _keep_state(app, engine=engine, backend=arena_backend, templates=templates, library=library,
-                settings=site_settings or SiteSettings())
+                hashing=hashing, settings=settings)
     return app
 
 
@@ -124,6 +159,8 @@ def _keep_state(app: Starlette, *, settings: SiteSettings, **state: Any) -> None
     """What the views read from `app.state` (see views/pages.py)."""
     for name, value in state.items():
         setattr(app.state, name, value)
-    app.state.logins_limit = RateLimiter(settings.login_attempts, settings.login_window)
-    app.state.login_addresses_limit = RateLimiter(settings.login_attempts * 4, settings.login_window)
+    app.state.sign_in_guard = SignInGuard(
+        settings.login_attempts, settings.login_window, free_failures=settings.login_free_failures,
+        base_delay=settings.login_base_delay, max_delay=settings.login_max_delay)
+    app.state.signups_limit = RateLimiter(settings.signups, settings.signup_window)
     app.state.uploads_limit = RateLimiter(settings.uploads, settings.upload_window)

@@ -5,6 +5,13 @@
     token = accounts.new_token(me, "laptop")     # shown once; only its hash is stored
     accounts.by_token(token)                     # -> Account
 
+Each user has a session version: a session remembers the version it was made
+with (`sessions.sign_in`) and is valid only while the user's version is the same
+(`session_account`). Logging out and changing the password bump it, so every
+cookie made before is worthless, wherever it was copied to. A banned user's
+every request is refused; lifting the ban bumps it too, so no session from
+before (or during) the ban comes back.
+
 An application names its own errors (`refused`, `denied`) and hears of bans
 through `_changed` by subclassing `Accounts`.
 """
@@ -35,6 +42,7 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     banned: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):
@@ -53,10 +61,11 @@ class Account:
     username: str
     is_admin: bool
     banned: bool
+    session_version: int = 0
 
 
 def _account(user: User) -> Account:
-    return Account(user.id, user.username, user.is_admin, user.banned)
+    return Account(user.id, user.username, user.is_admin, user.banned, user.session_version)
 
 
 class Accounts:
@@ -103,6 +112,38 @@ class Accounts:
             user = s.get(User, user_id)
             return _account(user) if user is not None else None
 
+    def session_account(self, user_id: object, session_version: object) -> Account | None:
+        """The account of a session made for `user_id` at `session_version` (None: ended)."""
+        found = self.account(user_id)
+        if found is None or not isinstance(session_version, int) or isinstance(session_version, bool):
+            return None
+        return found if found.session_version == session_version else None
+
+    def end_sessions(self, who: Account) -> Account:
+        """Sign `who` out everywhere: every session made before is no longer valid."""
+        with self.db.session() as s:
+            user = s.get(User, who.id)
+            if user is None:
+                raise self.refused("no such user")
+            user.session_version += 1
+            return _account(user)
+
+    def change_password(self, who: Account, current: str, new: str) -> Account | None:
+        """Set `who`'s password to `new` and end every session, if `current` is right
+        (None: it is wrong); `refused` if `new` is not a good password."""
+        with self.db.session() as s:
+            user = s.get(User, who.id)
+            if user is None or not passwords.verify_password(user.password_hash, current):
+                return None
+            try:
+                user.password_hash = passwords.hash_password(new)
+            except AccountError as exc:
+                raise self.refused(str(exc)) from None
+            user.session_version += 1
+            changed = _account(user)
+        log.info("%s changed their password", changed.username)
+        return changed
+
     def users(self) -> list[Account]:
         with self.db.session() as s:
             return [_account(u) for u in s.scalars(select(User).order_by(User.username))]
@@ -116,6 +157,8 @@ class Accounts:
             if user.is_admin:
                 raise self.denied("an admin cannot be banned")
             user.banned = banned
+            if not banned:  # banned, every request is refused; lifted, no older session works
+                user.session_version += 1
         self._changed()
         log.info("%s %s %s", admin.username, "banned" if banned else "unbanned", username)
 

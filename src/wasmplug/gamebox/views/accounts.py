@@ -1,26 +1,49 @@
-"""Accounts: sign up, sign in (rate-limited per username and per address), sign out.
+"""Accounts: sign up, sign in, sign out (everywhere), change the password.
 
     GET|POST /signup, /login      the forms; success starts a new session -> /my
-    POST     /logout              -> /games
+    POST     /logout              ends every session of the member -> /games
+    POST     /my/password         current and new password; ends every other session -> /my
+
+Over-long usernames and passwords are refused before anything is counted or
+hashed. Sign-ups are limited per address; sign-ins go through the app's
+`SignInGuard` (tries counted per username and address before the password is
+checked, delays per address). Passwords are hashed on the app's `HashingPool`:
+when it is full the answer is 503 at once.
 """
 
 from __future__ import annotations
 
-import asyncio
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from wasmplug.web.accounts import Account
-from wasmplug.web.sessions import CSRF_FAILED, sign_in
+from wasmplug.web.passwords import HashingBusy, HashingPool, too_long
+from wasmplug.web.sessions import CSRF_FAILED, session_user, sign_in
+from wasmplug.web.sign_in import SignInGuard, Throttled
 
 from ..errors import GameBoxError
-from .pages import checked_form, library, limiter, refuse, site_page
+from .pages import checked_form, library, limiter, member_form, refuse, site_page
 
 
 def _enter(request: Request, me: Account) -> Response:
-    sign_in(request, me.id)  # a new session (and CSRF token) on every sign-in
+    sign_in(request, me.id, me.session_version)  # a new session (and CSRF token) on every sign-in
     return RedirectResponse("/my", status_code=303)
+
+
+def _hashing(request: Request) -> HashingPool:
+    return cast(HashingPool, request.app.state.hashing)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def _busy(request: Request, template: str, username: str, exc: HashingBusy) -> Response:
+    response = site_page(request, template, status=503, error=str(exc), username=username)
+    response.headers["retry-after"] = "5"
+    return response
 
 
 async def signup(request: Request) -> Response:
@@ -30,8 +53,16 @@ async def signup(request: Request) -> Response:
     if form is None:
         return refuse(request, CSRF_FAILED)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
+    if reason := too_long(username, password):
+        return site_page(request, "signup.html", status=400, error=reason, username="")
+    signups = limiter(request, "signups")
+    if wait := signups.attempt(_address(request)):
+        return site_page(request, "signup.html", status=429, username=username,
+                         error=f"too many new accounts from your address: try again in {int(wait) + 1} s")
     try:
-        me = await asyncio.to_thread(library(request).add_user, username, password)
+        me = await _hashing(request).run(library(request).add_user, username, password)
+    except HashingBusy as exc:
+        return _busy(request, "signup.html", username, exc)
     except GameBoxError as exc:
         return site_page(request, "signup.html", status=400, error=str(exc), username=username)
     return _enter(request, me)
@@ -44,16 +75,20 @@ async def login(request: Request) -> Response:
     if form is None:
         return refuse(request, CSRF_FAILED)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    address = request.client.host if request.client else "?"
-    logins, addresses = limiter(request, "logins"), limiter(request, "login_addresses")
-    wait = max(logins.blocked(username.lower()), addresses.blocked(address))
-    if wait:
-        return site_page(request, "login.html", status=429, username=username,
-                         error=f"too many failed sign-ins: try again in {int(wait) + 1} s")
-    me = await asyncio.to_thread(library(request).authenticate, username, password)
+    if reason := too_long(username, password):
+        return site_page(request, "login.html", status=400, error=reason, username="")
+    guard = cast(SignInGuard, request.app.state.sign_in_guard)
+    hashing, accounts = _hashing(request), library(request)
+    try:
+        me = await guard.check(username, _address(request),
+                               lambda: hashing.run(accounts.authenticate, username, password))
+    except Throttled as exc:
+        response = site_page(request, "login.html", status=429, username=username, error=str(exc))
+        response.headers["retry-after"] = str(int(exc.wait) + 1)
+        return response
+    except HashingBusy as exc:
+        return _busy(request, "login.html", username, exc)
     if me is None:
-        logins.hit(username.lower())
-        addresses.hit(address)
         return site_page(request, "login.html", status=400, username=username,
                          error="wrong username or password")
     return _enter(request, me)
@@ -63,5 +98,33 @@ async def logout(request: Request) -> Response:
     form = await checked_form(request)
     if form is None:
         return refuse(request, CSRF_FAILED)
+    me = library(request).session_account(*session_user(request))
+    if me is not None:
+        library(request).end_sessions(me)  # a copy of this cookie no longer signs anyone in
     request.session.clear()
     return RedirectResponse("/games", status_code=303)
+
+
+async def change_password(request: Request) -> Response:
+    checked = await member_form(request)
+    if isinstance(checked, Response):
+        return checked
+    me, form = checked
+    current, new = str(form.get("current", "")), str(form.get("password", ""))
+    if reason := too_long("", current) or too_long("", new):
+        return refuse(request, reason, 400)
+    guard = cast(SignInGuard, request.app.state.sign_in_guard)
+    hashing, accounts = _hashing(request), library(request)
+    try:
+        changed = await guard.check(me.username, _address(request),
+                                    lambda: hashing.run(accounts.change_password, me, current, new))
+    except Throttled as exc:
+        return refuse(request, str(exc), 429)
+    except HashingBusy as exc:
+        return refuse(request, str(exc), 503)
+    except GameBoxError as exc:
+        return refuse(request, str(exc), 400)
+    if changed is None:
+        return refuse(request, "the current password is wrong: nothing was changed", 400)
+    sign_in(request, changed.id, changed.session_version)  # this browser stays signed in
+    return RedirectResponse("/my", status_code=303)

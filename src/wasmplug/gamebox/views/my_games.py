@@ -44,7 +44,7 @@ async def upload(request: Request) -> Response:
         return me
     if reason := too_big(request):
         return await my_page(request, 413, reason)
-    form = await checked_form(request)
+    form = await checked_form(request, files=True)
     if form is None:
         return refuse(request, CSRF_FAILED)
     kept = {name: str(form.get(name, ""))[:20_000] for name in ("game", "title", "description")}

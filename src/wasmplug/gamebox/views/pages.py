@@ -15,8 +15,9 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from wasmplug.web.accounts import Account
+from wasmplug.web.body_limits import FORM_LIMITS
 from wasmplug.web.rate_limits import RateLimiter
-from wasmplug.web.sessions import CSRF_FAILED, csrf_ok, csrf_token
+from wasmplug.web.sessions import CSRF_FAILED, csrf_ok, csrf_token, session_user
 
 from ..arenas.base import ArenaBackend
 from ..arenas.state import CODE_LENGTH, NAME_MAX
@@ -41,7 +42,7 @@ def library(request: Request) -> DatabaseCatalogue:
 
 
 def limiter(request: Request, name: str) -> RateLimiter:
-    """The rate limiter `name` (logins, login_addresses, uploads)."""
+    """The rate limiter `name` (signups, uploads)."""
     return cast(RateLimiter, getattr(request.app.state, f"{name}_limit"))
 
 
@@ -55,9 +56,9 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 
 
 def current_user(request: Request) -> Account | None:
-    """The signed-in member (None: signed out, or no accounts on this server)."""
+    """The signed-in member (None: signed out, the session ended, or no accounts on this server)."""
     found = site_library(request)
-    return None if found is None else found.account(request.session.get("uid"))
+    return None if found is None else found.session_account(*session_user(request))
 
 
 def site_page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -78,9 +79,14 @@ def refuse(request: Request, message: str, status: int = 403) -> Response:
     return site_page(request, "message.html", status=status, message=message)
 
 
-async def checked_form(request: Request) -> Any:
-    """The posted form, or None when its CSRF token is missing or wrong."""
-    form = await request.form(max_part_size=library(request).policy.max_bytes + 1024)
+async def checked_form(request: Request, *, files: bool = False) -> Any:
+    """The posted form, or None when its CSRF token is missing or wrong.
+
+    Without `files` a file part is refused (400) and fields are small (`FORM_LIMITS`)."""
+    if files:
+        form = await request.form(max_part_size=library(request).policy.max_bytes + 1024)
+    else:
+        form = await request.form(**FORM_LIMITS)
     if not csrf_ok(request.session.get("csrf"), form.get("csrf")):
         return None
     return form

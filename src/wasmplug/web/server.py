@@ -1,0 +1,119 @@
+"""Serving a web application with uvicorn, with every per-connection resource bounded.
+
+    limits = ServerLimits(limit_concurrency=1000, header_timeout=10.0)
+    server = uvicorn.Server(uvicorn_config(app, limits, proxy_headers=True, forwarded_allow_ips="10.0.0.2"))
+
+- `limit_concurrency`: past that many open connections (or running requests) a
+  new request is answered 503 at once.
+- `header_timeout`: uvicorn times out an idle keep-alive connection but not one
+  that sends its request headers slowly, or never (slowloris); the HTTP protocol
+  here closes a connection whose request headers are not complete within
+  `header_timeout` seconds of its first byte (or of its opening).
+- `keep_alive`: an idle connection between requests is closed after so many seconds.
+- `max_header_bytes`: the most a request head may take; past it the connection is
+  closed (uvicorn caps it for h11 only; httptools would gather headers for the
+  whole header timeout).
+- `ws_max_size`: a WebSocket message (or frame) over this is refused from its
+  header (close code 1009) without reading it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """uvicorn's limits on connections (see the module's docstring)."""
+
+    limit_concurrency: int = 1000
+    header_timeout: float = 10.0
+    keep_alive: int = 5
+    max_header_bytes: int = 16 * 1024
+    ws_max_size: int = 64 * 1024
+
+
+def uvicorn_config(app: ASGIApp, limits: ServerLimits | None = None, **options: Any) -> Any:
+    """A `uvicorn.Config` for `app` under `limits`; `options` go to uvicorn as they are."""
+    import uvicorn
+
+    limits = limits or ServerLimits()
+    return uvicorn.Config(app, http=header_deadline_protocol(limits.header_timeout,
+                                                            limits.max_header_bytes),
+                          limit_concurrency=limits.limit_concurrency,
+                          timeout_keep_alive=limits.keep_alive,
+                          h11_max_incomplete_event_size=limits.max_header_bytes,
+                          ws_max_size=limits.ws_max_size, **options)
+
+
+def header_deadline_protocol(timeout: float, max_head: int = 16 * 1024) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools when installed, else h11) closing a connection
+    whose request head takes longer than `timeout` seconds or more than `max_head` bytes."""
+    base: type[Any]
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base
+
+    class HeaderDeadlineProtocol(base):  # type: ignore[misc]
+        header_timeout = timeout
+
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            self._deadline: asyncio.TimerHandle | None = None
+            self._upgraded = False
+            self._head_of: object = None  # the request cycle before the head being counted
+            self._head_bytes = 0
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if not self._between_requests():
+                super().data_received(data)
+                return
+            if self._deadline is None:
+                self._arm()
+            if self._head_of is not self.cycle:
+                self._head_of, self._head_bytes = self.cycle, 0
+            self._head_bytes += len(data)
+            super().data_received(data)
+            # Still no new request: all of it was head (a head that ended here began a cycle).
+            if self.cycle is self._head_of and self._head_bytes > max_head \
+                    and not self._upgraded and not self.transport.is_closing():
+                self.transport.close()
+
+        def _between_requests(self) -> bool:
+            """Waiting for a request head (not a body still arriving after its response)."""
+            cycle = self.cycle
+            return not self._upgraded and (
+                cycle is None or (cycle.response_complete and not cycle.more_body))
+
+        def _arm(self) -> None:
+            waiting_for = self.cycle
+
+            def expire() -> None:
+                self._deadline = None
+                if self._upgraded or self.cycle is not waiting_for or self.transport.is_closing():
+                    return  # a request began (or the socket became a WebSocket) in time
+                self.transport.close()
+
+            self._deadline = self.loop.call_later(self.header_timeout, expire)
+
+        def handle_websocket_upgrade(self, *args: Any) -> None:
+            self._upgraded = True
+            self._disarm()
+            super().handle_websocket_upgrade(*args)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderDeadlineProtocol
