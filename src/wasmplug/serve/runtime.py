@@ -1,0 +1,227 @@
+"""Running functions: one pool per active version, a bounded queue in front of it, version swaps.
+
+Each `FunctionRuntime` is one version of one function: its compiled plug-in
+(limits compiled in), an `AsyncPluginPool` of at most `max_instances`
+instances (created lazily, reused; replaced after every call with
+`fresh_instance`) and a bound on the requests it admits: `max_instances` running
+plus `queue_per_instance` waiting per instance. A request past that bound is
+turned away at once (503 with Retry-After), and a queued one gives up after the
+queue timeout (503), so a flooded function holds at most its own cap of worker
+threads and never the ones the other functions need.
+
+`Runtimes` maps names (and routes) to the active `FunctionRuntime`. A deploy
+builds and tries the new version first; the swap is one assignment, so a request
+that already holds the old runtime finishes on it, and the old pool is closed
+once its last request is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from wasmplug import AsyncPluginPool, CallError, CallTimeout, CompiledPlugin, Error, PoolTimeout
+
+from .database import FunctionStore, Version
+from .errors import DeployRejected, ServeError
+from .functions import manifest, uses_wasi
+from .settings import ServerSettings
+
+log = logging.getLogger("wasmplug.serve")
+
+LIMIT_KINDS = {"fuel_limit": "fuel_exhausted", "timeout_ms": "timeout", "memory.max_pages": "out_of_memory",
+               "memory.max_output_bytes": "output_too_large", "memory.max_var_bytes": "vars_too_large",
+               "memory.max_http_response_bytes": "http_response_too_large"}
+
+
+class FunctionRuntime:
+    """One version of one function, ready to take calls (see the module's docstring)."""
+
+    def __init__(self, version: Version, server: ServerSettings) -> None:
+        self.version = version
+        self.name = version.name
+        settings = version.settings
+        self.compiled = CompiledPlugin(manifest(version.module, settings),
+                                       wasi=uses_wasi(version.module, settings), functions=[],
+                                       fuel_limit=settings.fuel)
+        self.exports = frozenset(version.module.exports)
+        self.pool = AsyncPluginPool(self.compiled, max_instances=settings.max_instances,
+                                 reset=settings.fresh_instance)
+        self.capacity = settings.max_instances * (1 + server.queue_per_instance)
+        self.queue_timeout = server.queue_timeout
+        self.admitted = 0  # running or waiting for an instance
+        self.running = 0
+        self._retired = False
+        self._closing: asyncio.Task[None] | None = None
+
+    @property
+    def queued(self) -> int:
+        return self.admitted - self.running
+
+    def instances(self) -> int:
+        count: int = self.pool.count()
+        return count
+
+    def check_export(self, export: str) -> None:
+        if export not in self.exports:
+            raise ServeError(f"the function {self.name!r} has no export {export[:64]!r}; it exports: "
+                             + (", ".join(sorted(self.exports)[:20]) or "nothing callable"),
+                             status=404, kind="no_such_export")
+
+    async def call(self, export: str, data: bytes) -> bytes:
+        """Run `export` on `data`: the output, or a `ServeError` saying what went wrong and whose fault."""
+        self.check_export(export)
+        if self.admitted >= self.capacity:
+            raise ServeError(f"the function {self.name!r} is saturated: {self.running} calls running and "
+                             f"{self.queued} waiting; retry later", status=503, kind="saturated",
+                             retry_after=1)
+        self.admitted += 1
+        try:
+            try:
+                async with self.pool.acquire(timeout=self.queue_timeout) as plugin:
+                    self.running += 1
+                    try:
+                        output: bytes = await plugin.call_async(export, data)
+                        return output
+                    finally:
+                        self.running -= 1
+            except CallTimeout as exc:
+                raise ServeError(str(exc), status=504, kind="timeout") from None
+            except CallError as exc:
+                raise ServeError(str(exc), status=502, kind=LIMIT_KINDS.get(exc.limit or "", "plugin_error")
+                                 ) from None
+            except PoolTimeout:
+                raise ServeError(f"the function {self.name!r} is saturated: no instance became free "
+                                 f"within {self.queue_timeout} s; retry later", status=503,
+                                 kind="saturated", retry_after=1) from None
+            except Error as exc:
+                raise ServeError(str(exc), status=502, kind="plugin_error") from None
+        finally:
+            self.admitted -= 1
+            if self._retired and self.admitted == 0:
+                self._close_soon()
+
+    def retire(self) -> None:
+        """No new requests come here: close the pool once the ones in flight are done."""
+        self._retired = True
+        if self.admitted == 0:
+            self._close_soon()
+
+    def _close_soon(self) -> None:
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self.pool.close())
+
+
+def _open(version: Version, server: ServerSettings) -> FunctionRuntime:
+    try:
+        return FunctionRuntime(version, server)
+    except Error as exc:
+        raise DeployRejected(f"the module does not load: {exc}", kind="invalid_module") from None
+
+
+class Runtimes:
+    """The active version of every function, by name and by route."""
+
+    def __init__(self, store: FunctionStore, server: ServerSettings) -> None:
+        self.store = store
+        self.server = server
+        self.active: dict[str, FunctionRuntime] = {}
+        self.routes: dict[str, str] = {}  # route -> function name
+        self.ready = False
+        self._loading: dict[str, asyncio.Lock] = {}
+
+    async def load_all(self) -> None:
+        """Bring every stored function's active version up (a broken one is logged and skipped)."""
+        for name in await asyncio.to_thread(self.store.names):
+            try:
+                await self.get(name)
+            except Error as exc:
+                log.warning("the function %r could not be loaded: %s", name, exc)
+        self.ready = True
+
+    async def get(self, name: str) -> FunctionRuntime:
+        """The runtime of `name`'s active version (loaded from the database on first use)."""
+        runtime = self.active.get(name)
+        if runtime is not None:
+            return runtime
+        lock = self._loading.setdefault(name, asyncio.Lock())
+        try:
+            async with lock:
+                runtime = self.active.get(name)
+                if runtime is None:
+                    version = await asyncio.to_thread(self.store.active, name)
+                    runtime = await asyncio.to_thread(_open, version, self.server)
+                    self._install(runtime)
+                return runtime
+        finally:
+            if not lock.locked():
+                self._loading.pop(name, None)
+
+    async def prepare(self, version: Version) -> FunctionRuntime:
+        """A runtime for `version`, validated: it loads, exports what its route needs, and passes its trial."""
+        settings = version.settings
+        exports = version.module.exports
+        if not exports:
+            raise DeployRejected("the module exports no callable function (an export taking and "
+                                 "returning nothing, or returning an i32)", kind="no_exports")
+        if settings.route is not None:
+            owner = self.routes.get(settings.route)
+            if owner is not None and owner != version.name:
+                raise ServeError(f"the route {settings.route} is taken by the function {owner!r}",
+                                 status=409, kind="route_taken")
+            if settings.route_export not in exports:
+                raise DeployRejected(f"the route needs the export {settings.route_export!r}, which the "
+                                     f"module does not export (it exports: {', '.join(exports[:20])})",
+                                     kind="no_such_export")
+        runtime = await asyncio.to_thread(_open, version, self.server)
+        try:
+            if settings.sample_input is not None:
+                export = settings.sample_export or (settings.route_export if settings.route else exports[0])
+                try:
+                    await runtime.call(export, settings.sample_input.encode())
+                except ServeError as exc:
+                    raise DeployRejected(f"the trial call of {export!r} with the sample input failed "
+                                         f"({exc.kind}): {exc}", kind="trial_failed") from None
+        except BaseException:
+            runtime.retire()
+            raise
+        return runtime
+
+    def install(self, runtime: FunctionRuntime) -> None:
+        """Make `runtime` take `name`'s new requests; the one it replaces finishes its own and closes."""
+        self._install(runtime)
+
+    def _install(self, runtime: FunctionRuntime) -> None:
+        old = self.active.get(runtime.name)
+        self.active[runtime.name] = runtime
+        if old is not None and old.version.settings.route is not None:
+            self.routes.pop(old.version.settings.route, None)
+        route = runtime.version.settings.route
+        if route is not None:
+            self.routes[route] = runtime.name
+        if old is not None and old is not runtime:
+            old.retire()
+
+    def remove(self, name: str) -> None:
+        old = self.active.pop(name, None)
+        if old is not None:
+            if old.version.settings.route is not None:
+                self.routes.pop(old.version.settings.route, None)
+            old.retire()
+
+    def match_route(self, path: str) -> tuple[str, str] | None:
+        """(function name, route) for a request path under some function's route, longest route first."""
+        parts = path.split("/")
+        for end in range(min(len(parts), 5), 1, -1):
+            route = "/".join(parts[:end])
+            name = self.routes.get(route)
+            if name is not None:
+                return name, route
+        return None
+
+    async def close(self) -> None:
+        for runtime in list(self.active.values()):
+            with contextlib.suppress(Exception):
+                await runtime.pool.close()
+        self.active.clear()
