@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,6 +30,7 @@ from .runtime import Runtimes
 from .settings import ServerSettings
 from .views import api, invoke, ops, pages
 
+log = logging.getLogger("wasmplug.serve")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # The server's own paths; every other path is a function's (its responses are sandboxed).
 OWN_PREFIXES = ("/api/", "/metrics", "/healthz", "/readyz", "/playground", "/static/")
@@ -71,6 +75,12 @@ class SandboxFunctions:
         await self.app(scope, receive, send_sandboxed)
 
 
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A bug of ours: logged with its traceback; the caller gets JSON, the server carries on."""
+    log.error("internal error on %s %s", request.method, request.url.path[:200], exc_info=exc)
+    return JSONResponse({"error": "internal server error (logged)", "kind": "internal"}, 500)
+
+
 def create_app(settings: ServerSettings | None = None) -> Starlette:
     """The serve ASGI app: its database is migrated and its functions loaded at startup."""
     settings = settings or ServerSettings()
@@ -93,7 +103,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
             db.close()
 
     routes = [*ROUTES, CATCH_ALL]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: _internal_error})
     app.add_middleware(SecurityHeaders)
     app.add_middleware(SandboxFunctions)
     app.state.settings = settings

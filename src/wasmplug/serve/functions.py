@@ -248,7 +248,7 @@ def prepare_module(upload: bytes) -> Module:
         modules = _manifest_modules(upload)
         data = json.dumps({"wasm": modules}, sort_keys=True).encode()
         return Module(kind, data, callable_exports(base64.b64decode(modules[-1]["data"])))
-    from wasmplug import js
+    from wasmplug import Error, js
 
     try:
         source = upload.decode("utf-8")
@@ -257,7 +257,7 @@ def prepare_module(upload: bytes) -> Module:
                              "(UTF-8 text)", kind="invalid_module") from None
     try:
         built = js.build(source, filename="function.js")
-    except js.BuildError as exc:
+    except Error as exc:  # BuildError, or the JSError of a syntax error
         raise DeployRejected(f"the JavaScript does not build: {exc}", kind="invalid_module") from None
     return Module(kind, built, callable_exports(built))
 

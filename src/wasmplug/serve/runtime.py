@@ -162,9 +162,6 @@ class Runtimes:
         """A runtime for `version`, validated: it loads, exports what its route needs, and passes its trial."""
         settings = version.settings
         exports = version.module.exports
-        if not exports:
-            raise DeployRejected("the module exports no callable function (an export taking and "
-                                 "returning nothing, or returning an i32)", kind="no_exports")
         if settings.route is not None:
             owner = self.routes.get(settings.route)
             if owner is not None and owner != version.name:
@@ -176,6 +173,9 @@ class Runtimes:
                                      kind="no_such_export")
         runtime = await asyncio.to_thread(_open, version, self.server)
         try:
+            if not exports:
+                raise DeployRejected("the module exports no callable function (an export taking and "
+                                     "returning nothing, or returning an i32)", kind="no_exports")
             if settings.sample_input is not None:
                 export = settings.sample_export or (settings.route_export if settings.route else exports[0])
                 try:
