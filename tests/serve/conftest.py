@@ -41,8 +41,9 @@ class Server:
     def deploy(self, name: str, module: bytes | Path, token: str | None = None,
                **settings: Any) -> httpx.Response:
         data = module.read_bytes() if isinstance(module, Path) else module
-        files = {"module": ("module", data, "application/octet-stream"),
-                 "settings": (None, json.dumps(settings), "application/json")}
+        files: dict[str, tuple[str | None, bytes, str]] = {
+            "module": ("module", data, "application/octet-stream"),
+            "settings": (None, json.dumps(settings).encode(), "application/json")}
         return self.client.put(f"{self.url}/api/functions/{name}", files=files, headers=self.auth(token),
                                timeout=120)
 
@@ -52,7 +53,8 @@ class Server:
         result: dict[str, Any] = response.json()
         return result
 
-    def call(self, name: str, export: str, body: bytes | str = b"", **kwargs: Any) -> httpx.Response:
+    def call(self, name: str, export: str, body: bytes | str | Iterator[bytes] = b"",
+             **kwargs: Any) -> httpx.Response:
         return self.client.post(f"{self.url}/f/{name}/{export}", content=body, **kwargs)
 
     def token_for(self, username: str, admin: bool = False) -> str:

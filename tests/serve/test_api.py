@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,7 +100,7 @@ def test_tokens_and_ownership(server: Server) -> None:
     ({"route": "/hello", "route_export": "handle"}, "no_such_export"),
     ({"sample_input": "x", "sample_export": "_start"}, "bad_export"),
 ])
-def test_bad_settings_are_refused_with_the_reason(server: Server, settings: dict[str, object],
+def test_bad_settings_are_refused_with_the_reason(server: Server, settings: dict[str, Any],
                                                   kind: str) -> None:
     reply = server.deploy("f", COUNT_VOWELS, **settings)
     assert reply.status_code == 400, reply.text
@@ -144,7 +145,8 @@ def test_versions_rollback_and_delete(server: Server) -> None:
     versions = server.client.get(f"{server.url}/api/functions/ver/versions", headers=server.auth()).json()
     assert [(v["version"], v["active"]) for v in versions["versions"]] == [(1, True), (2, False)]
     for bad in ({"version": 9}, {"version": "1"}, [1]):
-        reply = server.client.post(f"{server.url}/api/functions/ver/rollback", json=bad, headers=server.auth())
+        reply = server.client.post(f"{server.url}/api/functions/ver/rollback", json=bad,
+                                   headers=server.auth())
         assert reply.status_code in (400, 404), bad
     # Rolling forward again loses nothing.
     server.client.post(f"{server.url}/api/functions/ver/rollback", json={"version": 2}, headers=server.auth())

@@ -61,7 +61,8 @@ def test_token_deploy_and_call(tmp_path: Path, serving: str) -> None:
     deployed = wasmplug("deploy", "greet", str(js), "--server", serving, "--token", token, cwd=tmp_path)
     assert deployed.returncode == 0, deployed.stderr
     assert httpx.post(f"{serving}/f/greet/greet", content="ann").status_code == 401  # not --public
-    called = httpx.post(f"{serving}/f/greet/greet", content="ann", headers={"authorization": f"Bearer {token}"})
+    called = httpx.post(f"{serving}/f/greet/greet", content="ann",
+                        headers={"authorization": f"Bearer {token}"})
     assert called.text == "hi ann"
     refused = wasmplug("deploy", "greet", str(js), "--server", serving, "--token", "gbt_bad", cwd=tmp_path)
     assert refused.returncode != 0 and "valid API token" in refused.stderr

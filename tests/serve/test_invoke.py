@@ -9,6 +9,7 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def test_body_cap_declared_and_chunked(tmp_path: Path) -> None:
         declared = srv.call("echo", "echo", b"x" * 1025)
         assert declared.status_code == 413 and declared.json()["kind"] == "too_large"
 
-        def chunks() -> object:
+        def chunks() -> Iterator[bytes]:
             for _ in range(4):
                 yield b"y" * 400
 

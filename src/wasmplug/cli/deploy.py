@@ -60,8 +60,9 @@ def command(name: str, module: Path, server: str, token: str, config: tuple[str,
                        ("sample_export", sample_export)):
         if value is not None:
             settings[key] = value
-    files = {"module": (module.name, module.read_bytes(), "application/octet-stream"),
-             "settings": (None, json.dumps(settings), "application/json")}
+    files: dict[str, tuple[str | None, bytes, str]] = {
+        "module": (module.name, module.read_bytes(), "application/octet-stream"),
+        "settings": (None, json.dumps(settings).encode(), "application/json")}
     try:
         response = httpx.put(f"{server.rstrip('/')}/api/functions/{name}", files=files,
                              headers={"authorization": f"Bearer {token}"}, timeout=300)
@@ -73,5 +74,5 @@ def command(name: str, module: Path, server: str, token: str, config: tuple[str,
         body = {"error": response.text[:300]}
     if response.status_code not in (200, 201):
         raise click.ClickException(f"{body.get('error', response.status_code)} ({body.get('kind', '?')})")
-    where = f"{server.rstrip('/')}{body['route']}" if body.get("route") else f"{server.rstrip('/')}{body['url']}"
+    where = server.rstrip("/") + (body.get("route") or body["url"])
     click.echo(f"deployed {body['name']} version {body['version']} ({', '.join(body['exports'])}): {where}")

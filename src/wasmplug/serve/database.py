@@ -18,7 +18,17 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from wasmplug.web.accounts import Account, Accounts, ApiToken, User
@@ -89,7 +99,8 @@ def _version(s: Session, fn: FunctionRow, row: VersionRow) -> Version:
     assert blob is not None  # a foreign key
     module = Module(row.kind, blob.data, json.loads(row.exports))
     return Version(fn.name, row.number, fn.owner_id, row.module_sha256, module,
-                   settings_from_json(json.loads(row.settings)), row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                   settings_from_json(json.loads(row.settings)),
+                   row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def not_found(name: str) -> ServeError:
@@ -137,6 +148,13 @@ class FunctionStore:
         if fn.owner_id != who.id and not who.is_admin:
             raise ServeError(f"the function {fn.name!r} is another user's: choose another name",
                              status=403, kind="forbidden")
+
+    def check_may_deploy(self, who: Account, name: str) -> None:
+        """ServeError 403 if `name` is another user's function (and `who` no admin)."""
+        with self.db.session() as s:
+            fn = s.scalars(select(FunctionRow).where(FunctionRow.name == name)).first()
+            if fn is not None:
+                self._check_owner(fn, who)
 
     def save_version(self, who: Account, name: str, module: Module, sha256: str,
                      settings: FunctionSettings) -> Version:

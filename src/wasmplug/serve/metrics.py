@@ -12,6 +12,7 @@ cut to a bounded length, so a hostile name cannot forge or flood log lines.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 
@@ -79,20 +80,14 @@ class Metrics:
 
     def forget(self, name: str) -> None:
         """Drop a deleted function's series."""
-        for outcome in ("ok", "error"):
-            try:
-                self.invocations.remove(name, outcome)
-            except KeyError:
-                pass
-        for kind in self._kinds.pop(name, set()):
-            try:
-                self.errors.remove(name, kind)
-            except KeyError:
-                pass
-        try:
+        with contextlib.suppress(KeyError):
             self.latency.remove(name)
-        except KeyError:
-            pass
+        for outcome in ("ok", "error"):
+            with contextlib.suppress(KeyError):
+                self.invocations.remove(name, outcome)
+        for kind in self._kinds.pop(name, set()):
+            with contextlib.suppress(KeyError):
+                self.errors.remove(name, kind)
 
     def exposition(self) -> bytes:
         data: bytes = generate_latest(self.registry)

@@ -159,7 +159,7 @@ class Runtimes:
                 self._loading.pop(name, None)
 
     async def prepare(self, version: Version) -> FunctionRuntime:
-        """A runtime for `version`, validated: it loads, exports what its route needs, and passes its trial."""
+        """A runtime for `version`, validated: it loads, exports what its route needs, passes its trial."""
         settings = version.settings
         exports = version.module.exports
         if settings.route is not None:

@@ -13,6 +13,7 @@ Errors are {"error": message, "kind": ...} with a 4xx status.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from wasmplug.web.accounts import Account
 
 from ..database import FunctionStore, Version
-from ..errors import DeployRejected, ServeError
+from ..errors import ServeError
 from ..functions import check_name, parse_settings, prepare_module
 from ..requests import account, error_response, read_body, replay
 from ..runtime import Runtimes
@@ -94,8 +95,9 @@ async def deploy(request: Request, who: Account) -> Response:
         raise ServeError(f"too many deploys: try again in {wait:.0f} s", status=429, kind="rate_limited",
                          retry_after=wait)
     limiter.hit(key)
-    data, settings_text = await _form_parts(request)
     store = _store(request)
+    await asyncio.to_thread(store.check_may_deploy, who, name)  # before any work on the upload
+    data, settings_text = await _form_parts(request)
     runtimes = _runtimes(request)
     previous = runtimes.active.get(name)
     settings = parse_settings(settings_text, previous.version.settings if previous else None)
@@ -145,10 +147,9 @@ async def rollback(request: Request, who: Account) -> Response:
         raise ServeError('send JSON {"version": n} with n a version number (see .../versions)')
     store = _store(request)
     version = await asyncio.to_thread(store.version, who, name, number)
+    # A version that took traffic before is not tried again (its sample input may be stale).
     runtime = await _runtimes(request).prepare(
-        Version(version.name, version.number, version.owner_id, version.sha256, version.module,
-                version.settings.__class__(**{**version.settings.to_json(), "sample_input": None}),
-                version.created_at))
+        dataclasses.replace(version, settings=dataclasses.replace(version.settings, sample_input=None)))
     try:
         await asyncio.to_thread(store.set_active, who, name, number)
     except BaseException:
@@ -173,6 +174,3 @@ show_endpoint = _endpoint(show)
 versions_endpoint = _endpoint(versions)
 rollback_endpoint = _endpoint(rollback)
 remove_endpoint = _endpoint(remove)
-
-__all__ = ["DeployRejected", "deploy_endpoint", "listing_endpoint", "remove_endpoint",
-           "rollback_endpoint", "show_endpoint", "versions_endpoint"]

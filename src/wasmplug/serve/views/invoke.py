@@ -49,8 +49,11 @@ async def _runtime(request: Request, name: str) -> FunctionRuntime:
     return runtime
 
 
-async def _invoke(request: Request, name: str, export: str, make_input: Callable[[FunctionRuntime, bytes], bytes]) -> tuple[
-        FunctionRuntime | None, bytes | ServeError]:
+MakeInput = Callable[[FunctionRuntime, bytes], bytes]
+
+
+async def _invoke(request: Request, name: str, export: str, make_input: MakeInput
+                  ) -> tuple[FunctionRuntime | None, bytes | ServeError]:
     runtime: FunctionRuntime | None = None
     try:
         runtime = await _runtime(request, name)
@@ -73,9 +76,10 @@ async def call_export(request: Request) -> Response:
     started = time.perf_counter()
     name = request.path_params["name"]
     export = request.path_params["export"]
-
+    runtime: FunctionRuntime | None = None
+    outcome: bytes | ServeError
     if not EXPORT.fullmatch(export):
-        runtime, outcome = None, ServeError(f"{export[:64]!r} is not an export callers may use",
+        outcome = ServeError(f"{export[:64]!r} is not an export callers may use",
                                             status=404, kind="no_such_export")
     else:
         runtime, outcome = await _invoke(request, name, export, lambda _runtime, body: body)
@@ -109,7 +113,8 @@ def _handler_response(output: bytes) -> Response:
         raise ServeError("the handler's output is not JSON: it must be {\"status\", \"headers\", "
                          "\"body\" | \"body_base64\"}", status=502, kind="bad_handler_response") from None
     if not isinstance(answer, dict):
-        raise ServeError("the handler's output must be a JSON object", status=502, kind="bad_handler_response")
+        raise ServeError("the handler's output must be a JSON object", status=502,
+                         kind="bad_handler_response")
     status = answer.get("status", 200)
     if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
         raise ServeError(f"the handler's status must be a number from 200 to 599, got "
@@ -151,7 +156,7 @@ async def handle_route(request: Request) -> Response:
 
     runtime, outcome = await _invoke(request, name, export,
                                      lambda runtime, body: _request_json(request, runtime, body))
-    if not isinstance(outcome, ServeError):
+    if isinstance(outcome, bytes):
         try:
             response = _handler_response(outcome)
         except ServeError as exc:
