@@ -38,7 +38,14 @@ def command(ctx: click.Context, host: str, port: int, data_dir: Path | None, dat
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(data_dir, database_url, max_body_bytes=max_body_kb * 1024)
-    asyncio.run(_serve(settings, host, port))
+    try:  # uvloop when installed (uvicorn's own choice): a cheaper event loop
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(_serve(settings, host, port))
 
 
 async def _serve(settings: object, host: str, port: int) -> None:

@@ -1,7 +1,7 @@
 """Running functions: one pool per active version, a bounded queue in front of it, version swaps.
 
 Each `FunctionRuntime` is one version of one function: its compiled plug-in
-(limits compiled in), an `AsyncPluginPool` of at most `max_instances`
+(limits compiled in), a `PluginPool` of at most `max_instances`
 instances (created lazily, reused; replaced after every call with
 `fresh_instance`) and a bound on the requests it admits: `max_instances` running
 plus `queue_per_instance` waiting per instance. A request past that bound is
@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 
-from wasmplug import AsyncPluginPool, CallError, CallTimeout, CompiledPlugin, Error, PoolTimeout
+from wasmplug import CallError, CallTimeout, CompiledPlugin, Error, PluginPool
 
 from .database import FunctionStore, Version
 from .errors import DeployRejected, ServeError
@@ -46,8 +46,12 @@ class FunctionRuntime:
                                        wasi=uses_wasi(version.module, settings), functions=[],
                                        fuel_limit=settings.fuel)
         self.exports = frozenset(version.module.exports)
-        self.pool = AsyncPluginPool(self.compiled, max_instances=settings.max_instances,
-                                 reset=settings.fresh_instance)
+        # The slots are taken in the event loop, so a call reaches a worker thread only with an
+        # instance free for it: waiting never holds a thread (and costs no task, unlike a timed wait
+        # in AsyncPluginPool).
+        self.pool = PluginPool(self.compiled, max_instances=settings.max_instances,
+                               reset=settings.fresh_instance)
+        self._slots = asyncio.Semaphore(settings.max_instances)
         self.capacity = settings.max_instances * (1 + server.queue_per_instance)
         self.queue_timeout = server.queue_timeout
         self.admitted = 0  # running or waiting for an instance
@@ -78,29 +82,38 @@ class FunctionRuntime:
                              retry_after=1)
         self.admitted += 1
         try:
+            await self._take_slot()
+            self.running += 1
             try:
-                async with self.pool.acquire(timeout=self.queue_timeout) as plugin:
-                    self.running += 1
-                    try:
-                        output: bytes = await plugin.call_async(export, data)
-                        return output
-                    finally:
-                        self.running -= 1
+                output: bytes = await asyncio.get_running_loop().run_in_executor(
+                    None, self.pool.call, export, data)
+                return output
             except CallTimeout as exc:
                 raise ServeError(str(exc), status=504, kind="timeout") from None
             except CallError as exc:
                 raise ServeError(str(exc), status=502, kind=LIMIT_KINDS.get(exc.limit or "", "plugin_error")
                                  ) from None
-            except PoolTimeout:
-                raise ServeError(f"the function {self.name!r} is saturated: no instance became free "
-                                 f"within {self.queue_timeout} s; retry later", status=503,
-                                 kind="saturated", retry_after=1) from None
             except Error as exc:
                 raise ServeError(str(exc), status=502, kind="plugin_error") from None
+            finally:
+                self.running -= 1
+                self._slots.release()
         finally:
             self.admitted -= 1
             if self._retired and self.admitted == 0:
                 self._close_soon()
+
+    async def _take_slot(self) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise ServeError(f"the function {self.name!r} is saturated: no instance became free within "
+                             f"{self.queue_timeout} s; retry later", status=503, kind="saturated",
+                             retry_after=1) from None
 
     def retire(self) -> None:
         """No new requests come here: close the pool once the ones in flight are done."""
@@ -110,7 +123,7 @@ class FunctionRuntime:
 
     def _close_soon(self) -> None:
         if self._closing is None:
-            self._closing = asyncio.get_running_loop().create_task(self.pool.close())
+            self._closing = asyncio.get_running_loop().create_task(asyncio.to_thread(self.pool.close))
 
 
 def _open(version: Version, server: ServerSettings) -> FunctionRuntime:
@@ -223,5 +236,5 @@ class Runtimes:
     async def close(self) -> None:
         for runtime in list(self.active.values()):
             with contextlib.suppress(Exception):
-                await runtime.pool.close()
+                await asyncio.to_thread(runtime.pool.close)
         self.active.clear()
