@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,17 @@ def test_postgresql(postgres_url: str) -> None:
         assert json.loads(pg.call("pgfn", "count_vowels", "aei").content)["count"] == 3
         versions = pg.client.get(f"{pg.url}/api/functions/pgfn/versions", headers=pg.auth()).json()
         assert len(versions["versions"]) == 2
+
+
+def test_deploy_body_cap(tmp_path: Path) -> None:
+    with live_server(ServerSettings(data_dir=tmp_path, max_module_bytes=4096)) as small:
+        reply = small.deploy("big", COUNT_VOWELS)  # ~20 KB module, ~3 MB of slack for the form
+        assert reply.status_code == 413 and reply.json()["kind"] == "too_large"
+        # A declared gigabyte is refused before any of it is sent.
+        host, port = small.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(f"PUT /api/functions/huge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                         f"{small.token}\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                         f"Content-Length: {10**9}\r\n\r\n".encode())
+            assert sock.recv(100).startswith(b"HTTP/1.1 413")
+        assert small.client.get(f"{small.url}/healthz").status_code == 200
