@@ -9,6 +9,7 @@ import pytest
 
 from wasmplug.serve.metrics import escaped
 
+from ..waiting import wait_until
 from .conftest import AS, COUNT_VOWELS, Server
 
 
@@ -69,3 +70,26 @@ def test_health_and_readiness(server: Server) -> None:
     server.app.state.runtimes.ready = False  # as while the stored functions load at startup
     loading = server.client.get(f"{server.url}/readyz")
     assert loading.status_code == 503 and loading.headers["retry-after"] == "1"
+
+
+def test_access_log_writer_is_bounded() -> None:
+    import io
+
+    from wasmplug.serve.metrics import _DroppingQueueHandler, access_log, start_access_log
+
+    stream = io.StringIO()
+    listener = start_access_log(stream, maxsize=5)
+    feeder = next(h for h in access_log.handlers if isinstance(h, _DroppingQueueHandler))
+    try:
+        listener.stop()  # nothing is written now: the queue fills up and then drops
+        for i in range(20):
+            access_log.info("line %d", i)
+        assert feeder.queue.qsize() == 5 and feeder.dropped == 15
+        listener.start()
+        wait_until(lambda: stream.getvalue().count("\n") == 5, "the queued lines to be written")
+        assert "line 0" in stream.getvalue() and "line 5" not in stream.getvalue()
+    finally:
+        listener.stop()
+        access_log.removeHandler(feeder)
+        access_log.propagate = True
+        access_log.setLevel(logging.NOTSET)

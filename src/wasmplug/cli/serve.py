@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from pathlib import Path
 
 import click
@@ -52,8 +53,10 @@ async def _serve(settings: object, host: str, port: int) -> None:
     import uvicorn
 
     from ..serve.app import create_app
+    from ..serve.metrics import start_access_log
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    access = start_access_log(sys.stderr)
     app = create_app(settings)  # type: ignore[arg-type]
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -63,7 +66,10 @@ async def _serve(settings: object, host: str, port: int) -> None:
     bound = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     click.echo(f"wasmplug serve is serving on http://{host}:{bound}/", nl=True)
-    await server.serve(sockets=[sock])
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        access.stop()
 
 
 @command.group("token")
