@@ -84,7 +84,7 @@ def test_access_log_writer_is_bounded() -> None:
         listener.stop()  # nothing is written now: the queue fills up and then drops
         for i in range(20):
             access_log.info("line %d", i)
-        assert feeder.queue.qsize() == 5 and feeder.dropped == 15
+        assert feeder.dropped == 15 and feeder.queue.qsize() == 5  # type: ignore[attr-defined]
         listener.start()
         wait_until(lambda: stream.getvalue().count("\n") == 5, "the queued lines to be written")
         assert "line 0" in stream.getvalue() and "line 5" not in stream.getvalue()

@@ -60,6 +60,10 @@ class FunctionRuntime:
         self._closing: asyncio.Task[None] | None = None
 
     @property
+    def retired(self) -> bool:
+        return self._retired
+
+    @property
     def queued(self) -> int:
         return self.admitted - self.running
 
@@ -73,35 +77,48 @@ class FunctionRuntime:
                              + (", ".join(sorted(self.exports)[:20]) or "nothing callable"),
                              status=404, kind="no_such_export")
 
-    async def call(self, export: str, data: bytes) -> bytes:
-        """Run `export` on `data`: the output, or a `ServeError` saying what went wrong and whose fault."""
-        self.check_export(export)
+    def admit(self) -> None:
+        """Count a request in (503 if the queue is full). From here until `release`, this version stays
+        open for it: call it with no `await` since the runtime was looked up, so a swap cannot slip in."""
         if self.admitted >= self.capacity:
             raise ServeError(f"the function {self.name!r} is saturated: {self.running} calls running and "
                              f"{self.queued} waiting; retry later", status=503, kind="saturated",
                              retry_after=1)
         self.admitted += 1
+
+    def release(self) -> None:
+        self.admitted -= 1
+        if self._retired and self.admitted == 0:
+            self._close_soon()
+
+    async def call(self, export: str, data: bytes) -> bytes:
+        """`admit`, `run`, `release`."""
+        self.admit()
         try:
-            await self._take_slot()
-            self.running += 1
-            try:
-                output: bytes = await asyncio.get_running_loop().run_in_executor(
-                    None, self.pool.call, export, data)
-                return output
-            except CallTimeout as exc:
-                raise ServeError(str(exc), status=504, kind="timeout") from None
-            except CallError as exc:
-                raise ServeError(str(exc), status=502, kind=LIMIT_KINDS.get(exc.limit or "", "plugin_error")
-                                 ) from None
-            except Error as exc:
-                raise ServeError(str(exc), status=502, kind="plugin_error") from None
-            finally:
-                self.running -= 1
-                self._slots.release()
+            return await self.run(export, data)
         finally:
-            self.admitted -= 1
-            if self._retired and self.admitted == 0:
-                self._close_soon()
+            self.release()
+
+    async def run(self, export: str, data: bytes) -> bytes:
+        """Run `export` on `data` for an admitted request: the output, or a `ServeError` saying what
+        went wrong and whose fault."""
+        self.check_export(export)
+        await self._take_slot()
+        self.running += 1
+        try:
+            output: bytes = await asyncio.get_running_loop().run_in_executor(
+                None, self.pool.call, export, data)
+            return output
+        except CallTimeout as exc:
+            raise ServeError(str(exc), status=504, kind="timeout") from None
+        except CallError as exc:
+            raise ServeError(str(exc), status=502, kind=LIMIT_KINDS.get(exc.limit or "", "plugin_error")
+                             ) from None
+        except Error as exc:
+            raise ServeError(str(exc), status=502, kind="plugin_error") from None
+        finally:
+            self.running -= 1
+            self._slots.release()
 
     async def _take_slot(self) -> None:
         if not self._slots.locked():

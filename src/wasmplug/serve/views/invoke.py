@@ -32,11 +32,7 @@ FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-
                      "trailer", "te", "proxy-connection"})
 
 
-async def _runtime(request: Request, name: str) -> FunctionRuntime:
-    runtimes: Runtimes = request.app.state.runtimes
-    if not NAME.fullmatch(name):
-        raise ServeError(f"no function named {name[:64]!r}", status=404, kind="not_found")
-    runtime = await runtimes.get(name)
+async def _check_access(request: Request, runtime: FunctionRuntime) -> None:
     if not runtime.version.settings.public:
         who = await account(request)
         assert who is not None
@@ -46,7 +42,6 @@ async def _runtime(request: Request, name: str) -> FunctionRuntime:
             raise ServeError(f"this token's rate limit is reached: try again in {wait:.1f} s",
                              status=429, kind="rate_limited", retry_after=wait)
         limiter.hit(key)
-    return runtime
 
 
 MakeInput = Callable[[FunctionRuntime, bytes], bytes]
@@ -56,10 +51,20 @@ async def _invoke(request: Request, name: str, export: str, make_input: MakeInpu
                   ) -> tuple[FunctionRuntime | None, bytes | ServeError]:
     runtime: FunctionRuntime | None = None
     try:
-        runtime = await _runtime(request, name)
-        runtime.check_export(export)
-        data = make_input(runtime, await read_body(request, request.app.state.settings.max_body_bytes))
-        return runtime, await runtime.call(export, data)
+        if not NAME.fullmatch(name):
+            raise ServeError(f"no function named {name[:64]!r}", status=404, kind="not_found")
+        runtimes: Runtimes = request.app.state.runtimes
+        runtime = await runtimes.get(name)
+        while runtime.retired:  # replaced while it was being loaded: take the newer one
+            runtime = await runtimes.get(name)
+        runtime.admit()  # no await since `get`: a deploy cannot retire this version under the request
+        try:
+            await _check_access(request, runtime)
+            runtime.check_export(export)
+            data = make_input(runtime, await read_body(request, request.app.state.settings.max_body_bytes))
+            return runtime, await runtime.run(export, data)
+        finally:
+            runtime.release()
     except ServeError as exc:
         return runtime, exc
 
