@@ -80,3 +80,26 @@ def test_handler_route_from_the_command_line(tmp_path: Path, serving: str) -> No
     assert deployed.returncode == 0, deployed.stderr
     assert deployed.stdout.strip().endswith(f"{serving}/hello")
     assert httpx.get(f"{serving}/hello/world").json()["message"] == "hello, world"
+
+
+def test_a_plugin_cannot_flood_the_server_log(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    token = wasmplug("serve", "token", "create", "carol", "--data-dir", str(data),
+                     cwd=tmp_path).stdout.strip()
+    process = subprocess.Popen([sys.executable, "-m", "wasmplug", "serve", "--port", "0", "--data-dir",
+                                str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split("serving on ")[1].strip().rstrip("/")
+        flood = ROOT / "plugins" / "hostile" / "log_flood.wasm"
+        deployed = wasmplug("deploy", "flood", str(flood), "--server", url, "--token", token, "--public",
+                            "--timeout", "300", cwd=tmp_path)
+        assert deployed.returncode == 0, deployed.stderr
+        reply = httpx.post(f"{url}/f/flood/run", timeout=30)
+        assert reply.status_code == 504
+        assert httpx.post(f"{url}/f/flood/ok", timeout=30).status_code == 200
+    finally:
+        process.terminate()
+        _out, err = process.communicate(timeout=30)
+    assert "flood" not in err.replace("function=flood", "").replace("/f/flood", "")
+    assert len(err) < 20_000, f"{len(err)} bytes of server log"

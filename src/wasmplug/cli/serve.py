@@ -56,6 +56,9 @@ async def _serve(settings: object, host: str, port: int) -> None:
     from ..serve.metrics import start_access_log
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Plug-ins' own log lines stay out of the server's log (a plug-in could flood it); with no
+    # handler for them, plug-ins see the level "off" and do not even format them.
+    logging.getLogger("wasmplug.plugin").propagate = False
     access = start_access_log(sys.stderr)
     app = create_app(settings)  # type: ignore[arg-type]
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
