@@ -1,8 +1,9 @@
 """The peers of bench_serve.py, each a Starlette app on the same server stack (uvicorn, one process):
 
 * `bare`: returns the request body (the ceiling: no plug-in at all);
-* `sdk`: calls the official `extism` SDK (1.1.1) on the same .wasm, from a pool of instances in
-  Starlette's thread pool, as a Python shop would without wasmplug.
+* `sdk`: calls the official `extism` SDK (1.1.1) on the same .wasm with the same default limits
+  (timeout 5 s, 16 MiB), from a pool of instances in Starlette's thread pool, as a Python shop would
+  without wasmplug.
 
     uvicorn benchmarks.serve_peers:bare --port 8001
     BENCH_WASM_DIR=plugins/assemblyscript uvicorn benchmarks.serve_peers:sdk --port 8002
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import queue
 from pathlib import Path
@@ -41,7 +43,10 @@ def _call(name: str, export: str, data: bytes) -> bytes:
     if pool is None:
         pool = _pools[name] = queue.SimpleQueue()
         for _ in range(INSTANCES):
-            pool.put(extism.Plugin((WASM_DIR / f"{name}.wasm").read_bytes(), wasi=False))
+            # The limits wasmplug serve gives a function by default, so both run the same service.
+            wasm = base64.b64encode((WASM_DIR / f"{name}.wasm").read_bytes()).decode()
+            pool.put(extism.Plugin({"wasm": [{"data": wasm}], "timeout_ms": 5000,
+                                    "memory": {"max_pages": 256}}, wasi=False))
     plugin = pool.get()
     try:
         result: bytes = plugin.call(export, data)

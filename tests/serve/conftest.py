@@ -92,7 +92,9 @@ def live_server(settings: ServerSettings) -> Iterator[Server]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    with live_server(ServerSettings(data_dir=tmp_path, queue_timeout=10.0)) as running:
+    # (loopback hosts allowed: the gate is on 127.0.0.1)
+    with live_server(ServerSettings(data_dir=tmp_path, queue_timeout=10.0, allow_private_hosts=True)
+                     ) as running:
         yield running
 
 

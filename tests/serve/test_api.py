@@ -196,3 +196,13 @@ def test_deploy_body_cap(tmp_path: Path) -> None:
                          f"Content-Length: {10**9}\r\n\r\n".encode())
             assert sock.recv(100).startswith(b"HTTP/1.1 413")
         assert small.client.get(f"{small.url}/healthz").status_code == 200
+
+
+def test_allowed_hosts_may_not_reach_the_servers_network(tmp_path: Path) -> None:
+    with live_server(ServerSettings(data_dir=tmp_path)) as strict:
+        for host in ("169.254.169.254", "127.0.0.1", "10.0.0.8", "[::1]", "localhost", "db.internal",
+                     "printer.local", "*", "*.*", "a.*", "::ffff:127.0.0.1"):
+            reply = strict.deploy("fetcher", COUNT_VOWELS, allowed_hosts=[host])
+            assert reply.status_code == 400 and reply.json()["kind"] == "host_refused", host
+        assert strict.deploy("fetcher", COUNT_VOWELS, allowed_hosts=["api.example.com", "*.example.org",
+                                                                      "93.184.216.34"]).status_code == 201

@@ -124,7 +124,8 @@ def _flood(srv: Server, name: str, n: int) -> list[httpx.Response]:
 def test_saturated_function_answers_503_with_retry_after_and_does_not_starve_others(
         tmp_path: Path, gate: Gate) -> None:
     # Few worker threads: if a flooded function could take them all, the quiet one would starve.
-    settings = ServerSettings(data_dir=tmp_path, worker_threads=4, queue_per_instance=2, queue_timeout=30)
+    settings = ServerSettings(data_dir=tmp_path, worker_threads=4, queue_per_instance=2, queue_timeout=30,
+                              allow_private_hosts=True)
     with live_server(settings) as srv, ThreadPoolExecutor(1) as background:
         srv.deployed("noisy", gated_js(gate.port, "noisy"), public=True, max_instances=2,
                      allowed_hosts=["127.0.0.1"], timeout_ms=30_000)

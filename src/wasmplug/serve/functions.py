@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import re
 from dataclasses import asdict, dataclass, field, fields
@@ -129,6 +130,24 @@ def _route(value: Any) -> str | None:
         raise DeployRejected(f"the route {value} is the server's own: routes may not start with "
                              + ", ".join(f"/{r}" for r in RESERVED_ROUTES), kind="bad_route")
     return value
+
+
+def check_hosts(hosts: list[str]) -> None:
+    """DeployRejected for an allowed host that reaches the server's own network, or every host.
+
+    Names are judged as written: a public-looking name whose DNS points inside is not caught here
+    (firewall the server's egress where that matters)."""
+    for host in hosts:
+        bare = host.strip("[]").lower()
+        try:
+            internal = not ipaddress.ip_address(bare).is_global
+        except ValueError:
+            internal = (bare.strip("*.") == "" or bare == "localhost" or bare.endswith(".localhost")
+                        or bare.endswith((".local", ".internal")) or "*" in bare.split(".")[-1])
+        if internal:
+            raise DeployRejected(f"allowed host {host[:80]!r} reaches this server's own network or every "
+                                 "host: list public host names (the operator can lift this with "
+                                 "--allow-private-hosts)", kind="host_refused")
 
 
 def parse_settings(text: str | bytes | None, previous: FunctionSettings | None = None

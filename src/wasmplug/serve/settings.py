@@ -27,6 +27,10 @@ class ServerSettings:
     # Per API token, in a sliding minute: invocations of protected functions, and deploys.
     invocations_per_minute: int = 6000
     deploys_per_minute: int = 30
+    # Whether deployers may allow HTTP to loopback, private and link-local addresses (IP literals),
+    # localhost, *.local / *.internal names, or every host ("*"): off, so a deployed function cannot
+    # reach the server's own network (say, a cloud metadata service at 169.254.169.254).
+    allow_private_hosts: bool = False
     # At most so many functions on one server (a bound on memory and metric labels).
     max_functions: int = 1000
     # At most so many versions kept per function (older ones are pruned on deploy).

@@ -26,7 +26,7 @@ from wasmplug.web.accounts import Account
 
 from ..database import FunctionStore, Version
 from ..errors import ServeError
-from ..functions import check_name, parse_settings, prepare_module
+from ..functions import check_hosts, check_name, parse_settings, prepare_module
 from ..requests import account, error_response, read_body, replay
 from ..runtime import Runtimes
 
@@ -101,6 +101,8 @@ async def deploy(request: Request, who: Account) -> Response:
     runtimes = _runtimes(request)
     previous = runtimes.active.get(name)
     settings = parse_settings(settings_text, previous.version.settings if previous else None)
+    if not request.app.state.settings.allow_private_hosts:
+        check_hosts(settings.allowed_hosts)
     module = await asyncio.to_thread(prepare_module, data)
     sha256 = hashlib.sha256(module.data).hexdigest()
     existed = name in runtimes.active or name in await asyncio.to_thread(store.names)
