@@ -93,3 +93,9 @@ def test_access_log_writer_is_bounded() -> None:
         access_log.removeHandler(feeder)
         access_log.propagate = True
         access_log.setLevel(logging.NOTSET)
+
+
+def test_index_names_the_endpoints(server: Server) -> None:
+    index = server.client.get(f"{server.url}/")
+    assert index.status_code == 200 and index.json()["api"] == "/api/functions"
+    assert "sandbox" not in index.headers["content-security-policy"]

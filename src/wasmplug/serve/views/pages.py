@@ -9,4 +9,4 @@ from starlette.responses import JSONResponse, Response
 async def index(request: Request) -> Response:
     return JSONResponse({"service": "wasmplug serve", "api": "/api/functions",
                          "invoke": "POST /f/{name}/{export}", "metrics": "/metrics",
-                         "docs": "https://github.com/wasmplug/wasmplug/blob/main/docs/serve.md"})
+                         "health": "/healthz", "ready": "/readyz"})
