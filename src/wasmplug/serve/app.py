@@ -95,10 +95,22 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         loop.set_default_executor(workers)  # Wasm calls run here; each function holds at most its cap
         await asyncio.to_thread(db.upgrade)
         loading = asyncio.create_task(runtimes.load_all())
+
+        async def syncing() -> None:
+            await loading
+            while settings.sync_every > 0:
+                await asyncio.sleep(settings.sync_every)
+                try:
+                    await runtimes.sync()
+                except Exception:  # a database hiccup: log it, try again next time
+                    log.exception("syncing with the database failed")
+
+        sync = asyncio.create_task(syncing())
         try:
             yield
         finally:
             loading.cancel()
+            sync.cancel()
             await runtimes.close()
             db.close()
 

@@ -216,6 +216,12 @@ class FunctionStore:
             fn.active_version = number
             return version
 
+    def active_versions(self) -> dict[str, int]:
+        """{function name: its active version number} of every function."""
+        with self.db.session() as s:
+            return {name: number for name, number in
+                    s.execute(select(FunctionRow.name, FunctionRow.active_version))}
+
     def names(self) -> list[str]:
         with self.db.session() as s:
             return list(s.scalars(select(FunctionRow.name).order_by(FunctionRow.name)))

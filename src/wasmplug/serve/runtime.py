@@ -170,6 +170,23 @@ class Runtimes:
                 log.warning("the function %r could not be loaded: %s", name, exc)
         self.ready = True
 
+    async def sync(self) -> None:
+        """Catch up with the database: versions another server activated, functions it deleted or
+        deployed (several `serve` front ends can share one database)."""
+        wanted = await asyncio.to_thread(self.store.active_versions)
+        for name in [n for n in self.active if n not in wanted]:
+            self.remove(name)
+        for name, number in wanted.items():
+            runtime = self.active.get(name)
+            if runtime is not None and runtime.version.number == number:
+                continue
+            try:
+                version = await asyncio.to_thread(self.store.active, name)
+                if version.number == number and (runtime is None or self.active.get(name) is runtime):
+                    self._install(await asyncio.to_thread(_open, version, self.server))
+            except Error as exc:
+                log.warning("the function %r could not be brought up to date: %s", name, exc)
+
     async def get(self, name: str) -> FunctionRuntime:
         """The runtime of `name`'s active version (loaded from the database on first use)."""
         runtime = self.active.get(name)

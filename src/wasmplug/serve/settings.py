@@ -31,6 +31,9 @@ class ServerSettings:
     # localhost, *.local / *.internal names, or every host ("*"): off, so a deployed function cannot
     # reach the server's own network (say, a cloud metadata service at 169.254.169.254).
     allow_private_hosts: bool = False
+    # How often (seconds) the server looks in the database for deploys, rollbacks and deletes made
+    # through another server sharing it (0: never; one server alone needs none).
+    sync_every: float = 1.0
     # At most so many functions on one server (a bound on memory and metric labels).
     max_functions: int = 1000
     # At most so many versions kept per function (older ones are pruned on deploy).
