@@ -100,10 +100,18 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def postgres_url() -> str:
+    """A fresh database of our own on the test PostgreSQL server (other tests' tables left alone)."""
     url = os.environ.get("GAMEBOX_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("GAMEBOX_TEST_POSTGRES_URL is not set: scripts/test.sh starts PostgreSQL and sets it")
-    return url
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("DROP DATABASE IF EXISTS wasmplug_serve_test WITH (FORCE)"))
+        connection.execute(text("CREATE DATABASE wasmplug_serve_test"))
+    engine.dispose()
+    return url.rsplit("/", 1)[0] + "/wasmplug_serve_test"
 
 
 class Gate:

@@ -167,16 +167,7 @@ def test_functions_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_postgresql(postgres_url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    # A database of our own on the test server, so other tests' tables are left alone.
-    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS wasmplug_serve_test WITH (FORCE)"))
-        connection.execute(text("CREATE DATABASE wasmplug_serve_test"))
-    engine.dispose()
-    url = postgres_url.rsplit("/", 1)[0] + "/wasmplug_serve_test"
-    with live_server(ServerSettings(database_url=url)) as pg:
+    with live_server(ServerSettings(database_url=postgres_url)) as pg:
         assert pg.deploy("pgfn", COUNT_VOWELS, public=True).status_code == 201
         assert pg.deploy("pgfn", COUNT_VOWELS, public=True).json()["version"] == 2
         assert json.loads(pg.call("pgfn", "count_vowels", "aei").content)["count"] == 3

@@ -32,16 +32,19 @@ def _settings(data_dir: Path | None, database_url: str | None, **more: object) -
 @click.option("--database-url", default=None, envvar="WASMPLUG_SERVE_DATABASE_URL", help=DATABASE_HELP)
 @click.option("--max-body-kb", default=1024, show_default=True, type=click.IntRange(1, 1024 * 1024),
               help="Size cap of an invocation's request body.")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="Run the functions' instances as actors of the Ray cluster at ADDRESS (e.g. "
+                   "10.0.0.5:6379); several front ends then share one --database-url.")
 @click.option("--allow-private-hosts", is_flag=True,
               help="Let deployers allow HTTP to loopback, private and link-local addresses.")
 @click.pass_context
 def command(ctx: click.Context, host: str, port: int, data_dir: Path | None, database_url: str | None,
-            max_body_kb: int, allow_private_hosts: bool) -> None:
+            max_body_kb: int, ray_address: str | None, allow_private_hosts: bool) -> None:
     """Serve deployed functions: POST /f/NAME/EXPORT, HTTP routes, the deploy API, /metrics."""
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(data_dir, database_url, max_body_bytes=max_body_kb * 1024,
-                         allow_private_hosts=allow_private_hosts)
+                         allow_private_hosts=allow_private_hosts, ray_address=ray_address)
     try:  # uvloop when installed (uvicorn's own choice): a cheaper event loop
         import uvloop
 

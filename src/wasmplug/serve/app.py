@@ -75,6 +75,13 @@ class SandboxFunctions:
         await self.app(scope, receive, send_sandboxed)
 
 
+def _connect_ray(address: str) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=None if address == "local" else address, log_to_driver=False)
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     """A bug of ours: logged with its traceback; the caller gets JSON, the server carries on."""
     log.error("internal error on %s %s", request.method, request.url.path[:200], exc_info=exc)
@@ -93,6 +100,8 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         loop = asyncio.get_running_loop()
         workers = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="wasmplug-serve")
         loop.set_default_executor(workers)  # Wasm calls run here; each function holds at most its cap
+        if settings.ray_address is not None:
+            await asyncio.to_thread(_connect_ray, settings.ray_address)
         await asyncio.to_thread(db.upgrade)
         loading = asyncio.create_task(runtimes.load_all())
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from wasmplug import CallError, CallTimeout, CompiledPlugin, Error, PluginPool
 
@@ -33,6 +34,37 @@ log = logging.getLogger("wasmplug.serve")
 LIMIT_KINDS = {"fuel_limit": "fuel_exhausted", "timeout_ms": "timeout", "memory.max_pages": "out_of_memory",
                "memory.max_output_bytes": "output_too_large", "memory.max_var_bytes": "vars_too_large",
                "memory.max_http_response_bytes": "http_response_too_large"}
+
+
+class RayInstances:
+    """A function's instances as Ray actors (`wasmplug.distributed.RayPluginPool`): the same
+    `call`, `count` and `close` as a `PluginPool`. Actors reserve no CPU, so a server with many
+    functions does not run out of the cluster's CPUs; their limits travel with the manifest."""
+
+    def __init__(self, version: Version, actors: int) -> None:
+        from wasmplug.distributed import RayPluginPool
+
+        settings = version.settings
+        kwargs: dict[str, Any] = {"wasi": uses_wasi(version.module, settings), "functions": []}
+        if settings.fuel is not None:
+            kwargs["fuel_limit"] = settings.fuel
+        self._pool = RayPluginPool(manifest(version.module, settings), num_actors=actors,
+                                   num_cpus_per_actor=0, **kwargs)
+
+    def call(self, export: str, data: bytes) -> bytes:
+        try:
+            return self._pool.call(export, data)
+        except Error as exc:  # Ray's wrapper of the plug-in's error: the error itself (its message)
+            original = getattr(exc, "cause", None)
+            if isinstance(original, Error):
+                raise original from None
+            raise
+
+    def count(self) -> int:
+        return len(self._pool.actors)
+
+    def close(self) -> None:
+        self._pool.shutdown()
 
 
 class FunctionRuntime:
@@ -49,8 +81,12 @@ class FunctionRuntime:
         # The slots are taken in the event loop, so a call reaches a worker thread only with an
         # instance free for it: waiting never holds a thread (and costs no task, unlike a timed wait
         # in AsyncPluginPool).
-        self.pool = PluginPool(self.compiled, max_instances=settings.max_instances,
-                               reset=settings.fresh_instance)
+        self.pool: Any
+        if server.ray_address is not None:
+            self.pool = RayInstances(version, settings.max_instances)
+        else:
+            self.pool = PluginPool(self.compiled, max_instances=settings.max_instances,
+                                   reset=settings.fresh_instance)
         self._slots = asyncio.Semaphore(settings.max_instances)
         self.capacity = settings.max_instances * (1 + server.queue_per_instance)
         self.queue_timeout = server.queue_timeout

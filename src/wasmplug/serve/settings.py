@@ -34,6 +34,9 @@ class ServerSettings:
     # How often (seconds) the server looks in the database for deploys, rollbacks and deletes made
     # through another server sharing it (0: never; one server alone needs none).
     sync_every: float = 1.0
+    # Run every function's instances as Ray actors of the cluster at this address ("auto", an
+    # address like 10.0.0.5:6379, or "local" for a cluster of this machine), not in this process.
+    ray_address: str | None = None
     # At most so many functions on one server (a bound on memory and metric labels).
     max_functions: int = 1000
     # At most so many versions kept per function (older ones are pruned on deploy).
