@@ -15,11 +15,13 @@ import click
 
 COMMANDS: dict[str, str] = {
     "call": "call",
+    "deploy": "deploy",
     "ext": "ext",
     "gamebox": "gamebox",
     "gen": "gen",
     "info": "info",
     "js": "js",
+    "serve": "serve",
     "sql": "sql",
 }
 

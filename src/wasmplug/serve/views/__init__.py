@@ -1,0 +1,1 @@
+"""The serve endpoints, one module per family: `api` (deploys), `invoke` (calls), `ops` (metrics, health)."""

@@ -1,0 +1,173 @@
+"""Invoking functions: `POST /f/{name}/{export}` (body in, body out) and HTTP-handler routes.
+
+A function deployed with `route` gets every request under that route: its
+`route_export` receives the request as JSON
+`{"method", "path", "query", "headers", "body" | "body_base64"}` and answers
+`{"status", "headers", "body" | "body_base64"}` (see docs/serve.md).
+Errors are JSON `{"error", "kind"}`: 404 unknown function or export, 401
+a protected function without a token, 413 body too large, 429 the token's
+rate limit, 502 the plug-in failed, 503 saturated (Retry-After), 504 timeout.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..errors import ServeError
+from ..functions import EXPORT, NAME
+from ..requests import account, error_response, read_body
+from ..runtime import FunctionRuntime, Runtimes
+
+MAX_HEADERS = 100
+# Headers a handler may not set: they frame the HTTP exchange, which the server owns.
+FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
+                     "trailer", "te", "proxy-connection"})
+
+
+async def _check_access(request: Request, runtime: FunctionRuntime) -> None:
+    if not runtime.version.settings.public:
+        who = await account(request)
+        assert who is not None
+        limiter = request.app.state.invoke_limit
+        key = f"u{who.id}"
+        if wait := limiter.blocked(key):
+            raise ServeError(f"this token's rate limit is reached: try again in {wait:.1f} s",
+                             status=429, kind="rate_limited", retry_after=wait)
+        limiter.hit(key)
+
+
+MakeInput = Callable[[FunctionRuntime, bytes], bytes]
+
+
+async def _invoke(request: Request, name: str, export: str, make_input: MakeInput
+                  ) -> tuple[FunctionRuntime | None, bytes | ServeError]:
+    runtime: FunctionRuntime | None = None
+    try:
+        if not NAME.fullmatch(name):
+            raise ServeError(f"no function named {name[:64]!r}", status=404, kind="not_found")
+        runtimes: Runtimes = request.app.state.runtimes
+        runtime = await runtimes.get(name)
+        while runtime.retired:  # replaced while it was being loaded: take the newer one
+            runtime = await runtimes.get(name)
+        runtime.admit()  # no await since `get`: a deploy cannot retire this version under the request
+        try:
+            await _check_access(request, runtime)
+            runtime.check_export(export)
+            data = make_input(runtime, await read_body(request, request.app.state.settings.max_body_bytes))
+            return runtime, await runtime.run(export, data)
+        finally:
+            runtime.release()
+    except ServeError as exc:
+        return runtime, exc
+
+
+def _observe(request: Request, name: str, runtime: FunctionRuntime | None, export: str, status: int,
+             kind: str, started: float) -> None:
+    version = runtime.version.number if runtime is not None else 0
+    request.app.state.metrics.observe(name if runtime is not None else "(unknown)", version, export,
+                                      status, kind, time.perf_counter() - started)
+
+
+async def call_export(request: Request) -> Response:
+    """POST /f/{name}/{export}: the request body is the input, the output is the response body."""
+    started = time.perf_counter()
+    name = request.path_params["name"]
+    export = request.path_params["export"]
+    runtime: FunctionRuntime | None = None
+    outcome: bytes | ServeError
+    if not EXPORT.fullmatch(export):
+        outcome = ServeError(f"{export[:64]!r} is not an export callers may use",
+                                            status=404, kind="no_such_export")
+    else:
+        runtime, outcome = await _invoke(request, name, export, lambda _runtime, body: body)
+    if isinstance(outcome, ServeError):
+        _observe(request, name, runtime, export, outcome.status, outcome.kind, started)
+        return error_response(outcome)
+    _observe(request, name, runtime, export, 200, "ok", started)
+    return Response(outcome, 200, media_type="application/octet-stream")
+
+
+def _request_json(request: Request, runtime: FunctionRuntime, body: bytes) -> bytes:
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    if not runtime.version.settings.public:
+        headers.pop("authorization", None)  # our token, not the function's business
+    event: dict[str, Any] = {"method": request.method, "path": request.url.path,
+                             "query": request.url.query, "headers": headers}
+    try:
+        event["body"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        event["body_base64"] = base64.b64encode(body).decode("ascii")
+    return json.dumps(event).encode()
+
+
+def _handler_response(output: bytes) -> Response:
+    """The plug-in's JSON answer as a response (a malformed one is the plug-in's failure: 502)."""
+    try:
+        answer = json.loads(output)
+    except ValueError:
+        raise ServeError("the handler's output is not JSON: it must be {\"status\", \"headers\", "
+                         "\"body\" | \"body_base64\"}", status=502, kind="bad_handler_response") from None
+    if not isinstance(answer, dict):
+        raise ServeError("the handler's output must be a JSON object", status=502,
+                         kind="bad_handler_response")
+    status = answer.get("status", 200)
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+        raise ServeError(f"the handler's status must be a number from 200 to 599, got "
+                         f"{json.dumps(status)[:20]}", status=502, kind="bad_handler_response")
+    headers = answer.get("headers", {})
+    if not isinstance(headers, dict) or len(headers) > MAX_HEADERS or not all(
+            isinstance(k, str) and isinstance(v, str) and k.isascii() and v.isascii() and k
+            and "\r" not in k + v and "\n" not in k + v and ":" not in k for k, v in headers.items()):
+        raise ServeError(f"the handler's headers must be an object of at most {MAX_HEADERS} ASCII "
+                         "names and values without line breaks", status=502, kind="bad_handler_response")
+    if "body_base64" in answer:
+        try:
+            body = base64.b64decode(answer["body_base64"], validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise ServeError("the handler's body_base64 is not base64", status=502,
+                             kind="bad_handler_response") from None
+    else:
+        text = answer.get("body", "")
+        if not isinstance(text, str):
+            raise ServeError("the handler's body must be a string", status=502, kind="bad_handler_response")
+        body = text.encode("utf-8")
+    response = Response(body, status)
+    for key, value in headers.items():
+        if key.lower() not in FRAMING:
+            response.headers[key] = value
+    return response
+
+
+async def handle_route(request: Request) -> Response:
+    """Any request under a function's route, answered by its `route_export`."""
+    started = time.perf_counter()
+    runtimes: Runtimes = request.app.state.runtimes
+    match = runtimes.match_route(request.url.path)
+    if match is None:
+        return JSONResponse({"error": f"nothing is served at {request.url.path[:200]}", "kind": "not_found"},
+                            404)
+    name, _route = match
+    export = runtimes.active[name].version.settings.route_export
+
+    runtime, outcome = await _invoke(request, name, export,
+                                     lambda runtime, body: _request_json(request, runtime, body))
+    if isinstance(outcome, bytes):
+        try:
+            response = _handler_response(outcome)
+        except ServeError as exc:
+            outcome = exc
+        else:
+            _observe(request, name, runtime, export, response.status_code, "ok", started)
+            return response
+    _observe(request, name, runtime, export, outcome.status, outcome.kind, started)
+    return error_response(outcome)

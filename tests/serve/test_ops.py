@@ -1,0 +1,101 @@
+"""Observability: /metrics (invocations, errors by kind, latency, instances, queue depth), the
+access log (escaped, bounded lines), /healthz and /readyz."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from wasmplug.serve.metrics import escaped
+
+from ..waiting import wait_until
+from .conftest import AS, COUNT_VOWELS, Server
+
+
+def _value(metrics: str, series: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{series} is not in /metrics")
+
+
+def test_metrics_count_invocations_errors_and_latency(server: Server) -> None:
+    server.deployed("cv", COUNT_VOWELS, public=True)
+    server.deployed("errs", AS / "errors.wasm", public=True)
+    for _ in range(3):
+        assert server.call("cv", "count_vowels", "abc").status_code == 200
+    assert server.call("errs", "fail_with_message", "bad").status_code == 502
+    assert server.call("cv", "missing").status_code == 404
+    metrics = server.client.get(f"{server.url}/metrics").text
+    assert _value(metrics, 'wasmplug_serve_invocations_total{function="cv",outcome="ok"}') == 3
+    assert _value(metrics, 'wasmplug_serve_invocations_total{function="cv",outcome="error"}') == 1
+    assert _value(metrics, 'wasmplug_serve_errors_total{function="errs",kind="plugin_error"}') == 1
+    assert _value(metrics, 'wasmplug_serve_errors_total{function="cv",kind="no_such_export"}') == 1
+    assert _value(metrics, 'wasmplug_serve_latency_seconds_count{function="cv"}') == 4
+    assert _value(metrics, 'wasmplug_serve_instances{function="cv",state="idle"}') == 1
+    assert _value(metrics, 'wasmplug_serve_queue_depth{function="cv"}') == 0
+    # Unknown names share one label: a scan of random names cannot grow the metrics.
+    for i in range(20):
+        server.call(f"random-{i}", "x")
+    metrics = server.client.get(f"{server.url}/metrics").text
+    assert "random-" not in metrics
+    assert _value(metrics, 'wasmplug_serve_errors_total{function="(unknown)",kind="not_found"}') == 20
+    # A deleted function's series go with it.
+    server.client.delete(f"{server.url}/api/functions/errs", headers=server.auth())
+    assert 'function="errs"' not in server.client.get(f"{server.url}/metrics").text
+
+
+def test_access_log_lines(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    server.deployed("cv", COUNT_VOWELS, public=True)
+    with caplog.at_level(logging.INFO, logger="wasmplug.serve.access"):
+        server.call("cv", "count_vowels", "aaa")
+        server.call("cv", "evil%0Afunction=forged" + "x" * 500)
+    lines = [r.getMessage() for r in caplog.records if r.name == "wasmplug.serve.access"]
+    assert len(lines) == 2
+    assert lines[0].startswith("function=cv version=1 export=count_vowels status=200 outcome=ok duration_ms=")
+    assert "\n" not in lines[1] and "export=evil\\nfunction=forged" in lines[1]
+    assert len(lines[1]) < 300 and "status=404 outcome=no_such_export" in lines[1]
+
+
+def test_escaped_is_bounded_and_printable() -> None:
+    assert escaped("a b\"c\x1b[31m\u202e") == "a\\x20b\\\"c\\x1b[31m\\u202e"
+    assert escaped("x" * 1000) == "x" * 64 + "..."
+
+
+def test_health_and_readiness(server: Server) -> None:
+    assert server.client.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    ready = server.client.get(f"{server.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    server.app.state.runtimes.ready = False  # as while the stored functions load at startup
+    loading = server.client.get(f"{server.url}/readyz")
+    assert loading.status_code == 503 and loading.headers["retry-after"] == "1"
+
+
+def test_access_log_writer_is_bounded() -> None:
+    import io
+
+    from wasmplug.serve.metrics import _DroppingQueueHandler, access_log, start_access_log
+
+    stream = io.StringIO()
+    listener = start_access_log(stream, maxsize=5)
+    feeder = next(h for h in access_log.handlers if isinstance(h, _DroppingQueueHandler))
+    try:
+        listener.stop()  # nothing is written now: the queue fills up and then drops
+        for i in range(20):
+            access_log.info("line %d", i)
+        assert feeder.dropped == 15 and feeder.queue.qsize() == 5  # type: ignore[attr-defined]
+        listener.start()
+        wait_until(lambda: stream.getvalue().count("\n") == 5, "the queued lines to be written")
+        assert "line 0" in stream.getvalue() and "line 5" not in stream.getvalue()
+    finally:
+        listener.stop()
+        access_log.removeHandler(feeder)
+        access_log.propagate = True
+        access_log.setLevel(logging.NOTSET)
+
+
+def test_index_names_the_endpoints(server: Server) -> None:
+    index = server.client.get(f"{server.url}/")
+    assert index.status_code == 200 and index.json()["api"] == "/api/functions"
+    assert "sandbox" not in index.headers["content-security-policy"]

@@ -1,0 +1,48 @@
+"""`wasmplug serve --ray`: two front ends on one PostgreSQL database run their functions' instances
+as actors of one local Ray cluster, with the same answers and errors as in-process instances."""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from wasmplug.serve import ServerSettings
+
+from ..waiting import wait_until
+from .conftest import AS, COUNT_VOWELS, HOSTILE, live_server
+
+ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'wasmplug[ray]'")
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[Any]:
+    enabled_before = faulthandler.is_enabled()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             ignore_reinit_error=True)
+    if not enabled_before and faulthandler.is_enabled():
+        faulthandler.disable()  # (see tests/test_ray.py: wasmtime's signal handlers must stay first)
+    yield ray
+    ray.shutdown()
+
+
+def test_two_front_ends_on_one_ray_cluster_and_postgresql(local_ray: Any, postgres_url: str) -> None:
+    settings = ServerSettings(database_url=postgres_url, ray_address="local", sync_every=0.05)
+    with live_server(settings) as a, live_server(settings) as b:
+        a.deployed("vowels", COUNT_VOWELS, public=True, max_instances=2)
+        assert json.loads(b.call("vowels", "count_vowels", "aeiou").content)["count"] == 5
+        pool = b.app.state.runtimes.active["vowels"].pool
+        actor_pids = {ray.get(actor.pid.remote()) for actor in pool._pool.actors}
+        assert len(actor_pids) >= 1 and os.getpid() not in actor_pids  # the calls ran in Ray workers
+        a.deployed("errs", AS / "errors.wasm", public=True)
+        failed = b.call("errs", "fail_with_message", "no luck")
+        assert failed.status_code == 502 and failed.json()["error"] == "no luck"
+        a.deployed("loop", HOSTILE / "endless_loop.wasm", public=True, timeout_ms=200)
+        assert b.call("loop", "run").status_code == 504
+        a.deployed("vowels", AS / "echo.wasm", public=True)  # a new version through front end a
+        wait_until(lambda: b.call("vowels", "echo", "v2").content == b"v2", "front end b to take v2")
+        wait_until(lambda: pool._pool.actors == [], "front end b to free the old version's actors")
