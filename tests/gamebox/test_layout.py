@@ -53,7 +53,7 @@ def test_every_route_is_a_module_level_view() -> None:
 
 
 def test_every_route_of_the_site_is_a_module_level_view(library: Any) -> None:
-    _assert_module_level_views(create_app(library), 5 + 15)  # + accounts (password change too), catalogue, my games...
+    _assert_module_level_views(create_app(library), 5 + 15)  # + accounts, password, catalogue, my games...
 
 
 def test_both_arena_backends_offer_the_whole_interface() -> None:
