@@ -1,0 +1,1 @@
+"""The serve app's endpoints, one module per family of pages."""
