@@ -46,12 +46,13 @@
 
   function parseConfig(text) {
     const config = {};
-    for (const line of text.split("\n")) {
-      const trimmed = line.trim();
-      if (!trimmed || trimmed.startsWith("#")) continue;
-      const at = trimmed.indexOf("=");
-      if (at < 1) throw new Error(`config line "${trimmed.slice(0, 40)}" is not key=value`);
-      config[trimmed.slice(0, at).trim()] = trimmed.slice(at + 1).trim();
+    for (const raw of text.split("\n")) {
+      const line = raw.replace(/\r$/, "");
+      if (!line.trim() || line.trim().startsWith("#")) continue;
+      const at = line.indexOf("=");
+      const key = at < 0 ? "" : line.slice(0, at).trim();
+      if (!key) throw new Error(`config line "${line.slice(0, 40)}" is not key=value`);
+      config[key] = line.slice(at + 1);  // the value as written, spaces included
     }
     return config;
   }
