@@ -8,6 +8,7 @@ and concurrent runs are bounded; a JS build is cached.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import re
@@ -262,7 +263,7 @@ def test_requests_are_rate_limited_per_client_address() -> None:
 
 
 def test_excess_concurrent_runs_get_429_and_the_event_loop_stays_free() -> None:
-    limits = PlaygroundLimits(max_concurrent_runs=1, timeout_ms=20_000, fuel=10**15)
+    limits = PlaygroundLimits(max_concurrent_runs=1, timeout_ms=8000, fuel=10**15)
     app = create_app(Settings(playground=PlaygroundSettings(limits=limits)))
     svc: PlaygroundService = app.state.playground
     source = ("export function slow() { const end = Date.now() + Number(Host.inputString());"
@@ -316,3 +317,41 @@ def test_the_page_has_a_strict_csp_and_only_same_origin_script(server: tuple[str
     script = httpx.get(url + "/playground/static/playground.js", timeout=10)
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert "eval(" not in script.text and "new Function" not in script.text
+
+
+def test_a_run_whose_request_is_cancelled_keeps_its_slot_until_it_ends() -> None:
+    """The slot is freed when the work ends, not when its caller gives up (no pile-up in the pool)."""
+    from types import SimpleNamespace
+
+    from wasmplug.serve.views.playground import _in_pool
+
+    svc = PlaygroundService(PlaygroundSettings(limits=PlaygroundLimits(max_concurrent_runs=1)))
+    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(playground=svc)))
+    started, finish = threading.Event(), threading.Event()
+
+    def work() -> str:
+        started.set()
+        finish.wait(30)
+        return "done"
+
+    async def scenario() -> None:
+        task = asyncio.create_task(_in_pool(request, work))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert svc.busy == 1  # the work still runs: its slot is still taken
+        refused = await _in_pool(request, work)
+        assert refused.status_code == 429
+        finish.set()
+        while svc.busy:
+            await asyncio.sleep(0.001)
+        finish.clear()
+        assert await _in_pool(request, lambda: "again") == "again"
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        finish.set()
+        svc.close()

@@ -59,10 +59,14 @@ class PlaygroundService:
         self.settings = settings
         self.playground = Playground(settings.limits)
         self.slots = settings.limits.max_concurrent_runs
-        self.busy = 0  # runs in the pool now (only touched on the event loop)
+        self.busy = 0  # slots taken by work in the pool (only touched on the event loop)
         self.pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="playground")
         self.limiter = RateLimiter(settings.requests_per_window, settings.window)
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+
+    def release(self, _done: object = None) -> None:
+        """A run left its slot (called on the event loop when its work is done)."""
+        self.busy -= 1
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -169,10 +173,11 @@ async def _in_pool(request: Request, work: Any, *args: Any) -> Any:
         return problem(f"the playground is running {svc.slots} snippets already: try again in a "
                        "moment", "busy", 429, 1)
     svc.busy += 1
-    try:
-        return await asyncio.get_running_loop().run_in_executor(svc.pool, work, *args)
-    finally:
-        svc.busy -= 1
+    future = asyncio.get_running_loop().run_in_executor(svc.pool, work, *args)
+    future.add_done_callback(svc.release)  # when the work is done, not when its caller gives up
+    # A request cancelled meanwhile (the client went away) leaves the work running in its
+    # slot: the slot stays taken until it ends, so abandoned runs cannot pile up in the pool.
+    return await asyncio.shield(future)
 
 
 async def exports(request: Request) -> Response:
