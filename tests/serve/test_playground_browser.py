@@ -79,11 +79,16 @@ def write(page: Any, code: str = SNIPPET, data: str = "hello", config: str = "pr
     page.fill("#config", config)
 
 
+def pick(page: Any, export: str) -> None:
+    """List the code's exports and choose `export`."""
+    page.click("#build")
+    page.wait_for_selector(f"#export option[value='{export}']", state="attached")
+    page.select_option("#export", export)
+
+
 def run(page: Any, export: str | None = None, state: str = "ok") -> None:
     if export is not None:
-        page.click("#build")
-        page.wait_for_selector(f"#export option[value='{export}']", state="attached")
-        page.select_option("#export", export)
+        pick(page, export)
     page.click("#run")
     page.wait_for_selector(f"#result[data-state='{state}']")
 
@@ -139,9 +144,7 @@ def test_binary_output_is_shown_as_hex(page: Any, base: str) -> None:
 def test_a_shared_link_restores_the_snippet(page: Any, base: str, browser: Any) -> None:  # noqa: F811
     open_playground(page, base + "/playground")
     write(page, data="shared input", config="prefix=:: ")
-    page.click("#build")
-    page.wait_for_selector("#export option[value='shout']", state="attached")
-    page.select_option("#export", "shout")
+    pick(page, "shout")
     page.click("#share")
     page.wait_for_selector("#share-url:not([hidden])")
     link = page.input_value("#share-url")
@@ -212,9 +215,7 @@ def test_deploy_sends_the_deploy_apis_request_and_shows_the_link(page: Any, base
     page.route("**/api/functions/**", deploy_api)
     open_playground(page, base + "/playground")
     write(page, config="prefix=> \nsecret=s3cr3t")
-    page.click("#build")
-    page.wait_for_selector("#export option[value='shout']", state="attached")
-    page.select_option("#export", "shout")
+    pick(page, "shout")
     page.fill("#deploy-name", "shouter")
     page.fill("#deploy-token", "tok_123")
     page.check("#deploy-public")
