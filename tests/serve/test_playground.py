@@ -218,6 +218,14 @@ def test_bad_requests_are_refused_with_a_clear_message(server: tuple[str, Any], 
     assert reply.json()["kind"] == "input"
 
 
+@pytest.mark.parametrize("body", [b"{not json", b"[" * 100_000, b"\xff\xfe"])
+def test_a_body_that_is_not_json_is_refused(server: tuple[str, Any], body: bytes) -> None:
+    url, _ = server
+    reply = httpx.post(url + "/playground/run", content=body, timeout=30)
+    assert reply.status_code == 400 and reply.json() == {"error": "the body must be JSON", "kind": "input"}
+    run_ok(url)
+
+
 def test_a_declared_oversized_body_is_refused_unread(server: tuple[str, Any]) -> None:
     url, app = server
     cap = app.state.playground.settings.max_body_bytes

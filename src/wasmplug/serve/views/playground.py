@@ -129,7 +129,7 @@ async def _admit(request: Request) -> dict[str, Any] | JSONResponse:
         return problem(f"the request's body is over {cap} bytes", "too_large", 413)
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return problem("the body must be JSON", "input", 400)
     if not isinstance(data, dict):
         return problem("the body must be a JSON object", "input", 400)
