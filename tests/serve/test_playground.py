@@ -363,3 +363,31 @@ def test_a_run_whose_request_is_cancelled_keeps_its_slot_until_it_ends() -> None
     finally:
         finish.set()
         svc.close()
+
+
+def test_concurrent_runs_each_get_only_their_own_log_lines() -> None:
+    """Records are routed by plug-in id: two runs logging at once never see each other's lines."""
+    from wasmplug.serve.playground import Playground, Snippet
+
+    playground = Playground(PlaygroundLimits(max_log_lines=500, max_log_bytes=64 * 1024))
+    source = (b"export function talk() { const tag = Config.get('tag');"
+              b" for (let i = 0; i < 300; i++) console.log(`${tag} ${i}`); }")
+    playground.build("js", source)  # built once, before the race
+    results: dict[str, list[Any]] = {"a": [], "b": []}
+    barrier = threading.Barrier(2)
+
+    def talk(tag: str) -> None:
+        barrier.wait(30)
+        for _ in range(5):
+            results[tag].append(playground.run(Snippet("js", source, "talk", config={"tag": tag})))
+
+    threads = [threading.Thread(target=talk, args=(tag,)) for tag in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    for tag, runs in results.items():
+        assert len(runs) == 5
+        for result in runs:
+            assert result.ok, result.error
+            assert [text for _, text in result.logs] == [f"{tag} {i}" for i in range(300)]
