@@ -611,6 +611,19 @@ class Plugin:
     def id(self) -> uuid.UUID:
         return self._id
 
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of linear memory the plug-in holds now: the kernel's and the memories its main
+        instance exports (before the first call instantiates it, the kernel's alone)."""
+        if self.plugin != 1:
+            raise Error("the plug-in is closed")
+        store = self._store
+        total = self._kernel.memory.data_len(store)
+        if self._instance is not None:
+            total += sum(item.data_len(store) for item in self._instance.exports(store).values()
+                         if isinstance(item, wasmtime.Memory))
+        return total
+
     def function_exists(self, name: str) -> bool:
         """True if the main module exports `name` as a callable Extism function."""
         return self._compiled.function_exists(name)

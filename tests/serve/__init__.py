@@ -1,0 +1,1 @@
+"""Tests of wasmplug.serve (functions as a service and its playground)."""

@@ -4,7 +4,7 @@
 
 Everything the views need is on `app.state`: `settings`, `store` (the
 database), `runtimes` (the active version of each function), `metrics`, and the
-rate limiters `deploy_limit` and `invoke_limit` (per API token).
+rate limiters `deploy_limit` and `invoke_limit` (per API token), and `playground` (its runs).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .metrics import Metrics
 from .runtime import Runtimes
 from .settings import ServerSettings
 from .views import api, invoke, ops, pages
+from .views.playground import PlaygroundService, playground_routes
 
 log = logging.getLogger("wasmplug.serve")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -94,6 +95,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
     db = ServeDatabase(settings.url())
     store = FunctionStore(db, max_functions=settings.max_functions, max_versions=settings.max_versions)
     runtimes = Runtimes(store, settings)
+    playground = PlaygroundService(settings.playground)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -121,15 +123,17 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
             loading.cancel()
             sync.cancel()
             await runtimes.close()
+            playground.close()
             db.close()
 
-    routes = [*ROUTES, CATCH_ALL]
+    routes = [*ROUTES, *playground_routes(), CATCH_ALL]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: _internal_error})
     app.add_middleware(SecurityHeaders)
     app.add_middleware(SandboxFunctions)
     app.state.settings = settings
     app.state.store = store
     app.state.runtimes = runtimes
+    app.state.playground = playground
     app.state.metrics = Metrics(runtimes)
     app.state.deploy_limit = RateLimiter(settings.deploys_per_minute, 60.0)
     app.state.invoke_limit = RateLimiter(settings.invocations_per_minute, 60.0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .views.playground import PlaygroundSettings
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class ServerSettings:
     max_functions: int = 1000
     # At most so many versions kept per function (older ones are pruned on deploy).
     max_versions: int = 50
+    # The playground's limits (what one snippet may use) and its pool of runs.
+    playground: PlaygroundSettings = field(default_factory=PlaygroundSettings)
 
     def url(self) -> str:
         from wasmplug.web.database import sqlite_url

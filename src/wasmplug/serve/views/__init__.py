@@ -1,1 +1,2 @@
-"""The serve endpoints, one module per family: `api` (deploys), `invoke` (calls), `ops` (metrics, health)."""
+"""The serve endpoints, one module per family: `api` (deploys), `invoke` (calls), `ops` (metrics,
+health), `playground` (the page and its run API)."""
