@@ -269,3 +269,34 @@ def test_the_screenshot_script_shoots_desktop_and_phone(tmp_path: Path) -> None:
 
     sizes = {name: Image.open(tmp_path / f"playground-{name}.png").size for name in ("desktop", "phone")}
     assert sizes["desktop"][0] == 1200 and sizes["phone"][0] == 390
+
+
+def test_deploy_from_the_playground_makes_a_function_that_answers(browser: Any, server: Any  # noqa: F811
+                                                                   ) -> None:
+    """End to end: the page's Deploy goes to the real deploy API, as the token's owner; the function
+    then answers at its link, with the config given in the page."""
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    context.set_default_timeout(WAIT)
+    ada = server.token_for("ada")
+    try:
+        page = context.new_page()
+        open_playground(page, server.url + "/playground")
+        write(page, config="prefix=> ")
+        pick(page, "shout")
+        page.fill("#deploy-name", "shouter")
+        page.fill("#deploy-token", ada)
+        page.check("#deploy-public")
+        page.click("#deploy-submit")
+        page.wait_for_selector("#deploy-result.deployed, #deploy-result.error")
+        assert "deployed" in (page.get_attribute("#deploy-result", "class") or ""), \
+            page.inner_text("#deploy-result")
+        link = page.locator("#deploy-link").get_attribute("href")
+        assert link == "/f/shouter/shout"
+    finally:
+        context.close()
+    answer = server.client.post(server.url + link, content=b"hi there")
+    assert answer.status_code == 200, answer.text
+    assert answer.content == b"> HI THERE!"
+    shown = server.client.get(f"{server.url}/api/functions/shouter", headers=server.auth(ada)).json()
+    assert shown["settings"]["config"] == {"prefix": "> "}
+    assert shown["settings"]["public"] is True

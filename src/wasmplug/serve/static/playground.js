@@ -267,8 +267,7 @@
         form.append("module", new Blob([$("code").value], { type: "text/javascript" }), "function.js");
       }
       const settings = { config: parseConfig($("config").value), public: $("deploy-public").checked };
-      form.append("settings", new Blob([JSON.stringify(settings)], { type: "application/json" }),
-        "settings.json");
+      form.append("settings", JSON.stringify(settings));  // a field: the API takes one file, the module
       const response = await fetch(`/api/functions/${encodeURIComponent(name)}`, {
         method: "PUT", headers: { authorization: `Bearer ${$("deploy-token").value}` }, body: form,
       });
