@@ -27,8 +27,8 @@ from wasmplug.actors import PluginServer
 from .arenas.state import MAX_ASSIGNS_BYTES, Constraints
 from .catalogue.base import Catalogue, GameInfo
 from .errors import GameFailed
+from .game_logs import game_log
 
-log = logging.getLogger("wasmplug.gamebox")
 PAGE = 65_536
 JS_HEAP_LIMIT_KEY = "wasmplug.js.max_memory"  # read by wasmplug's JavaScript runtime
 DEFAULT_CONSTRAINTS = Constraints(2, 2)
@@ -49,7 +49,10 @@ def compile_game(info: GameInfo, wasm: bytes) -> CompiledPlugin:
         allowed_paths=None,  # no files
         timeout_ms=limits.timeout_ms,
     )
-    return CompiledPlugin(manifest, wasi=WasiOptions(), functions=[])
+    # What the game writes is logged escaped and within its log budget.
+    budget = game_log(info.id)
+    wasi = WasiOptions(stdout=budget.sink("stdout"), stderr=budget.sink("stderr"))
+    return CompiledPlugin(manifest, wasi=wasi, functions=[])
 
 
 def _resolve(loop: asyncio.AbstractEventLoop, done: asyncio.Future[Any], outcome: Any) -> None:
@@ -138,8 +141,8 @@ class GameSession:
         self.server.start()
 
     def _failed(self, function: str, reason: str) -> GameFailed:
-        log.warning("arena %s: game %s (%s) failed in %s: %s", self.arena, self.info.id,
-                    self.info.title, function, reason)
+        game_log(self.info.id).emit(logging.WARNING, "arena %s: game %s (%s) failed in %s: %s",
+                                    self.arena, self.info.id, self.info.title, function, reason)
         return GameFailed(self.info.title, function, _short(reason))
 
     async def _call(self, function: str, payload: Any) -> bytes:
@@ -159,8 +162,8 @@ class GameSession:
                 raise ValueError(f"min_players {low!r}, max_players {high!r}")
             return Constraints(low, high)
         except (Error, ValueError, KeyError, TypeError) as exc:
-            log.info("game %s: get_constraints gave no usable answer (%s); using 2..2",
-                     self.info.id, exc)
+            game_log(self.info.id).emit(logging.INFO, "game %s: get_constraints gave no usable "
+                                        "answer (%s); using 2..2", self.info.id, exc)
             return DEFAULT_CONSTRAINTS
 
     async def init(self, player_ids: list[str]) -> None:
@@ -291,4 +294,11 @@ class GameSession:
         await asyncio.to_thread(self.server.reload, self.compiled, keep_vars)
 
     def stop(self) -> None:
+        """Stop the game, waiting for a call it is in (up to its time limit): never on the event loop."""
         self.server.stop(timeout=5)
+
+    def stop_soon(self) -> threading.Thread:
+        """Stop the game in a thread of its own (returned), so whoever asks never waits for it."""
+        thread = threading.Thread(target=self.stop, name=f"gamebox-stop-{self.arena}", daemon=True)
+        thread.start()
+        return thread

@@ -11,8 +11,8 @@ by the viewer's own writer, so a slow browser never holds an arena up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,7 @@ class ArenaEngine:
         self.viewers: dict[str, dict[str, set[Viewer]]] = {}
         self.boards: dict[str, dict[str, tuple[Any, str]]] = {}  # code -> name -> (version, html)
         self.locks: dict[str, asyncio.Lock] = {}
+        self.stopping: set[threading.Thread] = set()  # games being stopped (their threads)
 
     # -- arenas and members --------------------------------------------------
     def create_arena(self, name: str) -> tuple[Arena, Member]:
@@ -263,11 +264,12 @@ class ArenaEngine:
         await self._render_boards(arena)
 
     def _stop_game(self, arena: Arena) -> None:
-        # Stopped before it is forgotten: once an arena's session is gone, its game is too.
-        session = self.sessions.get(arena.code)
+        # Stopped in a thread of its own (a game mid-call may take up to its time limit to
+        # stop, and the event loop serves everyone else meanwhile).
+        session = self.sessions.pop(arena.code, None)
         if session is not None:
-            session.stop()
-        self.sessions.pop(arena.code, None)
+            self.stopping = {thread for thread in self.stopping if thread.is_alive()}
+            self.stopping.add(session.stop_soon())
         self.boards.pop(arena.code, None)
         for viewers in self.viewers.get(arena.code, {}).values():
             for viewer in viewers:
@@ -296,7 +298,7 @@ class ArenaEngine:
     async def reload_game(self, game_id: str) -> None:
         """New code for `game_id`: every arena playing it continues on it, state kept."""
         try:
-            _, compiled = self.loader.load(game_id)
+            _, compiled = await asyncio.to_thread(self.loader.load, game_id)
         except Error as exc:
             log.warning("game %s: the new code does not load, keeping the old: %s", game_id, exc)
             return
@@ -315,7 +317,10 @@ class ArenaEngine:
                 await self._render_boards(arena)
 
     def close(self) -> None:
+        """Stop every game (all at once, each in its own thread) and wait for them."""
         for session in self.sessions.values():
-            with contextlib.suppress(Error):
-                session.stop()
+            self.stopping.add(session.stop_soon())
         self.sessions.clear()
+        for thread in list(self.stopping):
+            thread.join()
+        self.stopping.clear()

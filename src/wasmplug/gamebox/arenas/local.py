@@ -63,4 +63,4 @@ class LocalArenas:
         self.box.sweep()
 
     async def close(self) -> None:
-        self.box.close()
+        await asyncio.to_thread(self.box.close)  # waits for games mid-call: not on the event loop

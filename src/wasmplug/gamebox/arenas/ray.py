@@ -185,7 +185,7 @@ class ArenaHost:
         return self.outboxes.pop(server, [])
 
     async def stop(self) -> None:
-        self.box.close()
+        await asyncio.to_thread(self.box.close)  # waits for a game mid-call: not on the event loop
 
 
 class _RayConnection:
