@@ -4,7 +4,8 @@
 options break it in one way each: a missing export, an import GameBox does
 not offer, a trap or an endless loop in one call, an hour's WASI sleep in one
 call, an `error_set` message in one call, lines written to WASI stderr in one
-call, a 10 MB render, padding (a data segment) to reach a given size.
+call, memory grown (a trap if refused) in one call, a 10 MB render, padding (a data
+segment) to reach a given size.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def _data(text: str) -> str:
 def game_wasm(marker: str = "v1", *, missing: tuple[str, ...] = (), trap_in: str = "",
               loop_in: str = "", sleep_in: str = "", error_in: str = "", error: str = "",
               stderr_in: str = "", stderr: str = "", stderr_times: int = 1,
+              grow_in: str = "", grow_pages: int = 0,
               huge_render: bool = False, extra_import: bool = False,
               constraints: str = '{"min_players": 2, "max_players": 2}', padding: int = 0) -> bytes:
     outputs = {
@@ -52,6 +54,9 @@ def game_wasm(marker: str = "v1", *, missing: tuple[str, ...] = (), trap_in: str
         elif name == sleep_in:  # an hour's clock wait (its subscription at 8192), then the output
             body = ("(call $clock) (drop (call $poll (i32.const 8192) (i32.const 8448) (i32.const 1) "
                     f"(i32.const 8704))) {body}")
+        elif name == grow_in:  # grow the memory, trap if that was refused
+            body = (f"(if (i32.eq (memory.grow (i32.const {grow_pages})) (i32.const -1)) "
+                    f"(then (unreachable))) {body}")
         elif name == error_in:
             body = (f"(call $error_set (call $copy (i32.const {at['error']}) "
                     f"(i32.const {len(error.encode())}))) (return (i32.const 1))")
