@@ -249,5 +249,8 @@ def test_an_empty_arena_is_torn_down_and_its_game_stopped() -> None:
             while code in box.arenas.arenas and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert code not in box.arenas.arenas and code not in box.sessions
+            while server.running and time.monotonic() < deadline:  # stopped in a thread of its own
+                time.sleep(0.05)
             assert not server.running
-            assert ann.get(f"/arena/{code}", follow_redirects=False).status_code == 303
+            gone = ann.get(f"/arena/{code}", follow_redirects=False)
+            assert gone.status_code == 404 and f"there is no arena &#39;{code}&#39;" in gone.text

@@ -29,11 +29,11 @@ def arena_with(*names: str) -> Arena:
     return arena
 
 
-def test_codes_are_four_consonants_and_unique() -> None:
+def test_codes_are_six_consonants_and_unique() -> None:
     arenas = Arenas()
     codes = {arenas.create().code for _ in range(300)}
     assert len(codes) == 300
-    assert all(re.fullmatch(f"[{CONSONANTS}]{{4}}", code) for code in codes)
+    assert all(re.fullmatch(f"[{CONSONANTS}]{{6}}", code) for code in codes)
     code = next(iter(codes))
     assert arenas.get(code.lower()).code == code  # codes are read in any case
 

@@ -68,12 +68,15 @@ SITE_ROUTES: list[BaseRoute] = [
 
 @dataclass(frozen=True)
 class SiteSettings:
-    """Rate limits: failed logins per username (and per client address), uploads per user."""
+    """Rate limits: failed logins per username (and per client address), uploads per user,
+    arena codes that do not exist per client address (guessing)."""
 
     login_attempts: int = 5
     login_window: float = 60.0
     uploads: int = 10
     upload_window: float = 60.0
+    arena_misses: int = 10  # codes of arenas that do not exist, per client address
+    arena_miss_window: float = 60.0
 
 
 def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = None,
@@ -127,3 +130,4 @@ def _keep_state(app: Starlette, *, settings: SiteSettings, **state: Any) -> None
     app.state.logins_limit = RateLimiter(settings.login_attempts, settings.login_window)
     app.state.login_addresses_limit = RateLimiter(settings.login_attempts * 4, settings.login_window)
     app.state.uploads_limit = RateLimiter(settings.uploads, settings.upload_window)
+    app.state.arena_misses_limit = RateLimiter(settings.arena_misses, settings.arena_miss_window)

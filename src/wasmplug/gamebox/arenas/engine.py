@@ -26,7 +26,7 @@ from ..catalogue.base import Catalogue
 from ..errors import ArenaError, GameFailed
 from ..game_session import GameLoader, GameSession, GameSlots
 from ..sanitize import sanitize
-from .state import Arena, Arenas, Member, Phase
+from .state import Arena, Arenas, AssignsTooLarge, Member, Phase
 
 log = logging.getLogger("wasmplug.gamebox")
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -37,8 +37,18 @@ def default_templates() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
 
 
+MAX_PENDING_FLASHES = 16  # flashes waiting for a viewer who does not read: past this, it is dropped
+DEFAULT_GAME_MEMORY_MB = 4096  # all running games' memory limits together
+
+
 class Viewer:
-    """One WebSocket of a member: the messages still to send, newest kept."""
+    """One WebSocket of a member: the messages still to send, newest kept.
+
+    The arena part, the board and a redirect are replaced by their newest
+    version; flashes queue up, at most `MAX_PENDING_FLASHES`: a viewer who
+    sends bad messages faster than it reads the answers is `overflowed`, and
+    its connection is closed.
+    """
 
     def __init__(self, name: str, send: Callable[[str], Awaitable[None]]) -> None:
         self.name = name
@@ -47,9 +57,15 @@ class Viewer:
         self._flashes = 0
         self._wake = asyncio.Event()
         self.closed = False
+        self.overflowed = False
 
     def post(self, kind: str, text: str) -> None:
+        if self.closed:
+            return
         if kind == "flash":
+            if sum(1 for key in self._pending if key.startswith("flash")) >= MAX_PENDING_FLASHES:
+                self.overflowed = True
+                return
             self._flashes += 1
             kind = f"flash{self._flashes}"
         self._pending.pop(kind, None)  # the newer message replaces (and follows) the older
@@ -72,7 +88,9 @@ class Viewer:
 
 class ArenaEngine:
     def __init__(self, catalogue: Catalogue, templates: jinja2.Environment, *,
-                 arenas: Arenas | None = None, slots: GameSlots | None = None) -> None:
+                 arenas: Arenas | None = None, slots: GameSlots | None = None,
+                 game_memory_mb: int = DEFAULT_GAME_MEMORY_MB) -> None:
+        self.game_memory_mb = game_memory_mb  # the global budget of running games' memory
         self.catalogue = catalogue
         self.slots = slots or GameSlots()
         self.templates = templates
@@ -82,15 +100,15 @@ class ArenaEngine:
         self.viewers: dict[str, dict[str, set[Viewer]]] = {}
         self.boards: dict[str, dict[str, tuple[Any, str]]] = {}  # code -> name -> (version, html)
         self.locks: dict[str, asyncio.Lock] = {}
-        self.stopping: set[threading.Thread] = set()  # games being stopped (their threads)
+        self.stopping: dict[threading.Thread, int] = {}  # games being stopped: thread -> memory MiB
 
     # -- arenas and members --------------------------------------------------
-    def create_arena(self, name: str) -> tuple[Arena, Member]:
-        arena = self.arenas.create()
+    def create_arena(self, name: str, owner: str = "") -> tuple[Arena, Member]:
+        arena = self.arenas.create(owner)
         try:
             member = arena.join(name)
         except ArenaError:
-            del self.arenas.arenas[arena.code]
+            self.arenas.remove(arena.code)
             raise
         log.info("arena %s created by %s", arena.code, member.name)
         return arena, member
@@ -186,6 +204,8 @@ class ArenaEngine:
         if viewers is not None:
             viewers.discard(viewer)
         arena.disconnected(member.name)
+        if arena.members.get(member.name) is member:  # the others see them away at once
+            self.broadcast_arena(arena)
 
     # -- messages from a viewer ------------------------------------------------
     async def handle(self, arena: Arena, member: Member, viewer: Viewer, text: str) -> None:
@@ -211,6 +231,9 @@ class ArenaEngine:
                         sanitize)
             except GameFailed as exc:
                 self._game_failed(arena, exc)
+                return
+            except AssignsTooLarge as exc:
+                self._game_failed(arena, GameFailed(session.info.title, "handle_event", str(exc)))
                 return
             arena.merge_assigns(member.name, assigns)
             self._show_boards(arena, [view["player_id"] for view in views], results)
@@ -242,10 +265,19 @@ class ArenaEngine:
         except Error as exc:
             raise ArenaError(f"could not load game {game_id!r}: {exc}") from None
         self._stop_game(arena)
+        self._check_memory(info.limits.memory_mb)
         session = self.sessions[arena.code] = GameSession(info, compiled, arena.code)
         arena.select(host, info, await session.constraints())
         log.info("arena %s: %s picked %s (%s)", arena.code, host, info.id,
                  arena.constraints.describe())
+
+    def _check_memory(self, memory_mb: int) -> None:
+        """ArenaError if a game of `memory_mb` would take the running games past the budget."""
+        self.stopping = {thread: mb for thread, mb in self.stopping.items() if thread.is_alive()}
+        in_use = sum(s.info.limits.memory_mb for s in self.sessions.values()) + sum(self.stopping.values())
+        if in_use + memory_mb > self.game_memory_mb:
+            raise ArenaError("the server is running as many games as its memory allows: "
+                             "try again in a few minutes")
 
     async def _start(self, arena: Arena, fresh: bool = False) -> None:
         session = self.sessions[arena.code]
@@ -268,8 +300,8 @@ class ArenaEngine:
         # stop, and the event loop serves everyone else meanwhile).
         session = self.sessions.pop(arena.code, None)
         if session is not None:
-            self.stopping = {thread for thread in self.stopping if thread.is_alive()}
-            self.stopping.add(session.stop_soon())
+            self.stopping = {thread: mb for thread, mb in self.stopping.items() if thread.is_alive()}
+            self.stopping[session.stop_soon()] = session.info.limits.memory_mb
         self.boards.pop(arena.code, None)
         for viewers in self.viewers.get(arena.code, {}).values():
             for viewer in viewers:
@@ -319,7 +351,7 @@ class ArenaEngine:
     def close(self) -> None:
         """Stop every game (all at once, each in its own thread) and wait for them."""
         for session in self.sessions.values():
-            self.stopping.add(session.stop_soon())
+            self.stopping[session.stop_soon()] = session.info.limits.memory_mb
         self.sessions.clear()
         for thread in list(self.stopping):
             thread.join()

@@ -41,7 +41,7 @@ def library(request: Request) -> DatabaseCatalogue:
 
 
 def limiter(request: Request, name: str) -> RateLimiter:
-    """The rate limiter `name` (logins, login_addresses, uploads)."""
+    """The rate limiter `name` (logins, login_addresses, uploads, arena_misses)."""
     return cast(RateLimiter, getattr(request.app.state, f"{name}_limit"))
 
 
