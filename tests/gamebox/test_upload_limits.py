@@ -172,3 +172,26 @@ def _checking() -> int:
     from wasmplug.gamebox import upload_worker
 
     return upload_worker._waiting[0]
+
+
+def test_a_module_that_passed_is_not_checked_again_under_the_same_policy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from wasmplug.gamebox import uploads
+
+    wasm, policy = game_wasm("checked once"), UploadPolicy()
+    check_game(wasm, policy)
+    started: list[str] = []
+    real = uploads.run_in_worker
+
+    def counting(*args: Any) -> Any:
+        started.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(uploads, "run_in_worker", counting)
+    check_game(wasm, policy)  # the same code, the same policy: no second trial
+    assert started == []
+    check_game(wasm, UploadPolicy(worker=WorkerBudget(cpu_seconds=9)))  # another budget: checked
+    assert started == ["game"]
+    with pytest.raises(UploadRejected):
+        check_game(game_wasm("checked once", trap_in="render"), policy)
+    assert started == ["game", "game"]

@@ -80,7 +80,8 @@ def check_game(wasm: bytes, policy: UploadPolicy | None = None) -> None:
         raise UploadRejected(["the file is not WebAssembly (a .wasm file starts with \\0asm): "
                               "upload the compiled .wasm"])
     params = _policy_json(policy)
-    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode() + b"\0" + wasm).hexdigest()
+    budget = {**params, "worker": dataclasses.asdict(policy.worker)}
+    key = hashlib.sha256(json.dumps(budget, sort_keys=True).encode() + b"\0" + wasm).hexdigest()
     with _passed_lock:
         if key in _passed:  # the same code passed under the same policy: no second trial
             return
