@@ -40,7 +40,8 @@ def rss_kb() -> int:
 def test_arena_spam_from_one_address_is_refused_past_its_cap() -> None:
     with live_server(create_app(test_catalogue())) as url:
         spammer = Visitor(url, address="203.0.113.7")
-        outcomes = [spammer.http.post("/arenas", data={"name": "spam"}) for _ in range(66)]
+        token = spammer.csrf()
+        outcomes = [spammer.http.post("/arenas", data={"name": "spam", "csrf": token}) for _ in range(66)]
         created = [r for r in outcomes if r.status_code == 303]
         refused = [r for r in outcomes if r.status_code == 400]
         assert len(created) == 5 and len(refused) == 61
@@ -52,7 +53,8 @@ def test_the_server_holds_at_most_max_arenas() -> None:
     with live_server(create_app(test_catalogue(), arenas=Arenas(max_arenas=3))) as url:
         for n in range(3):
             Visitor(url, address=f"192.0.2.{n}").create("ann")
-        refused = Visitor(url, address="192.0.2.99").http.post("/arenas", data={"name": "ann"})
+        late = Visitor(url, address="192.0.2.99")
+        refused = late.http.post("/arenas", data={"name": "ann", "csrf": late.csrf()})
         assert refused.status_code == 400
         assert "the server has as many arenas as it can hold" in refused.text
 
@@ -162,6 +164,17 @@ def test_two_hundred_guesses_find_no_arena() -> None:
         assert Visitor(url, address="192.0.2.50").join(next(iter(real)), "cy").status_code == 303
 
 
+def test_the_arena_forms_need_a_csrf_token_without_accounts_too() -> None:
+    with live_server(create_app(test_catalogue())) as url:  # plain mode: no --data-dir
+        visitor = Visitor(url)
+        assert 'name="csrf" value="' in visitor.http.get("/").text
+        for path, form in (("/arenas", {"name": "ann"}), ("/join", {"code": "BCDFGH", "name": "bob"})):
+            for csrf in ({}, {"csrf": "forged"}):
+                refused = visitor.http.post(path, data={**form, **csrf})
+                assert refused.status_code == 403, (path, csrf)
+        assert visitor.create("ann")  # with the session's token
+
+
 def test_an_arena_that_does_not_exist_says_so() -> None:
     with live_server(create_app(test_catalogue())) as url:
         page = Visitor(url).http.get("/arena/QQQQQQ")
@@ -196,3 +209,54 @@ def test_running_games_share_a_memory_budget() -> None:
         finally:
             for ws in sockets:
                 ws.close()
+
+
+def test_spectators_share_one_render_per_event() -> None:
+    app = create_app(test_catalogue(), arenas=Arenas(leave_after=60))
+    with live_server(app) as url:
+        _, _, code, ann_ws, bob_ws = play_tictactoe(url)
+        watchers = []
+        for n in range(4):
+            visitor = Visitor(url, address=f"198.51.100.{n + 30}")
+            assert visitor.join(code, f"watcher{n}").status_code == 303
+            ws = visitor.socket(code)
+            until(ws, "board", "cell-clicked")
+            watchers.append(ws)
+        try:
+            server = app.state.engine.sessions[code].server
+            before = server.calls
+            send(ann_ws, {"t": "event", "name": "cell-clicked", "value": {"cell": "4", "value": ""}})
+            boards = [until(ws, "board", 'phx-value-cell="4">X</button>') for ws in watchers]
+            until(bob_ws, "board", "Your turn (O)")
+            assert len({board["html"] for board in boards}) == 1  # every spectator sees the same
+            # handle_event, a render for ann, one for bob, one for all four spectators
+            assert server.calls - before == 4
+        finally:
+            for ws in [ann_ws, bob_ws, *watchers]:
+                ws.close()
+
+
+def test_sanitising_a_render_counts_against_the_games_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTML that takes the sanitiser longer than the game's time limit per call fails the game
+    (the sanitiser is made slow here: a stand-in for a render built to be costly to clean)."""
+    import time
+
+    from wasmplug.gamebox.arenas import engine
+    from wasmplug.gamebox.sanitize import sanitize
+
+    def slow(html: str) -> str:
+        time.sleep(0.5)  # the cost being measured, not a wait for something
+        return sanitize(html)
+
+    monkeypatch.setattr(engine, "sanitize", slow)
+    with live_server(create_app(test_catalogue(timeout_ms=300))) as url:
+        ann, bob = Visitor(url), Visitor(url)
+        code = ann.create("ann")
+        bob.join(code, "bob")
+        with ann.socket(code) as ws:
+            send(ws, {"t": "action", "name": "select", "game": "tictactoe"})
+            until(ws, "arena", 'id="start"')
+            send(ws, {"t": "action", "name": "start"})
+            failed = until(ws, "arena", "failed in render")
+            assert "sanitising its HTML took" in failed["html"]
+            assert "longer than its 0.3 s time limit" in failed["html"]

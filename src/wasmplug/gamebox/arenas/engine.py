@@ -236,7 +236,7 @@ class ArenaEngine:
                 self._game_failed(arena, GameFailed(session.info.title, "handle_event", str(exc)))
                 return
             arena.merge_assigns(member.name, assigns)
-            self._show_boards(arena, [view["player_id"] for view in views], results)
+            self._show_boards(arena, [name for name, _ in views], results)
 
     async def action(self, arena: Arena, member: Member, action: protocol.Action) -> None:
         name = member.name

@@ -224,11 +224,11 @@ class Arena:
         extra = member.assigns if member is not None else {}
         return _view(extra, name, self.version, self.role(name) == "spectator")
 
-    def render_plan(self, sender: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    def render_plan(self, sender: str) -> Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
         """Who is re-rendered, and with what, once `sender`'s event is handled.
 
-        The returned function takes handle_event's output and gives the
-        `render` input of each viewer to re-render: every connected member
+        The returned function takes handle_event's output and gives each
+        viewer to re-render with their `render` input (name, input): every connected member
         (in join order) when the version changes, else the sender alone;
         `merge_assigns` with the same output then makes the arena agree. It
         reads only a snapshot taken now, so the game's own thread may call it.
@@ -237,15 +237,16 @@ class Arena:
         viewers = {name: (dict(member.assigns), self.role(name) == "spectator")
                    for name, member in self.members.items() if member.connections or name == sender}
 
-        def plan(output: dict[str, Any]) -> list[dict[str, Any]]:
+        def plan(output: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             new_version = output["version"]
             changed = bool(new_version != version)
             views = []
             for name, (extra, spectator) in viewers.items():
                 if name == sender:
-                    views.append(_view(merged_assigns(extra, output), name, new_version, spectator))
+                    views.append((name, _view(merged_assigns(extra, output), name, new_version,
+                                              spectator)))
                 elif changed:
-                    views.append(_view(extra, name, new_version, spectator))
+                    views.append((name, _view(extra, name, new_version, spectator)))
             return views
 
         return plan
@@ -275,8 +276,12 @@ class AssignsTooLarge(ArenaError):
     """The assigns a game gave a member grew past their caps (the game fails)."""
 
 
+SPECTATOR_ID = ""  # the player_id spectators are rendered with: one render serves them all
+
+
 def _view(extra: dict[str, Any], name: str, version: Any, spectator: bool) -> dict[str, Any]:
-    return {**extra, "player_id": name, "version": version, "spectator": spectator}
+    return {**extra, "player_id": SPECTATOR_ID if spectator else name, "version": version,
+            "spectator": spectator}
 
 
 class Arenas:
