@@ -7,7 +7,8 @@ The endpoints are in `views/` (one module per family of pages); everything
 they need is on `app.state` (see `views/pages.py`). With a
 `DatabaseCatalogue` as the catalogue, the site's pages are mounted too
 (accounts, uploads, the catalogue, admin, the API), with signed session
-cookies and a CSRF token on every form (the arena forms too).
+cookies and a CSRF token on every form. The arena forms carry a CSRF token in
+both modes (the session cookie holds it).
 """
 
 from __future__ import annotations
@@ -115,8 +116,7 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
 
     routes = [*SITE_ROUTES, *ARENA_ROUTES] if library is not None else ARENA_ROUTES
     app = Starlette(routes=routes, lifespan=lifespan)
-    if library is not None:
-        add_sessions(app, session_secret, cookie="gamebox_session")
+    add_sessions(app, session_secret, cookie="gamebox_session")  # (the arena forms' CSRF token too)
     app.add_middleware(SecurityHeaders)
     _keep_state(app, engine=engine, backend=arena_backend, templates=templates, library=library,
                 settings=site_settings or SiteSettings())

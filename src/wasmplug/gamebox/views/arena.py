@@ -6,8 +6,8 @@
     GET  /arena/{code}      the arena page (members only; others go to /?arena=CODE)
     WS   /arena/{code}/ws   the viewer's live socket (protocol.py)
 
-A member is known by a cookie per arena holding their secret token. With
-accounts on the server, the forms carry the session's CSRF token too.
+A member is known by a cookie per arena holding their secret token. The
+forms carry the session's CSRF token (with accounts on the server or not).
 Guessing codes is limited: an address that asks for too many arenas that do
 not exist (`/join`, `/arena/CODE`) is refused for a while (429); one
 address (or account) may have only a few arenas open (`Arenas.max_per_owner`).
@@ -45,15 +45,16 @@ def _enter(code: str, token: str) -> Response:
 
 
 def _home_page(request: Request, status: int = 200, **context: Any) -> Response:
-    if site_library(request) is not None:  # signed-in visitors see their name; forms carry the CSRF token
-        context.update(csrf=csrf_token(request), me=current_user(request))
+    context["csrf"] = csrf_token(request)  # the forms carry the CSRF token (with or without accounts)
+    if site_library(request) is not None:  # signed-in visitors see their name
+        context["me"] = current_user(request)
     return render(request, "home.html", status=status, **context)
 
 
 async def _arena_form(request: Request) -> Any:
-    """The form, or None when the site's CSRF check fails."""
+    """The form, or None when the CSRF check fails."""
     form = await request.form()
-    if site_library(request) is not None and not csrf_ok(request.session.get("csrf"), form.get("csrf")):
+    if not csrf_ok(request.session.get("csrf"), form.get("csrf")):
         return None
     return form
 
