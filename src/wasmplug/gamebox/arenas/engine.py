@@ -266,7 +266,17 @@ class ArenaEngine:
             raise ArenaError(f"could not load game {game_id!r}: {exc}") from None
         self._stop_game(arena)
         self._check_memory(info.limits.memory_mb)
-        session = self.sessions[arena.code] = GameSession(info, compiled, arena.code)
+        # Instantiating the game is work too: not on the event loop. Meanwhile the arena
+        # may be torn down, or other arenas may pick games: both are checked again after.
+        session = await asyncio.to_thread(GameSession, info, compiled, arena.code)
+        try:
+            if self.arenas.arenas.get(arena.code) is not arena:
+                raise ArenaError(f"arena {arena.code} has closed: create a new arena")
+            self._check_memory(info.limits.memory_mb)
+        except ArenaError:
+            self.stopping[session.stop_soon()] = info.limits.memory_mb
+            raise
+        self.sessions[arena.code] = session
         arena.select(host, info, await session.constraints())
         log.info("arena %s: %s picked %s (%s)", arena.code, host, info.id,
                  arena.constraints.describe())
