@@ -1,30 +1,27 @@
 """A bounded, killable process for the work an upload costs (checking a game, decoding artwork).
 
-`run_in_worker` starts ``python -m wasmplug.gamebox.upload_worker``, hands it
-the job on stdin and reads the answer from stdout (with the child's peak RSS,
-`peak_rss_kb`). Before it starts on the job, the child caps its own CPU time
-and memory with `resource.setrlimit`
-(RLIMIT_CPU: the kernel kills it past its CPU seconds; RLIMIT_DATA: its
-allocations fail past its memory), and the parent kills it at its wall-clock
-deadline. So a module that takes a minute to compile, a game that loops or
-sleeps, or an image that decodes to gigabytes costs at most its budget, and
-never the server's memory, threads or event loop. At most `MAX_RUNNING`
-workers run at once (the rest wait for a turn, at most `MAX_WAITING` of
-them, then are told to try again). The answer is JSON and raw bytes, never
-pickle: the child ran untrusted code.
-
-The wire format both ways: a 4-byte big-endian length, a JSON header, then
-the blobs whose lengths the header lists (``"blobs": [n, ...]``).
+`run_in_worker` forks a child from a `multiprocessing` fork server that has
+already imported GameBox's checks (so a check does not pay Python's and
+wasmplug's start-up), hands it the job and reads its answer from a pipe (with
+the child's peak RSS, `peak_rss_kb`). Before it starts on the job, the child
+caps its own CPU time and memory with `resource.setrlimit` (RLIMIT_CPU: the
+kernel kills it past its CPU seconds; RLIMIT_DATA: its allocations fail past
+its memory), and the parent kills it at its wall-clock deadline. So a module
+that takes a minute to compile, a game that loops or sleeps, or an image that
+decodes to gigabytes costs at most its budget, and never the server's memory,
+threads or event loop. At most `MAX_RUNNING` workers run at once (the rest
+wait for a turn, at most `MAX_WAITING` of them, then are told to try again).
+The answer comes back as bytes (a length-prefixed JSON header and blobs),
+never pickle: the child ran untrusted code.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import multiprocessing
 import threading
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 from .errors import UploadRejected
@@ -84,59 +81,68 @@ def run_in_worker(job: str, params: dict[str, Any], payload: bytes,
             _waiting[0] -= 1
 
 
+_context = multiprocessing.get_context("forkserver")
+_context.set_forkserver_preload(["wasmplug.gamebox.uploads"])
+
+
 def _run(job: str, params: dict[str, Any], payload: bytes,
          budget: WorkerBudget) -> tuple[dict[str, Any], list[bytes]]:
-    request = pack({"job": job, "params": params, "cpu_seconds": budget.cpu_seconds,
-                    "memory_mb": budget.memory_mb}, [payload])
+    reader, writer = _context.Pipe(duplex=False)
+    child = _context.Process(target=_child, name="gamebox-upload-check", daemon=True,
+                             args=(job, params, payload, budget.cpu_seconds, budget.memory_mb, writer))
+    child.start()
+    writer.close()
     try:
-        done = subprocess.run([sys.executable, "-m", "wasmplug.gamebox.upload_worker"], input=request,
-                              capture_output=True, timeout=budget.wall_seconds, check=False,
-                              env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    except subprocess.TimeoutExpired:  # run() has killed it
-        raise UploadRejected([f"checking it took longer than {budget.wall_seconds:g} s"]) from None
-    if done.returncode != 0 or len(done.stdout) > MAX_ANSWER_BYTES:
-        raise UploadRejected([_why_it_died(done.returncode, done.stderr, budget)])
+        if not reader.poll(budget.wall_seconds):
+            child.kill()
+            raise UploadRejected([f"checking it took longer than {budget.wall_seconds:g} s"])
+        try:
+            answer = reader.recv_bytes(MAX_ANSWER_BYTES)
+        except (EOFError, OSError):  # it died (a limit), or answered too much
+            answer = b""
+    finally:
+        reader.close()
+        child.join(5)
+        if child.exitcode is None:
+            child.kill()
+            child.join()
+    if child.exitcode != 0 or not answer:
+        raise UploadRejected([_why_it_died(child.exitcode or 0, budget)])
     try:
-        return unpack(done.stdout)
+        return unpack(answer)
     except ValueError:
         raise UploadRejected(["checking it failed (the checker gave no answer)"]) from None
 
 
-def _why_it_died(code: int, stderr: bytes, budget: WorkerBudget) -> str:
+def _why_it_died(code: int, budget: WorkerBudget) -> str:
     import signal
 
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
         return f"checking it used more than its {budget.cpu_seconds} s of CPU time"
-    if b"MemoryError" in stderr or code in (-signal.SIGSEGV, -signal.SIGABRT):
+    if code in (-signal.SIGSEGV, -signal.SIGABRT, 1):  # 1: a MemoryError (or another exception)
         return f"checking it used more than its {budget.memory_mb} MiB of memory"
     return f"checking it failed (the checker stopped with code {code})"
 
 
-def main() -> None:
-    """The child: cap this process, read the job, do it, answer."""
+def _child(job: str, params: dict[str, Any], payload: bytes, cpu: int, memory_mb: int,
+           answer: Connection) -> None:
+    """The worker: cap this process, do the job, answer."""
     import resource
 
-    request = sys.stdin.buffer.read()
-    header, blobs = unpack(request)
-    cpu = int(header["cpu_seconds"])
-    memory = int(header["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    memory = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-    from . import uploads  # the jobs themselves (imported under the caps)
+    from . import uploads  # the jobs themselves (already imported by the fork server)
 
-    answer, out = uploads.worker_job(str(header["job"]), header["params"], blobs[0])
-    sys.stdout.buffer.write(pack({**answer, "peak_rss_kb": _peak_rss_kb()}, out))
-    sys.stdout.buffer.flush()
+    header, blobs = uploads.worker_job(job, params, payload)
+    answer.send_bytes(pack({**header, "peak_rss_kb": _peak_rss_kb()}, blobs))
+    answer.close()
 
 
 def _peak_rss_kb() -> int:
-    """This process's peak RSS since it started (VmHWM: ru_maxrss would count the parent's too)."""
+    """This process's peak RSS (VmHWM)."""
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
-
-
-if __name__ == "__main__":
-    main()
