@@ -7,6 +7,12 @@ WASI with nothing granted), and survives a trial run under the game limits
 (instantiate, `get_constraints` if present, `init_game` with test players,
 `render` for each, one `handle_event`) within a time budget. Every reason
 for a rejection is reported at once (`UploadRejected.reasons`).
+
+Only the size and the magic number are checked in the server's process.
+The rest runs in a bounded worker process (`upload_worker`): the counts that
+make compiling expensive, read from the sections (`module_counts`), then the
+exports and imports, one compile and the trial run. Artwork is decoded there
+too, after its size was read from its header.
 """
 
 from __future__ import annotations
