@@ -67,6 +67,7 @@ def main() -> dict[str, Any]:
         UploadPolicy,
         _check_game_here,
         _policy_json,
+        artwork_job,
         check_game,
     )
 
@@ -91,7 +92,7 @@ def main() -> dict[str, Any]:
                                   "ratio_compile_over_refusal": round(old_s / new_s, 1), "reasons": reasons}
 
     bomb = png(6300, 6300)
-    new_s, (answer, _) = timed(lambda: run_in_worker("artwork", {"max_side": 1024}, bomb, ARTWORK_WORKER))
+    new_s, (answer, _) = timed(lambda: run_in_worker(artwork_job, {"max_side": 1024}, bomb, ARTWORK_WORKER))
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", OLD_ARTWORK], input=bomb, capture_output=True, check=True)
     old_s = time.perf_counter() - started

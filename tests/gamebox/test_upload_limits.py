@@ -21,8 +21,10 @@ from wasmplug.gamebox.uploads import (
     MAX_ARTWORK_SIDE,
     MAX_STORED_ARTWORK_BYTES,
     UploadPolicy,
+    artwork_job,
     check_artwork,
     check_game,
+    game_job,
 )
 
 from .conftest import live_server
@@ -98,7 +100,7 @@ def png(width: int, height: int, channels: int = 4) -> bytes:
 def test_a_6300_pixel_png_is_refused_from_its_header() -> None:
     bomb = png(6300, 6300)
     assert len(bomb) < 200_000
-    answer, images = run_in_worker("artwork", {"max_side": MAX_ARTWORK_SIDE}, bomb, ARTWORK_WORKER)
+    answer, images = run_in_worker(artwork_job, {"max_side": MAX_ARTWORK_SIDE}, bomb, ARTWORK_WORKER)
     assert answer["reasons"] == ["the artwork has more than the 16777216 pixels it may have "
                                  "(4096 x 4096): make it smaller"] and images == []
     assert answer["peak_rss_kb"] < 100 * 1024  # not decoded (it would take 160 MB to hold)
@@ -107,7 +109,7 @@ def test_a_6300_pixel_png_is_refused_from_its_header() -> None:
 def test_the_largest_artwork_is_downscaled_within_its_memory() -> None:
     from PIL import Image
 
-    answer, (art, thumb) = run_in_worker("artwork", {"max_side": MAX_ARTWORK_SIDE}, png(4096, 4096),
+    answer, (art, thumb) = run_in_worker(artwork_job, {"max_side": MAX_ARTWORK_SIDE}, png(4096, 4096),
                                          ARTWORK_WORKER)
     assert answer["reasons"] == []
     assert answer["peak_rss_kb"] < 300 * 1024  # 4096 x 4096 RGBA is 64 MiB decoded
@@ -180,7 +182,7 @@ def test_a_module_that_passed_is_not_checked_again_under_the_same_policy(
 
     wasm, policy = game_wasm("checked once"), UploadPolicy()
     check_game(wasm, policy)
-    started: list[str] = []
+    started: list[Any] = []
     real = uploads.run_in_worker
 
     def counting(*args: Any) -> Any:
@@ -191,7 +193,7 @@ def test_a_module_that_passed_is_not_checked_again_under_the_same_policy(
     check_game(wasm, policy)  # the same code, the same policy: no second trial
     assert started == []
     check_game(wasm, UploadPolicy(worker=WorkerBudget(cpu_seconds=9)))  # another budget: checked
-    assert started == ["game"]
+    assert started == [game_job]
     with pytest.raises(UploadRejected):
         check_game(game_wasm("checked once", trap_in="render"), policy)
-    assert started == ["game", "game"]
+    assert started == [game_job, game_job]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -63,10 +64,14 @@ def unpack(data: bytes) -> tuple[dict[str, Any], list[bytes]]:
     return header, blobs
 
 
-def run_in_worker(job: str, params: dict[str, Any], payload: bytes,
-                  budget: WorkerBudget) -> tuple[dict[str, Any], list[bytes]]:
-    """Run `job` on `payload` in a bounded child process; its answer (header, blobs).
+Job = Callable[[dict[str, Any], bytes], tuple[dict[str, Any], list[bytes]]]
 
+
+def run_in_worker(job: Job, params: dict[str, Any], payload: bytes,
+                  budget: WorkerBudget) -> tuple[dict[str, Any], list[bytes]]:
+    """Run `job(params, payload)` in a bounded child process; its answer (header, blobs).
+
+    `job` is a module-level function (the child finds it by its name).
     UploadRejected if the worker ran out of its budget or too many are waiting.
     """
     with _waiting_lock:
@@ -82,10 +87,10 @@ def run_in_worker(job: str, params: dict[str, Any], payload: bytes,
 
 
 _context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload(["wasmplug.gamebox.uploads"])
+_context.set_forkserver_preload(["wasmplug.gamebox.uploads"])  # the jobs and all they import
 
 
-def _run(job: str, params: dict[str, Any], payload: bytes,
+def _run(job: Job, params: dict[str, Any], payload: bytes,
          budget: WorkerBudget) -> tuple[dict[str, Any], list[bytes]]:
     reader, writer = _context.Pipe(duplex=False)
     child = _context.Process(target=_child, name="gamebox-upload-check", daemon=True,
@@ -124,7 +129,7 @@ def _why_it_died(code: int, budget: WorkerBudget) -> str:
     return f"checking it failed (the checker stopped with code {code})"
 
 
-def _child(job: str, params: dict[str, Any], payload: bytes, cpu: int, memory_mb: int,
+def _child(job: Job, params: dict[str, Any], payload: bytes, cpu: int, memory_mb: int,
            answer: Connection) -> None:
     """The worker: cap this process, do the job, answer."""
     import resource
@@ -132,9 +137,7 @@ def _child(job: str, params: dict[str, Any], payload: bytes, cpu: int, memory_mb
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     memory = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-    from . import uploads  # the jobs themselves (already imported by the fork server)
-
-    header, blobs = uploads.worker_job(job, params, payload)
+    header, blobs = job(params, payload)
     answer.send_bytes(pack({**header, "peak_rss_kb": _peak_rss_kb()}, blobs))
     answer.close()
 

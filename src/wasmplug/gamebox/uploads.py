@@ -91,7 +91,7 @@ def check_game(wasm: bytes, policy: UploadPolicy | None = None) -> None:
     with _passed_lock:
         if key in _passed:  # the same code passed under the same policy: no second trial
             return
-    answer, _ = run_in_worker("game", params, wasm, policy.worker)
+    answer, _ = run_in_worker(game_job, params, wasm, policy.worker)
     reasons = [str(reason) for reason in answer.get("reasons", [])][:50]
     if reasons:
         raise UploadRejected(reasons)
@@ -106,16 +106,17 @@ def _policy_json(policy: UploadPolicy) -> dict[str, Any]:
             "bounds": dataclasses.asdict(policy.bounds)}
 
 
-def worker_job(job: str, params: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], list[bytes]]:
-    """Run in the worker process (`upload_worker.main`): the job's answer (header, blobs)."""
-    if job == "game":
-        return {"reasons": _check_game_here(payload, params)}, []
-    if job == "artwork":
-        try:
-            return {"reasons": []}, list(_artwork_here(payload, int(params["max_side"])))
-        except UploadRejected as exc:
-            return {"reasons": exc.reasons}, []
-    raise ValueError(f"unknown job {job!r}")
+def game_job(params: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], list[bytes]]:
+    """The game check, in the worker process (`upload_worker`)."""
+    return {"reasons": _check_game_here(payload, params)}, []
+
+
+def artwork_job(params: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], list[bytes]]:
+    """The artwork's processing, in the worker process (`upload_worker`)."""
+    try:
+        return {"reasons": []}, list(_artwork_here(payload, int(params["max_side"])))
+    except UploadRejected as exc:
+        return {"reasons": exc.reasons}, []
 
 
 def _check_game_here(wasm: bytes, params: dict[str, Any]) -> list[str]:
@@ -259,7 +260,7 @@ def check_artwork(data: bytes, budget: WorkerBudget = ARTWORK_WORKER) -> tuple[b
     if len(data) > MAX_ARTWORK_BYTES:
         raise UploadRejected([f"the artwork is {len(data)} bytes, larger than the "
                               f"{MAX_ARTWORK_BYTES}-byte cap"])
-    answer, images = run_in_worker("artwork", {"max_side": MAX_ARTWORK_SIDE}, data, budget)
+    answer, images = run_in_worker(artwork_job, {"max_side": MAX_ARTWORK_SIDE}, data, budget)
     reasons = [str(reason) for reason in answer.get("reasons", [])][:10]
     if reasons:
         raise UploadRejected(reasons)
