@@ -163,3 +163,29 @@ def test_stderr_is_escaped_and_rate_limited(tmp_path: Path, recorder: Recorder) 
                for line in game_lines)
     assert not any(line.startswith(FORGED) for line in lines)
     assert sum(len(line) for line in lines) < 16 * 1024  # not 10,000 lines
+
+
+@pytest.mark.timeout(60)
+def test_log_function_lines_are_escaped_and_rate_limited(tmp_path: Path) -> None:
+    """A game calling log_warn 200 times per call with a forged line gets at most 20 lines
+    per 10 s into the log, each on one line."""
+    logger = logging.getLogger("wasmplug.plugin")
+    handler = Recorder()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    try:
+        catalogue = DirectoryCatalogue(folder_with(tmp_path, "logger", game_wasm(
+            log_in="handle_event", log=f"ok\n{FORGED}", log_times=200, constraints=SOLO)))
+        with live_server(create_app(catalogue)) as url:
+            ann = Visitor(url)
+            code = ann.create("ann")
+            with ann.socket(code) as ws:
+                start_solo_game(ws, "logger")
+                for _ in range(3):
+                    send(ws, {"t": "event", "name": "talk", "value": {}})
+                    until(ws, "board", "marker")
+    finally:
+        logger.removeHandler(handler)
+    lines = "\n".join(handler.lines()).splitlines()
+    assert 1 <= len(lines) <= 20
+    assert all(line == f"WARNING wasmplug.plugin: ok\\n{FORGED}" for line in lines)

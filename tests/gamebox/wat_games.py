@@ -4,8 +4,8 @@
 options break it in one way each: a missing export, an import GameBox does
 not offer, a trap or an endless loop in one call, an hour's WASI sleep in one
 call, an `error_set` message in one call, lines written to WASI stderr in one
-call, memory grown (a trap if refused) in one call, a 10 MB render, padding (a data
-segment) to reach a given size.
+call, lines logged with log_warn in one call, memory grown (a trap if refused)
+in one call, a 10 MB render, padding (a data segment) to reach a given size.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def _data(text: str) -> str:
 def game_wasm(marker: str = "v1", *, missing: tuple[str, ...] = (), trap_in: str = "",
               loop_in: str = "", sleep_in: str = "", error_in: str = "", error: str = "",
               stderr_in: str = "", stderr: str = "", stderr_times: int = 1,
-              grow_in: str = "", grow_pages: int = 0,
+              grow_in: str = "", grow_pages: int = 0, log_in: str = "", log: str = "",
+              log_times: int = 1,
               huge_render: bool = False, extra_import: bool = False,
               constraints: str = '{"min_players": 2, "max_players": 2}', padding: int = 0) -> bytes:
     outputs = {
@@ -36,7 +37,7 @@ def game_wasm(marker: str = "v1", *, missing: tuple[str, ...] = (), trap_in: str
         "render": f'<p class="marker">{marker}</p>',
     }
     data, funcs, offset = [], [], 16
-    extra = {"error": error, "stderr": stderr}
+    extra = {"error": error, "stderr": stderr, "log": log}
     at: dict[str, int] = {}
     for key, text in extra.items():  # placed after the outputs' data
         at[key] = 4096 + 2048 * len(at)
@@ -57,6 +58,11 @@ def game_wasm(marker: str = "v1", *, missing: tuple[str, ...] = (), trap_in: str
         elif name == grow_in:  # grow the memory, trap if that was refused
             body = (f"(if (i32.eq (memory.grow (i32.const {grow_pages})) (i32.const -1)) "
                     f"(then (unreachable))) {body}")
+        elif name == log_in:  # log_warn(log), log_times times
+            body = (f"(local.set $n (i32.const {log_times})) "
+                    "(block $done (loop $again (br_if $done (i32.eqz (local.get $n))) "
+                    f"(call $log_warn (call $copy (i32.const {at['log']}) (i32.const {len(log.encode())}))) "
+                    "(local.set $n (i32.sub (local.get $n) (i32.const 1))) (br $again))) " + body)
         elif name == error_in:
             body = (f"(call $error_set (call $copy (i32.const {at['error']}) "
                     f"(i32.const {len(error.encode())}))) (return (i32.const 1))")
@@ -76,6 +82,7 @@ def game_wasm(marker: str = "v1", *, missing: tuple[str, ...] = (), trap_in: str
   (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
   (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
   (import "extism:host/env" "error_set" (func $error_set (param i64)))
+  (import "extism:host/env" "log_warn" (func $log_warn (param i64)))
   {WASI if sleep_in or stderr_in else ''}
   {'(import "extism:host/user" "steal_files" (func $steal (param i64) (result i64)))' if extra_import else ''}
   (memory (export "memory") 1)

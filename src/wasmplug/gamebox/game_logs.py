@@ -1,7 +1,8 @@
 """What a game writes into the server's log: escaped, cut short and rate-limited.
 
-A game's words reach the log two ways: the message of a failed call (the
-game's `error_set` text) and what it writes to WASI stdout and stderr. Both are the
+A game's words reach the log three ways: the message of a failed call (the
+game's `error_set` text), what it writes to WASI stdout and stderr, and what
+it logs through the Extism log functions (`PluginLogGuard`). Both are the
 game author's text, so a newline in them must not start a forged log line
 (`INFO wasmplug.gamebox: root banned alice`), and a game writing without
 pause must not fill the disk. `escape` makes one line of any text (control
@@ -102,3 +103,28 @@ def game_log(game_id: str) -> GameLog:
                 _budgets.pop(next(iter(_budgets)))
             budget = _budgets[game_id] = GameLog(game_id)
         return budget
+
+
+GAME_THREAD_PREFIX = "gamebox-"  # every arena's game runs in a thread named gamebox-CODE-GAME
+
+
+class PluginLogGuard(logging.Filter):
+    """On the `wasmplug.plugin` logger: what a game logs through the Extism log functions
+    (`log_warn`, `log_error`, ...) is escaped to one line and rate-limited per arena's game.
+    Other plug-ins of the process (not in a game's thread) are left alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (record.threadName or "").startswith(GAME_THREAD_PREFIX):
+            return True
+        text = escape(record.getMessage())
+        if not game_log(record.threadName or "").allow(len(text)):
+            return False
+        record.msg, record.args = text, ()
+        return True
+
+
+def guard_plugin_logs() -> None:
+    """Install `PluginLogGuard` on the `wasmplug.plugin` logger (once per process)."""
+    logger = logging.getLogger("wasmplug.plugin")
+    if not any(isinstance(existing, PluginLogGuard) for existing in logger.filters):
+        logger.addFilter(PluginLogGuard())

@@ -28,7 +28,7 @@ from wasmplug.actors import PluginServer
 from .arenas.state import MAX_ASSIGNS_BYTES, Constraints
 from .catalogue.base import Catalogue, GameInfo
 from .errors import GameFailed
-from .game_logs import game_log
+from .game_logs import GAME_THREAD_PREFIX, game_log
 
 PAGE = 65_536
 JS_HEAP_LIMIT_KEY = "wasmplug.js.max_memory"  # read by wasmplug's JavaScript runtime
@@ -138,7 +138,7 @@ class GameSession:
         self.info = info
         self.arena = arena
         self.compiled = compiled
-        self.server = PluginServer(compiled, name=f"gamebox-{arena}-{info.id}")
+        self.server = PluginServer(compiled, name=f"{GAME_THREAD_PREFIX}{arena}-{info.id}")
         self.server.start()
 
     def _failed(self, function: str, reason: str) -> GameFailed:

@@ -24,6 +24,7 @@ from wasmplug import Error
 from .. import protocol
 from ..catalogue.base import Catalogue
 from ..errors import ArenaError, GameFailed
+from ..game_logs import guard_plugin_logs
 from ..game_session import GameLoader, GameSession, GameSlots
 from ..sanitize import sanitize
 from .state import Arena, Arenas, AssignsTooLarge, Member, Phase
@@ -91,6 +92,7 @@ class ArenaEngine:
                  arenas: Arenas | None = None, slots: GameSlots | None = None,
                  game_memory_mb: int = DEFAULT_GAME_MEMORY_MB) -> None:
         self.game_memory_mb = game_memory_mb  # the global budget of running games' memory
+        guard_plugin_logs()  # games' log_* lines: escaped and rate-limited
         self.catalogue = catalogue
         self.slots = slots or GameSlots()
         self.templates = templates
