@@ -47,6 +47,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 RESULTS = Path(__file__).parent / "results"
 EMPTY_CELL = re.compile(r'phx-value-cell="(\d)"></button>')
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -159,14 +160,19 @@ async def start_game(code: str, game: str, viewers: list[Viewer], settle: float 
 async def setup(base: str, arenas: int) -> list[Arena]:
     async def one(index: int) -> Arena:
         game = "event_log" if index % 2 == 0 else "tictactoe"
-        async with httpx.AsyncClient(base_url=base) as http:
+        # Each arena's people come from an address of their own (the server caps arenas per
+        # address; it trusts X-Forwarded-For from loopback) and post the forms' CSRF token.
+        headers = {"x-forwarded-for": f"10.0.{index // 250}.{index % 250 + 1}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers) as http:
             names = [f"p{index}a", f"p{index}b", f"p{index}c", f"p{index}d"]
-            created = await http.post("/arenas", data={"name": names[0]})
+            csrf = CSRF.search((await http.get("/")).text)
+            assert csrf is not None
+            created = await http.post("/arenas", data={"name": names[0], "csrf": csrf.group(1)})
             code = created.headers["location"].rsplit("/", 1)[-1]
-            cookies = [created.headers["set-cookie"].split(";")[0]]
+            cookies = [f"gamebox_{code}={created.cookies[f'gamebox_{code}']}"]
             for name in names[1:]:
-                joined = await http.post("/join", data={"code": code, "name": name})
-                cookies.append(joined.headers["set-cookie"].split(";")[0])
+                joined = await http.post("/join", data={"code": code, "name": name, "csrf": csrf.group(1)})
+                cookies.append(f"gamebox_{code}={joined.cookies[f'gamebox_{code}']}")
         ws_url = base.replace("http", "ws") + f"/arena/{code}/ws"
         viewers = []
         for name, cookie in zip(names, cookies, strict=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import warnings
 from collections.abc import Iterator
@@ -32,22 +33,32 @@ def client() -> Iterator[Any]:
 
 
 class Browser:
-    """One person's browser: its own cookie, on the shared test client (one event loop)."""
+    """One person's browser: its own cookies, on the shared test client (one event loop).
+
+    Its posts carry the CSRF token of its session, as the page's forms do."""
 
     def __init__(self, client: TestClient) -> None:
         self.client = client
         self.app = client.app
-        self.cookie = ""
+        self.cookies: dict[str, str] = {}
+
+    @property
+    def cookie(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
 
     def _keep_cookie(self, response: Any) -> None:
-        for name, value in response.cookies.items():
-            self.cookie = f"{name}={value}"
+        self.cookies.update(response.cookies.items())
         self.client.cookies.clear()
 
     def get(self, url: str, **kwargs: Any) -> Any:
-        return self.client.get(url, headers={"cookie": self.cookie}, **kwargs)
+        response = self.client.get(url, headers={"cookie": self.cookie}, **kwargs)
+        self._keep_cookie(response)
+        return response
 
     def post(self, url: str, **kwargs: Any) -> Any:
+        found = re.search(r'name="csrf" value="([^"]+)"', self.get("/").text)
+        if found and isinstance(kwargs.get("data"), dict):
+            kwargs["data"] = {"csrf": found.group(1), **kwargs["data"]}
         response = self.client.post(url, headers={"cookie": self.cookie}, **kwargs)
         self._keep_cookie(response)
         return response
@@ -249,5 +260,8 @@ def test_an_empty_arena_is_torn_down_and_its_game_stopped() -> None:
             while code in box.arenas.arenas and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert code not in box.arenas.arenas and code not in box.sessions
+            while server.running and time.monotonic() < deadline:  # stopped in a thread of its own
+                time.sleep(0.05)
             assert not server.running
-            assert ann.get(f"/arena/{code}", follow_redirects=False).status_code == 303
+            gone = ann.get(f"/arena/{code}", follow_redirects=False)
+            assert gone.status_code == 404 and f"there is no arena &#39;{code}&#39;" in gone.text

@@ -65,7 +65,7 @@ def create_arena(page: Any, base: str, name: str) -> str:
     page.click("#create-submit")
     page.wait_for_selector("#arena[data-live='1']")
     code: str = page.inner_text("#arena-code")
-    assert re.fullmatch(r"[BCDFGHJKLMNPQRSTVWXZ]{4}", code)
+    assert re.fullmatch(r"[BCDFGHJKLMNPQRSTVWXZ]{6}", code)
     return code
 
 

@@ -107,7 +107,7 @@ def test_play_prints_the_arena_link_and_reloads_the_game_on_change(tmp_path: Pat
     shutil.copy(bundled_games_dir() / "event_log.wasm", game)
     with running("play", str(game), "--port", "0") as line:
         base = url_in(line)
-        code = re.search(r"\?arena=([A-Z]{4})", line)
+        code = re.search(r"\?arena=([A-Z]{6})", line)
         assert code, line
         _, ann_cookie = member(base, code.group(1), "ann")
         _, bob_cookie = member(base, code.group(1), "bob")
@@ -131,7 +131,7 @@ def test_play_a_js_game_and_reload_it_on_change(tmp_path: Path) -> None:
     game.write_text(source)
     with running("play", str(game), "--port", "0") as line:
         base = url_in(line)
-        code = re.search(r"\?arena=([A-Z]{4})", line)
+        code = re.search(r"\?arena=([A-Z]{6})", line)
         assert code and "four.js" in line, line
         _, ann_cookie = member(base, code.group(1), "ann")
         _, bob_cookie = member(base, code.group(1), "bob")

@@ -188,16 +188,16 @@ def test_play_handles_the_event_and_renders_the_planned_viewers_in_the_games_thr
     game = session("tictactoe")
     threads: list[str] = []
 
-    def plan(assigns: dict[str, Any]) -> list[dict[str, Any]]:
+    def plan(assigns: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         threads.append(threading.current_thread().name)
-        return [{"player_id": name, "version": assigns["version"]} for name in ("ann", "bob")]
+        return [(name, {"player_id": name, "version": assigns["version"]}) for name in ("ann", "bob")]
 
     try:
         run(game.init(["ann", "bob"]))
         assigns, views, results = run(game.play(event("ann", "cell-clicked", cell="4"), plan,
                                                 str.upper))
         assert assigns["version"] == 1
-        assert [view["player_id"] for view in views] == ["ann", "bob"]
+        assert [name for name, _ in views] == ["ann", "bob"]
         assert "WAITING FOR BOB" in results[0] and "YOUR TURN" in results[1]  # finished by str.upper
         assert threads == [game.server.name]  # no extra trip back to the event loop
         # A refused move still renders the sender (the plan decides who).
@@ -212,11 +212,12 @@ def test_play_reports_a_failing_event_or_render_as_game_failed() -> None:
     try:
         run(game.init(["ann", "bob"]))
         with pytest.raises(GameFailed, match=r'"failing" failed in handle_event: .*crashed on purpose'):
-            run(game.play(event("ann", "crash"), lambda assigns: [{"player_id": "ann"}]))
+            run(game.play(event("ann", "crash"), lambda assigns: [("ann", {"player_id": "ann"})]))
         run(game.restart())
         run(game.init(["ann", "bob"]))
         _, _, results = run(game.play(event("ann", "badrender"),
-                                      lambda assigns: [{"player_id": "ann"}, {"player_id": "bob"}]))
+                                      lambda assigns: [("ann", {"player_id": "ann"}),
+                                                       ("bob", {"player_id": "bob"})]))
         assert all(isinstance(r, GameFailed) and "render failed on purpose" in str(r) for r in results)
     finally:
         game.stop()

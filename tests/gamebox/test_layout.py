@@ -58,7 +58,7 @@ def test_every_route_of_the_site_is_a_module_level_view(library: Any) -> None:
 
 def test_both_arena_backends_offer_the_whole_interface() -> None:
     wanted = {name for name in vars(ArenaBackend) if not name.startswith("_")}
-    assert wanted == {"create", "join", "page", "connect", "sweep", "close"}
+    assert wanted == {"create", "join", "exists", "page", "connect", "sweep", "close"}
     for backend in (LocalArenas, RayArenas):
         for name in wanted:
             ours, theirs = getattr(backend, name), getattr(ArenaBackend, name)

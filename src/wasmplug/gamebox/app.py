@@ -7,7 +7,8 @@ The endpoints are in `views/` (one module per family of pages); everything
 they need is on `app.state` (see `views/pages.py`). With a
 `DatabaseCatalogue` as the catalogue, the site's pages are mounted too
 (accounts, uploads, the catalogue, admin, the API), with signed session
-cookies and a CSRF token on every form (the arena forms too).
+cookies and a CSRF token on every form. The arena forms carry a CSRF token in
+both modes (the session cookie holds it).
 """
 
 from __future__ import annotations
@@ -80,8 +81,9 @@ FORM_BYTES = 128 * 1024  # the body of any other request (forms take no file)
 class SiteSettings:
     """Limits of the site: sign-ins (see `wasmplug.web.sign_in.SignInGuard`: `login_attempts`
     per username and address, then delays per address past `login_free_failures` failures),
-    sign-ups per address, uploads per user, the password hashing pool, and how many HTTP
-    requests of one address may be in flight at once and a second."""
+    sign-ups per address, uploads per user, arena codes that do not exist per client address
+    (guessing), the password hashing pool, and how many HTTP requests of one address may be in
+    flight at once and a second."""
 
     login_attempts: int = 5
     login_window: float = 60.0
@@ -97,6 +99,8 @@ class SiteSettings:
     requests_per_client: int = 16  # HTTP requests of one address in flight at once
     client_rate: float = 20.0  # HTTP requests a second of one address, after a burst of:
     client_burst: int = 100
+    arena_misses: int = 10  # codes of arenas that do not exist, per client address
+    arena_miss_window: float = 60.0
 
 
 def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = None,
@@ -146,8 +150,8 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
                            exception_handlers={404: pages.not_found})
     upload_cap = (library.policy.max_bytes if library is not None else 0) + ARTWORK_PART
     app.add_middleware(BodyLimits, default=FORM_BYTES, routes=dict.fromkeys(UPLOAD_ROUTES, upload_cap))
-    if library is not None:
-        add_sessions(app, session_secret, cookie="gamebox_session", https_only=https_only)
+    # Sessions with or without accounts: the arena forms carry a CSRF token in plain mode too.
+    add_sessions(app, session_secret, cookie="gamebox_session", https_only=https_only)
     app.add_middleware(ClientLimits, max_in_flight=settings.requests_per_client,
                        rate=settings.client_rate, burst=settings.client_burst)
     _keep_state(app, engine=engine, backend=arena_backend, templates=templates, library=library,
@@ -164,3 +168,4 @@ def _keep_state(app: Starlette, *, settings: SiteSettings, **state: Any) -> None
         base_delay=settings.login_base_delay, max_delay=settings.login_max_delay)
     app.state.signups_limit = RateLimiter(settings.signups, settings.signup_window)
     app.state.uploads_limit = RateLimiter(settings.uploads, settings.upload_window)
+    app.state.arena_misses_limit = RateLimiter(settings.arena_misses, settings.arena_miss_window)

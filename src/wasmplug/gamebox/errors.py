@@ -14,6 +14,10 @@ class ArenaError(GameBoxError):
     """A request the arena's rules refuse (bad name, not the host, no such arena...)."""
 
 
+class NoSuchArena(ArenaError):
+    """No arena has that code (a mistyped code, an arena torn down, or a guess)."""
+
+
 class UnknownGame(GameBoxError):
     """The catalogue has no game with that id."""
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from typing import Any
@@ -27,8 +28,8 @@ from wasmplug.actors import PluginServer
 from .arenas.state import MAX_ASSIGNS_BYTES, Constraints
 from .catalogue.base import Catalogue, GameInfo
 from .errors import GameFailed
+from .game_logs import GAME_THREAD_PREFIX, game_log
 
-log = logging.getLogger("wasmplug.gamebox")
 PAGE = 65_536
 JS_HEAP_LIMIT_KEY = "wasmplug.js.max_memory"  # read by wasmplug's JavaScript runtime
 DEFAULT_CONSTRAINTS = Constraints(2, 2)
@@ -49,7 +50,10 @@ def compile_game(info: GameInfo, wasm: bytes) -> CompiledPlugin:
         allowed_paths=None,  # no files
         timeout_ms=limits.timeout_ms,
     )
-    return CompiledPlugin(manifest, wasi=WasiOptions(), functions=[])
+    # What the game writes is logged escaped and within its log budget.
+    budget = game_log(info.id)
+    wasi = WasiOptions(stdout=budget.sink("stdout"), stderr=budget.sink("stderr"))
+    return CompiledPlugin(manifest, wasi=wasi, functions=[])
 
 
 def _resolve(loop: asyncio.AbstractEventLoop, done: asyncio.Future[Any], outcome: Any) -> None:
@@ -134,12 +138,12 @@ class GameSession:
         self.info = info
         self.arena = arena
         self.compiled = compiled
-        self.server = PluginServer(compiled, name=f"gamebox-{arena}-{info.id}")
+        self.server = PluginServer(compiled, name=f"{GAME_THREAD_PREFIX}{arena}-{info.id}")
         self.server.start()
 
     def _failed(self, function: str, reason: str) -> GameFailed:
-        log.warning("arena %s: game %s (%s) failed in %s: %s", self.arena, self.info.id,
-                    self.info.title, function, reason)
+        game_log(self.info.id).emit(logging.WARNING, "arena %s: game %s (%s) failed in %s: %s",
+                                    self.arena, self.info.id, self.info.title, function, reason)
         return GameFailed(self.info.title, function, _short(reason))
 
     async def _call(self, function: str, payload: Any) -> bytes:
@@ -159,8 +163,8 @@ class GameSession:
                 raise ValueError(f"min_players {low!r}, max_players {high!r}")
             return Constraints(low, high)
         except (Error, ValueError, KeyError, TypeError) as exc:
-            log.info("game %s: get_constraints gave no usable answer (%s); using 2..2",
-                     self.info.id, exc)
+            game_log(self.info.id).emit(logging.INFO, "game %s: get_constraints gave no usable "
+                                        "answer (%s); using 2..2", self.info.id, exc)
             return DEFAULT_CONSTRAINTS
 
     async def init(self, player_ids: list[str]) -> None:
@@ -201,15 +205,16 @@ class GameSession:
         return await done
 
     async def play(self, event: dict[str, Any],
-                   plan: Callable[[dict[str, Any]], list[dict[str, Any]]],
+                   plan: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]],
                    finish: Callable[[str], str] = str,
-                   ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str | GameFailed]]:
+                   ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]], list[str | GameFailed]]:
         """handle_event, then render for the viewers `plan` picks, in one trip to the actor.
 
-        `plan` gets the checked assigns and returns the `render` inputs; it,
+        `plan` gets the checked assigns and returns the viewers to render
+        with their `render` inputs (name, input); it,
         the renders and `finish` run in the actor's thread right after the
         event, and the event loop is woken once, when the last render is done.
-        Returns (assigns, render inputs, their HTML or GameFailed); raises
+        Returns (assigns, the plan's viewers, their HTML or GameFailed); raises
         GameFailed if handle_event fails.
         """
         loop = asyncio.get_running_loop()
@@ -220,7 +225,8 @@ class GameSession:
             try:
                 assigns = self._assigns(self._output(future, "handle_event"))
                 views = plan(assigns)
-                self._render_all(views, finish, lambda results: resolve((assigns, views, results)))
+                self._render_all([view for _, view in views], finish,
+                                 lambda results: resolve((assigns, views, results)))
             except BaseException as exc:  # handed to the waiting coroutine
                 resolve(exc)
 
@@ -228,15 +234,18 @@ class GameSession:
             self.server.send("handle_event", json.dumps(event)).add_done_callback(handled)
         except Error as exc:
             raise self._failed("handle_event", str(exc) or type(exc).__name__) from None
-        result: tuple[dict[str, Any], list[dict[str, Any]], list[str | GameFailed]] = await done
+        result: tuple[dict[str, Any], list[tuple[str, dict[str, Any]]], list[str | GameFailed]] = await done
         return result
 
     def _render_all(self, viewers: list[dict[str, Any]], finish: Callable[[str], str],
                     done: Callable[[list[str | GameFailed]], None]) -> None:
-        """Queue a render per viewer; each HTML is checked and `finish`ed in the actor's
-        thread, and `done` gets them all (in order) once the last one is settled."""
-        results: list[str | GameFailed | None] = [None] * len(viewers)
-        remaining = [len(viewers)]
+        """Queue one render per distinct view (spectators share one); each HTML is checked and
+        `finish`ed (sanitised) in the actor's thread, the time that takes counted against the
+        game's time limit, and `done` gets every viewer's (in order) once the last is settled."""
+        inputs = [json.dumps(assigns, sort_keys=True) for assigns in viewers]
+        distinct = list(dict.fromkeys(inputs))
+        rendered: dict[str, str | GameFailed] = {}
+        remaining = [len(distinct)]
         lock = threading.Lock()
 
         def settled(count: int) -> None:
@@ -244,28 +253,42 @@ class GameSession:
                 remaining[0] -= count
                 last = remaining[0] == 0
             if last:
-                done([r if r is not None else self._failed("render", "no result") for r in results])
+                done([rendered[key] if key in rendered else self._failed("render", "no result")
+                      for key in inputs])
 
-        def settle(index: int, future: Future[bytes]) -> None:
+        def settle(key: str, future: Future[bytes]) -> None:
             try:
-                results[index] = finish(self._html(self._output(future, "render")))
+                rendered[key] = self._finished(self._html(self._output(future, "render")), finish)
             except GameFailed as exc:
-                results[index] = exc
+                rendered[key] = exc
             finally:  # whatever happened, the waiter hears of it
                 settled(1)
 
-        if not viewers:
+        if not distinct:
             done([])
             return
-        for index, assigns in enumerate(viewers):
+        for index, key in enumerate(distinct):
             try:
-                future = self.server.send("render", json.dumps(assigns))
+                future = self.server.send("render", key)
             except Error as exc:  # the server stopped: this render and the rest fail
                 failed = self._failed("render", str(exc) or type(exc).__name__)
-                results[index:] = [failed] * (len(viewers) - index)
-                settled(len(viewers) - index)
+                rendered.update(dict.fromkeys(distinct[index:], failed))
+                settled(len(distinct) - index)
                 return
-            future.add_done_callback(functools.partial(settle, index))
+            future.add_done_callback(functools.partial(settle, key))
+
+    def _finished(self, html: str, finish: Callable[[str], str]) -> str:
+        """`finish(html)`; GameFailed if that took longer than the game's time limit per call
+        (sanitising is work the game causes, so it counts against the game). CPU time of this
+        thread: other work on a loaded machine does not count against the game."""
+        started = time.thread_time()
+        result = finish(html)
+        took = time.thread_time() - started
+        limit = self.info.limits.timeout_ms / 1000
+        if took > limit:
+            raise self._failed("render", f"sanitising its HTML took {took:.2f} s, longer than its "
+                                         f"{limit:g} s time limit: render simpler HTML")
+        return result
 
     def _output(self, future: Future[bytes], function: str) -> bytes:
         """A finished call's output; GameFailed if the call failed."""
@@ -291,4 +314,11 @@ class GameSession:
         await asyncio.to_thread(self.server.reload, self.compiled, keep_vars)
 
     def stop(self) -> None:
+        """Stop the game, waiting for a call it is in (up to its time limit): never on the event loop."""
         self.server.stop(timeout=5)
+
+    def stop_soon(self) -> threading.Thread:
+        """Stop the game in a thread of its own (returned), so whoever asks never waits for it."""
+        thread = threading.Thread(target=self.stop, name=f"gamebox-stop-{self.arena}", daemon=True)
+        thread.start()
+        return thread

@@ -38,11 +38,15 @@ class ArenaBackend(Protocol):
     named Ray actors shared by several servers (`ray.RayArenas`).
     Members are known by the arena code and their secret token."""
 
-    async def create(self, name: str) -> tuple[str, str]:
-        """A new arena hosted by `name`: (code, token). ArenaError if refused."""
+    async def create(self, name: str, owner: str = "") -> tuple[str, str]:
+        """A new arena hosted by `name`: (code, token). ArenaError if refused (too many
+        arenas, or too many of `owner`'s: a client address or an account)."""
 
     async def join(self, code: str, name: str) -> tuple[str, str]:
         """`name` joins arena `code`: (code, token). ArenaError if refused."""
+
+    async def exists(self, code: str) -> bool:
+        """Whether an arena has this code now."""
 
     async def page(self, code: str, token: str | None) -> ArenaPage | None:
         """The arena page of the member with `token`, None if not a member."""

@@ -11,8 +11,8 @@ by the viewer's own writer, so a slow browser never holds an arena up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,10 @@ from wasmplug import Error
 from .. import protocol
 from ..catalogue.base import Catalogue
 from ..errors import ArenaError, GameFailed
+from ..game_logs import guard_plugin_logs
 from ..game_session import GameLoader, GameSession, GameSlots
 from ..sanitize import sanitize
-from .state import Arena, Arenas, Member, Phase
+from .state import Arena, Arenas, AssignsTooLarge, Member, Phase
 
 log = logging.getLogger("wasmplug.gamebox")
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -37,8 +38,18 @@ def default_templates() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
 
 
+MAX_PENDING_FLASHES = 16  # flashes waiting for a viewer who does not read: past this, it is dropped
+DEFAULT_GAME_MEMORY_MB = 4096  # all running games' memory limits together
+
+
 class Viewer:
-    """One WebSocket of a member: the messages still to send, newest kept."""
+    """One WebSocket of a member: the messages still to send, newest kept.
+
+    The arena part, the board and a redirect are replaced by their newest
+    version; flashes queue up, at most `MAX_PENDING_FLASHES`: a viewer who
+    sends bad messages faster than it reads the answers is `overflowed`, and
+    its connection is closed.
+    """
 
     def __init__(self, name: str, send: Callable[[str], Awaitable[None]]) -> None:
         self.name = name
@@ -47,9 +58,15 @@ class Viewer:
         self._flashes = 0
         self._wake = asyncio.Event()
         self.closed = False
+        self.overflowed = False
 
     def post(self, kind: str, text: str) -> None:
+        if self.closed:
+            return
         if kind == "flash":
+            if sum(1 for key in self._pending if key.startswith("flash")) >= MAX_PENDING_FLASHES:
+                self.overflowed = True
+                return
             self._flashes += 1
             kind = f"flash{self._flashes}"
         self._pending.pop(kind, None)  # the newer message replaces (and follows) the older
@@ -72,7 +89,10 @@ class Viewer:
 
 class ArenaEngine:
     def __init__(self, catalogue: Catalogue, templates: jinja2.Environment, *,
-                 arenas: Arenas | None = None, slots: GameSlots | None = None) -> None:
+                 arenas: Arenas | None = None, slots: GameSlots | None = None,
+                 game_memory_mb: int = DEFAULT_GAME_MEMORY_MB) -> None:
+        self.game_memory_mb = game_memory_mb  # the global budget of running games' memory
+        guard_plugin_logs()  # games' log_* lines: escaped and rate-limited
         self.catalogue = catalogue
         self.slots = slots or GameSlots()
         self.templates = templates
@@ -82,14 +102,15 @@ class ArenaEngine:
         self.viewers: dict[str, dict[str, set[Viewer]]] = {}
         self.boards: dict[str, dict[str, tuple[Any, str]]] = {}  # code -> name -> (version, html)
         self.locks: dict[str, asyncio.Lock] = {}
+        self.stopping: dict[threading.Thread, int] = {}  # games being stopped: thread -> memory MiB
 
     # -- arenas and members --------------------------------------------------
-    def create_arena(self, name: str) -> tuple[Arena, Member]:
-        arena = self.arenas.create()
+    def create_arena(self, name: str, owner: str = "") -> tuple[Arena, Member]:
+        arena = self.arenas.create(owner)
         try:
             member = arena.join(name)
         except ArenaError:
-            del self.arenas.arenas[arena.code]
+            self.arenas.remove(arena.code)
             raise
         log.info("arena %s created by %s", arena.code, member.name)
         return arena, member
@@ -185,6 +206,8 @@ class ArenaEngine:
         if viewers is not None:
             viewers.discard(viewer)
         arena.disconnected(member.name)
+        if arena.members.get(member.name) is member:  # the others see them away at once
+            self.broadcast_arena(arena)
 
     # -- messages from a viewer ------------------------------------------------
     async def handle(self, arena: Arena, member: Member, viewer: Viewer, text: str) -> None:
@@ -211,8 +234,11 @@ class ArenaEngine:
             except GameFailed as exc:
                 self._game_failed(arena, exc)
                 return
+            except AssignsTooLarge as exc:
+                self._game_failed(arena, GameFailed(session.info.title, "handle_event", str(exc)))
+                return
             arena.merge_assigns(member.name, assigns)
-            self._show_boards(arena, [view["player_id"] for view in views], results)
+            self._show_boards(arena, [name for name, _ in views], results)
 
     async def action(self, arena: Arena, member: Member, action: protocol.Action) -> None:
         name = member.name
@@ -241,10 +267,29 @@ class ArenaEngine:
         except Error as exc:
             raise ArenaError(f"could not load game {game_id!r}: {exc}") from None
         self._stop_game(arena)
-        session = self.sessions[arena.code] = GameSession(info, compiled, arena.code)
+        self._check_memory(info.limits.memory_mb)
+        # Instantiating the game is work too: not on the event loop. Meanwhile the arena
+        # may be torn down, or other arenas may pick games: both are checked again after.
+        session = await asyncio.to_thread(GameSession, info, compiled, arena.code)
+        try:
+            if self.arenas.arenas.get(arena.code) is not arena:
+                raise ArenaError(f"arena {arena.code} has closed: create a new arena")
+            self._check_memory(info.limits.memory_mb)
+        except ArenaError:
+            self.stopping[session.stop_soon()] = info.limits.memory_mb
+            raise
+        self.sessions[arena.code] = session
         arena.select(host, info, await session.constraints())
         log.info("arena %s: %s picked %s (%s)", arena.code, host, info.id,
                  arena.constraints.describe())
+
+    def _check_memory(self, memory_mb: int) -> None:
+        """ArenaError if a game of `memory_mb` would take the running games past the budget."""
+        self.stopping = {thread: mb for thread, mb in self.stopping.items() if thread.is_alive()}
+        in_use = sum(s.info.limits.memory_mb for s in self.sessions.values()) + sum(self.stopping.values())
+        if in_use + memory_mb > self.game_memory_mb:
+            raise ArenaError("the server is running as many games as its memory allows: "
+                             "try again in a few minutes")
 
     async def _start(self, arena: Arena, fresh: bool = False) -> None:
         session = self.sessions[arena.code]
@@ -263,11 +308,12 @@ class ArenaEngine:
         await self._render_boards(arena)
 
     def _stop_game(self, arena: Arena) -> None:
-        # Stopped before it is forgotten: once an arena's session is gone, its game is too.
-        session = self.sessions.get(arena.code)
+        # Stopped in a thread of its own (a game mid-call may take up to its time limit to
+        # stop, and the event loop serves everyone else meanwhile).
+        session = self.sessions.pop(arena.code, None)
         if session is not None:
-            session.stop()
-        self.sessions.pop(arena.code, None)
+            self.stopping = {thread: mb for thread, mb in self.stopping.items() if thread.is_alive()}
+            self.stopping[session.stop_soon()] = session.info.limits.memory_mb
         self.boards.pop(arena.code, None)
         for viewers in self.viewers.get(arena.code, {}).values():
             for viewer in viewers:
@@ -296,7 +342,7 @@ class ArenaEngine:
     async def reload_game(self, game_id: str) -> None:
         """New code for `game_id`: every arena playing it continues on it, state kept."""
         try:
-            _, compiled = self.loader.load(game_id)
+            _, compiled = await asyncio.to_thread(self.loader.load, game_id)
         except Error as exc:
             log.warning("game %s: the new code does not load, keeping the old: %s", game_id, exc)
             return
@@ -315,7 +361,10 @@ class ArenaEngine:
                 await self._render_boards(arena)
 
     def close(self) -> None:
+        """Stop every game (all at once, each in its own thread) and wait for them."""
         for session in self.sessions.values():
-            with contextlib.suppress(Error):
-                session.stop()
+            self.stopping[session.stop_soon()] = session.info.limits.memory_mb
         self.sessions.clear()
+        for thread in list(self.stopping):
+            thread.join()
+        self.stopping.clear()

@@ -7,7 +7,7 @@ import contextlib
 
 from .base import ArenaPage, Connection, Send
 from .engine import ArenaEngine, Viewer
-from .state import Arena, Member
+from .state import Arena, Member, normalise_code
 
 
 class _LocalConnection:
@@ -19,7 +19,7 @@ class _LocalConnection:
         if self.arena.members.get(self.member.name) is not self.member:
             return False  # left the arena (or was timed out)
         await self.box.handle(self.arena, self.member, self.viewer, text)
-        return True
+        return not self.viewer.overflowed  # floods bad messages and never reads: disconnected
 
     async def close(self) -> None:
         self.box.disconnect(self.arena, self.member, self.viewer)
@@ -34,13 +34,16 @@ class LocalArenas:
     def __init__(self, box: ArenaEngine) -> None:
         self.box = box
 
-    async def create(self, name: str) -> tuple[str, str]:
-        arena, member = self.box.create_arena(name)
+    async def create(self, name: str, owner: str = "") -> tuple[str, str]:
+        arena, member = self.box.create_arena(name, owner)
         return arena.code, member.token
 
     async def join(self, code: str, name: str) -> tuple[str, str]:
         arena, member = await self.box.join(code, name)
         return arena.code, member.token
+
+    async def exists(self, code: str) -> bool:
+        return normalise_code(code) in self.box.arenas.arenas
 
     async def page(self, code: str, token: str | None) -> ArenaPage | None:
         found = self.box.arenas.by_token(code, token)
@@ -63,4 +66,4 @@ class LocalArenas:
         self.box.sweep()
 
     async def close(self) -> None:
-        self.box.close()
+        await asyncio.to_thread(self.box.close)  # waits for games mid-call: not on the event loop

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..catalogue.base import Catalogue
-from ..errors import ArenaError
+from ..errors import ArenaError, NoSuchArena
 from .base import ArenaPage, Send
 from .engine import ArenaEngine, Viewer, default_templates
 from .state import CODE_LENGTH, CONSONANTS, Arena, Arenas, normalise_code
@@ -155,7 +155,7 @@ class ArenaHost:
         if entry is None or member is None:
             return False
         await self.box.handle(self.arena, member, entry[1], text)
-        return True
+        return not entry[1].overflowed  # floods bad messages and never reads: disconnected
 
     async def disconnect(self, viewer_id: int) -> None:
         entry = self.viewers.pop(viewer_id, None)
@@ -185,7 +185,7 @@ class ArenaHost:
         return self.outboxes.pop(server, [])
 
     async def stop(self) -> None:
-        self.box.close()
+        await asyncio.to_thread(self.box.close)  # waits for a game mid-call: not on the event loop
 
 
 class _RayConnection:
@@ -223,10 +223,18 @@ class RayArenas:
         try:
             return ray.get_actor(actor_name(code), namespace=NAMESPACE)
         except ValueError:
-            raise ArenaError(f"there is no arena {code!r}: check the code, "
-                             "or create a new arena") from None
+            raise NoSuchArena(f"there is no arena {code!r}: check the code, "
+                              "or create a new arena") from None
 
-    async def create(self, name: str) -> tuple[str, str]:
+    async def exists(self, code: str) -> bool:
+        try:
+            self._actor(normalise_code(code))
+        except ArenaError:
+            return False
+        return True
+
+    async def create(self, name: str, owner: str = "") -> tuple[str, str]:
+        # (the per-owner cap of LocalArenas needs a count shared by the cluster: not here yet)
         for _ in range(1000):
             code = "".join(secrets.choice(CONSONANTS) for _ in range(CODE_LENGTH))
             try:

@@ -6,8 +6,11 @@
     GET  /arena/{code}      the arena page (members only; others go to /?arena=CODE)
     WS   /arena/{code}/ws   the viewer's live socket (protocol.py)
 
-A member is known by a cookie per arena holding their secret token. With
-accounts on the server, the forms carry the session's CSRF token too.
+A member is known by a cookie per arena holding their secret token. The
+forms carry the session's CSRF token (with accounts on the server or not).
+Guessing codes is limited: an address that asks for too many arenas that do
+not exist (`/join`, `/arena/CODE`) is refused for a while (429); one
+address (or account) may have only a few arenas open (`Arenas.max_per_owner`).
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from wasmplug.web.sessions import CSRF_FAILED, csrf_ok, csrf_token
 
 from ..arenas.state import CODE_LENGTH, normalise_code
-from ..errors import ArenaError
+from ..errors import ArenaError, NoSuchArena
 from ..protocol import MAX_MESSAGE_BYTES
-from .pages import backend, current_user, render, site_library
+from .pages import backend, current_user, limiter, render, site_library
 
 
 def cookie_name(code: str) -> str:
@@ -42,15 +45,16 @@ def _enter(code: str, token: str) -> Response:
 
 
 def _home_page(request: Request, status: int = 200, **context: Any) -> Response:
-    if site_library(request) is not None:  # signed-in visitors see their name; forms carry the CSRF token
-        context.update(csrf=csrf_token(request), me=current_user(request))
+    context["csrf"] = csrf_token(request)  # the forms carry the CSRF token (with or without accounts)
+    if site_library(request) is not None:  # signed-in visitors see their name
+        context["me"] = current_user(request)
     return render(request, "home.html", status=status, **context)
 
 
 async def _arena_form(request: Request) -> Any:
-    """The form, or None when the site's CSRF check fails."""
+    """The form, or None when the CSRF check fails."""
     form = await request.form()
-    if site_library(request) is not None and not csrf_ok(request.session.get("csrf"), form.get("csrf")):
+    if not csrf_ok(request.session.get("csrf"), form.get("csrf")):
         return None
     return form
 
@@ -64,13 +68,36 @@ async def home(request: Request) -> Response:
     return _home_page(request, code=code, error="", name="")
 
 
+def _address(connection: HTTPConnection) -> str:
+    return connection.client.host if connection.client is not None else "unknown"
+
+
+def _owner(request: Request) -> str:
+    """Whose arenas these are, for the per-owner cap: the signed-in account, else the address."""
+    me = current_user(request) if site_library(request) is not None else None
+    return f"user:{me.id}" if me is not None else f"address:{_address(request)}"
+
+
+def _guessing(request: Request) -> Response | None:
+    """A 429 page if this address has asked for too many arenas that do not exist lately."""
+    wait = limiter(request, "arena_misses").blocked(_address(request))
+    if not wait:
+        return None
+    return _home_page(request, status=429, code="", name="",
+                      error=f"too many arena codes that do not exist: try again in {int(wait) + 1} s")
+
+
+def _missed(request: Request) -> None:
+    limiter(request, "arena_misses").hit(_address(request))
+
+
 async def create_arena(request: Request) -> Response:
     form = await _arena_form(request)
     if form is None:
         return _csrf_failed(request)
     name = str(form.get("name", ""))
     try:
-        code, token = await backend(request).create(name)
+        code, token = await backend(request).create(name, _owner(request))
     except ArenaError as exc:
         return _home_page(request, status=400, code="", error=str(exc), name=name)
     return _enter(code, token)
@@ -80,9 +107,14 @@ async def join_arena(request: Request) -> Response:
     form = await _arena_form(request)
     if form is None:
         return _csrf_failed(request)
+    if refused := _guessing(request):
+        return refused
     code, name = normalise_code(str(form.get("code", ""))), str(form.get("name", ""))
     try:
         code, token = await backend(request).join(code, name)
+    except NoSuchArena as exc:
+        _missed(request)
+        return _home_page(request, status=400, code=code[:CODE_LENGTH], error=str(exc), name=name)
     except ArenaError as exc:
         return _home_page(request, status=400, code=code[:CODE_LENGTH], error=str(exc), name=name)
     return _enter(code, token)
@@ -90,8 +122,15 @@ async def join_arena(request: Request) -> Response:
 
 async def arena_page(request: Request) -> Response:
     code = normalise_code(request.path_params["code"])
+    if refused := _guessing(request):
+        return refused
     found = await backend(request).page(code, _token(request, code))
     if found is None:
+        if not await backend(request).exists(code):  # say so, rather than offer to join it
+            _missed(request)
+            return _home_page(request, status=404, code="", name="",
+                              error=f"there is no arena {code[:CODE_LENGTH]!r}: check the code, "
+                                    "or create a new arena")
         return RedirectResponse(f"/?arena={code}", status_code=303)
     return render(request, "arena.html", arena=found, arena_html=found.arena_html,
                   board_html=found.board_html)

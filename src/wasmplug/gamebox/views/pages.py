@@ -42,7 +42,7 @@ def library(request: Request) -> DatabaseCatalogue:
 
 
 def limiter(request: Request, name: str) -> RateLimiter:
-    """The rate limiter `name` (signups, uploads)."""
+    """The rate limiter `name` (signups, uploads, arena_misses)."""
     return cast(RateLimiter, getattr(request.app.state, f"{name}_limit"))
 
 

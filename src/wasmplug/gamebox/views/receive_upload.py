@@ -7,6 +7,8 @@ member uploading too often waits; the catalogue checks the game itself.
 from __future__ import annotations
 
 import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -16,9 +18,14 @@ from wasmplug.web.accounts import Account
 from wasmplug.web.limits import declared_size_refusal
 
 from ..errors import GameBoxError, UploadRejected
+from ..upload_worker import MAX_RUNNING, MAX_WAITING
 from .pages import library, limiter
 
 ARTWORK_PART = 3 * 1024 * 1024  # the artwork (at most 2 MB) and the form's fields, with room
+# Uploads wait for their checks (upload_worker) in threads of their own, so however many
+# arrive at once, the default thread pool stays free for every other request.
+UPLOAD_THREADS = ThreadPoolExecutor(max_workers=MAX_RUNNING + MAX_WAITING,
+                                    thread_name_prefix="gamebox-upload")
 
 
 class RateLimited(GameBoxError):
@@ -49,5 +56,6 @@ async def upload_game(request: Request, me: Account, form: Any) -> tuple[str, in
         raise RateLimited(f"too many uploads: try again in {int(wait) + 1} s")
     uploads.hit(str(me.id))
     slug = str(form.get("game") or "") or (wasm_file.filename or "")
-    return await asyncio.to_thread(games.upload, me, wasm, slug=slug, title=str(form.get("title", "")),
-                                   description=str(form.get("description", "")), artwork=art or None)
+    work = functools.partial(games.upload, me, wasm, slug=slug, title=str(form.get("title", "")),
+                             description=str(form.get("description", "")), artwork=art or None)
+    return await asyncio.get_running_loop().run_in_executor(UPLOAD_THREADS, work)
