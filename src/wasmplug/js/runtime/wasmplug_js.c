@@ -110,6 +110,7 @@ static int32_t stack_base;        /* the C stack pointer when the host calls in 
 static int pristine;              /* ctx was made by __wasmplug_preinit and never used */
 static int record_globals;        /* load_code: note the global names before evaluating */
 static JSValue globals_before;    /* ... here (an object used as a set), for load_input */
+static size_t budget_bytes;       /* config wasmplug.js.max_memory, 0 if not set */
 
 int32_t wasmplug_stack_get(void);  /* stack.S */
 void wasmplug_stack_set(int32_t sp);
@@ -1178,6 +1179,7 @@ static void apply_limits(void) {
     JS_SetMaxStackSize(rt, (size_t)stack);
     size_t limit = learned_limit;
     unsigned long long total = config_number(HEAP_LIMIT_KEY);
+    budget_bytes = (size_t)total;
     if (total) {
         /* libc's malloc (zig's BrkAllocator) rounds every block up to a power
          * of two and never splits or merges blocks of different sizes: QuickJS's
@@ -1687,7 +1689,121 @@ __attribute__((noinline)) static int32_t load_input(void) {
     return 0;
 }
 
+/*
+ * Fresh state without a new instance (the Sandbox's default). Right after the
+ * code is loaded, __wasmplug_snapshot copies the runtime's whole state -- its
+ * statics and heap, everything above the C stack (the stack comes first in
+ * memory) up to the end of memory -- into pages of its own, grown for it. An
+ * invoke with the mode in capitals ('S', 'J') first copies that image back:
+ * the JS values, QuickJS and malloc are as they were after loading, and
+ * Math.random is re-seeded. Memory the previous call grew stays grown but
+ * unused (malloc's restored state does not know it); when more than
+ * IMAGE_SLACK of it has piled up the invoke fails with return code 2 and the
+ * host starts a new instance instead.
+ */
+static char *image;           /* the saved state, in pages grown for it */
+static size_t image_len;      /* bytes from image_start */
+static uintptr_t image_start; /* the first byte above the C stack */
+static int32_t image_pages;   /* memory size with the image */
+static int reseed;            /* re-seed Math.random at the next invoke */
+#define IMAGE_SLACK_DEFAULT (4u << 20)
+
+/* The image as runs of 4 KiB chunks: a run's first chunk and length, with
+ * RUN_ZERO set if every byte of it was zero (restored with a fill, not a copy). */
+#define CHUNK 4096
+#define RUN_ZERO 0x80000000u
+static uint32_t *image_runs;
+static uint32_t image_run_count;
+
+static int chunk_is_zero(const uint64_t *p) {
+    uint64_t any = 0;
+    for (size_t i = 0; i < CHUNK / 8; i++) any |= p[i];
+    return any == 0;
+}
+
+__attribute__((noinline)) static int32_t snapshot_state(void) {
+    if (!loaded || image) {
+        set_error_str("__wasmplug_snapshot: load code first, once");
+        return 1;
+    }
+    uintptr_t start = (uintptr_t)stack_base;
+    if ((uintptr_t)&image < start || (uintptr_t)&loaded < start || start % CHUNK) {
+        set_error_str("__wasmplug_snapshot: the runtime's statics lie below its stack");
+        return 1;
+    }
+    size_t end = (size_t)__builtin_wasm_memory_size(0) * 65536;
+    size_t len = end - start, chunks = len / CHUNK;
+    size_t need = len + 2 * sizeof(uint32_t) * chunks;
+    int32_t grown = (int32_t)__builtin_wasm_memory_grow(0, (need + 65535) / 65536);
+    if (grown < 0) {
+        set_error_str("__wasmplug_snapshot: no memory left for the image");
+        return 1;
+    }
+    image = (char *)((uintptr_t)grown * 65536);
+    image_runs = (uint32_t *)(image + len);
+    image_run_count = 0;
+    for (size_t c = 0; c < chunks; c++) {
+        uint32_t zero = chunk_is_zero((const uint64_t *)(start + c * CHUNK)) ? RUN_ZERO : 0;
+        if (image_run_count && (image_runs[2 * image_run_count - 1] & RUN_ZERO) == zero) {
+            image_runs[2 * image_run_count - 1]++;
+        } else {
+            image_runs[2 * image_run_count] = (uint32_t)c;
+            image_runs[2 * image_run_count + 1] = zero | 1;
+            image_run_count++;
+        }
+    }
+    image_len = len;
+    image_start = start;
+    image_pages = (int32_t)__builtin_wasm_memory_size(0);
+    reseed = 1;
+    memcpy(image, (const void *)start, len);  /* these variables included */
+    return 0;
+}
+
+EXPORT("__wasmplug_snapshot") int32_t wasmplug_snapshot(void) {
+    enter();
+    int32_t rc = snapshot_state();
+    in_call = 0;
+    return rc;
+}
+
+/* Put the state back as __wasmplug_snapshot saved it: 0, or 2 (the error set) if
+ * too much memory has been grown since and the host should start anew. */
+__attribute__((noinline)) static int32_t restore_state(void) {
+    if (!image) {
+        set_error_str("no state was saved (call __wasmplug_snapshot first)");
+        return 1;
+    }
+    size_t slack = budget_bytes ? budget_bytes / 8 : IMAGE_SLACK_DEFAULT;
+    size_t grown = (size_t)((int32_t)__builtin_wasm_memory_size(0) - image_pages) * 65536;
+    if (grown > slack) {
+        set_error_str("wasmplug.js: the saved state needs a new instance (memory grew)");
+        return 2;
+    }
+    /* locals: the statics are overwritten as the runs are put back */
+    char *from = image, *to = (char *)image_start;
+    const uint32_t *runs = image_runs;
+    uint32_t count = image_run_count;
+    for (uint32_t i = 0; i < count; i++) {
+        size_t at = (size_t)runs[2 * i] * CHUNK, n = (size_t)(runs[2 * i + 1] & ~RUN_ZERO) * CHUNK;
+        if (runs[2 * i + 1] & RUN_ZERO) memset(to + at, 0, n);
+        else memcpy(to + at, from + at, n);
+    }
+    return 0;
+}
+
 __attribute__((noinline)) static int32_t invoke_input(void) {
+    int restoring = ex_input_length() > 0 && (ex_input_load_u8(0) == 'S' || ex_input_load_u8(0) == 'J');
+    if (restoring) {
+        int32_t rc = restore_state();
+        if (rc) return rc;
+    }
+    if (reseed && ctx) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        wasmplug_seed_random(ctx, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+        reseed = 0;
+    }
     if (!loaded) {
         set_error_str("no JavaScript code is loaded (call __wasmplug_load first)");
         return 1;
@@ -1700,12 +1816,12 @@ __attribute__((noinline)) static int32_t invoke_input(void) {
     }
     size_t name_len = len ? strlen(input + 1) : 0;
     int32_t rc;
-    if (len == 0 || name_len + 1 == len || (input[0] != 's' && input[0] != 'j')) {
-        set_error_str("__wasmplug_invoke: the input must be the mode ('s' or 'j'), the function "
-                      "name, NUL, the argument");
+    if (len == 0 || name_len + 1 == len || !strchr("sjSJ", input[0]) || !input[0]) {
+        set_error_str("__wasmplug_invoke: the input must be the mode ('s' or 'j'; 'S', 'J': from the "
+                      "saved state), the function name, NUL, the argument");
         rc = 1;
     } else {
-        int json = input[0] == 'j';
+        int json = input[0] == 'j' || input[0] == 'J';
         const char *text = input + name_len + 2;
         size_t text_len = len - name_len - 2;
         JSValue arg = json ? JS_ParseJSON(ctx, text, text_len, "<input>")
