@@ -43,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 #include <malloc.h>
+#include <stddef.h>
 
 #include "quickjs.h"
 
@@ -1043,16 +1044,141 @@ static void unlink_block(Tracked *t) {
     t->next->prev = t->prev;
 }
 
+/*
+ * Large blocks. libc's malloc for wasm32 (zig's) rounds every block up to a
+ * power of two, and a block of 64 KiB or more to a power of two of 64 KiB
+ * pages, which it never splits, merges or hands out for another size: a JS
+ * array or string grown to N bytes took up to three times N. Blocks of
+ * LARGE_MIN bytes or more are therefore taken here, straight from memory.grow,
+ * rounded to whole pages: a block at the top of memory grows in place, freed
+ * blocks go to an address-ordered list where neighbours merge, and a new block
+ * takes the first free one that fits (splitting off the rest). Their size is
+ * kept in the Tracked header (`pad`; 0 for libc's blocks).
+ */
+#define PAGE 65536u
+#define LARGE_MIN (PAGE - 4096)
+
+typedef struct Free {
+    size_t size;
+    struct Free *next;
+} Free;
+
+static Free *large_free;  /* address-ordered */
+
+static size_t round_pages(size_t n) { return (n + PAGE - 1) / PAGE * PAGE; }
+
+static size_t memory_end(void) { return (size_t)__builtin_wasm_memory_size(0) * PAGE; }
+
+static void large_release(char *at, size_t size) {
+    Free **link = &large_free;
+    while (*link && (char *)*link < at) link = &(*link)->next;
+    Free *next = *link, *node = (Free *)at;
+    node->size = size;
+    node->next = next;
+    if (next && at + size == (char *)next) {  /* merge with the next one */
+        node->size += next->size;
+        node->next = next->next;
+    }
+    *link = node;
+    if (link != &large_free) {  /* merge with the previous one */
+        Free *prev = (Free *)((char *)link - offsetof(Free, next));
+        if ((char *)prev + prev->size == at) {
+            prev->size += node->size;
+            prev->next = node->next;
+        }
+    }
+}
+
+/* A block of at least *psize bytes (*psize set to what it has), or NULL. */
+static char *large_take(size_t *psize) {
+    size_t size = *psize;
+    for (Free **link = &large_free; *link; link = &(*link)->next) {
+        Free *node = *link;
+        if (node->size < size) continue;
+        if (node->size - size >= PAGE) {
+            Free *rest = (Free *)((char *)node + size);
+            rest->size = node->size - size;
+            rest->next = node->next;
+            *link = rest;
+        } else {
+            *link = node->next;
+            *psize = node->size;
+        }
+        return (char *)node;
+    }
+    int32_t page = (int32_t)__builtin_wasm_memory_grow(0, size / PAGE);
+    return page < 0 ? NULL : (char *)((uintptr_t)page * PAGE);
+}
+
+static Tracked *large_alloc(size_t bytes) {
+    size_t size = round_pages(bytes);
+    char *at = large_take(&size);
+    if (!at) return NULL;
+    Tracked *t = (Tracked *)at;
+    t->pad = size;
+    return t;
+}
+
+/* Grow or shrink large block t in place to `bytes` (rounded to pages): 0 if done. */
+static int large_resize(Tracked *t, size_t bytes) {
+    size_t size = round_pages(bytes), old = (size_t)t->pad;
+    char *at = (char *)t;
+    if (size <= old) {
+        if (old - size >= PAGE) {
+            large_release(at + size, old - size);
+            t->pad = size;
+        }
+        return 0;
+    }
+    if ((size_t)(at + old) == memory_end()) {  /* the top of memory: grow it */
+        if ((int32_t)__builtin_wasm_memory_grow(0, (size - old) / PAGE) < 0) return -1;
+        t->pad = size;
+        return 0;
+    }
+    for (Free **link = &large_free; *link; link = &(*link)->next) {  /* a free neighbour */
+        Free *node = *link;
+        if ((char *)node != at + old) continue;
+        if (old + node->size < size) return -1;
+        *link = node->next;
+        t->pad = old + node->size;
+        return large_resize(t, bytes);
+    }
+    return -1;
+}
+
+/* What to ask libc's malloc for so that a block of `total` bytes fills its slot:
+ * zig's malloc puts a 16-byte header and its allocator a 4-byte link in a slot
+ * of a power of two, and reports only the bytes asked for as usable. Asking for
+ * the whole slot makes QuickJS count (and use) what the block really takes. */
+static size_t small_request(size_t total) {
+    size_t slot = 32;
+    while (slot < total + 20) slot <<= 1;
+    return slot - 20;
+}
+
+static size_t block_size(Tracked *t) { return t->pad ? (size_t)t->pad : malloc_usable_size(t); }
+
+static void block_release(Tracked *t) {
+    if (t->pad) large_release((char *)t, (size_t)t->pad);
+    else free(t);
+}
+
 static void *tracked_malloc(void *opaque, size_t size) {
-    if (size > (size_t)-1 - sizeof(Tracked)) return NULL;
+    if (size > (size_t)-1 - sizeof(Tracked) - PAGE) return NULL;
     grow_request = size;
     pages_before = (int32_t)__builtin_wasm_memory_size(0);
     in_malloc = 1;
-    Tracked *t = malloc(sizeof(Tracked) + size);
+    Tracked *t;
+    if (sizeof(Tracked) + size >= LARGE_MIN) {
+        t = large_alloc(sizeof(Tracked) + size);
+    } else {
+        t = malloc(small_request(sizeof(Tracked) + size));
+        if (t) t->pad = 0;
+    }
     in_malloc = 0;
     if (!t) return NULL;
     link_block(t);
-    tracked_bytes += malloc_usable_size(t);
+    tracked_bytes += block_size(t);
     return t + 1;
 }
 
@@ -1067,21 +1193,39 @@ static void tracked_free(void *opaque, void *ptr) {
     if (!ptr) return;
     Tracked *t = (Tracked *)ptr - 1;
     unlink_block(t);
-    tracked_bytes -= malloc_usable_size(t);
+    tracked_bytes -= block_size(t);
     in_malloc = 2;
-    free(t);
+    block_release(t);
     in_malloc = 0;
 }
 
 static void *tracked_realloc(void *opaque, void *ptr, size_t size) {
     if (!ptr) return tracked_malloc(opaque, size);
-    if (size > (size_t)-1 - sizeof(Tracked)) return NULL;
+    if (size > (size_t)-1 - sizeof(Tracked) - PAGE) return NULL;
     Tracked *t = (Tracked *)ptr - 1;
-    size_t old = malloc_usable_size(t);
+    size_t old = block_size(t);
+    if (t->pad || sizeof(Tracked) + size >= LARGE_MIN) {
+        grow_request = size;
+        pages_before = (int32_t)__builtin_wasm_memory_size(0);
+        in_malloc = 1;
+        int resized = t->pad && large_resize(t, sizeof(Tracked) + size) == 0;
+        in_malloc = 0;
+        if (resized) {
+            tracked_bytes += block_size(t) - old;
+            return ptr;
+        }
+        /* move: a new block, the bytes, then the old one freed */
+        void *moved = tracked_malloc(opaque, size);
+        if (!moved) return NULL;
+        size_t keep = old - sizeof(Tracked);
+        memcpy(moved, ptr, keep < size ? keep : size);
+        tracked_free(opaque, ptr);
+        return moved;
+    }
     grow_request = size;
     pages_before = (int32_t)__builtin_wasm_memory_size(0);
     in_malloc = 1;
-    Tracked *moved = realloc(t, sizeof(Tracked) + size);
+    Tracked *moved = realloc(t, small_request(sizeof(Tracked) + size));
     in_malloc = 0;
     if (!moved) return NULL;
     moved->prev->next = moved;  /* the links moved with the block */
@@ -1091,7 +1235,7 @@ static void *tracked_realloc(void *opaque, void *ptr, size_t size) {
 }
 
 static size_t tracked_usable_size(const void *ptr) {
-    return ptr ? malloc_usable_size((Tracked *)ptr - 1) - sizeof(Tracked) : 0;
+    return ptr ? block_size((Tracked *)ptr - 1) - sizeof(Tracked) : 0;
 }
 
 static const JSMallocFunctions TRACKED = {
@@ -1109,12 +1253,13 @@ static void release_abandoned(void) {
     }
     if (in_malloc && !grew_out) {
         tracked.prev = tracked.next = &tracked;  /* malloc's state is unknown: abandon */
+        large_free = NULL;
     } else {
         in_malloc = 0;
         while (tracked.next != &tracked) {
             Tracked *t = tracked.next;
             unlink_block(t);
-            free(t);
+            block_release(t);
         }
     }
     in_malloc = 0;
@@ -1126,7 +1271,7 @@ static void release_abandoned(void) {
  * guest, and a memory.grow past it traps the call. Two sources tell the
  * runtime where the budget ends:
  *   - the config `wasmplug.js.max_memory` (bytes; `wasmplug.js.with_heap_limit`
- *     and the Sandbox set it from the manifest): QuickJS gets 3/10 of the budget
+ *     and the Sandbox set it from the manifest): QuickJS gets half of the budget
  *     (see apply_limits), so a hog gets a catchable `InternalError: out of
  *     memory` from the first time on;
  *   - without it, the first memory.grow that traps: the call fails (`oom`), the
@@ -1138,6 +1283,7 @@ static void release_abandoned(void) {
  */
 #define HEAP_LIMIT_KEY "wasmplug.js.max_memory"
 #define HEAP_LIMIT_MIN (256 * 1024)
+#define HEAP_SHARE_PERCENT 50  /* of the budget, for QuickJS (see apply_limits) */
 
 static size_t baseline_bytes;  /* QuickJS's bytes in the pre-initialised snapshot */
 
@@ -1181,14 +1327,15 @@ static void apply_limits(void) {
     unsigned long long total = config_number(HEAP_LIMIT_KEY);
     budget_bytes = (size_t)total;
     if (total) {
-        /* libc's malloc (zig's BrkAllocator) rounds every block up to a power
-         * of two and never splits or merges blocks of different sizes: QuickJS's
-         * bytes can take twice their size, and a growing array leaves a free
-         * block of every size it passed through (measured: up to 3x). So the JS
-         * heap gets 3/10 of the budget on top of what it held when the instance
-         * started (the rest: the rounding, the kernel's blocks for input and
-         * output). */
-        unsigned long long from_config = (unsigned long long)baseline_bytes + total / 10 * 3;
+        /* QuickJS counts its blocks as what they take (small_request, large
+         * blocks in whole pages), but a large block that moves needs the old and
+         * the new one at once, and freed pages are reused only by blocks that fit
+         * in them. So the JS heap gets HEAP_SHARE_PERCENT of the budget on top of
+         * what it held when the instance started (the rest: that fragmentation,
+         * the Sandbox's saved state, the kernel's blocks for input and output).
+         * Measured under a 64 MiB budget: one 32 MiB string or typed array, or an
+         * array of 3.5 million numbers. */
+        unsigned long long from_config = (unsigned long long)baseline_bytes + total / 100 * HEAP_SHARE_PERCENT;
         if (from_config > (size_t)-1) from_config = (size_t)-1;
         if (!limit || from_config < limit) limit = (size_t)from_config;
     }
