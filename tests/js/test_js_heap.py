@@ -23,14 +23,15 @@ ARRAY_HOG = """function f() {
 
 def test_a_typed_array_of_thirty_mib_fits_in_a_64_mib_budget() -> None:
     # before: QuickJS had 3/10 of the budget, and 20 MiB was the most one array could take
-    with Sandbox("function f(n) { return new Uint8Array(Number(n)).length }", max_memory=64 * MiB) as box:
+    code = "function f(n) { return new Uint8Array(Number(n)).length }"
+    with Sandbox(code, max_memory=64 * MiB, timeout_ms=60_000) as box:
         assert box.call(str(30 * MiB)) == str(30 * MiB).encode()
         assert box.call(str(28 * MiB)) == str(28 * MiB).encode()
 
 
 def test_a_string_of_thirty_mib_fits_and_a_larger_one_is_a_js_error() -> None:
     code = "function f(n) { return 'x'.repeat(Number(n)).length }"
-    with Sandbox(code, max_memory=64 * MiB) as box:
+    with Sandbox(code, max_memory=64 * MiB, timeout_ms=60_000) as box:
         assert box.call(str(30 * MiB)) == str(30 * MiB).encode()
         try:
             box.call(str(60 * MiB))
@@ -43,7 +44,7 @@ def test_a_string_of_thirty_mib_fits_and_a_larger_one_is_a_js_error() -> None:
 def test_a_growing_array_gets_the_js_error_not_a_trap() -> None:
     # before: the array's old blocks were never reused for larger ones and memory.grow
     # trapped (`oom`, uncatchable) before QuickJS's limit was reached
-    with Sandbox(ARRAY_HOG, max_memory=64 * MiB) as box:
+    with Sandbox(ARRAY_HOG, max_memory=64 * MiB, timeout_ms=60_000) as box:
         for _ in range(2):
             result = json.loads(box.call(""))
             assert result["error"] == "InternalError: out of memory"
