@@ -83,7 +83,7 @@ def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
     offset of a memory block: `Memory.fromString(...)`, `Memory.find(offset)`);
     a signature such as ``"add(I32, F64): I64"`` or ``"note(I64): void"`` gives
     its own types.
-    `interface`: an extism-js interface file, read (`interface.read_interface`):
+    `interface`: an extism-js interface file, read (`wasmplug.js.read_interface`):
     its host functions come first, and its exports declared with parameters or
     a result other than I32 are built with that signature (the JS function gets
     the arguments, I64 as BigInt, and its result is converted).
