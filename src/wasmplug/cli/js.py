@@ -38,10 +38,12 @@ def command() -> None:
               help="Where to write the plug-in (default: SOURCE with .wasm).")
 @click.option("--host-function", "-f", "host_functions", multiple=True, metavar="NAME",
               help="A host function the code calls via Host.getFunctions() (repeatable): imported "
-                   "as extism:host/user.NAME, type (i64) -> i64.")
+                   "as extism:host/user.NAME, type (i64) -> i64, or a signature such as "
+                   "'add(I32, F64): I64'.")
 @click.option("--interface", "-i", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="An extism-js interface file (.d.ts): its `interface user` in "
-                   "`declare module 'extism:host'` declares the host functions.")
+                   "`declare module 'extism:host'` declares the host functions, its "
+                   "`declare module 'main'` the exports' signatures.")
 @click.option("--kind", type=click.Choice(["auto", "module", "script"]), default="auto",
               show_default=True,
               help="What SOURCE is: an ES module, a script (CommonJS), or auto: a script if it "
@@ -54,6 +56,7 @@ def build(source: Path, output: Path | None, host_functions: tuple[str, ...],
 
     code_kind = {"auto": "?", "module": "m", "script": "s"}[kind]
     try:
+        declared = None
         if interface is not None:
             declared = dts.read_interface(interface.read_text("utf-8"), filename=interface.name)
             for name in declared.ignored:
@@ -61,16 +64,13 @@ def build(source: Path, output: Path | None, host_functions: tuple[str, ...],
                            f"ignored: host functions are the methods of `interface "
                            f"{dts.HOST_INTERFACE}`", err=True)
             dts.check_supported(declared, filename=interface.name)
-            names_declared = [sig.name for sig in declared.host_functions]
-            host_functions = tuple(names_declared) + tuple(f for f in host_functions
-                                                           if f not in names_declared)
         _runtime()
         started = time.perf_counter()
         code = source.read_bytes()
         names = js.exports_of(code, filename=source.name, kind=code_kind)
         out = output or source.with_suffix(".wasm")
         out.write_bytes(js.build(code, filename=source.name, exports=names, kind=code_kind,
-                                 host_functions=host_functions))
+                                 host_functions=host_functions, interface=declared))
     except Error as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -16,9 +16,9 @@ pure-Python edit of that binary::
 Untrusted code goes through :class:`Sandbox`.
 """
 
-from .embed import is_js_plugin
+from .embed import FuncType, is_js_plugin
 from .errors import BuildError, JSError
-from .interface import host_functions_from_dts
+from .interface import host_functions_from_dts, read_interface
 from .plugin_build import build, build_file, exports_of, manifest_for, with_heap_limit
 from .prebuilt import (
     RuntimeMissing,
@@ -32,6 +32,7 @@ from .sandbox import Sandbox
 
 __all__ = [
     "BuildError",
+    "FuncType",
     "JSError",
     "RuntimeMissing",
     "Sandbox",
@@ -44,6 +45,7 @@ __all__ = [
     "host_functions_from_dts",
     "is_js_plugin",
     "manifest_for",
+    "read_interface",
     "runtime_bytes",
     "runtime_path",
     "with_heap_limit",

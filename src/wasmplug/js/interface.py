@@ -18,10 +18,11 @@ declaration may span lines, as prettier writes them; comments anywhere).
 :func:`read_interface` returns what it declares; :func:`host_functions_from_dts`
 the host-function names for ``build(..., host_functions=...)``.
 
-wasmplug's runtime offers the JS PDK's basic shapes only: exports ``() -> I32``
-(input and output through `Host`), host functions ``(I64) -> I64`` (memory
-offsets). Other signatures are refused with a clear error, never built with a
-different type.
+Types map to Wasm as in extism-js: I32, I64, F32, F64 (and PTR = I64); any
+other type (``string``, an object type) is an I64, a memory offset. An export
+declared with parameters or with a result other than I32 is built with that
+signature (:func:`export_types`); host functions may take up to 32 parameters of
+any of these types and return one or nothing (:func:`host_function_types`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from .embed import MAX_PARAMS, EmbedError, FuncType
 from .errors import BuildError
 
 log = logging.getLogger("wasmplug.js")
@@ -43,7 +45,10 @@ _TOKEN = re.compile(r"""
 """, re.S | re.X)
 _INT64 = {"I64", "PTR"}
 HOST_MODULE = "extism:host"
+#: extism-js reads the host functions from either (the JS PDK's examples use both)
+HOST_MODULES = (HOST_MODULE, "extism:host/user")
 HOST_INTERFACE = "user"
+_LETTERS = {"I32": "i", "I64": "I", "PTR": "I", "F32": "f", "F64": "F"}
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,11 @@ class _Parser:
                 closing.pop()
 
     def type_name(self) -> str:
-        """A type: a name (I32, PTR, void, a dotted name), kept as written."""
+        """A type: a name (I32, PTR, void, a dotted name), kept as written; an
+        object type ``{...}`` is "object"."""
+        if self.peek() == "{":
+            self.skip_block()
+            return "object"
         parts = [self.take()]
         while self.peek() in (".", "|", "[", "]"):
             parts.append(self.take())
@@ -133,11 +142,14 @@ class _Parser:
         while self.peek() != ")":
             if self.kind() != "name":
                 raise self.error(f"cannot read the parameters of {name}")
-            self.take()
-            if self.peek() == "?":
+            if self.peek(1) in (",", ")"):  # a bare type, as in `-f 'add(I32, I32): I32'`
+                params.append(self.type_name())
+            else:
                 self.take()
-            self.take(":")
-            params.append(self.type_name())
+                if self.peek() == "?":
+                    self.take()
+                self.take(":")
+                params.append(self.type_name())
             if self.peek() == ",":
                 self.take()
             elif self.peek() != ")":
@@ -180,7 +192,7 @@ class _Parser:
                 if self.kind() != "name":
                     raise self.error(f"cannot read the function declaration in module '{module}'")
                 sig = self.signature(self.take())
-                if module == HOST_MODULE:
+                if module in HOST_MODULES:
                     raise self.error(f"declare host functions as methods of `interface user` in "
                                      f"'{HOST_MODULE}', not as functions ({sig.name})")
                 out.exports.append(sig)
@@ -188,10 +200,10 @@ class _Parser:
                 if self.take() == "export":
                     self.take("interface")
                 name = self.take()
-                if module == HOST_MODULE and name == HOST_INTERFACE:
+                if module in HOST_MODULES and name == HOST_INTERFACE:
                     self.interface_body(out.host_functions)
                 else:
-                    if module == HOST_MODULE:
+                    if module in HOST_MODULES:
                         out.ignored.append(name)
                     self.skip_block()
             elif self.peek() in ("{", "(", "["):
@@ -217,27 +229,66 @@ def read_interface(text: str, *, filename: str = "interface.d.ts") -> Interface:
     return _Parser(text, filename).parse()
 
 
+def func_type(sig: Signature) -> FuncType:
+    """The Wasm signature of a declaration (types as extism-js maps them)."""
+    try:
+        return FuncType(sig.name, "".join(_LETTERS.get(t, "I") for t in sig.params),
+                        _LETTERS.get(sig.result, "I") if sig.result is not None else "")
+    except EmbedError as exc:
+        raise BuildError(str(exc)) from None
+
+
+def is_plain_export(sig: Signature) -> bool:
+    """An export of the JS PDK's basic shape, ``name(): I32`` (input and output through Host)."""
+    return not sig.params and sig.result in (None, "I32")
+
+
+def export_types(interface: Interface) -> dict[str, FuncType]:
+    """The exports to build with their declared signature (not ``(): I32``)."""
+    return {sig.name: func_type(sig) for sig in interface.exports if not is_plain_export(sig)}
+
+
+def host_function_types(interface: Interface) -> list[FuncType]:
+    """The declared host functions' Wasm signatures, in order."""
+    return [func_type(sig) for sig in interface.host_functions]
+
+
 def check_supported(interface: Interface, *, filename: str = "interface.d.ts") -> None:
     """Refuse the declarations wasmplug cannot build with their declared signature."""
-    for sig in interface.host_functions:
-        if len(sig.params) != 1 or sig.params[0] not in _INT64 or sig.result not in _INT64:
-            raise BuildError(f"{filename}: host function {sig.name} must take one I64 and "
-                             "return an I64 (the JS PDK's memory offsets), as in "
-                             f"`{sig.name}(ptr: I64): I64`; wasmplug's runtime does not offer "
-                             f"{sig} yet")
-    for sig in interface.exports:
-        if sig.params or sig.result not in ("I32", None):
-            raise BuildError(f"{filename}: export {sig} cannot be built: wasmplug builds every "
-                             f"export as `{sig.name}(): I32` (read the input with "
-                             "Host.inputString(), write the output with Host.outputString()); "
-                             "typed parameters and results are not supported yet")
+    for sig in [*interface.host_functions, *interface.exports]:
+        if len(sig.params) > MAX_PARAMS:
+            raise BuildError(f"{filename}: {sig} has {len(sig.params)} parameters; at most "
+                             f"{MAX_PARAMS} are supported")
+        func_type(sig)
+
+
+def parse_host_function(spec: str | FuncType) -> FuncType:
+    """A host function given as a name (the PDK's ``(I64) -> I64``) or a signature
+    in the interface file's notation: ``add(I32, I32): I32``, ``log(I64): void``."""
+    if isinstance(spec, FuncType):
+        return spec
+    if not spec or "\n" in spec or "\0" in spec or "\t" in spec:
+        raise BuildError(f"{spec!r} cannot be a host function name")
+    if "(" not in spec:
+        try:
+            return FuncType(spec.strip())
+        except EmbedError as exc:
+            raise BuildError(str(exc)) from None
+    parser = _Parser(spec, "--host-function")
+    if parser.kind() != "name":
+        raise parser.error(f"expected a function name in {spec!r}")
+    sig = parser.signature(parser.take())
+    if parser.i != len(parser.tokens):
+        raise parser.error(f"unexpected {parser.peek()!r} after the signature in {spec!r}")
+    return func_type(sig)
 
 
 def host_functions_from_dts(text: str, *, filename: str = "interface.d.ts") -> list[str]:
-    """The host functions declared in `text` (an extism-js interface file), in order.
+    """The host functions declared in `text` (an extism-js interface file), in order:
+    a name for the PDK's ``(I64) -> I64``, else the signature (``add(I32, I32): I32``),
+    as ``build(..., host_functions=...)`` and ``js build -f`` take them.
 
-    Raises BuildError for a declaration wasmplug cannot build as declared; an
-    interface of 'extism:host' not named `user` is ignored with a warning (as
+    An interface of 'extism:host' not named `user` is ignored with a warning (as
     extism-js imports only `user`).
     """
     interface = read_interface(text, filename=filename)
@@ -245,4 +296,5 @@ def host_functions_from_dts(text: str, *, filename: str = "interface.d.ts") -> l
         log.warning("%s: interface %s in '%s' is ignored: host functions are the methods of "
                     "`interface %s`", filename, name, HOST_MODULE, HOST_INTERFACE)
     check_supported(interface, filename=filename)
-    return [sig.name for sig in interface.host_functions]
+    return [f.name if (f.params, f.result) == ("I", "I") else str(f)
+            for f in host_function_types(interface)]

@@ -11,13 +11,16 @@ return code).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import wasmplug
 
 from . import embed, prebuilt
+from .embed import FuncType
 from .errors import BuildError, from_call_error
+from .interface import Interface, export_types, host_function_types, parse_host_function
 
 _lock = threading.Lock()
 _compiled: tuple[str, wasmplug.CompiledPlugin] | None = None
@@ -66,7 +69,8 @@ def listing_names(listing: bytes) -> tuple[list[str], list[str]]:
 
 
 def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
-          exports: list[str] | None = None, host_functions: list[str] | tuple[str, ...] = ()) -> bytes:
+          exports: list[str] | None = None, host_functions: Sequence[str | FuncType] = (),
+          interface: Interface | None = None) -> bytes:
     """The Wasm plug-in for `source` (JS module text or a bundle).
 
     `exports`: the functions to export (default: every function the module
@@ -74,15 +78,26 @@ def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
     if the code compiles as one, else a module (QuickJS's parser decides, so
     `export` in a comment or a string does not make a module).
     `host_functions`: the host functions the code calls through
-    `Host.getFunctions()` (at most 16), imported as `extism:host/user.<name>`
-    with the JS PDK's type `(i64) -> i64`: they take and return the offset of
-    a memory block (`Memory.fromString(...)`, `Memory.find(offset)`).
+    `Host.getFunctions()` (at most 64), imported as `extism:host/user.<name>`:
+    a bare name has the JS PDK's type `(I64) -> I64` (they take and return the
+    offset of a memory block: `Memory.fromString(...)`, `Memory.find(offset)`);
+    a signature such as ``"add(I32, F64): I64"`` or ``"note(I64): void"`` gives
+    its own types.
+    `interface`: an extism-js interface file, read (`wasmplug.js.read_interface`):
+    its host functions come first, and its exports declared with parameters or
+    a result other than I32 are built with that signature (the JS function gets
+    the arguments, I64 as BigInt, and its result is converted).
     """
     raw = source.encode() if isinstance(source, str) else bytes(source)
-    host_functions = tuple(host_functions)
-    for name in host_functions:
-        if not name or "\n" in name or "\0" in name:
-            raise BuildError(f"{name!r} cannot be a host function name")
+    from_interface = host_function_types(interface) if interface is not None else []
+    given = [parse_host_function(spec) for spec in host_functions]
+    for func in given:  # also named in the interface: the same function, if it has the same type
+        same = next((f for f in from_interface if f.name == func.name), None)
+        if same is not None and same != func:
+            raise BuildError(f"host function {func.name} is declared as {same} in the interface "
+                             f"and as {func} with --host-function")
+    declared = from_interface + [f for f in given if f not in from_interface]
+    typed = export_types(interface) if interface is not None else {}
     names = exports if exports is not None else exports_of(raw, filename=filename, kind=kind)
     if not names:
         raise BuildError(f"{filename} exports no functions: use `export function name() {{...}}` "
@@ -90,15 +105,15 @@ def build(source: str | bytes, *, filename: str = "plugin.js", kind: str = "?",
     for name in names:
         if not name or "\n" in name or "\0" in name:
             raise BuildError(f"{name!r} cannot be a Wasm export name")
-    blob = embed.make_blob(raw, names, kind=kind, filename=filename, host_functions=host_functions)
     try:
-        return embed.embed(prebuilt.build_base_bytes(), blob, names, host_functions)
+        blob = embed.make_blob(raw, names, kind=kind, filename=filename, host_functions=declared)
+        return embed.embed(prebuilt.build_base_bytes(), blob, names, declared, typed)
     except embed.EmbedError as exc:
         raise BuildError(f"cannot embed {filename}: {exc}") from None
 
 
 def build_file(path: str | Path, output: str | Path | None = None, *,
-               host_functions: list[str] | tuple[str, ...] = ()) -> Path:
+               host_functions: Sequence[str | FuncType] = ()) -> Path:
     """Build `path` (game.js) into `output` (default: game.wasm beside it); the output path."""
     src = Path(path)
     try:

@@ -551,18 +551,67 @@
     callback();
   });
 
-  // ---- more of Node's Buffer ----
-  const ENCODINGS = ["utf8", "utf-8", "hex", "base64", "base64url", "latin1", "binary", "ascii"];
-  const needle = (value) => (typeof value === "number" ? Uint8Array.of(value & 255)
-    : typeof value === "string" ? Buffer.from(value) : value);
+  // ---- more of Node's Buffer: every encoding the PDK's Buffer knows ----
+  const ENCODING_NAMES = { "utf8": "utf8", "utf-8": "utf8", "hex": "hex", "base64": "base64",
+    "base64url": "base64url", "latin1": "latin1", "binary": "latin1", "ascii": "ascii",
+    "utf16le": "utf16le", "utf-16le": "utf16le", "ucs2": "utf16le", "ucs-2": "utf16le" };
+  const encodingOf = (enc) => {
+    const name = ENCODING_NAMES[String(enc === undefined ? "utf8" : enc).toLowerCase()];
+    if (name === undefined) throw new TypeError(`Unknown encoding: ${enc}`);
+    return name;
+  };
+  const fromString = Buffer.from;
+  const needle = (value, enc) => (typeof value === "number" ? Uint8Array.of(value & 255)
+    : typeof value === "string" ? Buffer.from(value, enc) : value);
   Object.assign(Buffer, {
-    isEncoding(enc) { return typeof enc === "string" && ENCODINGS.includes(enc.toLowerCase()); },
+    isEncoding(enc) { return typeof enc === "string" && ENCODING_NAMES[enc.toLowerCase()] !== undefined; },
     compare(a, b) { return a.compare(b); },
+    alloc(size, fill, encoding) {
+      const out = new Buffer(size);
+      return fill === undefined ? out : out.fill(fill, 0, size, encoding);
+    },
   });
-  const fromBase = Buffer.from;
   Buffer.from = function (value, encodingOrOffset, length) {
-    if (value && value.type === "Buffer" && Array.isArray(value.data)) return fromBase.call(Buffer, value.data);
-    return fromBase.call(Buffer, value, encodingOrOffset, length);
+    if (value && value.type === "Buffer" && Array.isArray(value.data)) return fromString.call(Buffer, value.data);
+    if (typeof value === "string") {
+      const enc = encodingOf(encodingOrOffset);
+      if (enc === "utf16le") {
+        const out = new Buffer(value.length * 2);
+        for (let i = 0; i < value.length; i++) {
+          const code = value.charCodeAt(i);
+          out[2 * i] = code & 255;
+          out[2 * i + 1] = code >> 8;
+        }
+        return out;
+      }
+      return fromString.call(Buffer, value, enc === "ascii" ? "latin1" : enc);
+    }
+    return fromString.call(Buffer, value, encodingOrOffset, length);
+  };
+  const toStringBase = Buffer.prototype.toString;
+  Buffer.prototype.toString = function (encoding, start = 0, end = this.length) {
+    const enc = encodingOf(encoding);
+    const part = this.subarray(start, end);
+    if (enc === "ascii") return String.fromCharCode(...Array.from(part, (b) => b & 127));
+    if (enc === "utf16le") {
+      let out = "";
+      for (let i = 0; i + 1 < part.length; i += 2) out += String.fromCharCode(part[i] | (part[i + 1] << 8));
+      return out;
+    }
+    return toStringBase.call(this, enc, start, end);
+  };
+  Buffer.prototype.write = function (string, offsetOrEncoding, lengthOrEncoding, encoding) {
+    let offset = 0, length, enc = "utf8";
+    if (typeof offsetOrEncoding === "string") enc = offsetOrEncoding;
+    else {
+      offset = offsetOrEncoding || 0;
+      if (typeof lengthOrEncoding === "string") enc = lengthOrEncoding;
+      else { length = lengthOrEncoding; if (encoding !== undefined) enc = encoding; }
+    }
+    const bytes = Buffer.from(String(string), enc);
+    const n1 = Math.max(0, Math.min(length === undefined ? bytes.length : length, bytes.length, this.length - offset));
+    this.set(bytes.subarray(0, n1), offset);
+    return n1;
   };
   const views = new WeakMap();
   const view = (b) => {
@@ -581,8 +630,8 @@
       target.set(part, targetStart);
       return part.length;
     },
-    indexOf(value, from = 0) {
-      const n1 = needle(value);
+    indexOf(value, from = 0, encoding) {
+      const n1 = needle(value, encoding);
       for (let i = Math.max(0, from < 0 ? this.length + from : from); i + n1.length <= this.length; i++) {
         let j = 0;
         while (j < n1.length && this[i + j] === n1[j]) j++;
@@ -590,9 +639,11 @@
       }
       return -1;
     },
-    includes(value, from = 0) { return this.indexOf(value, from) !== -1; },
-    fill(value, start = 0, end = this.length) {
-      const pattern = needle(value);
+    includes(value, from = 0, encoding) { return this.indexOf(value, from, encoding) !== -1; },
+    fill(value, start = 0, end = this.length, encoding) {
+      if (typeof start === "string") { encoding = start; start = 0; end = this.length; }
+      const pattern = needle(value, encoding);
+      if (typeof value === "string" && pattern.length === 0) return Uint8Array.prototype.fill.call(this, 0, start, end);
       if (pattern.length === 0) return this;
       for (let i = start, j = 0; i < end; i++, j = (j + 1) % pattern.length) this[i] = pattern[j];
       return this;

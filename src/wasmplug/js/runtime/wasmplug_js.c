@@ -43,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 #include <malloc.h>
+#include <stddef.h>
 
 #include "quickjs.h"
 
@@ -74,16 +75,26 @@ EXTISM(log_error) void ex_log_error(u64 msg);
 EXTISM(log_trace) void ex_log_trace(u64 msg);
 EXTISM(get_log_level) int32_t ex_get_log_level(void);
 
-/* Host-function slots: `wasmplug js build --host-function NAME` renames the
- * import of slot i to extism:host/user.NAME (the i-th declared function), and
- * every unused slot to extism:host/env.length_unsafe (same type, offered by
- * every Extism host), so a plug-in imports exactly the functions it declared
- * and no function index changes. Their type is the JS PDK's: (i64) -> i64. */
-#define HOST_SLOTS 16
+/* Host-function slots: `wasmplug js build` renames the import of slot i to
+ * extism:host/user.NAME (the i-th declared host function) and gives it the
+ * declared type, and points every unused slot at extism:host/env.length_unsafe
+ * (offered by every Extism host), so a plug-in imports exactly the functions it
+ * declared and no function index changes. The slots are called only from
+ * wasmplug_host_dispatch, whose body the builder replaces with one that loads
+ * each argument with its declared type (see js/embed.py); as compiled here it
+ * calls them as the JS PDK's default type, (i64) -> i64. */
+#define HOST_SLOTS 64
+#define HOST_MAX_PARAMS 32
 #define SLOT(i) __attribute__((import_module("extism:host/user"), \
                                import_name("__wasmplug_host_" #i))) u64 host_slot_##i(u64 arg);
 SLOT(0) SLOT(1) SLOT(2) SLOT(3) SLOT(4) SLOT(5) SLOT(6) SLOT(7)
 SLOT(8) SLOT(9) SLOT(10) SLOT(11) SLOT(12) SLOT(13) SLOT(14) SLOT(15)
+SLOT(16) SLOT(17) SLOT(18) SLOT(19) SLOT(20) SLOT(21) SLOT(22) SLOT(23)
+SLOT(24) SLOT(25) SLOT(26) SLOT(27) SLOT(28) SLOT(29) SLOT(30) SLOT(31)
+SLOT(32) SLOT(33) SLOT(34) SLOT(35) SLOT(36) SLOT(37) SLOT(38) SLOT(39)
+SLOT(40) SLOT(41) SLOT(42) SLOT(43) SLOT(44) SLOT(45) SLOT(46) SLOT(47)
+SLOT(48) SLOT(49) SLOT(50) SLOT(51) SLOT(52) SLOT(53) SLOT(54) SLOT(55)
+SLOT(56) SLOT(57) SLOT(58) SLOT(59) SLOT(60) SLOT(61) SLOT(62) SLOT(63)
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
@@ -100,6 +111,7 @@ static int32_t stack_base;        /* the C stack pointer when the host calls in 
 static int pristine;              /* ctx was made by __wasmplug_preinit and never used */
 static int record_globals;        /* load_code: note the global names before evaluating */
 static JSValue globals_before;    /* ... here (an object used as a set), for load_input */
+static size_t budget_bytes;       /* config wasmplug.js.max_memory, 0 if not set */
 
 int32_t wasmplug_stack_get(void);  /* stack.S */
 void wasmplug_stack_set(int32_t sp);
@@ -462,46 +474,161 @@ static JSValue mem_free(JSContext *c, JSValueConst t, int argc, JSValueConst *ar
 
 static const char *blob_host_names(size_t *plen);
 
+/* The i-th line of the blob's host-function list: "name\tPARAMS\tRESULT", where
+ * PARAMS and RESULT are letters: i (I32), I (I64), f (F32), F (F64); no RESULT: void. */
+static const char *host_line(uint32_t slot, size_t *plen) {
+    size_t len;
+    const char *p = blob_host_names(&len), *end = p ? p + len : NULL;
+    for (uint32_t i = 0; p && p < end; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        if (i == slot) {
+            *plen = (size_t)(stop - p);
+            return p;
+        }
+        p = stop + 1;
+    }
+    return NULL;
+}
+
 /* __hostNames() -> the host functions declared at build time, in slot order */
 static JSValue host_names(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
     JSValue list = JS_NewArray(c);
     size_t len;
-    const char *p = blob_host_names(&len), *end = p ? p + len : NULL;
-    for (uint32_t i = 0; p && p < end && i < HOST_SLOTS; i++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl ? nl : end;
-        JS_SetPropertyUint32(c, list, i, JS_NewStringLen(c, p, (size_t)(stop - p)));
-        p = stop + 1;
+    const char *line;
+    for (uint32_t i = 0; i < HOST_SLOTS && (line = host_line(i, &len)) != NULL; i++) {
+        const char *tab = memchr(line, '\t', len);
+        JS_SetPropertyUint32(c, list, i, JS_NewStringLen(c, line, tab ? (size_t)(tab - line) : len));
     }
     return list;
 }
 
-/* __hostCall(slot, offset) -> the offset the host function returned */
+/* Replaced by `wasmplug js build` (js/embed.py): call host-function slot `slot`
+ * with args[k] read as the k-th declared parameter type, store the result (if
+ * any) in *result; 0 on success, 1 for a slot with no function. */
+EXPORT("__wasmplug_host_dispatch") __attribute__((noinline))
+int32_t wasmplug_host_dispatch(int32_t slot, u64 *args, u64 *result) {
+    switch (slot) {
+    case 0: *result = host_slot_0(args[0]); break;
+    case 1: *result = host_slot_1(args[0]); break;
+    case 2: *result = host_slot_2(args[0]); break;
+    case 3: *result = host_slot_3(args[0]); break;
+    case 4: *result = host_slot_4(args[0]); break;
+    case 5: *result = host_slot_5(args[0]); break;
+    case 6: *result = host_slot_6(args[0]); break;
+    case 7: *result = host_slot_7(args[0]); break;
+    case 8: *result = host_slot_8(args[0]); break;
+    case 9: *result = host_slot_9(args[0]); break;
+    case 10: *result = host_slot_10(args[0]); break;
+    case 11: *result = host_slot_11(args[0]); break;
+    case 12: *result = host_slot_12(args[0]); break;
+    case 13: *result = host_slot_13(args[0]); break;
+    case 14: *result = host_slot_14(args[0]); break;
+    case 15: *result = host_slot_15(args[0]); break;
+    case 16: *result = host_slot_16(args[0]); break;
+    case 17: *result = host_slot_17(args[0]); break;
+    case 18: *result = host_slot_18(args[0]); break;
+    case 19: *result = host_slot_19(args[0]); break;
+    case 20: *result = host_slot_20(args[0]); break;
+    case 21: *result = host_slot_21(args[0]); break;
+    case 22: *result = host_slot_22(args[0]); break;
+    case 23: *result = host_slot_23(args[0]); break;
+    case 24: *result = host_slot_24(args[0]); break;
+    case 25: *result = host_slot_25(args[0]); break;
+    case 26: *result = host_slot_26(args[0]); break;
+    case 27: *result = host_slot_27(args[0]); break;
+    case 28: *result = host_slot_28(args[0]); break;
+    case 29: *result = host_slot_29(args[0]); break;
+    case 30: *result = host_slot_30(args[0]); break;
+    case 31: *result = host_slot_31(args[0]); break;
+    case 32: *result = host_slot_32(args[0]); break;
+    case 33: *result = host_slot_33(args[0]); break;
+    case 34: *result = host_slot_34(args[0]); break;
+    case 35: *result = host_slot_35(args[0]); break;
+    case 36: *result = host_slot_36(args[0]); break;
+    case 37: *result = host_slot_37(args[0]); break;
+    case 38: *result = host_slot_38(args[0]); break;
+    case 39: *result = host_slot_39(args[0]); break;
+    case 40: *result = host_slot_40(args[0]); break;
+    case 41: *result = host_slot_41(args[0]); break;
+    case 42: *result = host_slot_42(args[0]); break;
+    case 43: *result = host_slot_43(args[0]); break;
+    case 44: *result = host_slot_44(args[0]); break;
+    case 45: *result = host_slot_45(args[0]); break;
+    case 46: *result = host_slot_46(args[0]); break;
+    case 47: *result = host_slot_47(args[0]); break;
+    case 48: *result = host_slot_48(args[0]); break;
+    case 49: *result = host_slot_49(args[0]); break;
+    case 50: *result = host_slot_50(args[0]); break;
+    case 51: *result = host_slot_51(args[0]); break;
+    case 52: *result = host_slot_52(args[0]); break;
+    case 53: *result = host_slot_53(args[0]); break;
+    case 54: *result = host_slot_54(args[0]); break;
+    case 55: *result = host_slot_55(args[0]); break;
+    case 56: *result = host_slot_56(args[0]); break;
+    case 57: *result = host_slot_57(args[0]); break;
+    case 58: *result = host_slot_58(args[0]); break;
+    case 59: *result = host_slot_59(args[0]); break;
+    case 60: *result = host_slot_60(args[0]); break;
+    case 61: *result = host_slot_61(args[0]); break;
+    case 62: *result = host_slot_62(args[0]); break;
+    case 63: *result = host_slot_63(args[0]); break;
+    default: return 1;
+    }
+    return 0;
+}
+
+/* __hostCall(slot, ...args) -> the host function's result, converted from its
+ * declared type (I32, F32, F64: a number; I64: a number, as in the JS PDK;
+ * void: undefined). I64 arguments may be numbers or BigInts. */
 static JSValue host_call(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
     int32_t slot;
-    u64 arg, r;
-    if (argc < 2 || JS_ToInt32(c, &slot, argv[0]) < 0 || to_offset(c, argv[1], &arg) < 0)
-        return JS_EXCEPTION;
-    switch (slot) {
-    case 0: r = host_slot_0(arg); break;
-    case 1: r = host_slot_1(arg); break;
-    case 2: r = host_slot_2(arg); break;
-    case 3: r = host_slot_3(arg); break;
-    case 4: r = host_slot_4(arg); break;
-    case 5: r = host_slot_5(arg); break;
-    case 6: r = host_slot_6(arg); break;
-    case 7: r = host_slot_7(arg); break;
-    case 8: r = host_slot_8(arg); break;
-    case 9: r = host_slot_9(arg); break;
-    case 10: r = host_slot_10(arg); break;
-    case 11: r = host_slot_11(arg); break;
-    case 12: r = host_slot_12(arg); break;
-    case 13: r = host_slot_13(arg); break;
-    case 14: r = host_slot_14(arg); break;
-    case 15: r = host_slot_15(arg); break;
-    default: return JS_ThrowRangeError(c, "no host function slot %d", (int)slot);
+    if (argc < 1 || JS_ToInt32(c, &slot, argv[0]) < 0) return JS_EXCEPTION;
+    size_t len;
+    const char *line = slot >= 0 ? host_line((uint32_t)slot, &len) : NULL;
+    const char *tab1 = line ? memchr(line, '\t', len) : NULL;
+    const char *tab2 = tab1 ? memchr(tab1 + 1, '\t', (size_t)(line + len - tab1 - 1)) : NULL;
+    if (!tab2) return JS_ThrowRangeError(c, "no host function in slot %d", (int)slot);
+    const char *params = tab1 + 1;
+    int nparams = (int)(tab2 - params);
+    char result_type = tab2 + 1 < line + len ? tab2[1] : 0;
+    if (argc - 1 != nparams || nparams > HOST_MAX_PARAMS)
+        return JS_ThrowTypeError(c, "host function %.*s takes %d argument%s, not %d",
+                                 (int)(tab1 - line), line, nparams, nparams == 1 ? "" : "s", argc - 1);
+    u64 args[HOST_MAX_PARAMS];
+    for (int k = 0; k < nparams; k++) {
+        JSValueConst v = argv[k + 1];
+        args[k] = 0;
+        if (params[k] == 'i') {
+            int32_t x;
+            if (JS_ToInt32(c, &x, v) < 0) return JS_EXCEPTION;
+            uint32_t bits = (uint32_t)x;
+            memcpy(&args[k], &bits, 4);
+        } else if (params[k] == 'I') {
+            int64_t x;
+            if ((JS_IsBigInt(v) ? JS_ToBigInt64(c, &x, v) : JS_ToInt64Ext(c, &x, v)) < 0) return JS_EXCEPTION;
+            args[k] = (u64)x;
+        } else {
+            double x;
+            if (JS_ToFloat64(c, &x, v) < 0) return JS_EXCEPTION;
+            if (params[k] == 'f') {
+                float f = (float)x;
+                memcpy(&args[k], &f, 4);
+            } else {
+                memcpy(&args[k], &x, 8);
+            }
+        }
     }
-    return JS_NewInt64(c, (int64_t)r);
+    u64 r = 0;
+    if (wasmplug_host_dispatch(slot, args, &r) != 0)
+        return JS_ThrowRangeError(c, "no host function in slot %d", (int)slot);
+    switch (result_type) {
+    case 'i': { int32_t x; memcpy(&x, &r, 4); return JS_NewInt32(c, x); }
+    case 'I': return JS_NewInt64(c, (int64_t)r);
+    case 'f': { float x; memcpy(&x, &r, 4); return JS_NewFloat64(c, x); }
+    case 'F': { double x; memcpy(&x, &r, 8); return JS_NewFloat64(c, x); }
+    default: return JS_UNDEFINED;
+    }
 }
 
 /* ---- crypto: random bytes and SHA digests ---- */
@@ -684,7 +811,7 @@ static const char PRELUDE[] =
     "const log=(l)=>(...a)=>n.log(l,fmt(a));\n"
     "g.console={trace:log(0),debug:log(1),log:log(2),info:log(2),warn:log(3),error:log(4)};\n"
     "g.Host={inputBytes:n.inputBytes,inputString:n.inputString,outputBytes:n.output,outputString:n.output,\n"
-    " getFunctions(){const f={};n.hostNames().forEach((k,i)=>{f[k]=(p)=>n.hostCall(i,p)});\n"
+    " getFunctions(){const f={};n.hostNames().forEach((k,i)=>{f[k]=(...a)=>n.hostCall(i,...a)});\n"
     "  return new Proxy(f,{get(t,k){if(typeof k!=='string'||k==='then')return undefined;\n"
     "   if(Object.hasOwn(t,k))return t[k];return ()=>{throw new Error('host function '+k+' was not declared "
     "when this plug-in was built: `wasmplug js build --host-function '+k+' ...`')}}})},\n"
@@ -712,6 +839,7 @@ static const char PRELUDE[] =
     " find(o){return new MemoryHandle(o,n.memLength(o))},\n"
     " allocUInt32:num(4,(d,v)=>d.setUint32(0,v,true)),allocUInt64:num(8,(d,v)=>d.setBigUint64(0,BigInt(v),true)),\n"
     " allocFloat32:num(4,(d,v)=>d.setFloat32(0,v,true)),allocFloat64:num(8,(d,v)=>d.setFloat64(0,v,true))};\n"
+    "g.Host.find=g.Memory.find;\n"
     "g.Var={set:n.varSet,getString:n.varGetString,getBytes:n.varGetBytes,delete:n.varDelete};\n"
     "g.Config={get:n.configGet};\n"
     "g.Http={request(req,body){if(req===null||typeof req!=='object'||typeof req.url!=='string')"
@@ -751,7 +879,7 @@ static const JSCFunctionListEntry NATIVES[] = {
     JS_CFUNC_DEF("memRead", 1, mem_read),
     JS_CFUNC_DEF("memFree", 1, mem_free),
     JS_CFUNC_DEF("hostNames", 0, host_names),
-    JS_CFUNC_DEF("hostCall", 2, host_call),
+    JS_CFUNC_DEF("hostCall", 1, host_call),
     JS_CFUNC_DEF("random", 1, random_fill),
     JS_CFUNC_DEF("digest", 2, digest),
 };
@@ -916,16 +1044,141 @@ static void unlink_block(Tracked *t) {
     t->next->prev = t->prev;
 }
 
+/*
+ * Large blocks. libc's malloc for wasm32 (zig's) rounds every block up to a
+ * power of two, and a block of 64 KiB or more to a power of two of 64 KiB
+ * pages, which it never splits, merges or hands out for another size: a JS
+ * array or string grown to N bytes took up to three times N. Blocks of
+ * LARGE_MIN bytes or more are therefore taken here, straight from memory.grow,
+ * rounded to whole pages: a block at the top of memory grows in place, freed
+ * blocks go to an address-ordered list where neighbours merge, and a new block
+ * takes the first free one that fits (splitting off the rest). Their size is
+ * kept in the Tracked header (`pad`; 0 for libc's blocks).
+ */
+#define PAGE 65536u
+#define LARGE_MIN (PAGE - 4096)
+
+typedef struct Free {
+    size_t size;
+    struct Free *next;
+} Free;
+
+static Free *large_free;  /* address-ordered */
+
+static size_t round_pages(size_t n) { return (n + PAGE - 1) / PAGE * PAGE; }
+
+static size_t memory_end(void) { return (size_t)__builtin_wasm_memory_size(0) * PAGE; }
+
+static void large_release(char *at, size_t size) {
+    Free **link = &large_free;
+    while (*link && (char *)*link < at) link = &(*link)->next;
+    Free *next = *link, *node = (Free *)at;
+    node->size = size;
+    node->next = next;
+    if (next && at + size == (char *)next) {  /* merge with the next one */
+        node->size += next->size;
+        node->next = next->next;
+    }
+    *link = node;
+    if (link != &large_free) {  /* merge with the previous one */
+        Free *prev = (Free *)((char *)link - offsetof(Free, next));
+        if ((char *)prev + prev->size == at) {
+            prev->size += node->size;
+            prev->next = node->next;
+        }
+    }
+}
+
+/* A block of at least *psize bytes (*psize set to what it has), or NULL. */
+static char *large_take(size_t *psize) {
+    size_t size = *psize;
+    for (Free **link = &large_free; *link; link = &(*link)->next) {
+        Free *node = *link;
+        if (node->size < size) continue;
+        if (node->size - size >= PAGE) {
+            Free *rest = (Free *)((char *)node + size);
+            rest->size = node->size - size;
+            rest->next = node->next;
+            *link = rest;
+        } else {
+            *link = node->next;
+            *psize = node->size;
+        }
+        return (char *)node;
+    }
+    int32_t page = (int32_t)__builtin_wasm_memory_grow(0, size / PAGE);
+    return page < 0 ? NULL : (char *)((uintptr_t)page * PAGE);
+}
+
+static Tracked *large_alloc(size_t bytes) {
+    size_t size = round_pages(bytes);
+    char *at = large_take(&size);
+    if (!at) return NULL;
+    Tracked *t = (Tracked *)at;
+    t->pad = size;
+    return t;
+}
+
+/* Grow or shrink large block t in place to `bytes` (rounded to pages): 0 if done. */
+static int large_resize(Tracked *t, size_t bytes) {
+    size_t size = round_pages(bytes), old = (size_t)t->pad;
+    char *at = (char *)t;
+    if (size <= old) {
+        if (old - size >= PAGE) {
+            large_release(at + size, old - size);
+            t->pad = size;
+        }
+        return 0;
+    }
+    if ((size_t)(at + old) == memory_end()) {  /* the top of memory: grow it */
+        if ((int32_t)__builtin_wasm_memory_grow(0, (size - old) / PAGE) < 0) return -1;
+        t->pad = size;
+        return 0;
+    }
+    for (Free **link = &large_free; *link; link = &(*link)->next) {  /* a free neighbour */
+        Free *node = *link;
+        if ((char *)node != at + old) continue;
+        if (old + node->size < size) return -1;
+        *link = node->next;
+        t->pad = old + node->size;
+        return large_resize(t, bytes);
+    }
+    return -1;
+}
+
+/* What to ask libc's malloc for so that a block of `total` bytes fills its slot:
+ * zig's malloc puts a 16-byte header and its allocator a 4-byte link in a slot
+ * of a power of two, and reports only the bytes asked for as usable. Asking for
+ * the whole slot makes QuickJS count (and use) what the block really takes. */
+static size_t small_request(size_t total) {
+    size_t slot = 32;
+    while (slot < total + 20) slot <<= 1;
+    return slot - 20;
+}
+
+static size_t block_size(Tracked *t) { return t->pad ? (size_t)t->pad : malloc_usable_size(t); }
+
+static void block_release(Tracked *t) {
+    if (t->pad) large_release((char *)t, (size_t)t->pad);
+    else free(t);
+}
+
 static void *tracked_malloc(void *opaque, size_t size) {
-    if (size > (size_t)-1 - sizeof(Tracked)) return NULL;
+    if (size > (size_t)-1 - sizeof(Tracked) - PAGE) return NULL;
     grow_request = size;
     pages_before = (int32_t)__builtin_wasm_memory_size(0);
     in_malloc = 1;
-    Tracked *t = malloc(sizeof(Tracked) + size);
+    Tracked *t;
+    if (sizeof(Tracked) + size >= LARGE_MIN) {
+        t = large_alloc(sizeof(Tracked) + size);
+    } else {
+        t = malloc(small_request(sizeof(Tracked) + size));
+        if (t) t->pad = 0;
+    }
     in_malloc = 0;
     if (!t) return NULL;
     link_block(t);
-    tracked_bytes += malloc_usable_size(t);
+    tracked_bytes += block_size(t);
     return t + 1;
 }
 
@@ -940,21 +1193,39 @@ static void tracked_free(void *opaque, void *ptr) {
     if (!ptr) return;
     Tracked *t = (Tracked *)ptr - 1;
     unlink_block(t);
-    tracked_bytes -= malloc_usable_size(t);
+    tracked_bytes -= block_size(t);
     in_malloc = 2;
-    free(t);
+    block_release(t);
     in_malloc = 0;
 }
 
 static void *tracked_realloc(void *opaque, void *ptr, size_t size) {
     if (!ptr) return tracked_malloc(opaque, size);
-    if (size > (size_t)-1 - sizeof(Tracked)) return NULL;
+    if (size > (size_t)-1 - sizeof(Tracked) - PAGE) return NULL;
     Tracked *t = (Tracked *)ptr - 1;
-    size_t old = malloc_usable_size(t);
+    size_t old = block_size(t);
+    if (t->pad || sizeof(Tracked) + size >= LARGE_MIN) {
+        grow_request = size;
+        pages_before = (int32_t)__builtin_wasm_memory_size(0);
+        in_malloc = 1;
+        int resized = t->pad && large_resize(t, sizeof(Tracked) + size) == 0;
+        in_malloc = 0;
+        if (resized) {
+            tracked_bytes += block_size(t) - old;
+            return ptr;
+        }
+        /* move: a new block, the bytes, then the old one freed */
+        void *moved = tracked_malloc(opaque, size);
+        if (!moved) return NULL;
+        size_t keep = old - sizeof(Tracked);
+        memcpy(moved, ptr, keep < size ? keep : size);
+        tracked_free(opaque, ptr);
+        return moved;
+    }
     grow_request = size;
     pages_before = (int32_t)__builtin_wasm_memory_size(0);
     in_malloc = 1;
-    Tracked *moved = realloc(t, sizeof(Tracked) + size);
+    Tracked *moved = realloc(t, small_request(sizeof(Tracked) + size));
     in_malloc = 0;
     if (!moved) return NULL;
     moved->prev->next = moved;  /* the links moved with the block */
@@ -964,7 +1235,7 @@ static void *tracked_realloc(void *opaque, void *ptr, size_t size) {
 }
 
 static size_t tracked_usable_size(const void *ptr) {
-    return ptr ? malloc_usable_size((Tracked *)ptr - 1) - sizeof(Tracked) : 0;
+    return ptr ? block_size((Tracked *)ptr - 1) - sizeof(Tracked) : 0;
 }
 
 static const JSMallocFunctions TRACKED = {
@@ -982,12 +1253,13 @@ static void release_abandoned(void) {
     }
     if (in_malloc && !grew_out) {
         tracked.prev = tracked.next = &tracked;  /* malloc's state is unknown: abandon */
+        large_free = NULL;
     } else {
         in_malloc = 0;
         while (tracked.next != &tracked) {
             Tracked *t = tracked.next;
             unlink_block(t);
-            free(t);
+            block_release(t);
         }
     }
     in_malloc = 0;
@@ -999,7 +1271,7 @@ static void release_abandoned(void) {
  * guest, and a memory.grow past it traps the call. Two sources tell the
  * runtime where the budget ends:
  *   - the config `wasmplug.js.max_memory` (bytes; `wasmplug.js.with_heap_limit`
- *     and the Sandbox set it from the manifest): QuickJS gets 3/10 of the budget
+ *     and the Sandbox set it from the manifest): QuickJS gets half of the budget
  *     (see apply_limits), so a hog gets a catchable `InternalError: out of
  *     memory` from the first time on;
  *   - without it, the first memory.grow that traps: the call fails (`oom`), the
@@ -1011,6 +1283,7 @@ static void release_abandoned(void) {
  */
 #define HEAP_LIMIT_KEY "wasmplug.js.max_memory"
 #define HEAP_LIMIT_MIN (256 * 1024)
+#define HEAP_SHARE_PERCENT 50  /* of the budget, for QuickJS (see apply_limits) */
 
 static size_t baseline_bytes;  /* QuickJS's bytes in the pre-initialised snapshot */
 
@@ -1052,15 +1325,17 @@ static void apply_limits(void) {
     JS_SetMaxStackSize(rt, (size_t)stack);
     size_t limit = learned_limit;
     unsigned long long total = config_number(HEAP_LIMIT_KEY);
+    budget_bytes = (size_t)total;
     if (total) {
-        /* libc's malloc (zig's BrkAllocator) rounds every block up to a power
-         * of two and never splits or merges blocks of different sizes: QuickJS's
-         * bytes can take twice their size, and a growing array leaves a free
-         * block of every size it passed through (measured: up to 3x). So the JS
-         * heap gets 3/10 of the budget on top of what it held when the instance
-         * started (the rest: the rounding, the kernel's blocks for input and
-         * output). */
-        unsigned long long from_config = (unsigned long long)baseline_bytes + total / 10 * 3;
+        /* QuickJS counts its blocks as what they take (small_request, large
+         * blocks in whole pages), but a large block that moves needs the old and
+         * the new one at once, and freed pages are reused only by blocks that fit
+         * in them. So the JS heap gets HEAP_SHARE_PERCENT of the budget on top of
+         * what it held when the instance started (the rest: that fragmentation,
+         * the Sandbox's saved state, the kernel's blocks for input and output).
+         * Measured under a 64 MiB budget: one 32 MiB string or typed array, or an
+         * array of 3.5 million numbers. */
+        unsigned long long from_config = (unsigned long long)baseline_bytes + total / 100 * HEAP_SHARE_PERCENT;
         if (from_config > (size_t)-1) from_config = (size_t)-1;
         if (!limit || from_config < limit) limit = (size_t)from_config;
     }
@@ -1270,16 +1545,19 @@ enum { RESULT_PDK, RESULT_TEXT, RESULT_JSON };
 /* How the result becomes output. RESULT_PDK: a number is the return code.
  * RESULT_TEXT: a number or boolean is output as its text. RESULT_JSON: the
  * result is always JSON.stringify'ed into the output. */
-static int32_t run(const char *name, int argc, JSValueConst *argv, int mode) {
+/* Call `name` and settle its result (JS_EXCEPTION if it threw). */
+static JSValue call_named(const char *name, int argc, JSValueConst *argv) {
     JS_UpdateStackTop(rt);
     output_written = 0;
     JSValue f = find_function(name);
-    if (JS_IsException(f)) {
-        report_exception();
-        return 1;
-    }
+    if (JS_IsException(f)) return f;
     JSValue r = settle(JS_Call(ctx, f, JS_UNDEFINED, argc, argv));
     JS_FreeValue(ctx, f);
+    return r;
+}
+
+static int32_t run(const char *name, int argc, JSValueConst *argv, int mode) {
+    JSValue r = call_named(name, argc, argv);
     if (JS_IsException(r)) {
         report_exception();
         return 1;
@@ -1361,18 +1639,20 @@ static const char *blob_host_names(size_t *plen) {
     return hosts;
 }
 
-__attribute__((noinline)) static int32_t call_index(int32_t index) {
+/* Copy the blob out and evaluate the code (the first time), and put the
+ * index-th export's name in `name`; -1 (the error set) if that fails. */
+static int load_export(int32_t index, char *name, size_t size) {
     if (!blob) {
         int32_t n = wasmplug_source_len();
         if (n <= 1) {
             set_error_str("this is wasmplug's bare JavaScript runtime: build a plug-in with "
                           "`wasmplug js build code.js -o plugin.wasm`");
-            return 1;
+            return -1;
         }
         blob = malloc((size_t)n + 1);
         if (!blob) {
             set_error_str("out of memory while loading the embedded JavaScript");
-            return 1;
+            return -1;
         }
         wasmplug_source_copy(blob);
         blob[n] = 0;
@@ -1382,19 +1662,107 @@ __attribute__((noinline)) static int32_t call_index(int32_t index) {
     const char *name_at = blob_name(index, &name_len);
     if (!name_at) {
         set_error_str("wasmplug JS runtime: no export with this index (the plug-in binary is damaged)");
-        return 1;
+        return -1;
     }
     if (!loaded) {
         const char *hosts = (const char *)memchr(blob + 1, 0, blob_len - 1) + 1;
         const char *filename = hosts + strlen(hosts) + 1;
         const char *source = filename + strlen(filename) + 1;
-        if (load_code(filename, source, (size_t)(blob + blob_len - source), blob[0]) < 0) return 1;
+        if (load_code(filename, source, (size_t)(blob + blob_len - source), blob[0]) < 0) return -1;
     }
-    char name[256];
-    if (name_len >= sizeof(name)) name_len = sizeof(name) - 1;
+    if (name_len >= size) name_len = size - 1;
     memcpy(name, name_at, name_len);
     name[name_len] = 0;
+    return 0;
+}
+
+__attribute__((noinline)) static int32_t call_index(int32_t index) {
+    char name[256];
+    if (load_export(index, name, sizeof(name)) < 0) return 1;
     return run(name, 0, NULL, RESULT_PDK);
+}
+
+/*
+ * Typed exports (declared in the interface file with parameters or a result
+ * other than I32, as the JS PDK allows). `wasmplug js build` gives each one a
+ * thunk of its declared type that calls __wasmplug_arg_start, then
+ * __wasmplug_arg_<type> once per parameter, then __wasmplug_call_<result type>
+ * with the export's index. The JS function gets the arguments (I64 as a BigInt,
+ * as in the JS PDK) and its result is converted to the declared type; a thrown
+ * error sets the call's error and the result is -1 (the JS PDK's convention).
+ */
+#define TYPED_MAX_ARGS 32
+static struct { char type; u64 bits; } typed_args[TYPED_MAX_ARGS];
+static int typed_argc;
+
+EXPORT("__wasmplug_arg_start") void wasmplug_arg_start(void) { typed_argc = 0; }
+
+static void typed_arg(char type, u64 bits) {
+    if (typed_argc < TYPED_MAX_ARGS) {
+        typed_args[typed_argc].type = type;
+        typed_args[typed_argc].bits = bits;
+    }
+    typed_argc++;
+}
+
+EXPORT("__wasmplug_arg_i32") void wasmplug_arg_i32(int32_t v) { typed_arg('i', (u64)(uint32_t)v); }
+EXPORT("__wasmplug_arg_i64") void wasmplug_arg_i64(int64_t v) { typed_arg('I', (u64)v); }
+EXPORT("__wasmplug_arg_f32") void wasmplug_arg_f32(float v) {
+    double d = v;
+    u64 bits;
+    memcpy(&bits, &d, 8);
+    typed_arg('F', bits);
+}
+EXPORT("__wasmplug_arg_f64") void wasmplug_arg_f64(double v) {
+    u64 bits;
+    memcpy(&bits, &v, 8);
+    typed_arg('F', bits);
+}
+
+/* Call the index-th export with the recorded arguments; its result as `type`
+ * ('i', 'I', 'F' or 0 for void) in *out. 0, or -1 with the error set. */
+static int call_typed(int32_t index, char type, u64 *out) {
+    char name[256];
+    *out = 0;
+    int argc = typed_argc;
+    typed_argc = 0;
+    if (argc > TYPED_MAX_ARGS) {
+        set_error_str("wasmplug JS runtime: too many arguments for a typed export");
+        return -1;
+    }
+    if (load_export(index, name, sizeof(name)) < 0) return -1;
+    JSValue argv[TYPED_MAX_ARGS];
+    for (int k = 0; k < argc; k++) {
+        u64 bits = typed_args[k].bits;
+        double d;
+        switch (typed_args[k].type) {
+        case 'i': argv[k] = JS_NewInt32(ctx, (int32_t)(uint32_t)bits); break;
+        case 'I': argv[k] = JS_NewBigInt64(ctx, (int64_t)bits); break;
+        default: memcpy(&d, &bits, 8); argv[k] = JS_NewFloat64(ctx, d); break;
+        }
+    }
+    JSValue r = call_named(name, argc, (JSValueConst *)argv);
+    for (int k = 0; k < argc; k++) JS_FreeValue(ctx, argv[k]);
+    int failed = JS_IsException(r);
+    if (!failed && type == 'i') {
+        int64_t x = 0;
+        failed = (JS_IsBigInt(r) ? JS_ToBigInt64(ctx, &x, r) : JS_ToInt64Ext(ctx, &x, r)) < 0;
+        *out = (u64)(uint32_t)(int32_t)x;
+    } else if (!failed && type == 'I') {
+        int64_t x = 0;
+        failed = (JS_IsBigInt(r) ? JS_ToBigInt64(ctx, &x, r) : JS_ToInt64Ext(ctx, &x, r)) < 0;
+        *out = (u64)x;
+    } else if (!failed && type == 'F') {
+        double d = 0;
+        failed = JS_ToFloat64(ctx, &d, r) < 0;
+        memcpy(out, &d, 8);
+    }
+    JS_FreeValue(ctx, r);
+    if (failed) {
+        report_exception();
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- the sandbox's entry points ---- */
@@ -1468,7 +1836,121 @@ __attribute__((noinline)) static int32_t load_input(void) {
     return 0;
 }
 
+/*
+ * Fresh state without a new instance (the Sandbox's default). Right after the
+ * code is loaded, __wasmplug_snapshot copies the runtime's whole state -- its
+ * statics and heap, everything above the C stack (the stack comes first in
+ * memory) up to the end of memory -- into pages of its own, grown for it. An
+ * invoke with the mode in capitals ('S', 'J') first copies that image back:
+ * the JS values, QuickJS and malloc are as they were after loading, and
+ * Math.random is re-seeded. Memory the previous call grew stays grown but
+ * unused (malloc's restored state does not know it); when more than
+ * IMAGE_SLACK of it has piled up the invoke fails with return code 2 and the
+ * host starts a new instance instead.
+ */
+static char *image;           /* the saved state, in pages grown for it */
+static size_t image_len;      /* bytes from image_start */
+static uintptr_t image_start; /* the first byte above the C stack */
+static int32_t image_pages;   /* memory size with the image */
+static int reseed;            /* re-seed Math.random at the next invoke */
+#define IMAGE_SLACK_DEFAULT (4u << 20)
+
+/* The image as runs of 4 KiB chunks: a run's first chunk and length, with
+ * RUN_ZERO set if every byte of it was zero (restored with a fill, not a copy). */
+#define CHUNK 4096
+#define RUN_ZERO 0x80000000u
+static uint32_t *image_runs;
+static uint32_t image_run_count;
+
+static int chunk_is_zero(const uint64_t *p) {
+    uint64_t any = 0;
+    for (size_t i = 0; i < CHUNK / 8; i++) any |= p[i];
+    return any == 0;
+}
+
+__attribute__((noinline)) static int32_t snapshot_state(void) {
+    if (!loaded || image) {
+        set_error_str("__wasmplug_snapshot: load code first, once");
+        return 1;
+    }
+    uintptr_t start = (uintptr_t)stack_base;
+    if ((uintptr_t)&image < start || (uintptr_t)&loaded < start || start % CHUNK) {
+        set_error_str("__wasmplug_snapshot: the runtime's statics lie below its stack");
+        return 1;
+    }
+    size_t end = (size_t)__builtin_wasm_memory_size(0) * 65536;
+    size_t len = end - start, chunks = len / CHUNK;
+    size_t need = len + 2 * sizeof(uint32_t) * chunks;
+    int32_t grown = (int32_t)__builtin_wasm_memory_grow(0, (need + 65535) / 65536);
+    if (grown < 0) {
+        set_error_str("__wasmplug_snapshot: no memory left for the image");
+        return 1;
+    }
+    image = (char *)((uintptr_t)grown * 65536);
+    image_runs = (uint32_t *)(image + len);
+    image_run_count = 0;
+    for (size_t c = 0; c < chunks; c++) {
+        uint32_t zero = chunk_is_zero((const uint64_t *)(start + c * CHUNK)) ? RUN_ZERO : 0;
+        if (image_run_count && (image_runs[2 * image_run_count - 1] & RUN_ZERO) == zero) {
+            image_runs[2 * image_run_count - 1]++;
+        } else {
+            image_runs[2 * image_run_count] = (uint32_t)c;
+            image_runs[2 * image_run_count + 1] = zero | 1;
+            image_run_count++;
+        }
+    }
+    image_len = len;
+    image_start = start;
+    image_pages = (int32_t)__builtin_wasm_memory_size(0);
+    reseed = 1;
+    memcpy(image, (const void *)start, len);  /* these variables included */
+    return 0;
+}
+
+EXPORT("__wasmplug_snapshot") int32_t wasmplug_snapshot(void) {
+    enter();
+    int32_t rc = snapshot_state();
+    in_call = 0;
+    return rc;
+}
+
+/* Put the state back as __wasmplug_snapshot saved it: 0, or 2 (the error set) if
+ * too much memory has been grown since and the host should start anew. */
+__attribute__((noinline)) static int32_t restore_state(void) {
+    if (!image) {
+        set_error_str("no state was saved (call __wasmplug_snapshot first)");
+        return 1;
+    }
+    size_t slack = budget_bytes ? budget_bytes / 8 : IMAGE_SLACK_DEFAULT;
+    size_t grown = (size_t)((int32_t)__builtin_wasm_memory_size(0) - image_pages) * 65536;
+    if (grown > slack) {
+        set_error_str("wasmplug.js: the saved state needs a new instance (memory grew)");
+        return 2;
+    }
+    /* locals: the statics are overwritten as the runs are put back */
+    char *from = image, *to = (char *)image_start;
+    const uint32_t *runs = image_runs;
+    uint32_t count = image_run_count;
+    for (uint32_t i = 0; i < count; i++) {
+        size_t at = (size_t)runs[2 * i] * CHUNK, n = (size_t)(runs[2 * i + 1] & ~RUN_ZERO) * CHUNK;
+        if (runs[2 * i + 1] & RUN_ZERO) memset(to + at, 0, n);
+        else memcpy(to + at, from + at, n);
+    }
+    return 0;
+}
+
 __attribute__((noinline)) static int32_t invoke_input(void) {
+    int restoring = ex_input_length() > 0 && (ex_input_load_u8(0) == 'S' || ex_input_load_u8(0) == 'J');
+    if (restoring) {
+        int32_t rc = restore_state();
+        if (rc) return rc;
+    }
+    if (reseed && ctx) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        wasmplug_seed_random(ctx, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+        reseed = 0;
+    }
     if (!loaded) {
         set_error_str("no JavaScript code is loaded (call __wasmplug_load first)");
         return 1;
@@ -1481,12 +1963,12 @@ __attribute__((noinline)) static int32_t invoke_input(void) {
     }
     size_t name_len = len ? strlen(input + 1) : 0;
     int32_t rc;
-    if (len == 0 || name_len + 1 == len || (input[0] != 's' && input[0] != 'j')) {
-        set_error_str("__wasmplug_invoke: the input must be the mode ('s' or 'j'), the function "
-                      "name, NUL, the argument");
+    if (len == 0 || name_len + 1 == len || !strchr("sjSJ", input[0]) || !input[0]) {
+        set_error_str("__wasmplug_invoke: the input must be the mode ('s' or 'j'; 'S', 'J': from the "
+                      "saved state), the function name, NUL, the argument");
         rc = 1;
     } else {
-        int json = input[0] == 'j';
+        int json = input[0] == 'j' || input[0] == 'J';
         const char *text = input + name_len + 2;
         size_t text_len = len - name_len - 2;
         JSValue arg = json ? JS_ParseJSON(ctx, text, text_len, "<input>")
@@ -1525,6 +2007,64 @@ EXPORT("__wasmplug_call") int32_t wasmplug_call(int32_t index) {
     int32_t rc = call_index(index);
     in_call = 0;
     return rc;
+}
+
+/* The typed entry points keep no C stack frame of their own (see enter): the
+ * work is done in these. */
+__attribute__((noinline)) static int32_t typed_i32(int32_t index) {
+    u64 r;
+    return call_typed(index, 'i', &r) < 0 ? -1 : (int32_t)(uint32_t)r;
+}
+
+__attribute__((noinline)) static int64_t typed_i64(int32_t index) {
+    u64 r;
+    return call_typed(index, 'I', &r) < 0 ? -1 : (int64_t)r;
+}
+
+__attribute__((noinline)) static double typed_f64(int32_t index) {
+    u64 r;
+    double v = -1;
+    if (call_typed(index, 'F', &r) == 0) memcpy(&v, &r, 8);
+    return v;
+}
+
+__attribute__((noinline)) static void typed_void(int32_t index) {
+    u64 r;
+    call_typed(index, 0, &r);
+}
+
+EXPORT("__wasmplug_call_i32") int32_t wasmplug_call_i32(int32_t index) {
+    enter();
+    int32_t v = typed_i32(index);
+    in_call = 0;
+    return v;
+}
+
+EXPORT("__wasmplug_call_i64") int64_t wasmplug_call_i64(int32_t index) {
+    enter();
+    int64_t v = typed_i64(index);
+    in_call = 0;
+    return v;
+}
+
+EXPORT("__wasmplug_call_f64") double wasmplug_call_f64(int32_t index) {
+    enter();
+    double v = typed_f64(index);
+    in_call = 0;
+    return v;
+}
+
+EXPORT("__wasmplug_call_f32") float wasmplug_call_f32(int32_t index) {
+    enter();
+    float v = (float)typed_f64(index);
+    in_call = 0;
+    return v;
+}
+
+EXPORT("__wasmplug_call_void") void wasmplug_call_void(int32_t index) {
+    enter();
+    typed_void(index);
+    in_call = 0;
 }
 
 EXPORT("__wasmplug_load") int32_t wasmplug_load(void) {
