@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -47,13 +47,17 @@ def test_a_batch_is_one_call_per_vector(conn: duckdb.DuckDBPyConnection) -> None
     registration = register(conn, TEXT, SQLFunction("count_vowels_batch", kind="batch", returns="INTEGER"))
     plugin = registration.functions[0].plugin()
     calls = []
-    original = plugin.call
+    original = plugin.prepare
 
-    def counting(name: str, data: bytes) -> bytes:
-        calls.append(struct.unpack_from("<I", data)[0])
-        return original(name, data)
+    def prepare(name: str) -> Callable[[bytes], bytes]:  # batches go through a prepared call
+        call = original(name)
 
-    plugin.call = counting  # type: ignore[method-assign]
+        def counting(data: bytes) -> bytes:
+            calls.append(struct.unpack_from("<I", data)[0])
+            return call(data)
+        return counting
+
+    plugin.prepare = prepare  # type: ignore[method-assign,assignment]
     total = conn.execute("SELECT sum(count_vowels_batch('ab' || i)) FROM range(100000) t(i)").fetchone()
     assert total == (100000,)
     assert sum(calls) == 100000
