@@ -105,7 +105,7 @@ def test_threads_share_a_prepared_call() -> None:
                 for i in range(2_000):
                     data = f"{tag}:{i}".encode()
                     assert call(data) == data
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=work, args=(t,)) for t in range(3)]
@@ -136,7 +136,7 @@ def test_close_stops_a_running_prepared_call() -> None:
         entered.set()
         try:
             call(b"")
-        except BaseException as exc:  # noqa: BLE001 - checked below
+        except BaseException as exc:
             failures.append(exc)
 
     thread = threading.Thread(target=run)

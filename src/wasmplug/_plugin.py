@@ -25,8 +25,8 @@ from ._errors import CallError, CallTimeout, Error, LoadError, ManifestError, na
 from ._host_functions import HOST_FN_REGISTRY, Function
 from ._kernel import Kernel, KernelMemoryError
 from ._linking import link_store, plan_links, template_linker
-from ._prepared import PreparedCall, Watchdog
 from ._manifest import Manifest, check_counts, load_limits, load_modules, parse_source
+from ._prepared import PreparedCall, Watchdog
 from ._wasi import WasiOptions, attach, close_at_exit, parse_allowed_paths
 from .binary import Item
 

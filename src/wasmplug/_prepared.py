@@ -63,9 +63,9 @@ class Watchdog:
         self.deadline = deadline
         self.seq = seq  # after the deadline: _fire trusts the deadline of the seq it sees
         if not self.armed:
-            self._arm(deadline - time.monotonic())
+            self.arm(deadline - time.monotonic())
 
-    def _arm(self, seconds: float) -> None:
+    def arm(self, seconds: float) -> None:
         self.armed = True
         me = weakref.ref(self)
         self._ticker.schedule(max(seconds, 0.0), lambda: (w := me()) is not None and w._fire())
@@ -77,7 +77,7 @@ class Watchdog:
             return False  # no call of ours is running: the next one arms again
         seq, left = self.seq, self.deadline - time.monotonic()
         if left > 0:
-            self._arm(left)  # a later call than the one this was armed for
+            self.arm(left)  # a later call than the one this was armed for
             return False
         interrupted: bool = plugin._interrupt(seq, "timeout_ms")
         return interrupted
@@ -91,7 +91,8 @@ class PreparedCall:
     calls on a closed plug-in do.
     """
 
-    __slots__ = ("_invoke", "_invokers", "_max_output", "_plugin", "_timeout_s", "_watchdog", "name")
+    __slots__ = ("_invoke", "_invokers", "_max_output", "_plain", "_plugin", "_timeout_s", "_watchdog",
+                 "name")
 
     def __init__(self, plugin: Any, name: str) -> None:
         self._plugin = plugin
@@ -102,10 +103,13 @@ class PreparedCall:
         self._max_output: int | None = manifest.memory.max_output_bytes
         self._invokers: object = None  # the instance's invoker table `_invoke` came from
         self._invoke: Any = None
+        # What always takes the ordinary path: `_start` (a fresh instance each time) and
+        # plug-ins that get a fresh instance per call (0.x ABI with WASI).
+        self._plain = name == "_start" or plugin._compiled.fresh_instance_per_call
 
     def __call__(self, data: bytes) -> bytes:
         plugin = self._plugin
-        if (type(data) is not bytes or plugin._owner is not None or self.name == "_start"
+        if (type(data) is not bytes or plugin._owner is not None or self._plain
                 or _events_enabled_for(_CALL_EVENTS)):
             output: bytes = plugin.call(self.name, data)  # (the checks and the log of a plain call)
             return output
@@ -113,7 +117,7 @@ class PreparedCall:
             plugin._owner = get_ident()
             try:
                 if (plugin.plugin != 1 or plugin._needs_rebuild or plugin._instance is None
-                        or plugin.fuel_limit is not None or plugin._compiled.fresh_instance_per_call):
+                        or plugin.fuel_limit is not None):
                     output = plugin._call_locked(self.name, data, None, self._watchdog)
                 else:
                     output = self._run(plugin, data)
@@ -126,23 +130,27 @@ class PreparedCall:
     def _run(self, plugin: Any, data: bytes) -> bytes:
         """`Plugin._prepare`, `_run` and `_outcome` for a ready instance; anything but a
         clean call is handed to `_outcome`, which says what went wrong."""
-        name = self.name
         if plugin._invokers is not self._invokers:  # a new instance since the last call
-            self._invoke = plugin._invoker(name)
+            self._invoke = plugin._invoker(self.name)
             self._invokers = plugin._invokers
         kernel = plugin._kernel
         try:
             placed = kernel.begin_call(data)
-        except Exception:  # noqa: BLE001 - the ordinary path places it again and says why it fails
+        except Exception:  # the ordinary path places it again and says why it fails
             placed = False
         if not placed:
-            return plugin._call_locked(name, data, None, self._watchdog)  # type: ignore[no-any-return]
+            return plugin._call_locked(self.name, data, None, self._watchdog)  # type: ignore[no-any-return]
         seq = plugin._call_seq = plugin._call_seq + 1
         plugin._running = True
         host = plugin._host
-        if self._timeout_s is not None:
-            host.deadline = deadline = monotonic() + self._timeout_s
-            self._watchdog.started(seq, deadline)
+        timeout_s = self._timeout_s
+        if timeout_s is not None:
+            host.deadline = deadline = monotonic() + timeout_s
+            watchdog = self._watchdog
+            watchdog.deadline = deadline
+            watchdog.seq = seq  # (Watchdog.started, inline)
+            if not watchdog.armed:
+                watchdog.arm(timeout_s)
         previous = _enter(host)
         failure: BaseException | None = None
         rc = 0
@@ -150,17 +158,17 @@ class PreparedCall:
             rc = self._invoke() or 0
         except BaseException as exc:
             failure = exc
-        finally:
-            plugin._running = False
-            _leave(previous)
-            interrupted = plugin._interrupting == seq
+        plugin._running = False
+        _leave(previous)
+        interrupted = plugin._interrupting == seq
+        if plugin._interrupting or host.timed_out or plugin.plugin == CLOSING:  # as Plugin._run
             plugin._interrupting = 0
-            if host.timed_out:  # as Plugin._run
+            if host.timed_out:
                 host.timed_out = False
                 interrupted, plugin._interrupt_reason = True, "timeout_ms"
             if plugin.plugin == CLOSING:
                 interrupted, plugin._interrupt_reason = True, "close"
-        if failure is None and not rc and not interrupted:
+        elif failure is None and not rc:
             error, _, _, out_offset, out_length = kernel.registers()
             if not error and (self._max_output is None or out_length <= self._max_output):
                 try:
@@ -168,7 +176,7 @@ class PreparedCall:
                     return output
                 except KernelMemoryError:
                     pass
-        return plugin._outcome(name, rc, failure, interrupted)  # type: ignore[no-any-return]
+        return plugin._outcome(self.name, rc, failure, interrupted)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"<PreparedCall {self.name!r} of plug-in {self._plugin.id}>"
