@@ -139,3 +139,18 @@ def test_null_handling_follows_strict(conn: duckdb.DuckDBPyConnection, tmp_path:
              SQLFunction("echo_lenient", export="echo", strict=False))
     assert conn.execute("SELECT echo_strict(NULL), echo_lenient(NULL), echo_lenient('x')").fetchall() == [
         (None, "", "x")]
+
+
+def test_chunked_columns_encode_as_their_values() -> None:
+    """DuckDB hands over one-chunk ChunkedArrays (taken without a copy); several chunks, and a
+    chunk that is a slice of a larger array, encode the same values."""
+    values = ["ab", None, "Ünï", "", "xyz"] * 3
+    plain = batch_format.encode([pa.array(values)])
+    assert batch_format.encode([pa.chunked_array([pa.array(values)])]) == plain
+    assert batch_format.encode([pa.chunked_array([pa.array(values[:4]), pa.array(values[4:])])]) == plain
+    sliced = batch_format.encode([pa.chunked_array([pa.array(["pad", *values])[1:]])])
+    assert sliced != plain  # Arrow's offsets as they are (they start at 3 here): same values
+    with wasmplug.Plugin(TEXT) as plugin:
+        answers = [batch_format.decode(plugin.call("count_vowels_batch", data), len(values),
+                                       ResultType.INTEGER).to_pylist() for data in (plain, sliced)]
+    assert answers[0] == answers[1] == [None if v is None else vowels(v) for v in values]
