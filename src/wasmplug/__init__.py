@@ -38,6 +38,7 @@ from ._manifest import (
     set_load_limits,
 )
 from ._plugin import CancelHandle, CompiledPlugin, Plugin
+from ._prepared import PreparedCall
 from ._versions import wasmplug_version
 from ._wasi import WasiOptions
 
@@ -85,6 +86,7 @@ __all__ = [
     "Plugin",
     "PluginPool",
     "PoolTimeout",
+    "PreparedCall",
     "Val",
     "ValType",
     "WasiOptions",

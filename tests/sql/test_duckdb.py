@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -47,13 +47,17 @@ def test_a_batch_is_one_call_per_vector(conn: duckdb.DuckDBPyConnection) -> None
     registration = register(conn, TEXT, SQLFunction("count_vowels_batch", kind="batch", returns="INTEGER"))
     plugin = registration.functions[0].plugin()
     calls = []
-    original = plugin.call
+    original = plugin.prepare
 
-    def counting(name: str, data: bytes) -> bytes:
-        calls.append(struct.unpack_from("<I", data)[0])
-        return original(name, data)
+    def prepare(name: str) -> Callable[[bytes], bytes]:  # batches go through a prepared call
+        call = original(name)
 
-    plugin.call = counting  # type: ignore[method-assign]
+        def counting(data: bytes) -> bytes:
+            calls.append(struct.unpack_from("<I", data)[0])
+            return call(data)
+        return counting
+
+    plugin.prepare = prepare  # type: ignore[method-assign,assignment]
     total = conn.execute("SELECT sum(count_vowels_batch('ab' || i)) FROM range(100000) t(i)").fetchone()
     assert total == (100000,)
     assert sum(calls) == 100000
@@ -135,3 +139,18 @@ def test_null_handling_follows_strict(conn: duckdb.DuckDBPyConnection, tmp_path:
              SQLFunction("echo_lenient", export="echo", strict=False))
     assert conn.execute("SELECT echo_strict(NULL), echo_lenient(NULL), echo_lenient('x')").fetchall() == [
         (None, "", "x")]
+
+
+def test_chunked_columns_encode_as_their_values() -> None:
+    """DuckDB hands over one-chunk ChunkedArrays (taken without a copy); several chunks, and a
+    chunk that is a slice of a larger array, encode the same values."""
+    values = ["ab", None, "Ünï", "", "xyz"] * 3
+    plain = batch_format.encode([pa.array(values)])
+    assert batch_format.encode([pa.chunked_array([pa.array(values)])]) == plain
+    assert batch_format.encode([pa.chunked_array([pa.array(values[:4]), pa.array(values[4:])])]) == plain
+    sliced = batch_format.encode([pa.chunked_array([pa.array(["pad", *values])[1:]])])
+    assert sliced != plain  # Arrow's offsets as they are (they start at 3 here): same values
+    with wasmplug.Plugin(TEXT) as plugin:
+        answers = [batch_format.decode(plugin.call("count_vowels_batch", data), len(values),
+                                       ResultType.INTEGER).to_pylist() for data in (plain, sliced)]
+    assert answers[0] == answers[1] == [None if v is None else vowels(v) for v in values]

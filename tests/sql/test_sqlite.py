@@ -79,6 +79,23 @@ def test_arguments_and_results_follow_the_documented_mapping(conn: sqlite3.Conne
     assert typed == (None, 1, 7, 7.5, "s", "[1, 2]", "integer")
 
 
+def test_one_argument_fast_paths_keep_the_mapping(conn: sqlite3.Connection, tmp_path: Path,
+                                                   api: str) -> None:
+    """The one-argument paths read TEXT in one C call up to a NUL and read a decimal answer
+    without decode(): a NUL inside the text, and answers that are not plain digits, still map
+    as documented."""
+    register(conn, misbehaving(tmp_path), SQLFunction("echo_blob", export="echo", returns="BLOB"),
+             SQLFunction("echo_int", export="echo", returns="INTEGER"), c_api=api == "c")
+    assert conn.execute("SELECT echo_blob(char(97, 0, 98)), echo_blob('héllo'), echo_blob(x'')"
+                        ).fetchone() == (b"a\x00b", "héllo".encode(), b"")
+    assert conn.execute("SELECT echo_int('123456789012345678'), echo_int('0042'), "
+                        "echo_int('9223372036854775807'), echo_int('+5'), echo_int('-0')"
+                        ).fetchone() == (123456789012345678, 42, 2**63 - 1, 5, 0)
+    for bad in ("9223372036854775808", "٣", "1_000", "4 2"):
+        with pytest.raises(sqlite3.OperationalError):
+            conn.execute("SELECT echo_int(?)", (bad,)).fetchone()
+
+
 def test_aggregate_keeps_its_state_in_the_plugin_per_group(conn: sqlite3.Connection, api: str) -> None:
     register(conn, STATS, SQLFunction("median", kind="aggregate", returns="REAL"), c_api=api == "c")
     conn.execute("CREATE TABLE t(g INTEGER, x REAL, y REAL)")

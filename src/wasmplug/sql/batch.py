@@ -63,8 +63,8 @@ def encode(columns: list[Any]) -> bytes:
     n = len(columns[0]) if columns else 0
     parts: list[Any] = [_HEAD.pack(n, len(columns))]
     for column in columns:
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
+        if isinstance(column, pa.ChunkedArray):  # DuckDB's: one chunk, taken as is (no copy)
+            column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
         kind, array = _normalised(column)
         if array.null_count:
             validity = pa.compute.is_valid(array).buffers()[1]

@@ -25,6 +25,7 @@ from wasmplug import (
     Error,
     Manifest,
     Plugin,
+    PreparedCall,
     WasmData,
     WasmFile,
 )
@@ -267,6 +268,7 @@ class Bound:
         self._owned: list[Plugin] = []
         self._lock = threading.Lock()
         self.export = self.exports.get("call", "")
+        self._prepared: PreparedCall | None = None
 
     # -- scalar ------------------------------------------------------------
     def plugin(self) -> Plugin:
@@ -280,10 +282,18 @@ class Bound:
                 plugin = self._plugin
         return plugin
 
+    def prepared(self) -> PreparedCall:
+        """The scalar/batch export of `plugin()`, prepared once (`Plugin.prepare`): what is
+        called per row or per vector."""
+        call = self._prepared
+        if call is None:
+            call = self._prepared = self.plugin().prepare(self.export)
+        return call
+
     def call_raw(self, data: bytes) -> bytes:
         """Call the scalar/batch export with `data`; SQLFunctionError on any failure."""
         try:
-            return self.plugin().call(self.export, data)
+            return self.prepared()(data)
         except Error as exc:
             raise failure(self.name, exc) from None
 
@@ -292,7 +302,7 @@ class Bound:
             return None
         try:
             data = encode_args(args, self.as_json)
-            return decode(self.plugin().call(self.export, data), self.returns)
+            return decode(self.prepared()(data), self.returns)
         except Error as exc:
             raise failure(self.name, exc) from None
 
@@ -336,6 +346,7 @@ class Bound:
     def close(self) -> None:
         with self._lock:
             owned, self._owned, self._idle, self._plugin = self._owned, [], [], None
+            self._prepared = None
         for plugin in owned:
             plugin.close()
 

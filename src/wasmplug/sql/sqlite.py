@@ -20,7 +20,8 @@ from typing import Any
 from wasmplug import Error
 
 from . import sqlite_capi
-from .functions import Accumulator, Bound, SQLFunctionError
+from .functions import Accumulator, Bound, SQLFunctionError, failure
+from .values import ResultType, SQLValue, decode, encode_one
 
 log = logging.getLogger("wasmplug.sql")
 
@@ -65,6 +66,9 @@ def _recorded(error: SQLFunctionError) -> SQLFunctionError:
 
 def _register_python(conn: sqlite3.Connection, bound: Bound) -> None:
     function = bound.function
+    if function.kind == "scalar" and function.nargs == 1 and function.args == "auto":
+        conn.create_function(bound.name, 1, _one_argument(bound), deterministic=function.deterministic)
+        return
     if function.kind == "scalar":
         scalar = bound.scalar
 
@@ -109,3 +113,31 @@ def _register_python(conn: sqlite3.Connection, bound: Bound) -> None:
         conn.create_window_function(bound.name, function.nargs, Group)  # type: ignore[arg-type]
     else:
         conn.create_aggregate(bound.name, function.nargs, Group)
+
+
+def _one_argument(bound: Bound) -> Callable[[SQLValue], SQLValue]:
+    """The common case, kept short: one argument through a prepared call (values.py's mapping)."""
+    prepared, returns, strict, name = bound.prepared(), bound.returns, bound.function.strict, bound.name
+    integer = returns is ResultType.INTEGER
+
+    def call(value: SQLValue) -> SQLValue:
+        try:
+            if type(value) is str:
+                data = value.encode("utf-8", "surrogatepass")
+            elif value is None and strict:
+                return None
+            else:
+                data = encode_one(value)
+            try:
+                output = prepared(data)
+                if integer and 0 < len(output) < 19 and output.isdigit():
+                    return int(output)  # the usual INTEGER answer, without decode()
+                return decode(output, returns)
+            except Error as exc:
+                raise failure(name, exc) from None
+        except SQLFunctionError as exc:
+            raise _recorded(exc) from None
+        except KeyboardInterrupt:
+            raise _recorded(sqlite_capi.interrupted(name)) from None
+
+    return call

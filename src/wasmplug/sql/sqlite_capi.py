@@ -28,7 +28,7 @@ from typing import Any
 from wasmplug import Error
 
 from .functions import Accumulator, Bound, SQLFunctionError, failure
-from .values import SQLValue, decode
+from .values import ResultType, SQLValue, decode
 
 SQLITE_UTF8 = 1
 SQLITE_DETERMINISTIC = 0x800
@@ -62,6 +62,8 @@ class _Library:
         self.value_type = fn("sqlite3_value_type", c_int, _p)
         self.value_bytes = fn("sqlite3_value_bytes", c_int, _p)
         self.value_text = fn("sqlite3_value_text", _p, _p)
+        # The same function, its text as bytes up to the first NUL (one C call for most TEXT).
+        self.value_text_bytes = ctypes.PYFUNCTYPE(c_str, _p)(("sqlite3_value_text", lib))
         self.value_blob = fn("sqlite3_value_blob", _p, _p)
         self.value_int64 = fn("sqlite3_value_int64", c_i64, _p)
         self.value_double = fn("sqlite3_value_double", c_dbl, _p)
@@ -221,21 +223,27 @@ def register_scalar(conn: sqlite3.Connection, db: int, bound: Bound) -> None:
 
 
 def _one_argument(lib: _Library, io: _Values, bound: Bound) -> Callable[[int, int, Any], None]:
-    """The common case, kept short: one argument, its bytes straight to the plug-in (values.py)."""
+    """The common case, kept short (one C call costs ~0.3 µs): one argument, its bytes
+    straight to the plug-in through a prepared call (values.py has the mapping)."""
     value_type, value_bytes, value_text, value_blob = (
         lib.value_type, lib.value_bytes, lib.value_text, lib.value_blob)
-    value_int64, value_double, result_null = lib.value_int64, lib.value_double, lib.result_null
+    value_text_bytes, value_int64, value_double = lib.value_text_bytes, lib.value_int64, lib.value_double
+    result_null, result_int64 = lib.result_null, lib.result_int64
     string_at = ctypes.string_at
     strict = bound.function.strict
-    plugin_call = bound.plugin().call
-    export, name, returns, result = bound.export, bound.name, bound.returns, io.result
+    plugin_call = bound.prepared()
+    name, returns, result = bound.name, bound.returns, io.result
+    integer = returns is ResultType.INTEGER
 
     def call(ctx: int, argc: int, argv: Any) -> None:
         try:
             value = argv[0]
             kind = value_type(value)
             if kind == SQLITE_TEXT:
-                data = string_at(value_text(value), value_bytes(value))
+                data = value_text_bytes(value)  # (before value_bytes: SQLite's order)
+                size = value_bytes(value)
+                if len(data) != size:  # a NUL inside the text
+                    data = string_at(value_text(value), size)
             elif kind == SQLITE_NULL:
                 if strict:
                     result_null(ctx)
@@ -249,7 +257,11 @@ def _one_argument(lib: _Library, io: _Values, bound: Bound) -> Callable[[int, in
             else:
                 data = repr(value_double(value)).encode()
             try:
-                answer = decode(plugin_call(export, data), returns)
+                output = plugin_call(data)
+                if integer and 0 < len(output) < 19 and output.isdigit():
+                    result_int64(ctx, int(output))  # the usual INTEGER answer, without decode()
+                    return
+                answer = decode(output, returns)
             except Error as exc:
                 raise failure(name, exc) from None
             result(ctx, answer)
