@@ -12,15 +12,13 @@ tic-tac-toe between two people, at both widths.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from wasmplug.web.server import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -33,22 +31,8 @@ def serve(app: Any) -> Iterator[str]:
     """`app` served by uvicorn on 127.0.0.1 (a free port) in a thread; yields its URL."""
     import uvicorn
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve_in_thread(uvicorn.Config(app, log_level="warning")) as url:
+        yield url
 
 
 def site(data: Path) -> Any:

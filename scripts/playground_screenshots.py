@@ -11,11 +11,7 @@ page. tests/serve/test_playground_browser.py runs this script too.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +20,7 @@ import uvicorn
 
 from wasmplug.serve.app import create_app
 from wasmplug.serve.settings import ServerSettings
+from wasmplug.web.server import serve_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS_IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
@@ -41,26 +38,11 @@ export function count_vowels() {
 
 @contextmanager
 def serving() -> Iterator[str]:
-    """The app on 127.0.0.1 (a free port), in a thread; yields its URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    data = tempfile.TemporaryDirectory(prefix="wasmplug-playground-shots-")
-    app = create_app(ServerSettings(data_dir=Path(data.name)))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the playground server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        data.cleanup()
+    """The app on 127.0.0.1 (a free port), in a thread, with a data folder of its own; yields its URL."""
+    with tempfile.TemporaryDirectory(prefix="wasmplug-playground-shots-") as data:
+        app = create_app(ServerSettings(data_dir=Path(data)))
+        with serve_in_thread(uvicorn.Config(app, log_level="warning")) as url:
+            yield url
 
 
 def shoot(out: Path) -> list[Path]:

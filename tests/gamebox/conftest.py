@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +13,7 @@ import pytest
 from wasmplug.gamebox.arenas.state import Arenas
 from wasmplug.gamebox.catalogue.base import GameLimits
 from wasmplug.gamebox.catalogue.folders import DirectoryCatalogue, bundled_games_dir
+from wasmplug.web.server import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_GAMES = ROOT / "plugins" / "games"  # hostile.wasm, failing.wasm: never in the real catalogue
@@ -38,25 +35,9 @@ def live_server(app: Any) -> Iterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1 (a random free port) in a thread; yields its URL."""
     import uvicorn
 
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio",
-                                           ws_per_message_deflate=False))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the GameBox test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", ws_per_message_deflate=False)
+    with serve_in_thread(config) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import pytest
 from starlette.routing import Route
 
 from wasmplug.gamebox.app import SiteSettings, create_app
-from wasmplug.web.server import ServerLimits, uvicorn_config
+from wasmplug.web.server import ServerLimits, serve_in_thread, uvicorn_config
 
 pytestmark = pytest.mark.timeout(120)
 PASSWORD = "correct horse"
@@ -32,25 +31,9 @@ PASSWORD = "correct horse"
 @contextmanager
 def serving(app: Any, limits: ServerLimits | None = None, **options: Any) -> Iterator[str]:
     """`app` on a real uvicorn (GameBox's limits) on 127.0.0.1, a free port; yields its URL."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn_config(app, limits, log_level="critical", ws="websockets-sansio",
-                                           ws_per_message_deflate=False, **options))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve_in_thread(uvicorn_config(app, limits, log_level="critical", ws="websockets-sansio",
+                                        ws_per_message_deflate=False, **options)) as url:
+        yield url
 
 
 def site(library: Any, **settings: Any) -> Any:

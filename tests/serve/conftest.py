@@ -3,12 +3,9 @@ API tokens, deploying a module, and a loopback HTTP server whose answers a test 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +17,7 @@ import httpx
 import pytest
 
 from wasmplug.serve import ServerSettings, create_app
+from wasmplug.web.server import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 AS = ROOT / "plugins" / "assemblyscript"
@@ -68,26 +66,10 @@ def live_server(settings: ServerSettings) -> Iterator[Server]:
     import uvicorn
 
     app = create_app(settings)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the serve test server did not start")
-        time.sleep(0.01)
-    try:
-        with httpx.Client(timeout=60) as client:
-            admin = app.state.store.create_token("admin", admin=True)
-            yield Server(f"http://127.0.0.1:{port}", app, admin, client)
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        sock.close()
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    with serve_in_thread(config) as url, httpx.Client(timeout=60) as client:
+        admin = app.state.store.create_token("admin", admin=True)
+        yield Server(url, app, admin, client)
 
 
 @pytest.fixture

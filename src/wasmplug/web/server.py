@@ -15,11 +15,19 @@
   whole header timeout).
 - `ws_max_size`: a WebSocket message (or frame) over this is refused from its
   header (close code 1009) without reading it.
+
+`serve_in_thread(config)` runs a server on a free loopback port in a thread of
+this process (tests, screenshot scripts, an app embedded in a notebook).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,3 +125,29 @@ def header_deadline_protocol(timeout: float, max_head: int = 16 * 1024) -> type[
             super().connection_lost(exc)
 
     return HeaderDeadlineProtocol
+
+
+@contextlib.contextmanager
+def serve_in_thread(config: Any, *, start_timeout: float = 20.0) -> Iterator[str]:
+    """Serve the `uvicorn.Config` `config` on 127.0.0.1 (a free port: its host and port are not
+    used) in a daemon thread; yields the server's URL, and stops it when the block ends."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True,
+                              name="uvicorn")
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    try:
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError(f"the server did not start within {start_timeout:g} s")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
