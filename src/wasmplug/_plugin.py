@@ -249,9 +249,9 @@ class Plugin:
         _callpath.install_interrupt_check(store, self._should_interrupt)
         if compiled.wasi is not None:
             attach(store, compiled.wasi, compiled.mounts, str(self._id))
-        kernel_instance = wasmtime.Instance(store, rt.kernel, [])
         linker = self._path.clone_linker(compiled.linker(self._path),
                                          lambda: template_linker(compiled.links, rt.engine, self._path))
+        kernel_instance = linker.instantiate(store, rt.kernel)
         link_store(compiled.links, linker, store, kernel_instance)
         self._store = store
         self._linker = linker
