@@ -102,6 +102,7 @@ class Kernel:
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
         self.call = path.caller(store, instance)
+        self._begin_call = self.call.bound_i64_i64("wasmplug_begin_call")
         self.base = 0
         self.size = 0
         self.refresh()
@@ -155,7 +156,7 @@ class Kernel:
         """Reset and place the call's input; False if it could not be allocated."""
         n = len(data)
         try:
-            offset = self.call.i64_i64("wasmplug_begin_call", n) & MASK64
+            offset = self._begin_call(n) & MASK64
         except wasmtime.Trap:
             if self.take_oom():
                 return False

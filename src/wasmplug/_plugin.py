@@ -486,9 +486,10 @@ class Plugin:
         elif (failure is not None and not oom and not self.keep_instance_after_trap
               and not self._needs_rebuild):  # the guest was cut short: renew, vars kept
             self._needs_rebuild = self._keep_vars_on_rebuild = True
-        fuel = self._fuel_error(name)
-        if fuel is not None and failure is not None:
-            raise fuel from None
+        if self.fuel_limit is not None:
+            fuel = self._fuel_error(name)
+            if fuel is not None and failure is not None:
+                raise fuel from None
         kernel = self._kernel
         error, _, _, out_offset, out_length = kernel.registers()
         if error:
