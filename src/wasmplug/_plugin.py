@@ -229,8 +229,12 @@ class Plugin:
         self._running = False
         self._keep_vars_on_rebuild = False
         self._cancelled: threading.Event | None = None  # set by an async caller's cancellation
-        me = weakref.ref(self)
+        me = self._weak = weakref.ref(self)
         self._host.stop_requested = lambda: (p := me()) is None or p._should_interrupt()
+        # The timeout's entry in the engine ticker: at most one per plug-in, armed for
+        # `_timer_at` and re-armed from there while calls keep starting (_arm_timer).
+        self._timer_lock = threading.RLock()
+        self._timer_at: float | None = None
         self.fuel_limit = fuel_limit if fuel_limit is not None else self._compiled.fuel_limit
         self._build_store()
         self.plugin = 1
@@ -436,20 +440,19 @@ class Plugin:
     def _run(self, invoke: _callpath.Invoker, host_context: Any
              ) -> tuple[int, BaseException | None, bool]:
         """Run the guest: its return code, what it raised, and whether it was interrupted."""
-        self._call_seq += 1
-        seq = self._call_seq
-        # Running before the timer is armed: a timer that fires before the Wasm
-        # starts (a short timeout, a descheduled thread) must still stop it.
-        self._running = True
         timeout = self._compiled.manifest.timeout_ms
-        timer = None
         host = self._host
-        if timeout is not None:
-            host.deadline = time.monotonic() + timeout / 1000
-            me = weakref.ref(self)
-            timer = self._compiled.runtime.ticker.schedule(
-                timeout / 1000,
-                lambda: (p := me()) is not None and p._interrupt(seq, "timeout_ms"))
+        # The deadline, the call number and "running" change together under the timer's
+        # lock, which `_timer_fired` holds while it reads them: it sees one call or none.
+        with self._timer_lock:
+            if timeout is not None:
+                deadline = host.deadline = time.monotonic() + timeout / 1000
+            self._call_seq += 1
+            # Running before the timer is armed: a timer that fires before the Wasm
+            # starts (a short timeout, a descheduled thread) must still stop it.
+            self._running = True
+            if timeout is not None and (self._timer_at is None or self._timer_at > deadline):
+                self._arm_timer(deadline)  # else the armed entry comes first and re-arms
         host.host_context = host_context
         previous = _host_env.enter(host)
         failure: BaseException | None = None
@@ -462,9 +465,7 @@ class Plugin:
             self._running = False
             _host_env.leave(previous)
             host.host_context = None
-            if timer is not None:
-                self._compiled.runtime.ticker.cancel(timer)
-            interrupted = self._interrupting == seq
+            interrupted = self._interrupting == self._call_seq
             self._interrupting = 0
             if host.timed_out:  # a host function (HTTP) ran out of the call's time
                 host.timed_out = False
@@ -573,6 +574,20 @@ class Plugin:
     def _interrupt_if_running_on(self, thread: int) -> bool:
         """Ctrl-C (_sigint.py): stop the call `thread` is making on this plug-in, if any."""
         return self._owner == thread and self._interrupt(self._call_seq, "sigint")
+
+    def _arm_timer(self, deadline: float) -> None:
+        """Make the ticker wake this plug-in at `deadline` (time.monotonic()); the caller
+        holds `_timer_lock`.
+
+        No call cancels its entry: when it fires, `_timer_fired` stops the running
+        call if that call's deadline has come, or re-arms for it. So a plug-in
+        called again and again costs the ticker one entry and one wake-up per
+        timeout period, not a schedule and a cancel (two lock round trips) per call.
+        """
+        self._timer_at = deadline  # before scheduling: the entry may fire at once
+        me = self._weak
+        self._compiled.runtime.ticker.schedule(max(0.0, deadline - time.monotonic()),
+                                               lambda: _timer_fired(me, deadline))
 
     def _interrupt(self, seq: int, reason: str = "cancel") -> bool:
         """Interrupt call number `seq` if it is still running; True if it was."""
@@ -756,6 +771,24 @@ def _input_bytes(data: object) -> bytes:
         except TypeError:
             raise TypeError("the input list must hold integers from 0 to 255") from None
     raise TypeError(f"a plug-in call's input must be str or bytes, not {type(data).__name__}")
+
+
+def _timer_fired(me: weakref.ref[Plugin], at: float) -> None:
+    """The ticker reached `at`, a deadline a plug-in armed (Plugin._arm_timer)."""
+    plugin = me()
+    if plugin is None:
+        return
+    with plugin._timer_lock:
+        if plugin._timer_at != at:
+            return  # a stale entry: another one is armed, and in charge
+        plugin._timer_at = None
+        deadline = plugin._host.deadline
+        if not plugin._running or deadline is None:
+            return  # no call runs: the next one arms again
+        if deadline <= at:  # the running call's own deadline has come
+            plugin._interrupt(plugin._call_seq, "timeout_ms")
+        else:  # armed for an earlier call: wait for this one's
+            plugin._arm_timer(deadline)
 
 
 def _describe(exc: BaseException) -> str:
