@@ -390,7 +390,9 @@ class Plugin:
                 self._cancelled = None
                 if self.plugin == CLOSING:
                     self._free()  # close() gave up waiting for this call, or ran inside it
-        return parse(output) if parse is not None else output  # type: ignore[return-value]
+        if parse is _to_bytes or parse is None:  # the output is bytes already (kernel.read)
+            return output  # type: ignore[return-value]
+        return parse(output)
 
     def _call_locked(self, name: str, data: bytes, host_context: Any) -> bytes:
         invoke = self._prepare(name, data)
