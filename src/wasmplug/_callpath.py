@@ -450,6 +450,24 @@ def _make_raw_callback(impl: HostImpl, params: Sequence[str],
                 return _trap_for(exc)
             return 0
         return cb_64_64_void
+    if shape == ((I64, I64), (I64,)):  # the kernel's config_get and var_get
+        def cb_64x2_64(env: Any, caller: Any, args: int, n: int) -> int:
+            slot = _i64_at(args)
+            try:
+                slot.value = impl(slot.value, _i64_at(args + _SLOT).value)
+            except BaseException as exc:
+                return _trap_for(exc)
+            return 0
+        return cb_64x2_64
+    if shape == ((I64, I64, I64, I64), ()):  # the kernel's var_set
+        def cb_64x4_void(env: Any, caller: Any, args: int, n: int) -> int:
+            try:
+                impl(_i64_at(args).value, _i64_at(args + _SLOT).value,
+                     _i64_at(args + 2 * _SLOT).value, _i64_at(args + 3 * _SLOT).value)
+            except BaseException as exc:
+                return _trap_for(exc)
+            return 0
+        return cb_64x4_void
 
     readers = [_CTYPE[p].from_address for p in params]
     writers = [_CTYPE[r].from_address for r in results]
