@@ -661,7 +661,7 @@ def main() -> int:
          bench.host_fn_loop),
         (Row("host_fn_string", "host function str -> str (AssemblyScript say_hello)", "s", 1.0,
              label="8b"), bench.host_fn_string),
-        (Row("threads_2_vs_1", "count_vowels 10 B: time per call, 2 threads / 1 thread "
+        (Row("threads_2_vs_1", "2 threads / 1 thread: time per count_vowels 10 B call "
              "(one plug-in each; lower scales better)", "x", 1.0, label="9"), bench.thread_scaling),
         (Row("memory_per_plugin", f"RSS per extra live Plugin ({cfg.mem_plugins} x "
              "count_vowels, called once)", "B", 1.0, label="7"), bench.memory),
