@@ -8,7 +8,9 @@ import pytest
 import wasmtime
 
 from wasmplug._engine import EngineSettings, Runtime
-from wasmplug._kernel import BUDGET_TAKE_OOM, budget_set, standalone_imports
+from wasmplug._kernel import BUDGET_TAKE_OOM, budget_set
+
+from .conftest import standalone_imports
 
 MASK = (1 << 64) - 1
 

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 import wasmplug
 from wasmplug import _callpath
 from wasmplug._engine import EngineSettings, runtime
-from wasmplug._kernel import MASK64, Kernel, KernelMemoryError, standalone_imports
+from wasmplug._kernel import MASK64, Kernel, KernelMemoryError
 
-from .conftest import wasm
+from .conftest import standalone_imports, wasm
 
 
 def new_kernel() -> Kernel:

@@ -37,10 +37,10 @@ from hypothesis.stateful import (
 import wasmplug
 from wasmplug._engine import EngineSettings, runtime
 from wasmplug._host_functions import Function, Val, ValType
-from wasmplug._kernel import BUDGET_TAKE_OOM, budget_set, standalone_imports
+from wasmplug._kernel import BUDGET_TAKE_OOM, budget_set
 from wasmplug._manifest import parse_source
 
-from .conftest import runaway
+from .conftest import runaway, standalone_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_FILES = sorted((ROOT / "plugins" / "assemblyscript").glob("*.wasm")) + sorted(

@@ -70,17 +70,6 @@ def budget_set(pages: int | None) -> int:
     return value - (1 << 64) if value >> 63 else value
 
 
-def standalone_imports(store: wasmtime.Store) -> list[wasmtime.Func]:
-    """Imports for a kernel instantiated without a plug-in (tests, tools): its
-    config_get, var_get and var_set then trap, saying so."""
-    def refuse(*_: int) -> None:
-        raise wasmtime.WasmtimeError("the kernel's host environment needs a plug-in")
-    i64 = wasmtime.ValType.i64
-    # config_get, var_get, var_set: all i64, in kernel.wat's import order
-    return [wasmtime.Func(store, wasmtime.FuncType([i64()] * params, [i64()] * results), refuse)
-            for params, results in ((2, 1), (2, 1), (4, 0))]
-
-
 class KernelMemoryError(Exception):
     """A plug-in named kernel memory outside the kernel's bounds."""
 
