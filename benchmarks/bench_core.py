@@ -435,6 +435,62 @@ class Bench:
                     r["first_call"] for r in runs[k])
                 row.extra[f"{rt}_warm_up_run"] = first[k]
 
+    def thread_scaling(self, row: Row) -> None:
+        """Row 9: wall time per call with 2 threads over that with 1 thread (count_vowels 10 B,
+        one plug-in per thread), per runtime: 0.5 would be perfect scaling on 2 cores, 1.0
+        none. The ratio compares wasmplug's scaling with the SDK's (<= 1: at least as good)."""
+        import threading
+
+        data = text(10)
+        window = max(self.cfg.batch_s * 4, 0.1)
+
+        def per_call(plugins: list[Any]) -> float:
+            counts = [0] * len(plugins)
+            start = threading.Barrier(len(plugins) + 1)
+            stop = threading.Event()
+
+            def work(i: int) -> None:
+                call = functools.partial(plugins[i].call, "count_vowels", data)
+                start.wait()
+                n = 0
+                while not stop.is_set():
+                    for _ in range(20):
+                        call()
+                    n += 20
+                counts[i] = n
+
+            workers = [threading.Thread(target=work, args=(i,)) for i in range(len(plugins))]
+            for w in workers:
+                w.start()
+            start.wait()
+            t0 = perf_counter()
+            stop.wait(window)  # the measurement window (the workers run meanwhile)
+            stop.set()
+            for w in workers:
+                w.join()
+            return (perf_counter() - t0) / sum(counts)
+
+        plugins = {rt: [self.plugin(rt, self.count_vowels, config=CONFIG) for _ in range(2)]
+                   for rt in RUNTIMES}
+        for rt in RUNTIMES:
+            per_call(plugins[rt][:1])  # warm-up
+        samples: dict[str, list[float]] = {rt: [] for rt in RUNTIMES}
+        singles: dict[str, list[float]] = {rt: [] for rt in RUNTIMES}
+        reps = max(self.cfg.min_reps, 5)
+        for rep in range(reps):
+            for rt in (RUNTIMES if rep % 2 == 0 else RUNTIMES[::-1]):
+                gc.collect()
+                one = per_call(plugins[rt][:1])
+                two = per_call(plugins[rt])
+                singles[rt].append(one)
+                samples[rt].append(two / one)
+        row.samples = samples
+        row.extism = statistics.median(samples["extism"])
+        row.wasmplug = statistics.median(samples["wasmplug"])
+        row.extra = {f"{rt}_speedup_2_threads": 1 / statistics.median(samples[rt]) for rt in RUNTIMES}
+        row.extra.update({f"{rt}_one_thread_per_call_s": statistics.median(singles[rt])
+                          for rt in RUNTIMES})
+
     def memory(self, row: Row) -> None:
         env = child_env(tempfile.mkdtemp(prefix="wasmplug-bench-cache-", dir=self.cache_dir))
         args = [str(COUNT_VOWELS), str(self.cfg.mem_plugins), json.dumps(CONFIG)]
@@ -459,6 +515,8 @@ def fmt(value: float, unit: str) -> str:
             if abs(value) >= div:
                 return f"{value / div:.1f} {name}"
         return f"{value:.0f} B"
+    if unit == "x":
+        return f"{value:.2f}x"
     for div, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
         if value >= div:
             return f"{value / div:.3g} {name}"
@@ -603,6 +661,8 @@ def main() -> int:
          bench.host_fn_loop),
         (Row("host_fn_string", "host function str -> str (AssemblyScript say_hello)", "s", 1.0,
              label="8b"), bench.host_fn_string),
+        (Row("threads_2_vs_1", "2 threads / 1 thread: time per count_vowels 10 B call "
+             "(one plug-in each; lower scales better)", "x", 1.0, label="9"), bench.thread_scaling),
         (Row("memory_per_plugin", f"RSS per extra live Plugin ({cfg.mem_plugins} x "
              "count_vowels, called once)", "B", 1.0, label="7"), bench.memory),
     ]
@@ -639,7 +699,8 @@ def main() -> int:
     payload = {
         "meta": meta,
         "rows": [{
-            "label": r.label, "key": r.key, "title": r.title, "unit": "seconds" if r.unit == "s" else "bytes",
+            "label": r.label, "key": r.key, "title": r.title,
+            "unit": {"s": "seconds", "B": "bytes"}.get(r.unit, "ratio"),
             "extism_median": finite(r.extism), "wasmplug_median": finite(r.wasmplug),
             "ratio": None if r.error else finite(r.ratio), "target": r.target,
             "result": r.verdict, "batch_size": r.batch, "stats": spread(r.samples),

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,15 @@ def wasi_dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
     (rw / "relative_link.txt").symlink_to("../outside/secret.txt")
     (rw / "absolute_link").symlink_to("/etc/passwd")
     return rw, ro, outside
+
+
+def standalone_imports(store: Any) -> list[Any]:
+    """Imports for a kernel instantiated without a plug-in (kernel.wat's config_get,
+    var_get and var_set, in its import order): they trap, saying so."""
+    import wasmtime
+
+    def refuse(*_: int) -> None:
+        raise wasmtime.WasmtimeError("the kernel's host environment needs a plug-in")
+    i64 = wasmtime.ValType.i64
+    return [wasmtime.Func(store, wasmtime.FuncType([i64()] * params, [i64()] * results), refuse)
+            for params, results in ((2, 1), (2, 1), (4, 0))]

@@ -216,6 +216,16 @@ def test_wrong_result_type_is_reported() -> None:
         string_plugin(wrong).call("run", "x")
 
 
+def test_a_replaced_result_val_of_the_right_type_is_used() -> None:
+    @host_fn(name="transform", signature=([ValType.I64], [ValType.I64]))
+    def replace(plugin: CurrentPlugin, params: list[Val], results: list[Val]) -> None:
+        out = plugin.alloc(2)
+        plugin.memory(out)[:] = b"ok"
+        results[0] = Val(ValType.PTR, out.offset)  # PTR is I64
+
+    assert string_plugin(replace).call("run", "x") == b"ok"
+
+
 def test_signature_mismatch_is_refused_at_load() -> None:
     @host_fn(name="transform")
     def takes_two(a: int, b: int) -> int:

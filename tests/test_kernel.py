@@ -10,6 +10,8 @@ import wasmtime
 from wasmplug._engine import EngineSettings, Runtime
 from wasmplug._kernel import BUDGET_TAKE_OOM, budget_set
 
+from .conftest import standalone_imports
+
 MASK = (1 << 64) - 1
 
 
@@ -20,7 +22,8 @@ class K:
         rt = Runtime(EngineSettings())
         self.store = wasmtime.Store(rt.engine)
         self.store.set_epoch_deadline(1 << 40)
-        self.exports = wasmtime.Instance(self.store, rt.kernel, []).exports(self.store)
+        instance = wasmtime.Instance(self.store, rt.kernel, standalone_imports(self.store))
+        self.exports = instance.exports(self.store)
 
     def __getattr__(self, name: str) -> Any:
         func = self.exports[name]

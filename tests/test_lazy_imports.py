@@ -22,7 +22,7 @@ NOT_FOR_A_CALL = [
     "concurrent.futures", "subprocess", "importlib.metadata", "rich", "click",
     "wasmplug.js", "wasmplug.gen", "wasmplug.gamebox", "wasmplug.extensions", "wasmplug.actors",
     "wasmplug.distributed", "wasmplug.cli", "wasmplug._pool", "wasmplug._inspection",
-    "wasmplug.extism",
+    "wasmplug.extism", "wasmplug._http", "wasmplug._memory_budget",
 ]
 
 

@@ -339,3 +339,80 @@ def test_background_threads_are_named_daemons() -> None:
     (thread,) = [t for t in threading.enumerate() if t.name == name]
     assert thread.daemon
     release.set()
+
+
+@runaway()
+def test_calls_with_a_timeout_share_one_ticker_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plug-in called again and again arms the engine ticker once per timeout period,
+    not once per call (issue 23: a schedule and a cancel per call were a fifth of a short
+    call), and its timeout still stops a call that runs too long after many quick ones."""
+    import time
+
+    from wasmplug._engine import EngineSettings, runtime
+
+    ticker = runtime(EngineSettings()).ticker
+    real = ticker.schedule
+    scheduled: list[float] = []
+
+    def counting(seconds: float, fire: Callable[[], object]) -> int:
+        scheduled.append(seconds)
+        return real(seconds, fire)
+    monkeypatch.setattr(ticker, "schedule", counting)
+    plugin = Plugin({"wasm": [{"path": str(LOOP)}], "timeout_ms": 60_000})
+    for _ in range(2_000):
+        plugin.call("ok", b"")
+    assert len(scheduled) == 1
+
+    # A short timeout: quick calls go on past several of its periods (the entry fires,
+    # finds a later deadline and re-arms, or finds no call and lets the next one arm).
+    short = Plugin({"wasm": [{"path": str(LOOP)}], "timeout_ms": 100})
+    scheduled.clear()
+    calls = 0
+    started = time.monotonic()
+    while time.monotonic() - started < 0.5:
+        short.call("ok", b"")
+        calls += 1
+    assert 1 <= len(scheduled) < calls / 10
+    began = time.monotonic()
+    with pytest.raises(CallTimeout, match="timeout_ms"):
+        short.call("forever", b"")
+    assert time.monotonic() - began < 30  # stopped by its timer (bounded by @runaway too)
+    short.call("ok", b"")  # usable afterwards, with its timer armed again
+    with pytest.raises(CallTimeout):
+        short.call("forever", b"")
+
+
+@runaway(60)
+def test_a_timer_is_never_lost_between_a_call_starting_and_the_ticker_firing() -> None:
+    """Stress for the hand-over in Plugin._arm_timer / _timer_fired: with a 2 ms timeout
+    the ticker fires while calls start all the time, on two threads. Every `forever`
+    call must still end as a timeout (a lost timer would hang it: @runaway)."""
+    import contextlib
+    import time
+
+    failures: list[BaseException] = []
+    timeouts = [0, 0]
+
+    def work(i: int) -> None:
+        plugin = Plugin({"wasm": [{"path": str(LOOP)}], "timeout_ms": 2})
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < 3:
+                for _ in range(i * 7 + 5):
+                    # (a thread descheduled for 2 ms on a busy machine times out too)
+                    with contextlib.suppress(CallTimeout):
+                        plugin.call("ok", b"")
+                try:
+                    plugin.call("forever", b"")
+                except CallTimeout:
+                    timeouts[i] += 1
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    assert min(timeouts) >= 20, timeouts

@@ -66,14 +66,14 @@ def test_errors_and_limits_are_those_of_call() -> None:
 
 
 def test_a_prepared_call_is_stopped_at_its_own_deadline() -> None:
-    """The watchdog is armed by the first call and kept for later calls; a call that hangs
+    """The plug-in's timer is armed by the first call and kept for later calls; a call that hangs
     long after that is stopped by its own deadline, not before it, and not never."""
     timeout_s = 0.3
     with plugin(timeout_ms=int(timeout_s * 1000)) as p:
         call = p.prepare("forever_on_4")
         for _ in range(3):
             first = time.monotonic()
-            while time.monotonic() < first + timeout_s / 2:  # the first arms the watchdog
+            while time.monotonic() < first + timeout_s / 2:  # the first arms the timer
                 assert call(b"ab") == b"ab"
             started = time.monotonic()
             with pytest.raises(CallTimeout, match="timeout_ms") as stopped:
@@ -87,7 +87,7 @@ def test_many_short_calls_are_never_stopped() -> None:
     """Calls shorter than the timeout never time out, however long the series."""
     with plugin(timeout_ms=100) as p:
         call = p.prepare("echo")
-        deadline = time.monotonic() + 1.0  # several watchdog periods
+        deadline = time.monotonic() + 1.0  # several timer periods
         n = 0
         while time.monotonic() < deadline:
             assert call(b"row") == b"row"

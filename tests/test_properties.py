@@ -40,7 +40,7 @@ from wasmplug._host_functions import Function, Val, ValType
 from wasmplug._kernel import BUDGET_TAKE_OOM, budget_set
 from wasmplug._manifest import parse_source
 
-from .conftest import runaway
+from .conftest import runaway, standalone_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_FILES = sorted((ROOT / "plugins" / "assemblyscript").glob("*.wasm")) + sorted(
@@ -70,7 +70,7 @@ class Kernel:
         rt = runtime(EngineSettings())
         self.store = wasmtime.Store(rt.engine)
         self.store.set_epoch_deadline(1 << 40)
-        exports = wasmtime.Instance(self.store, rt.kernel, []).exports(self.store)
+        exports = wasmtime.Instance(self.store, rt.kernel, standalone_imports(self.store)).exports(self.store)
         self.funcs = {name: exports[name] for name in (
             "alloc", "free", "length", "length_unsafe", "load_u8", "load_u64", "store_u8",
             "store_u64", "input_set", "input_offset", "input_length", "output_set",

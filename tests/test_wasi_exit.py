@@ -202,6 +202,25 @@ def test_wasmplug_call_exits_right_after_a_timeout() -> None:
                 stream.close()
 
 
+def test_a_plugin_closed_just_before_exit_lets_its_output_go_first(tmp_path: Path) -> None:
+    """`wasmplug call` closes its WASI plug-in and exits at once; with a cold module cache
+    wasmtime's worker thread often still held the store's output callables then, and
+    handed them back into a finalising interpreter: a Rust panic on stderr ("panic in a
+    function that cannot unwind", 5 runs in 6 before the fix). The at-exit hook now waits
+    for the callables of stores freed earlier too."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "note.txt").write_text("from the host")
+    for run in range(5):
+        env = {**os.environ, "WASMPLUG_CACHE_DIR": str(tmp_path / f"cache{run}")}  # cold each time
+        proc = subprocess.run(
+            [sys.executable, "-m", "wasmplug", "call", str(ROOT / "plugins" / "c" / "wasi_files.wasm"),
+             "read_file", "--wasi", "-i", "/data/note.txt", "--allow-path",
+             f"ro:{tmp_path / 'data'}:/data"], capture_output=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert b"from the host" in proc.stdout
+        assert proc.stderr == b"", proc.stderr.decode(errors="replace")[:400]
+
+
 def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 

@@ -97,6 +97,9 @@ class Caller(Protocol):
 
     def i64_i64(self, name: str, arg: int) -> int: ...
     def i64_void(self, name: str, arg: int) -> None: ...
+    def bound_i64_i64(self, name: str) -> Callable[[int], int]:
+        """`i64_i64(name, ·)` with the export looked up once (for the per-call entry points)."""
+        ...
     def void_i32(self, name: str) -> int: ...
     def void_void(self, name: str) -> None: ...
 
@@ -229,6 +232,20 @@ class RawCaller:
     def i64_void(self, name: str, arg: int) -> None:
         self._slot0.value = arg
         self._call(name, 1)
+
+    def bound_i64_i64(self, name: str) -> Callable[[int], int]:
+        fn = self._funcs.get(name) or self._func(name)
+        ctx, bufa, trapa, trap, slot = self._ctx, self._bufa, self._trapa, self._trap, self._slot0
+        call = _call_unchecked_holding_gil
+
+        def i64_i64(arg: int) -> int:
+            slot.value = arg
+            error = call(ctx, fn, bufa, 1, trapa)
+            if error or trap.value:
+                _raise_failure(error, trap)
+            result: int = slot.value
+            return result
+        return i64_i64
 
     def void_i32(self, name: str) -> int:
         self._call(name, 1)
@@ -433,6 +450,24 @@ def _make_raw_callback(impl: HostImpl, params: Sequence[str],
                 return _trap_for(exc)
             return 0
         return cb_64_64_void
+    if shape == ((I64, I64), (I64,)):  # the kernel's config_get and var_get
+        def cb_64x2_64(env: Any, caller: Any, args: int, n: int) -> int:
+            slot = _i64_at(args)
+            try:
+                slot.value = impl(slot.value, _i64_at(args + _SLOT).value)
+            except BaseException as exc:
+                return _trap_for(exc)
+            return 0
+        return cb_64x2_64
+    if shape == ((I64, I64, I64, I64), ()):  # the kernel's var_set
+        def cb_64x4_void(env: Any, caller: Any, args: int, n: int) -> int:
+            try:
+                impl(_i64_at(args).value, _i64_at(args + _SLOT).value,
+                     _i64_at(args + 2 * _SLOT).value, _i64_at(args + 3 * _SLOT).value)
+            except BaseException as exc:
+                return _trap_for(exc)
+            return 0
+        return cb_64x4_void
 
     readers = [_CTYPE[p].from_address for p in params]
     writers = [_CTYPE[r].from_address for r in results]
@@ -498,6 +533,14 @@ class PublicCaller:
 
     def i64_void(self, name: str, arg: int) -> None:
         self._func(name)(self._store, arg)
+
+    def bound_i64_i64(self, name: str) -> Callable[[int], int]:
+        func, store = self._func(name), self._store
+
+        def i64_i64(arg: int) -> int:
+            result: int = func(store, arg)
+            return result
+        return i64_i64
 
     def void_i32(self, name: str) -> int:
         result: int = self._func(name)(self._store)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import wasmtime
 
-from . import _daemon, _memory_budget, _runtime_events, _versions
+from . import _daemon, _runtime_events, _versions
 from ._cache import ModuleCache
 from ._errors import LoadError
 
@@ -161,15 +161,20 @@ class Runtime:
         kernel's page budget (_memory_budget.py); that variant is cached apart.
         """
         started = time.perf_counter()
-        key = f"{sha256}|{_memory_budget.BUDGET_TAG}" if budget else sha256
+        key, rewrite = sha256, None
+        rewrite_errors: tuple[type[Exception], ...] = ()
+        if budget:  # only plug-ins with memory.max_pages load the rewriter
+            from . import _memory_budget
+
+            key = f"{sha256}|{_memory_budget.BUDGET_TAG}"
+            rewrite, rewrite_errors = _memory_budget.rewrite, (_memory_budget.RewriteError,)
         module = self._modules.get(key)
         if module is not None:
             _runtime_events.module_ready("reused", label, sha256, started)
             return module
         try:
-            module = self.disk_cache.load_or_compile(
-                wasm, key, _memory_budget.rewrite if budget else None, label=label, sha256=sha256)
-        except _memory_budget.RewriteError as exc:
+            module = self.disk_cache.load_or_compile(wasm, key, rewrite, label=label, sha256=sha256)
+        except rewrite_errors as exc:
             raise LoadError(
                 f"Unable to compile Extism plugin: module '{label}' cannot be given a memory "
                 f"budget for memory.max_pages ({exc}); load it without max_pages"

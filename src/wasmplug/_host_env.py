@@ -16,14 +16,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from . import _http, _logs
+from . import _logs
 from ._callpath import I32, I64
+from ._kernel import MASK64, Kernel, KernelMemoryError
 from ._manifest import HTTP_TOKEN, Manifest
-
-if TYPE_CHECKING:
-    from ._kernel import Kernel
 
 
 class HostError(Exception):
@@ -106,18 +104,29 @@ def leave(previous: HostState | None) -> None:
 # ------------------------------------------------------------------ config, vars
 
 
-def config_get(key: int) -> int:
+# The kernel takes the handles (kernel.wat, "host environment") and calls these
+# with each handle's length; a length of 0 for a non-zero handle means the
+# handle named no live block.
+
+
+def _key(kernel: Kernel, offset: int, n: int, what: str) -> bytes:
+    if n == 0 and offset:
+        raise KernelMemoryError(f"invalid handle offset for {what}: {offset & MASK64}")
+    return kernel.read(offset & MASK64, n)
+
+
+def config_get(key: int, n: int) -> int:
     state = active()
     kernel = state.kernel
-    name = kernel.take_bytes(key, "config key").decode("utf-8")
+    name = _key(kernel, key, n, "config key").decode("utf-8")
     value = state.config.get(name)
     return kernel.alloc_bytes(value.encode("utf-8")) if value else 0
 
 
-def var_get(key: int) -> int:
+def var_get(key: int, n: int) -> int:
     state = active()
     kernel = state.kernel
-    name = kernel.take_bytes(key, "var key").decode("utf-8")
+    name = _key(kernel, key, n, "var key").decode("utf-8")
     value = state.vars.get(name)
     return kernel.alloc_bytes(value) if value else 0
 
@@ -125,20 +134,20 @@ def var_get(key: int) -> int:
 VAR_ENTRY_OVERHEAD: Final = 48
 
 
-def var_set(key: int, value: int) -> None:
+def var_set(key: int, key_length: int, value: int, value_length: int) -> None:
     state = active()
     limit = state.manifest.memory.var_bytes_limit
     if limit == 0:
         raise HostError("Vars are disabled by this host")
     kernel = state.kernel
-    name = kernel.take_bytes(key, "var key").decode("utf-8")
+    name = _key(kernel, key, key_length, "var key").decode("utf-8")
     store = state.vars
     if value == 0:
         old = store.pop(name, None)
         if old is not None:
             state.var_bytes -= VAR_ENTRY_OVERHEAD + len(name.encode()) + len(old)
         return
-    data = kernel.take_bytes(value, "var value")
+    data = _key(kernel, value, value_length, "var value")
     entry = VAR_ENTRY_OVERHEAD + len(name.encode()) + len(data)
     # The reference counts an existing entry for the same key too (ABI.md 2.4).
     if entry + state.var_bytes > limit:
@@ -181,6 +190,7 @@ def http_request(request: int, body: int) -> int:
         raise HostError(f"invalid http request: {method!r} is not an HTTP method")
     url = spec["url"]
     manifest = state.manifest
+    from . import _http  # only plug-ins that make requests load the HTTP client's module
     try:
         host = _http.request_host(url)
         if not _http.host_allowed(host, manifest.allowed_hosts):
@@ -239,11 +249,9 @@ def get_log_level() -> int:
     return _logs.abi_log_level()
 
 
-# name -> (params, results, implementation): the host half of ABI.md 2.1.
+# name -> (params, results, implementation): the host half of ABI.md 2.1, except
+# config_get, var_get and var_set, which plug-ins import from the kernel.
 HOST_FUNCTIONS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...], Callable[..., Any]]]] = {
-    "config_get": ((I64,), (I64,), config_get),
-    "var_get": ((I64,), (I64,), var_get),
-    "var_set": ((I64, I64), (), var_set),
     "http_request": ((I64, I64), (I64,), http_request),
     "http_status_code": ((), (I32,), http_status_code),
     "http_headers": ((), (I64,), http_headers),
@@ -253,4 +261,14 @@ HOST_FUNCTIONS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...], Callable
     "log_warn": ((I64,), (), _logger(logging.WARNING)),
     "log_error": ((I64,), (), _logger(logging.ERROR)),
     "get_log_level": ((), (I32,), get_log_level),
+}
+
+# The namespace the kernel imports KERNEL_IMPORTS from (kernel.wat); plug-ins cannot import it.
+KERNEL_IMPORTS_NAMESPACE: Final = "wasmplug:host"
+# name -> (params, results, implementation): what the kernel's config_get,
+# var_get and var_set call once they have taken the plug-in's handles.
+KERNEL_IMPORTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...], Callable[..., Any]]]] = {
+    "config_get": ((I64, I64), (I64,), config_get),
+    "var_get": ((I64, I64), (I64,), var_get),
+    "var_set": ((I64, I64, I64, I64), (), var_set),
 }

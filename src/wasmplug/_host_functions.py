@@ -187,17 +187,34 @@ class Function:
         arg_types = [ValType(a) for a in self.args]
         ret_types = [ValType(r) for r in self.returns]
         f, user_data, name = self.f, self.user_data, self.name
+        active = _host_env.active
+
+        def mismatch(got: ValType, expected: ValType) -> Error:
+            return Error(f"Output type mismatch, got {got} but expected {expected} "
+                         f"(host function {name})")
+
+        if len(arg_types) == 1 and len(ret_types) == 1:  # the common shape, without the loops
+            (t_in,), (t_out,) = arg_types, ret_types
+            cast = _CAST[t_out.value]
+
+            def impl_1_1(raw: Any) -> Any:
+                results = [Val(t_out, 0)]
+                f(CurrentPlugin(active()), [Val(t_in, raw)], results, *user_data)
+                result = results[0]  # the function may have replaced the Val
+                if result.t is not t_out and result.t.value != t_out.value:
+                    raise mismatch(result.t, t_out)
+                return cast(result.value)
+            return impl_1_1
 
         def impl(*raw: Any) -> Any:
-            plugin = _host_env.active()
+            plugin = active()
             params = [Val(t, v) for t, v in zip(arg_types, raw, strict=True)]
             results = [Val(t, 0) for t in ret_types]
             f(CurrentPlugin(plugin), params, results, *user_data)
             out = []
             for expected, val in zip(ret_types, results, strict=True):
                 if val.t.value != expected.value:
-                    raise Error(f"Output type mismatch, got {val.t} but expected {expected} "
-                                f"(host function {name})")
+                    raise mismatch(val.t, expected)
                 out.append(_CAST[expected.value](val.value))
             if not out:
                 return None

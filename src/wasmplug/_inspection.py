@@ -18,7 +18,7 @@ from ._cache import has_entry
 from ._engine import EngineSettings, runtime
 from ._errors import LoadError
 from ._host_env import HOST_FUNCTIONS
-from ._kernel import KERNEL_FUNCTIONS
+from ._kernel import HOST_ENV_IN_KERNEL, KERNEL_FUNCTIONS
 from ._linking import KERNEL_NAMESPACE, LEGACY_NAMES, LEGACY_NAMESPACE, LEGACY_PREFIX, WASI_NAMESPACES
 from ._manifest import load_modules, parse_source
 from .binary import Item, custom_sections, memories, producers, signatures
@@ -36,7 +36,7 @@ def _signature(item: Item) -> str:
 def _provider(module: str, name: str, item: Item, exported: dict[str, set[str]]) -> tuple[str, str]:
     """(who provides the import, how): wasmplug's kernel/host env/WASI/legacy, a module, or the host."""
     if module == KERNEL_NAMESPACE:
-        if name in HOST_FUNCTIONS:
+        if name in HOST_FUNCTIONS or name in HOST_ENV_IN_KERNEL:
             return "wasmplug", "host environment"
         if name in KERNEL_FUNCTIONS:
             return "wasmplug", "kernel"

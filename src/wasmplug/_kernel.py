@@ -38,11 +38,23 @@ KERNEL_FUNCTIONS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "error_get": ((), (I64,)),
     "reset": ((), ()),
     "memory_bytes": ((), (I64,)),
+    # host environment functions whose handles the kernel takes before it calls
+    # the host (kernel.wat, "host environment"; _host_env.KERNEL_IMPORTS)
+    "config_get": ((I64,), (I64,)),
+    "var_get": ((I64,), (I64,)),
+    "var_set": ((I64, I64), ()),
 }
+
+# The host environment functions among KERNEL_FUNCTIONS (ABI.md 2.1 lists them as the host's).
+HOST_ENV_IN_KERNEL: Final = frozenset({"config_get", "var_get", "var_set"})
 
 MASK64: Final = (1 << 64) - 1
 _REGISTERS = struct.Struct("<QQQQQ")  # error, input offset/length, output offset/length
 _REGISTERS_AT: Final = 25
+_BUMP = struct.Struct("<QQ")  # address 9: position, length (kernel.wat's layout)
+_BUMP_AT: Final = 9
+_HEAP: Final = 65
+_HEADER = struct.Struct("<II")  # a block header's size and used, 4 bytes after its status
 LARGE_COPY: Final = 1 << 16  # bytes; Kernel.write releases the GIL for larger copies
 
 
@@ -79,6 +91,7 @@ class Kernel:
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
         self.call = path.caller(store, instance)
+        self._begin_call = self.call.bound_i64_i64("wasmplug_begin_call")
         self.base = 0
         self.size = 0
         self.refresh()
@@ -132,7 +145,7 @@ class Kernel:
         """Reset and place the call's input; False if it could not be allocated."""
         n = len(data)
         try:
-            offset = self.call.i64_i64("wasmplug_begin_call", n) & MASK64
+            offset = self._begin_call(n) & MASK64
         except wasmtime.Trap:
             if self.take_oom():
                 return False
@@ -145,14 +158,39 @@ class Kernel:
         return True
 
     def alloc(self, n: int) -> int:
-        offset: int = self.call.i64_i64("alloc", n) & MASK64
+        offset: int = self._bump(n) or self.call.i64_i64("alloc", n) & MASK64
         return offset
+
+    def _bump(self, n: int) -> int:
+        """kernel.wat's `alloc` when it takes its bump path, done here without a Wasm
+        call: the same checks, the same header, the same result. 0 when that path
+        does not apply (growth, reuse of a freed block, an uninitialised kernel,
+        or bookkeeping the guest scribbled out of shape): the kernel decides then."""
+        view = self.view
+        if not 0 < n <= LARGE_COPY or not view[1]:
+            return 0
+        position: int
+        length: int
+        position, length = _BUMP.unpack_from(view, _BUMP_AT)
+        need = n + 12
+        header = _HEAP + position
+        # the kernel's test, `need < length - position - 64`, without its u64 wrap-around
+        if not (need < length - position - 64 and header + need <= self.size and length <= self.size):
+            return 0
+        _BUMP.pack_into(view, _BUMP_AT, position + need, length)
+        view[header] = 1
+        _HEADER.pack_into(view, header + 4, n, n)
+        return header + 12
 
     def alloc_bytes(self, data: bytes) -> int:
         """A new block holding `data` (0 for empty data); MemoryError if full."""
         n = len(data)
         if n == 0:
             return 0
+        offset = self._bump(n)
+        if offset:
+            self.view[offset:offset + n] = data
+            return offset
         offset = self.alloc(n)
         if offset == 0:
             raise MemoryError("failed to allocate extism memory: out of memory")

@@ -166,9 +166,11 @@ def plan_links(modules: Sequence[tuple[str, wasmtime.Module]],
 
 
 def template_linker(plan: LinkPlan, engine: wasmtime.Engine, path: CallPath) -> wasmtime.Linker:
-    """A linker with what does not depend on a store: host and user functions, WASI.
+    """A linker with what does not depend on a store: host and user functions, WASI,
+    and the host functions the kernel imports.
 
-    Each plug-in clones it and adds its own kernel (`link_store`).
+    Each plug-in clones it, instantiates its kernel with it and adds that kernel
+    (`link_store`).
     """
     linker = wasmtime.Linker(engine)
     linker.allow_shadowing = True
@@ -180,6 +182,9 @@ def template_linker(plan: LinkPlan, engine: wasmtime.Engine, path: CallPath) -> 
         _wasi.define_poll_oneoff(linker)  # clock waits that end with the call
     for module, name, fn in plan.user:
         path.define(linker, module, name, fn.params_types, fn.results_types, fn._impl)
+    # What the kernel imports, last: no user function can shadow it.
+    for name, (params, results, impl) in _host_env.KERNEL_IMPORTS.items():
+        path.define(linker, _host_env.KERNEL_IMPORTS_NAMESPACE, name, params, results, impl)
     return linker
 
 

@@ -26,7 +26,7 @@ from ._host_functions import HOST_FN_REGISTRY, Function
 from ._kernel import Kernel, KernelMemoryError
 from ._linking import link_store, plan_links, template_linker
 from ._manifest import Manifest, check_counts, load_limits, load_modules, parse_source
-from ._prepared import PreparedCall, Watchdog
+from ._prepared import PreparedCall
 from ._wasi import WasiOptions, attach, close_at_exit, parse_allowed_paths
 from .binary import Item
 
@@ -230,8 +230,12 @@ class Plugin:
         self._running = False
         self._keep_vars_on_rebuild = False
         self._cancelled: threading.Event | None = None  # set by an async caller's cancellation
-        me = weakref.ref(self)
+        me = self._weak = weakref.ref(self)
         self._host.stop_requested = lambda: (p := me()) is None or p._should_interrupt()
+        # The timeout's entry in the engine ticker: at most one per plug-in, armed for
+        # `_timer_at` and re-armed from there while calls keep starting (_arm_timer).
+        self._timer_lock = threading.RLock()
+        self._timer_at: float | None = None
         self.fuel_limit = fuel_limit if fuel_limit is not None else self._compiled.fuel_limit
         self._build_store()
         self.plugin = 1
@@ -250,9 +254,9 @@ class Plugin:
         _callpath.install_interrupt_check(store, self._should_interrupt)
         if compiled.wasi is not None:
             attach(store, compiled.wasi, compiled.mounts, str(self._id))
-        kernel_instance = wasmtime.Instance(store, rt.kernel, [])
         linker = self._path.clone_linker(compiled.linker(self._path),
                                          lambda: template_linker(compiled.links, rt.engine, self._path))
+        kernel_instance = linker.instantiate(store, rt.kernel)
         link_store(compiled.links, linker, store, kernel_instance)
         self._store = store
         self._linker = linker
@@ -362,7 +366,7 @@ class Plugin:
 
     def _call(self, function_name: str, data: str | bytes | bytearray | memoryview,
               parse: Callable[[bytes], T] | None, host_context: Any,
-              cancelled: threading.Event | None, watchdog: Watchdog | None = None) -> T:
+              cancelled: threading.Event | None) -> T:
         if isinstance(data, str):
             data = data.encode("utf-8")
         elif not isinstance(data, bytes):
@@ -386,18 +390,19 @@ class Plugin:
                         self._id, function_name, len(data), self._call_locked,
                         function_name, data, host_context)
                 else:
-                    output = self._call_locked(function_name, data, host_context, watchdog)
+                    output = self._call_locked(function_name, data, host_context)
             finally:
                 self._owner = None
                 self._cancelled = None
                 if self.plugin == CLOSING:
                     self._free()  # close() gave up waiting for this call, or ran inside it
-        return parse(output) if parse is not None else output  # type: ignore[return-value]
+        if parse is _to_bytes or parse is None:  # the output is bytes already (kernel.read)
+            return output  # type: ignore[return-value]
+        return parse(output)
 
-    def _call_locked(self, name: str, data: bytes, host_context: Any,
-                     watchdog: Watchdog | None = None) -> bytes:
+    def _call_locked(self, name: str, data: bytes, host_context: Any) -> bytes:
         invoke = self._prepare(name, data)
-        rc, failure, interrupted = self._run(invoke, host_context, watchdog)
+        rc, failure, interrupted = self._run(invoke, host_context)
         return self._outcome(name, rc, failure, interrupted)
 
     def _prepare(self, name: str, data: bytes) -> _callpath.Invoker:
@@ -440,27 +445,22 @@ class Plugin:
             raise CallError(detail, function=name)
         return invoke
 
-    def _run(self, invoke: _callpath.Invoker, host_context: Any, watchdog: Watchdog | None = None
+    def _run(self, invoke: _callpath.Invoker, host_context: Any
              ) -> tuple[int, BaseException | None, bool]:
-        """Run the guest: its return code, what it raised, and whether it was interrupted.
-        A prepared call's `watchdog` stands in for the per-call timer (_prepared.py)."""
-        self._call_seq += 1
-        seq = self._call_seq
-        # Running before the timer is armed: a timer that fires before the Wasm
-        # starts (a short timeout, a descheduled thread) must still stop it.
-        self._running = True
+        """Run the guest: its return code, what it raised, and whether it was interrupted."""
         timeout = self._compiled.manifest.timeout_ms
-        timer = None
         host = self._host
-        if timeout is not None:
-            host.deadline = time.monotonic() + timeout / 1000
-            if watchdog is not None:
-                watchdog.started(seq, host.deadline)
-            else:
-                me = weakref.ref(self)
-                timer = self._compiled.runtime.ticker.schedule(
-                    timeout / 1000,
-                    lambda: (p := me()) is not None and p._interrupt(seq, "timeout_ms"))
+        # The deadline, the call number and "running" change together under the timer's
+        # lock, which `_timer_fired` holds while it reads them: it sees one call or none.
+        with self._timer_lock:
+            if timeout is not None:
+                deadline = host.deadline = time.monotonic() + timeout / 1000
+            self._call_seq += 1
+            # Running before the timer is armed: a timer that fires before the Wasm
+            # starts (a short timeout, a descheduled thread) must still stop it.
+            self._running = True
+            if timeout is not None and (self._timer_at is None or self._timer_at > deadline):
+                self._arm_timer(deadline)  # else the armed entry comes first and re-arms
         host.host_context = host_context
         previous = _host_env.enter(host)
         failure: BaseException | None = None
@@ -473,9 +473,7 @@ class Plugin:
             self._running = False
             _host_env.leave(previous)
             host.host_context = None
-            if timer is not None:
-                self._compiled.runtime.ticker.cancel(timer)
-            interrupted = self._interrupting == seq
+            interrupted = self._interrupting == self._call_seq
             self._interrupting = 0
             if host.timed_out:  # a host function (HTTP) ran out of the call's time
                 host.timed_out = False
@@ -497,9 +495,10 @@ class Plugin:
         elif (failure is not None and not oom and not self.keep_instance_after_trap
               and not self._needs_rebuild):  # the guest was cut short: renew, vars kept
             self._needs_rebuild = self._keep_vars_on_rebuild = True
-        fuel = self._fuel_error(name)
-        if fuel is not None and failure is not None:
-            raise fuel from None
+        if self.fuel_limit is not None:
+            fuel = self._fuel_error(name)
+            if fuel is not None and failure is not None:
+                raise fuel from None
         kernel = self._kernel
         error, _, _, out_offset, out_length = kernel.registers()
         if error:
@@ -583,6 +582,20 @@ class Plugin:
     def _interrupt_if_running_on(self, thread: int) -> bool:
         """Ctrl-C (_sigint.py): stop the call `thread` is making on this plug-in, if any."""
         return self._owner == thread and self._interrupt(self._call_seq, "sigint")
+
+    def _arm_timer(self, deadline: float) -> None:
+        """Make the ticker wake this plug-in at `deadline` (time.monotonic()); the caller
+        holds `_timer_lock`.
+
+        No call cancels its entry: when it fires, `_timer_fired` stops the running
+        call if that call's deadline has come, or re-arms for it. So a plug-in
+        called again and again costs the ticker one entry and one wake-up per
+        timeout period, not a schedule and a cancel (two lock round trips) per call.
+        """
+        self._timer_at = deadline  # before scheduling: the entry may fire at once
+        me = self._weak
+        self._compiled.runtime.ticker.schedule(max(0.0, deadline - time.monotonic()),
+                                               lambda: _timer_fired(me, deadline))
 
     def _interrupt(self, seq: int, reason: str = "cancel") -> bool:
         """Interrupt call number `seq` if it is still running; True if it was."""
@@ -779,6 +792,24 @@ def _input_bytes(data: object) -> bytes:
         except TypeError:
             raise TypeError("the input list must hold integers from 0 to 255") from None
     raise TypeError(f"a plug-in call's input must be str or bytes, not {type(data).__name__}")
+
+
+def _timer_fired(me: weakref.ref[Plugin], at: float) -> None:
+    """The ticker reached `at`, a deadline a plug-in armed (Plugin._arm_timer)."""
+    plugin = me()
+    if plugin is None:
+        return
+    with plugin._timer_lock:
+        if plugin._timer_at != at:
+            return  # a stale entry: another one is armed, and in charge
+        plugin._timer_at = None
+        deadline = plugin._host.deadline
+        if not plugin._running or deadline is None:
+            return  # no call runs: the next one arms again
+        if deadline <= at:  # the running call's own deadline has come
+            plugin._interrupt(plugin._call_seq, "timeout_ms")
+        else:  # armed for an earlier call: wait for this one's
+            plugin._arm_timer(deadline)
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,16 +2,10 @@
 
 A `PreparedCall` is `plugin.call(name, data)` for bytes in and bytes out, with
 the same results, errors, limits and locking, made for callers that call one
-export once per row (wasmplug.sql) or per message. What it saves per call:
+export once per row (wasmplug.sql) or per message. Its timeout is the plug-in's
+own timer, as for any call (`Plugin._arm_timer`: one entry per timeout period,
+re-armed, never cancelled). What it saves per call:
 
-- the timeout timer. A plain call schedules a timer on the engine's ticker and
-  cancels it afterwards (two locked heap operations). A prepared call keeps
-  one `Watchdog` armed instead: each call only stamps its deadline, and the
-  watchdog, when it fires, either stops the call that is over its deadline, sets
-  itself again for the running call's deadline, or (no call running) stays
-  unarmed until the next call. So the timer costs one schedule per timeout
-  period, not two heap operations per call, and a call still stops at its
-  own deadline (give or take the ticker's usual lateness).
 - the per-call conversions of `call` (str/memoryview input, a `parse` step),
   the export's lookup, and the checks of a plain call's set-up and ending
   that only matter when something is unusual: a clean call on a ready
@@ -24,8 +18,6 @@ the plug-in needs a rebuild) takes the ordinary path.
 
 from __future__ import annotations
 
-import time
-import weakref
 from threading import get_ident
 from time import monotonic
 from typing import Any, Final
@@ -39,50 +31,6 @@ _CALL_EVENTS: Final = _runtime_events.CALL_EVENTS
 _enter, _leave = _host_env.enter, _host_env.leave
 
 
-class Watchdog:
-    """The timeout of a prepared call's runs (module docstring).
-
-    `started(seq, deadline)` is called with the plug-in's call number and
-    deadline once the call is marked running. The ticker thread runs
-    `_fire`; both sides run Python code under the GIL, and the order of their
-    steps (the call marks itself running before it looks at `armed`; the
-    watchdog clears `armed` before it looks at the call) leaves no call
-    unwatched.
-    """
-
-    __slots__ = ("__weakref__", "_plugin", "_ticker", "armed", "deadline", "seq")
-
-    def __init__(self, plugin: Any) -> None:
-        self._plugin = weakref.ref(plugin)
-        self._ticker = plugin._compiled.runtime.ticker
-        self.armed = False
-        self.seq = 0
-        self.deadline = 0.0
-
-    def started(self, seq: int, deadline: float) -> None:
-        self.deadline = deadline
-        self.seq = seq  # after the deadline: _fire trusts the deadline of the seq it sees
-        if not self.armed:
-            self.arm(deadline - time.monotonic())
-
-    def arm(self, seconds: float) -> None:
-        self.armed = True
-        me = weakref.ref(self)
-        self._ticker.schedule(max(seconds, 0.0), lambda: (w := me()) is not None and w._fire())
-
-    def _fire(self) -> bool:
-        self.armed = False
-        plugin = self._plugin()
-        if plugin is None or not plugin._running or plugin._call_seq != self.seq:
-            return False  # no call of ours is running: the next one arms again
-        seq, left = self.seq, self.deadline - time.monotonic()
-        if left > 0:
-            self.arm(left)  # a later call than the one this was armed for
-            return False
-        interrupted: bool = plugin._interrupt(seq, "timeout_ms")
-        return interrupted
-
-
 class PreparedCall:
     """`plugin.call(name, data)` prepared once; call it with bytes, get bytes back.
 
@@ -91,13 +39,11 @@ class PreparedCall:
     calls on a closed plug-in do.
     """
 
-    __slots__ = ("_invoke", "_invokers", "_max_output", "_plain", "_plugin", "_timeout_s", "_watchdog",
-                 "name")
+    __slots__ = ("_invoke", "_invokers", "_max_output", "_plain", "_plugin", "_timeout_s", "name")
 
     def __init__(self, plugin: Any, name: str) -> None:
         self._plugin = plugin
         self.name = name
-        self._watchdog = Watchdog(plugin)
         manifest = plugin._compiled.manifest
         self._timeout_s: float | None = None if manifest.timeout_ms is None else manifest.timeout_ms / 1000
         self._max_output: int | None = manifest.memory.max_output_bytes
@@ -118,7 +64,7 @@ class PreparedCall:
             try:
                 if (plugin.plugin != 1 or plugin._needs_rebuild or plugin._instance is None
                         or plugin.fuel_limit is not None):
-                    output = plugin._call_locked(self.name, data, None, self._watchdog)
+                    output = plugin._call_locked(self.name, data, None)
                 else:
                     output = self._run(plugin, data)
             finally:
@@ -139,18 +85,16 @@ class PreparedCall:
         except Exception:  # the ordinary path places it again and says why it fails
             placed = False
         if not placed:
-            return plugin._call_locked(self.name, data, None, self._watchdog)  # type: ignore[no-any-return]
-        seq = plugin._call_seq = plugin._call_seq + 1
-        plugin._running = True
+            return plugin._call_locked(self.name, data, None)  # type: ignore[no-any-return]
         host = plugin._host
         timeout_s = self._timeout_s
-        if timeout_s is not None:
-            host.deadline = deadline = monotonic() + timeout_s
-            watchdog = self._watchdog
-            watchdog.deadline = deadline
-            watchdog.seq = seq  # (Watchdog.started, inline)
-            if not watchdog.armed:
-                watchdog.arm(timeout_s)
+        with plugin._timer_lock:  # as Plugin._run: the timer sees this call whole, or none
+            if timeout_s is not None:
+                deadline = host.deadline = monotonic() + timeout_s
+            seq = plugin._call_seq = plugin._call_seq + 1
+            plugin._running = True
+            if timeout_s is not None and (plugin._timer_at is None or plugin._timer_at > deadline):
+                plugin._arm_timer(deadline)
         previous = _enter(host)
         failure: BaseException | None = None
         rc = 0

@@ -198,11 +198,11 @@ def _close_all() -> None:
                 in_use = close()
                 if isinstance(in_use, wasmtime.Store):
                     busy.add(id(in_use))
-    waiting: list[weakref.WeakSet[Callable[[bytes], int]]] = []
+    busy_sinks: set[int] = set()
     for store, sinks in tracked:
         if id(store) in busy:
+            busy_sinks.update(id(sink) for sink in sinks)
             continue
-        waiting.append(sinks)
         # Freed by its plug-in above, or still referenced by something else (a
         # traceback, a cycle): free it now, while the hand-back of its callables
         # may still take the GIL.
@@ -210,11 +210,19 @@ def _close_all() -> None:
             store.close()
     del tracked
     # wasmtime may release the callables from a worker thread (a stream that was
-    # written to): let it take the GIL now, while that is still allowed. Only the
-    # freed stores' callables are waited for; they go within milliseconds.
+    # written to): let it take the GIL now, while that is still allowed. Waited
+    # for: the callables of every store freed so far, here or earlier (a plug-in
+    # closed just before the exit, whose store is gone from `_stores` while a
+    # worker still holds its callables), never those of a store a call is still
+    # running in. They go within milliseconds.
     deadline = time.monotonic() + _RELEASE_WAIT_S
-    while any(len(sinks) for sinks in waiting) and time.monotonic() < deadline:
+    while _unreleased(busy_sinks) and time.monotonic() < deadline:
         time.sleep(0.001)
+
+
+def _unreleased(busy: set[int]) -> bool:
+    """True while wasmtime still holds an output callable of a store that is freed."""
+    return any(id(sink) not in busy for sink in list(_live_sinks))
 
 
 # ------------------------------------------------------------------ clock waits

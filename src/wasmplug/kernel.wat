@@ -29,6 +29,12 @@
 ;;     guest's rewritten `memory.grow` (wasmplug_budget) draw from it; a
 ;;     refusal traps (the host reports `oom`), like the reference's limiter.
 (module
+  ;; The host halves of config_get, var_get and var_set (_host_env.KERNEL_IMPORTS):
+  ;; they get each handle with its length, already taken (see "host environment").
+  (import "wasmplug:host" "config_get" (func $host_config_get (param i64 i64) (result i64)))
+  (import "wasmplug:host" "var_get" (func $host_var_get (param i64 i64) (result i64)))
+  (import "wasmplug:host" "var_set" (func $host_var_set (param i64 i64 i64 i64)))
+
   (memory (export "memory") 1)
 
   ;; Pages the plug-in's memories may still grow by; -1 = unlimited. Set by
@@ -324,11 +330,30 @@
 
   ;; Length of the live block at p, which is then freed (the bytes stay
   ;; readable until the next allocation): how the host consumes a handle.
-  (func (export "wasmplug_take") (param $p i64) (result i64)
+  (func $take (export "wasmplug_take") (param $p i64) (result i64)
     (local $n i64)
     (local.set $n (call $length (local.get $p)))
     (if (i64.ne (local.get $n) (i64.const 0)) (then (call $free (local.get $p))))
     (local.get $n))
+
+  ;; ------------------------------------------------------------ host environment
+  ;; The plug-in imports these three from `extism:host/env`. Each takes the
+  ;; handles it was given here, in Wasm, and passes them on with their lengths
+  ;; (0 for an invalid handle) to the host, which reads the bytes (readable
+  ;; until the next allocation) and allocates any result itself: one call
+  ;; into Python, and no call back into the kernel while the bump allocator
+  ;; has room.
+  (func (export "config_get") (param $key i64) (result i64)
+    (call $host_config_get (local.get $key) (call $take (local.get $key))))
+
+  (func (export "var_get") (param $key i64) (result i64)
+    (call $host_var_get (local.get $key) (call $take (local.get $key))))
+
+  (func (export "var_set") (param $key i64) (param $value i64)
+    (local $n i64)
+    (local.set $n (call $take (local.get $key)))
+    (call $host_var_set (local.get $key) (local.get $n)
+                        (local.get $value) (call $take (local.get $value))))
 
   ;; The page budget, one entry point (each kernel export costs every store a
   ;; linker entry): $v = pages << 2 | op.
