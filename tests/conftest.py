@@ -3,6 +3,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,16 +21,24 @@ from .setup_policy import (  # noqa: F401  (pytest's hooks, found here by name)
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-# Test modules that start Ray in pytest's own process run last: ray.init puts fatal-signal
-# handlers in front of wasmtime's, so a Wasm trap in any later test would kill the run
-# (docs/concurrency.md, "Ray": call ray.init before the first plug-in).
-RAY_IN_PROCESS = ("tests/test_ray.py",)
+# Tests that start Ray in pytest's own process (marked `ray_in_process`) run last: ray.init puts
+# fatal-signal handlers in front of wasmtime's, so a Wasm trap in any later test would kill the
+# run with SIGILL (docs/concurrency.md, "Ray": call ray.init before the first plug-in).
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
     _policy_collection_modifyitems(session, config, items)
-    items.sort(key=lambda item: item.nodeid.startswith(RAY_IN_PROCESS))  # stable: order kept
+    items.sort(key=lambda item: item.get_closest_marker("ray_in_process") is not None)  # stable
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that started Ray here without the mark would make a later trap kill the run: say so."""
+    ray = sys.modules.get("ray")
+    if (ray is not None and item.get_closest_marker("ray_in_process") is None
+            and getattr(ray, "is_initialized", lambda: False)()):
+        pytest.fail("Ray was started in pytest's process by an earlier test without "
+                    "`pytest.mark.ray_in_process`: mark that module (tests/conftest.py runs it last)")
 AS = ROOT / "plugins" / "assemblyscript"
 WAT = ROOT / "plugins" / "wat"
 

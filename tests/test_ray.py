@@ -19,6 +19,8 @@ from wasmplug.distributed import ActorDied, RayPluginPool, plugin_actor, portabl
 
 from .conftest import wasm
 
+pytestmark = pytest.mark.ray_in_process  # runs after every other test (tests/conftest.py)
+
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'wasmplug[ray]'")
 
 

@@ -16,6 +16,8 @@ from wasmplug.serve import ServerSettings
 from ..waiting import wait_until
 from .conftest import AS, COUNT_VOWELS, HOSTILE, live_server
 
+pytestmark = pytest.mark.ray_in_process  # runs after every other test (tests/conftest.py)
+
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'wasmplug[ray]'")
 
 
