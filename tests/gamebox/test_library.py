@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from wasmplug.gamebox import protocol
 from wasmplug.gamebox.arenas.engine import ArenaEngine
 from wasmplug.gamebox.arenas.state import Arenas
-from wasmplug.gamebox.database import Base, Blob, GameBoxDatabase, GameVersion
+from wasmplug.gamebox.database import Blob, GameBoxDatabase, GameVersion
 from wasmplug.gamebox.errors import AccessDenied, ArenaError, GameBoxError, UnknownGame, UploadRejected
 
 from .wat_games import game_wasm
@@ -31,7 +31,7 @@ def test_the_migrations_build_exactly_the_models_schema(database: Any) -> None:
     from alembic.migration import MigrationContext
 
     with database.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(connection), database.models_metadata())
     assert diff == []
     database.upgrade()  # upgrading again is a no-op
 

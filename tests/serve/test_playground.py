@@ -403,3 +403,18 @@ def test_concurrent_runs_each_get_only_their_own_log_lines() -> None:
         for result in runs:
             assert result.ok, result.error
             assert [text for _, text in result.logs] == [f"{tag} {i}" for i in range(300)]
+
+
+def test_after_a_run_the_plugin_logger_is_as_it_was() -> None:
+    """A run routes its plug-in's log lines to its result only while it lasts: afterwards the
+    `wasmplug.plugin` logger has its level, handlers and filters back, so other plug-ins in the
+    process see the log level the application chose."""
+    from wasmplug.serve.playground import Playground, Snippet
+
+    logger = logging.getLogger("wasmplug.plugin")
+    before = (logger.level, list(logger.handlers), list(logger.filters))
+    source = b'export function hi() { console.log("a line"); Host.outputString("hi"); }'
+    result = Playground().run(Snippet("js", source, "hi"))
+    assert result.ok, result.error
+    assert [text for _, text in result.logs] == ["a line"]
+    assert (logger.level, list(logger.handlers), list(logger.filters)) == before

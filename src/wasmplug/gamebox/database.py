@@ -66,6 +66,8 @@ class GameVersion(Base):
 class GameBoxDatabase(Database):
     """GameBox's database at `url`, with GameBox's migrations."""
 
+    tables = ("users", "api_tokens", "blobs", "games", "game_versions")
+
     def __init__(self, url: str) -> None:
         super().__init__(url, migrations=MIGRATIONS)
 

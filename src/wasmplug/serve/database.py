@@ -73,6 +73,10 @@ class VersionRow(Base):
 
 
 class ServeDatabase(Database):
+    """serve's database at `url`, with serve's migrations."""
+
+    tables = ("users", "api_tokens", "serve_blobs", "serve_functions", "serve_versions")
+
     def __init__(self, url: str) -> None:
         super().__init__(url, migrations=MIGRATIONS)
 

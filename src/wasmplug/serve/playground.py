@@ -13,12 +13,13 @@ the playground refuses before running anything.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,14 +142,25 @@ class _LogBox:
 
 
 class _LogRouter(logging.Filter):
-    """On the `wasmplug.plugin` logger: a playground plug-in's records go to its run's box and
-    no further (a snippet cannot flood the server's log); other plug-ins' records pass as before.
-    """
+    """On the `wasmplug.plugin` logger while runs are going on: a playground plug-in's records go
+    to its run's box and no further (a snippet cannot flood the server's log); other plug-ins'
+    records pass as before. `remove()` puts the logger back as it was."""
 
-    def __init__(self, previous_level: int) -> None:
+    def __init__(self, logger: logging.Logger) -> None:
         super().__init__()
-        self.previous_level = previous_level
+        self.logger = logger
+        self.previous_level = logger.getEffectiveLevel()
+        self.saved_level = logger.level
+        self.listening = _Listening()
         self.boxes: dict[str, _LogBox] = {}
+        logger.addFilter(self)
+        logger.addHandler(self.listening)
+        logger.setLevel(logging.DEBUG)  # runs see logging on, whatever the server's level
+
+    def remove(self) -> None:
+        self.logger.removeFilter(self)
+        self.logger.removeHandler(self.listening)
+        self.logger.setLevel(self.saved_level)
 
     def filter(self, record: logging.LogRecord) -> bool:
         box = self.boxes.get(str(getattr(record, "plugin_id", "")))
@@ -173,17 +185,24 @@ _router_lock = threading.Lock()
 _router: _LogRouter | None = None
 
 
-def _log_router() -> _LogRouter:
-    """The one router of this process, installed on first use."""
+@contextlib.contextmanager
+def _routed(plugin_id: str, box: _LogBox) -> Iterator[None]:
+    """While the block runs, plug-in `plugin_id`'s log records go to `box`. The router is on
+    the logger only while some run is going on: after the last one, the logger is as it was."""
     global _router
     with _router_lock:
         if _router is None:
-            logger = logging.getLogger("wasmplug.plugin")
-            _router = _LogRouter(logger.getEffectiveLevel())
-            logger.addFilter(_router)
-            logger.addHandler(_Listening())
-            logger.setLevel(logging.DEBUG)
-        return _router
+            _router = _LogRouter(logging.getLogger("wasmplug.plugin"))
+        router = _router
+        router.boxes[plugin_id] = box
+    try:
+        yield
+    finally:
+        with _router_lock:
+            router.boxes.pop(plugin_id, None)
+            if not router.boxes and _router is router:
+                router.remove()
+                _router = None
 
 
 def _digest(kind: str, source: bytes) -> str:
@@ -329,15 +348,13 @@ class Playground:
         if snippet.export not in built.exports:
             raise SnippetError(f"the snippet has no export {snippet.export[:60]!r}; it exports "
                                f"{', '.join(built.exports)[:400]}")
-        router = _log_router()
         box = _LogBox(self.limits.max_log_lines, self.limits.max_log_bytes)
         result = RunResult(False)
         plugin = wasmplug.Plugin(built.compiled, config=dict(snippet.config))
-        plugin_id = str(plugin.id)
-        router.boxes[plugin_id] = box
         started = time.perf_counter()
         try:
-            result.output = plugin.call(snippet.export, snippet.input)
+            with _routed(str(plugin.id), box):
+                result.output = plugin.call(snippet.export, snippet.input)
             result.ok = True
         except wasmplug.CallError as exc:
             result.error, result.kind = _call_failure(exc)
@@ -348,7 +365,6 @@ class Playground:
             result.fuel_used = plugin.fuel_consumed
             result.memory_bytes = plugin.memory_bytes
             plugin.close()
-            router.boxes.pop(plugin_id, None)
         result.logs, result.logs_dropped = box.lines, box.dropped
         return result
 

@@ -5,7 +5,10 @@
     with db.session() as s: ...   # one transaction
 
 Every table of every application derives from `Base` (so one migration
-history can cover the foundation's tables, e.g. `accounts`, and the app's).
+history can cover the foundation's tables, e.g. `accounts`, and the app's). As
+`Base.metadata` holds every application's tables once their modules are
+imported, a `Database` subclass names its own in `tables`: `models_metadata()`
+is what its migrations must build.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -31,6 +35,9 @@ class Base(DeclarativeBase):
 
 class Database:
     """An engine, its sessions and its migrations (an Alembic script folder)."""
+
+    # The tables this application's migrations build: the foundation's it uses, and its own.
+    tables: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, url: str, *, migrations: Path) -> None:
         self.url = url
@@ -50,6 +57,13 @@ class Database:
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def models_metadata(self) -> MetaData:
+        """The models of this application's `tables` alone (what its migrations must build)."""
+        mine = MetaData()
+        for name in self.tables:
+            Base.metadata.tables[name].to_metadata(mine)
+        return mine
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
