@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 import wasmtime
+from wasmtime import _func
 
 from . import _callpath, _host_env, _runtime_events, _sigint
 from ._callpath import I32, CallPath
@@ -469,6 +470,10 @@ class Plugin:
             rc = invoke() or 0
         except BaseException as exc:
             failure = exc
+            # wasmtime-py keeps a host function's exception in one module-wide slot for the
+            # public API to re-raise; a trap on the raw path leaves it there, and a later
+            # trap of another plug-in would be reported with it: drop it with this call.
+            _func.LAST_EXCEPTION = None
         finally:
             self._running = False
             _host_env.leave(previous)
