@@ -199,7 +199,7 @@ def http_request(request: int, body: int) -> int:
                 "manifest's allowed_hosts")
         payload = kernel.take_bytes(body, "http request body") if body else None
         response = _http.send(method.upper(), url, headers, payload, state.time_left(),
-                             manifest.memory.http_response_limit)
+                              manifest.memory.http_response_limit, guard=manifest.network_guard)
     except _http.HttpTimeout:
         state.timed_out = True
         raise HostError("timeout") from None

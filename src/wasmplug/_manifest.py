@@ -20,11 +20,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import _source_memo
 from ._errors import LoadError, ManifestError
 from .binary import ModuleFacts
+
+if TYPE_CHECKING:
+    from ._netguard import NetworkGuard
 
 WASM_MAGIC = b"\0asm"
 HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: a valid method
@@ -101,6 +104,8 @@ class Manifest:
     allowed_hosts: tuple[str, ...] | None = None
     allowed_paths: Mapping[str, str] | None = None
     timeout_ms: int | None = None
+    # wasmplug extension: `blocked_networks` / `allowed_networks` (the addresses HTTP may reach).
+    network_guard: NetworkGuard | None = None
 
     def __post_init__(self) -> None:
         if not self.wasm:
@@ -285,7 +290,8 @@ def from_dict(obj: Mapping[str, Any]) -> Manifest:
     _expect_object(obj, "(top level)")
     _check_keys(
         obj,
-        {"wasm", "memory", "config", "allowed_hosts", "allowed_paths", "timeout_ms"},
+        {"wasm", "memory", "config", "allowed_hosts", "allowed_paths", "timeout_ms",
+         "blocked_networks", "allowed_networks"},
         "",
     )
     wasm = obj.get("wasm") or []
@@ -316,6 +322,7 @@ def from_dict(obj: Mapping[str, Any]) -> Manifest:
     paths = obj.get("allowed_paths")
     if paths is not None:
         paths = _str_map(paths, "allowed_paths")
+    guard = _network_guard(obj)
 
     if not sources:
         raise ManifestError(
@@ -328,7 +335,25 @@ def from_dict(obj: Mapping[str, Any]) -> Manifest:
         allowed_hosts=hosts,
         allowed_paths=paths,
         timeout_ms=_opt_uint(obj, "timeout_ms", "", _U64),
+        network_guard=guard,
     )
+
+
+def _network_guard(obj: Mapping[str, Any]) -> NetworkGuard | None:
+    """`blocked_networks` and its exceptions `allowed_networks` (wasmplug extension)."""
+    blocked, allowed = obj.get("blocked_networks"), obj.get("allowed_networks")
+    if blocked is None:
+        if allowed:
+            raise ManifestError(f"{_where('allowed_networks')}: lists exceptions to blocked_networks, "
+                                "which is not set; add blocked_networks (e.g. [\"non-public\"])")
+        return None
+    from ._netguard import NetworkGuard, parse_networks  # ipaddress only for manifests that use it
+
+    try:
+        return NetworkGuard(parse_networks(blocked, _where("blocked_networks")),
+                            parse_networks(allowed or [], _where("allowed_networks")))
+    except ValueError as exc:
+        raise ManifestError(str(exc)) from None
 
 
 def _is_wat(text: str) -> bool:

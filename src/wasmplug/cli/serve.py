@@ -37,14 +37,23 @@ def _settings(data_dir: Path | None, database_url: str | None, **more: object) -
                    "10.0.0.5:6379); several front ends then share one --database-url.")
 @click.option("--allow-private-hosts", is_flag=True,
               help="Let deployers allow HTTP to loopback, private and link-local addresses.")
+@click.option("--allow-network", "allow_networks", multiple=True, metavar="CIDR",
+              help="Let functions' HTTP connect to addresses of this non-public network (e.g. "
+                   "10.1.0.0/16; repeatable). Without it, a host resolving to a loopback, private, "
+                   "link-local, multicast or reserved address is refused.")
 @click.pass_context
 def command(ctx: click.Context, host: str, port: int, data_dir: Path | None, database_url: str | None,
-            max_body_kb: int, ray_address: str | None, allow_private_hosts: bool) -> None:
+            max_body_kb: int, ray_address: str | None, allow_private_hosts: bool,
+            allow_networks: tuple[str, ...]) -> None:
     """Serve deployed functions: POST /f/NAME/EXPORT, HTTP routes, the deploy API, /metrics."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings(data_dir, database_url, max_body_bytes=max_body_kb * 1024,
-                         allow_private_hosts=allow_private_hosts, ray_address=ray_address)
+    try:
+        settings = _settings(data_dir, database_url, max_body_bytes=max_body_kb * 1024,
+                             allow_private_hosts=allow_private_hosts, ray_address=ray_address,
+                             allowed_networks=allow_networks)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-network") from None
     try:  # uvloop when installed (uvicorn's own choice): a cheaper event loop
         import uvloop
 

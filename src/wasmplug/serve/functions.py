@@ -15,6 +15,7 @@ import binascii
 import ipaddress
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -132,15 +133,19 @@ def _route(value: Any) -> str | None:
     return value
 
 
-def check_hosts(hosts: list[str]) -> None:
-    """DeployRejected for an allowed host that reaches the server's own network, or every host.
+def check_hosts(hosts: list[str], allowed_networks: Sequence[str] = ()) -> None:
+    """DeployRejected for an allowed host that reaches the server's own network, or every host
+    (an address in one of the operator's `allowed_networks` may be listed).
 
-    Names are judged as written: a public-looking name whose DNS points inside is not caught here
-    (firewall the server's egress where that matters)."""
+    Names are judged as written here; what they resolve to is judged at each request, by the
+    `blocked_networks` of the manifest (`manifest`)."""
+    networks = [ipaddress.ip_network(n) for n in allowed_networks]
     for host in hosts:
         bare = host.strip("[]").lower()
         try:
-            internal = not ipaddress.ip_address(bare).is_global
+            address = ipaddress.ip_address(bare)
+            internal = not address.is_global and not any(
+                address.version == n.version and address in n for n in networks)
         except ValueError:
             internal = (bare.strip("*.") == "" or bare == "localhost" or bare.endswith(".localhost")
                         or bare.endswith((".local", ".internal")) or "*" in bare.split(".")[-1])
@@ -281,8 +286,12 @@ def prepare_module(upload: bytes) -> Module:
     return Module(kind, built, callable_exports(built))
 
 
-def manifest(module: Module, settings: FunctionSettings) -> dict[str, Any]:
-    """The Extism manifest a version runs with: its module(s) and its settings' limits."""
+def manifest(module: Module, settings: FunctionSettings,
+             allowed_networks: Sequence[str] = ()) -> dict[str, Any]:
+    """The Extism manifest a version runs with: its module(s) and its settings' limits.
+
+    HTTP never reaches a non-public address (loopback, private, link-local, ...: whatever the
+    host name resolves to) unless the server lists its network in `allowed_networks`."""
     if module.kind == "manifest":
         wasm: list[dict[str, Any]] = json.loads(module.data)["wasm"]
     else:
@@ -290,6 +299,7 @@ def manifest(module: Module, settings: FunctionSettings) -> dict[str, Any]:
     result: dict[str, Any] = {
         "wasm": wasm, "config": {**settings.config, **settings.secret_config},
         "allowed_hosts": list(settings.allowed_hosts),
+        "blocked_networks": ["non-public"], "allowed_networks": list(allowed_networks),
         "memory": {"max_pages": settings.memory_max_pages}, "timeout_ms": settings.timeout_ms,
     }
     if module.kind == "js":

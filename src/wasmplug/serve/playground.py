@@ -224,7 +224,8 @@ class Playground:
         lim = self.limits
         return {"wasm": [wasm], "timeout_ms": lim.timeout_ms,
                 "memory": {"max_pages": lim.memory_max_pages, "max_output_bytes": lim.max_output_bytes},
-                "allowed_hosts": list(lim.allowed_hosts) or None}
+                "allowed_hosts": list(lim.allowed_hosts) or None,
+                "blocked_networks": ["non-public"]}  # whatever an allowed host resolves to
 
     def _compile(self, manifest: dict[str, Any]) -> wasmplug.CompiledPlugin:
         return wasmplug.CompiledPlugin(manifest, wasi=True, functions=[], fuel_limit=self.limits.fuel)

@@ -41,14 +41,14 @@ class RayInstances:
     `call`, `count` and `close` as a `PluginPool`. Actors reserve no CPU, so a server with many
     functions does not run out of the cluster's CPUs; their limits travel with the manifest."""
 
-    def __init__(self, version: Version, actors: int) -> None:
+    def __init__(self, version: Version, actors: int, allowed_networks: tuple[str, ...]) -> None:
         from wasmplug.distributed import RayPluginPool
 
         settings = version.settings
         kwargs: dict[str, Any] = {"wasi": uses_wasi(version.module, settings), "functions": []}
         if settings.fuel is not None:
             kwargs["fuel_limit"] = settings.fuel
-        self._pool = RayPluginPool(manifest(version.module, settings), num_actors=actors,
+        self._pool = RayPluginPool(manifest(version.module, settings, allowed_networks), num_actors=actors,
                                    num_cpus_per_actor=0, **kwargs)
 
     def call(self, export: str, data: bytes) -> bytes:
@@ -74,7 +74,7 @@ class FunctionRuntime:
         self.version = version
         self.name = version.name
         settings = version.settings
-        self.compiled = CompiledPlugin(manifest(version.module, settings),
+        self.compiled = CompiledPlugin(manifest(version.module, settings, server.http_allowed_networks()),
                                        wasi=uses_wasi(version.module, settings), functions=[],
                                        fuel_limit=settings.fuel)
         self.exports = frozenset(version.module.exports)
@@ -83,7 +83,7 @@ class FunctionRuntime:
         # in AsyncPluginPool).
         self.pool: Any
         if server.ray_address is not None:
-            self.pool = RayInstances(version, settings.max_instances)
+            self.pool = RayInstances(version, settings.max_instances, server.http_allowed_networks())
         else:
             self.pool = PluginPool(self.compiled, max_instances=settings.max_instances,
                                    reset=settings.fresh_instance)

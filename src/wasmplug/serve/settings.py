@@ -33,6 +33,10 @@ class ServerSettings:
     # localhost, *.local / *.internal names, or every host ("*"): off, so a deployed function cannot
     # reach the server's own network (say, a cloud metadata service at 169.254.169.254).
     allow_private_hosts: bool = False
+    # Whatever a function's allowed host resolves to, its HTTP never connects to a non-public address
+    # (loopback, private, link-local, multicast, reserved; IPv4 and IPv6) unless it is in one of these
+    # networks (CIDR, e.g. "10.1.0.0/16"). `allow_private_hosts` allows every network.
+    allowed_networks: tuple[str, ...] = ()
     # How often (seconds) the server looks in the database for deploys, rollbacks and deletes made
     # through another server sharing it (0: never; one server alone needs none).
     sync_every: float = 1.0
@@ -45,6 +49,15 @@ class ServerSettings:
     max_versions: int = 50
     # The playground's limits (what one snippet may use) and its pool of runs.
     playground: PlaygroundSettings = field(default_factory=PlaygroundSettings)
+
+    def __post_init__(self) -> None:
+        from wasmplug._netguard import parse_networks
+
+        parse_networks(list(self.allowed_networks), "allowed_networks")  # ValueError naming the entry
+
+    def http_allowed_networks(self) -> tuple[str, ...]:
+        """The exceptions to every function's `blocked_networks = ["non-public"]`."""
+        return ("0.0.0.0/0", "::/0") if self.allow_private_hosts else self.allowed_networks
 
     def url(self) -> str:
         from wasmplug.web.database import sqlite_url

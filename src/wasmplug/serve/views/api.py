@@ -102,7 +102,7 @@ async def deploy(request: Request, who: Account) -> Response:
     previous = runtimes.active.get(name)
     settings = parse_settings(settings_text, previous.version.settings if previous else None)
     if not request.app.state.settings.allow_private_hosts:
-        check_hosts(settings.allowed_hosts)
+        check_hosts(settings.allowed_hosts, request.app.state.settings.allowed_networks)
     module = await asyncio.to_thread(prepare_module, data)
     sha256 = hashlib.sha256(module.data).hexdigest()
     existed = name in runtimes.active or name in await asyncio.to_thread(store.names)
