@@ -6,7 +6,8 @@
 
 Tables: users and api_tokens (the web foundation's `web.accounts`: a token's
 user is who deploys), serve_blobs (sha256 -> module bytes, stored once however
-many versions share them), serve_functions (name, owner, active version) and
+many versions share them), serve_functions (name, owner, active version and its
+route, unique: the one judge of a route for every front end) and
 serve_versions (each deploy: module, kind, exports, settings).
 """
 
@@ -29,6 +30,7 @@ from sqlalchemy import (
     delete,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from wasmplug.web.accounts import Account, Accounts, ApiToken, User
@@ -55,6 +57,8 @@ class FunctionRow(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     active_version: Mapped[int] = mapped_column(Integer)
+    # The active version's route: unique in the database, so front ends sharing it cannot both take one.
+    route: Mapped[str | None] = mapped_column(String(260), unique=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
 
 
@@ -160,9 +164,30 @@ class FunctionStore:
             if fn is not None:
                 self._check_owner(fn, who)
 
+    def _route_taken(self, route: str | None, name: str) -> ServeError:
+        """The 409 for a route another function took (maybe through another front end just now)."""
+        with self.db.session() as s:
+            owner = None if route is None else s.scalars(
+                select(FunctionRow.name).where(FunctionRow.route == route, FunctionRow.name != name)).first()
+        if owner is None:  # not the route: the name, made at the same moment through another front end
+            return ServeError(f"the function {name!r} was changed at the same moment through another "
+                              "server: try again", status=409, kind="conflict")
+        return ServeError(f"the route {route} is taken by the function {owner!r}", status=409,
+                          kind="route_taken")
+
     def save_version(self, who: Account, name: str, module: Module, sha256: str,
                      settings: FunctionSettings) -> Version:
-        """Store a validated deploy as `name`'s newest version and make it the active one."""
+        """Store a validated deploy as `name`'s newest version and make it the active one.
+
+        ServeError 409 if its route is another function's (the database is the judge, so front
+        ends sharing it cannot both take a route)."""
+        try:
+            return self._save_version(who, name, module, sha256, settings)
+        except IntegrityError:
+            raise self._route_taken(settings.route, name) from None
+
+    def _save_version(self, who: Account, name: str, module: Module, sha256: str,
+                      settings: FunctionSettings) -> Version:
         with self.db.session() as s:
             if s.get(ModuleBlob, sha256) is None:
                 s.add(ModuleBlob(sha256=sha256, size=len(module.data), data=module.data))
@@ -182,6 +207,7 @@ class FunctionStore:
                              exports=json.dumps(module.exports), settings=json.dumps(settings.to_json()))
             s.add(row)
             fn.active_version = row.number
+            fn.route = settings.route
             s.flush()
             self._prune(s, fn)
             return _version(s, fn, row)
@@ -213,12 +239,20 @@ class FunctionStore:
             return self._get_version(s, fn, number)
 
     def set_active(self, who: Account, name: str, number: int) -> Version:
-        with self.db.session() as s:
-            fn = self._function(s, name)
-            self._check_owner(fn, who)
-            version = self._get_version(s, fn, number)
-            fn.active_version = number
-            return version
+        """Make version `number` the active one (ServeError 409 if its route is another function's)."""
+        route = None
+        try:
+            with self.db.session() as s:
+                fn = self._function(s, name)
+                self._check_owner(fn, who)
+                version = self._get_version(s, fn, number)
+                route = version.settings.route
+                fn.active_version = number
+                fn.route = route
+                s.flush()
+                return version
+        except IntegrityError:
+            raise self._route_taken(route, name) from None
 
     def active_versions(self) -> dict[str, int]:
         """{function name: its active version number} of every function."""
