@@ -41,19 +41,22 @@ def _settings(data_dir: Path | None, database_url: str | None, **more: object) -
               help="Let functions' HTTP connect to addresses of this non-public network (e.g. "
                    "10.1.0.0/16; repeatable). Without it, a host resolving to a loopback, private, "
                    "link-local, multicast or reserved address is refused.")
+@click.option("--docs-url", default=None, metavar="URL",
+              help="Where the index page's Documentation link goes (your docs for the functions' users).")
 @click.pass_context
 def command(ctx: click.Context, host: str, port: int, data_dir: Path | None, database_url: str | None,
             max_body_kb: int, ray_address: str | None, allow_private_hosts: bool,
-            allow_networks: tuple[str, ...]) -> None:
+            allow_networks: tuple[str, ...], docs_url: str | None) -> None:
     """Serve deployed functions: POST /f/NAME/EXPORT, HTTP routes, the deploy API, /metrics."""
     if ctx.invoked_subcommand is not None:
         return
     try:
         settings = _settings(data_dir, database_url, max_body_bytes=max_body_kb * 1024,
                              allow_private_hosts=allow_private_hosts, ray_address=ray_address,
-                             allowed_networks=allow_networks)
+                             allowed_networks=allow_networks, docs_url=docs_url)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--allow-network") from None
+        raise click.BadParameter(str(exc), param_hint="--docs-url" if str(exc).startswith("docs_url")
+                                 else "--allow-network") from None
     try:  # uvloop when installed (uvicorn's own choice): a cheaper event loop
         import uvloop
 

@@ -260,6 +260,30 @@ class FunctionStore:
             return {name: number for name, number in
                     s.execute(select(FunctionRow.name, FunctionRow.active_version))}
 
+    def public_functions(self, limit: int) -> tuple[list[dict[str, object]], int]:
+        """The first `limit` public functions (by name) as the index page shows them — name, version,
+        kind, exports, route and its export; never config or anything of a protected function — and
+        how many public functions there are. Module bytes are not read."""
+        query = (select(FunctionRow.name, FunctionRow.active_version, VersionRow.kind, VersionRow.exports,
+                        VersionRow.settings)
+                 .join(VersionRow, (VersionRow.function_id == FunctionRow.id)
+                       & (VersionRow.number == FunctionRow.active_version))
+                 .order_by(FunctionRow.name))
+        shown: list[dict[str, object]] = []
+        count = 0
+        with self.db.session() as s:
+            for name, number, kind, exports, settings_text in s.execute(query):
+                settings = json.loads(settings_text)
+                if settings.get("public") is not True:
+                    continue
+                count += 1
+                if len(shown) < limit:
+                    route = settings.get("route")
+                    shown.append({"name": name, "version": number, "kind": kind,
+                                  "exports": json.loads(exports), "url": f"/f/{name}/", "route": route,
+                                  "route_export": settings.get("route_export") if route else None})
+        return shown, count
+
     def names(self) -> list[str]:
         with self.db.session() as s:
             return list(s.scalars(select(FunctionRow.name).order_by(FunctionRow.name)))

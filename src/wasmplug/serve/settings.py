@@ -47,6 +47,8 @@ class ServerSettings:
     max_functions: int = 1000
     # At most so many versions kept per function (older ones are pruned on deploy).
     max_versions: int = 50
+    # Where the index page's "Documentation" link goes (None: no link; the page says how to call).
+    docs_url: str | None = None
     # The playground's limits (what one snippet may use) and its pool of runs.
     playground: PlaygroundSettings = field(default_factory=PlaygroundSettings)
 
@@ -54,6 +56,8 @@ class ServerSettings:
         from wasmplug._netguard import parse_networks
 
         parse_networks(list(self.allowed_networks), "allowed_networks")  # ValueError naming the entry
+        if self.docs_url is not None and not self.docs_url.startswith(("https://", "http://", "/")):
+            raise ValueError(f"docs_url: {self.docs_url[:80]!r} is not an http(s) URL or a path")
 
     def http_allowed_networks(self) -> tuple[str, ...]:
         """The exceptions to every function's `blocked_networks = ["non-public"]`."""
