@@ -48,7 +48,7 @@ def test_token_deploy_and_call(tmp_path: Path, serving: str) -> None:
                        cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
-    assert token.startswith("gbt_") and len(token) > 30
+    assert token.startswith("wps_") and len(token) > 30
     deployed = wasmplug("deploy", "vowels", str(COUNT_VOWELS), "--server", serving, "--token", token,
                         "--public", "--config", "k=v", "--timeout", "2000", "--memory-max", "64",
                         cwd=tmp_path)

@@ -42,6 +42,8 @@ from .functions import FunctionSettings, Module, settings_from_json
 __all__ = ["ApiToken", "Base", "FunctionStore", "ServeDatabase", "User", "Version"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# serve's API tokens start with it (GameBox's with "gbt_"); tokens made before it, "gbt_...", still work.
+TOKEN_PREFIX = "wps_"
 
 
 class ModuleBlob(Base):
@@ -121,7 +123,7 @@ class FunctionStore:
 
     def __init__(self, db: Database, *, max_functions: int = 1000, max_versions: int = 50) -> None:
         self.db = db
-        self.accounts = Accounts(db)
+        self.accounts = Accounts(db, token_prefix=TOKEN_PREFIX)
         self.max_functions = max_functions
         self.max_versions = max_versions
 

@@ -2,7 +2,7 @@
 
     accounts = Accounts(db)   # db: a `database.Database` whose migrations create these tables
     me = accounts.add_user("alice", "a long password")
-    token = accounts.new_token(me, "laptop")     # shown once; only its hash is stored
+    token = accounts.new_token(me, "laptop")     # "wpt_...": shown once; only its hash is stored
     accounts.by_token(token)                     # -> Account
 
 Each user has a session version: a session remembers the version it was made
@@ -12,8 +12,11 @@ cookie made before is worthless, wherever it was copied to. A banned user's
 every request is refused; lifting the ban bumps it too, so no session from
 before (or during) the ban comes back.
 
-An application names its own errors (`refused`, `denied`) and hears of bans
-through `_changed` by subclassing `Accounts`.
+An application names its own errors (`refused`, `denied`), the prefix of its
+tokens (`token_prefix`: GameBox "gbt_", serve "wps_") and hears of bans through
+`_changed` by subclassing `Accounts` (or passes `token_prefix=`). A token is
+looked up by the hash of all of it, so tokens made under an older prefix stay
+valid.
 """
 
 from __future__ import annotations
@@ -73,9 +76,13 @@ class Accounts:
 
     refused: type[Error] = AccountError  # a username or password refused
     denied: type[Error] = AccessDenied  # not allowed
+    token_prefix = "wpt_"  # what the application's API tokens start with
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, token_prefix: str | None = None) -> None:
         self.db = db
+        if token_prefix is not None:
+            self.token_prefix = token_prefix
+        passwords.new_token(self.token_prefix)  # ValueError now for a bad prefix, not at the first token
 
     def _changed(self) -> None:
         """Called after a ban or an unban (what a user may see has changed)."""
@@ -168,7 +175,7 @@ class Accounts:
 
     # -- API tokens --------------------------------------------------------------
     def new_token(self, who: Account, label: str = "") -> str:
-        token = passwords.new_token()
+        token = passwords.new_token(self.token_prefix)
         with self.db.session() as s:
             s.add(ApiToken(user_id=who.id, token_hash=passwords.token_hash(token), label=label[:64]))
         return token

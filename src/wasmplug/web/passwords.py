@@ -65,8 +65,15 @@ def verify_password(stored_hash: str, password: str) -> bool:
 DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))  # unknown users cost as much as known ones
 
 
-def new_token() -> str:
-    return "gbt_" + secrets.token_urlsafe(32)
+TOKEN_PREFIX = re.compile(r"[a-z]{2,8}_")
+
+
+def new_token(prefix: str) -> str:
+    """A new API token: the application's `prefix` (say "gbt_": which application's token it is, for
+    people and secret scanners) and 256 random bits."""
+    if not TOKEN_PREFIX.fullmatch(prefix):
+        raise ValueError(f"a token prefix is 2 to 8 lower-case letters and '_', not {prefix!r}")
+    return prefix + secrets.token_urlsafe(32)
 
 
 def token_hash(token: str) -> str:

@@ -51,6 +51,7 @@ class DatabaseCatalogue(Accounts):
 
     refused = GameBoxError
     denied = AccessDenied
+    token_prefix = "gbt_"
 
     def __init__(self, db: GameBoxDatabase, *, bundled: Catalogue | None = None,
                  policy: UploadPolicy | None = None) -> None:
