@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from .api_client import api_request, server_options
+
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     result = {}
@@ -21,10 +23,9 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.command("deploy")
 @click.argument("name")
 @click.argument("module", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--server", default="http://127.0.0.1:8080", show_default=True, envvar="WASMPLUG_SERVER",
-              help="The wasmplug serve server.")
-@click.option("--token", required=True, envvar="WASMPLUG_TOKEN", help="An API token (wasmplug serve "
-              "token create).")
+@server_options(server_env="WASMPLUG_SERVER", token_env="WASMPLUG_TOKEN", default_server="http://127.0.0.1:8080",
+                server_help="The wasmplug serve server.",
+                token_help="An API token (wasmplug serve token create).")
 @click.option("--config", "config", multiple=True, metavar="K=V", help="Config the plug-in reads.")
 @click.option("--secret", "secrets", multiple=True, metavar="K=V",
               help="Secret config: the plug-in reads it, the API never shows it.")
@@ -46,8 +47,6 @@ def command(name: str, module: Path, server: str, token: str, config: tuple[str,
             max_instances: int | None, fresh_instance: bool | None, route: str | None,
             route_export: str | None, sample_input: str | None, sample_export: str | None) -> None:
     """Deploy MODULE (.wasm, .js or a manifest .json) as the function NAME."""
-    import httpx
-
     settings: dict[str, object] = {"config": _pairs(config, "--config")}
     if secrets:
         settings["secret_config"] = _pairs(secrets, "--secret")
@@ -63,16 +62,8 @@ def command(name: str, module: Path, server: str, token: str, config: tuple[str,
     files: dict[str, tuple[str | None, bytes, str]] = {
         "module": (module.name, module.read_bytes(), "application/octet-stream"),
         "settings": (None, json.dumps(settings).encode(), "application/json")}
-    try:
-        response = httpx.put(f"{server.rstrip('/')}/api/functions/{name}", files=files,
-                             headers={"authorization": f"Bearer {token}"}, timeout=300)
-    except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach {server}: {exc}") from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"error": response.text[:300]}
-    if response.status_code not in (200, 201):
-        raise click.ClickException(f"{body.get('error', response.status_code)} ({body.get('kind', '?')})")
-    where = server.rstrip("/") + (body.get("route") or body["url"])
+    status, body = api_request("PUT", server, f"/api/functions/{name}", token, files=files, timeout=300)
+    if status not in (200, 201):
+        raise click.ClickException(f"{body['error']} ({body.get('kind', f'HTTP {status}')})")
+    where = server + (body.get("route") or body["url"])
     click.echo(f"deployed {body['name']} version {body['version']} ({', '.join(body['exports'])}): {where}")

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from .. import Error
+from .api_client import api_request, server_options
 
 
 def _app_modules() -> None:
@@ -295,9 +296,8 @@ def add_user(username: str, admin: bool, password: str, data_dir: Path | None,
 
 @command.command("upload")
 @click.argument("game", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--server", required=True, envvar="GAMEBOX_SERVER", help="The GameBox's URL.")
-@click.option("--token", required=True, envvar="GAMEBOX_TOKEN",
-              help="Your API token (from your 'My games' page).")
+@server_options(server_env="GAMEBOX_SERVER", token_env="GAMEBOX_TOKEN", server_help="The GameBox's URL.",
+                token_help="Your API token (from your 'My games' page).")
 @click.option("--name", default=None, help="The game's id (default: GAME's file name); "
                                            "uploading to one of your games adds a version.")
 @click.option("--title", default="", help="The game's title.")
@@ -307,24 +307,14 @@ def add_user(username: str, admin: bool, password: str, data_dir: Path | None,
 def upload(game: Path, server: str, token: str, name: str | None, title: str, description: str,
            artwork: Path | None) -> None:
     """Upload GAME.wasm to a GameBox server (a new game, or a new version of yours)."""
-    import httpx
-
     files = {"wasm": (game.name, game.read_bytes(), "application/wasm")}
     if artwork is not None:
         files["artwork"] = (artwork.name, artwork.read_bytes(), "application/octet-stream")
     data = {"title": title, "description": description, "game": name or game.stem}
-    try:
-        response = httpx.post(server.rstrip("/") + "/api/games", data=data, files=files,
-                              headers={"authorization": f"Bearer {token}"}, timeout=120)
-    except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach {server}: {exc}") from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"error": response.text[:300]}
-    if response.status_code != 201:
+    status, body = api_request("POST", server, "/api/games", token, data=data, files=files, timeout=120)
+    if status != 201:
         reasons = body.get("reasons") or []
-        message = body.get("error", f"HTTP {response.status_code}")
+        message = body.get("error", f"HTTP {status}")
         if reasons:
             message = "the upload was rejected:\n" + "\n".join(f"  - {r}" for r in reasons)
         raise click.ClickException(message)
