@@ -159,3 +159,19 @@ def test_clients_kept_for_guards_are_bounded(server: str) -> None:
         p = plugin(blocked_networks=[f"10.{i}.0.0/16"])
         assert fetch(p, server + "/echo")["method"] == "GET"
     assert len(_http._guarded) == _http.MAX_GUARDED_CLIENTS
+
+
+def test_the_guard_travels_with_a_portable_manifest() -> None:
+    # What Ray actors (wasmplug serve --ray) load: without the guard they would reach anything.
+    from wasmplug._manifest import Manifest
+    from wasmplug.distributed import portable_manifest
+
+    source = {"wasm": [{"data": GUEST.encode()}], "allowed_hosts": ["*"],
+              "blocked_networks": ["non-public"], "allowed_networks": ["127.0.0.0/8"]}
+    shipped = portable_manifest(source)
+    assert Manifest.parse(shipped).network_guard == Manifest.parse(source).network_guard
+    guard = Manifest.parse(shipped).network_guard
+    assert guard is not None and guard.refusal("127.0.0.1") is None
+    assert guard.refusal("169.254.169.254") == ("the blocked network 169.254.0.0/16 "
+                                                "(link-local, cloud metadata)")
+    assert "blocked_networks" not in portable_manifest({"wasm": [{"data": GUEST.encode()}]})
