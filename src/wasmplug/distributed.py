@@ -76,13 +76,18 @@ def portable_manifest(source: Any) -> dict[str, Any]:
 class _PluginActor:
     """The body of the Ray actor: one plug-in instance in a Ray worker."""
 
-    def __init__(self, manifest: dict[str, Any], plugin_kwargs: dict[str, Any]) -> None:
+    def __init__(self, manifest: dict[str, Any], plugin_kwargs: dict[str, Any], fresh: bool = False) -> None:
         from . import Plugin
 
         self.plugin = Plugin(manifest, **plugin_kwargs)
+        self.fresh = fresh
 
     def call(self, function: str, data: bytes) -> bytes:
-        output: bytes = self.plugin.call(function, data)
+        try:
+            output: bytes = self.plugin.call(function, data)
+        finally:
+            if self.fresh:  # nothing of this call (memory, globals, vars) reaches the next one
+                self.plugin.renew(keep_vars=False)
         return output
 
     def function_exists(self, name: str) -> bool:
@@ -130,12 +135,15 @@ class RayPluginPool:
     was running may have run, so it fails with `ActorDied` naming the actor,
     unless `idempotent=True` says calls may safely run twice: then Ray
     retries it as well.
+
+    With `fresh_instance=True` every call runs on a fresh instance (memory,
+    globals and vars as when the plug-in was created), as `PluginPool(reset=True)`.
     """
 
     _ATTEMPTS = 3  # sends of a call that keeps landing on dying actors
 
     def __init__(self, source: Any, *, num_actors: int = 2, num_cpus_per_actor: float = 1,
-                 idempotent: bool = False, max_restarts: int = -1,
+                 idempotent: bool = False, max_restarts: int = -1, fresh_instance: bool = False,
                  **plugin_kwargs: Any) -> None:
         if num_actors < 1:
             raise Error(f"num_actors must be at least 1, got {num_actors}")
@@ -147,7 +155,7 @@ class RayPluginPool:
             max_task_retries=-1 if idempotent else 0)(_PluginActor)
         token = uuid.uuid4().hex[:8]
         self.names = [f"wasmplug-pool-{token}-{i}" for i in range(num_actors)]
-        self.actors = [actor_class.options(name=name).remote(manifest, plugin_kwargs)
+        self.actors = [actor_class.options(name=name).remote(manifest, plugin_kwargs, fresh_instance)
                        for name in self.names]
         self._in_flight = [0] * num_actors
         self._lock = threading.Lock()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import faulthandler
 import json
 import os
+import struct
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ import pytest
 from wasmplug.serve import ServerSettings
 
 from ..waiting import wait_until
-from .conftest import AS, COUNT_VOWELS, HOSTILE, live_server
+from .conftest import AS, COUNT_VOWELS, HOSTILE, ROOT, live_server
 
 pytestmark = pytest.mark.ray_in_process  # runs after every other test (tests/conftest.py)
 
@@ -48,3 +50,20 @@ def test_two_front_ends_on_one_ray_cluster_and_postgresql(local_ray: Any, postgr
         a.deployed("vowels", AS / "echo.wasm", public=True)  # a new version through front end a
         wait_until(lambda: b.call("vowels", "echo", "v2").content == b"v2", "front end b to take v2")
         wait_until(lambda: pool._pool.actors == [], "front end b to free the old version's actors")
+
+
+def test_fresh_instance_is_honoured_on_ray(local_ray: Any, tmp_path: Path) -> None:
+    counter = ROOT / "plugins" / "wat" / "counter.wasm"  # `count`: how many calls this instance had
+    with live_server(ServerSettings(data_dir=tmp_path, ray_address="local")) as srv:
+        srv.deployed("kept", counter, public=True, max_instances=1)
+        srv.deployed("fresh", counter, public=True, max_instances=1, fresh_instance=True)
+
+        def count(name: str) -> int:
+            reply = srv.call(name, "count")
+            assert reply.status_code == 200, reply.text
+            value: int = struct.unpack("<q", reply.content)[0]
+            return value
+
+        assert [count("kept") for _ in range(3)] == [0, 1, 2]
+        assert [count("fresh") for _ in range(3)] == [0, 0, 0]
+        assert type(srv.app.state.runtimes.active["fresh"].pool).__name__ == "RayInstances"  # on Ray

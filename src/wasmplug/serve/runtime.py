@@ -49,7 +49,7 @@ class RayInstances:
         if settings.fuel is not None:
             kwargs["fuel_limit"] = settings.fuel
         self._pool = RayPluginPool(manifest(version.module, settings, allowed_networks), num_actors=actors,
-                                   num_cpus_per_actor=0, **kwargs)
+                                   num_cpus_per_actor=0, fresh_instance=settings.fresh_instance, **kwargs)
 
     def call(self, export: str, data: bytes) -> bytes:
         try:
