@@ -62,10 +62,10 @@ def portable_manifest(source: Any) -> dict[str, Any]:
             portable = {"data": entry.data}
         portable.update({k: v for k in ("name", "hash") if (v := getattr(entry, k)) is not None})
         wasm.append(portable)
-    result = {"wasm": wasm,
-              "memory": {k: v for k, v in asdict(manifest.memory).items() if v is not None},
-              "config": dict(manifest.config), "allowed_hosts": manifest.allowed_hosts,
-              "allowed_paths": manifest.allowed_paths, "timeout_ms": manifest.timeout_ms}
+    result: dict[str, Any] = {
+        "wasm": wasm, "memory": {k: v for k, v in asdict(manifest.memory).items() if v is not None},
+        "config": dict(manifest.config), "allowed_hosts": manifest.allowed_hosts,
+        "allowed_paths": manifest.allowed_paths, "timeout_ms": manifest.timeout_ms}
     guard = manifest.network_guard
     if guard is not None:  # the addresses HTTP may not reach travel with the plug-in
         result["blocked_networks"] = [str(n) for n in guard.blocked]
