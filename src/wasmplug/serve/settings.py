@@ -53,9 +53,14 @@ class ServerSettings:
     playground: PlaygroundSettings = field(default_factory=PlaygroundSettings)
 
     def __post_init__(self) -> None:
-        from wasmplug._netguard import parse_networks
+        import ipaddress
 
-        parse_networks(list(self.allowed_networks), "allowed_networks")  # ValueError naming the entry
+        for entry in self.allowed_networks:  # the manifest would refuse them at the first deploy
+            try:
+                ipaddress.ip_network(entry)
+            except ValueError as exc:
+                raise ValueError(f"allowed_networks: {entry!r} is not a network ({exc}); write a CIDR "
+                                 "like \"10.1.0.0/16\" or \"fd00::/8\"") from None
         if self.docs_url is not None and not self.docs_url.startswith(("https://", "http://", "/")):
             raise ValueError(f"docs_url: {self.docs_url[:80]!r} is not an http(s) URL or a path")
 
