@@ -1,5 +1,6 @@
-"""`wasmplug serve --ray`: two front ends on one PostgreSQL database run their functions' instances
-as actors of one local Ray cluster, with the same answers and errors as in-process instances."""
+"""`wasmplug serve --ray`: two front ends (two processes) on one PostgreSQL database run their
+functions' instances as actors of one local Ray cluster, with the same answers and errors as
+in-process instances; `fresh_instance` holds on Ray too."""
 
 from __future__ import annotations
 
@@ -7,16 +8,20 @@ import faulthandler
 import json
 import os
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from wasmplug.serve import ServerSettings
 
 from ..waiting import wait_until
-from .conftest import AS, COUNT_VOWELS, HOSTILE, ROOT, live_server
+from .conftest import AS, COUNT_VOWELS, HOSTILE, ROOT, Server, live_server
 
 pytestmark = pytest.mark.ray_in_process  # runs after every other test (tests/conftest.py)
 
@@ -34,11 +39,35 @@ def local_ray() -> Iterator[Any]:
     ray.shutdown()
 
 
+@contextmanager
+def serve_process(*args: str) -> Iterator[str]:
+    """`wasmplug serve ARGS --port 0` in a process of its own; yields its URL once it is ready."""
+    process = subprocess.Popen([sys.executable, "-m", "wasmplug", "serve", "--port", "0", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "serving on http://127.0.0.1:" in line, line
+        url = line.split("serving on ")[1].strip().rstrip("/")
+        wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, "the server to be ready", 120)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(60)
+        if process.stdout:
+            process.stdout.close()
+
+
 def test_two_front_ends_on_one_ray_cluster_and_postgresql(local_ray: Any, postgres_url: str) -> None:
+    # Front end a is a `wasmplug serve` process of its own; b runs in this process (so the test can
+    # look at its instances). Both use the one Ray cluster and the one PostgreSQL database.
     settings = ServerSettings(database_url=postgres_url, ray_address="local", sync_every=0.05)
-    with live_server(settings) as a, live_server(settings) as b:
+    gcs = local_ray.get_runtime_context().gcs_address
+    with live_server(settings) as b, serve_process("--database-url", postgres_url, "--ray", gcs) as a_url:
+        a = Server(a_url, None, b.token, b.client)  # b's admin token: the database is shared
         a.deployed("vowels", COUNT_VOWELS, public=True, max_instances=2)
         assert json.loads(b.call("vowels", "count_vowels", "aeiou").content)["count"] == 5
+        assert json.loads(a.call("vowels", "count_vowels", "aeiou").content)["count"] == 5
         pool = b.app.state.runtimes.active["vowels"].pool
         actor_pids = {ray.get(actor.pid.remote()) for actor in pool._pool.actors}
         assert len(actor_pids) >= 1 and os.getpid() not in actor_pids  # the calls ran in Ray workers
