@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +21,8 @@ import pytest
 
 from wasmplug.serve import ServerSettings, create_app
 from wasmplug.web.server import serve_in_thread
+
+from ..waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 AS = ROOT / "plugins" / "assemblyscript"
@@ -58,6 +63,28 @@ class Server:
     def token_for(self, username: str, admin: bool = False) -> str:
         token: str = self.app.state.store.create_token(username, admin=admin)
         return token
+
+
+@contextmanager
+def serve_process(*args: str) -> Iterator[str]:
+    """`wasmplug serve --port 0 ARGS` in a process of its own; yields its URL once it is ready."""
+    with tempfile.TemporaryFile("w+") as log:  # its log: shown if it does not start
+        process = subprocess.Popen([sys.executable, "-m", "wasmplug", "serve", "--port", "0", *args],
+                                   stdout=subprocess.PIPE, stderr=log, text=True)
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if "serving on http://127.0.0.1:" not in line:
+                log.seek(0)
+                raise AssertionError(f"wasmplug serve did not start: {line}{log.read()[-2000:]}")
+            url = line.split("serving on ")[1].strip().rstrip("/")
+            wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, "the server to be ready", 120)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(60)
+            if process.stdout:
+                process.stdout.close()
 
 
 @contextmanager

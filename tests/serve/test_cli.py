@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..waiting import wait_until
-from .conftest import COUNT_VOWELS, ROOT
+from .conftest import COUNT_VOWELS, ROOT, serve_process
 
 
 def wasmplug(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -24,23 +23,8 @@ def wasmplug(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def serving(tmp_path: Path) -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-m", "wasmplug", "serve", "--port", "0", "--data-dir",
-                                str(tmp_path / "data")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert "serving on http://127.0.0.1:" in line, process.stderr.read() if process.stderr else line
-        url = line.split("serving on ")[1].strip().rstrip("/")
-        wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, "the server to be ready", 60)
+    with serve_process("--data-dir", str(tmp_path / "data")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(30)
-        if process.stdout:
-            process.stdout.close()
-        if process.stderr:
-            process.stderr.close()
 
 
 def test_token_deploy_and_call(tmp_path: Path, serving: str) -> None:

@@ -8,20 +8,16 @@ import faulthandler
 import json
 import os
 import struct
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from wasmplug.serve import ServerSettings
 
 from ..waiting import wait_until
-from .conftest import AS, COUNT_VOWELS, HOSTILE, ROOT, Server, live_server
+from .conftest import AS, COUNT_VOWELS, HOSTILE, ROOT, Server, live_server, serve_process
 
 pytestmark = pytest.mark.ray_in_process  # runs after every other test (tests/conftest.py)
 
@@ -37,25 +33,6 @@ def local_ray() -> Iterator[Any]:
         faulthandler.disable()  # (see tests/test_ray.py: wasmtime's signal handlers must stay first)
     yield ray
     ray.shutdown()
-
-
-@contextmanager
-def serve_process(*args: str) -> Iterator[str]:
-    """`wasmplug serve ARGS --port 0` in a process of its own; yields its URL once it is ready."""
-    process = subprocess.Popen([sys.executable, "-m", "wasmplug", "serve", "--port", "0", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert "serving on http://127.0.0.1:" in line, line
-        url = line.split("serving on ")[1].strip().rstrip("/")
-        wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, "the server to be ready", 120)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(60)
-        if process.stdout:
-            process.stdout.close()
 
 
 def test_two_front_ends_on_one_ray_cluster_and_postgresql(local_ray: Any, postgres_url: str) -> None:
