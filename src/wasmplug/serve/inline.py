@@ -5,16 +5,17 @@ thread (a queue, a wake-up, the GIL handed over twice, the loop woken again)
 costs far more than the call. So a function that may run inline makes its call
 on the event loop itself, under a budget (`ServerSettings.inline_budget_ms` of
 CPU time, `inline_wall_ms` of wall-clock time): `InlineWatchdog` is one thread
-that looks at the inline call in progress every half budget and cancels it
-(through the plug-in's cancel handle, which stops Wasm at its next instruction)
-once it is past either. The loop is therefore held by a computing call for
-about one and a half CPU budgets (plus what the machine's load adds), and by a
-waiting one for at most the wall budget and a half budget.
+that looks at the inline call in progress once per budget (each look takes the
+GIL, so not more often) and cancels it (through the plug-in's cancel handle,
+which stops Wasm at its next instruction) once it is past either. The loop is therefore held by a computing call for
+about two CPU budgets (plus what the machine's load adds), and by a waiting one
+for about the wall budget plus one budget.
 
 What happens to a cut call is the runtime's rule (see `FunctionRuntime` and
 docs/serve.md, "Inline calls"): the instance it ran on is discarded, the
-function is demoted to the worker threads for good (for this version), and
-the request runs again there from the start.
+function is demoted to the worker threads (for good after a CPU cut, for a
+cool-down after a wall-clock one), and the request runs again there from the
+start.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class InlineWatchdog:
         return 0.0 if self._clock is None else time.clock_gettime(self._clock)
 
     def _watch(self) -> None:
-        period = min(self.budget_s, self.wall_s) / 2
+        period = min(self.budget_s, self.wall_s)
         quiet = 0
         last = 0
         seen: tuple[float, Plugin] | None = None
