@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,11 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from wasmplug.serve import ServerSettings
+from wasmplug.serve.runtime import WORKER_NICE
 
 from .conftest import COUNT_VOWELS, HOSTILE, ROOT, Server, live_server
 
@@ -141,3 +145,17 @@ def test_many_concurrent_calls_inline_and_on_threads(server: Server) -> None:
     runtime = server.app.state.runtimes.active["cv"]
     assert runtime.pool.count() <= 3 and runtime.running == 0 and runtime.admitted == 0
     assert len(runtime.pool.warm) + len(runtime.pool.cold) == runtime.pool.count()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own priority is Linux's")
+def test_worker_threads_run_below_the_event_loop(server: Server) -> None:
+    """A CPU-bound function on the worker threads cannot take the loop's core from it."""
+    server.deployed("loop", HOSTILE / "endless_loop.wasm", public=True, timeout_ms=300)
+    assert server.call("loop", "run").status_code == 504  # a first call: on a worker thread
+    workers = [t for t in threading.enumerate() if t.name.startswith("wasmplug-serve-call")]
+    loop_thread = next(t for t in threading.enumerate() if t.name == "uvicorn")  # serve_in_thread's
+    assert workers and loop_thread.native_id is not None
+    base = os.getpriority(os.PRIO_PROCESS, loop_thread.native_id)
+    for worker in workers:
+        assert worker.native_id is not None
+        assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == min(19, base + WORKER_NICE)

@@ -7,9 +7,10 @@ on the event loop itself, under a budget (`ServerSettings.inline_budget_ms` of
 CPU time, `inline_wall_ms` of wall-clock time): `InlineWatchdog` is one thread
 that looks at the inline call in progress once per budget (each look takes the
 GIL, so not more often) and cancels it (through the plug-in's cancel handle,
-which stops Wasm at its next instruction) once it is past either. The loop is therefore held by a computing call for
-about two CPU budgets (plus what the machine's load adds), and by a waiting one
-for about the wall budget plus one budget.
+which stops Wasm at its next instruction) once it is past either. The loop is
+therefore held by a computing call for about two CPU budgets (plus what the
+machine's load adds), and by a waiting one for about the wall budget plus one
+budget.
 
 What happens to a cut call is the runtime's rule (see `FunctionRuntime` and
 docs/serve.md, "Inline calls"): the instance it ran on is discarded, the

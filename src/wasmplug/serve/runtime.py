@@ -26,7 +26,11 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
+import sys
+import threading
 import time
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from wasmplug import CallError, CallTimeout, CompiledPlugin, Error, Plugin
@@ -81,6 +85,21 @@ class RayInstances:
         self._pool.shutdown()
 
 
+# How much nicer than the event loop the worker threads run (Linux, where a thread has a
+# priority of its own): they carry the long calls (demoted from the loop) and the waiting ones,
+# so a CPU-bound function kept at its cap cannot take the core the loop's short calls need.
+WORKER_NICE = 10
+
+
+def lower_priority() -> None:
+    """Run the calling (worker) thread `WORKER_NICE` nicer (Linux only; elsewhere the whole
+    process would be)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                           min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE))
+
+
 def failure(exc: Error) -> ServeError:
     """A call's error as the answer to its request: whose fault, and what happened."""
     if isinstance(exc, CallTimeout):
@@ -93,7 +112,8 @@ def failure(exc: Error) -> ServeError:
 class FunctionRuntime:
     """One version of one function, ready to take calls (see the module's docstring)."""
 
-    def __init__(self, version: Version, server: ServerSettings, watchdog: InlineWatchdog) -> None:
+    def __init__(self, version: Version, server: ServerSettings, watchdog: InlineWatchdog,
+                 workers: Executor) -> None:
         self.version = version
         self.name = version.name
         settings = version.settings
@@ -115,6 +135,7 @@ class FunctionRuntime:
         self.inline = (not self.ray and server.inline_budget_ms > 0 and not settings.allowed_hosts
                        and not settings.fresh_instance)
         self.watchdog = watchdog
+        self.workers = workers  # the worker threads of calls that do not run inline
         self.demoted_until = 0.0  # no inline call before this time.monotonic() (inf: never again)
         self._slots = asyncio.Semaphore(settings.max_instances)
         self.capacity = settings.max_instances * (1 + server.queue_per_instance)
@@ -230,9 +251,9 @@ class FunctionRuntime:
         future: asyncio.Future[Any]
         try:
             if isinstance(pool, RayInstances):
-                future = loop.run_in_executor(None, pool.call, export, data)
+                future = loop.run_in_executor(self.workers, pool.call, export, data)
             else:
-                future = loop.run_in_executor(None, pool.run, pool.take(), export, data)
+                future = loop.run_in_executor(self.workers, pool.run, pool.take(), export, data)
         except BaseException:
             self._done()
             raise
@@ -278,9 +299,10 @@ class FunctionRuntime:
             self._closing = asyncio.get_running_loop().create_task(asyncio.to_thread(self.pool.close))
 
 
-def _open(version: Version, server: ServerSettings, watchdog: InlineWatchdog) -> FunctionRuntime:
+def _open(version: Version, server: ServerSettings, watchdog: InlineWatchdog,
+          workers: Executor) -> FunctionRuntime:
     try:
-        return FunctionRuntime(version, server, watchdog)
+        return FunctionRuntime(version, server, watchdog, workers)
     except Error as exc:
         raise DeployRejected(f"the module does not load: {exc}", kind="invalid_module") from None
 
@@ -295,7 +317,13 @@ class Runtimes:
         self.routes: dict[str, str] = {}  # route -> function name
         self.ready = False
         self._loading: dict[str, asyncio.Lock] = {}
+        # The worker threads of Wasm calls (not inline), a priority below the loop's.
+        self.workers = ThreadPoolExecutor(server.worker_threads, initializer=lower_priority,
+                                          thread_name_prefix="wasmplug-serve-call")
         self.watchdog = InlineWatchdog(server.inline_budget_ms / 1000, server.inline_wall_ms / 1000)
+
+    def _open(self, version: Version) -> FunctionRuntime:
+        return _open(version, self.server, self.watchdog, self.workers)
 
     async def load_all(self) -> None:
         """Bring every stored function's active version up (a broken one is logged and skipped)."""
@@ -319,7 +347,7 @@ class Runtimes:
             try:
                 version = await asyncio.to_thread(self.store.active, name)
                 if version.number == number and (runtime is None or self.active.get(name) is runtime):
-                    self._install(await asyncio.to_thread(_open, version, self.server, self.watchdog))
+                    self._install(await asyncio.to_thread(self._open, version))
             except Error as exc:
                 log.warning("the function %r could not be brought up to date: %s", name, exc)
 
@@ -334,7 +362,7 @@ class Runtimes:
                 runtime = self.active.get(name)
                 if runtime is None:
                     version = await asyncio.to_thread(self.store.active, name)
-                    runtime = await asyncio.to_thread(_open, version, self.server, self.watchdog)
+                    runtime = await asyncio.to_thread(self._open, version)
                     self._install(runtime)
                 return runtime
         finally:
@@ -354,7 +382,7 @@ class Runtimes:
                 raise DeployRejected(f"the route needs the export {settings.route_export!r}, which the "
                                      f"module does not export (it exports: {', '.join(exports[:20])})",
                                      kind="no_such_export")
-        runtime = await asyncio.to_thread(_open, version, self.server, self.watchdog)
+        runtime = await asyncio.to_thread(self._open, version)
         try:
             if not exports:
                 raise DeployRejected("the module exports no callable function (an export taking and "
@@ -409,3 +437,4 @@ class Runtimes:
                 await asyncio.to_thread(runtime.pool.close)
         self.active.clear()
         self.watchdog.stop()
+        self.workers.shutdown(wait=False, cancel_futures=True)
