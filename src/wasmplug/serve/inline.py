@@ -54,6 +54,7 @@ class InlineWatchdog:
         self.wall_s = wall_s
         self.cuts = 0
         self.last_cut = ""
+        self._cut: object = None  # the last call cut
         # (start time, plug-in) of the inline call in progress, replaced as one value.
         self._current: tuple[float, Plugin] | None = None
         self._number = 0
@@ -63,9 +64,10 @@ class InlineWatchdog:
         self._stopped = False
         self._thread: threading.Thread | None = None
 
-    def begin(self, plugin: Plugin) -> None:
+    def begin(self, plugin: Plugin) -> object:
+        """Watch the inline call about to start on `plugin`; returns its token (see `was_cut`)."""
         self._number += 1
-        self._current = (time.monotonic(), plugin)
+        current = self._current = (time.monotonic(), plugin)
         if self._parked:
             self._parked = False
             if self._thread is None:
@@ -74,6 +76,12 @@ class InlineWatchdog:
                                                 daemon=True)
                 self._thread.start()
             self._wake.set()
+        return current
+
+    def was_cut(self, token: object) -> bool:
+        """Whether the watchdog cut the call `begin` gave `token` for (a cancel meant for the call
+        before it, landing late, is not a cut of this one)."""
+        return self._cut is token
 
     def end(self) -> None:
         self._current = None
@@ -113,8 +121,8 @@ class InlineWatchdog:
                           else "wall" if time.monotonic() - started >= self.wall_s else "")
                 if reason and self._current is current:
                     # (A cancel that lands on the next call instead is harmless: the runtime
-                    # runs any cancelled inline call again on a worker thread.)
-                    cut = current  # once: it may take a moment to stop
+                    # runs any cancelled inline call again on a worker thread, see `was_cut`.)
+                    cut = self._cut = current  # once: it may take a moment to stop
                     self.cuts += 1
                     self.last_cut = reason
                     plugin.cancel_handle().cancel()

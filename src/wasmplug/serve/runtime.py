@@ -211,7 +211,7 @@ class FunctionRuntime:
     def _run_inline(self, pool: LoopInstances, plugin: Plugin, export: str, data: bytes) -> bytes | None:
         """The call on the event loop, under the watchdog: its output, or None if the watchdog cut it
         (the instance is discarded and the function demoted: the caller runs it on a thread)."""
-        self.watchdog.begin(plugin)
+        token = self.watchdog.begin(plugin)
         try:
             output = pool.prepared(plugin, export)(data)
         except CallTimeout as exc:
@@ -220,6 +220,8 @@ class FunctionRuntime:
                 pool.give_back(plugin, clean=False)
                 raise failure(exc) from None
             pool.discard(plugin)
+            if not self.watchdog.was_cut(token):  # a late cancel meant for the call before: no demotion
+                return None
             if self.watchdog.last_cut == "wall":  # it waited (or the machine is loaded): for a while
                 self.demoted_until = time.monotonic() + INLINE_COOL_DOWN_S
                 log.info("an inline call of the function %r (version %d) held the event loop over %g ms: "
