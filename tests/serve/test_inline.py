@@ -148,14 +148,19 @@ def test_many_concurrent_calls_inline_and_on_threads(server: Server) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a thread's own priority is Linux's")
-def test_worker_threads_run_below_the_event_loop(server: Server) -> None:
-    """A CPU-bound function on the worker threads cannot take the loop's core from it."""
-    server.deployed("loop", HOSTILE / "endless_loop.wasm", public=True, timeout_ms=300)
-    assert server.call("loop", "run").status_code == 504  # a first call: on a worker thread
-    workers = [t for t in threading.enumerate() if t.name.startswith("wasmplug-serve-call")]
-    loop_thread = next(t for t in threading.enumerate() if t.name == "uvicorn")  # serve_in_thread's
-    assert workers and loop_thread.native_id is not None
+def test_demoted_functions_run_below_the_event_loop(server: Server) -> None:
+    """A CPU-bound function, once demoted, cannot take the loop's core from it; other calls on worker
+    threads (a new instance's first call, say) keep the loop's priority."""
+    server.deployed("loop", HOSTILE / "endless_loop.wasm", public=True, timeout_ms=300, max_instances=1)
+    assert server.call("loop", "ok").status_code == 200  # a first call: on a worker thread
+    assert server.call("loop", "run").status_code == 504  # cut inline, demoted, run again
+    assert server.app.state.runtimes.active["loop"].demoted_until == math.inf
+    threads = threading.enumerate()
+    loop_thread = next(t for t in threads if t.name == "uvicorn")  # serve_in_thread's
+    workers = [t for t in threads if t.name.startswith("wasmplug-serve-call")]
+    demoted = [t for t in threads if t.name.startswith("wasmplug-serve-demoted")]
+    assert workers and demoted and loop_thread.native_id is not None
     base = os.getpriority(os.PRIO_PROCESS, loop_thread.native_id)
-    for worker in workers:
-        assert worker.native_id is not None
-        assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == min(19, base + WORKER_NICE)
+    for thread, nice in [(t, base) for t in workers] + [(t, min(19, base + WORKER_NICE)) for t in demoted]:
+        assert thread.native_id is not None
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == nice, thread.name

@@ -85,9 +85,9 @@ class RayInstances:
         self._pool.shutdown()
 
 
-# How much nicer than the event loop the worker threads run (Linux, where a thread has a
-# priority of its own): they carry the long calls (demoted from the loop) and the waiting ones,
-# so a CPU-bound function kept at its cap cannot take the core the loop's short calls need.
+# How much nicer than the event loop the worker threads of demoted functions run (Linux, where a
+# thread has a priority of its own): they carry the calls that ran too long inline, so a CPU-bound
+# function kept at its cap cannot take the core the loop's short calls need.
 WORKER_NICE = 10
 
 
@@ -113,7 +113,7 @@ class FunctionRuntime:
     """One version of one function, ready to take calls (see the module's docstring)."""
 
     def __init__(self, version: Version, server: ServerSettings, watchdog: InlineWatchdog,
-                 workers: Executor) -> None:
+                 workers: Executor, demoted_workers: Executor) -> None:
         self.version = version
         self.name = version.name
         settings = version.settings
@@ -135,7 +135,9 @@ class FunctionRuntime:
         self.inline = (not self.ray and server.inline_budget_ms > 0 and not settings.allowed_hosts
                        and not settings.fresh_instance)
         self.watchdog = watchdog
-        self.workers = workers  # the worker threads of calls that do not run inline
+        # The worker threads of calls that do not run inline, and those of a demoted function's.
+        self.workers = workers
+        self.demoted_workers = demoted_workers
         self.demoted_until = 0.0  # no inline call before this time.monotonic() (inf: never again)
         self._slots = asyncio.Semaphore(settings.max_instances)
         self.capacity = settings.max_instances * (1 + server.queue_per_instance)
@@ -250,12 +252,13 @@ class FunctionRuntime:
         even if the request is cancelled first)."""
         loop = asyncio.get_running_loop()
         pool = self.pool
+        workers = self.demoted_workers if self.demoted_until else self.workers
         future: asyncio.Future[Any]
         try:
             if isinstance(pool, RayInstances):
-                future = loop.run_in_executor(self.workers, pool.call, export, data)
+                future = loop.run_in_executor(workers, pool.call, export, data)
             else:
-                future = loop.run_in_executor(self.workers, pool.run, pool.take(), export, data)
+                future = loop.run_in_executor(workers, pool.run, pool.take(), export, data)
         except BaseException:
             self._done()
             raise
@@ -302,9 +305,9 @@ class FunctionRuntime:
 
 
 def _open(version: Version, server: ServerSettings, watchdog: InlineWatchdog,
-          workers: Executor) -> FunctionRuntime:
+          workers: Executor, demoted_workers: Executor) -> FunctionRuntime:
     try:
-        return FunctionRuntime(version, server, watchdog, workers)
+        return FunctionRuntime(version, server, watchdog, workers, demoted_workers)
     except Error as exc:
         raise DeployRejected(f"the module does not load: {exc}", kind="invalid_module") from None
 
@@ -319,13 +322,14 @@ class Runtimes:
         self.routes: dict[str, str] = {}  # route -> function name
         self.ready = False
         self._loading: dict[str, asyncio.Lock] = {}
-        # The worker threads of Wasm calls (not inline), a priority below the loop's.
-        self.workers = ThreadPoolExecutor(server.worker_threads, initializer=lower_priority,
-                                          thread_name_prefix="wasmplug-serve-call")
+        # The worker threads of Wasm calls (not inline); a demoted function's, a priority below the loop's.
+        self.workers = ThreadPoolExecutor(server.worker_threads, thread_name_prefix="wasmplug-serve-call")
+        self.demoted_workers = ThreadPoolExecutor(server.worker_threads, initializer=lower_priority,
+                                                  thread_name_prefix="wasmplug-serve-demoted")
         self.watchdog = InlineWatchdog(server.inline_budget_ms / 1000, server.inline_wall_ms / 1000)
 
     def _open(self, version: Version) -> FunctionRuntime:
-        return _open(version, self.server, self.watchdog, self.workers)
+        return _open(version, self.server, self.watchdog, self.workers, self.demoted_workers)
 
     async def load_all(self) -> None:
         """Bring every stored function's active version up (a broken one is logged and skipped)."""
@@ -440,3 +444,4 @@ class Runtimes:
         self.active.clear()
         self.watchdog.stop()
         self.workers.shutdown(wait=False, cancel_futures=True)
+        self.demoted_workers.shutdown(wait=False, cancel_futures=True)
