@@ -265,7 +265,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.set_title(f"{name}, {results['connections']} connections")
         ax.set_ylabel("latency (ms)")
         ax.legend()
-    fig.suptitle(f"wrk {results['duration_s']} s per run; load {results['load_before'][0]:.1f}", fontsize=9)
+    fig.suptitle(f"wrk, {results['duration_s']} s per server in {ROUNDS} alternating runs; p50/p99: medians "
+                 f"of the runs'; load average {results['load_before'][0]:.1f}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
