@@ -27,6 +27,7 @@ from starlette.routing import Route
 from wasmplug.serve import ServerSettings
 from wasmplug.serve.runtime import WORKER_NICE
 
+from ..waiting import wait_until
 from .conftest import COUNT_VOWELS, HOSTILE, ROOT, Server, live_server
 
 WASI_SLEEP = ROOT / "plugins" / "wat" / "wasi_sleep.wasm"
@@ -164,3 +165,51 @@ def test_demoted_functions_run_below_the_event_loop(server: Server) -> None:
     for thread, nice in [(t, base) for t in workers] + [(t, min(19, base + WORKER_NICE)) for t in demoted]:
         assert thread.native_id is not None
         assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == nice, thread.name
+
+
+class _FakePlugin:
+    """Stands for a plug-in in the watchdog's unit tests: records the cancels it gets."""
+
+    def __init__(self) -> None:
+        self.cancels = 0
+
+    def cancel_handle(self) -> _FakePlugin:
+        return self
+
+    def cancel(self) -> bool:
+        self.cancels += 1
+        return True
+
+
+def test_watchdog_cuts_by_cpu_time_and_by_wall_time_and_tells_its_cuts_apart() -> None:
+    from wasmplug.serve.inline import InlineWatchdog
+
+    # Computing (this thread's CPU time runs): cut for CPU (the wall budget is far away).
+    by_cpu = InlineWatchdog(budget_s=0.005, wall_s=60)
+    plugin = _FakePlugin()
+    try:
+        started = time.monotonic()
+        computing = by_cpu.begin(plugin)  # type: ignore[arg-type]
+        while not plugin.cancels and time.monotonic() - started < 20:
+            sum(range(1000))
+        by_cpu.end()
+        assert plugin.cancels == 1 and by_cpu.last_cut == "cpu" and by_cpu.was_cut(computing)
+        # A short call after it is not the cut one (a late cancel would not demote it).
+        short = by_cpu.begin(plugin)  # type: ignore[arg-type]
+        by_cpu.end()
+        assert not by_cpu.was_cut(short) and by_cpu.cuts == 1
+    finally:
+        by_cpu.stop()
+    # Waiting (no CPU time): cut once the wall budget has passed, and only once.
+    by_wall = InlineWatchdog(budget_s=60, wall_s=0.2)
+    plugin = _FakePlugin()
+    try:
+        started = time.monotonic()
+        waiting = by_wall.begin(plugin)  # type: ignore[arg-type]
+        wait_until(lambda: plugin.cancels == 1, "the wall-clock cut")
+        assert time.monotonic() - started >= 0.2 and by_wall.last_cut == "wall" and by_wall.was_cut(waiting)
+        time.sleep(0.5)  # (not synchronisation: room for a second cut of the same call, which must not come)
+        by_wall.end()
+        assert plugin.cancels == 1 and by_wall.cuts == 1
+    finally:
+        by_wall.stop()
