@@ -7,9 +7,11 @@
 For each of echo (16 bytes) and count_vowels (a 100-byte sentence), 64 connections:
 requests/s, p50/p99 latency and errors of (s) `wasmplug serve`, (a) a bare Starlette endpoint
 returning the body (the ceiling) and (b) a Starlette endpoint calling the official `extism` SDK, each
-one uvicorn process; the ratios s/a and s/b. Also: deploy -> first response for a module already
-compiled (a new function name, so nothing is warm but the compiled-code cache), and a quiet
-function's throughput alone and while a noisy one is flooded at its cap.
+one uvicorn process, measured in turns (short runs, alternating) so all three see the same load;
+the ratios s/a and s/b, and PASS or MISS for each of the issue's targets. Also: deploy -> first
+response for a module already compiled (a new function name, so nothing is warm but the
+compiled-code cache), and a quiet function's throughput alone and while a noisy one is flooded
+at its cap.
 Results go to benchmarks/results/serve.json; wrk is Debian's (apt-get install wrk).
 """
 
@@ -20,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 AS = ROOT / "plugins" / "assemblyscript"
 RESULTS = ROOT / "benchmarks" / "results"
 CONNECTIONS = 64
+ROUNDS = 5  # short runs of each server in turn (see `alternating`)
 INPUTS = {"echo": b"0123456789abcdef",
           "count_vowels": b"The quick brown fox jumps over the lazy dog; pack my box with five dozen "
                           b"liquor jugs, said Oedipa."}
@@ -91,6 +95,47 @@ def wrk(url: str, body: bytes, duration: int, connections: int = CONNECTIONS,
     finally:
         os.unlink(script)
     return parse_wrk(out)
+
+
+def alternating(urls: dict[str, str], body: bytes, duration: int) -> dict[str, dict[str, Any]]:
+    """Each of `urls` under the same load, in turns: ROUNDS short wrk runs of each, their order
+    rotated every round, so a change of the machine's load falls on all of them alike. requests/s
+    is over all rounds; p50 and p99 are the medians of the rounds' (and p99_max the worst)."""
+    rounds: dict[str, list[dict[str, Any]]] = {label: [] for label in urls}
+    labels = list(urls)
+    seconds = max(2, round(duration / ROUNDS))
+    for turn in range(ROUNDS):
+        for label in labels[turn % len(labels):] + labels[:turn % len(labels)]:
+            rounds[label].append(wrk(urls[label], body, seconds))
+    return {label: {"rps": sum(r["requests"] for r in runs) / (seconds * len(runs)),
+                    "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                    "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+                    "p99_max_ms": max(r["p99_ms"] for r in runs),
+                    "errors": sum(r["errors"] for r in runs),
+                    "requests": sum(r["requests"] for r in runs), "rounds": len(runs)}
+            for label, runs in rounds.items()}
+
+
+def verdicts(results: dict[str, Any]) -> list[str]:
+    """The issue's targets, each with its figure and PASS or MISS."""
+    def line(ok: bool, text: str) -> str:
+        return f"{'PASS' if ok else 'MISS'}  {text}"
+
+    out = []
+    for name in INPUTS:
+        r = results[name]
+        s = r["serve"]
+        out.append(f"{name}: serve {s['rps']:.0f} rps (p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms, "
+                   f"{s['errors']} errors); bare {r['bare']['rps']:.0f}; sdk {r['sdk']['rps']:.0f}")
+        out.append(line(r["serve_vs_bare"] >= 0.8, f"{name}: serve/bare {r['serve_vs_bare']:.2f} (>= 0.8)"))
+        out.append(line(r["serve_vs_sdk"] >= 1.3, f"{name}: serve/sdk {r['serve_vs_sdk']:.2f} (>= 1.3)"))
+        out.append(line(s["p99_ms"] < 20, f"{name}: serve p99 {s['p99_ms']:.1f} ms (< 20)"))
+        out.append(line(s["errors"] == 0, f"{name}: serve errors {s['errors']} (0)"))
+    deploy = results["deploy_to_first_response_ms"]
+    out.append(line(deploy <= 100, f"deploy -> first response, cached module: {deploy:.1f} ms (<= 100)"))
+    kept = results["noisy_neighbour"]["throughput_kept"]
+    out.append(line(kept >= 0.8, f"quiet function beside a saturated noisy one keeps {kept:.0%} (>= 80%)"))
+    return out
 
 
 def post_script(body: bytes) -> str:
@@ -160,10 +205,11 @@ def main() -> None:
         sdk, sdk_url = uvicorn_peer("sdk")
         processes += [bare, sdk]
         for name, body in INPUTS.items():
-            row = {}
-            for label, base in (("serve", url), ("bare", bare_url), ("sdk", sdk_url)):
+            bases = {"serve": url, "bare": bare_url, "sdk": sdk_url}
+            for base in bases.values():
                 wrk(f"{base}/f/{name}/{name}", body, 2)  # warm up
-                row[label] = wrk(f"{base}/f/{name}/{name}", body, args.duration)
+            row: dict[str, Any] = alternating({label: f"{base}/f/{name}/{name}" for label, base in
+                                               bases.items()}, body, args.duration)
             row["serve_vs_bare"] = row["serve"]["rps"] / row["bare"]["rps"]
             row["serve_vs_sdk"] = row["serve"]["rps"] / row["sdk"]["rps"]
             results[name] = row
@@ -193,15 +239,9 @@ def main() -> None:
         shutil.rmtree(data, ignore_errors=True)
     results["load_after"] = os.getloadavg()
     (RESULTS / "serve.json").write_text(json.dumps(results, indent=1))
-    print(f"deploy -> first response (cached module): {results['deploy_to_first_response_ms']:.1f} ms")
-    for name in INPUTS:
-        r = results[name]
-        print(f"{name}: serve {r['serve']['rps']:.0f} rps (p50 {r['serve']['p50_ms']:.1f} ms, p99 "
-              f"{r['serve']['p99_ms']:.1f} ms, {r['serve']['errors']} errors); bare {r['bare']['rps']:.0f}; "
-              f"sdk {r['sdk']['rps']:.0f}; serve/bare {r['serve_vs_bare']:.2f}, "
-              f"serve/sdk {r['serve_vs_sdk']:.2f}")
-    print(f"quiet function keeps {results['noisy_neighbour']['throughput_kept']:.0%} of its throughput "
-          f"beside a saturated noisy one; load {results['load_before']} -> {results['load_after']}")
+    print(f"load average {results['load_before']} -> {results['load_after']}")
+    for line in verdicts(results):
+        print(line)
     if args.plot:
         plot(results, args.plot)
 
@@ -225,7 +265,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.set_title(f"{name}, {results['connections']} connections")
         ax.set_ylabel("latency (ms)")
         ax.legend()
-    fig.suptitle(f"wrk {results['duration_s']} s per run; load {results['load_before'][0]:.1f}", fontsize=9)
+    fig.suptitle(f"wrk, {results['duration_s']} s per server in {ROUNDS} alternating runs; p50/p99: medians "
+                 f"of the runs'; load average {results['load_before'][0]:.1f}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

@@ -75,24 +75,41 @@ def test_health_and_readiness(server: Server) -> None:
 def test_access_log_writer_is_bounded() -> None:
     import io
 
-    from wasmplug.serve.metrics import _DroppingQueueHandler, access_log, start_access_log
+    from wasmplug.serve.metrics import AccessLogWriter
 
     stream = io.StringIO()
-    listener = start_access_log(stream, maxsize=5)
-    feeder = next(h for h in access_log.handlers if isinstance(h, _DroppingQueueHandler))
+    writer = AccessLogWriter(stream, maxsize=5)  # not started: nothing is written, the list fills up
+    for i in range(20):
+        writer.add(1.5, f"fn{i}", 1, "run\n", 200, "ok", 0.00125)
+    assert writer.dropped == 15 and len(writer.pending) == 5
+    writer.start()
     try:
-        listener.stop()  # nothing is written now: the queue fills up and then drops
-        for i in range(20):
-            access_log.info("line %d", i)
-        assert feeder.dropped == 15 and feeder.queue.qsize() == 5  # type: ignore[attr-defined]
-        listener.start()
-        wait_until(lambda: stream.getvalue().count("\n") == 5, "the queued lines to be written")
-        assert "line 0" in stream.getvalue() and "line 5" not in stream.getvalue()
+        wait_until(lambda: stream.getvalue().count("\n") == 5, "the waiting lines to be written")
     finally:
-        listener.stop()
-        access_log.removeHandler(feeder)
-        access_log.propagate = True
-        access_log.setLevel(logging.NOTSET)
+        writer.stop()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith(" wasmplug.serve.access: function=fn0 version=1 export=run\\n status=200 "
+                             "outcome=ok duration_ms=1.25")
+    assert "fn4" in lines[4] and "fn5" not in stream.getvalue()
+
+
+def test_started_access_log_gets_every_invocation(server: Server) -> None:
+    import io
+
+    from wasmplug.serve.metrics import start_access_log
+
+    server.deployed("cv", COUNT_VOWELS, public=True)
+    stream = io.StringIO()
+    writer = start_access_log(stream)
+    try:
+        for _ in range(3):
+            server.call("cv", "count_vowels", "aaa")
+        server.call("cv", "nope")
+    finally:
+        writer.stop()  # writes what waits
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 4 and all("function=cv version=1" in line for line in lines)
+    assert "export=nope status=404 outcome=no_such_export" in lines[3]
 
 
 def test_index_names_the_endpoints(server: Server) -> None:

@@ -77,6 +77,9 @@ async def _serve(settings: object, host: str, port: int) -> None:
     # Plug-ins' own log lines stay out of the server's log (a plug-in could flood it); with no
     # handler for them, plug-ins see the level "off" and do not even format them.
     logging.getLogger("wasmplug.plugin").propagate = False
+    # The core's per-call events too: a call that hits a limit is in the access log already (its
+    # outcome), and at INFO every call would take the core's slower, logging path.
+    logging.getLogger("wasmplug.runtime").setLevel(logging.WARNING)
     access = start_access_log(sys.stderr)
     app = create_app(settings)  # type: ignore[arg-type]
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

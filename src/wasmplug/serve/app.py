@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wasmplug.web.rate_limits import RateLimiter
-from wasmplug.web.security import SecurityHeaders
+from wasmplug.web.security import SECURITY_HEADERS
 
 from .database import FunctionStore, ServeDatabase
 from .metrics import Metrics
@@ -37,6 +37,7 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 OWN_PREFIXES = ("/api/", "/metrics", "/healthz", "/readyz", "/playground", "/static/")
 
 ROUTES = [
+    Route("/f/{name}/{export}", invoke.call_export, methods=["POST"]),  # first: the hot path
     Route("/", pages.index),
     Route("/api/functions", api.listing_endpoint),
     Route("/api/functions/{name}", api.deploy_endpoint, methods=["PUT"]),
@@ -44,7 +45,6 @@ ROUTES = [
     Route("/api/functions/{name}", api.remove_endpoint, methods=["DELETE"]),
     Route("/api/functions/{name}/versions", api.versions_endpoint),
     Route("/api/functions/{name}/rollback", api.rollback_endpoint, methods=["POST"]),
-    Route("/f/{name}/{export}", invoke.call_export, methods=["POST"]),
     Route("/metrics", ops.metrics),
     Route("/healthz", ops.healthz),
     Route("/readyz", ops.readyz),
@@ -53,27 +53,39 @@ ROUTES = [
 CATCH_ALL = Route("/{path:path}", invoke.handle_route, methods=ALL_METHODS)
 
 
-class SandboxFunctions:
-    """Responses of functions get `sandbox` in their CSP: a page a function serves runs as an opaque
-    origin, so it cannot reach this server's own pages or what the browser keeps for them."""
+class ServeHeaders:
+    """The security headers (`wasmplug.web.security`) on every response, as raw ASGI: the ones a
+    response carries under the same names are replaced. It also hands POST /f/NAME/EXPORT, the hot
+    path, straight to its view (the router would find the same one, after more work). Responses
+    of functions get `sandbox` in their CSP: a page a function serves runs as an opaque origin, so
+    it cannot reach this server's own pages or what the browser keeps for them."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        own = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+        self.names = frozenset(name for name, _ in own)
+        self.own_headers = own
+        self.function_headers = [(k, v + b"; sandbox" if k == b"content-security-policy" else v)
+                                 for k, v in own]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else "/"
-        if path == "/" or path.startswith(OWN_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        added = self.own_headers if path == "/" or path.startswith(OWN_PREFIXES) else self.function_headers
+        names = self.names
 
-        async def send_sandboxed(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v + b"; sandbox" if k == b"content-security-policy" else v)
-                           for k, v in message["headers"]]
-                message = {**message, "headers": headers}
+                headers = message.get("headers", [])
+                message["headers"] = [*(h for h in headers if h[0].lower() not in names), *added]
             await send(message)
 
-        await self.app(scope, receive, send_sandboxed)
+        if invoke.path_call(scope):  # the hot path: straight to its view, not through the router
+            await invoke.call_export_asgi(scope, receive, send_with_headers)
+        else:
+            await self.app(scope, receive, send_with_headers)
 
 
 def _connect_ray(address: str) -> None:
@@ -128,8 +140,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
 
     routes = [*ROUTES, *playground_routes(), CATCH_ALL]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: _internal_error})
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(SandboxFunctions)
+    app.add_middleware(ServeHeaders)
     app.state.settings = settings
     app.state.store = store
     app.state.runtimes = runtimes

@@ -1,13 +1,18 @@
 """Running functions: one pool per active version, a bounded queue in front of it, version swaps.
 
 Each `FunctionRuntime` is one version of one function: its compiled plug-in
-(limits compiled in), a `PluginPool` of at most `max_instances`
-instances (created lazily, reused; replaced after every call with
-`fresh_instance`) and a bound on the requests it admits: `max_instances` running
-plus `queue_per_instance` waiting per instance. A request past that bound is
-turned away at once (503 with Retry-After), and a queued one gives up after the
+(limits compiled in), its instances (`LoopInstances`: at most `max_instances`,
+created lazily, reused; replaced after every call with `fresh_instance`) and a
+bound on the requests it admits: `max_instances` running plus
+`queue_per_instance` waiting per instance. A request past that bound is turned
+away at once (503 with Retry-After), and a queued one gives up after the
 queue timeout (503), so a flooded function holds at most its own cap of worker
 threads and never the ones the other functions need.
+
+A call runs inline, on the event loop, when the function may (no HTTP, no fresh
+instance, not on Ray) and a warm instance is idle, under the watchdog's budget
+(`inline.py`); otherwise, or once the function has run past that budget, on a
+worker thread.
 
 `Runtimes` maps names (and routes) to the active `FunctionRuntime`. A deploy
 builds and tries the new version first; the swap is one assignment, so a request
@@ -20,16 +25,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import os
+import sys
+import threading
+import time
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from wasmplug import CallError, CallTimeout, CompiledPlugin, Error, PluginPool
+from wasmplug import CallError, CallTimeout, CompiledPlugin, Error, Plugin
 
 from .database import FunctionStore, Version
 from .errors import DeployRejected, ServeError
 from .functions import manifest, uses_wasi
+from .inline import InlineWatchdog
+from .instances import LoopInstances
 from .settings import ServerSettings
 
 log = logging.getLogger("wasmplug.serve")
+
+# How long a function whose inline call was cut for holding the loop too long (wall-clock time,
+# not CPU) runs on worker threads before it may run inline again.
+INLINE_COOL_DOWN_S = 30
 
 LIMIT_KINDS = {"fuel_limit": "fuel_exhausted", "timeout_ms": "timeout", "memory.max_pages": "out_of_memory",
                "memory.max_output_bytes": "output_too_large", "memory.max_var_bytes": "vars_too_large",
@@ -53,7 +70,8 @@ class RayInstances:
 
     def call(self, export: str, data: bytes) -> bytes:
         try:
-            return self._pool.call(export, data)
+            output: bytes = self._pool.call(export, data)
+            return output
         except Error as exc:  # Ray's wrapper of the plug-in's error: the error itself (its message)
             original = getattr(exc, "cause", None)
             if isinstance(original, Error):
@@ -67,10 +85,35 @@ class RayInstances:
         self._pool.shutdown()
 
 
+# How much nicer than the event loop the worker threads of demoted functions run (Linux, where a
+# thread has a priority of its own): they carry the calls that ran too long inline, so a CPU-bound
+# function kept at its cap cannot take the core the loop's short calls need.
+WORKER_NICE = 10
+
+
+def lower_priority() -> None:
+    """Run the calling (worker) thread `WORKER_NICE` nicer (Linux only; elsewhere the whole
+    process would be)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                           min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE))
+
+
+def failure(exc: Error) -> ServeError:
+    """A call's error as the answer to its request: whose fault, and what happened."""
+    if isinstance(exc, CallTimeout):
+        return ServeError(str(exc), status=504, kind="timeout")
+    if isinstance(exc, CallError):
+        return ServeError(str(exc), status=502, kind=LIMIT_KINDS.get(exc.limit or "", "plugin_error"))
+    return ServeError(str(exc), status=502, kind="plugin_error")
+
+
 class FunctionRuntime:
     """One version of one function, ready to take calls (see the module's docstring)."""
 
-    def __init__(self, version: Version, server: ServerSettings) -> None:
+    def __init__(self, version: Version, server: ServerSettings, watchdog: InlineWatchdog,
+                 workers: Executor, demoted_workers: Executor) -> None:
         self.version = version
         self.name = version.name
         settings = version.settings
@@ -81,12 +124,21 @@ class FunctionRuntime:
         # The slots are taken in the event loop, so a call reaches a worker thread only with an
         # instance free for it: waiting never holds a thread (and costs no task, unlike a timed wait
         # in AsyncPluginPool).
-        self.pool: Any
-        if server.ray_address is not None:
+        self.pool: LoopInstances | RayInstances
+        self.ray = server.ray_address is not None
+        if self.ray:
             self.pool = RayInstances(version, settings.max_instances, server.http_allowed_networks())
         else:
-            self.pool = PluginPool(self.compiled, max_instances=settings.max_instances,
-                                   reset=settings.fresh_instance)
+            self.pool = LoopInstances(self.compiled, settings.max_instances, settings.fresh_instance)
+        # Inline calls (on the event loop, under the watchdog's budget): only for a function whose
+        # call can be cut and run again without a trace outside its instance (docs/serve.md).
+        self.inline = (not self.ray and server.inline_budget_ms > 0 and not settings.allowed_hosts
+                       and not settings.fresh_instance)
+        self.watchdog = watchdog
+        # The worker threads of calls that do not run inline, and those of a demoted function's.
+        self.workers = workers
+        self.demoted_workers = demoted_workers
+        self.demoted_until = 0.0  # no inline call before this time.monotonic() (inf: never again)
         self._slots = asyncio.Semaphore(settings.max_instances)
         self.capacity = settings.max_instances * (1 + server.queue_per_instance)
         self.queue_timeout = server.queue_timeout
@@ -104,8 +156,7 @@ class FunctionRuntime:
         return self.admitted - self.running
 
     def instances(self) -> int:
-        count: int = self.pool.count()
-        return count
+        return self.pool.count()
 
     def check_export(self, export: str) -> None:
         if export not in self.exports:
@@ -137,24 +188,98 @@ class FunctionRuntime:
 
     async def run(self, export: str, data: bytes) -> bytes:
         """Run `export` on `data` for an admitted request: the output, or a `ServeError` saying what
-        went wrong and whose fault."""
+        went wrong and whose fault. Inline when the function may and a warm instance is idle."""
         self.check_export(export)
         await self._take_slot()
         self.running += 1
+        if self.inline and isinstance(self.pool, LoopInstances) and (
+                not self.demoted_until or time.monotonic() >= self.demoted_until):
+            plugin = self.pool.take_warm()
+            if plugin is not None:
+                try:
+                    output = self._run_inline(self.pool, plugin, export, data)
+                except BaseException:
+                    self._done()
+                    raise
+                if output is not None:
+                    self._done()
+                    return output
+        return await self._run_in_thread(export, data)
+
+    def _done(self) -> None:
+        self.running -= 1
+        self._slots.release()
+
+    def _run_inline(self, pool: LoopInstances, plugin: Plugin, export: str, data: bytes) -> bytes | None:
+        """The call on the event loop, under the watchdog: its output, or None if the watchdog cut it
+        (the instance is discarded and the function demoted: the caller runs it on a thread)."""
+        token = self.watchdog.begin(plugin)
         try:
-            output: bytes = await asyncio.get_running_loop().run_in_executor(
-                None, self.pool.call, export, data)
-            return output
+            output = pool.prepared(plugin, export)(data)
         except CallTimeout as exc:
-            raise ServeError(str(exc), status=504, kind="timeout") from None
-        except CallError as exc:
-            raise ServeError(str(exc), status=502, kind=LIMIT_KINDS.get(exc.limit or "", "plugin_error")
-                             ) from None
+            self.watchdog.end()
+            if exc.limit == "timeout_ms":  # its own timeout (shorter than the budget): its answer
+                pool.give_back(plugin, clean=False)
+                raise failure(exc) from None
+            pool.discard(plugin)
+            if not self.watchdog.was_cut(token):  # a late cancel meant for the call before: no demotion
+                return None
+            if self.watchdog.last_cut == "wall":  # it waited (or the machine is loaded): for a while
+                self.demoted_until = time.monotonic() + INLINE_COOL_DOWN_S
+                log.info("an inline call of the function %r (version %d) held the event loop over %g ms: "
+                         "its calls run on worker threads for %d s", self.name, self.version.number,
+                         self.watchdog.wall_s * 1000, INLINE_COOL_DOWN_S)
+            else:
+                self.demoted_until = math.inf
+                log.info("the function %r (version %d) ran past the inline budget (%g ms of CPU): its "
+                         "calls run on worker threads from now on", self.name, self.version.number,
+                         self.watchdog.budget_s * 1000)
+            return None
         except Error as exc:
-            raise ServeError(str(exc), status=502, kind="plugin_error") from None
-        finally:
-            self.running -= 1
-            self._slots.release()
+            self.watchdog.end()
+            pool.give_back(plugin, clean=False)
+            raise failure(exc) from None
+        except BaseException:
+            self.watchdog.end()
+            pool.discard(plugin)
+            raise
+        self.watchdog.end()
+        pool.give_back(plugin, clean=True)
+        return output
+
+    async def _run_in_thread(self, export: str, data: bytes) -> bytes:
+        """The call on a worker thread (the slot taken is released when the thread is done with it,
+        even if the request is cancelled first)."""
+        loop = asyncio.get_running_loop()
+        pool = self.pool
+        workers = self.demoted_workers if self.demoted_until else self.workers
+        future: asyncio.Future[Any]
+        try:
+            if isinstance(pool, RayInstances):
+                future = loop.run_in_executor(workers, pool.call, export, data)
+            else:
+                future = loop.run_in_executor(workers, pool.run, pool.take(), export, data)
+        except BaseException:
+            self._done()
+            raise
+        future.add_done_callback(self._thread_done)
+        try:
+            result = await asyncio.shield(future)
+        except Error as exc:  # an instance could not be made, or Ray's call failed
+            raise failure(exc) from None
+        output: bytes | Error = result if isinstance(pool, RayInstances) else result[1]
+        if isinstance(output, Error):
+            raise failure(output) from None
+        return output
+
+    def _thread_done(self, future: asyncio.Future[Any]) -> None:
+        self._done()
+        if future.cancelled() or future.exception() is not None:
+            return
+        result = future.result()
+        if isinstance(result, tuple) and isinstance(self.pool, LoopInstances):
+            plugin, outcome = result
+            self.pool.give_back(plugin, clean=isinstance(outcome, bytes))
 
     async def _take_slot(self) -> None:
         if not self._slots.locked():
@@ -179,9 +304,10 @@ class FunctionRuntime:
             self._closing = asyncio.get_running_loop().create_task(asyncio.to_thread(self.pool.close))
 
 
-def _open(version: Version, server: ServerSettings) -> FunctionRuntime:
+def _open(version: Version, server: ServerSettings, watchdog: InlineWatchdog,
+          workers: Executor, demoted_workers: Executor) -> FunctionRuntime:
     try:
-        return FunctionRuntime(version, server)
+        return FunctionRuntime(version, server, watchdog, workers, demoted_workers)
     except Error as exc:
         raise DeployRejected(f"the module does not load: {exc}", kind="invalid_module") from None
 
@@ -196,6 +322,14 @@ class Runtimes:
         self.routes: dict[str, str] = {}  # route -> function name
         self.ready = False
         self._loading: dict[str, asyncio.Lock] = {}
+        # The worker threads of Wasm calls (not inline); a demoted function's, a priority below the loop's.
+        self.workers = ThreadPoolExecutor(server.worker_threads, thread_name_prefix="wasmplug-serve-call")
+        self.demoted_workers = ThreadPoolExecutor(server.worker_threads, initializer=lower_priority,
+                                                  thread_name_prefix="wasmplug-serve-demoted")
+        self.watchdog = InlineWatchdog(server.inline_budget_ms / 1000, server.inline_wall_ms / 1000)
+
+    def _open(self, version: Version) -> FunctionRuntime:
+        return _open(version, self.server, self.watchdog, self.workers, self.demoted_workers)
 
     async def load_all(self) -> None:
         """Bring every stored function's active version up (a broken one is logged and skipped)."""
@@ -219,7 +353,7 @@ class Runtimes:
             try:
                 version = await asyncio.to_thread(self.store.active, name)
                 if version.number == number and (runtime is None or self.active.get(name) is runtime):
-                    self._install(await asyncio.to_thread(_open, version, self.server))
+                    self._install(await asyncio.to_thread(self._open, version))
             except Error as exc:
                 log.warning("the function %r could not be brought up to date: %s", name, exc)
 
@@ -234,7 +368,7 @@ class Runtimes:
                 runtime = self.active.get(name)
                 if runtime is None:
                     version = await asyncio.to_thread(self.store.active, name)
-                    runtime = await asyncio.to_thread(_open, version, self.server)
+                    runtime = await asyncio.to_thread(self._open, version)
                     self._install(runtime)
                 return runtime
         finally:
@@ -254,7 +388,7 @@ class Runtimes:
                 raise DeployRejected(f"the route needs the export {settings.route_export!r}, which the "
                                      f"module does not export (it exports: {', '.join(exports[:20])})",
                                      kind="no_such_export")
-        runtime = await asyncio.to_thread(_open, version, self.server)
+        runtime = await asyncio.to_thread(self._open, version)
         try:
             if not exports:
                 raise DeployRejected("the module exports no callable function (an export taking and "
@@ -308,3 +442,6 @@ class Runtimes:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(runtime.pool.close)
         self.active.clear()
+        self.watchdog.stop()
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        self.demoted_workers.shutdown(wait=False, cancel_futures=True)

@@ -26,6 +26,11 @@ class ServerSettings:
     queue_timeout: float = 5.0
     # Worker threads that run Wasm calls (every function's cap draws from them).
     worker_threads: int = 64
+    # A call of a function without HTTP runs on the event loop itself (no thread hop), cut after
+    # `inline_budget_ms` of CPU time (the function then runs on worker threads for good) or after
+    # `inline_wall_ms` of wall-clock time (for a cool-down of 30 s); 0: never inline.
+    inline_budget_ms: float = 2.0
+    inline_wall_ms: float = 50.0
     # Per API token, in a sliding minute: invocations of protected functions, and deploys.
     invocations_per_minute: int = 6000
     deploys_per_minute: int = 30

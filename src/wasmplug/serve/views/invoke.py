@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from ..errors import ServeError
 from ..functions import EXPORT, NAME
@@ -78,21 +79,44 @@ def _observe(request: Request, name: str, runtime: FunctionRuntime | None, expor
 
 async def call_export(request: Request) -> Response:
     """POST /f/{name}/{export}: the request body is the input, the output is the response body."""
+    return await _export_response(request, request.path_params["name"], request.path_params["export"])
+
+
+async def call_export_asgi(scope: Scope, receive: Receive, send: Send) -> None:
+    """`call_export` as raw ASGI, for the middleware to answer POST /f/NAME/EXPORT without going
+    through the router (`path_call` tells such a path)."""
+    _, _, name, export = scope["path"].split("/")
+    response = await _export_response(Request(scope, receive), name, export)
+    await response(scope, receive, send)
+
+
+def path_call(scope: Scope) -> bool:
+    """Whether the request is POST /f/NAME/EXPORT (the route of `call_export`)."""
+    path: str = scope["path"]
+    if scope["method"] != "POST" or not path.startswith("/f/") or path.count("/") != 3:
+        return False
+    _, _, name, export = path.split("/")
+    return bool(name and export)
+
+
+async def _export_response(request: Request, name: str, export: str) -> Response:
     started = time.perf_counter()
-    name = request.path_params["name"]
-    export = request.path_params["export"]
     runtime: FunctionRuntime | None = None
     outcome: bytes | ServeError
     if not EXPORT.fullmatch(export):
         outcome = ServeError(f"{export[:64]!r} is not an export callers may use",
-                                            status=404, kind="no_such_export")
+                             status=404, kind="no_such_export")
     else:
-        runtime, outcome = await _invoke(request, name, export, lambda _runtime, body: body)
+        runtime, outcome = await _invoke(request, name, export, _as_is)
     if isinstance(outcome, ServeError):
         _observe(request, name, runtime, export, outcome.status, outcome.kind, started)
         return error_response(outcome)
     _observe(request, name, runtime, export, 200, "ok", started)
     return Response(outcome, 200, media_type="application/octet-stream")
+
+
+def _as_is(_runtime: FunctionRuntime, body: bytes) -> bytes:
+    return body
 
 
 def _request_json(request: Request, runtime: FunctionRuntime, body: bytes) -> bytes:
