@@ -2,13 +2,15 @@
 
 Plug-ins import the kernel's functions wasm-to-wasm (`KERNEL_FUNCTIONS`); the
 host calls a few of them through the call path and reads and writes the
-kernel's memory directly (`read`, `write`, `registers`).
+kernel's memory directly (`read`, `write`, `registers`), and the config and
+vars in the kernel's private second memory (`Vault`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 import wasmtime
@@ -74,6 +76,160 @@ class KernelMemoryError(Exception):
     """A plug-in named kernel memory outside the kernel's bounds."""
 
 
+class VaultFull(Exception):
+    """The vault could not grow to hold more config or vars (the store's memory limit)."""
+
+
+# The vault (kernel.wat, "config and vars"): u64 vars state at 0 (region length in the
+# low 32 bits, entry count in the high 32), u32 config length at 16, data from 64.
+_STATE = struct.Struct("<Q")
+_CONFIG_LENGTH = struct.Struct("<I")
+_CONFIG_LENGTH_AT: Final = 16
+VAULT_HEADER: Final = 64
+_DATA: Final = VAULT_HEADER
+_ENTRY = struct.Struct("<II")  # key length, value length; then the key, then the value
+DEFAULT_VAR_LIMIT: Final = 1_048_576  # kernel.wat's initial $var_limit
+VAR_ENTRY_OVERHEAD: Final = 48  # what each var counts against memory.max_var_bytes, besides its bytes
+_PAGE: Final = 65_536
+
+
+class Vault:
+    """The config and the vars of one kernel instance, in its private memory.
+
+    The kernel answers the plug-in's config_get, var_get and var_set from here
+    in Wasm; the host reads it, writes the config region (between calls) and
+    sets or deletes vars with the same commit as kernel.wat's `$commit`: the
+    new entry is written past the vars region, then joins it.
+    """
+
+    def __init__(self, store: wasmtime.Store, memory: wasmtime.Memory, path: CallPath) -> None:
+        self.store = store
+        self.memory = memory
+        self.path = path
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.base, self.size = self.path.memory_base(self.store, self.memory)
+        self.view = memoryview((ctypes.c_char * self.size).from_address(self.base)).cast("B")
+
+    def _room(self, end: int) -> None:
+        """Make the vault at least `end` bytes long."""
+        if end <= self.size:
+            return
+        self.refresh()
+        if end <= self.size:
+            return
+        try:
+            self.memory.grow(self.store, (end - self.size + _PAGE - 1) // _PAGE)
+        except wasmtime.WasmtimeError as exc:
+            raise VaultFull(f"no room for {end} bytes of config and vars: {exc}") from None
+        self.refresh()
+
+    # -- reading -------------------------------------------------------------
+    def _layout(self) -> tuple[int, int, int]:
+        """(vars start, vars end, var count)."""
+        state: int = _STATE.unpack_from(self.view, 0)[0]
+        start = _DATA + _CONFIG_LENGTH.unpack_from(self.view, _CONFIG_LENGTH_AT)[0]
+        return start, start + (state & 0xFFFF_FFFF), state >> 32
+
+    def _entries(self, start: int, end: int) -> Iterator[tuple[int, bytes, int, int]]:
+        """(entry address, key, value address, value length) of each entry in [start, end)."""
+        view = self.view
+        p = start
+        while p + 8 <= end:
+            k, v = _ENTRY.unpack_from(view, p)
+            following = p + 8 + k + v
+            if following > end:
+                return
+            yield p, bytes(view[p + 8:p + 8 + k]), p + 8 + k, v
+            p = following
+
+    def _find(self, start: int, end: int, key: bytes) -> tuple[int, int, int]:
+        for p, k, at, n in self._entries(start, end):
+            if k == key:
+                return p, at, n
+        return 0, 0, 0
+
+    def config_get(self, key: bytes) -> bytes | None:
+        start, _, _ = self._layout()
+        p, at, n = self._find(_DATA, start, key)
+        return bytes(self.view[at:at + n]) if p else None
+
+    def var_get(self, key: bytes) -> bytes | None:
+        start, end, _ = self._layout()
+        p, at, n = self._find(start, end, key)
+        return bytes(self.view[at:at + n]) if p else None
+
+    def var_items(self) -> Iterator[tuple[bytes, bytes]]:
+        start, end, _ = self._layout()
+        for _, key, at, n in self._entries(start, end):
+            yield key, bytes(self.view[at:at + n])
+
+    def var_count(self) -> int:
+        return self._layout()[2]
+
+    def var_bytes(self) -> int:
+        """What the vars count against memory.max_var_bytes: 48 + key + value bytes each."""
+        start, end, count = self._layout()
+        return end - start + (VAR_ENTRY_OVERHEAD - 8) * count
+
+    def snapshot(self) -> tuple[bytes, int]:
+        """The vars region and its entry count (for `load` into another vault)."""
+        start, end, count = self._layout()
+        return bytes(self.view[start:end]), count
+
+    # -- writing -------------------------------------------------------------
+    def _commit(self, key: bytes, value: bytes | None) -> None:
+        start, end, count = self._layout()
+        k, v = len(key), 0 if value is None else len(value)
+        if k >= 1 << 30 or v >= 1 << 32:
+            raise VaultFull(f"a var of {k} + {v} bytes cannot be kept (the vault is 32-bit)")
+        size = 0 if value is None else 8 + k + v
+        self._room(end + 8 + k + v)
+        view = self.view
+        _ENTRY.pack_into(view, end, k, v)
+        view[end + 8:end + 8 + k] = key
+        if value is not None:
+            view[end + 8 + k:end + 8 + k + v] = value
+        old, _, old_v = self._find(start, end, key)
+        if old:
+            old_size = 8 + k + old_v
+            if value is not None and old_size == size:
+                view[old + 8 + k:old + size] = view[end + 8 + k:end + size]
+                return
+            view[old:end + size - old_size] = view[old + old_size:end + size]
+            count -= 1
+        elif value is None:
+            return
+        if value is not None:
+            count += 1
+        _STATE.pack_into(view, 0, count << 32 | (end + size - (old_size if old else 0) - start))
+
+    def var_set(self, key: bytes, value: bytes) -> None:
+        self._commit(key, value)
+
+    def var_delete(self, key: bytes) -> None:
+        self._commit(key, None)
+
+    def load(self, config: Mapping[str, str], carried: tuple[bytes, int] | None = None) -> None:
+        """Write the config region; the vars move after it, or are `carried` (a `snapshot`)."""
+        vars_region, count = self.snapshot() if carried is None else carried
+        parts = []
+        for key, value in config.items():
+            k, v = key.encode("utf-8"), value.encode("utf-8")
+            parts += [_ENTRY.pack(len(k), len(v)), k, v]
+        region = b"".join(parts)
+        self._room(_DATA + len(region) + len(vars_region) + 8)
+        view = self.view
+        view[_DATA:_DATA + len(region)] = region
+        view[_DATA + len(region):_DATA + len(region) + len(vars_region)] = vars_region
+        _CONFIG_LENGTH.pack_into(view, _CONFIG_LENGTH_AT, len(region))
+        _STATE.pack_into(view, 0, count << 32 | len(vars_region))
+
+    def clear_vars(self) -> None:
+        _STATE.pack_into(self.view, 0, 0)
+
+
 class Kernel:
     """One kernel instance in one store.
 
@@ -82,7 +238,8 @@ class Kernel:
     """
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
-                 path: CallPath, max_pages: int | None = None) -> None:
+                 path: CallPath, max_pages: int | None = None,
+                 var_limit: int = DEFAULT_VAR_LIMIT) -> None:
         self.max_pages = max_pages
         self.store = store
         self.instance = instance
@@ -97,6 +254,27 @@ class Kernel:
         self.refresh()
         if max_pages is not None:
             self.set_page_budget(max_pages)
+        self._vault: Vault | None = None
+        if var_limit != DEFAULT_VAR_LIMIT:
+            limit = path.export(store, instance, "wasmplug_var_limit")
+            assert isinstance(limit, wasmtime.Global)
+            signed = min(var_limit, MASK64)
+            limit.set_value(store, wasmtime.Val.i64(signed - (1 << 64) if signed >> 63 else signed))
+
+    @property
+    def has_vault(self) -> bool:
+        """True once the host has looked at the vault (`vault`)."""
+        return self._vault is not None
+
+    @property
+    def vault(self) -> Vault:
+        """The config and vars (made on first use: most plug-ins never look)."""
+        vault = self._vault
+        if vault is None:
+            memory = self.path.export(self.store, self.instance, "wasmplug_vault")
+            assert isinstance(memory, wasmtime.Memory)
+            vault = self._vault = Vault(self.store, memory, self.path)
+        return vault
 
     # -- memory ----------------------------------------------------------
     # The engine is configured with `memory_may_move = False`, so the memory's
@@ -261,6 +439,9 @@ class Kernel:
         """True if a growth was refused for the budget since the last check."""
         return self.max_pages is not None and self.take_oom()
 
-    def memory_size_limit(self, initial_pages: int) -> int:
-        """Bytes any one memory may reach (store limits, a second line behind the budget)."""
-        return -1 if self.max_pages is None else (initial_pages + self.max_pages) * 65_536
+    def memory_size_limit(self, initial_pages: int, vault_bytes: int) -> int:
+        """Bytes any one memory may reach (store limits, a second line behind the budget):
+        the largest initial size plus max_pages, or what the vault may need."""
+        if self.max_pages is None:
+            return -1
+        return max((initial_pages + self.max_pages) * _PAGE, vault_bytes)

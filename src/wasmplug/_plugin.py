@@ -14,6 +14,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Final, TypeVar
 
 import wasmtime
@@ -233,6 +234,7 @@ class Plugin:
         self._cancelled: threading.Event | None = None  # set by an async caller's cancellation
         me = self._weak = weakref.ref(self)
         self._host.stop_requested = lambda: (p := me()) is None or p._should_interrupt()
+        self._host.exclusive = lambda: _exclusive(me)
         # The timeout's entry in the engine ticker: at most one per plug-in, armed for
         # `_timer_at` and re-armed from there while calls keep starting (_arm_timer).
         self._timer_lock = threading.RLock()
@@ -261,18 +263,20 @@ class Plugin:
         link_store(compiled.links, linker, store, kernel_instance)
         self._store = store
         self._linker = linker
-        kernel = self._kernel = self._host.kernel = Kernel(
-            store, kernel_instance, self._path, compiled.manifest.memory.max_pages)
+        memory = compiled.manifest.memory
+        kernel = self._kernel = Kernel(store, kernel_instance, self._path, memory.max_pages,
+                                       memory.var_bytes_limit)
         # The kernel's budget bounds all growth (ABI.md 7.1); as a second line,
-        # no memory may exceed the largest initial size plus max_pages. Tables
-        # and the number of memories are bounded so no module can take the
-        # host's memory or address space (STORE_LIMITS).
-        store.set_limits(memory_size=kernel.memory_size_limit(compiled.initial_pages),
-                         memories=compiled.max_memories + 1, **STORE_LIMITS)  # + the kernel's
+        # no memory may exceed the largest initial size plus max_pages (or what
+        # the config and the vars may need in the kernel's vault). Tables and
+        # the number of memories are bounded so no module can take the host's
+        # memory or address space (STORE_LIMITS).
+        store.set_limits(memory_size=kernel.memory_size_limit(
+                             compiled.initial_pages, self._host.vault_bound()),
+                         memories=compiled.max_memories + 2, **STORE_LIMITS)  # + the kernel's two
+        self._host.use_kernel(kernel, keep_vars)
         self._instance: wasmtime.Instance | None = None
         self._invokers: dict[str, _callpath.Invoker] = {}
-        if not keep_vars:
-            self._host.clear_vars()
         self._needs_rebuild = False
 
     def _instantiate(self, name: str) -> None:
@@ -415,6 +419,8 @@ class Plugin:
             self._keep_vars_on_rebuild = False
         elif self._compiled.fresh_instance_per_call and self._instance is not None:
             self._build_store(keep_vars=True)
+        if self._host.config.changed:  # the kernel's copy rewritten, before any guest code
+            self._host.sync()
         if self.fuel_limit is not None:
             self._store.set_fuel(self.fuel_limit)  # start and init code burn fuel too
         if self._instance is None:
@@ -622,8 +628,9 @@ class Plugin:
         self._host.config = value
 
     @property
-    def vars(self) -> dict[str, bytes]:
-        """The plug-in's persistent variables (`var_get` / `var_set`), kept between calls."""
+    def vars(self) -> _host_env.Vars:
+        """The plug-in's persistent variables (`var_get` / `var_set`), kept between calls:
+        a mutable mapping of str to bytes (the vars live in the kernel; see `Vars`)."""
         return self._host.vars
 
     @property
@@ -747,7 +754,8 @@ class Plugin:
         _runtime_events.plugin_freed(self._id)
         self._invokers = {}
         self._instance = None
-        self._kernel = self._host.kernel = None  # type: ignore[assignment]
+        self._host.detach()
+        self._kernel = None  # type: ignore[assignment]
         self._linker = None  # type: ignore[assignment]
         self._store = None  # type: ignore[assignment]
         if self._owns_compiled_plugin and self.compiled_plugin is not None:
@@ -815,6 +823,15 @@ def _timer_fired(me: weakref.ref[Plugin], at: float) -> None:
             plugin._interrupt(plugin._call_seq, "timeout_ms")
         else:  # armed for an earlier call: wait for this one's
             plugin._arm_timer(deadline)
+
+
+def _exclusive(me: weakref.ref[Plugin]) -> AbstractContextManager[object]:
+    """What makes the plug-in's kernel the caller's alone: its call lock, unless this
+    thread holds it already (a host function, inside a call)."""
+    plugin = me()
+    if plugin is None or plugin._owner == threading.get_ident():
+        return nullcontext()
+    return plugin._lock
 
 
 def _describe(exc: BaseException) -> str:
