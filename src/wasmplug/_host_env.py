@@ -202,7 +202,7 @@ class HostState:
         old = self.kernel
         carried = old.vault.snapshot() if keep_vars and old is not None else None
         self.kernel = kernel
-        if carried is not None and carried[1]:
+        if carried:
             kernel.vault.load(self._config, carried)
             self._config.changed = False
         else:
@@ -213,10 +213,10 @@ class HostState:
 
     def vault_bound(self) -> int:
         """The bytes the kernel's vault may need: the config, the vars at their limit,
-        and room to write one more var before it joins them (capped at 4 GiB)."""
+        and room to build a new tail of the table past it (capped at 4 GiB)."""
         config = sum(8 + len(k.encode()) + len(v.encode()) for k, v in self._config.items())
         limit = self.manifest.memory.var_bytes_limit
-        return min(VAULT_HEADER + config + 2 * limit + 16, 1 << 32)
+        return min(VAULT_HEADER + config + 3 * limit + 16, 1 << 32)
 
     def sync(self) -> None:
         """Before a call: the kernel's copy of a changed config rewritten."""

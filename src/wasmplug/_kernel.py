@@ -80,17 +80,21 @@ class VaultFull(Exception):
     """The vault could not grow to hold more config or vars (the store's memory limit)."""
 
 
-# The vault (kernel.wat, "config and vars"): u64 vars state at 0 (region length in the
-# low 32 bits, entry count in the high 32), u32 config length at 16, data from 64.
-_STATE = struct.Struct("<Q")
+# The vault (kernel.wat, "config and vars"): u32 config length at 16, the config's
+# entries from 64, then the vars table, ended by a u32 0. Entry: u32 key length + 1,
+# u32 value length, the key, the value.
 _CONFIG_LENGTH = struct.Struct("<I")
 _CONFIG_LENGTH_AT: Final = 16
 VAULT_HEADER: Final = 64
-_DATA: Final = VAULT_HEADER
-_ENTRY = struct.Struct("<II")  # key length, value length; then the key, then the value
+_ENTRY = struct.Struct("<II")
+_END: Final = b"\0\0\0\0"
 DEFAULT_VAR_LIMIT: Final = 1_048_576  # kernel.wat's initial $var_limit
 VAR_ENTRY_OVERHEAD: Final = 48  # what each var counts against memory.max_var_bytes, besides its bytes
 _PAGE: Final = 65_536
+
+
+def _entry(key: bytes, value: bytes) -> bytes:
+    return _ENTRY.pack(len(key) + 1, len(value)) + key + value
 
 
 class Vault:
@@ -98,8 +102,8 @@ class Vault:
 
     The kernel answers the plug-in's config_get, var_get and var_set from here
     in Wasm; the host reads it, writes the config region (between calls) and
-    sets or deletes vars with the same commit as kernel.wat's `$commit`: the
-    new entry is written past the vars region, then joins it.
+    sets or deletes vars by writing the whole table again (it runs no guest
+    code meanwhile, so it needs none of var_set's care for being cut short).
     """
 
     def __init__(self, store: wasmtime.Store, memory: wasmtime.Memory, path: CallPath) -> None:
@@ -126,108 +130,71 @@ class Vault:
         self.refresh()
 
     # -- reading -------------------------------------------------------------
-    def _layout(self) -> tuple[int, int, int]:
-        """(vars start, vars end, var count)."""
-        state: int = _STATE.unpack_from(self.view, 0)[0]
-        start = _DATA + _CONFIG_LENGTH.unpack_from(self.view, _CONFIG_LENGTH_AT)[0]
-        return start, start + (state & 0xFFFF_FFFF), state >> 32
+    def _vars_start(self) -> int:
+        length: int = _CONFIG_LENGTH.unpack_from(self.view, _CONFIG_LENGTH_AT)[0]
+        return VAULT_HEADER + length
 
-    def _entries(self, start: int, end: int) -> Iterator[tuple[int, bytes, int, int]]:
-        """(entry address, key, value address, value length) of each entry in [start, end)."""
+    def _entries(self, start: int, limit: int) -> Iterator[tuple[int, bytes, bytes]]:
+        """(entry size, key, value) of each entry from `start` to a 0 word or `limit`."""
         view = self.view
         p = start
-        while p + 8 <= end:
+        while p + 8 <= limit:
             k, v = _ENTRY.unpack_from(view, p)
-            following = p + 8 + k + v
-            if following > end:
+            if k == 0 or p + 7 + k + v > limit:
                 return
-            yield p, bytes(view[p + 8:p + 8 + k]), p + 8 + k, v
-            p = following
+            yield 7 + k + v, bytes(view[p + 8:p + 7 + k]), bytes(view[p + 7 + k:p + 7 + k + v])
+            p += 7 + k + v
 
-    def _find(self, start: int, end: int, key: bytes) -> tuple[int, int, int]:
-        for p, k, at, n in self._entries(start, end):
-            if k == key:
-                return p, at, n
-        return 0, 0, 0
+    def _vars(self) -> list[tuple[int, bytes, bytes]]:
+        return list(self._entries(self._vars_start(), self.size))
 
     def config_get(self, key: bytes) -> bytes | None:
-        start, _, _ = self._layout()
-        p, at, n = self._find(_DATA, start, key)
-        return bytes(self.view[at:at + n]) if p else None
+        return next((v for _, k, v in self._entries(VAULT_HEADER, self._vars_start()) if k == key),
+                    None)
 
     def var_get(self, key: bytes) -> bytes | None:
-        start, end, _ = self._layout()
-        p, at, n = self._find(start, end, key)
-        return bytes(self.view[at:at + n]) if p else None
+        return next((v for _, k, v in self._vars() if k == key), None)
 
-    def var_items(self) -> Iterator[tuple[bytes, bytes]]:
-        start, end, _ = self._layout()
-        for _, key, at, n in self._entries(start, end):
-            yield key, bytes(self.view[at:at + n])
+    def var_items(self) -> list[tuple[bytes, bytes]]:
+        return [(k, v) for _, k, v in self._vars()]
 
     def var_count(self) -> int:
-        return self._layout()[2]
+        return len(self._vars())
 
     def var_bytes(self) -> int:
         """What the vars count against memory.max_var_bytes: 48 + key + value bytes each."""
-        start, end, count = self._layout()
-        return end - start + (VAR_ENTRY_OVERHEAD - 8) * count
+        return sum(VAR_ENTRY_OVERHEAD + len(k) + len(v) for _, k, v in self._vars())
 
-    def snapshot(self) -> tuple[bytes, int]:
-        """The vars region and its entry count (for `load` into another vault)."""
-        start, end, count = self._layout()
-        return bytes(self.view[start:end]), count
+    def snapshot(self) -> bytes:
+        """The vars table without its end (for `load` into another vault)."""
+        return b"".join(_entry(k, v) for _, k, v in self._vars())
 
     # -- writing -------------------------------------------------------------
-    def _commit(self, key: bytes, value: bytes | None) -> None:
-        start, end, count = self._layout()
-        k, v = len(key), 0 if value is None else len(value)
-        if k >= 1 << 30 or v >= 1 << 32:
-            raise VaultFull(f"a var of {k} + {v} bytes cannot be kept (the vault is 32-bit)")
-        size = 0 if value is None else 8 + k + v
-        self._room(end + 8 + k + v)
-        view = self.view
-        _ENTRY.pack_into(view, end, k, v)
-        view[end + 8:end + 8 + k] = key
-        if value is not None:
-            view[end + 8 + k:end + 8 + k + v] = value
-        old, _, old_v = self._find(start, end, key)
-        if old:
-            old_size = 8 + k + old_v
-            if value is not None and old_size == size:
-                view[old + 8 + k:old + size] = view[end + 8 + k:end + size]
-                return
-            view[old:end + size - old_size] = view[old + old_size:end + size]
-            count -= 1
-        elif value is None:
-            return
-        if value is not None:
-            count += 1
-        _STATE.pack_into(view, 0, count << 32 | (end + size - (old_size if old else 0) - start))
+    def _write_vars(self, table: bytes) -> None:
+        start = self._vars_start()
+        self._room(start + len(table) + 4)
+        self.view[start:start + len(table) + 4] = table + _END
 
     def var_set(self, key: bytes, value: bytes) -> None:
-        self._commit(key, value)
+        if len(key) >= 1 << 31 or len(value) >= 1 << 31:
+            raise VaultFull(f"a var of {len(key)} + {len(value)} bytes cannot be kept")
+        self._write_vars(b"".join([*(_entry(k, v) for _, k, v in self._vars() if k != key),
+                                   _entry(key, value)]))
 
     def var_delete(self, key: bytes) -> None:
-        self._commit(key, None)
-
-    def load(self, config: Mapping[str, str], carried: tuple[bytes, int] | None = None) -> None:
-        """Write the config region; the vars move after it, or are `carried` (a `snapshot`)."""
-        vars_region, count = self.snapshot() if carried is None else carried
-        parts = []
-        for key, value in config.items():
-            k, v = key.encode("utf-8"), value.encode("utf-8")
-            parts += [_ENTRY.pack(len(k), len(v)), k, v]
-        region = b"".join(parts)
-        self._room(_DATA + len(region) + len(vars_region) + 8)
-        view = self.view
-        view[_DATA:_DATA + len(region)] = region
-        view[_DATA + len(region):_DATA + len(region) + len(vars_region)] = vars_region
-        _CONFIG_LENGTH.pack_into(view, _CONFIG_LENGTH_AT, len(region))
-        _STATE.pack_into(view, 0, count << 32 | len(vars_region))
+        self._write_vars(b"".join(_entry(k, v) for _, k, v in self._vars() if k != key))
 
     def clear_vars(self) -> None:
-        _STATE.pack_into(self.view, 0, 0)
+        self._write_vars(b"")
+
+    def load(self, config: Mapping[str, str], carried: bytes | None = None) -> None:
+        """Write the config region; the vars move after it, or are `carried` (a `snapshot`)."""
+        table = self.snapshot() if carried is None else carried
+        region = b"".join(_entry(k.encode("utf-8"), v.encode("utf-8")) for k, v in config.items())
+        self._room(VAULT_HEADER + len(region) + len(table) + 4)
+        view = self.view
+        view[VAULT_HEADER:VAULT_HEADER + len(region) + len(table) + 4] = region + table + _END
+        _CONFIG_LENGTH.pack_into(view, _CONFIG_LENGTH_AT, len(region))
 
 
 class Kernel:

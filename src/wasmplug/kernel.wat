@@ -345,22 +345,26 @@
   ;; The config and the vars live in the kernel's second memory, the vault,
   ;; which no plug-in can address (plug-ins reach the kernel only through
   ;; the ABI's functions, and none of them takes a vault address). Layout:
-  ;;   vault 0   u64  vars: region length in bytes (low 32), entry count (high 32)
   ;;   vault 16  u32  config region length in bytes
-  ;;   vault 64  config entries, then var entries (at 64 + config length)
-  ;;   entry     u32 key length, u32 value length, key bytes, value bytes
-  ;; All zeroes is the empty vault. The host writes the config region (under the
-  ;; plug-in's lock, between calls) and may also set or delete vars itself
-  ;; (_kernel.Vault, the same format and the same commit).
+  ;;   vault 64  config entries, then the vars table (at 64 + config length)
+  ;;   entry     u32 key length + 1, u32 value length, key bytes, value bytes
+  ;;   the vars table ends at a u32 0 (so an all-zero vault is an empty one)
+  ;; The host writes the config region (under the plug-in's lock, between
+  ;; calls) and may also set or delete vars itself (_kernel.Vault).
   ;;
   ;; config_get, var_get and var_set answer here without calling the host when
   ;; the key is a live block of ASCII bytes and, for var_set, vars are on and
   ;; the new entry fits in the limit. Anything else goes to the host's half
   ;; (_host_env), which has the whole story: the error messages, UTF-8 keys.
   ;;
-  ;; A var_set changes the vault only after every check and every copy, in
-  ;; code with no call and no loop (where an epoch or fuel trap could strike),
-  ;; so a call cut short never leaves the table half-updated.
+  ;; A var_set builds the table's new tail past its end, then moves it into
+  ;; place with ONE memory.copy: a call cut short (a timeout, fuel) at any
+  ;; point leaves the table as it was before or after, never half-updated.
+
+  ;; Walk results (of the last $walk): where the table ends, what its vars count
+  ;; against memory.max_var_bytes (48 + key + value bytes each).
+  (global $walk_end (mut i32) (i32.const 0))
+  (global $walk_usage (mut i64) (i64.const 0))
 
   ;; 1 if the n bytes at p (memory 0) are all ASCII.
   (func $ascii (param $p i32) (param $n i32) (result i32)
@@ -382,18 +386,14 @@
         (br $each)))
     (i32.const 1))
 
-  ;; 1 if the n bytes at vault address a equal those at b, in memory 0 ($in_main)
-  ;; or in the vault.
-  (func $same (param $a i32) (param $b i32) (param $n i32) (param $in_main i32) (result i32)
+  ;; 1 if the n bytes at vault address a equal those at b (memory 0).
+  (func $same (param $a i32) (param $b i32) (param $n i32) (result i32)
     (local $end i32)
     (local.set $end (i32.add (local.get $a) (local.get $n)))
     (block $bytes
       (loop $words
         (br_if $bytes (i32.gt_u (i32.add (local.get $a) (i32.const 8)) (local.get $end)))
-        (if (i64.ne (i64.load $vault (local.get $a))
-                    (if (result i64) (local.get $in_main)
-                      (then (i64.load (local.get $b)))
-                      (else (i64.load $vault (local.get $b)))))
+        (if (i64.ne (i64.load $vault (local.get $a)) (i64.load (local.get $b)))
           (then (return (i32.const 0))))
         (local.set $a (i32.add (local.get $a) (i32.const 8)))
         (local.set $b (i32.add (local.get $b) (i32.const 8)))
@@ -401,115 +401,72 @@
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
-        (if (i32.ne (i32.load8_u $vault (local.get $a))
-                    (if (result i32) (local.get $in_main)
-                      (then (i32.load8_u (local.get $b)))
-                      (else (i32.load8_u $vault (local.get $b)))))
+        (if (i32.ne (i32.load8_u $vault (local.get $a)) (i32.load8_u (local.get $b)))
           (then (return (i32.const 0))))
         (local.set $a (i32.add (local.get $a) (i32.const 1)))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $each)))
     (i32.const 1))
 
-  ;; The vault address of the entry in [start, end) whose key is the n bytes at
-  ;; key (memory 0 if $in_main, else the vault), or 0.
-  (func $find (param $start i32) (param $end i32) (param $key i32) (param $n i32)
-               (param $in_main i32) (result i32)
-    (local $p i32) (local $next i32)
-    (local.set $p (local.get $start))
+  ;; The vault address of the entry whose key is the n bytes at key (memory 0),
+  ;; among the entries from p up to a 0 word or to limit; 0 if none. Sets
+  ;; $walk_end and $walk_usage for the whole walk.
+  (func $walk (param $p i32) (param $limit i32) (param $key i32) (param $n i32) (result i32)
+    (local $next i32) (local $k i32) (local $found i32) (local $usage i64)
     (block $done
-      (loop $walk
-        (br_if $done (i32.gt_u (i32.add (local.get $p) (i32.const 8)) (local.get $end)))
+      (loop $entries
+        (br_if $done (i32.gt_u (i32.add (local.get $p) (i32.const 8)) (local.get $limit)))
+        (local.set $k (i32.load $vault (local.get $p)))
+        (br_if $done (i32.eqz (local.get $k)))
+        (local.set $k (i32.sub (local.get $k) (i32.const 1)))
         (local.set $next (i32.add (i32.add (local.get $p) (i32.const 8))
-          (i32.add (i32.load $vault (local.get $p)) (i32.load $vault offset=4 (local.get $p)))))
-        (br_if $done (i32.gt_u (local.get $next) (local.get $end)))
+          (i32.add (local.get $k) (i32.load $vault offset=4 (local.get $p)))))
+        (br_if $done (i32.gt_u (local.get $next) (local.get $limit)))
         (br_if $done (i32.lt_u (local.get $next) (local.get $p)))
-        (if (i32.eq (i32.load $vault (local.get $p)) (local.get $n))
+        (local.set $usage (i64.add (local.get $usage)
+          (i64.extend_i32_u (i32.add (i32.sub (local.get $next) (local.get $p)) (i32.const 40)))))
+        (if (i32.and (i32.eqz (local.get $found)) (i32.eq (local.get $k) (local.get $n)))
           (then
-            (if (call $same (i32.add (local.get $p) (i32.const 8)) (local.get $key) (local.get $n)
-                            (local.get $in_main))
-              (then (return (local.get $p))))))
+            (if (call $same (i32.add (local.get $p) (i32.const 8)) (local.get $key) (local.get $n))
+              (then (local.set $found (local.get $p))))))
         (local.set $p (local.get $next))
-        (br $walk)))
-    (i32.const 0))
+        (br $entries)))
+    (global.set $walk_end (local.get $p))
+    (global.set $walk_usage (local.get $usage))
+    (local.get $found))
 
+  (func $vault_bytes (result i32) (i32.shl (memory.size $vault) (i32.const 16)))
   (func $vars_start (result i32) (i32.add (i32.const 64) (i32.load $vault offset=16 (i32.const 0))))
-  (func $vars_end (result i32)
-    (i32.add (call $vars_start) (i32.wrap_i64 (i64.load $vault (i32.const 0)))))
 
-  ;; A new block holding a copy of the value of the vault entry at e; 0 for an
-  ;; empty value, -1 when no block could be allocated (the host then says why).
-  (func $value_out (param $e i32) (result i64)
-    (local $n i32) (local $p i64)
-    (local.set $n (i32.load $vault offset=4 (local.get $e)))
-    (if (i32.eqz (local.get $n)) (then (return (i64.const 0))))
-    (local.set $p (call $alloc (i64.extend_i32_u (local.get $n))))
-    (if (i64.eqz (local.get $p)) (then (return (i64.const -1))))
-    (memory.copy 0 $vault (i32.wrap_i64 (local.get $p))
-      (i32.add (i32.add (local.get $e) (i32.const 8)) (i32.load $vault (local.get $e)))
-      (local.get $n))
-    (local.get $p))
-
-  ;; config_get / var_get: the value of key (n bytes, taken) in [start, end).
-  ;; -1: the host's half decides (an invalid handle, a key that is not ASCII).
-  (func $lookup (param $key i64) (param $n i64) (param $start i32) (param $end i32) (result i64)
-    (local $e i32)
+  ;; config_get / var_get: a new block holding the value of key (n bytes, taken)
+  ;; among the entries in [start, limit); 0 if none (or empty); -1: the host's
+  ;; half decides (an invalid handle, a key that is not ASCII, no room).
+  (func $lookup (param $key i64) (param $n i64) (param $start i32) (param $limit i32) (result i64)
+    (local $e i32) (local $v i32) (local $out i64)
     (if (i64.eqz (local.get $n)) (then (return (i64.const -1))))
     (if (i32.eqz (call $ascii (i32.wrap_i64 (local.get $key)) (i32.wrap_i64 (local.get $n))))
       (then (return (i64.const -1))))
-    (local.set $e (call $find (local.get $start) (local.get $end) (i32.wrap_i64 (local.get $key))
-                              (i32.wrap_i64 (local.get $n)) (i32.const 1)))
+    (local.set $e (call $walk (local.get $start) (local.get $limit) (i32.wrap_i64 (local.get $key))
+                              (i32.wrap_i64 (local.get $n))))
     (if (i32.eqz (local.get $e)) (then (return (i64.const 0))))
-    (call $value_out (local.get $e)))
+    (local.set $v (i32.load $vault offset=4 (local.get $e)))
+    (if (i32.eqz (local.get $v)) (then (return (i64.const 0))))
+    (local.set $out (call $alloc (i64.extend_i32_u (local.get $v))))
+    (if (i64.eqz (local.get $out)) (then (return (i64.const -1))))
+    (memory.copy 0 $vault (i32.wrap_i64 (local.get $out))
+      (i32.add (local.get $e) (i32.add (i32.const 8) (i32.wrap_i64 (local.get $n))))
+      (local.get $v))
+    (local.get $out))
 
   ;; Room in the vault up to address end (grown if needed); 0 if it cannot grow.
   (func $vault_room (param $end i64) (result i32)
     (local $have i64) (local $pages i64)
-    (local.set $have (i64.shl (i64.extend_i32_u (memory.size $vault)) (i64.const 16)))
+    (local.set $have (i64.extend_i32_u (call $vault_bytes)))
     (if (i64.le_u (local.get $end) (local.get $have)) (then (return (i32.const 1))))
     (local.set $pages (i64.shr_u (i64.add (i64.sub (local.get $end) (local.get $have))
                                           (i64.const 65535)) (i64.const 16)))
     (if (i64.gt_u (local.get $pages) (i64.const 65536)) (then (return (i32.const 0))))
     (i32.ne (memory.grow $vault (i32.wrap_i64 (local.get $pages))) (i32.const -1)))
-
-  ;; Make the entry written just past the vars region (key length k, value
-  ;; length v) part of it, replacing the entry of the same key; with $delete,
-  ;; only remove the entry whose key is written there. The table changes in
-  ;; the code after $find, which has no loop and no call (see above).
-  (func $commit (param $k i32) (param $v i32) (param $delete i32)
-    (local $state i64) (local $start i32) (local $end i32) (local $old i32) (local $old_size i32)
-    (local $size i32) (local $count i64)
-    (local.set $state (i64.load $vault (i32.const 0)))
-    (local.set $start (call $vars_start))
-    (local.set $end (i32.add (local.get $start) (i32.wrap_i64 (local.get $state))))
-    (local.set $count (i64.shr_u (local.get $state) (i64.const 32)))
-    (local.set $old (call $find (local.get $start) (local.get $end)
-                                (i32.add (local.get $end) (i32.const 8)) (local.get $k) (i32.const 0)))
-    (local.set $size (select (i32.const 0) (i32.add (i32.const 8) (i32.add (local.get $k) (local.get $v)))
-                             (local.get $delete)))
-    (if (local.get $old)
-      (then
-        (local.set $old_size (i32.add (i32.const 8) (i32.add (local.get $k)
-                                                            (i32.load $vault offset=4 (local.get $old)))))
-        (if (i32.and (i32.eqz (local.get $delete)) (i32.eq (local.get $old_size) (local.get $size)))
-          (then  ;; same size: the new value over the old one
-            (memory.copy $vault $vault (i32.add (local.get $old) (i32.add (i32.const 8) (local.get $k)))
-              (i32.add (local.get $end) (i32.add (i32.const 8) (local.get $k))) (local.get $v))
-            (return)))
-        ;; the entries after the old one (and the new one) move down over it
-        (memory.copy $vault $vault (local.get $old) (i32.add (local.get $old) (local.get $old_size))
-          (i32.sub (i32.add (local.get $end) (local.get $size))
-                   (i32.add (local.get $old) (local.get $old_size))))
-        (i64.store $vault (i32.const 0)
-          (i64.or (i64.shl (i64.sub (i64.add (local.get $count) (i64.extend_i32_u (i32.eqz (local.get $delete))))
-                                    (i64.const 1)) (i64.const 32))
-                  (i64.extend_i32_u (i32.sub (i32.add (i32.wrap_i64 (local.get $state)) (local.get $size))
-                                             (local.get $old_size)))))
-        (return)))
-    (if (local.get $delete) (then (return)))
-    (i64.store $vault (i32.const 0)
-      (i64.or (i64.shl (i64.add (local.get $count) (i64.const 1)) (i64.const 32))
-              (i64.extend_i32_u (i32.add (i32.wrap_i64 (local.get $state)) (local.get $size))))))
 
   ;; ------------------------------------------------------------ host environment
   ;; The plug-in imports these three from `extism:host/env`. Each takes the
@@ -520,8 +477,7 @@
   (func (export "config_get") (param $key i64) (result i64)
     (local $n i64) (local $out i64)
     (local.set $n (call $take (local.get $key)))
-    (local.set $out (call $lookup (local.get $key) (local.get $n) (i32.const 64)
-                                  (call $vars_start)))
+    (local.set $out (call $lookup (local.get $key) (local.get $n) (i32.const 64) (call $vars_start)))
     (if (i64.ne (local.get $out) (i64.const -1)) (then (return (local.get $out))))
     (call $host_config_get (local.get $key) (local.get $n)))
 
@@ -529,12 +485,13 @@
     (local $n i64) (local $out i64)
     (local.set $n (call $take (local.get $key)))
     (local.set $out (call $lookup (local.get $key) (local.get $n) (call $vars_start)
-                                  (call $vars_end)))
+                                  (call $vault_bytes)))
     (if (i64.ne (local.get $out) (i64.const -1)) (then (return (local.get $out))))
     (call $host_var_get (local.get $key) (local.get $n)))
 
   (func (export "var_set") (param $key i64) (param $value i64)
-    (local $n i64) (local $vn i64) (local $state i64) (local $end i32) (local $k i32) (local $v i32)
+    (local $n i64) (local $vn i64) (local $k i32) (local $v i32) (local $old i32) (local $end i32)
+    (local $tail i32) (local $size i32) (local $s i32) (local $e i32)
     (local.set $n (call $take (local.get $key)))
     (local.set $vn (call $take (local.get $value)))
     (block $slow
@@ -542,25 +499,50 @@
       (br_if $slow (i64.eqz (global.get $var_limit)))
       (br_if $slow (i32.and (i64.ne (local.get $value) (i64.const 0)) (i64.eqz (local.get $vn))))
       (br_if $slow (i32.eqz (call $ascii (i32.wrap_i64 (local.get $key)) (i32.wrap_i64 (local.get $n)))))
-      (local.set $state (i64.load $vault (i32.const 0)))
+      (local.set $k (i32.wrap_i64 (local.get $n)))
+      (local.set $v (i32.wrap_i64 (local.get $vn)))
+      (local.set $old (call $walk (call $vars_start) (call $vault_bytes)
+                                  (i32.wrap_i64 (local.get $key)) (local.get $k)))
+      (local.set $end (global.get $walk_end))
       ;; the reference counts an existing entry of the same key too (ABI.md 2.4)
       (br_if $slow (i32.and (i64.ne (local.get $value) (i64.const 0))
         (i64.gt_u (i64.add (i64.add (i64.const 48) (i64.add (local.get $n) (local.get $vn)))
-                           (i64.add (i64.mul (i64.shr_u (local.get $state) (i64.const 32)) (i64.const 40))
-                                    (i64.and (local.get $state) (i64.const 0xffffffff))))
+                           (global.get $walk_usage))
                   (global.get $var_limit))))
-      (local.set $end (call $vars_end))
-      (br_if $slow (i32.eqz (call $vault_room
-        (i64.add (i64.extend_i32_u (local.get $end)) (i64.add (i64.const 8) (i64.add (local.get $n) (local.get $vn)))))))
-      (local.set $k (i32.wrap_i64 (local.get $n)))
-      (local.set $v (i32.wrap_i64 (local.get $vn)))
-      (i32.store $vault (local.get $end) (local.get $k))
-      (i32.store $vault offset=4 (local.get $end) (local.get $v))
-      (memory.copy $vault 0 (i32.add (local.get $end) (i32.const 8)) (i32.wrap_i64 (local.get $key))
-                   (local.get $k))
-      (memory.copy $vault 0 (i32.add (local.get $end) (i32.add (i32.const 8) (local.get $k)))
-                   (i32.wrap_i64 (local.get $value)) (local.get $v))
-      (call $commit (local.get $k) (local.get $v) (i64.eqz (local.get $value)))
+      (if (local.get $old)
+        (then
+          (local.set $e (i32.add (i32.add (local.get $old) (i32.const 8))
+                                 (i32.add (local.get $k) (i32.load $vault offset=4 (local.get $old)))))
+          (if (i32.and (i64.ne (local.get $value) (i64.const 0))
+                       (i32.eq (i32.load $vault offset=4 (local.get $old)) (local.get $v)))
+            (then  ;; the same size: the new value over the old one, one copy
+              (memory.copy $vault 0 (i32.add (local.get $old) (i32.add (i32.const 8) (local.get $k)))
+                           (i32.wrap_i64 (local.get $value)) (local.get $v))
+              (return)))
+          (local.set $tail (i32.sub (local.get $end) (local.get $e))))
+        (else
+          (if (i64.eqz (local.get $value)) (then (return)))))  ;; nothing to delete
+      (local.set $size (select (i32.add (i32.const 8) (i32.add (local.get $k) (local.get $v)))
+                               (i32.const 0) (i64.ne (local.get $value) (i64.const 0))))
+      ;; the new tail, past the end: the entries after the old one, the new
+      ;; entry, the 0 that ends the table
+      (local.set $s (i32.add (local.get $end) (i32.const 4)))
+      (br_if $slow (i32.eqz (call $vault_room (i64.add (i64.extend_i32_u (local.get $s))
+        (i64.extend_i32_u (i32.add (local.get $tail) (i32.add (local.get $size) (i32.const 4))))))))
+      (memory.copy $vault $vault (local.get $s) (local.get $e) (local.get $tail))
+      (local.set $e (i32.add (local.get $s) (local.get $tail)))
+      (if (local.get $size)
+        (then
+          (i32.store $vault (local.get $e) (i32.add (local.get $k) (i32.const 1)))
+          (i32.store $vault offset=4 (local.get $e) (local.get $v))
+          (memory.copy $vault 0 (i32.add (local.get $e) (i32.const 8)) (i32.wrap_i64 (local.get $key))
+                       (local.get $k))
+          (memory.copy $vault 0 (i32.add (local.get $e) (i32.add (i32.const 8) (local.get $k)))
+                       (i32.wrap_i64 (local.get $value)) (local.get $v))))
+      (i32.store $vault (i32.add (local.get $e) (local.get $size)) (i32.const 0))
+      ;; the commit: one copy, over the old entry (or the old end)
+      (memory.copy $vault $vault (select (local.get $old) (local.get $end) (local.get $old))
+                   (local.get $s) (i32.add (local.get $tail) (i32.add (local.get $size) (i32.const 4))))
       (return))
     (call $host_var_set (local.get $key) (local.get $n) (local.get $value) (local.get $vn)))
 
