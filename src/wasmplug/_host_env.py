@@ -167,8 +167,8 @@ class HostState:
     how they tell the plug-in that the call ran out of time in the host.
     """
 
-    __slots__ = ("_config", "deadline", "detached", "exclusive", "host_context", "http_headers",
-                 "http_status", "id", "kernel", "manifest", "stop_requested", "timed_out", "vars")
+    __slots__ = ("_config", "deadline", "detached", "host_context", "http_headers", "http_status",
+                 "id", "kernel", "lock", "manifest", "stop_requested", "timed_out", "vars")
 
     def __init__(self, plugin_id: uuid.UUID, manifest: Manifest, config: Mapping[str, str]) -> None:
         self.id = plugin_id
@@ -185,8 +185,8 @@ class HostState:
         # True once the running call is to stop (cancelled, timed out, plug-in closing):
         # a host function that waits looks at it.
         self.stop_requested: Callable[[], bool] = _never
-        # What makes the vault the caller's alone (the plug-in's call lock, unless held).
-        self.exclusive: Callable[[], AbstractContextManager[object]] = nullcontext
+        # The plug-in's call lock (set by the plug-in): `exclusive` takes it.
+        self.lock: AbstractContextManager[object] = nullcontext()
 
     @property
     def config(self) -> Config:
@@ -195,6 +195,11 @@ class HostState:
     @config.setter
     def config(self, value: Mapping[str, str]) -> None:
         self._config = Config(value)
+
+    def exclusive(self) -> AbstractContextManager[object]:
+        """What makes the kernel's vault the caller's alone: the plug-in's call lock,
+        unless this thread is in a call of this plug-in (a host function)."""
+        return nullcontext() if getattr(_active, "state", None) is self else self.lock
 
     def use_kernel(self, kernel: Kernel, keep_vars: bool) -> None:
         """A new kernel (a new store): the config goes there at the next call,

@@ -14,7 +14,6 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Final, TypeVar
 
 import wasmtime
@@ -224,7 +223,7 @@ class Plugin:
                                          dict(self._compiled.manifest.config))
         if config is not None:
             self.update_config(config)
-        self._lock = threading.Lock()
+        self._lock = self._host.lock = threading.Lock()
         self._owner: int | None = None
         self._call_seq = 0
         self._interrupting = 0  # the call_seq an interrupt was requested for
@@ -234,7 +233,6 @@ class Plugin:
         self._cancelled: threading.Event | None = None  # set by an async caller's cancellation
         me = self._weak = weakref.ref(self)
         self._host.stop_requested = lambda: (p := me()) is None or p._should_interrupt()
-        self._host.exclusive = lambda: _exclusive(me)
         # The timeout's entry in the engine ticker: at most one per plug-in, armed for
         # `_timer_at` and re-armed from there while calls keep starting (_arm_timer).
         self._timer_lock = threading.RLock()
@@ -823,15 +821,6 @@ def _timer_fired(me: weakref.ref[Plugin], at: float) -> None:
             plugin._interrupt(plugin._call_seq, "timeout_ms")
         else:  # armed for an earlier call: wait for this one's
             plugin._arm_timer(deadline)
-
-
-def _exclusive(me: weakref.ref[Plugin]) -> AbstractContextManager[object]:
-    """What makes the plug-in's kernel the caller's alone: its call lock, unless this
-    thread holds it already (a host function, inside a call)."""
-    plugin = me()
-    if plugin is None or plugin._owner == threading.get_ident():
-        return nullcontext()
-    return plugin._lock
 
 
 def _describe(exc: BaseException) -> str:
