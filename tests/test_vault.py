@@ -347,3 +347,19 @@ def test_the_python_view_refuses_nothing_a_closed_plugin_had() -> None:
     assert plugin.vars == {"late": b"1"}
     with pytest.raises(Error, match="freed"):
         guest_get(plugin, "late")
+
+
+def test_a_plugin_with_vars_is_freed_without_the_cycle_collector() -> None:
+    import gc
+    import weakref
+
+    plugin = Plugin(VARS_WAT, config={"a": "1"})
+    guest_set(plugin, "k", b"v")
+    assert dict(plugin.vars) == {"k": b"v"}
+    kernel = weakref.ref(plugin._kernel)
+    gc.disable()
+    try:
+        del plugin
+        assert kernel() is None  # its store (and memories) went with it, not at the next gc
+    finally:
+        gc.enable()

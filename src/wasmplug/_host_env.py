@@ -168,14 +168,13 @@ class HostState:
     """
 
     __slots__ = ("_config", "deadline", "detached", "host_context", "http_headers", "http_status",
-                 "id", "kernel", "lock", "manifest", "stop_requested", "timed_out", "vars")
+                 "id", "kernel", "lock", "manifest", "stop_requested", "timed_out")
 
     def __init__(self, plugin_id: uuid.UUID, manifest: Manifest, config: Mapping[str, str]) -> None:
         self.id = plugin_id
         self.manifest = manifest
         self._config = Config(config)
         self.kernel: Kernel = None  # type: ignore[assignment]  # set when the store is built
-        self.vars = Vars(self)
         self.detached: dict[str, bytes] = {}  # the vars once the kernel is gone (a closed plug-in)
         self.host_context: Any = None
         self.http_status = 0

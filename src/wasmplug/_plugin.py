@@ -629,7 +629,7 @@ class Plugin:
     def vars(self) -> _host_env.Vars:
         """The plug-in's persistent variables (`var_get` / `var_set`), kept between calls:
         a mutable mapping of str to bytes (the vars live in the kernel; see `Vars`)."""
-        return self._host.vars
+        return _host_env.Vars(self._host)
 
     @property
     def http_status(self) -> int:
