@@ -363,3 +363,12 @@ def test_a_plugin_with_vars_is_freed_without_the_cycle_collector() -> None:
         assert kernel() is None  # its store (and memories) went with it, not at the next gc
     finally:
         gc.enable()
+
+
+def test_a_var_the_vault_cannot_hold_is_refused_with_an_error() -> None:
+    plugin = Plugin({"wasm": [{"data": VARS_WAT.encode()}],
+                     "memory": {"max_pages": 2, "max_var_bytes": 100}})
+    with pytest.raises(Error, match=r"^cannot set var 'big': no room for"):
+        plugin.vars["big"] = b"x" * 10_000_000  # past the store's memory limit
+    plugin.vars["small"] = b"y"
+    assert guest_get(plugin, "small") == b"y" and dict(plugin.vars) == {"small": b"y"}

@@ -124,7 +124,7 @@ class Vars(MutableMapping[str, bytes]):
             try:
                 kernel.vault.var_set(key.encode("utf-8"), bytes(value))
             except VaultFull as exc:
-                raise HostError(f"cannot set var {key!r}: {exc}") from None
+                raise Error(f"cannot set var {key!r}: {exc}") from None
 
     def __delitem__(self, key: str) -> None:
         if key not in self:
