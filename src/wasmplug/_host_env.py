@@ -16,14 +16,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from . import _logs
 from ._callpath import I32, I64
 from ._errors import Error
 from ._kernel import MASK64, VAR_ENTRY_OVERHEAD, VAULT_HEADER, Kernel, KernelMemoryError, VaultFull
 from ._manifest import HTTP_TOKEN, Manifest
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
 
 class HostError(Exception):
@@ -185,7 +187,7 @@ class HostState:
         # a host function that waits looks at it.
         self.stop_requested: Callable[[], bool] = _never
         # The plug-in's call lock (set by the plug-in): `exclusive` takes it.
-        self.lock: AbstractContextManager[object] = nullcontext()
+        self.lock: AbstractContextManager[object] = _UNLOCKED
 
     @property
     def config(self) -> Config:
@@ -198,7 +200,7 @@ class HostState:
     def exclusive(self) -> AbstractContextManager[object]:
         """What makes the kernel's vault the caller's alone: the plug-in's call lock,
         unless this thread is in a call of this plug-in (a host function)."""
-        return nullcontext() if getattr(_active, "state", None) is self else self.lock
+        return _UNLOCKED if getattr(_active, "state", None) is self else self.lock
 
     def use_kernel(self, kernel: Kernel, keep_vars: bool) -> None:
         """A new kernel (a new store): the config goes there at the next call,
@@ -248,6 +250,19 @@ class HostState:
 
 def _never() -> bool:
     return False
+
+
+class _Unlocked:
+    """A lock that is never held (contextlib's nullcontext without importing contextlib)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_UNLOCKED: Final = _Unlocked()
 
 
 _active = threading.local()
