@@ -15,13 +15,17 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Final
 
 from . import _logs
 from ._callpath import I32, I64
-from ._kernel import MASK64, Kernel, KernelMemoryError
+from ._errors import Error
+from ._kernel import MASK64, VAR_ENTRY_OVERHEAD, VAULT_HEADER, Kernel, KernelMemoryError, VaultFull
 from ._manifest import HTTP_TOKEN, Manifest
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
 
 class HostError(Exception):
@@ -37,6 +41,125 @@ class LimitError(HostError):
         self.value = value
 
 
+class Config(dict[str, str]):
+    """A plug-in's config: a dict that notes when it changes, so the kernel's copy
+    (kernel.wat's vault) is rewritten before the next call, and only then."""
+
+    __slots__ = ("changed",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.changed = True
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        self.changed = True
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.changed = True
+
+    def __ior__(self, other: Any) -> Config:  # type: ignore[override,misc]
+        super().__ior__(other)
+        self.changed = True
+        return self
+
+    def pop(self, *args: Any) -> Any:
+        self.changed = True
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, str]:
+        self.changed = True
+        return super().popitem()
+
+    def clear(self) -> None:
+        self.changed = True
+        super().clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self.changed = True
+
+    def setdefault(self, key: str, default: str = "") -> str:
+        self.changed = True
+        return super().setdefault(key, default)
+
+
+class Vars(MutableMapping[str, bytes]):
+    """`Plugin.vars`: the plug-in's vars as a mapping of str to bytes.
+
+    They live in the kernel (kernel.wat's vault), where the plug-in's var_get
+    and var_set reach them without Python; this view reads and writes them
+    there, under the plug-in's call lock (a call in another thread finishes
+    first). Vars set here count towards memory.max_var_bytes like the plug-in's
+    own, but are never refused for it: the host is trusted.
+    """
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: HostState) -> None:
+        self._state = state
+
+    def __getitem__(self, key: str) -> bytes:
+        if not isinstance(key, str):
+            raise KeyError(key)
+        state = self._state
+        with state.exclusive():
+            kernel = state.kernel
+            value = (kernel.vault.var_get(key.encode("utf-8")) if kernel is not None
+                     else state.detached.get(key))
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"var names are str, got {type(key).__name__}")
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise TypeError(f"var values are bytes, got {type(value).__name__}")
+        state = self._state
+        with state.exclusive():
+            kernel = state.kernel
+            if kernel is None:
+                state.detached[key] = bytes(value)
+                return
+            try:
+                kernel.vault.var_set(key.encode("utf-8"), bytes(value))
+            except VaultFull as exc:
+                raise Error(f"cannot set var {key!r}: {exc}") from None
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        state = self._state
+        with state.exclusive():
+            kernel = state.kernel
+            if kernel is None:
+                del state.detached[key]
+            else:
+                kernel.vault.var_delete(key.encode("utf-8"))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        state = self._state
+        with state.exclusive():
+            kernel = state.kernel
+            return kernel.vault.var_count() if kernel is not None else len(state.detached)
+
+    def _items(self) -> dict[str, bytes]:
+        state = self._state
+        with state.exclusive():
+            kernel = state.kernel
+            if kernel is None:
+                return dict(state.detached)
+            return {key.decode("utf-8"): value for key, value in kernel.vault.var_items()}
+
+    def __repr__(self) -> str:
+        return repr(self._items())
+
+
 class HostState:
     """What the host side works with for one plug-in instance.
 
@@ -46,16 +169,15 @@ class HostState:
     how they tell the plug-in that the call ran out of time in the host.
     """
 
-    __slots__ = ("config", "deadline", "host_context", "http_headers", "http_status", "id",
-                 "kernel", "manifest", "stop_requested", "timed_out", "var_bytes", "vars")
+    __slots__ = ("_config", "deadline", "detached", "host_context", "http_headers", "http_status",
+                 "id", "kernel", "lock", "manifest", "stop_requested", "timed_out")
 
-    def __init__(self, plugin_id: uuid.UUID, manifest: Manifest, config: dict[str, str]) -> None:
+    def __init__(self, plugin_id: uuid.UUID, manifest: Manifest, config: Mapping[str, str]) -> None:
         self.id = plugin_id
         self.manifest = manifest
-        self.config = config
+        self._config = Config(config)
         self.kernel: Kernel = None  # type: ignore[assignment]  # set when the store is built
-        self.vars: dict[str, bytes] = {}
-        self.var_bytes = 0
+        self.detached: dict[str, bytes] = {}  # the vars once the kernel is gone (a closed plug-in)
         self.host_context: Any = None
         self.http_status = 0
         self.http_headers: dict[str, str] | None = None
@@ -64,12 +186,61 @@ class HostState:
         # True once the running call is to stop (cancelled, timed out, plug-in closing):
         # a host function that waits looks at it.
         self.stop_requested: Callable[[], bool] = _never
+        # The plug-in's call lock (set by the plug-in): `exclusive` takes it.
+        self.lock: AbstractContextManager[object] = _UNLOCKED
 
-    def clear_vars(self) -> None:
-        self.vars = {}
-        self.var_bytes = 0
-        self.http_status = 0
-        self.http_headers = None
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, value: Mapping[str, str]) -> None:
+        self._config = Config(value)
+
+    def exclusive(self) -> AbstractContextManager[object]:
+        """What makes the kernel's vault the caller's alone: the plug-in's call lock,
+        unless this thread is in a call of this plug-in (a host function)."""
+        return _UNLOCKED if getattr(_active, "state", None) is self else self.lock
+
+    def use_kernel(self, kernel: Kernel, keep_vars: bool) -> None:
+        """A new kernel (a new store): the config goes there at the next call,
+        the vars now (those of the previous kernel if `keep_vars`)."""
+        old = self.kernel
+        carried = old.vault.snapshot() if keep_vars and old is not None else None
+        self.kernel = kernel
+        if carried:
+            kernel.vault.load(self._config, carried)
+            self._config.changed = False
+        else:
+            self._config.changed = True
+        if not keep_vars:
+            self.http_status = 0
+            self.http_headers = None
+
+    def vault_bound(self) -> int:
+        """The bytes the kernel's vault may need: the config, the vars at their limit,
+        and room to build a new tail of the table past it (capped at 4 GiB)."""
+        config = sum(8 + len(k.encode()) + len(v.encode()) for k, v in self._config.items())
+        limit = self.manifest.memory.var_bytes_limit
+        return min(VAULT_HEADER + config + 3 * limit + 16, 1 << 32)
+
+    def sync(self) -> None:
+        """Before a call: the kernel's copy of a changed config rewritten."""
+        config = self._config
+        if config.changed:
+            if config or self.kernel.has_vault:
+                try:
+                    self.kernel.vault.load(config)
+                except VaultFull as exc:
+                    raise Error(f"the config does not fit in the plug-in's memory limit "
+                                f"(memory.max_pages): {exc}") from None
+            config.changed = False
+
+    def detach(self) -> None:
+        """The kernel is going away (the plug-in is closed): keep a copy of the vars."""
+        if self.kernel is not None:
+            self.detached = {k.decode("utf-8"): v for k, v in self.kernel.vault.var_items()}
+            self.kernel = None  # type: ignore[assignment]
 
     def time_left(self) -> float | None:
         """Seconds before the running call's timeout (None: no timeout)."""
@@ -79,6 +250,19 @@ class HostState:
 
 def _never() -> bool:
     return False
+
+
+class _Unlocked:
+    """A lock that is never held (contextlib's nullcontext without importing contextlib)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_UNLOCKED: Final = _Unlocked()
 
 
 _active = threading.local()
@@ -104,9 +288,10 @@ def leave(previous: HostState | None) -> None:
 # ------------------------------------------------------------------ config, vars
 
 
-# The kernel takes the handles (kernel.wat, "host environment") and calls these
-# with each handle's length; a length of 0 for a non-zero handle means the
-# handle named no live block.
+# The kernel answers config_get, var_get and var_set from its vault when it can
+# (kernel.wat, "config and vars"); it calls these with each handle, already
+# taken, and its length for the rest: an invalid handle (length 0 for a non-zero
+# handle), a key that is not ASCII, vars turned off, a var over the limit.
 
 
 def _key(kernel: Kernel, offset: int, n: int, what: str) -> bytes:
@@ -126,12 +311,10 @@ def config_get(key: int, n: int) -> int:
 def var_get(key: int, n: int) -> int:
     state = active()
     kernel = state.kernel
-    name = _key(kernel, key, n, "var key").decode("utf-8")
-    value = state.vars.get(name)
+    raw = _key(kernel, key, n, "var key")
+    raw.decode("utf-8")  # (a key that is not UTF-8 fails the call, saying so)
+    value = kernel.vault.var_get(raw)
     return kernel.alloc_bytes(value) if value else 0
-
-
-VAR_ENTRY_OVERHEAD: Final = 48
 
 
 def var_set(key: int, key_length: int, value: int, value_length: int) -> None:
@@ -140,25 +323,22 @@ def var_set(key: int, key_length: int, value: int, value_length: int) -> None:
     if limit == 0:
         raise HostError("Vars are disabled by this host")
     kernel = state.kernel
-    name = _key(kernel, key, key_length, "var key").decode("utf-8")
-    store = state.vars
+    raw = _key(kernel, key, key_length, "var key")
+    raw.decode("utf-8")
+    vault = kernel.vault
     if value == 0:
-        old = store.pop(name, None)
-        if old is not None:
-            state.var_bytes -= VAR_ENTRY_OVERHEAD + len(name.encode()) + len(old)
+        vault.var_delete(raw)
         return
     data = _key(kernel, value, value_length, "var value")
-    entry = VAR_ENTRY_OVERHEAD + len(name.encode()) + len(data)
     # The reference counts an existing entry for the same key too (ABI.md 2.4).
-    if entry + state.var_bytes > limit:
+    if VAR_ENTRY_OVERHEAD + len(raw) + len(data) + vault.var_bytes() > limit:
         raise LimitError(
             f"Variable store is full (limit memory.max_var_bytes = {limit} bytes)",
             "memory.max_var_bytes", limit)
-    old = store.get(name)
-    if old is not None:
-        state.var_bytes -= VAR_ENTRY_OVERHEAD + len(name.encode()) + len(old)
-    store[name] = data
-    state.var_bytes += entry
+    try:
+        vault.var_set(raw, data)
+    except VaultFull as exc:
+        raise HostError(f"Variable store is full: {exc}") from None
 
 
 # ------------------------------------------------------------------ HTTP

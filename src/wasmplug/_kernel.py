@@ -2,13 +2,15 @@
 
 Plug-ins import the kernel's functions wasm-to-wasm (`KERNEL_FUNCTIONS`); the
 host calls a few of them through the call path and reads and writes the
-kernel's memory directly (`read`, `write`, `registers`).
+kernel's memory directly (`read`, `write`, `registers`), and the config and
+vars in the kernel's private second memory (`Vault`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 import wasmtime
@@ -74,6 +76,127 @@ class KernelMemoryError(Exception):
     """A plug-in named kernel memory outside the kernel's bounds."""
 
 
+class VaultFull(Exception):
+    """The vault could not grow to hold more config or vars (the store's memory limit)."""
+
+
+# The vault (kernel.wat, "config and vars"): u32 config length at 16, the config's
+# entries from 64, then the vars table, ended by a u32 0. Entry: u32 key length + 1,
+# u32 value length, the key, the value.
+_CONFIG_LENGTH = struct.Struct("<I")
+_CONFIG_LENGTH_AT: Final = 16
+VAULT_HEADER: Final = 64
+_ENTRY = struct.Struct("<II")
+_END: Final = b"\0\0\0\0"
+DEFAULT_VAR_LIMIT: Final = 1_048_576  # kernel.wat's initial $var_limit
+VAR_ENTRY_OVERHEAD: Final = 48  # what each var counts against memory.max_var_bytes, besides its bytes
+_PAGE: Final = 65_536
+
+
+def _entry(key: bytes, value: bytes) -> bytes:
+    return _ENTRY.pack(len(key) + 1, len(value)) + key + value
+
+
+class Vault:
+    """The config and the vars of one kernel instance, in its private memory.
+
+    The kernel answers the plug-in's config_get, var_get and var_set from here
+    in Wasm; the host reads it, writes the config region (between calls) and
+    sets or deletes vars by writing the whole table again (it runs no guest
+    code meanwhile, so it needs none of var_set's care for being cut short).
+    """
+
+    def __init__(self, store: wasmtime.Store, memory: wasmtime.Memory, path: CallPath) -> None:
+        self.store = store
+        self.memory = memory
+        self.path = path
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.base, self.size = self.path.memory_base(self.store, self.memory)
+        self.view = memoryview((ctypes.c_char * self.size).from_address(self.base)).cast("B")
+
+    def _room(self, end: int) -> None:
+        """Make the vault at least `end` bytes long."""
+        if end <= self.size:
+            return
+        self.refresh()
+        if end <= self.size:
+            return
+        try:
+            self.memory.grow(self.store, (end - self.size + _PAGE - 1) // _PAGE)
+        except wasmtime.WasmtimeError as exc:
+            raise VaultFull(f"no room for {end} bytes of config and vars: {exc}") from None
+        self.refresh()
+
+    # -- reading -------------------------------------------------------------
+    def _vars_start(self) -> int:
+        length: int = _CONFIG_LENGTH.unpack_from(self.view, _CONFIG_LENGTH_AT)[0]
+        return VAULT_HEADER + length
+
+    def _entries(self, start: int, limit: int) -> Iterator[tuple[int, bytes, bytes]]:
+        """(entry size, key, value) of each entry from `start` to a 0 word or `limit`."""
+        view = self.view
+        p = start
+        while p + 8 <= limit:
+            k, v = _ENTRY.unpack_from(view, p)
+            if k == 0 or p + 7 + k + v > limit:
+                return
+            yield 7 + k + v, bytes(view[p + 8:p + 7 + k]), bytes(view[p + 7 + k:p + 7 + k + v])
+            p += 7 + k + v
+
+    def _vars(self) -> list[tuple[int, bytes, bytes]]:
+        return list(self._entries(self._vars_start(), self.size))
+
+    def config_get(self, key: bytes) -> bytes | None:
+        return next((v for _, k, v in self._entries(VAULT_HEADER, self._vars_start()) if k == key),
+                    None)
+
+    def var_get(self, key: bytes) -> bytes | None:
+        return next((v for _, k, v in self._vars() if k == key), None)
+
+    def var_items(self) -> list[tuple[bytes, bytes]]:
+        return [(k, v) for _, k, v in self._vars()]
+
+    def var_count(self) -> int:
+        return len(self._vars())
+
+    def var_bytes(self) -> int:
+        """What the vars count against memory.max_var_bytes: 48 + key + value bytes each."""
+        return sum(VAR_ENTRY_OVERHEAD + len(k) + len(v) for _, k, v in self._vars())
+
+    def snapshot(self) -> bytes:
+        """The vars table without its end (for `load` into another vault)."""
+        return b"".join(_entry(k, v) for _, k, v in self._vars())
+
+    # -- writing -------------------------------------------------------------
+    def _write_vars(self, table: bytes) -> None:
+        start = self._vars_start()
+        self._room(start + len(table) + 4)
+        self.view[start:start + len(table) + 4] = table + _END
+
+    def var_set(self, key: bytes, value: bytes) -> None:
+        if len(key) >= 1 << 31 or len(value) >= 1 << 31:
+            raise VaultFull(f"a var of {len(key)} + {len(value)} bytes cannot be kept")
+        self._write_vars(b"".join([*(_entry(k, v) for _, k, v in self._vars() if k != key),
+                                   _entry(key, value)]))
+
+    def var_delete(self, key: bytes) -> None:
+        self._write_vars(b"".join(_entry(k, v) for _, k, v in self._vars() if k != key))
+
+    def clear_vars(self) -> None:
+        self._write_vars(b"")
+
+    def load(self, config: Mapping[str, str], carried: bytes | None = None) -> None:
+        """Write the config region; the vars move after it, or are `carried` (a `snapshot`)."""
+        table = self.snapshot() if carried is None else carried
+        region = b"".join(_entry(k.encode("utf-8"), v.encode("utf-8")) for k, v in config.items())
+        self._room(VAULT_HEADER + len(region) + len(table) + 4)
+        view = self.view
+        view[VAULT_HEADER:VAULT_HEADER + len(region) + len(table) + 4] = region + table + _END
+        _CONFIG_LENGTH.pack_into(view, _CONFIG_LENGTH_AT, len(region))
+
+
 class Kernel:
     """One kernel instance in one store.
 
@@ -82,7 +205,8 @@ class Kernel:
     """
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance,
-                 path: CallPath, max_pages: int | None = None) -> None:
+                 path: CallPath, max_pages: int | None = None,
+                 var_limit: int = DEFAULT_VAR_LIMIT) -> None:
         self.max_pages = max_pages
         self.store = store
         self.instance = instance
@@ -97,6 +221,27 @@ class Kernel:
         self.refresh()
         if max_pages is not None:
             self.set_page_budget(max_pages)
+        self._vault: Vault | None = None
+        if var_limit != DEFAULT_VAR_LIMIT:
+            limit = path.export(store, instance, "wasmplug_var_limit")
+            assert isinstance(limit, wasmtime.Global)
+            signed = min(var_limit, MASK64)
+            limit.set_value(store, wasmtime.Val.i64(signed - (1 << 64) if signed >> 63 else signed))
+
+    @property
+    def has_vault(self) -> bool:
+        """True once the host has looked at the vault (`vault`)."""
+        return self._vault is not None
+
+    @property
+    def vault(self) -> Vault:
+        """The config and vars (made on first use: most plug-ins never look)."""
+        vault = self._vault
+        if vault is None:
+            memory = self.path.export(self.store, self.instance, "wasmplug_vault")
+            assert isinstance(memory, wasmtime.Memory)
+            vault = self._vault = Vault(self.store, memory, self.path)
+        return vault
 
     # -- memory ----------------------------------------------------------
     # The engine is configured with `memory_may_move = False`, so the memory's
@@ -261,6 +406,9 @@ class Kernel:
         """True if a growth was refused for the budget since the last check."""
         return self.max_pages is not None and self.take_oom()
 
-    def memory_size_limit(self, initial_pages: int) -> int:
-        """Bytes any one memory may reach (store limits, a second line behind the budget)."""
-        return -1 if self.max_pages is None else (initial_pages + self.max_pages) * 65_536
+    def memory_size_limit(self, initial_pages: int, vault_bytes: int) -> int:
+        """Bytes any one memory may reach (store limits, a second line behind the budget):
+        the largest initial size plus max_pages, or what the vault may need."""
+        if self.max_pages is None:
+            return -1
+        return max((initial_pages + self.max_pages) * _PAGE, vault_bytes)

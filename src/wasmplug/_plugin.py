@@ -223,7 +223,7 @@ class Plugin:
                                          dict(self._compiled.manifest.config))
         if config is not None:
             self.update_config(config)
-        self._lock = threading.Lock()
+        self._lock = self._host.lock = threading.Lock()
         self._owner: int | None = None
         self._call_seq = 0
         self._interrupting = 0  # the call_seq an interrupt was requested for
@@ -261,18 +261,20 @@ class Plugin:
         link_store(compiled.links, linker, store, kernel_instance)
         self._store = store
         self._linker = linker
-        kernel = self._kernel = self._host.kernel = Kernel(
-            store, kernel_instance, self._path, compiled.manifest.memory.max_pages)
+        memory = compiled.manifest.memory
+        kernel = self._kernel = Kernel(store, kernel_instance, self._path, memory.max_pages,
+                                       memory.var_bytes_limit)
         # The kernel's budget bounds all growth (ABI.md 7.1); as a second line,
-        # no memory may exceed the largest initial size plus max_pages. Tables
-        # and the number of memories are bounded so no module can take the
-        # host's memory or address space (STORE_LIMITS).
-        store.set_limits(memory_size=kernel.memory_size_limit(compiled.initial_pages),
-                         memories=compiled.max_memories + 1, **STORE_LIMITS)  # + the kernel's
+        # no memory may exceed the largest initial size plus max_pages (or what
+        # the config and the vars may need in the kernel's vault). Tables and
+        # the number of memories are bounded so no module can take the host's
+        # memory or address space (STORE_LIMITS).
+        store.set_limits(memory_size=kernel.memory_size_limit(
+                             compiled.initial_pages, self._host.vault_bound()),
+                         memories=compiled.max_memories + 2, **STORE_LIMITS)  # + the kernel's two
+        self._host.use_kernel(kernel, keep_vars)
         self._instance: wasmtime.Instance | None = None
         self._invokers: dict[str, _callpath.Invoker] = {}
-        if not keep_vars:
-            self._host.clear_vars()
         self._needs_rebuild = False
 
     def _instantiate(self, name: str) -> None:
@@ -415,6 +417,8 @@ class Plugin:
             self._keep_vars_on_rebuild = False
         elif self._compiled.fresh_instance_per_call and self._instance is not None:
             self._build_store(keep_vars=True)
+        if self._host.config.changed:  # the kernel's copy rewritten, before any guest code
+            self._host.sync()
         if self.fuel_limit is not None:
             self._store.set_fuel(self.fuel_limit)  # start and init code burn fuel too
         if self._instance is None:
@@ -622,9 +626,10 @@ class Plugin:
         self._host.config = value
 
     @property
-    def vars(self) -> dict[str, bytes]:
-        """The plug-in's persistent variables (`var_get` / `var_set`), kept between calls."""
-        return self._host.vars
+    def vars(self) -> _host_env.Vars:
+        """The plug-in's persistent variables (`var_get` / `var_set`), kept between calls:
+        a mutable mapping of str to bytes (the vars live in the kernel; see `Vars`)."""
+        return _host_env.Vars(self._host)
 
     @property
     def http_status(self) -> int:
@@ -747,7 +752,8 @@ class Plugin:
         _runtime_events.plugin_freed(self._id)
         self._invokers = {}
         self._instance = None
-        self._kernel = self._host.kernel = None  # type: ignore[assignment]
+        self._host.detach()
+        self._kernel = None  # type: ignore[assignment]
         self._linker = None  # type: ignore[assignment]
         self._store = None  # type: ignore[assignment]
         if self._owns_compiled_plugin and self.compiled_plugin is not None:

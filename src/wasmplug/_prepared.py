@@ -56,7 +56,7 @@ class PreparedCall:
     def __call__(self, data: bytes) -> bytes:
         plugin = self._plugin
         if (type(data) is not bytes or plugin._owner is not None or self._plain
-                or _events_enabled_for(_CALL_EVENTS)):
+                or _events_enabled_for(_CALL_EVENTS) or plugin._host.config.changed):
             output: bytes = plugin.call(self.name, data)  # (the checks and the log of a plain call)
             return output
         with plugin._lock:

@@ -36,6 +36,11 @@
   (import "wasmplug:host" "var_set" (func $host_var_set (param i64 i64 i64 i64)))
 
   (memory (export "memory") 1)
+  ;; The vault: the config and the vars (see "config and vars"). Private: no
+  ;; plug-in can import it (the link planner only accepts ABI function names).
+  (memory $vault (export "wasmplug_vault") 1)
+  ;; memory.max_var_bytes (set by the host when it is not the default); 0: vars off.
+  (global $var_limit (export "wasmplug_var_limit") (mut i64) (i64.const 1048576))
 
   ;; Pages the plug-in's memories may still grow by; -1 = unlimited. Set by
   ;; the host from `memory.max_pages` (wasmplug_budget).
@@ -200,27 +205,29 @@
     (call $used (local.get $h)))
 
   ;; ------------------------------------------------------------ raw access
+  ;; (the memory's size is computed inline, not by calling $mem_bytes: these run
+  ;; once per 8 bytes a plug-in reads or writes, and the call showed in profiles)
   (func (export "load_u8") (param $p i64) (result i32)
     (if (i32.or (i64.lt_u (local.get $p) (i64.const 64))
-                (i64.ge_u (local.get $p) (call $mem_bytes)))
+                (i64.ge_u (local.get $p) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16))))
       (then (return (i32.const 0))))
     (i32.load8_u (i32.wrap_i64 (local.get $p))))
 
   (func (export "load_u64") (param $p i64) (result i64)
     (if (i32.or (i64.lt_u (local.get $p) (i64.const 57))
-                (i64.gt_u (local.get $p) (i64.sub (call $mem_bytes) (i64.const 8))))
+                (i64.gt_u (local.get $p) (i64.sub (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)) (i64.const 8))))
       (then (return (i64.const 0))))
     (i64.load (i32.wrap_i64 (local.get $p))))
 
   (func (export "store_u8") (param $p i64) (param $v i32)
     (if (i32.or (i64.lt_u (local.get $p) (i64.const 64))
-                (i64.ge_u (local.get $p) (call $mem_bytes)))
+                (i64.ge_u (local.get $p) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16))))
       (then (return)))
     (i32.store8 (i32.wrap_i64 (local.get $p)) (local.get $v)))
 
   (func (export "store_u64") (param $p i64) (param $v i64)
     (if (i32.or (i64.lt_u (local.get $p) (i64.const 57))
-                (i64.gt_u (local.get $p) (i64.sub (call $mem_bytes) (i64.const 8))))
+                (i64.gt_u (local.get $p) (i64.sub (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)) (i64.const 8))))
       (then (return)))
     (i64.store (i32.wrap_i64 (local.get $p)) (local.get $v)))
 
@@ -336,24 +343,210 @@
     (if (i64.ne (local.get $n) (i64.const 0)) (then (call $free (local.get $p))))
     (local.get $n))
 
+  ;; ------------------------------------------------------------ config and vars
+  ;; The config and the vars live in the kernel's second memory, the vault,
+  ;; which no plug-in can address (plug-ins reach the kernel only through
+  ;; the ABI's functions, and none of them takes a vault address). Layout:
+  ;;   vault 16  u32  config region length in bytes
+  ;;   vault 64  config entries, then the vars table (at 64 + config length)
+  ;;   entry     u32 key length + 1, u32 value length, key bytes, value bytes
+  ;;   the vars table ends at a u32 0 (so an all-zero vault is an empty one)
+  ;; The host writes the config region (under the plug-in's lock, between
+  ;; calls) and may also set or delete vars itself (_kernel.Vault).
+  ;;
+  ;; config_get, var_get and var_set answer here without calling the host when
+  ;; the key is a live block of ASCII bytes and, for var_set, vars are on and
+  ;; the new entry fits in the limit. Anything else goes to the host's half
+  ;; (_host_env), which has the whole story: the error messages, UTF-8 keys.
+  ;;
+  ;; A var_set builds the table's new tail past its end, then moves it into
+  ;; place with ONE memory.copy: a call cut short (a timeout, fuel) at any
+  ;; point leaves the table as it was before or after, never half-updated.
+
+  ;; Walk results (of the last $walk): where the table ends, what its vars count
+  ;; against memory.max_var_bytes (48 + key + value bytes each).
+  (global $walk_end (mut i32) (i32.const 0))
+  (global $walk_usage (mut i64) (i64.const 0))
+
+  ;; 1 if the n bytes at p (memory 0) are all ASCII.
+  (func $ascii (param $p i32) (param $n i32) (result i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $p) (local.get $n)))
+    (block $bytes
+      (loop $words
+        (br_if $bytes (i32.gt_u (i32.add (local.get $p) (i32.const 8)) (local.get $end)))
+        (if (i64.ne (i64.and (i64.load (local.get $p)) (i64.const 0x8080808080808080))
+                    (i64.const 0))
+          (then (return (i32.const 0))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (br $words)))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (if (i32.ge_u (i32.load8_u (local.get $p)) (i32.const 0x80)) (then (return (i32.const 0))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $each)))
+    (i32.const 1))
+
+  ;; 1 if the n bytes at vault address a equal those at b (memory 0).
+  (func $same (param $a i32) (param $b i32) (param $n i32) (result i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $a) (local.get $n)))
+    (block $bytes
+      (loop $words
+        (br_if $bytes (i32.gt_u (i32.add (local.get $a) (i32.const 8)) (local.get $end)))
+        (if (i64.ne (i64.load $vault (local.get $a)) (i64.load (local.get $b)))
+          (then (return (i32.const 0))))
+        (local.set $a (i32.add (local.get $a) (i32.const 8)))
+        (local.set $b (i32.add (local.get $b) (i32.const 8)))
+        (br $words)))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+        (if (i32.ne (i32.load8_u $vault (local.get $a)) (i32.load8_u (local.get $b)))
+          (then (return (i32.const 0))))
+        (local.set $a (i32.add (local.get $a) (i32.const 1)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $each)))
+    (i32.const 1))
+
+  ;; The vault address of the entry whose key is the n bytes at key (memory 0),
+  ;; among the entries from p up to a 0 word or to limit; 0 if none. Sets
+  ;; $walk_end and $walk_usage for the whole walk.
+  (func $walk (param $p i32) (param $limit i32) (param $key i32) (param $n i32) (result i32)
+    (local $next i32) (local $k i32) (local $found i32) (local $usage i64)
+    (block $done
+      (loop $entries
+        (br_if $done (i32.gt_u (i32.add (local.get $p) (i32.const 8)) (local.get $limit)))
+        (local.set $k (i32.load $vault (local.get $p)))
+        (br_if $done (i32.eqz (local.get $k)))
+        (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+        (local.set $next (i32.add (i32.add (local.get $p) (i32.const 8))
+          (i32.add (local.get $k) (i32.load $vault offset=4 (local.get $p)))))
+        (br_if $done (i32.gt_u (local.get $next) (local.get $limit)))
+        (br_if $done (i32.lt_u (local.get $next) (local.get $p)))
+        (local.set $usage (i64.add (local.get $usage)
+          (i64.extend_i32_u (i32.add (i32.sub (local.get $next) (local.get $p)) (i32.const 40)))))
+        (if (i32.and (i32.eqz (local.get $found)) (i32.eq (local.get $k) (local.get $n)))
+          (then
+            (if (call $same (i32.add (local.get $p) (i32.const 8)) (local.get $key) (local.get $n))
+              (then (local.set $found (local.get $p))))))
+        (local.set $p (local.get $next))
+        (br $entries)))
+    (global.set $walk_end (local.get $p))
+    (global.set $walk_usage (local.get $usage))
+    (local.get $found))
+
+  (func $vault_bytes (result i32) (i32.shl (memory.size $vault) (i32.const 16)))
+  (func $vars_start (result i32) (i32.add (i32.const 64) (i32.load $vault offset=16 (i32.const 0))))
+
+  ;; config_get / var_get: a new block holding the value of key (n bytes, taken)
+  ;; among the entries in [start, limit); 0 if none (or empty); -1: the host's
+  ;; half decides (an invalid handle, a key that is not ASCII, no room).
+  (func $lookup (param $key i64) (param $n i64) (param $start i32) (param $limit i32) (result i64)
+    (local $e i32) (local $v i32) (local $out i64)
+    (if (i64.eqz (local.get $n)) (then (return (i64.const -1))))
+    (if (i32.eqz (call $ascii (i32.wrap_i64 (local.get $key)) (i32.wrap_i64 (local.get $n))))
+      (then (return (i64.const -1))))
+    (local.set $e (call $walk (local.get $start) (local.get $limit) (i32.wrap_i64 (local.get $key))
+                              (i32.wrap_i64 (local.get $n))))
+    (if (i32.eqz (local.get $e)) (then (return (i64.const 0))))
+    (local.set $v (i32.load $vault offset=4 (local.get $e)))
+    (if (i32.eqz (local.get $v)) (then (return (i64.const 0))))
+    (local.set $out (call $alloc (i64.extend_i32_u (local.get $v))))
+    (if (i64.eqz (local.get $out)) (then (return (i64.const -1))))
+    (memory.copy 0 $vault (i32.wrap_i64 (local.get $out))
+      (i32.add (local.get $e) (i32.add (i32.const 8) (i32.wrap_i64 (local.get $n))))
+      (local.get $v))
+    (local.get $out))
+
+  ;; Room in the vault up to address end (grown if needed); 0 if it cannot grow.
+  (func $vault_room (param $end i64) (result i32)
+    (local $have i64) (local $pages i64)
+    (local.set $have (i64.extend_i32_u (call $vault_bytes)))
+    (if (i64.le_u (local.get $end) (local.get $have)) (then (return (i32.const 1))))
+    (local.set $pages (i64.shr_u (i64.add (i64.sub (local.get $end) (local.get $have))
+                                          (i64.const 65535)) (i64.const 16)))
+    (if (i64.gt_u (local.get $pages) (i64.const 65536)) (then (return (i32.const 0))))
+    (i32.ne (memory.grow $vault (i32.wrap_i64 (local.get $pages))) (i32.const -1)))
+
   ;; ------------------------------------------------------------ host environment
   ;; The plug-in imports these three from `extism:host/env`. Each takes the
-  ;; handles it was given here, in Wasm, and passes them on with their lengths
-  ;; (0 for an invalid handle) to the host, which reads the bytes (readable
-  ;; until the next allocation) and allocates any result itself: one call
-  ;; into Python, and no call back into the kernel while the bump allocator
-  ;; has room.
+  ;; handles it was given, in Wasm, and answers from the vault (above); only
+  ;; what the vault path does not take goes to the host, with each handle and
+  ;; its length (0 for an invalid handle): the host reads the bytes (readable
+  ;; until the next allocation) and allocates any result itself.
   (func (export "config_get") (param $key i64) (result i64)
-    (call $host_config_get (local.get $key) (call $take (local.get $key))))
+    (local $n i64) (local $out i64)
+    (local.set $n (call $take (local.get $key)))
+    (local.set $out (call $lookup (local.get $key) (local.get $n) (i32.const 64) (call $vars_start)))
+    (if (i64.ne (local.get $out) (i64.const -1)) (then (return (local.get $out))))
+    (call $host_config_get (local.get $key) (local.get $n)))
 
   (func (export "var_get") (param $key i64) (result i64)
-    (call $host_var_get (local.get $key) (call $take (local.get $key))))
+    (local $n i64) (local $out i64)
+    (local.set $n (call $take (local.get $key)))
+    (local.set $out (call $lookup (local.get $key) (local.get $n) (call $vars_start)
+                                  (call $vault_bytes)))
+    (if (i64.ne (local.get $out) (i64.const -1)) (then (return (local.get $out))))
+    (call $host_var_get (local.get $key) (local.get $n)))
 
   (func (export "var_set") (param $key i64) (param $value i64)
-    (local $n i64)
+    (local $n i64) (local $vn i64) (local $k i32) (local $v i32) (local $old i32) (local $end i32)
+    (local $tail i32) (local $size i32) (local $s i32) (local $e i32)
     (local.set $n (call $take (local.get $key)))
-    (call $host_var_set (local.get $key) (local.get $n)
-                        (local.get $value) (call $take (local.get $value))))
+    (local.set $vn (call $take (local.get $value)))
+    (block $slow
+      (br_if $slow (i64.eqz (local.get $n)))
+      (br_if $slow (i64.eqz (global.get $var_limit)))
+      (br_if $slow (i32.and (i64.ne (local.get $value) (i64.const 0)) (i64.eqz (local.get $vn))))
+      (br_if $slow (i32.eqz (call $ascii (i32.wrap_i64 (local.get $key)) (i32.wrap_i64 (local.get $n)))))
+      (local.set $k (i32.wrap_i64 (local.get $n)))
+      (local.set $v (i32.wrap_i64 (local.get $vn)))
+      (local.set $old (call $walk (call $vars_start) (call $vault_bytes)
+                                  (i32.wrap_i64 (local.get $key)) (local.get $k)))
+      (local.set $end (global.get $walk_end))
+      ;; the reference counts an existing entry of the same key too (ABI.md 2.4)
+      (br_if $slow (i32.and (i64.ne (local.get $value) (i64.const 0))
+        (i64.gt_u (i64.add (i64.add (i64.const 48) (i64.add (local.get $n) (local.get $vn)))
+                           (global.get $walk_usage))
+                  (global.get $var_limit))))
+      (if (local.get $old)
+        (then
+          (local.set $e (i32.add (i32.add (local.get $old) (i32.const 8))
+                                 (i32.add (local.get $k) (i32.load $vault offset=4 (local.get $old)))))
+          (if (i32.and (i64.ne (local.get $value) (i64.const 0))
+                       (i32.eq (i32.load $vault offset=4 (local.get $old)) (local.get $v)))
+            (then  ;; the same size: the new value over the old one, one copy
+              (memory.copy $vault 0 (i32.add (local.get $old) (i32.add (i32.const 8) (local.get $k)))
+                           (i32.wrap_i64 (local.get $value)) (local.get $v))
+              (return)))
+          (local.set $tail (i32.sub (local.get $end) (local.get $e))))
+        (else
+          (if (i64.eqz (local.get $value)) (then (return)))))  ;; nothing to delete
+      (local.set $size (select (i32.add (i32.const 8) (i32.add (local.get $k) (local.get $v)))
+                               (i32.const 0) (i64.ne (local.get $value) (i64.const 0))))
+      ;; the new tail, past the end: the entries after the old one, the new
+      ;; entry, the 0 that ends the table
+      (local.set $s (i32.add (local.get $end) (i32.const 4)))
+      (br_if $slow (i32.eqz (call $vault_room (i64.add (i64.extend_i32_u (local.get $s))
+        (i64.extend_i32_u (i32.add (local.get $tail) (i32.add (local.get $size) (i32.const 4))))))))
+      (memory.copy $vault $vault (local.get $s) (local.get $e) (local.get $tail))
+      (local.set $e (i32.add (local.get $s) (local.get $tail)))
+      (if (local.get $size)
+        (then
+          (i32.store $vault (local.get $e) (i32.add (local.get $k) (i32.const 1)))
+          (i32.store $vault offset=4 (local.get $e) (local.get $v))
+          (memory.copy $vault 0 (i32.add (local.get $e) (i32.const 8)) (i32.wrap_i64 (local.get $key))
+                       (local.get $k))
+          (memory.copy $vault 0 (i32.add (local.get $e) (i32.add (i32.const 8) (local.get $k)))
+                       (i32.wrap_i64 (local.get $value)) (local.get $v))))
+      (i32.store $vault (i32.add (local.get $e) (local.get $size)) (i32.const 0))
+      ;; the commit: one copy, over the old entry (or the old end)
+      (memory.copy $vault $vault (select (local.get $old) (local.get $end) (local.get $old))
+                   (local.get $s) (i32.add (local.get $tail) (i32.add (local.get $size) (i32.const 4))))
+      (return))
+    (call $host_var_set (local.get $key) (local.get $n) (local.get $value) (local.get $vn)))
 
   ;; The page budget, one entry point (each kernel export costs every store a
   ;; linker entry): $v = pages << 2 | op.
