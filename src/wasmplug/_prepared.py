@@ -6,6 +6,8 @@ export once per row (wasmplug.sql) or per message. Its timeout is the plug-in's
 own timer, as for any call (`Plugin._arm_timer`: one entry per timeout period,
 re-armed, never cancelled). What it saves per call:
 
+- setting the thread's running plug-in for host functions, when the plug-in
+  imports none (no host functions, WASI, config or vars);
 - the per-call conversions of `call` (str/memoryview input, a `parse` step),
   the export's lookup, and the checks of a plain call's set-up and ending
   that only matter when something is unusual: a clean call on a ready
@@ -39,7 +41,8 @@ class PreparedCall:
     calls on a closed plug-in do.
     """
 
-    __slots__ = ("_invoke", "_invokers", "_max_output", "_plain", "_plugin", "_timeout_s", "name")
+    __slots__ = ("_invoke", "_invokers", "_isolated", "_max_output", "_plain", "_plugin", "_timeout_s",
+                 "name")
 
     def __init__(self, plugin: Any, name: str) -> None:
         self._plugin = plugin
@@ -52,6 +55,10 @@ class PreparedCall:
         # What always takes the ordinary path: `_start` (a fresh instance each time) and
         # plug-ins that get a fresh instance per call (0.x ABI with WASI).
         self._plain = name == "_start" or plugin._compiled.fresh_instance_per_call
+        # A plug-in that imports nothing served by Python (host functions, WASI, config and
+        # vars) cannot reach `_host_env.active()` during a call: no need to set it.
+        links = plugin._compiled.links
+        self._isolated = not (links.host or links.user or links.uses_wasi or links.uses_kernel_host_env)
 
     def __call__(self, data: bytes) -> bytes:
         plugin = self._plugin
@@ -86,7 +93,8 @@ class PreparedCall:
                     plugin._running = True
                     if timeout_s is not None and (plugin._timer_at is None or plugin._timer_at > deadline):
                         plugin._arm_timer(deadline)
-                previous = _enter(host)
+                isolated = self._isolated
+                previous = None if isolated else _enter(host)
                 failure: BaseException | None = None
                 rc = 0
                 try:
@@ -94,7 +102,8 @@ class PreparedCall:
                 except BaseException as exc:
                     failure = exc
                 plugin._running = False
-                _leave(previous)
+                if not isolated:
+                    _leave(previous)
                 interrupted = plugin._interrupting == seq
                 if plugin._interrupting or host.timed_out or plugin.plugin == CLOSING:  # as Plugin._run
                     plugin._interrupting = 0
