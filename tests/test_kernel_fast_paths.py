@@ -154,7 +154,7 @@ def test_a_call_input_is_placed_without_a_kernel_call() -> None:
         sizes.append(n)
         return real(n)
 
-    kernel._begin_call = counting  # type: ignore[method-assign]
+    kernel._begin_call = counting
     try:
         assert plugin.call("count_vowels", b"hello") == b'{"count":2,"total":2002,"vowels":"aeiouAEIOU"}'
         assert plugin.call("count_vowels", b"") == b'{"count":0,"total":2002,"vowels":"aeiouAEIOU"}'
@@ -163,7 +163,7 @@ def test_a_call_input_is_placed_without_a_kernel_call() -> None:
         assert plugin.call("count_vowels", big) == b'{"count":100000,"total":102002,"vowels":"aeiouAEIOU"}'
         assert sizes == [0, 100_000]
     finally:
-        kernel._begin_call = real  # type: ignore[method-assign]
+        kernel._begin_call = real
 
 
 def test_config_and_vars_cost_no_kernel_call_from_python() -> None:

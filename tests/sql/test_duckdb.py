@@ -172,6 +172,6 @@ def test_the_batch_counter_agrees_with_python_on_any_text(values: list[str | Non
     (`pad` shifts the data's start: Arrow offsets need not begin at 0)."""
     column = pa.array(["p" * pad, *values])[1:]
     with wasmplug.Plugin(TEXT) as plugin:
-        answer = plugin.call("count_vowels_batch", batch_format.encode([column]))
+        answer: bytes = plugin.call("count_vowels_batch", batch_format.encode([column]))
     counts = batch_format.decode(answer, len(values), ResultType.INTEGER).to_pylist()
     assert counts == [None if v is None else vowels(v) for v in values]
