@@ -1,6 +1,6 @@
 """The host's shortcuts around kernel calls (issue 23): they change nothing but the cost.
 
-- `Kernel.alloc` / `alloc_bytes` take kernel.wat's bump path in Python: after any
+- `Kernel.alloc` / `alloc_bytes` and `begin_call` take kernel.wat's bump path in Python: after any
   sequence of allocations, frees, resets and guest scribbles over the kernel's
   bookkeeping, a kernel driven through them holds the same memory, byte for
   byte, as one whose every allocation was a call to its `alloc` export.
@@ -41,6 +41,19 @@ def reference_alloc_bytes(kernel: Kernel, data: bytes) -> int:
     return offset
 
 
+def reference_begin_call(kernel: Kernel, data: bytes) -> bool:
+    """begin_call as it was: always the kernel's `wasmplug_begin_call` export."""
+    try:
+        offset = kernel._begin_call(len(data)) & MASK64
+    except wasmtime.Trap:
+        if kernel.take_oom():
+            return False
+        raise
+    if data and offset:
+        kernel.write(offset, data)
+    return not data or offset != 0
+
+
 def image(kernel: Kernel) -> bytes:
     kernel.refresh()
     return kernel.read(0, kernel.size)
@@ -52,7 +65,7 @@ operations = st.lists(st.one_of(
     st.tuples(st.just("alloc"), sizes),
     st.tuples(st.just("alloc_bytes"), sizes),
     st.tuples(st.just("free"), st.integers(0, 50)),          # the n-th block handed out
-    st.tuples(st.just("begin_call"), st.integers(0, 3_000)),
+    st.tuples(st.just("begin_call"), st.one_of(st.integers(0, 3_000), st.integers(60_000, 70_000))),
     st.tuples(st.just("reset"), st.just(0)),
     # the guest scribbling over the kernel's bookkeeping
     st.tuples(st.just("poke_position"), st.one_of(st.integers(0, 200_000), st.just(MASK64 - 5))),
@@ -72,7 +85,8 @@ def apply(kernel: Kernel, op: str, arg: int, handed_out: list[int], fast: bool) 
         if handed_out:
             kernel.free(handed_out[arg % len(handed_out)])
     elif op == "begin_call":
-        result = kernel.begin_call(b"i" * arg)
+        data = bytes(i % 251 + 1 for i in range(arg))
+        result = kernel.begin_call(data) if fast else reference_begin_call(kernel, data)
     elif op == "reset":
         kernel.reset()
         result = None
@@ -125,6 +139,31 @@ def test_the_bump_path_is_taken_without_a_kernel_call() -> None:
     kernel.call = Counting()
     big = kernel.alloc(70_000)
     assert calls and big and kernel.length(big) == 70_000
+
+
+def test_a_call_input_is_placed_without_a_kernel_call() -> None:
+    """`begin_call` resets the heap and places the input in Python when it surely fits;
+    the plug-in reads it as before, and growth is still the kernel's business."""
+    plugin = wasmplug.Plugin(wasm("count_vowels").read_bytes())
+    assert plugin.call("count_vowels", b"a" * 2_000) == b'{"count":2000,"total":2000,"vowels":"aeiouAEIOU"}'
+    kernel = plugin._kernel
+    real = kernel._begin_call
+    sizes: list[int] = []
+
+    def counting(n: int) -> int:
+        sizes.append(n)
+        return real(n)
+
+    kernel._begin_call = counting
+    try:
+        assert plugin.call("count_vowels", b"hello") == b'{"count":2,"total":2002,"vowels":"aeiouAEIOU"}'
+        assert plugin.call("count_vowels", b"") == b'{"count":0,"total":2002,"vowels":"aeiouAEIOU"}'
+        assert sizes == [0]  # the empty input went to the kernel; "hello" did not
+        big = b"e" * 100_000  # more than the heap holds: the kernel grows it
+        assert plugin.call("count_vowels", big) == b'{"count":100000,"total":102002,"vowels":"aeiouAEIOU"}'
+        assert sizes == [0, 100_000]
+    finally:
+        kernel._begin_call = real
 
 
 def test_config_and_vars_cost_no_kernel_call_from_python() -> None:

@@ -149,3 +149,49 @@ def test_close_stops_a_running_prepared_call() -> None:
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert len(failures) == 1 and isinstance(failures[0], CallTimeout)
+
+
+def test_the_running_plugin_is_set_only_for_plugins_that_call_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prepared call skips setting the thread's running plug-in (`_host_env.enter`) when
+    nothing the plug-in imports could read it; a plug-in using vars or config still gets it."""
+    from wasmplug import _prepared
+
+    entered: list[object] = []
+    real_enter = _prepared._enter
+
+    def counting(state: object) -> object:
+        entered.append(state)
+        return real_enter(state)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_prepared, "_enter", counting)
+    with plugin() as isolated:
+        echo = isolated.prepare("echo")
+        assert [echo(b"abc") for _ in range(3)] == [b"abc"] * 3
+    assert entered == []
+    uses_vars = """(module
+      (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+      (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+      (import "extism:host/env" "var_get" (func $var_get (param i64) (result i64)))
+      (import "extism:host/env" "var_set" (func $var_set (param i64 i64)))
+      (import "extism:host/env" "input_offset" (func $input_offset (result i64)))
+      (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+      (import "extism:host/env" "input_length" (func $input_length (result i64)))
+      (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+      (memory 1)
+      (func (export "swap") (result i32) (local $key i64) (local $old i64)
+        (local.set $key (call $alloc (i64.const 1)))
+        (call $store_u8 (local.get $key) (i32.const 107))
+        (local.set $old (call $var_get (local.get $key)))
+        (local.set $key (call $alloc (i64.const 1)))
+        (call $store_u8 (local.get $key) (i32.const 107))
+        (call $var_set (local.get $key) (call $input_offset))
+        (if (i64.ne (local.get $old) (i64.const 0))
+          (then (call $output_set (local.get $old) (call $length (local.get $old)))))
+        (i32.const 0)))"""
+    with wasmplug.Plugin(uses_vars.encode()) as stateful:
+        swap = stateful.prepare("swap")
+        assert swap(b"zero") == b""  # (the first call makes the instance: the ordinary path)
+        entered.clear()
+        assert [swap(b"one"), swap(b"two"), swap(b"three")] == [b"zero", b"one", b"two"]
+        assert stateful._host.vars == {"k": b"three"}
+        assert entered == [stateful._host] * 3

@@ -5,7 +5,8 @@
 //                         (register it with returns INTEGER).
 //   count_vowels_batch()  the same for a whole DuckDB vector, in wasmplug.sql's batch
 //                         format (docs/sql.md, "Batches"): one utf8 column in,
-//                         one int64 column out, NULL in -> NULL out.
+//                         one int64 column out, NULL in -> NULL out. Counts with Wasm
+//                         SIMD (build.sh enables it for this file).
 import {
   alloc, input_length, input_load_u64, input_load_u8, output_set, store_u64, store_u8,
 } from "@extism/as-pdk/lib/env";
@@ -21,14 +22,6 @@ function initVowels(): void {
   for (let i = 0; i < v.length; i++) unchecked((VOWELS[v.charCodeAt(i)] = 1));
 }
 initVowels();
-
-@inline
-function countRange(start: usize, end: usize): u64 {
-  const t = changetype<usize>(VOWELS);
-  let count: u64 = 0;
-  for (let i = start; i < end; i++) count += <u64>load<u8>(t + <usize>load<u8>(i));
-  return count;
-}
 
 // One call per row: the input is read 8 bytes at a time straight from the host
 // (no copy into this module's memory, no allocation), and the answer's digits are
@@ -76,12 +69,11 @@ function readInput(n: u64): usize {
   return buffer;
 }
 
-function writeOutput(data: usize, n: usize): void {
-  const out = alloc(<u64>n);
+// `n` bytes at `data` into the kernel block at `out`, 8 at a time.
+function writeOut(out: u64, data: usize, n: usize): void {
   let i: usize = 0;
   for (; i + 8 <= n; i += 8) store_u64(out + <u64>i, load<u64>(data + i));
   for (; i < n; i++) store_u8(out + <u64>i, load<u8>(data + i));
-  output_set(out, <u64>n);
 }
 
 export function count_vowels_batch(): i32 {
@@ -93,6 +85,51 @@ export function count_vowels_batch(): i32 {
   const rc = countBatch(base, end);
   heap.free(base);
   return rc;
+}
+
+// The whole vector's text at once: one bit per byte of data, set for a vowel,
+// 16 bytes per step with SIMD (a byte with 0x20 set is a vowel when it is one of
+// "aeiou": that maps "AEIOU" onto them and nothing else). A row's count is then
+// the population count of its bits: a few 64-bit words instead of a loop over its bytes.
+function vowelBits(data: usize, length: usize): usize {
+  const words = (length >> 6) + 2;  // (+ one spare word: countBits may load one past the last)
+  const bits = heap.alloc(words * 8);
+  memory.fill(bits, 0, words * 8);
+  const lower = i8x16.splat(0x20);
+  const a = i8x16.splat(0x61), e = i8x16.splat(0x65), i_ = i8x16.splat(0x69);
+  const o = i8x16.splat(0x6f), u = i8x16.splat(0x75);
+  let j: usize = 0;
+  for (; j + 16 <= length; j += 16) {
+    const v = v128.or(v128.load(data + j), lower);
+    const m = v128.or(v128.or(v128.or(i8x16.eq(v, a), i8x16.eq(v, e)),
+                              v128.or(i8x16.eq(v, i_), i8x16.eq(v, o))), i8x16.eq(v, u));
+    store<u16>(bits + (j >> 3), <u16>i8x16.bitmask(m));
+  }
+  const t = changetype<usize>(VOWELS);
+  for (; j < length; j++) {
+    if (load<u8>(t + <usize>load<u8>(data + j))) {
+      store<u8>(bits + (j >> 3), load<u8>(bits + (j >> 3)) | <u8>(1 << <u8>(j & 7)));
+    }
+  }
+  return bits;
+}
+
+// Set bits in [from, to) of the bitmap.
+@inline
+function countBits(bits: usize, from: usize, to: usize): u64 {
+  if (from == to) return 0;
+  let w = from >> 6;
+  const last = (to - 1) >> 6;
+  let word = load<u64>(bits + w * 8) & (~<u64>0 << <u64>(from & 63));
+  let count: u64 = 0;
+  while (w < last) {
+    count += popcnt<u64>(word);
+    w++;
+    word = load<u64>(bits + w * 8);
+  }
+  const end = to & 63;
+  if (end != 0) word &= (<u64>1 << <u64>end) - 1;
+  return count + popcnt<u64>(word);
 }
 
 function countBatch(base: usize, end: usize): i32 {
@@ -117,25 +154,35 @@ function countBatch(base: usize, end: usize): i32 {
   const data = p;
   if (data + dataLen != end) return fail("the data length does not match the batch size");
 
-  const outSize: usize = 12 + validityLen + <usize>n * 8;
-  const o = heap.alloc(outSize);
-  store<u32>(o, n);
-  store<u32>(o + 4, TYPE_INT64);
-  store<u32>(o + 8, <u32>validityLen);
-  if (validityLen != 0) memory.copy(o + 12, validity, validityLen);
-  const values = o + 12 + validityLen;
-  if (validityLen != 0) memory.fill(values, 0, <usize>n * 8); // NULL rows: 0 under the bitmap
+  // The answer goes straight into its kernel block: the header and the bitmap
+  // first, then each row's count as it is found (no copy of the values in between).
+  const headSize: usize = 12 + validityLen;
+  const outSize: usize = headSize + <usize>n * 8;
+  const out = alloc(<u64>outSize);
+  if (out == 0) return fail("no memory for the answer");
+  const head = heap.alloc(headSize);
+  store<u32>(head, n);
+  store<u32>(head + 4, TYPE_INT64);
+  store<u32>(head + 8, <u32>validityLen);
+  if (validityLen != 0) memory.copy(head + 12, validity, validityLen);
+  writeOut(out, head, headSize);
+  heap.free(head);
+  const values = out + <u64>headSize;
+  const bits = vowelBits(data, dataLen);
   for (let i: usize = 0; i < <usize>n; i++) {
-    if (validityLen != 0 && ((load<u8>(validity + (i >> 3)) >> <u8>(i & 7)) & 1) == 0) continue;
-    const from = <usize>load<u32>(offsets + i * 4);
-    const to = <usize>load<u32>(offsets + i * 4 + 4);
-    if (from > to || to > dataLen) {
-      heap.free(o);
-      return fail("offsets out of range at row " + i.toString());
+    let count: u64 = 0; // NULL rows: 0 under the bitmap
+    if (validityLen == 0 || ((load<u8>(validity + (i >> 3)) >> <u8>(i & 7)) & 1) != 0) {
+      const from = <usize>load<u32>(offsets + i * 4);
+      const to = <usize>load<u32>(offsets + i * 4 + 4);
+      if (from > to || to > dataLen) {
+        heap.free(bits);
+        return fail("offsets out of range at row " + i.toString());
+      }
+      count = countBits(bits, from, to);
     }
-    store<u64>(values + i * 8, countRange(data + from, data + to));
+    store_u64(values + <u64>(i * 8), count);
   }
-  writeOutput(o, outSize);
-  heap.free(o);
+  heap.free(bits);
+  output_set(out, <u64>outSize);
   return 0;
 }

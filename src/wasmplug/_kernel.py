@@ -57,6 +57,10 @@ _BUMP = struct.Struct("<QQ")  # address 9: position, length (kernel.wat's layout
 _BUMP_AT: Final = 9
 _HEAP: Final = 65
 _HEADER = struct.Struct("<II")  # a block header's size and used, 4 bytes after its status
+# addresses 9 to 65 once a call's input is placed: position, length, error, input offset/length,
+# output offset/length, and the status of the input's block
+_PLACED = struct.Struct("<QQQQQQQB")
+_ZEROS = memoryview(bytes(4096))
 LARGE_COPY: Final = 1 << 16  # bytes; Kernel.write releases the GIL for larger copies
 
 
@@ -289,6 +293,8 @@ class Kernel:
     def begin_call(self, data: bytes) -> bool:
         """Reset and place the call's input; False if it could not be allocated."""
         n = len(data)
+        if 0 < n <= LARGE_COPY and self._place(data, n):
+            return True
         try:
             offset = self._begin_call(n) & MASK64
         except wasmtime.Trap:
@@ -300,6 +306,37 @@ class Kernel:
         if offset == 0:
             return False
         self.write(offset, data)
+        return True
+
+    def _place(self, data: bytes, n: int) -> bool:
+        """kernel.wat's `wasmplug_begin_call` when its input surely fits the heap (it then
+        takes the bump path and cannot fail), done here without a Wasm call: the same
+        zeroing, registers, header and result. False, having changed nothing, when that
+        does not apply (an uninitialised kernel, growth, bookkeeping out of shape): the
+        kernel decides then."""
+        view = self.view
+        if not view[1]:
+            return False
+        used: int
+        length: int
+        used, length = _BUMP.unpack_from(view, _BUMP_AT)
+        need = n + 12
+        if need >= length - 64:
+            return False
+        if length > self.size or _HEAP + used > self.size:  # the memory may have grown since
+            self.refresh()
+            if length > self.size or _HEAP + used > self.size:
+                return False
+            view = self.view
+        if used > need:  # the old heap past what the input's block overwrites
+            start, count = _HEAP + need, used - need
+            if count <= len(_ZEROS):
+                view[start:start + count] = _ZEROS[:count]
+            else:
+                ctypes.memset(self.base + start, 0, count)
+        _PLACED.pack_into(view, _BUMP_AT, need, length, 0, _HEAP + 12, n, 0, 0, 1)
+        _HEADER.pack_into(view, _HEAP + 4, n, n)
+        view[_HEAP + 12:_HEAP + 12 + n] = data
         return True
 
     def alloc(self, n: int) -> int:

@@ -26,7 +26,7 @@ from . import _host_env, _wasi
 from ._callpath import CallPath
 from ._errors import LoadError
 from ._host_functions import DEFAULT_NAMESPACE, Function
-from ._kernel import KERNEL_FUNCTIONS
+from ._kernel import HOST_ENV_IN_KERNEL, KERNEL_FUNCTIONS
 from .binary import Item, Signature
 
 KERNEL_NAMESPACE = "extism:host/env"
@@ -53,6 +53,8 @@ class LinkPlan:
     modules: list[tuple[str, wasmtime.Module]] = field(default_factory=list)  # dependency order
     uses_legacy_abi: bool = False
     uses_wasi: bool = False
+    # config_get, var_get or var_set imported: the kernel serves them by calling Python
+    uses_kernel_host_env: bool = False
 
 
 def _check_signature(item: Item, expected: Signature, where: str) -> None:
@@ -131,6 +133,7 @@ def plan_links(modules: Sequence[tuple[str, wasmtime.Module]],
                 _check_signature(item, expected, where)
                 if imp_name in _host_env.HOST_FUNCTIONS:
                     needed_host.add((KERNEL_NAMESPACE, imp_name, imp_name))
+                plan.uses_kernel_host_env |= imp_name in HOST_ENV_IN_KERNEL
             elif key in user:
                 fn = user[key]
                 _check_signature(item, (fn.params_types, fn.results_types), where)
@@ -144,6 +147,7 @@ def plan_links(modules: Sequence[tuple[str, wasmtime.Module]],
                 _check_signature(item, expected, where)
                 if name in KERNEL_FUNCTIONS:
                     needed_kernel.add((imp_name, name))
+                    plan.uses_kernel_host_env |= name in HOST_ENV_IN_KERNEL
                 else:
                     needed_host.add((LEGACY_NAMESPACE, imp_name, name))
             elif imp_module in WASI_NAMESPACES:

@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import wasmplug
 from wasmplug.sql import SQLFunction, WrongResultType, register
@@ -154,3 +156,22 @@ def test_chunked_columns_encode_as_their_values() -> None:
         answers = [batch_format.decode(plugin.call("count_vowels_batch", data), len(values),
                                        ResultType.INTEGER).to_pylist() for data in (plain, sliced)]
     assert answers[0] == answers[1] == [None if v is None else vowels(v) for v in values]
+
+
+_texts = st.lists(st.one_of(st.none(), st.text(max_size=200),
+                            st.text(alphabet="aeiouAEIOUxyz \u00e9\u00dc\x00", max_size=150)),
+                  min_size=1, max_size=300)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(values=_texts, pad=st.integers(0, 70))
+def test_the_batch_counter_agrees_with_python_on_any_text(values: list[str | None], pad: int) -> None:
+    """text.wasm's batch export counts a whole vector with SIMD and population counts over
+    word-aligned bitmaps: rows that start and end anywhere in a word, span several words,
+    sit in the data's unaligned tail, are empty or NULL, all count as Python counts them
+    (`pad` shifts the data's start: Arrow offsets need not begin at 0)."""
+    column = pa.array(["p" * pad, *values])[1:]
+    with wasmplug.Plugin(TEXT) as plugin:
+        answer: bytes = plugin.call("count_vowels_batch", batch_format.encode([column]))
+    counts = batch_format.decode(answer, len(values), ResultType.INTEGER).to_pylist()
+    assert counts == [None if v is None else vowels(v) for v in values]
