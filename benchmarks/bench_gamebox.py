@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gamebox_players import Arena, Stats, cpu_seconds, open_arena, rss_kib, summary
+from gamebox_players import Arena, Stats, close_arenas, cpu_seconds, open_arena, rss_kib, summary
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -90,9 +90,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         report["rss_per_arena_kib_ready"] = round((rss_ready - rss_base) / len(arenas))
         report["rss_per_arena_kib_end"] = round((rss_end - rss_base) / len(arenas))
         report["load_after"] = os.getloadavg()
-        for arena in arenas:
-            for viewer in arena.viewers:
-                await viewer.ws.close()
+        await close_arenas(arenas)
         return report
     finally:
         server.terminate()

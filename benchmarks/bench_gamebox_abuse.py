@@ -53,7 +53,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gamebox_players import CSRF, Arena, Stats, cpu_seconds, open_arena, summary
+from gamebox_players import CSRF, Arena, Stats, close_arenas, cpu_seconds, open_arena, summary
 
 RESULTS = Path(__file__).parent / "results"
 # The abuser is another machine: the server (which, like uvicorn by default, believes
@@ -250,9 +250,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 report[f"{how}_{kind}_p99_ms"] = round(statistics.median(p99s), 2)
             report[f"ratio_{kind}_p99"] = round(report[f"abused_{kind}_p99_ms"]
                                                 / report[f"alone_{kind}_p99_ms"], 2)
-        for arena in arenas:
-            for viewer in arena.viewers:
-                await viewer.ws.close()
+        await close_arenas(arenas)
         return report
     finally:
         server.terminate()

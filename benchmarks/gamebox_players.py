@@ -174,3 +174,10 @@ def summary(stats: Stats, seconds: float) -> dict[str, Any]:
         "latency_p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 2),
         "latency_max_ms": round(lat[-1] * 1000, 2),
     }
+
+
+async def close_arenas(arenas: list[Arena]) -> None:
+    """Every viewer's socket closed (the people go home)."""
+    for arena in arenas:
+        for viewer in arena.viewers:
+            await viewer.ws.close()
