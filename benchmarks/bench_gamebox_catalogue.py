@@ -114,7 +114,8 @@ async def arena_until_board(base: str, game: str) -> None:
         started = False
         async for raw in ws:
             message = json.loads(raw)
-            if message["t"] == "arena" and not started and 'id="start"' in message["html"]:
+            part = message.get("html", message.get("controls", ""))  # whole, or a change's controls
+            if message["t"] == "arena" and not started and 'id="start"' in part:
                 await ws.send(json.dumps({"t": "action", "name": "start"}))
                 started = True
             elif message["t"] == "board" and message["version"] == 0 and message["html"]:

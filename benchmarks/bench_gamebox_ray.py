@@ -41,7 +41,9 @@ import httpx
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).parent))
-import bench_gamebox as load  # (the part-1 load test: viewers, arenas, stats)
+import gamebox_players as load  # (the players of the load tests: viewers, arenas, stats)
+
+RESULTS = Path(__file__).parent / "results"
 
 RAY_HEAD = """
 import sys, ray
@@ -177,8 +179,8 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=20.0, help="seconds a mode, both phases")
     parser.add_argument("--rate", type=float, default=10.0, help="events/s per arena in the paced phase")
     result = main(parser.parse_args())
-    load.RESULTS.mkdir(exist_ok=True)
-    (load.RESULTS / "gamebox_ray.json").write_text(json.dumps(result, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "gamebox_ray.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     for phase in ("paced", "flat"):
         for mode in ("local", "ray"):

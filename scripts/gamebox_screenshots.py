@@ -1,4 +1,4 @@
-"""Screenshots of GameBox on a phone (390 px) and a desktop, for docs/gamebox.md.
+"""Screenshots of GameBox on a phone (375 x 667) and a desktop, for docs/gamebox.md.
 
     .venv/bin/python scripts/gamebox_screenshots.py            # writes docs/images/gamebox-*.png
     .venv/bin/python scripts/gamebox_screenshots.py --out DIR
@@ -22,7 +22,7 @@ from wasmplug.web.server import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-WIDTHS = {"phone": (390, 844), "desktop": (1100, 800)}
+WIDTHS = {"phone": (375, 667), "desktop": (1100, 800)}
 PASSWORD = "correct horse battery"
 
 

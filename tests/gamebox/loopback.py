@@ -47,15 +47,25 @@ class Visitor:
                        max_size=None)
 
 
+def with_html(message: dict[str, Any]) -> dict[str, Any]:
+    """`message`, and if it is a change of the arena part, its parts together as its "html"."""
+    if message["t"] == "arena" and "html" not in message:
+        items = "".join(item for _, item in message["members"])
+        message["html"] = message["head"] + items + message["controls"]
+    return message
+
+
 def send(ws: ClientConnection, message: dict[str, Any]) -> None:
     ws.send(json.dumps(message))
 
 
 def until(ws: ClientConnection, kind: str, contains: str = "", timeout: float = 30.0) -> dict[str, Any]:
-    """The next message of `kind` whose html/text contains `contains`."""
+    """The next message of `kind` whose html/text contains `contains` (a change of the arena
+    part: its head, changed members and controls together, kept as its "html")."""
     deadline = time.monotonic() + timeout
     while True:
-        message: dict[str, Any] = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        text = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        message: dict[str, Any] = with_html(json.loads(text))
         if message["t"] == kind and contains in message.get("html", message.get("text", "")):
             return message
 

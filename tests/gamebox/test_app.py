@@ -16,6 +16,7 @@ from wasmplug.gamebox.arenas.state import Arenas
 from wasmplug.web.security import CONTENT_SECURITY_POLICY
 
 from .conftest import test_catalogue
+from .loopback import with_html
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -87,7 +88,7 @@ def join(client: Any, code: str, name: str) -> None:
 def until(ws: WebSocketTestSession, kind: str, contains: str = "") -> dict[str, Any]:
     """The next message of `kind` (whose html/text contains `contains`)."""
     for _ in range(50):
-        message: dict[str, Any] = ws.receive_json()
+        message: dict[str, Any] = with_html(ws.receive_json())
         if message["t"] == kind and contains in message.get("html", message.get("text", "")):
             return message
     raise AssertionError(f"no {kind} message containing {contains!r}")

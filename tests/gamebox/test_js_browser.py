@@ -16,7 +16,7 @@ from wasmplug.gamebox.app import create_app
 from wasmplug.gamebox.arenas.state import Arenas
 
 from .conftest import live_server, test_catalogue
-from .test_browser import create_arena, join_arena, people, start_game  # noqa: F401 (people: a fixture)
+from .test_browser import create_arena, join_arena, people  # noqa: F401 (people: a fixture)
 
 
 @pytest.fixture
@@ -35,7 +35,10 @@ def test_two_browsers_play_connect_four_to_the_end(server: str, people: Any,  # 
     code = create_arena(ann, server, "ann")
     join_arena(bob, server, code, "bob")
     ann.wait_for_selector("#members [data-name='bob']")
-    start_game(ann, "connect_four")
+    ann.click("[data-gb-action='select'][data-gb-game='connect_four']")
+    # Picking a JavaScript game loads it (7.5 s seen at load 16): longer than WAIT on a busy machine.
+    ann.wait_for_selector("#start", timeout=60_000)
+    ann.click("#start")
     ann.wait_for_selector("#board:has-text('Your turn (red)')")
     bob.wait_for_selector("#board:has-text('Waiting for ann (red)')")
     bob.locator("#board [phx-value-column='0']").first.click()  # not bob's turn

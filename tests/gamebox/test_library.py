@@ -243,3 +243,24 @@ def test_the_data_folder_and_database_are_private(tmp_path: Path) -> None:
     (data / "gamebox.db").chmod(0o644)  # made by an older version
     GameBoxDatabase.in_dir(data).close()
     assert stat.S_IMODE((data / "gamebox.db").stat().st_mode) == 0o600
+
+
+def test_a_page_past_the_end_costs_one_query(library: Any) -> None:
+    """A flood of `/games?page=99999` made three queries each (count, rows, versions)."""
+    from sqlalchemy import event
+
+    library.upload(library.add_user("alice", "correct horse"), game_wasm(), slug="one")
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(library.db.engine, "before_cursor_execute", seen)
+    try:
+        assert library.search(page=99_999) == ([], 1)
+        assert len(statements) == 1 and "count" in statements[0].lower()
+        statements.clear()
+        assert [g.slug for g in library.search(page=1)[0]] == ["one"]  # the first page: all three
+        assert len(statements) == 3
+    finally:
+        event.remove(library.db.engine, "before_cursor_execute", seen)

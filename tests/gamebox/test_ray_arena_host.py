@@ -71,3 +71,23 @@ async def _silent_servers() -> None:
 @pytest.mark.timeout(30)
 def test_viewers_of_a_server_that_stopped_polling_are_gone_and_the_empty_arena_torn_down() -> None:
     asyncio.run(_silent_servers())
+
+
+def test_the_cluster_owner_count_holds_its_limit_and_takes_back_places_of_dead_arenas() -> None:
+    from wasmplug.gamebox.arenas.ray import ArenaOwners
+
+    now, alive = [0.0], {"AAAA", "BBBB"}
+    owners = ArenaOwners(alive=lambda code: code in alive, clock=lambda: now[0], grace=60.0)
+    assert owners.claim("address:x", "AAAA", 2) and owners.claim("address:x", "BBBB", 2)
+    assert not owners.claim("address:x", "CCCC", 2)  # its limit
+    assert owners.claim("address:y", "CCCC", 2)  # another owner's count is its own
+    owners.release("address:x", "AAAA")  # torn down: the place is free
+    assert owners.claim("address:x", "DDDD", 2) and owners.count("address:x") == 2
+    alive.discard("BBBB")  # died without giving its place back; DDDD's actor is still starting
+    now[0] = 30.0
+    assert not owners.claim("address:x", "EEEE", 2)  # within the grace: kept
+    now[0] = 61.0
+    assert owners.claim("address:x", "EEEE", 2)  # BBBB's place taken back; DDDD (no actor) too
+    assert owners.count("address:x") == 1
+    owners.release("address:y", "CCCC")
+    assert "address:y" not in owners.places  # no key is kept for an owner with no arena

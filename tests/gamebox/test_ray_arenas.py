@@ -18,6 +18,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from .loopback import with_html
 from .ray_servers import ray_address, two_servers  # noqa: F401  (fixtures)
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -37,7 +38,7 @@ async def _enter(client: httpx.AsyncClient, path: str, **form: str) -> tuple[str
 async def _until(ws: ClientConnection, kind: str, contains: str) -> dict[str, Any]:
     async with asyncio.timeout(60):
         while True:
-            message: dict[str, Any] = json.loads(await ws.recv())
+            message: dict[str, Any] = with_html(json.loads(await ws.recv()))
             if message["t"] == kind and contains in message.get("html", message.get("text", "")):
                 return message
 

@@ -99,6 +99,8 @@ class SiteSettings:
     requests_per_client: int = 16  # HTTP requests of one address in flight at once
     client_rate: float = 20.0  # HTTP requests a second of one address, after a burst of:
     client_burst: int = 100
+    refusal_delay: float = 1.0  # a refused (429) request is answered after this long (a flood slows)
+    refusals_held: int = 64  # per address; past it a refusal is answered at once, its connection closed
     arena_misses: int = 10  # codes of arenas that do not exist, per client address
     arena_miss_window: float = 60.0
 
@@ -153,7 +155,8 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
     # Sessions with or without accounts: the arena forms carry a CSRF token in plain mode too.
     add_sessions(app, session_secret, cookie="gamebox_session", https_only=https_only)
     app.add_middleware(ClientLimits, max_in_flight=settings.requests_per_client,
-                       rate=settings.client_rate, burst=settings.client_burst)
+                       rate=settings.client_rate, burst=settings.client_burst,
+                       refusal_delay=settings.refusal_delay, max_held=settings.refusals_held)
     _keep_state(app, engine=engine, backend=arena_backend, templates=templates, library=library,
                 hashing=hashing, settings=settings)
     return app

@@ -7,7 +7,10 @@ Browser -> server:
     {"t": "action", "name": "select", "game": "tictactoe"}
         a platform action: select, start, restart, lobby, leave
 Server -> browser:
-    {"t": "arena", "html": "..."}      the platform part of the page, re-rendered
+    {"t": "arena", "html": "..."}      the platform part of the page, re-rendered whole
+    {"t": "arena", "head": "...", "controls": "...", "members": [["bob", "<li ...>"], ["cy", ""]]}
+                                       a change of it: its head and controls, and the members
+                                       whose item changed (added at the end; "": gone)
     {"t": "board", "html": "...", "version": 3}   the game's sanitised HTML
     {"t": "flash", "text": "..."}      a refused request, for this viewer only
     {"t": "redirect", "url": "/"}      leave the page (after leaving the arena)
@@ -82,6 +85,11 @@ def game_event(player_id: str, event: Event) -> dict[str, Any]:
 
 def arena_message(html: str) -> str:
     return json.dumps({"t": "arena", "html": html})
+
+
+def arena_change_message(head: str, controls: str, members: dict[str, str]) -> str:
+    return json.dumps({"t": "arena", "head": head, "controls": controls,
+                       "members": [[name, item] for name, item in members.items()]})
 
 
 def board_message(html: str, version: Any) -> str:

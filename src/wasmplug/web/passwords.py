@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
+import os
 import re
 import secrets
 import threading
@@ -84,6 +86,14 @@ class HashingBusy(AccountError):
     """Every hashing thread is busy and the queue is full: try again in a moment."""
 
 
+def _lowest_priority() -> None:
+    """This thread (a hashing one) at the lowest CPU priority (Linux: niceness is per thread),
+    so a flood of sign-ins, each ~0.3 s of argon2, never takes a core from the event loop
+    that serves everyone else: hashing gets what the loop leaves."""
+    with contextlib.suppress(OSError, AttributeError):  # (not Linux: the priority stays)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 class HashingPool:
     """`workers` threads for password hashing, with at most `queue` jobs waiting for them.
 
@@ -134,7 +144,8 @@ class HashingPool:
         return await asyncio.wrap_future(self.submit(fn, *args))
 
     def _new_executor(self) -> concurrent.futures.ThreadPoolExecutor:
-        return concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="hashing")
+        return concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="hashing",
+                                                     initializer=_lowest_priority)
 
     def close(self) -> None:
         """Stop the threads (jobs not yet started are dropped); the pool can be used again."""

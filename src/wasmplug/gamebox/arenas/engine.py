@@ -6,6 +6,11 @@ the server's event loop; the only work elsewhere is each game's plug-in, in
 its own actor thread. A viewer is one open WebSocket: what it should show is
 queued in its `Viewer` (latest arena part, latest board, flashes) and sent
 by the viewer's own writer, so a slow browser never holds an arena up.
+
+A change in an arena (someone joins, connects, leaves) re-sends each viewer the
+small parts of the arena that depend on who they are (the head, the controls)
+and only the members whose item in the list changed; the whole list goes only
+to a viewer that connects. So a join costs O(members) bytes, not O(members²).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ class Viewer:
         self.name = name
         self._send = send
         self._pending: dict[str, str] = {}
+        # An arena change not sent yet: head, controls, members changed (name -> item, "": gone).
+        self._delta: tuple[str, str, dict[str, str]] | None = None
         self._flashes = 0
         self._wake = asyncio.Event()
         self.closed = False
@@ -69,8 +76,27 @@ class Viewer:
                 return
             self._flashes += 1
             kind = f"flash{self._flashes}"
+        elif kind == "arena":  # the whole arena part: changes queued before it are in it
+            self._pending.pop("arena-delta", None)
+            self._delta = None
         self._pending.pop(kind, None)  # the newer message replaces (and follows) the older
         self._pending[kind] = text
+        self._wake.set()
+
+    def post_arena_change(self, head: str, controls: str, members: dict[str, str]) -> None:
+        """A change of the arena part; merged with one not sent yet (its members' items
+        are kept, the newer item of a member wins), so at most one item per member waits."""
+        if self.closed:
+            return
+        if self._delta is not None and "arena-delta" in self._pending:
+            merged = self._delta[2]
+            for name, item in members.items():
+                merged.pop(name, None)
+                merged[name] = item
+            self._delta = (head, controls, merged)
+        else:
+            self._delta = (head, controls, dict(members))
+            self._pending["arena-delta"] = ""  # (made into a message when sent)
         self._wake.set()
 
     async def run(self) -> None:
@@ -79,7 +105,10 @@ class Viewer:
             await self._wake.wait()
             self._wake.clear()
             pending, self._pending = self._pending, {}
-            for text in pending.values():
+            delta, self._delta = self._delta, None
+            for kind, text in pending.items():
+                if kind == "arena-delta" and delta is not None:
+                    text = protocol.arena_change_message(*delta)
                 await self._send(text)
 
     def close(self) -> None:
@@ -101,6 +130,7 @@ class ArenaEngine:
         self.sessions: dict[str, GameSession] = {}
         self.viewers: dict[str, dict[str, set[Viewer]]] = {}
         self.boards: dict[str, dict[str, tuple[Any, str]]] = {}  # code -> name -> (version, html)
+        self.member_items: dict[str, dict[str, str]] = {}  # code -> name -> item last sent
         self.locks: dict[str, asyncio.Lock] = {}
         self.stopping: dict[threading.Thread, int] = {}  # games being stopped: thread -> memory MiB
 
@@ -127,9 +157,18 @@ class ArenaEngine:
 
     # -- what a viewer sees --------------------------------------------------
     def arena_html(self, arena: Arena, member: Member) -> str:
-        template = self.templates.get_template("_arena.html")
-        return template.render(arena=arena, me=member, games=self.catalogue.games(),
-                               Phase=Phase)
+        """The whole arena part of `member`'s page (the member list included)."""
+        return self._arena_part("_arena.html", arena, member)
+
+    def _arena_part(self, template: str, arena: Arena, member: Member) -> str:
+        return self.templates.get_template(template).render(
+            arena=arena, me=member, games=self.catalogue.games(), Phase=Phase)
+
+    def _items(self, arena: Arena) -> dict[str, str]:
+        """Every member's item in the member list (the same for every viewer)."""
+        template = self.templates.get_template("_member.html")
+        return {name: template.render(arena=arena, name=name, member=member)
+                for name, member in arena.members.items()}
 
     async def board_html(self, arena: Arena, member: Member) -> str:
         """The member's current board (rendered now if the cached one is old)."""
@@ -144,13 +183,22 @@ class ArenaEngine:
         return cached[1] if cached is not None and arena.phase == Phase.PLAYING else ""
 
     def broadcast_arena(self, arena: Arena) -> None:
+        """Every viewer's arena part changed: each gets its head and controls, and the
+        members whose item changed since the last broadcast (every viewer has at least
+        that state: it had this broadcast's or connected since, with the whole part)."""
+        items = self._items(arena)
+        before = self.member_items.get(arena.code, {})
+        self.member_items[arena.code] = items
+        changed = {name: item for name, item in items.items() if before.get(name) != item}
+        changed.update((name, "") for name in before if name not in items)
         for name, viewers in self.viewers.get(arena.code, {}).items():
             member = arena.members.get(name)
-            if member is None:
+            if member is None or not viewers:
                 continue
-            message = protocol.arena_message(self.arena_html(arena, member))
+            head = self._arena_part("_arena_head.html", arena, member)
+            controls = self._arena_part("_arena_controls.html", arena, member)
             for viewer in viewers:
-                viewer.post("arena", message)
+                viewer.post_arena_change(head, controls, changed)
 
     def _post_board(self, arena: Arena, name: str, html: str) -> None:
         message = protocol.board_message(html, arena.version)
@@ -337,6 +385,7 @@ class ArenaEngine:
             log.info("arena %s torn down (empty)", arena.code)
             self._stop_game(arena)
             self.viewers.pop(arena.code, None)
+            self.member_items.pop(arena.code, None)
             self.locks.pop(arena.code, None)
 
     async def reload_game(self, game_id: str) -> None:

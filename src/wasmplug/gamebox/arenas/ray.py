@@ -16,6 +16,14 @@ A server that stops polling for `SERVER_GONE_AFTER` seconds (it died, or its
 machine did) loses its viewers there, so an arena nobody is left in is torn
 down as usual.
 
+The per-owner cap (`max_per_owner` live arenas created from one address or
+account) holds across the cluster: one more named, detached actor,
+`ArenaOwners` (``gamebox-arena-owners``), counts each owner's arenas. A server
+claims a place before it creates an arena's actor (so refused spam starts no
+actor), and the arena's actor gives it back when it is torn down; a place whose
+arena's actor is gone without giving it back (it died) is taken back at the
+owner's next claim.
+
 The actor builds its own catalogue with `open_catalogue` (a picklable
 callable, e.g. a `DatabaseCatalogue` on the shared PostgreSQL database), so games are
 loaded where they run. Call `ray.init()` in a server before any plug-in runs
@@ -29,6 +37,7 @@ import contextlib
 import itertools
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -37,16 +46,62 @@ from ..catalogue.base import Catalogue
 from ..errors import ArenaError, NoSuchArena
 from .base import ArenaPage, Send
 from .engine import ArenaEngine, Viewer, default_templates
-from .state import CODE_LENGTH, CONSONANTS, Arena, Arenas, normalise_code
+from .state import CODE_LENGTH, CONSONANTS, MAX_ARENAS_PER_OWNER, Arena, Arenas, normalise_code
 
 log = logging.getLogger("wasmplug.gamebox")
 NAMESPACE = "wasmplug-gamebox"
 POLL_SECONDS = 10.0  # a poll returns empty after this long, so a server notices a gone arena
 SERVER_GONE_AFTER = 3 * POLL_SECONDS  # no poll from a server for this long: it is gone
+OWNERS = "gamebox-arena-owners"  # the actor counting each owner's arenas across the cluster
+CLAIM_GRACE = 60.0  # a claimed place whose arena's actor does not exist (yet) is kept this long
 
 
 def actor_name(code: str) -> str:
     return f"gamebox-arena-{code}"
+
+
+def _arena_alive(code: str) -> bool:
+    import ray
+
+    try:
+        ray.get_actor(actor_name(code), namespace=NAMESPACE)
+    except ValueError:
+        return False
+    return True
+
+
+class ArenaOwners:
+    """The body of the cluster's one ``gamebox-arena-owners`` actor: each owner's live arenas.
+
+    Its calls run one at a time, so two servers claiming the last place of one owner at
+    once cannot both get it. Memory: one entry per live (or just claimed) arena.
+    """
+
+    def __init__(self, alive: Callable[[str], bool] = _arena_alive,
+                 clock: Callable[[], float] = time.monotonic, grace: float = CLAIM_GRACE) -> None:
+        self.places: dict[str, dict[str, float]] = {}  # owner -> code -> when claimed
+        self.alive, self.clock, self.grace = alive, clock, grace
+
+    def claim(self, owner: str, code: str, limit: int) -> bool:
+        """A place for arena `code` of `owner`, unless `owner` has `limit` arenas already."""
+        now = self.clock()
+        places = self.places.setdefault(owner, {})
+        for held, since in list(places.items()):  # arenas that died without giving theirs back
+            if now - since > self.grace and not self.alive(held):
+                del places[held]
+        if len(places) >= limit:
+            return False
+        places[code] = now
+        return True
+
+    def release(self, owner: str, code: str) -> None:
+        places = self.places.get(owner, {})
+        places.pop(code, None)
+        if not places:
+            self.places.pop(owner, None)
+
+    def count(self, owner: str) -> int:
+        return len(self.places.get(owner, {}))
 
 
 class ArenaHost:
@@ -58,7 +113,9 @@ class ArenaHost:
 
     def __init__(self, code: str, open_catalogue: Callable[[], Catalogue], *,
                  leave_after: float = 30.0, teardown_after: float = 60.0,
-                 sweep_every: float = 1.0, server_gone_after: float = SERVER_GONE_AFTER) -> None:
+                 sweep_every: float = 1.0, server_gone_after: float = SERVER_GONE_AFTER,
+                 owner: str = "") -> None:
+        self.owner = owner  # whose place in `ArenaOwners` this arena holds ("": none)
         self.arenas = Arenas(leave_after=leave_after, teardown_after=teardown_after)
         self.arena = self.arenas.arenas[code] = Arena(code, self.arenas.clock)
         self.box = ArenaEngine(open_catalogue(), default_templates(), arenas=self.arenas)
@@ -94,6 +151,9 @@ class ArenaHost:
     def _exit(self) -> None:
         import ray
 
+        if self.owner:  # the owner's place is free again
+            with contextlib.suppress(ValueError):
+                ray.get_actor(OWNERS, namespace=NAMESPACE).release.remote(self.owner, self.arena.code)
         ray.kill(ray.get_runtime_context().current_actor)
 
     async def _drop_silent_servers(self) -> None:
@@ -205,15 +265,20 @@ class RayArenas:
     """Arenas in named Ray actors, shared by every server of the cluster (`ArenaBackend`)."""
 
     def __init__(self, open_catalogue: Callable[[], Catalogue], *,
-                 leave_after: float = 30.0, teardown_after: float = 60.0) -> None:
+                 leave_after: float = 30.0, teardown_after: float = 60.0,
+                 max_per_owner: int = MAX_ARENAS_PER_OWNER) -> None:
         import ray
 
         if not ray.is_initialized():
             raise ArenaError("RayArenas needs Ray: call ray.init(address=...) first")
         self.open_catalogue = open_catalogue
         self.options = {"leave_after": leave_after, "teardown_after": teardown_after}
+        self.max_per_owner = max_per_owner
         self.server = uuid.uuid4().hex
         self.actor_class = ray.remote(num_cpus=0, max_restarts=0)(ArenaHost)
+        # The cluster's one owner count (the first server to start makes it; the others find it).
+        self.owners: Any = ray.remote(num_cpus=0, max_restarts=-1)(ArenaOwners).options(
+            name=OWNERS, namespace=NAMESPACE, lifetime="detached", get_if_exists=True).remote()
         self.sends: dict[str, dict[int, Send]] = {}  # code -> viewer -> its WebSocket
         self.pollers: dict[str, asyncio.Task[None]] = {}
 
@@ -234,21 +299,27 @@ class RayArenas:
         return True
 
     async def create(self, name: str, owner: str = "") -> tuple[str, str]:
-        # (the per-owner cap of LocalArenas needs a count shared by the cluster: not here yet)
+        import ray
+
         for _ in range(1000):
             code = "".join(secrets.choice(CONSONANTS) for _ in range(CODE_LENGTH))
+            if owner and not await self.owners.claim.remote(owner, code, self.max_per_owner):
+                raise ArenaError(f"you have {self.max_per_owner} arenas open already: use one of "
+                                 "them, or wait until one closes")
             try:
                 actor: Any = self.actor_class.options(
                     name=actor_name(code), namespace=NAMESPACE, lifetime="detached",
                     max_concurrency=1000,
-                ).remote(code, self.open_catalogue, **self.options)
+                ).remote(code, self.open_catalogue, owner=owner, **self.options)
             except ValueError:  # the name is taken: another arena has this code
+                if owner:
+                    await self.owners.release.remote(owner, code)
                 continue
             answer = await actor.join.remote(name)
             if "error" in answer:
-                import ray
-
                 ray.kill(actor)
+                if owner:
+                    await self.owners.release.remote(owner, code)
                 raise ArenaError(answer["error"])
             log.info("arena %s created by %s (Ray actor)", code, name)
             return code, answer["token"]

@@ -209,14 +209,17 @@ class DatabaseCatalogue(Accounts):
             pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(or_(Game.title.ilike(pattern, escape="\\"),
                                   Game.description.ilike(pattern, escape="\\")))
+        offset = (max(page, 1) - 1) * PAGE_SIZE
         with self.db.session() as s:
             total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            if offset >= total:  # a page past the end (a flood's page=99999): one query, not three
+                return [], total
             rows = s.execute(
                 stmt.with_only_columns(Game.slug, Game.title, Game.description, User.username,
                                        Game.plays, Game.artwork_sha256, Game.created_at,
                                        Game.updated_at, Game.id)
                 .order_by(Game.updated_at.desc(), Game.id.desc())
-                .offset((max(page, 1) - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+                .offset(offset).limit(PAGE_SIZE)).all()
             counts = dict(s.execute(select(GameVersion.game_id, func.count()).where(
                 GameVersion.game_id.in_([r[8] for r in rows])).group_by(GameVersion.game_id)).all())
         return [Listing(r[0], r[1], r[2], r[3], r[4], counts.get(r[8], 0), r[5] is not None,

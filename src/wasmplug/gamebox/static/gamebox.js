@@ -47,8 +47,12 @@
   }
 
   function receive(message) {
-    if (message.t === "arena") {
+    if (message.t === "arena" && typeof message.html === "string") {
       patch(info, message.html);
+    } else if (message.t === "arena") { // a change: the small parts, and the members that changed
+      patch(document.getElementById("arena-head"), message.head);
+      patch(document.getElementById("arena-controls"), message.controls);
+      message.members.forEach(function (change) { setMember(change[0], change[1]); });
     } else if (message.t === "board") {
       patch(board, message.html, true);
       board.dataset.version = message.version === null ? "" : String(message.version);
@@ -61,6 +65,18 @@
       socket.onclose = null;
       location.href = message.url;
     }
+  }
+
+  // One member's item in the list: replaced, added at the end, or ("") removed.
+  function setMember(name, html) {
+    const list = document.getElementById("members");
+    const old = Array.prototype.find.call(list.children, function (li) { return li.dataset.name === name; });
+    if (!html) { if (old) old.remove(); return; }
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    const item = template.content.firstElementChild;
+    if (!item) return;
+    if (old) old.replaceWith(item); else list.appendChild(item);
   }
 
   // -- patching: change only what differs, so focus and scroll survive ------
