@@ -1846,7 +1846,10 @@ __attribute__((noinline)) static int32_t load_input(void) {
  * Math.random is re-seeded. Memory the previous call grew stays grown but
  * unused (malloc's restored state does not know it); when more than
  * IMAGE_SLACK of it has piled up the invoke fails with return code 2 and the
- * host starts a new instance instead.
+ * host starts a new instance instead. With the input "host", __wasmplug_snapshot
+ * keeps no image: the host saves the memory and puts back, before each call, the
+ * pages the last one changed (wasmplug/js/page_reset.py), which costs in
+ * proportion to those pages instead of the whole state.
  */
 static char *image;           /* the saved state, in pages grown for it */
 static size_t image_len;      /* bytes from image_start */
@@ -1868,10 +1871,48 @@ static int chunk_is_zero(const uint64_t *p) {
     return any == 0;
 }
 
-__attribute__((noinline)) static int32_t snapshot_state(void) {
-    if (!loaded || image) {
+/* malloc's size classes (zig's: powers of two, each filled from 64 KiB pages) are
+ * given a page of free blocks each before the state is saved: in the saved state a
+ * class with none left would take a new page from memory.grow on every call that
+ * starts from it (memory the restored state never reuses). */
+static void prime_size_classes(void) {
+    for (size_t slot = 32; slot < LARGE_MIN; slot <<= 1) {
+        void *chain = NULL;
+        for (size_t n = 0; n < PAGE / slot; n++) {
+            void **block = malloc(slot - 20);
+            if (!block) break;
+            *block = chain;
+            chain = block;
+        }
+        while (chain) {
+            void *next = *(void **)chain;
+            free(chain);
+            chain = next;
+        }
+    }
+}
+
+__attribute__((noinline)) static int32_t snapshot_state(int external) {
+    if (!loaded || image || image_pages) {
         set_error_str("__wasmplug_snapshot: load code first, once");
         return 1;
+    }
+    prime_size_classes();
+    if (external) {
+        /* The host saves the memory from the output's offset (the first byte above the
+         * C stack, as below) to the end and puts back the pages a call changed
+         * (wasmplug/js/page_reset.py) before each invoke in capitals. */
+        char text[16];
+        int n = snprintf(text, sizeof(text), "%u", (unsigned)stack_base);
+        u64 off = kernel_write(text, (size_t)n);
+        if (!off) {
+            set_error_str("__wasmplug_snapshot: out of memory for the output");
+            return 1;
+        }
+        ex_output_set(off, (u64)n);
+        image_pages = (int32_t)__builtin_wasm_memory_size(0);
+        reseed = 1;
+        return 0;
     }
     uintptr_t start = (uintptr_t)stack_base;
     if ((uintptr_t)&image < start || (uintptr_t)&loaded < start || start % CHUNK) {
@@ -1907,9 +1948,10 @@ __attribute__((noinline)) static int32_t snapshot_state(void) {
     return 0;
 }
 
+/* Input: empty (the runtime keeps the image) or "host" (the host keeps it). */
 EXPORT("__wasmplug_snapshot") int32_t wasmplug_snapshot(void) {
     enter();
-    int32_t rc = snapshot_state();
+    int32_t rc = snapshot_state(ex_input_length() == 4 && ex_input_load_u8(0) == 'h');
     in_call = 0;
     return rc;
 }
@@ -1917,7 +1959,7 @@ EXPORT("__wasmplug_snapshot") int32_t wasmplug_snapshot(void) {
 /* Put the state back as __wasmplug_snapshot saved it: 0, or 2 (the error set) if
  * too much memory has been grown since and the host should start anew. */
 __attribute__((noinline)) static int32_t restore_state(void) {
-    if (!image) {
+    if (!image && !image_pages) {
         set_error_str("no state was saved (call __wasmplug_snapshot first)");
         return 1;
     }
@@ -1927,6 +1969,7 @@ __attribute__((noinline)) static int32_t restore_state(void) {
         set_error_str("wasmplug.js: the saved state needs a new instance (memory grew)");
         return 2;
     }
+    if (!image) return 0;  /* the host put the pages back (__wasmplug_snapshot "host") */
     /* locals: the statics are overwritten as the runs are put back */
     char *from = image, *to = (char *)image_start;
     const uint32_t *runs = image_runs;
