@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import json
 import random
+import struct
 import sys
 import threading
 
@@ -84,6 +85,36 @@ def test_random_writes_are_always_put_back_byte_for_byte() -> None:
             assert pages.reset()
             assert region(box) == saved, f"round {round_}"
         assert json.loads(box.call("z")) == {"calls": 1, "kept": 1}  # still a working sandbox
+
+
+def test_the_runtime_copies_back_the_runs_of_pages_it_is_given() -> None:
+    # The Sandbox's own way: the host names the written runs, the runtime copies them
+    # from its copy of the state. One more run, outside the state, is appended: the
+    # runtime copies the real runs, then refuses that one before anything else runs,
+    # so the region must be the saved state again, byte for byte. (Writes land in the
+    # heap, above the runtime's statics, which the restore itself reads: JS code cannot
+    # write those, these raw writes could.)
+    rng = random.Random(7)
+    with Sandbox(STATEFUL) as box:
+        pages, plugin = box._pages, box._plugin
+        assert pages is not None and plugin is not None
+        saved = saved_state(box)
+        for round_ in range(60):
+            for _ in range(rng.choice([1, 5, 40, 400])):
+                size = rng.choice([1, 8, 4096, 10_000])
+                at = rng.randrange(pages.length // 4, pages.length - size)
+                ctypes.memset(pages.address + at, rng.randrange(256), size)
+            base = box._region_base()
+            assert base is not None
+            header = box._restore_header(base)
+            count = struct.unpack_from("<I", header, 9)[0]
+            outside = struct.pack("<QQQ", pages.address + pages.length, pages.address + pages.length
+                                  + 4096, 0)
+            request = header[:9] + struct.pack("<I", count + 1) + header[13:] + outside + b"sf\0"
+            with pytest.raises(wasmplug.CallError, match="outside the saved state"):
+                plugin.call("__wasmplug_invoke", request)
+            assert region(box) == saved, f"round {round_}"
+        assert json.loads(box.call("z")) == {"calls": 1, "kept": 1}
 
 
 def test_calls_that_throw_grow_memory_or_trap_leave_nothing_behind() -> None:

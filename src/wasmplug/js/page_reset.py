@@ -118,7 +118,7 @@ class PageReset:
                               category_anyof_mask=_IS_PRESENT | _IS_SWAPPED)
         self._scan_ref = ctypes.byref(self._scan)
         self._use_scan = True
-        self._dropped_past = max(16, self.pages // 4) * _PAGE
+        self.dropped_past = max(16, self.pages // 4) * _PAGE
         fd = os.memfd_create("wasmplug-js-state", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         try:
             os.ftruncate(fd, self.length)
@@ -151,6 +151,40 @@ class PageReset:
             self.close()
             raise PageResetUnavailable("the self-check failed: a reset did not restore the saved state")
 
+    def written(self) -> tuple[bytes, int, int] | None:
+        """The pages written since the last reset, for the runtime to copy back itself:
+        (PAGEMAP_SCAN's page_region records -- start, end, flags as u64 -- their count,
+        their bytes), or None (no PAGEMAP_SCAN, or the kernel refused: use `reset`)."""
+        if not self._use_scan:
+            return None
+        scan, found_all, count, total = self._scan, b"", 0, 0
+        scan.start = self.address
+        raw = memoryview(self._ranges).cast("B")
+        while True:
+            found = self._ioctl(self._pagemap, _PAGEMAP_SCAN, self._scan_ref)
+            if found < 0:
+                self._use_scan = False
+                return None
+            chunk = bytes(raw[:found * 24])
+            found_all += chunk
+            count += found
+            ends = memoryview(chunk).cast("Q")
+            total += sum(ends[1::3]) - sum(ends[0::3])
+            if scan.walk_end >= scan.end:
+                return found_all, count, total
+            if scan.walk_end <= scan.start:
+                self._use_scan = False
+                return None
+            scan.start = scan.walk_end
+
+    def drop(self, records: bytes) -> bool:
+        """Give the written pages back (`written`'s records): read from the file when next used."""
+        runs = memoryview(records).cast("Q")
+        for i in range(0, len(runs), 3):
+            if self._madvise(runs[i], runs[i + 1] - runs[i], _MADV_DONTNEED):
+                return False
+        return True
+
     def reset(self) -> bool:
         """Copy back every page written since the last reset; False if the kernel refused."""
         runs = self._written_scan() if self._use_scan else None
@@ -159,7 +193,7 @@ class PageReset:
             runs = self._written_pagemap()
             if runs is None:
                 return False
-        if sum(n for _, n in runs) > self._dropped_past:
+        if sum(n for _, n in runs) > self.dropped_past:
             for offset, n in runs:  # give the copies back: read from the file when next used
                 if self._madvise(self.address + offset, n, _MADV_DONTNEED):
                     return False

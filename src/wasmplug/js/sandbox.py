@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import json
+import struct
 import threading
 from typing import Any
 
@@ -158,13 +159,13 @@ class Sandbox:
         assert self._plugin is not None
         if not _pages_usable:
             return False
-        try:
-            start = int(self._plugin.call("__wasmplug_snapshot", b"host"))  # above the C stack
+        try:  # the runtime's own copy, and the region it covers: "start length"
+            start, length = map(int, self._plugin.call("__wasmplug_snapshot", b"host").split())
         except (wasmplug.CallError, ValueError):
             return False
         region = self._plugin.memory_region()
-        if region is not None and 0 <= start < region[1]:
-            address, length = region[0] + start, region[1] - start
+        if region is not None and 0 <= start and start + length <= region[1]:
+            address = region[0] + start
             try:
                 self._pages = PageReset(address, ctypes.string_at(address, length))
                 return True
@@ -182,15 +183,35 @@ class Sandbox:
         except wasmplug.CallError:
             return False  # e.g. no memory left for the copy: renew per call instead
 
-    def _put_back_pages(self) -> bool:
-        """Restore the saved state's pages, if the instance they belong to is still there."""
+    def _region_base(self) -> int | None:
+        """The memory's address, if the saved pages still belong to this instance."""
         pages, plugin = self._pages, self._plugin
         if pages is None or plugin is None:
-            return False
+            return None
         region = plugin.memory_region()
         if region is None or not region[0] <= pages.address <= region[0] + region[1] - pages.length:
-            return False
-        return pages.reset()
+            return None
+        return region[0]
+
+    def _put_back_pages(self) -> bool:
+        """Restore the saved state's pages from the host (the self-check's way)."""
+        return self._pages is not None and self._region_base() is not None and self._pages.reset()
+
+    def _restore_header(self, base: int) -> bytes:
+        """The 'P' invoke's header: the runs of pages the last call wrote, which the
+        runtime copies back from its own copy (see restore_pages in wasmplug_js.c);
+        b"" if only a whole copy will do."""
+        pages = self._pages
+        assert pages is not None
+        written = pages.written()
+        if written is None:
+            return b""
+        records, count, total = written
+        if total > pages.dropped_past:  # many pages: give them back instead of copying
+            if not pages.drop(records):
+                return b""
+            records, count = b"", 0
+        return b"P" + struct.pack("<QI", base, count) + records
 
     def _forget_pages(self) -> None:
         if self._pages is not None:
@@ -217,10 +238,17 @@ class Sandbox:
 
     def _invoke_locked(self, mode: bytes, data: bytes) -> bytes:
         restore = not self.keep_state and self._saved and self._plugin is not None
-        if restore and self._pages is not None and not self._fresh and not self._put_back_pages():
-            restore = False  # the pages could not be put back: start anew
-            self._forget_pages()
-            self._fresh = self._saved = False
+        header = b""
+        if restore and self._pages is not None:
+            base = self._region_base()
+            if base is None:  # not the instance the pages were saved from: start anew
+                restore = False
+                self._forget_pages()
+                self._fresh = self._saved = False
+            else:
+                header = self._restore_header(base)
+                if not header:
+                    self._forget_pages()  # the runtime copies all of it, now and from now on
         if not restore and (self._plugin is None or not (self.keep_state or self._fresh)):
             if self._plugin is not None:
                 # A fresh instance, not just a fresh JS context: nothing the last
@@ -231,7 +259,8 @@ class Sandbox:
             restore = self._saved
         assert self._plugin is not None
         self._fresh = False
-        request = (mode.upper() if restore else mode) + self.entry.encode() + b"\0" + data
+        request = (header + mode if header else mode.upper() if restore else mode) \
+            + self.entry.encode() + b"\0" + data
         try:
             return self._plugin.call("__wasmplug_invoke", request)
         except wasmplug.CallError as exc:

@@ -1893,27 +1893,11 @@ static void prime_size_classes(void) {
 }
 
 __attribute__((noinline)) static int32_t snapshot_state(int external) {
-    if (!loaded || image || image_pages) {
+    if (!loaded || image) {
         set_error_str("__wasmplug_snapshot: load code first, once");
         return 1;
     }
     prime_size_classes();
-    if (external) {
-        /* The host saves the memory from the output's offset (the first byte above the
-         * C stack, as below) to the end and puts back the pages a call changed
-         * (wasmplug/js/page_reset.py) before each invoke in capitals. */
-        char text[16];
-        int n = snprintf(text, sizeof(text), "%u", (unsigned)stack_base);
-        u64 off = kernel_write(text, (size_t)n);
-        if (!off) {
-            set_error_str("__wasmplug_snapshot: out of memory for the output");
-            return 1;
-        }
-        ex_output_set(off, (u64)n);
-        image_pages = (int32_t)__builtin_wasm_memory_size(0);
-        reseed = 1;
-        return 0;
-    }
     uintptr_t start = (uintptr_t)stack_base;
     if ((uintptr_t)&image < start || (uintptr_t)&loaded < start || start % CHUNK) {
         set_error_str("__wasmplug_snapshot: the runtime's statics lie below its stack");
@@ -1945,6 +1929,18 @@ __attribute__((noinline)) static int32_t snapshot_state(int external) {
     image_pages = (int32_t)__builtin_wasm_memory_size(0);
     reseed = 1;
     memcpy(image, (const void *)start, len);  /* these variables included */
+    if (external) {
+        /* The saved region, "start length", for the host, which tracks the pages
+         * written in it (wasmplug/js/page_reset.py) and names them in each 'P' invoke. */
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%u %u", (unsigned)start, (unsigned)len);
+        u64 off = kernel_write(text, (size_t)n);
+        if (!off) {
+            set_error_str("__wasmplug_snapshot: out of memory for the output");
+            return 1;
+        }
+        ex_output_set(off, (u64)n);
+    }
     return 0;
 }
 
@@ -1956,10 +1952,10 @@ EXPORT("__wasmplug_snapshot") int32_t wasmplug_snapshot(void) {
     return rc;
 }
 
-/* Put the state back as __wasmplug_snapshot saved it: 0, or 2 (the error set) if
- * too much memory has been grown since and the host should start anew. */
-__attribute__((noinline)) static int32_t restore_state(void) {
-    if (!image && !image_pages) {
+/* 0 if a state was saved and memory has not grown too much since; else 1, or 2 if
+ * the host should start anew (the error set). */
+static int32_t can_restore(void) {
+    if (!image) {
         set_error_str("no state was saved (call __wasmplug_snapshot first)");
         return 1;
     }
@@ -1969,7 +1965,44 @@ __attribute__((noinline)) static int32_t restore_state(void) {
         set_error_str("wasmplug.js: the saved state needs a new instance (memory grew)");
         return 2;
     }
-    if (!image) return 0;  /* the host put the pages back (__wasmplug_snapshot "host") */
+    return 0;
+}
+
+/* The 'P' invoke's header: 'P', the host address of memory offset 0 (u64), a count
+ * (u32), and that many (start, end, flags) u64 triples: host addresses of the runs of
+ * pages written since the last call (PAGEMAP_SCAN's page_region). */
+#define PAGES_HEADER 13u
+#define PAGES_RUN 24u
+
+/* Put back only the runs the header names: the header's length, or 0 (error set). */
+__attribute__((noinline)) static size_t restore_pages(void) {
+    if (can_restore()) return 0;
+    u64 base = ex_input_load_u64(1);
+    uint32_t count = 0;
+    for (int i = 3; i >= 0; i--) count = count << 8 | ex_input_load_u8(9 + (u64)i);
+    u64 header = PAGES_HEADER + (u64)count * PAGES_RUN;
+    if (count > image_len / CHUNK || header > ex_input_length()) {
+        set_error_str("__wasmplug_invoke: the runs of pages do not fit the input");
+        return 0;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        u64 at = PAGES_HEADER + (u64)i * PAGES_RUN;
+        u64 start = ex_input_load_u64(at) - base, end = ex_input_load_u64(at + 8) - base;
+        if (start < image_start || end > image_start + image_len || start >= end
+                || start % CHUNK || end % CHUNK) {
+            set_error_str("__wasmplug_invoke: a run of pages lies outside the saved state");
+            return 0;
+        }
+        memcpy((char *)(uintptr_t)start, image + (start - image_start), (size_t)(end - start));
+    }
+    return (size_t)header;
+}
+
+/* Put the state back as __wasmplug_snapshot saved it: 0, or 2 (the error set) if
+ * too much memory has been grown since and the host should start anew. */
+__attribute__((noinline)) static int32_t restore_state(void) {
+    int32_t rc = can_restore();
+    if (rc) return rc;
     /* locals: the statics are overwritten as the runs are put back */
     char *from = image, *to = (char *)image_start;
     const uint32_t *runs = image_runs;
@@ -1983,10 +2016,14 @@ __attribute__((noinline)) static int32_t restore_state(void) {
 }
 
 __attribute__((noinline)) static int32_t invoke_input(void) {
-    int restoring = ex_input_length() > 0 && (ex_input_load_u8(0) == 'S' || ex_input_load_u8(0) == 'J');
-    if (restoring) {
+    uint32_t first = ex_input_length() > 0 ? ex_input_load_u8(0) : 0;
+    size_t skip = 0;
+    if (first == 'S' || first == 'J') {
         int32_t rc = restore_state();
         if (rc) return rc;
+    } else if (first == 'P' && ex_input_length() >= PAGES_HEADER) {
+        skip = restore_pages();
+        if (!skip) return can_restore() == 2 ? 2 : 1;
     }
     if (reseed && ctx) {
         struct timespec now;
@@ -1999,11 +2036,12 @@ __attribute__((noinline)) static int32_t invoke_input(void) {
         return 1;
     }
     size_t len;
-    char *input = input_copy(&len);
-    if (!input) {
+    char *copy = input_copy(&len), *input = copy + skip;
+    if (!copy) {
         set_error_str("out of memory while reading the input");
         return 1;
     }
+    len -= skip;
     size_t name_len = len ? strlen(input + 1) : 0;
     int32_t rc;
     if (len == 0 || name_len + 1 == len || !strchr("sjSJ", input[0]) || !input[0]) {
@@ -2024,7 +2062,7 @@ __attribute__((noinline)) static int32_t invoke_input(void) {
             JS_FreeValue(ctx, arg);
         }
     }
-    free(input);
+    free(copy);
     return rc;
 }
 
