@@ -1271,7 +1271,7 @@ static void release_abandoned(void) {
  * guest, and a memory.grow past it traps the call. Two sources tell the
  * runtime where the budget ends:
  *   - the config `wasmplug.js.max_memory` (bytes; `wasmplug.js.with_heap_limit`
- *     and the Sandbox set it from the manifest): QuickJS gets half of the budget
+ *     and the Sandbox set it from the manifest): QuickJS gets most of the budget
  *     (see apply_limits), so a hog gets a catchable `InternalError: out of
  *     memory` from the first time on;
  *   - without it, the first memory.grow that traps: the call fails (`oom`), the
@@ -1283,7 +1283,9 @@ static void release_abandoned(void) {
  */
 #define HEAP_LIMIT_KEY "wasmplug.js.max_memory"
 #define HEAP_LIMIT_MIN (256 * 1024)
-#define HEAP_SHARE_PERCENT 50  /* of the budget, for QuickJS (see apply_limits) */
+#define HEAP_SHARE_PERCENT 75  /* of the budget, for QuickJS (see apply_limits) ... */
+#define HEAP_ROOM (4ull << 20)    /* ... leaving at least this much for the rest ... */
+#define HEAP_SHARE_MIN_PERCENT 50 /* ... but never less than this share */
 
 static size_t baseline_bytes;  /* QuickJS's bytes in the pre-initialised snapshot */
 
@@ -1333,9 +1335,14 @@ static void apply_limits(void) {
          * in them. So the JS heap gets HEAP_SHARE_PERCENT of the budget on top of
          * what it held when the instance started (the rest: that fragmentation,
          * the Sandbox's saved state, the kernel's blocks for input and output).
-         * Measured under a 64 MiB budget: one 32 MiB string or typed array, or an
-         * array of 3.5 million numbers. */
-        unsigned long long from_config = (unsigned long long)baseline_bytes + total / 100 * HEAP_SHARE_PERCENT;
+         * The rest needs a few MiB whatever the budget (the saved state, a moving
+         * block), so small budgets keep HEAP_SHARE_MIN_PERCENT. Measured under a
+         * 64 MiB budget: one 48 MiB string or typed array, or an array of 5.3
+         * million numbers (at half the budget: 32 MiB, 3.5 million). */
+        unsigned long long share = total / 100 * HEAP_SHARE_PERCENT;
+        if (share > total - HEAP_ROOM || total < HEAP_ROOM) share = total < HEAP_ROOM ? 0 : total - HEAP_ROOM;
+        if (share < total / 100 * HEAP_SHARE_MIN_PERCENT) share = total / 100 * HEAP_SHARE_MIN_PERCENT;
+        unsigned long long from_config = (unsigned long long)baseline_bytes + share;
         if (from_config > (size_t)-1) from_config = (size_t)-1;
         if (!limit || from_config < limit) limit = (size_t)from_config;
     }
