@@ -56,7 +56,8 @@ def test_a_growing_array_gets_the_js_error_not_a_trap() -> None:
 
 STRING_HOG = """function f() {
   const a = []; let n = 0;
-  try { for (;;) a.push('x'.repeat(1000) + n++); } catch (e) { return JSON.stringify({ n, error: String(e) }) }
+  try { for (;;) a.push('x'.repeat(1000) + n++); }
+  catch (e) { return JSON.stringify({ n, error: String(e) }) }
 }"""
 
 

@@ -10,13 +10,16 @@ dozen pages. `PageReset` lets the kernel tell which pages changed:
   the instance's memory address; the engine never moves a memory, and growing it
   only opens pages above the mapped ones). A page the guest only reads stays the
   file's page; the first write to a page makes it a private anonymous copy;
-* `reset` reads the mapping's entries in ``/proc/self/pagemap`` (one read): the
-  pages that are anonymous (present or swapped out) are exactly those written
-  since the mapping was made, and only they are copied back from a read-only
-  shared mapping of the same file. A page so restored stays anonymous (and is
-  copied again at the next reset, without a page fault in between); when those
-  pile up past a quarter of the mapping they are dropped instead
-  (``MADV_DONTNEED``: read back from the file at their next use).
+* `written` asks the kernel (one ``PAGEMAP_SCAN`` ioctl, Linux 6.7+; without it
+  the Sandbox copies the whole state, and `reset` reads ``/proc/self/pagemap``)
+  for the pages that are anonymous (present or swapped
+  out): exactly those written since the mapping was made. The Sandbox passes their
+  runs to the runtime, which copies them back from its own copy of the state (see
+  restore_pages in runtime/wasmplug_js.c); `reset` does the same from the host's
+  side (the self-check). A page so restored stays anonymous (and is copied again at
+  the next reset, without a page fault in between); when those pile up past a
+  quarter of the mapping they are dropped instead (``MADV_DONTNEED``: read back
+  from the file at their next use).
 
 It relies on how Linux and wasmtime map memory, so `PageReset` checks itself
 when made (pages written, reset, the whole region compared with the state byte
@@ -56,8 +59,9 @@ class _Range(ctypes.Structure):
     _fields_ = [("start", ctypes.c_uint64), ("end", ctypes.c_uint64), ("categories", ctypes.c_uint64)]
 
 
-# Without PAGEMAP_SCAN, one 8-byte entry per page. Its top byte: bit 7 present, bit 6 swapped, bit 5 a file (or shared) page.
-# Written since the mapping: swapped, or present and not the file's page.
+# Without PAGEMAP_SCAN, one 8-byte entry per page. Its top byte: bit 7 present,
+# bit 6 swapped, bit 5 a file (or shared) page. Written since the mapping: swapped,
+# or present and not the file's page.
 _WRITTEN = bytes(1 if b & 0x40 or (b & 0x80 and not b & 0x20) else 0 for b in range(256))
 _RUNS = re.compile(rb"\x01+")
 
@@ -186,36 +190,23 @@ class PageReset:
         return True
 
     def reset(self) -> bool:
-        """Copy back every page written since the last reset; False if the kernel refused."""
-        runs = self._written_scan() if self._use_scan else None
-        if runs is None:
-            self._use_scan = False
-            runs = self._written_pagemap()
-            if runs is None:
+        """Copy back every page written since the last reset from the host's side (the
+        self-check's way; the Sandbox lets the runtime copy them, see `written`)."""
+        written = self.written()
+        if written is not None:
+            records = memoryview(written[0]).cast("Q")
+            runs = [(records[i] - self.address, records[i + 1] - records[i])
+                    for i in range(0, len(records), 3)]
+        else:
+            found = self._written_pagemap()
+            if found is None:
                 return False
-        if sum(n for _, n in runs) > self.dropped_past:
-            for offset, n in runs:  # give the copies back: read from the file when next used
-                if self._madvise(self.address + offset, n, _MADV_DONTNEED):
-                    return False
-            return True
+            runs = found
+        if sum(n for _, n in runs) > self.dropped_past:  # give the copies back instead
+            return all(not self._madvise(self.address + offset, n, _MADV_DONTNEED) for offset, n in runs)
         for offset, n in runs:
             ctypes.memmove(self.address + offset, self._source + offset, n)
         return True
-
-    def _written_scan(self) -> list[tuple[int, int]] | None:
-        """(offset, bytes) of the written runs, from PAGEMAP_SCAN; None if unsupported."""
-        scan, ranges, base, runs = self._scan, self._ranges, self.address, []
-        scan.start = base
-        while True:
-            found = self._ioctl(self._pagemap, _PAGEMAP_SCAN, self._scan_ref)
-            if found < 0:
-                return None
-            runs += [(r.start - base, r.end - r.start) for r in ranges[:found]]
-            if scan.walk_end >= scan.end:
-                return runs
-            if scan.walk_end <= scan.start:
-                return None
-            scan.start = scan.walk_end  # more ranges than the vector holds: go on from there
 
     def _written_pagemap(self) -> list[tuple[int, int]] | None:
         """(offset, bytes) of the written runs, from the pagemap entries; None if unreadable."""

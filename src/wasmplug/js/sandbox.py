@@ -164,7 +164,7 @@ class Sandbox:
         except (wasmplug.CallError, ValueError):
             return False
         region = self._plugin.memory_region()
-        if region is not None and 0 <= start and start + length <= region[1]:
+        if region is not None and start >= 0 and start + length <= region[1]:
             address = region[0] + start
             try:
                 self._pages = PageReset(address, ctypes.string_at(address, length))
