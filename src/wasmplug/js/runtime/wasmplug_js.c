@@ -741,6 +741,13 @@ static void sha512_block(uint64_t *h, const uint8_t *p) {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
+/* One block of the digest `bits` names (SHA-384 shares SHA-512's block function). */
+static void digest_block(int32_t bits, uint32_t *h32, uint64_t *h64, const uint8_t *p) {
+    if (bits == 1) sha1_block(h32, p);
+    else if (bits == 256) sha256_block(h32, p);
+    else sha512_block(h64, p);
+}
+
 /* __digest(bits, u8array) -> ArrayBuffer: SHA-1 (bits 1), SHA-256, SHA-384, SHA-512 */
 static JSValue digest(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
     int32_t bits;
@@ -774,11 +781,7 @@ static JSValue digest(JSContext *c, JSValueConst t, int argc, JSValueConst *argv
         return JS_ThrowRangeError(c, "unsupported digest");
     }
     size_t whole = len - len % block;
-    for (size_t i = 0; i < whole; i += block) {
-        if (bits == 1) sha1_block(h32, p + i);
-        else if (bits == 256) sha256_block(h32, p + i);
-        else sha512_block(h64, p + i);
-    }
+    for (size_t i = 0; i < whole; i += block) digest_block(bits, h32, h64, p + i);
     uint8_t tail[256] = {0};
     size_t rest = len - whole;
     memcpy(tail, p + whole, rest);
@@ -786,11 +789,7 @@ static JSValue digest(JSContext *c, JSValueConst t, int argc, JSValueConst *argv
     size_t tail_len = rest + 1 + (wide ? 16 : 8) <= block ? block : 2 * block;
     uint64_t bitlen = (uint64_t)len * 8;
     for (int i = 0; i < 8; i++) tail[tail_len - 1 - i] = (uint8_t)(bitlen >> (8 * i));
-    for (size_t i = 0; i < tail_len; i += block) {
-        if (bits == 1) sha1_block(h32, tail + i);
-        else if (bits == 256) sha256_block(h32, tail + i);
-        else sha512_block(h64, tail + i);
-    }
+    for (size_t i = 0; i < tail_len; i += block) digest_block(bits, h32, h64, tail + i);
     bytes_free(c, &in);
     uint8_t out[64];
     size_t out_len = bits == 1 ? 20 : (size_t)bits / 8;
