@@ -187,3 +187,19 @@ def test_a_failed_self_check_falls_back_to_the_copy_inside(monkeypatch: pytest.M
         assert box._pages is None and box._saved  # the runtime's own copy instead
         assert [json.loads(box.call("x"))["calls"] for _ in range(4)] == [1] * 4
     assert sandbox_module._pages_usable is False  # not tried again in this process
+
+
+def test_memory_region_is_the_live_instance_memory_or_none() -> None:
+    with Sandbox(STATEFUL, keep_state=True) as box:
+        plugin = box._plugin
+        assert plugin is not None
+        found = plugin.memory_region()
+        assert found is not None
+        address, length = found
+        assert length % 65536 == 0 and length == plugin.memory_bytes - plugin._kernel.memory.data_len(
+            plugin._store)
+        ctypes.memset(address + length - 1, 0x5A, 1)  # the last byte is really there, writable
+        assert ctypes.string_at(address + length - 1, 1) == b"\x5a"
+        assert plugin.memory_region("no such memory") is None
+        plugin.renew()  # the next call gets a new instance: the old region is no longer given
+        assert plugin.memory_region() is None
