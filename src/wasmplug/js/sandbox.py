@@ -121,6 +121,7 @@ class Sandbox:
         self._fresh = False
         self._saved = False
         self._pages: PageReset | None = None
+        self._lost = False  # saving the state trapped: the loaded code is gone
         self._lock = threading.RLock()  # a reset and the call after it go together
         exported = self._load()
         self.entry = entry or self._pick_entry(exported)
@@ -152,7 +153,15 @@ class Sandbox:
             # a new instance or evaluating the code again. Best: the host keeps it and
             # puts back only the pages a call changed (page_reset.py); else the runtime
             # keeps a copy and puts it all back (see __wasmplug_snapshot in wasmplug_js.c).
-            self._saved = self._save_pages() or self._save_inside()
+            self._lost = False
+            self._saved = self._save_pages()
+            if not self._saved and not self._lost:
+                self._saved = self._save_inside()
+            if self._lost:
+                # saving trapped (no memory left for the copy): the runtime dropped the
+                # loaded code, so evaluate it in a new instance; calls then renew it each time
+                self._plugin.renew()
+                self._plugin.call("__wasmplug_load", load_request(self.code, self.filename))
         return listing_names(listing)
 
     def _save_pages(self) -> bool:
@@ -161,7 +170,10 @@ class Sandbox:
             return False
         try:  # the runtime's own copy, and the region it covers: "start length"
             start, length = map(int, self._plugin.call("__wasmplug_snapshot", b"host").split())
-        except (wasmplug.CallError, ValueError):
+        except wasmplug.CallError as exc:
+            self._lost = exc.code != 1  # not an error the runtime reported: it trapped
+            return False
+        except ValueError:
             return False
         region = self._plugin.memory_region()
         if region is not None and start >= 0 and start + length <= region[1]:
@@ -180,8 +192,9 @@ class Sandbox:
         assert self._plugin is not None
         try:
             return self._plugin.call("__wasmplug_snapshot", b"") == b""
-        except wasmplug.CallError:
-            return False  # e.g. no memory left for the copy: renew per call instead
+        except wasmplug.CallError as exc:
+            self._lost = exc.code != 1  # e.g. no memory left for the copy: renew per call instead
+            return False
 
     def _region_base(self) -> int | None:
         """The memory's address, if the saved pages still belong to this instance."""
