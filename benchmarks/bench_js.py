@@ -18,6 +18,9 @@ hits all of them alike):
                       "hello world": wasmplug Sandbox (keep_state, and fresh state
                       per call) vs eval.wasm `invoke` vs quickjs-rs `eval`
                       (target <= 0.1x both peers)
+  transform_10kb      parse a 10 KB JSON document, transform its items, stringify
+                      (the same JS function on each side): Sandbox fresh state
+                      and keep_state vs quickjs-rs (target fresh <= 0.6x)
   game_render         `render` of the tic-tac-toe game (plugins/js/game.js)
   startup_from_cache  new process, compiled module in the disk cache: create the
                       game plug-in and make its first call (target <= 10 ms);
@@ -48,6 +51,14 @@ GAME = ROOT / "plugins" / "js" / "game.js"
 SMALL_JS = "function f(input) { return input.toUpperCase() }"
 SMALL_CJS = "module.exports = function (input) { return input.toUpperCase() }"
 INPUT = "hello world"
+TRANSFORM_JS = """function t(input) {
+  const doc = JSON.parse(input);
+  const rows = doc.items.filter(x => x.qty > 0).map(x => ({
+    id: x.id, name: x.name.toUpperCase(), total: Math.round(x.price * x.qty * 100) / 100,
+    tags: x.tags.slice().sort().join(",") }));
+  rows.sort((a, b) => b.total - a.total);
+  return JSON.stringify({ count: rows.length, rows });
+}"""
 SETTLED_S = 2.1  # wasmplug trusts file times at least 2 s old
 
 
@@ -58,6 +69,15 @@ def fetch_eval_wasm(workdir: Path) -> bytes:
     wheel = next(workdir.glob("extism_func_gen-0.4.0-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         return zf.read("func_gen/eval.wasm")
+
+
+def transform_input() -> str:
+    """A JSON document of about 10 KB."""
+    items = [{"id": i, "name": f"item number {i}", "price": 1.25 + i % 17, "qty": i % 5,
+              "tags": ["red", "blue", "green", "x" * (i % 4)][: 1 + i % 4]} for i in range(110)]
+    text = json.dumps({"items": items})
+    assert 9_000 <= len(text) <= 11_000, len(text)
+    return text
 
 
 def per_op(fn: Callable[[], object], batch: int) -> float:
@@ -167,6 +187,20 @@ def main() -> int:
         "quickjs-rs": lambda: qjs.eval(f"f({json.dumps(INPUT)})"),
     }, rounds, batch_s)
 
+    document = transform_input()
+    kept_t = js.Sandbox(TRANSFORM_JS, keep_state=True)
+    fresh_t = js.Sandbox(TRANSFORM_JS)
+    qjs_t = quickjs_rs.Runtime().new_context()
+    qjs_t.eval(TRANSFORM_JS + "; undefined")
+    call_t = f"t({json.dumps(document)})"
+    assert json.loads(fresh_t.call(document)) == json.loads(kept_t.call(document)) == json.loads(
+        qjs_t.eval(call_t))
+    results["transform_10kb"] = compare({
+        "wasmplug Sandbox keep_state": lambda: kept_t.call(document),
+        "wasmplug Sandbox fresh": lambda: fresh_t.call(document),
+        "quickjs-rs": lambda: qjs_t.eval(call_t),
+    }, rounds, batch_s)
+
     game = wasmplug.Plugin(game_wasm.read_bytes(), wasi=True)
     game.call("init_game", json.dumps({"player_ids": ["ann", "bob"]}))
     game.call("handle_event", json.dumps({"player_id": "ann", "event_name": "cell-clicked",
@@ -181,6 +215,9 @@ def main() -> int:
         for ours in ("wasmplug Sandbox keep_state", "wasmplug Sandbox fresh")
         for peer in ("eval.wasm (extism-func-gen 0.4.0)", "quickjs-rs")
     }
+    transform = results["transform_10kb"]
+    ratios.update({f"transform_10kb {ours} / quickjs-rs": transform[ours] / transform["quickjs-rs"]
+                   for ours in ("wasmplug Sandbox keep_state", "wasmplug Sandbox fresh")})
     start = results["startup_from_cache"]
     ratios.update({f"startup wasmplug / {peer}": start["wasmplug"] / start[peer]
                    for peer in ("eval.wasm", "quickjs-rs")})

@@ -7,6 +7,7 @@ itself, one read of the kernel's registers and one copy of the output.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import threading
@@ -657,6 +658,23 @@ class Plugin:
             total += sum(item.data_len(store) for item in self._instance.exports(store).values()
                          if isinstance(item, wasmtime.Memory))
         return total
+
+    def memory_region(self, name: str = "memory") -> tuple[int, int] | None:
+        """Where the main instance's exported memory `name` lies in this process now:
+        (address, bytes). None if there is no live instance (before the first call,
+        after close or a failed call, or once `renew` was asked for) or no such memory.
+
+        For hosts that manage the memory's pages themselves (wasmplug.js restores a
+        Sandbox's fresh state this way). Memories never move (the engine is set up
+        so), but the region is valid only until the instance is replaced: ask again
+        before each use.
+        """
+        if self.plugin != 1 or self._instance is None or self._needs_rebuild:
+            return None
+        memory = self._instance.exports(self._store).get(name)
+        if not isinstance(memory, wasmtime.Memory):
+            return None
+        return ctypes.addressof(memory.data_ptr(self._store).contents), memory.data_len(self._store)
 
     def function_exists(self, name: str) -> bool:
         """True if the main module exports `name` as a callable Extism function."""

@@ -52,3 +52,12 @@ def test_memory_grown_by_calls_does_not_pile_up() -> None:
     with Sandbox(code, max_memory=24 * 1024 * 1024) as box:
         for _ in range(30):
             assert box.call(str(3 << 20)) == str(3 << 20).encode()
+
+
+def test_a_budget_too_small_for_the_saved_copy_still_gives_fresh_state() -> None:
+    # Saving the state needs memory for the runtime's copy; under 2 MiB that trapped
+    # (oom), the runtime dropped the loaded code, and every call failed with "no
+    # JavaScript code is loaded". Now the code is evaluated in a new instance per call.
+    with Sandbox("let n = 0; function f(x) { n++; return x + n }", max_memory=2 << 20) as box:
+        assert not box._saved
+        assert [box.call("a") for _ in range(3)] == [b"a1"] * 3

@@ -16,19 +16,33 @@ access to the Python process. See :class:`Sandbox` for the limits and errors.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
+import struct
+import threading
 from typing import Any
 
 import wasmplug
 
 from . import prebuilt
 from .errors import JSError, from_call_error
+from .page_reset import PageReset, PageResetUnavailable
 from .plugin_build import listing_names, load_request, with_heap_limit
 
 MiB = 1024 * 1024
 _PAGE = 65_536
 _RENEW = 2  # __wasmplug_invoke's return code: the saved state needs a new instance
+
+
+# Whether the host can put back a call's pages (page_reset.py); False after its
+# self-check failed once in this process: every Sandbox then copies inside.
+_pages_usable = True
+
+
+def _disable_pages() -> None:
+    global _pages_usable
+    _pages_usable = False
 
 
 @functools.lru_cache(maxsize=32)
@@ -106,6 +120,9 @@ class Sandbox:
         self._plugin: wasmplug.Plugin | None = None
         self._fresh = False
         self._saved = False
+        self._pages: PageReset | None = None
+        self._lost = False  # saving the state trapped: the loaded code is gone
+        self._lock = threading.RLock()  # a reset and the call after it go together
         exported = self._load()
         self.entry = entry or self._pick_entry(exported)
 
@@ -132,16 +149,96 @@ class Sandbox:
         self._fresh = True
         self._saved = False
         if not self.keep_state:
-            # The state right after loading, saved inside the instance: each call
-            # starts from a copy of it (see __wasmplug_snapshot in wasmplug_js.c),
-            # without a new instance or evaluating the code again.
-            try:
-                self._saved = self._plugin.call("__wasmplug_snapshot", b"") == b""
-            except wasmplug.CallError:
-                self._saved = False  # e.g. no memory left for the copy: renew per call instead
+            # The state right after loading is saved: each call starts from it, without
+            # a new instance or evaluating the code again. Best: the host keeps it and
+            # puts back only the pages a call changed (page_reset.py); else the runtime
+            # keeps a copy and puts it all back (see __wasmplug_snapshot in wasmplug_js.c).
+            self._lost = False
+            self._saved = self._save_pages()
+            if not self._saved and not self._lost:
+                self._saved = self._save_inside()
+            if self._lost:
+                # saving trapped (no memory left for the copy): the runtime dropped the
+                # loaded code, so evaluate it in a new instance; calls then renew it each time
+                self._plugin.renew()
+                self._plugin.call("__wasmplug_load", load_request(self.code, self.filename))
         return listing_names(listing)
 
+    def _save_pages(self) -> bool:
+        assert self._plugin is not None
+        if not _pages_usable:
+            return False
+        try:  # the runtime's own copy, and the region it covers: "start length"
+            start, length = map(int, self._plugin.call("__wasmplug_snapshot", b"host").split())
+        except wasmplug.CallError as exc:
+            self._lost = exc.code != 1  # not an error the runtime reported: it trapped
+            return False
+        except ValueError:
+            return False
+        region = self._plugin.memory_region()
+        if region is not None and start >= 0 and start + length <= region[1]:
+            address = region[0] + start
+            try:
+                self._pages = PageReset(address, ctypes.string_at(address, length))
+                return True
+            except PageResetUnavailable:
+                _disable_pages()
+        # the region may be half replaced: a new instance, the code evaluated again
+        self._plugin.renew()
+        self._plugin.call("__wasmplug_load", load_request(self.code, self.filename))
+        return False
+
+    def _save_inside(self) -> bool:
+        assert self._plugin is not None
+        try:
+            return self._plugin.call("__wasmplug_snapshot", b"") == b""
+        except wasmplug.CallError as exc:
+            self._lost = exc.code != 1  # e.g. no memory left for the copy: renew per call instead
+            return False
+
+    def _region_base(self) -> int | None:
+        """The memory's address, if the saved pages still belong to this instance."""
+        pages, plugin = self._pages, self._plugin
+        if pages is None or plugin is None:
+            return None
+        region = plugin.memory_region()
+        if region is None or not region[0] <= pages.address <= region[0] + region[1] - pages.length:
+            return None
+        return region[0]
+
+    def _put_back_pages(self) -> bool:
+        """Restore the saved state's pages from the host (the self-check's way)."""
+        return self._pages is not None and self._region_base() is not None and self._pages.reset()
+
+    def _restore_header(self, base: int) -> bytes:
+        """The 'P' invoke's header: the runs of pages the last call wrote, which the
+        runtime copies back from its own copy (see restore_pages in wasmplug_js.c);
+        b"" if only a whole copy will do."""
+        pages = self._pages
+        assert pages is not None
+        written = pages.written()
+        if written is None:
+            return b""
+        records, count, total = written
+        if total > pages.dropped_past:  # many pages: give them back instead of copying
+            if not pages.drop(records):
+                return b""
+            records, count = b"", 0
+        return b"P" + struct.pack("<QI", base, count) + records
+
+    def _forget_pages(self) -> None:
+        if self._pages is not None:
+            self._pages.close()
+        self._pages = None
+
+    def _renew(self) -> None:
+        assert self._plugin is not None
+        self._forget_pages()
+        self._plugin.renew()
+        self._load()
+
     def _drop(self) -> None:
+        self._forget_pages()
         if self._plugin is not None:
             self._plugin.close()
         self._plugin = None
@@ -149,25 +246,41 @@ class Sandbox:
         self._saved = False
 
     def _invoke(self, mode: bytes, data: bytes) -> bytes:
+        with self._lock:
+            return self._invoke_locked(mode, data)
+
+    def _invoke_locked(self, mode: bytes, data: bytes) -> bytes:
         restore = not self.keep_state and self._saved and self._plugin is not None
+        header = b""
+        if restore and self._pages is not None:
+            base = self._region_base()
+            if base is None:  # not the instance the pages were saved from: start anew
+                restore = False
+                self._forget_pages()
+                self._fresh = self._saved = False
+            else:
+                header = self._restore_header(base)
+                if not header:
+                    self._forget_pages()  # the runtime copies all of it, now and from now on
         if not restore and (self._plugin is None or not (self.keep_state or self._fresh)):
             if self._plugin is not None:
                 # A fresh instance, not just a fresh JS context: nothing the last
                 # call left in memory survives.
+                self._forget_pages()
                 self._plugin.renew()
             self._load()
             restore = self._saved
         assert self._plugin is not None
         self._fresh = False
-        request = (mode.upper() if restore else mode) + self.entry.encode() + b"\0" + data
+        request = (header + mode if header else mode.upper() if restore else mode) \
+            + self.entry.encode() + b"\0" + data
         try:
             return self._plugin.call("__wasmplug_invoke", request)
         except wasmplug.CallError as exc:
             if restore and exc.code == _RENEW:
                 # the instance's memory grew too much since the state was saved: start anew
-                self._plugin.renew()
-                self._load()
-                return self._invoke(mode, data)
+                self._renew()
+                return self._invoke_locked(mode, data)
             error = from_call_error(exc, self.filename)
             if not isinstance(error, JSError):
                 self._drop()  # a limit stopped it mid-flight: start from a fresh instance
@@ -183,7 +296,8 @@ class Sandbox:
         return json.loads(self._invoke(b"j", json.dumps(value).encode()))
 
     def close(self) -> None:
-        self._drop()
+        with self._lock:
+            self._drop()
 
     def __enter__(self) -> Sandbox:
         return self

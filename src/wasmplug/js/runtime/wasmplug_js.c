@@ -741,6 +741,13 @@ static void sha512_block(uint64_t *h, const uint8_t *p) {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
+/* One block of the digest `bits` names (SHA-384 shares SHA-512's block function). */
+static void digest_block(int32_t bits, uint32_t *h32, uint64_t *h64, const uint8_t *p) {
+    if (bits == 1) sha1_block(h32, p);
+    else if (bits == 256) sha256_block(h32, p);
+    else sha512_block(h64, p);
+}
+
 /* __digest(bits, u8array) -> ArrayBuffer: SHA-1 (bits 1), SHA-256, SHA-384, SHA-512 */
 static JSValue digest(JSContext *c, JSValueConst t, int argc, JSValueConst *argv) {
     int32_t bits;
@@ -774,11 +781,7 @@ static JSValue digest(JSContext *c, JSValueConst t, int argc, JSValueConst *argv
         return JS_ThrowRangeError(c, "unsupported digest");
     }
     size_t whole = len - len % block;
-    for (size_t i = 0; i < whole; i += block) {
-        if (bits == 1) sha1_block(h32, p + i);
-        else if (bits == 256) sha256_block(h32, p + i);
-        else sha512_block(h64, p + i);
-    }
+    for (size_t i = 0; i < whole; i += block) digest_block(bits, h32, h64, p + i);
     uint8_t tail[256] = {0};
     size_t rest = len - whole;
     memcpy(tail, p + whole, rest);
@@ -786,11 +789,7 @@ static JSValue digest(JSContext *c, JSValueConst t, int argc, JSValueConst *argv
     size_t tail_len = rest + 1 + (wide ? 16 : 8) <= block ? block : 2 * block;
     uint64_t bitlen = (uint64_t)len * 8;
     for (int i = 0; i < 8; i++) tail[tail_len - 1 - i] = (uint8_t)(bitlen >> (8 * i));
-    for (size_t i = 0; i < tail_len; i += block) {
-        if (bits == 1) sha1_block(h32, tail + i);
-        else if (bits == 256) sha256_block(h32, tail + i);
-        else sha512_block(h64, tail + i);
-    }
+    for (size_t i = 0; i < tail_len; i += block) digest_block(bits, h32, h64, tail + i);
     bytes_free(c, &in);
     uint8_t out[64];
     size_t out_len = bits == 1 ? 20 : (size_t)bits / 8;
@@ -1271,7 +1270,7 @@ static void release_abandoned(void) {
  * guest, and a memory.grow past it traps the call. Two sources tell the
  * runtime where the budget ends:
  *   - the config `wasmplug.js.max_memory` (bytes; `wasmplug.js.with_heap_limit`
- *     and the Sandbox set it from the manifest): QuickJS gets half of the budget
+ *     and the Sandbox set it from the manifest): QuickJS gets most of the budget
  *     (see apply_limits), so a hog gets a catchable `InternalError: out of
  *     memory` from the first time on;
  *   - without it, the first memory.grow that traps: the call fails (`oom`), the
@@ -1283,7 +1282,9 @@ static void release_abandoned(void) {
  */
 #define HEAP_LIMIT_KEY "wasmplug.js.max_memory"
 #define HEAP_LIMIT_MIN (256 * 1024)
-#define HEAP_SHARE_PERCENT 50  /* of the budget, for QuickJS (see apply_limits) */
+#define HEAP_SHARE_PERCENT 75  /* of the budget, for QuickJS (see apply_limits) ... */
+#define HEAP_ROOM (4ull << 20)    /* ... leaving at least this much for the rest ... */
+#define HEAP_SHARE_MIN_PERCENT 50 /* ... but never less than this share */
 
 static size_t baseline_bytes;  /* QuickJS's bytes in the pre-initialised snapshot */
 
@@ -1333,9 +1334,14 @@ static void apply_limits(void) {
          * in them. So the JS heap gets HEAP_SHARE_PERCENT of the budget on top of
          * what it held when the instance started (the rest: that fragmentation,
          * the Sandbox's saved state, the kernel's blocks for input and output).
-         * Measured under a 64 MiB budget: one 32 MiB string or typed array, or an
-         * array of 3.5 million numbers. */
-        unsigned long long from_config = (unsigned long long)baseline_bytes + total / 100 * HEAP_SHARE_PERCENT;
+         * The rest needs a few MiB whatever the budget (the saved state, a moving
+         * block), so small budgets keep HEAP_SHARE_MIN_PERCENT. Measured under a
+         * 64 MiB budget: one 48 MiB string or typed array, or an array of 5.3
+         * million numbers (at half the budget: 32 MiB, 3.5 million). */
+        unsigned long long share = total / 100 * HEAP_SHARE_PERCENT;
+        if (share > total - HEAP_ROOM || total < HEAP_ROOM) share = total < HEAP_ROOM ? 0 : total - HEAP_ROOM;
+        if (share < total / 100 * HEAP_SHARE_MIN_PERCENT) share = total / 100 * HEAP_SHARE_MIN_PERCENT;
+        unsigned long long from_config = (unsigned long long)baseline_bytes + share;
         if (from_config > (size_t)-1) from_config = (size_t)-1;
         if (!limit || from_config < limit) limit = (size_t)from_config;
     }
@@ -1846,7 +1852,10 @@ __attribute__((noinline)) static int32_t load_input(void) {
  * Math.random is re-seeded. Memory the previous call grew stays grown but
  * unused (malloc's restored state does not know it); when more than
  * IMAGE_SLACK of it has piled up the invoke fails with return code 2 and the
- * host starts a new instance instead.
+ * host starts a new instance instead. With the input "host", __wasmplug_snapshot
+ * keeps no image: the host saves the memory and puts back, before each call, the
+ * pages the last one changed (wasmplug/js/page_reset.py), which costs in
+ * proportion to those pages instead of the whole state.
  */
 static char *image;           /* the saved state, in pages grown for it */
 static size_t image_len;      /* bytes from image_start */
@@ -1868,11 +1877,33 @@ static int chunk_is_zero(const uint64_t *p) {
     return any == 0;
 }
 
-__attribute__((noinline)) static int32_t snapshot_state(void) {
+/* malloc's size classes (zig's: powers of two, each filled from 64 KiB pages) are
+ * given a page of free blocks each before the state is saved: in the saved state a
+ * class with none left would take a new page from memory.grow on every call that
+ * starts from it (memory the restored state never reuses). */
+static void prime_size_classes(void) {
+    for (size_t slot = 32; slot < LARGE_MIN; slot <<= 1) {
+        void *chain = NULL;
+        for (size_t n = 0; n < PAGE / slot; n++) {
+            void **block = malloc(slot - 20);
+            if (!block) break;
+            *block = chain;
+            chain = block;
+        }
+        while (chain) {
+            void *next = *(void **)chain;
+            free(chain);
+            chain = next;
+        }
+    }
+}
+
+__attribute__((noinline)) static int32_t snapshot_state(int external) {
     if (!loaded || image) {
         set_error_str("__wasmplug_snapshot: load code first, once");
         return 1;
     }
+    prime_size_classes();
     uintptr_t start = (uintptr_t)stack_base;
     if ((uintptr_t)&image < start || (uintptr_t)&loaded < start || start % CHUNK) {
         set_error_str("__wasmplug_snapshot: the runtime's statics lie below its stack");
@@ -1904,19 +1935,32 @@ __attribute__((noinline)) static int32_t snapshot_state(void) {
     image_pages = (int32_t)__builtin_wasm_memory_size(0);
     reseed = 1;
     memcpy(image, (const void *)start, len);  /* these variables included */
+    if (external) {
+        /* The saved region, "start length", for the host, which tracks the pages
+         * written in it (wasmplug/js/page_reset.py) and names them in each 'P' invoke. */
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%u %u", (unsigned)start, (unsigned)len);
+        u64 off = kernel_write(text, (size_t)n);
+        if (!off) {
+            set_error_str("__wasmplug_snapshot: out of memory for the output");
+            return 1;
+        }
+        ex_output_set(off, (u64)n);
+    }
     return 0;
 }
 
+/* Input: empty (the runtime keeps the image) or "host" (the host keeps it). */
 EXPORT("__wasmplug_snapshot") int32_t wasmplug_snapshot(void) {
     enter();
-    int32_t rc = snapshot_state();
+    int32_t rc = snapshot_state(ex_input_length() == 4 && ex_input_load_u8(0) == 'h');
     in_call = 0;
     return rc;
 }
 
-/* Put the state back as __wasmplug_snapshot saved it: 0, or 2 (the error set) if
- * too much memory has been grown since and the host should start anew. */
-__attribute__((noinline)) static int32_t restore_state(void) {
+/* 0 if a state was saved and memory has not grown too much since; else 1, or 2 if
+ * the host should start anew (the error set). */
+static int32_t can_restore(void) {
     if (!image) {
         set_error_str("no state was saved (call __wasmplug_snapshot first)");
         return 1;
@@ -1927,6 +1971,44 @@ __attribute__((noinline)) static int32_t restore_state(void) {
         set_error_str("wasmplug.js: the saved state needs a new instance (memory grew)");
         return 2;
     }
+    return 0;
+}
+
+/* The 'P' invoke's header: 'P', the host address of memory offset 0 (u64), a count
+ * (u32), and that many (start, end, flags) u64 triples: host addresses of the runs of
+ * pages written since the last call (PAGEMAP_SCAN's page_region). */
+#define PAGES_HEADER 13u
+#define PAGES_RUN 24u
+
+/* Put back only the runs the header names: the header's length, or 0 (error set). */
+__attribute__((noinline)) static size_t restore_pages(void) {
+    if (can_restore()) return 0;
+    u64 base = ex_input_load_u64(1);
+    uint32_t count = 0;
+    for (int i = 3; i >= 0; i--) count = count << 8 | ex_input_load_u8(9 + (u64)i);
+    u64 header = PAGES_HEADER + (u64)count * PAGES_RUN;
+    if (count > image_len / CHUNK || header > ex_input_length()) {
+        set_error_str("__wasmplug_invoke: the runs of pages do not fit the input");
+        return 0;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        u64 at = PAGES_HEADER + (u64)i * PAGES_RUN;
+        u64 start = ex_input_load_u64(at) - base, end = ex_input_load_u64(at + 8) - base;
+        if (start < image_start || end > image_start + image_len || start >= end
+                || start % CHUNK || end % CHUNK) {
+            set_error_str("__wasmplug_invoke: a run of pages lies outside the saved state");
+            return 0;
+        }
+        memcpy((char *)(uintptr_t)start, image + (start - image_start), (size_t)(end - start));
+    }
+    return (size_t)header;
+}
+
+/* Put the state back as __wasmplug_snapshot saved it: 0, or 2 (the error set) if
+ * too much memory has been grown since and the host should start anew. */
+__attribute__((noinline)) static int32_t restore_state(void) {
+    int32_t rc = can_restore();
+    if (rc) return rc;
     /* locals: the statics are overwritten as the runs are put back */
     char *from = image, *to = (char *)image_start;
     const uint32_t *runs = image_runs;
@@ -1940,10 +2022,14 @@ __attribute__((noinline)) static int32_t restore_state(void) {
 }
 
 __attribute__((noinline)) static int32_t invoke_input(void) {
-    int restoring = ex_input_length() > 0 && (ex_input_load_u8(0) == 'S' || ex_input_load_u8(0) == 'J');
-    if (restoring) {
+    uint32_t first = ex_input_length() > 0 ? ex_input_load_u8(0) : 0;
+    size_t skip = 0;
+    if (first == 'S' || first == 'J') {
         int32_t rc = restore_state();
         if (rc) return rc;
+    } else if (first == 'P' && ex_input_length() >= PAGES_HEADER) {
+        skip = restore_pages();
+        if (!skip) return can_restore() == 2 ? 2 : 1;
     }
     if (reseed && ctx) {
         struct timespec now;
@@ -1956,11 +2042,12 @@ __attribute__((noinline)) static int32_t invoke_input(void) {
         return 1;
     }
     size_t len;
-    char *input = input_copy(&len);
-    if (!input) {
+    char *copy = input_copy(&len), *input = copy + skip;
+    if (!copy) {
         set_error_str("out of memory while reading the input");
         return 1;
     }
+    len -= skip;
     size_t name_len = len ? strlen(input + 1) : 0;
     int32_t rc;
     if (len == 0 || name_len + 1 == len || !strchr("sjSJ", input[0]) || !input[0]) {
@@ -1981,7 +2068,7 @@ __attribute__((noinline)) static int32_t invoke_input(void) {
             JS_FreeValue(ctx, arg);
         }
     }
-    free(input);
+    free(copy);
     return rc;
 }
 
