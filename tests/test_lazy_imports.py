@@ -14,7 +14,9 @@ import sys
 
 import pytest
 
-from .conftest import wasm
+from .conftest import ROOT, wasm
+
+WASI_FILES = ROOT / "plugins" / "c" / "wasi_files.wasm"  # print_stdout writes its input to stdout
 
 # Never loaded by `import wasmplug`, nor by creating a plug-in and calling it.
 NOT_FOR_A_CALL = [
@@ -23,6 +25,7 @@ NOT_FOR_A_CALL = [
     "wasmplug.js", "wasmplug.gen", "wasmplug.gamebox", "wasmplug.extensions", "wasmplug.actors",
     "wasmplug.distributed", "wasmplug.cli", "wasmplug._pool", "wasmplug._inspection",
     "wasmplug.extism", "wasmplug._http", "wasmplug._memory_budget",
+    "logging", "wasmplug._log_handlers",  # until the program imports logging or a plug-in logs
 ]
 
 
@@ -56,6 +59,28 @@ def test_the_cache_write_path_still_works_with_tempfile_loaded_lazily(tmp_path: 
         f"p = wasmplug.Plugin({str(wasm('count_vowels'))!r})\n"
         "assert b'count' in p.call('count_vowels', 'hello')\n")
     assert "tempfile" in loaded  # a cache miss writes the compiled module
+
+
+def test_logging_set_up_after_import_still_gets_runtime_events_and_plugin_lines() -> None:
+    """`logging` is not imported by wasmplug, yet a program that configures it later is heard."""
+    code = ("import wasmplug, sys\n"
+            "assert 'logging' not in sys.modules\n"
+            "import logging\n"
+            "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format='%(name)s %(message)s')\n"
+            f"p = wasmplug.Plugin({str(wasm('count_vowels'))!r})\n"
+            "p.call('count_vowels', 'hello')\n"
+            f"w = wasmplug.Plugin({str(WASI_FILES)!r}, wasi=True)\n"
+            "w.call('print_stdout', 'line one\\n')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "wasmplug.runtime call to count_vowels finished in" in done.stdout
+    assert "wasmplug.plugin line one" in done.stdout
+
+
+def test_a_plugin_that_logs_with_nobody_listening_loads_no_logging() -> None:
+    code = (f"import wasmplug\np = wasmplug.Plugin({str(WASI_FILES)!r}, wasi=True)\n"
+            "assert p.call('print_stdout', 'unheard\\n') == b'printed'\n")
+    assert "logging" not in _modules_after(code)
 
 
 @pytest.mark.parametrize("name, module", [

@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import logging
 import mmap
 import os
 import stat
@@ -49,9 +48,9 @@ from pathlib import Path
 
 import wasmtime
 
-from . import _callpath, _runtime_events
+from . import _callpath, _logs, _runtime_events
 
-log = logging.getLogger("wasmplug.cache")
+log = _logs.logger("wasmplug.cache")
 
 MAGIC = b"WPCACHE2"
 _DIGEST = 32

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
-import logging
 import math
 import re
 import threading
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import wasmtime
 
-from . import _daemon, _runtime_events, _versions
+from . import _daemon, _logs, _runtime_events, _versions
 from ._cache import ModuleCache
 from ._errors import LoadError
 
@@ -36,7 +35,7 @@ def extism_version() -> str:
 _MAX_WAIT_S = 3600.0
 #: Bytes of native stack one Wasm call may use (wasmtime's default: 512 KiB).
 MAX_WASM_STACK = 1536 * 1024
-log = logging.getLogger("wasmplug")
+log = _logs.root_logger
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,14 @@ import contextlib
 import hashlib
 import hmac
 import json
-import logging
 import os
 import time
 from pathlib import Path
 
-from . import _cache
+from . import _cache, _logs
 from .binary import ModuleFacts
 
-log = logging.getLogger("wasmplug.cache")
+log = _logs.logger("wasmplug.cache")
 
 _FORMAT = 1
 _DIGEST = 32
