@@ -8,7 +8,6 @@ module cache, and one ticker thread for timeouts (started on first use).
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import math
@@ -24,6 +23,7 @@ import wasmtime
 
 from . import _daemon, _logs, _runtime_events, _versions
 from ._cache import ModuleCache
+from ._digest import sha256_hex
 from ._errors import LoadError
 
 WASMTIME_VERSION = _versions.installed("wasmtime", Path(wasmtime.__file__).parent)
@@ -146,7 +146,7 @@ class Runtime:
             weakref.WeakValueDictionary())
         self._lock = threading.Lock()
         kernel_wat = _KERNEL_WAT.read_bytes()
-        self.kernel = self.compile(kernel_wat, hashlib.sha256(kernel_wat).hexdigest(), "kernel")
+        self.kernel = self.compile(kernel_wat, sha256_hex(kernel_wat), "kernel")
         self.ticker = EpochTicker(self.engine)
 
     def compile(self, wasm: bytes | Callable[[], bytes], sha256: str, label: str = "main",

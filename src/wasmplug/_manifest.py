@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from . import _source_memo
+from ._digest import sha256_hex
 from ._errors import LoadError, ManifestError
 from .binary import ModuleFacts
 
@@ -529,7 +529,7 @@ class LoadedModule:
         if self._wasm is None:
             assert self._path is not None
             data = _read_file(self._path, time.monotonic() + _limits.timeout_s)
-            if hashlib.sha256(data).hexdigest() != self.sha256:
+            if sha256_hex(data) != self.sha256:
                 raise LoadError(f'Unable to load Wasm file "{self._path}": it changed while it '
                                 "was being loaded; load the plug-in again")
             self._wasm = data
@@ -552,7 +552,7 @@ def module_facts(wasm: bytes) -> ModuleFacts:
 
 
 def _verify(data: bytes, expected: str | None, label: str) -> str:
-    actual = hashlib.sha256(data).hexdigest()
+    actual = sha256_hex(data)
     if expected is not None and actual != expected:
         raise _hash_mismatch(actual, expected, label)
     return actual
