@@ -145,6 +145,45 @@ def test_wasmplug_call_loads_no_rich_or_package_metadata(tmp_path: Path) -> None
     assert "wasmplug.cli.call" in loaded
 
 
+# What `wasmplug call x.js` and `wasmplug gen run` never need: the LLM side of gen, the
+# exporter, a temporary file, logging (nothing is logged), the loop's table.
+NOT_FOR_JS = ["logging", "tempfile", "rich", "httpx", "ssl", "asyncio", "wasmplug.gen.llm",
+              "wasmplug.gen.maker", "wasmplug.gen.export", "wasmplug._log_handlers"]
+
+
+def _cli(args: list[str], gen_dir: Path) -> str:
+    return ("import os\n"
+            f"os.environ['WASMPLUG_GEN_DIR'] = {str(gen_dir)!r}\n"
+            "from wasmplug.cli import main\n"
+            f"main({args!r}, standalone_mode=False)\n")
+
+
+def test_wasmplug_call_js_and_gen_run_load_no_logging_tempfile_or_llm_client(tmp_path: Path) -> None:
+    from wasmplug.gen import Function, Store
+
+    gen_dir = tmp_path / "gen"
+    Store(gen_dir).save(Function(name="vowels", code="module.exports = (s) => s.length",
+                                 description="length", model="test"))
+    for args in (["call", str(ROOT / "plugins" / "js" / "count_vowels.js"), "count_vowels", "-i", "hi"],
+                 ["gen", "run", "vowels", "-i", "hello"]):
+        cache = tmp_path / args[0]
+        _warm(_cli(args, gen_dir), cache)
+        loaded = _modules_after(_cli(args, gen_dir), cache)
+        assert sorted(loaded.intersection(NOT_FOR_JS)) == [], args
+        assert "wasmplug.js" in loaded
+
+
+def test_gen_names_load_on_first_use() -> None:
+    import wasmplug.gen
+    from wasmplug.gen.llm import ChatClient
+    from wasmplug.gen.maker import generate
+
+    assert wasmplug.gen.ChatClient is ChatClient and wasmplug.gen.generate is generate
+    assert set(wasmplug.gen.__all__) <= set(dir(wasmplug.gen)) | set(wasmplug.gen._LAZY)
+    with pytest.raises(AttributeError):
+        wasmplug.gen.no_such_name  # noqa: B018
+
+
 def test_version_is_still_printed() -> None:
     from click.testing import CliRunner
 
