@@ -16,7 +16,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import wasmtime
@@ -25,6 +24,7 @@ from . import _daemon, _logs, _runtime_events, _versions
 from ._cache import ModuleCache
 from ._digest import sha256_hex
 from ._errors import LoadError
+from ._records import record
 
 WASMTIME_VERSION = _versions.installed("wasmtime", Path(wasmtime.__file__).parent)
 
@@ -38,7 +38,7 @@ MAX_WASM_STACK = 1536 * 1024
 log = _logs.root_logger
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EngineSettings:
     """Everything that changes the compiled code (and so the cache key)."""
 
@@ -214,7 +214,10 @@ _runtimes: dict[EngineSettings, Runtime] = {}
 _runtimes_lock = threading.Lock()
 
 
-def runtime(settings: EngineSettings = EngineSettings()) -> Runtime:
+DEFAULT_SETTINGS = EngineSettings()
+
+
+def runtime(settings: EngineSettings = DEFAULT_SETTINGS) -> Runtime:
     """The shared runtime for these engine settings."""
     found = _runtimes.get(settings)
     if found is None:

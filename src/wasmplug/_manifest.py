@@ -17,20 +17,20 @@ import re
 import stat
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from . import _source_memo
 from ._digest import sha256_hex
 from ._errors import LoadError, ManifestError
+from ._records import factory, record
 from .binary import ModuleFacts
 
 WASM_MAGIC = b"\0asm"
 HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: a valid method
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WasmFile:
     """A module read from a file (relative paths: the working directory)."""
 
@@ -43,7 +43,7 @@ class WasmFile:
         return read_module(self)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WasmData:
     """A module given as bytes."""
 
@@ -52,12 +52,12 @@ class WasmData:
     hash: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WasmUrl:
     """A module downloaded when the plug-in is compiled."""
 
     url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = factory(dict)
     method: str | None = None
     name: str | None = None
     hash: str | None = None
@@ -66,7 +66,7 @@ class WasmUrl:
 WasmSource: TypeAlias = WasmFile | WasmData | WasmUrl
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MemoryOptions:
     """`memory` of the manifest. None means the default."""
 
@@ -91,13 +91,13 @@ class MemoryOptions:
         return self.max_http_response_bytes
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Manifest:
     """A validated Extism manifest."""
 
     wasm: tuple[WasmSource, ...]
     memory: MemoryOptions = MemoryOptions()
-    config: Mapping[str, str] = field(default_factory=dict)
+    config: Mapping[str, str] = factory(dict)
     allowed_hosts: tuple[str, ...] | None = None
     allowed_paths: Mapping[str, str] | None = None
     timeout_ms: int | None = None
@@ -120,7 +120,7 @@ class Manifest:
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LoadLimits:
     """What a plug-in may ask the host to read and compile (checked before compiling).
 

@@ -41,13 +41,13 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import wasmtime
 
 from . import _host_env
 from ._errors import LoadError
 from ._logs import INFO, WARNING, plugin_logger
+from ._records import factory, record
 
 READ_ONLY_PREFIX = "ro:"
 ENABLE_OUTPUT_ENV = "EXTISM_ENABLE_WASI_OUTPUT"
@@ -56,7 +56,7 @@ _RELEASE_WAIT_S = 2.0
 OutputSink = Callable[[bytes], object]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WasiOptions:
     """What a WASI plug-in is given besides `allowed_paths`.
 
@@ -66,7 +66,7 @@ class WasiOptions:
     """
 
     args: Sequence[str] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = factory(dict)
     stdout: OutputSink | None = None
     stderr: OutputSink | None = None
 
