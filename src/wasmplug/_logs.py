@@ -108,6 +108,8 @@ def logger(name: str) -> LazyLogger:
 
 root_logger = logger("wasmplug")
 plugin_logger = logger("wasmplug.plugin")
+if "logging" in sys.modules:  # already loaded by the program: name TRACE now, as it may set it by name
+    _logging()
 
 
 def abi_log_level() -> int:
