@@ -114,10 +114,15 @@ def bare_runtime_path() -> Path:
     return _derived("bare", lambda runtime: _preinitialised(resolve_host_slots(runtime)))
 
 
+def build_base_path() -> Path:
+    """The file of `build_base_bytes()`."""
+    return _derived("base", _preinitialised)
+
+
 def build_base_bytes() -> bytes:
     """What `js build` embeds code into: the runtime with QuickJS started. Made once."""
     global _base
-    path = _derived("base", _preinitialised)
+    path = build_base_path()
     if _base is None or _base[0] != path:
         _base = (path, path.read_bytes())
     return _base[1]
