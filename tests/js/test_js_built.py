@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import uuid
@@ -44,8 +45,9 @@ def test_a_js_file_is_built_once_and_then_loaded_by_path(tmp_path: Path) -> None
 
 def test_at_most_max_kept_files_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(built, "MAX_KEPT", 2)
-    paths = [built.built_path(f"module.exports = {{ f{n}: () => {n} }}; // {uuid.uuid4()}\n".encode(),
-                              f"f{n}.js") for n in range(4)]
+    sources = [f"module.exports = {{ f{n}: () => {n} }}; // {uuid.uuid4()}\n" for n in range(4)]
+    paths = [built.built_path(code.encode(), f"f{n}.js", functools.partial(js.build, code))
+             for n, code in enumerate(sources)]
     assert all(p is not None for p in paths)
     folder = prebuilt.runtime_dir() / built.FOLDER
     left = sorted(folder.glob("*.wasm"))

@@ -22,17 +22,17 @@ import contextlib
 import functools
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-from . import embed, plugin_build, prebuilt
-from .plugin_build import build
+from . import prebuilt
 
 MAX_KEPT = 64
 FOLDER = "built"
 
 
-def built_path(source: bytes, filename: str) -> Path | None:
-    """The built plug-in of `source` (read from a file called `filename`), built if not kept yet."""
+def built_path(source: bytes, filename: str, build: Callable[[], bytes]) -> Path | None:
+    """The built plug-in of `source` (read from a file called `filename`), `build()` if not kept yet."""
     base = prebuilt.build_base_path()
     if base.parent != prebuilt.runtime_dir():
         return None  # the runtime's folder is read-only: the base is a temporary file
@@ -42,7 +42,7 @@ def built_path(source: bytes, filename: str) -> Path | None:
     path = folder / f"{key}.wasm"
     if path.is_file() and not path.is_symlink():
         return path
-    wasm = build(source, filename=filename)  # a BuildError says what is wrong with the code
+    wasm = build()  # a BuildError says what is wrong with the code
     partial = folder / f".{key}.{os.getpid()}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -60,8 +60,8 @@ def built_path(source: bytes, filename: str) -> Path | None:
 def _builder_digest() -> bytes:
     """The SHA-256 of the modules that turn a source into a plug-in."""
     digest = hashlib.sha256()
-    for module in (embed, plugin_build):
-        digest.update(Path(str(module.__file__)).read_bytes())
+    for name in ("embed.py", "plugin_build.py"):
+        digest.update(Path(__file__).with_name(name).read_bytes())
     return digest.digest()
 
 

@@ -140,7 +140,8 @@ def manifest_for(path: str | Path, **manifest: object) -> dict[str, object]:
         source = src.read_bytes()
     except OSError as exc:
         raise BuildError(f"cannot read {src}: {exc.strerror}") from None
-    kept = built_path(source, src.name)  # built once, then loaded as a file (js/built.py)
+    # built once, then loaded as a file (js/built.py)
+    kept = built_path(source, src.name, lambda: build(source, filename=src.name))
     wasm: dict[str, object] = {"path": str(kept)} if kept else {"data": build(source, filename=src.name)}
     return with_heap_limit({"wasm": [wasm], **manifest})
 
