@@ -266,12 +266,12 @@ def settled(monkeypatch: pytest.MonkeyPatch) -> None:
 def hashing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count the full HMAC checks of cache payloads (sizes hashed)."""
     sizes: list[int] = []
-    real = _cache.hmac.digest
+    real = _cache.hmac_sha256
 
-    def counting(key: bytes, msg: Any, digest: str) -> bytes:
+    def counting(key: bytes, msg: Any) -> bytes:
         sizes.append(len(msg))
-        return real(key, msg, digest)
-    monkeypatch.setattr(_cache.hmac, "digest", counting)
+        return real(key, msg)
+    monkeypatch.setattr(_cache, "hmac_sha256", counting)
     return sizes
 
 

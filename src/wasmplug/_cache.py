@@ -37,9 +37,6 @@ Location: `$WASMPLUG_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmplug`, else
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
-import logging
 import mmap
 import os
 import stat
@@ -49,9 +46,10 @@ from pathlib import Path
 
 import wasmtime
 
-from . import _callpath, _runtime_events
+from . import _callpath, _logs, _runtime_events
+from ._digest import compare_digest, hmac_sha256, sha256_hex
 
-log = logging.getLogger("wasmplug.cache")
+log = _logs.logger("wasmplug.cache")
 
 MAGIC = b"WPCACHE2"
 _DIGEST = 32
@@ -149,7 +147,7 @@ def entry_key(wasm_sha256: str, engine_fingerprint: str) -> str:
     """File name stem of a module's entry; the fingerprint names wasmtime and the settings."""
     # MAGIC names the entry format: wasmplug versions with other formats sharing
     # this directory each keep their own entries instead of replacing each other's.
-    return hashlib.sha256(f"{wasm_sha256}|{engine_fingerprint}|{MAGIC.decode()}".encode()).hexdigest()
+    return sha256_hex(f"{wasm_sha256}|{engine_fingerprint}|{MAGIC.decode()}".encode())
 
 
 def max_bytes() -> int:
@@ -263,7 +261,7 @@ class ModuleCache:
         try:
             payload = bytes(module.serialize())
             write_private(path, payload)
-            write_private(_mac_path(path), MAGIC + hmac.digest(mac_key, payload, "sha256"))
+            write_private(_mac_path(path), MAGIC + hmac_sha256(mac_key, payload))
         except (OSError, wasmtime.WasmtimeError) as exc:
             log.warning("could not write compiled-module cache entry %s: %s", path, exc)
         else:
@@ -283,7 +281,7 @@ class ModuleCache:
                 if (info.st_dev, info.st_ino) != (owned.st_dev, owned.st_ino):
                     raise ValueError("replaced while being checked")
                 stamp = _stamp(secret, path, info)
-                if hmac.compare_digest(record[_DIGEST:], stamp):
+                if compare_digest(record[_DIGEST:], stamp):
                     # Verified before and unchanged since: map the open file itself.
                     where = _PROC_FD / str(fd) if _PROC_FD.is_dir() else path
                     return wasmtime.Module.deserialize_file(self.engine, str(where))
@@ -292,8 +290,8 @@ class ModuleCache:
                 # Mapped copy-on-write so the verified bytes are deserialised in place.
                 with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) as blob:
                     with memoryview(blob) as view:
-                        expected = hmac.digest(secret, view, "sha256")
-                    if not hmac.compare_digest(expected, record[:_DIGEST]):
+                        expected = hmac_sha256(secret, view)
+                    if not compare_digest(expected, record[:_DIGEST]):
                         raise ValueError("integrity check failed")
                     module = _callpath.deserialize_module(self.engine, blob, 0)
             if time.time_ns() - info.st_ctime_ns >= SETTLED_NS:
@@ -332,4 +330,4 @@ def _stamp(secret: bytes, path: Path, info: os.stat_result) -> bytes:
     """The stamp of entry `path` as it is now (see the module doc)."""
     identity = (f"{path.name}|{info.st_dev}|{info.st_ino}|{info.st_size}|{info.st_mtime_ns}|"
                 f"{info.st_ctime_ns}|{info.st_uid}|{info.st_mode}")
-    return hmac.digest(secret, identity.encode(), "sha256")
+    return hmac_sha256(secret, identity.encode())

@@ -8,24 +8,23 @@ module cache, and one ticker thread for timeouts (started on first use).
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
-import logging
 import math
 import re
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import wasmtime
 
-from . import _daemon, _runtime_events, _versions
+from . import _daemon, _logs, _runtime_events, _versions
 from ._cache import ModuleCache
+from ._digest import sha256_hex
 from ._errors import LoadError
+from ._records import record
 
 WASMTIME_VERSION = _versions.installed("wasmtime", Path(wasmtime.__file__).parent)
 
@@ -36,10 +35,10 @@ def extism_version() -> str:
 _MAX_WAIT_S = 3600.0
 #: Bytes of native stack one Wasm call may use (wasmtime's default: 512 KiB).
 MAX_WASM_STACK = 1536 * 1024
-log = logging.getLogger("wasmplug")
+log = _logs.root_logger
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EngineSettings:
     """Everything that changes the compiled code (and so the cache key)."""
 
@@ -147,7 +146,7 @@ class Runtime:
             weakref.WeakValueDictionary())
         self._lock = threading.Lock()
         kernel_wat = _KERNEL_WAT.read_bytes()
-        self.kernel = self.compile(kernel_wat, hashlib.sha256(kernel_wat).hexdigest(), "kernel")
+        self.kernel = self.compile(kernel_wat, sha256_hex(kernel_wat), "kernel")
         self.ticker = EpochTicker(self.engine)
 
     def compile(self, wasm: bytes | Callable[[], bytes], sha256: str, label: str = "main",
@@ -215,7 +214,10 @@ _runtimes: dict[EngineSettings, Runtime] = {}
 _runtimes_lock = threading.Lock()
 
 
-def runtime(settings: EngineSettings = EngineSettings()) -> Runtime:
+DEFAULT_SETTINGS = EngineSettings()
+
+
+def runtime(settings: EngineSettings = DEFAULT_SETTINGS) -> Runtime:
     """The shared runtime for these engine settings."""
     found = _runtimes.get(settings)
     if found is None:

@@ -11,7 +11,6 @@ this module sits below `_plugin` and host functions (`_host_functions`) too.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 import uuid
@@ -421,7 +420,7 @@ def _logger(level: int) -> Callable[[int], None]:
                                      extra={"plugin_id": str(state.id)})
             return
         _logs.plugin_logger.log(level, "%s", text, extra={"plugin_id": str(state.id)})
-    log.__name__ = f"log_{logging.getLevelName(level).lower()}"
+    log.__name__ = f"log_{_logs.LEVEL_NAMES[level].lower()}"
     return log
 
 
@@ -436,10 +435,10 @@ HOST_FUNCTIONS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...], Callable
     "http_status_code": ((), (I32,), http_status_code),
     "http_headers": ((), (I64,), http_headers),
     "log_trace": ((I64,), (), _logger(_logs.TRACE)),
-    "log_debug": ((I64,), (), _logger(logging.DEBUG)),
-    "log_info": ((I64,), (), _logger(logging.INFO)),
-    "log_warn": ((I64,), (), _logger(logging.WARNING)),
-    "log_error": ((I64,), (), _logger(logging.ERROR)),
+    "log_debug": ((I64,), (), _logger(_logs.DEBUG)),
+    "log_info": ((I64,), (), _logger(_logs.INFO)),
+    "log_warn": ((I64,), (), _logger(_logs.WARNING)),
+    "log_error": ((I64,), (), _logger(_logs.ERROR)),
     "get_log_level": ((), (I32,), get_log_level),
 }
 

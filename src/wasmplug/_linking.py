@@ -18,7 +18,6 @@ An import can be satisfied by:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 import wasmtime
 
@@ -27,6 +26,7 @@ from ._callpath import CallPath
 from ._errors import LoadError
 from ._host_functions import DEFAULT_NAMESPACE, Function
 from ._kernel import HOST_ENV_IN_KERNEL, KERNEL_FUNCTIONS
+from ._records import factory, record
 from .binary import Item, Signature
 
 KERNEL_NAMESPACE = "extism:host/env"
@@ -45,12 +45,12 @@ LEGACY_NAMES = frozenset({
 })
 
 
-@dataclass
+@record
 class LinkPlan:
-    host: list[tuple[str, str, str]] = field(default_factory=list)       # module, name, host fn
-    legacy_kernel: list[tuple[str, str]] = field(default_factory=list)   # import name, kernel fn
-    user: list[tuple[str, str, Function]] = field(default_factory=list)  # module, name, function
-    modules: list[tuple[str, wasmtime.Module]] = field(default_factory=list)  # dependency order
+    host: list[tuple[str, str, str]] = factory(list)       # module, name, host fn
+    legacy_kernel: list[tuple[str, str]] = factory(list)   # import name, kernel fn
+    user: list[tuple[str, str, Function]] = factory(list)  # module, name, function
+    modules: list[tuple[str, wasmtime.Module]] = factory(list)  # dependency order
     uses_legacy_abi: bool = False
     uses_wasi: bool = False
     # config_get, var_get or var_set imported: the kernel serves them by calling Python

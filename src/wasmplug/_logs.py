@@ -11,32 +11,110 @@ it like any other logger, or with the SDK-compatible `set_log_file` /
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 import threading
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ._errors import Error
 
-TRACE = 5
-logging.addLevelName(TRACE, "TRACE")
+if TYPE_CHECKING:
+    import logging
 
-root_logger = logging.getLogger("wasmplug")
-root_logger.addHandler(logging.NullHandler())
-plugin_logger = logging.getLogger("wasmplug.plugin")
+# logging's levels, known without importing it (the module costs a short process ~2 ms).
+TRACE, DEBUG, INFO, WARNING, ERROR = 5, 10, 20, 30, 40
+LEVEL_NAMES = {TRACE: "TRACE", DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR"}
 
-LEVELS = {"trace": TRACE, "debug": logging.DEBUG, "info": logging.INFO,
-          "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
+LEVELS = {"trace": TRACE, "debug": DEBUG, "info": INFO,
+          "warn": WARNING, "warning": WARNING, "error": ERROR}
 # Python level -> the integer `get_log_level` returns (ABI.md 10).
 LOG_OFF = 2147483647
-_ABI_LEVEL = ((TRACE, 0), (logging.DEBUG, 1), (logging.INFO, 2),
-              (logging.WARNING, 3), (logging.ERROR, 4))
+_ABI_LEVEL = ((TRACE, 0), (DEBUG, 1), (INFO, 2), (WARNING, 3), (ERROR, 4))
+
+_setup_lock = threading.Lock()
+_set_up = False
+
+
+def _logging() -> Any:
+    """The `logging` module, with wasmplug's loggers set up (once): the TRACE level
+    name and a NullHandler on `wasmplug`, so nothing is printed unless a handler is added."""
+    global _set_up
+    import logging
+
+    with _setup_lock:
+        if not _set_up:
+            logging.addLevelName(TRACE, "TRACE")
+            logging.getLogger("wasmplug").addHandler(logging.NullHandler())
+            _set_up = True
+    return logging
+
+
+class LazyLogger:
+    """The `logging.Logger` called `name`, made when first used.
+
+    wasmplug's one mechanism for not importing `logging` in a process that never
+    logs: until a program has imported `logging` no handler can exist, so
+    `isEnabledFor` answers False without loading it. A record is only made (and
+    `logging` imported) when something is logged.
+    """
+
+    __slots__ = ("_logger", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._logger: logging.Logger | None = None
+
+    def get(self) -> logging.Logger:
+        logger = self._logger
+        if logger is None:
+            logger = self._logger = _logging().getLogger(self.name)
+        return logger
+
+    def isEnabledFor(self, level: int) -> bool:
+        logger = self._logger
+        if logger is None:
+            if "logging" not in sys.modules:
+                return False
+            logger = self.get()
+        return logger.isEnabledFor(level)
+
+    # stacklevel=2: records name the caller, not this class.
+    def log(self, level: int, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.get().log(level, msg, *args, stacklevel=2, **kwargs)
+
+    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.get().debug(msg, *args, stacklevel=2, **kwargs)
+
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.get().info(msg, *args, stacklevel=2, **kwargs)
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.get().warning(msg, *args, stacklevel=2, **kwargs)
+
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.get().error(msg, *args, stacklevel=2, **kwargs)
+
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.get().exception(msg, *args, stacklevel=2, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # handlers, setLevel, ...: the real logger's
+        return getattr(self.get(), name)
+
+
+def logger(name: str) -> LazyLogger:
+    """The logger `name` (a `wasmplug...` name), imported and made on first use."""
+    return LazyLogger(name)
+
+
+root_logger = logger("wasmplug")
+plugin_logger = logger("wasmplug.plugin")
+if "logging" in sys.modules:  # already loaded by the program: name TRACE now, as it may set it by name
+    _logging()
 
 
 def abi_log_level() -> int:
     """What `get_log_level` tells a plug-in: the most verbose level enabled."""
-    if not _has_real_handler(plugin_logger):
+    if "logging" not in sys.modules or not _has_real_handler(plugin_logger.get()):
         return LOG_OFF
     level = plugin_logger.getEffectiveLevel()
     for python_level, abi in _ABI_LEVEL:
@@ -46,6 +124,8 @@ def abi_log_level() -> int:
 
 
 def _has_real_handler(logger: logging.Logger) -> bool:
+    import logging
+
     current: logging.Logger | None = logger
     while current is not None:
         if any(not isinstance(h, logging.NullHandler) for h in current.handlers):
@@ -59,7 +139,7 @@ def _has_real_handler(logger: logging.Logger) -> bool:
 def parse_level(level: str | None) -> int:
     """A level name, or a filter such as `extism=trace,cranelift=debug`."""
     if level is None:
-        return logging.ERROR
+        return ERROR
     text = level.strip().lower()
     bare: int | None = None
     ours: int | None = None
@@ -74,32 +154,25 @@ def parse_level(level: str | None) -> int:
             ours = min(ours, LEVELS[name]) if ours is not None else LEVELS[name]
     if ours is not None:
         return ours
-    return bare if bare is not None else logging.ERROR
+    return bare if bare is not None else ERROR
 
 
-class _PluginIdDefault(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "plugin_id"):
-            record.plugin_id = "-"
-        return True
-
-
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s plugin=%(plugin_id)s"
 _configured = threading.Lock()
 _done = False
 
 
-def _install(handler: logging.Handler, level: str | None) -> bool:
-    """Attach `handler` to the wasmplug logger; only the first call counts."""
+def _install(make_handler: Callable[[], logging.Handler], level: str | None) -> bool:
+    """Attach `make_handler()` to the wasmplug logger; only the first call counts."""
     global _done
+    from . import _log_handlers
+
+    _logging()
     with _configured:
         if _done:
             return False
+        handler = make_handler()  # if this raises (a file that cannot be opened), a later call may try
         _done = True
-    handler.setFormatter(logging.Formatter(_FORMAT))
-    handler.addFilter(_PluginIdDefault())
-    root_logger.addHandler(handler)
-    root_logger.setLevel(parse_level(level))
+    _log_handlers.attach(handler, root_logger.get(), parse_level(level))
     return True
 
 
@@ -112,9 +185,9 @@ def set_log_file(file: str, level: str | None = None) -> None:
     parse_level(level)  # validate before taking the one chance
     stream: IO[str] | None = {"stdout": sys.stdout, "-": sys.stdout,
                               "stderr": sys.stderr}.get(file)
-    handler: logging.Handler
-    handler = logging.StreamHandler(stream) if stream else logging.FileHandler(file, "a")
-    _install(handler, level)
+    from ._log_handlers import stream_or_file
+
+    _install(lambda: stream_or_file(stream, file), level)
 
 
 class CustomLogger:
@@ -144,18 +217,11 @@ class CustomLogger:
             self.drain()
 
 
-class _BufferHandler(logging.Handler):
-    def __init__(self, sink: CustomLogger) -> None:
-        super().__init__()
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink._append(self.format(record) + "\n")
-
-
 def set_log_custom(callback: Callable[[str], Any], level: str | None = None) -> CustomLogger:
     """Buffer log lines for `callback`; call `.drain()` on the result to deliver them."""
     parse_level(level)
     sink = CustomLogger(callback)
-    _install(_BufferHandler(sink), level)
+    from ._log_handlers import BufferHandler
+
+    _install(lambda: BufferHandler(sink._append), level)
     return sink

@@ -11,19 +11,19 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hashlib
 import json
 import os
 import re
 import stat
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import _source_memo
+from ._digest import sha256_hex
 from ._errors import LoadError, ManifestError
+from ._records import factory, record
 from .binary import ModuleFacts
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ WASM_MAGIC = b"\0asm"
 HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: a valid method
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WasmFile:
     """A module read from a file (relative paths: the working directory)."""
 
@@ -46,7 +46,7 @@ class WasmFile:
         return read_module(self)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WasmData:
     """A module given as bytes."""
 
@@ -55,12 +55,12 @@ class WasmData:
     hash: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WasmUrl:
     """A module downloaded when the plug-in is compiled."""
 
     url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = factory(dict)
     method: str | None = None
     name: str | None = None
     hash: str | None = None
@@ -69,7 +69,7 @@ class WasmUrl:
 WasmSource: TypeAlias = WasmFile | WasmData | WasmUrl
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MemoryOptions:
     """`memory` of the manifest. None means the default."""
 
@@ -94,13 +94,13 @@ class MemoryOptions:
         return self.max_http_response_bytes
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Manifest:
     """A validated Extism manifest."""
 
     wasm: tuple[WasmSource, ...]
     memory: MemoryOptions = MemoryOptions()
-    config: Mapping[str, str] = field(default_factory=dict)
+    config: Mapping[str, str] = factory(dict)
     allowed_hosts: tuple[str, ...] | None = None
     allowed_paths: Mapping[str, str] | None = None
     timeout_ms: int | None = None
@@ -125,7 +125,7 @@ class Manifest:
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LoadLimits:
     """What a plug-in may ask the host to read and compile (checked before compiling).
 
@@ -554,7 +554,7 @@ class LoadedModule:
         if self._wasm is None:
             assert self._path is not None
             data = _read_file(self._path, time.monotonic() + _limits.timeout_s)
-            if hashlib.sha256(data).hexdigest() != self.sha256:
+            if sha256_hex(data) != self.sha256:
                 raise LoadError(f'Unable to load Wasm file "{self._path}": it changed while it '
                                 "was being loaded; load the plug-in again")
             self._wasm = data
@@ -577,7 +577,7 @@ def module_facts(wasm: bytes) -> ModuleFacts:
 
 
 def _verify(data: bytes, expected: str | None, label: str) -> str:
-    actual = hashlib.sha256(data).hexdigest()
+    actual = sha256_hex(data)
     if expected is not None and actual != expected:
         raise _hash_mismatch(actual, expected, label)
     return actual

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import json
-import logging
 import threading
 import time
 import uuid
@@ -20,7 +19,7 @@ from typing import Any, Final, TypeVar
 import wasmtime
 from wasmtime import _func
 
-from . import _callpath, _host_env, _runtime_events, _sigint
+from . import _callpath, _host_env, _logs, _runtime_events, _sigint
 from ._callpath import I32, CallPath
 from ._engine import EngineSettings, Runtime, runtime
 from ._errors import CallError, CallTimeout, Error, LoadError, ManifestError, name_list
@@ -32,7 +31,7 @@ from ._prepared import PreparedCall
 from ._wasi import WasiOptions, attach, close_at_exit, parse_allowed_paths
 from .binary import Item
 
-log = logging.getLogger("wasmplug")
+log = _logs.root_logger
 
 TRAP_CODE: Final = 134
 # How long close() waits for a running call it cancelled (a host function

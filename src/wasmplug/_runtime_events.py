@@ -21,22 +21,23 @@ below, no clock is read and nothing is formatted.
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from . import _logs
 from ._errors import CallError
 from ._logs import TRACE
 
-log = logging.getLogger("wasmplug.runtime")
-_DEBUG = logging.DEBUG
-_INFO = logging.INFO
+log = _logs.logger("wasmplug.runtime")
+_DEBUG = _logs.DEBUG
+_INFO = _logs.INFO
 T = TypeVar("T")
 
 # The hot path's single question, asked once per call:
 # `enabled_for(CALL_EVENTS)`, would any call event (INFO or below) be handled?
-# `Logger.isEnabledFor` caches its answer until a level changes (~0.1 µs).
+# `Logger.isEnabledFor` caches its answer until a level changes (~0.1 µs); before anything
+# has imported `logging`, `LazyLogger` answers False without it.
 enabled_for = log.isEnabledFor
 CALL_EVENTS = _INFO
 

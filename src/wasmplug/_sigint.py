@@ -39,7 +39,6 @@ a `KeyboardInterrupt` raised in the event loop.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -50,9 +49,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, Protocol
 
-from . import _daemon
+from . import _daemon, _logs
 
-log = logging.getLogger("wasmplug")
+log = _logs.root_logger
 
 SignalHandler = Callable[[int, FrameType | None], Any]
 

@@ -22,18 +22,16 @@ so only this user's own wasmplug can have written them. Caching off
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
-import logging
 import os
 import time
 from pathlib import Path
 
-from . import _cache
+from . import _cache, _logs
+from ._digest import compare_digest, hmac_sha256, sha256_hex
 from .binary import ModuleFacts
 
-log = logging.getLogger("wasmplug.cache")
+log = _logs.logger("wasmplug.cache")
 
 _FORMAT = 1
 _DIGEST = 32
@@ -56,7 +54,7 @@ def _where(path: Path) -> tuple[Path, bytes] | None:
         secret = _cache.secret(directory)
     except OSError:
         return None
-    name = hashlib.sha256(str(path).encode()).hexdigest()[:40]
+    name = sha256_hex(str(path).encode())[:40]
     return memos / name, secret
 
 
@@ -72,7 +70,7 @@ def recall(path: Path, info: os.stat_result) -> tuple[str, ModuleFacts] | None:
             return None
         blob = memo.read_bytes()
         mac, payload = blob[:_DIGEST], blob[_DIGEST:]
-        if not hmac.compare_digest(mac, hmac.digest(secret, payload, "sha256")):
+        if not compare_digest(mac, hmac_sha256(secret, payload)):
             raise ValueError("its signature does not match")
         record = json.loads(payload)
         if record["identity"] != _identity(path, info):
@@ -99,6 +97,6 @@ def remember(path: Path, before: os.stat_result, after: os.stat_result, sha256: 
     payload = json.dumps({"identity": identity, "sha256": sha256, "facts": facts.to_json()},
                          separators=(",", ":")).encode()
     try:
-        _cache.write_private(memo, hmac.digest(secret, payload, "sha256") + payload)
+        _cache.write_private(memo, hmac_sha256(secret, payload) + payload)
     except OSError as exc:
         log.warning("could not write the memo %s about %s: %s", memo, path, exc)

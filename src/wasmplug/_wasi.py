@@ -35,20 +35,19 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import os
 import struct
 import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import wasmtime
 
 from . import _host_env
 from ._errors import LoadError
-from ._logs import plugin_logger
+from ._logs import INFO, WARNING, plugin_logger
+from ._records import factory, record
 
 READ_ONLY_PREFIX = "ro:"
 ENABLE_OUTPUT_ENV = "EXTISM_ENABLE_WASI_OUTPUT"
@@ -57,7 +56,7 @@ _RELEASE_WAIT_S = 2.0
 OutputSink = Callable[[bytes], object]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WasiOptions:
     """What a WASI plug-in is given besides `allowed_paths`.
 
@@ -67,7 +66,7 @@ class WasiOptions:
     """
 
     args: Sequence[str] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = factory(dict)
     stdout: OutputSink | None = None
     stderr: OutputSink | None = None
 
@@ -86,6 +85,8 @@ class _LineLogger:
         if len(self.pending) > 65_536:  # a "line" that never ends: log it in pieces
             lines.append(self.pending)
             self.pending = b""
+        if not lines or not plugin_logger.isEnabledFor(self.level):
+            return  # nobody listens: `logging` stays unloaded in a process that never configured it
         for line in lines:
             plugin_logger.log(self.level, "%s", line.decode("utf-8", "replace"), extra=self.extra)
 
@@ -124,12 +125,12 @@ def make_config(options: WasiOptions, mounts: Sequence[tuple[str, str, bool]],
     if options.stdout is None and inherit:
         config.inherit_stdout()
     else:
-        out = options.stdout or _LineLogger(logging.INFO, "stdout", plugin_id)
+        out = options.stdout or _LineLogger(INFO, "stdout", plugin_id)
         config.stdout_custom = _sink(lambda data: _deliver(out, data), sinks)
     if options.stderr is None and inherit:
         config.inherit_stderr()
     else:
-        err = options.stderr or _LineLogger(logging.WARNING, "stderr", plugin_id)
+        err = options.stderr or _LineLogger(WARNING, "stderr", plugin_id)
         config.stderr_custom = _sink(lambda data: _deliver(err, data), sinks)
     for directory, guest, writable in mounts:
         try:

@@ -22,8 +22,9 @@ runtime's embedder and snapshotter):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from ._records import record
 
 
 class Reader:
@@ -454,7 +455,7 @@ def item_counts(wasm: bytes) -> dict[str, int]:
 # ---------------------------------------------------------------- facts
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModuleFacts:
     """What the host reads from a module's binary besides compiling it.
 

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -108,6 +107,8 @@ def new(ctx: click.Context, /, name: str, description: str, model: str | None, a
         if step.problem is not None:
             shown = step.problem if len(step.problem) < 500 else step.problem[:500] + "..."
             click.echo(f"attempt {step.attempt}/{step.attempts}: {shown}", err=True)
+
+    import logging  # here: `gen run` and the others never need it
 
     client = ChatClient.from_env(model=model)
     # the client's 429 back-off waits (up to 30 s a retry): say so on stderr

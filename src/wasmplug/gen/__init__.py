@@ -11,13 +11,39 @@
 The command line is `wasmplug gen` (`src/wasmplug/cli/gen.py`).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import ApiError, GenerationFailed, GenError, NotFound, RunError
-from .export import export_plugin
-from .llm import ChatClient
-from .maker import DEFAULT_ATTEMPTS, Progress, edited, generate, run_examples
-from .prompt import SYSTEM_PROMPT, Answer, Example, parse_answer
-from .sandbox import FunctionSandbox, Limits
-from .store import ExampleResult, Function, Store
+
+# Imported when first used (as in `wasmplug/__init__`): `wasmplug gen run` needs the
+# sandbox and the store, not the LLM client, the maker or the exporter (and their `logging`).
+_LAZY = {
+    "export_plugin": "export", "ChatClient": "llm",
+    "DEFAULT_ATTEMPTS": "maker", "Progress": "maker", "edited": "maker", "generate": "maker",
+    "run_examples": "maker",
+    "SYSTEM_PROMPT": "prompt", "Answer": "prompt", "Example": "prompt", "parse_answer": "prompt",
+    "FunctionSandbox": "sandbox", "Limits": "sandbox",
+    "ExampleResult": "store", "Function": "store", "Store": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from .export import export_plugin
+    from .llm import ChatClient
+    from .maker import DEFAULT_ATTEMPTS, Progress, edited, generate, run_examples
+    from .prompt import SYSTEM_PROMPT, Answer, Example, parse_answer
+    from .sandbox import FunctionSandbox, Limits
+    from .store import ExampleResult, Function, Store
 
 __all__ = [
     "DEFAULT_ATTEMPTS",

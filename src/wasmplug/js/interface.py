@@ -27,14 +27,11 @@ any of these types and return one or nothing (:func:`host_function_types`).
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 
 from .embed import MAX_PARAMS, EmbedError, FuncType
 from .errors import BuildError
-
-log = logging.getLogger("wasmplug.js")
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+|//[^\n]*|/\*.*?\*/)
@@ -293,8 +290,11 @@ def host_functions_from_dts(text: str, *, filename: str = "interface.d.ts") -> l
     """
     interface = read_interface(text, filename=filename)
     for name in interface.ignored:
-        log.warning("%s: interface %s in '%s' is ignored: host functions are the methods of "
-                    "`interface %s`", filename, name, HOST_MODULE, HOST_INTERFACE)
+        import logging  # here: only this warning needs it (`wasmplug call x.js` does not)
+
+        logging.getLogger("wasmplug.js").warning(
+            "%s: interface %s in '%s' is ignored: host functions are the methods of `interface %s`",
+            filename, name, HOST_MODULE, HOST_INTERFACE)
     check_supported(interface, filename=filename)
     return [f.name if (f.params, f.result) == ("I", "I") else str(f)
             for f in host_function_types(interface)]

@@ -130,14 +130,20 @@ def manifest_for(path: str | Path, **manifest: object) -> dict[str, object]:
     """A manifest running the JS file at `path` (built in memory): `Plugin(manifest_for("g.js"), wasi=True)`.
 
     Meant for tools that accept a .js wherever a .wasm goes (`wasmplug call game.js ...`).
+    The built plug-in is kept on disk (`wasmplug.js.built`): the next process loads it by path.
     A `memory.max_pages` given here also becomes the JS heap limit (`with_heap_limit`).
     """
+    from .built import built_path
+
     src = Path(path)
     try:
         source = src.read_bytes()
     except OSError as exc:
         raise BuildError(f"cannot read {src}: {exc.strerror}") from None
-    return with_heap_limit({"wasm": [{"data": build(source, filename=src.name)}], **manifest})
+    # built once, then loaded as a file (js/built.py)
+    kept = built_path(source, src.name, lambda: build(source, filename=src.name))
+    wasm: dict[str, object] = {"path": str(kept)} if kept else {"data": build(source, filename=src.name)}
+    return with_heap_limit({"wasm": [wasm], **manifest})
 
 
 HEAP_LIMIT_KEY = "wasmplug.js.max_memory"

@@ -19,11 +19,10 @@ import contextlib
 import fcntl
 import functools
 import hashlib
-import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 
@@ -31,7 +30,12 @@ import wasmplug
 
 from . import recipe, snapshot
 
-log = logging.getLogger("wasmplug.js")
+
+def _log() -> Any:
+    """The `wasmplug.js` logger: `logging` is imported only to warn (a build, a failed snapshot)."""
+    import logging
+
+    return logging.getLogger("wasmplug.js")
 
 
 class RuntimeMissing(wasmplug.Error):
@@ -79,7 +83,7 @@ def runtime_path(*, build: bool = True) -> Path:
         with contextlib.suppress(OSError):
             if path.is_file():
                 return path
-        log.warning("building wasmplug's JavaScript runtime (QuickJS-ng) into %s: this happens "
+        _log().warning("building wasmplug's JavaScript runtime (QuickJS-ng) into %s: this happens "
                     "once and takes about a minute", path)
         try:
             build_runtime.build(path)
@@ -110,10 +114,15 @@ def bare_runtime_path() -> Path:
     return _derived("bare", lambda runtime: _preinitialised(resolve_host_slots(runtime)))
 
 
+def build_base_path() -> Path:
+    """The file of `build_base_bytes()`."""
+    return _derived("base", _preinitialised)
+
+
 def build_base_bytes() -> bytes:
     """What `js build` embeds code into: the runtime with QuickJS started. Made once."""
     global _base
-    path = _derived("base", _preinitialised)
+    path = build_base_path()
     if _base is None or _base[0] != path:
         _base = (path, path.read_bytes())
     return _base[1]
@@ -144,6 +153,8 @@ def _derived(kind: str, make: Callable[[bytes], bytes]) -> Path:
             partial.write_bytes(data)
             os.replace(partial, path)
         except OSError:
+            import tempfile  # here: only a read-only runtime folder needs it
+
             fd, name = tempfile.mkstemp(prefix=f"wasmplug-{kind}-{tag}-", suffix=".wasm")
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -158,7 +169,7 @@ def _preinitialised(runtime: bytes) -> bytes:
     try:
         return snapshot.preinitialise(runtime)
     except (snapshot.SnapshotError, wasmtime.WasmtimeError) as exc:
-        log.warning("the JavaScript runtime could not be pre-initialised (%s): every instance "
+        _log().warning("the JavaScript runtime could not be pre-initialised (%s): every instance "
                     "starts QuickJS itself, which is slower", exc)
         return runtime
 
