@@ -5,7 +5,8 @@
 #
 # 1. System packages, when missing: chromium (the browser tests drive Debian's
 #    chromium, never a downloaded browser), postgresql (GameBox's catalogue tests
-#    run against PostgreSQL as well as SQLite) and python3-venv. As root (CI) it
+#    run against PostgreSQL as well as SQLite), nodejs + npm (the JS examples that
+#    use npm packages) and python3-venv. As root (CI) it
 #    installs them with apt-get; otherwise it says what to install and stops.
 # 2. A throwaway PostgreSQL server on a random loopback port, stopped at exit
 #    (unless GAMEBOX_TEST_POSTGRES_URL already names a server).
@@ -25,6 +26,7 @@ say() { printf 'scripts/test.sh: %s\n' "$*" >&2; }
 # -- 1. system packages ------------------------------------------------------------
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v npm >/dev/null || missing+=(nodejs npm)  # the JS PDK examples that use npm packages
 if [ -z "${GAMEBOX_TEST_POSTGRES_URL:-}" ] && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   missing+=(postgresql)
 fi
