@@ -33,7 +33,10 @@ class NpmFailed(Exception):
 
 
 def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
+    """npm's first error lines (its code and reason come first), else the last lines of the output."""
+    said = text.strip().splitlines()
+    errors = [line for line in said if line.startswith("npm error")]
+    return "\n".join(errors[:lines] if errors else said[-lines:])
 
 
 def _run(command: list[str], *, timeout: float, what: str, env: dict[str, str] | None = None,
@@ -60,7 +63,7 @@ def tools() -> tuple[str, str]:
 
 
 def install(package_json: Path, *, cache: Path = CACHE, registry: str | None = None,
-            timeout: float = INSTALL_TIMEOUT) -> Path:
+            timeout: float = INSTALL_TIMEOUT, retries: int = 2) -> Path:
     """The node_modules of package_json's pinned dependencies, installed on first use."""
     _, npm = tools()
     pins = package_json.read_bytes()
@@ -76,8 +79,8 @@ def install(package_json: Path, *, cache: Path = CACHE, registry: str | None = N
         staging.mkdir()
         (staging / "package.json").write_bytes(pins)
         command = [npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund",
-                   "--ignore-scripts", "--no-update-notifier", "--fetch-retries=1",
-                   "--fetch-timeout=60000"]
+                   "--ignore-scripts", "--no-update-notifier", f"--fetch-retries={retries}",
+                   "--fetch-retry-mintimeout=2000", "--fetch-retry-maxtimeout=10000", "--fetch-timeout=60000"]
         if registry is not None:
             command.append(f"--registry={registry}")
         try:
