@@ -165,3 +165,11 @@ def test_an_install_that_hangs_is_cut_at_its_timeout(tmp_path: Path) -> None:
             npm.install(NPM / "package.json", cache=tmp_path / "cache",
                         registry=f"http://127.0.0.1:{port}/", timeout=5)
     assert [entry.suffix for entry in (tmp_path / "cache").iterdir()] == [".lock"]  # nothing else left
+
+
+def test_without_npm_the_examples_skip_saying_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node, no npm
+    with pytest.raises(npm.NpmUnavailable, match=r"node and npm are needed .*apt-get install nodejs npm"):
+        npm.install(NPM / "package.json", cache=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()  # nothing attempted
