@@ -1,0 +1,4 @@
+declare module "main" {
+  export function setState(): I32;
+  export function render(): I32;
+}
