@@ -94,3 +94,21 @@ def test_a_small_forms_body_is_refused_past_8_kib_chunked_or_declared(library: A
         password = "p" * 1024  # the longest password still fits
         signed = client.post("/login", data={"csrf": token, "username": "alice", "password": password})
         assert signed.status_code == 400  # a wrong password, checked: not refused for its size
+
+
+def test_the_default_holds_the_refusals_of_all_one_abusers_attacks_together(library: Any) -> None:
+    """The flood's 64 connections, a sign-in race of 40 and arena spam, all refused, used to
+    pass 64 held refusals: past it each refusal was answered at once and its connection closed,
+    and wrk reconnected at once (1,000 refusals a second again, each with a new connection)."""
+    app = site(library, client_rate=0.01, client_burst=1)  # the default delay and bound
+
+    async def attacks(base: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, headers=ABUSER, timeout=30,
+                                     limits=httpx.Limits(max_connections=150)) as client:
+            assert (await client.get("/")).status_code == 200  # the burst of 1
+            return list(await asyncio.gather(*(client.get("/") for _ in range(150))))
+
+    with serving(app) as base:
+        responses = asyncio.run(attacks(base))
+    assert [r.status_code for r in responses] == [429] * 150
+    assert not [r for r in responses if r.headers.get("connection") == "close"]  # all held

@@ -107,7 +107,7 @@ class SiteSettings:
     client_rate: float = 20.0  # HTTP requests a second of one address, after a burst of:
     client_burst: int = 100
     refusal_delay: float = 1.0  # a refused (429) request is answered after this long (a flood slows)
-    refusals_held: int = 64  # per address; past it a refusal is answered at once, its connection closed
+    refusals_held: int = 256  # per address; past it a refusal is answered at once, its connection closed
     costly_in_flight: int = 2  # requests of COSTLY_ROUTES of one address at once
     costly_rate: float = 5.0  # requests a second of COSTLY_ROUTES of one address, after a burst of:
     costly_burst: int = 10

@@ -49,7 +49,7 @@ class ClientLimits:
 
     def __init__(self, app: ASGIApp, *, max_in_flight: int = 16, rate: float = 20.0,
                  burst: int = 100, max_keys: int = 100_000, refusal_delay: float = 1.0,
-                 max_held: int = 64, costly: Collection[str] = (), costly_in_flight: int = 2,
+                 max_held: int = 256, costly: Collection[str] = (), costly_in_flight: int = 2,
                  costly_rate: float = 5.0, costly_burst: int = 10) -> None:
         if min(max_in_flight, burst, max_keys, costly_in_flight, costly_burst) < 1 \
                 or min(rate, costly_rate) <= 0 or refusal_delay < 0 or max_held < 0:
