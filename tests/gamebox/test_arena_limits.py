@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from wasmplug.gamebox.app import create_app
+from wasmplug.gamebox.app import SiteSettings, create_app
 from wasmplug.gamebox.arenas.state import (
     CODE_LENGTH,
     CONSONANTS,
@@ -38,7 +38,9 @@ def rss_kb() -> int:
 
 
 def test_arena_spam_from_one_address_is_refused_past_its_cap() -> None:
-    with live_server(create_app(test_catalogue())) as url:
+    # the cap on arenas alone: the costly routes' rate (5 a second, test_abuse_cuts.py) set aside
+    unlimited = SiteSettings(costly_rate=1000.0, costly_burst=1000)
+    with live_server(create_app(test_catalogue(), site_settings=unlimited)) as url:
         spammer = Visitor(url, address="203.0.113.7")
         token = spammer.csrf()
         outcomes = [spammer.http.post("/arenas", data={"name": "spam", "csrf": token}) for _ in range(66)]

@@ -113,11 +113,11 @@ def test_streamed_bodies_are_counted_and_refused_past_their_cap(tmp_path: Path) 
         sent, answer = stream_chunked(base, "/login", form, 120 * MB, b"username=a",
                                       b"&f=" + b"a" * 60_000)  # fields under the form's 64 KB each
         assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
-        assert b"the request body is over 131072 bytes" in answer
+        assert b"the request body is over 8192 bytes" in answer  # a sign-in form is small
         assert sent < 20 * MB  # it stopped reading long before the end
         sent, answer = stream_chunked(base, "/login", form, 120 * MB, b"username=" + b"a" * 1000)
-        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
-        assert answer.endswith(b"Field exceeded maximum size of 64KB.")  # one field is small
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]  # one endless field: the same
+        assert sent < 20 * MB
         with socket.create_connection(address(base), timeout=10) as sock:  # a declared 120 MB
             sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 125829120\r\n"
                          b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
@@ -127,7 +127,9 @@ def test_streamed_bodies_are_counted_and_refused_past_their_cap(tmp_path: Path) 
                      "Content-Type: application/octet-stream\r\n\r\n").encode()
         sent, answer = stream_chunked(base, "/login", {
             "Content-Type": f"multipart/form-data; boundary={boundary}"}, 400 * MB, file_part)
-        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]  # a sign-in form takes no file
+        # a sign-in form takes no file (400) and no body past 8 KiB (413): whichever the
+        # server meets first, depending on how many chunks arrived before it read the body
+        assert answer.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 413 ")), answer[:200]
         assert sent < 20 * MB
         sent, answer = stream_chunked(base, "/api/games", {
             "Authorization": f"Bearer {token}",

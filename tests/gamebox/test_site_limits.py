@@ -133,7 +133,10 @@ def test_sign_ups_are_limited_per_address_and_overlong_input_is_refused_first(li
                                                      "username": "spam9", "password": PASSWORD})
             assert response.status_code == 429 and "too many new accounts" in response.text
         with browser(base, "198.51.100.1") as other:
-            long_name = {"csrf": csrf_of(other, "/signup"), "username": "u" * 60_000, "password": PASSWORD}
+            huge_name = {"csrf": csrf_of(other, "/signup"), "username": "u" * 60_000, "password": PASSWORD}
+            response = other.post("/signup", data=huge_name)  # a sign-up form's body is small
+            assert response.status_code == 413 and "over 8192 bytes" in response.text
+            long_name = {**huge_name, "username": "u" * 5_000}
             response = other.post("/signup", data=long_name)
             assert response.status_code == 400 and "at most 32 characters" in response.text
             response = other.post("/login", data={**long_name, "csrf": csrf_of(other)})
@@ -300,7 +303,7 @@ def test_the_client_limits_forget_addresses_beyond_their_bound() -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    limits = ClientLimits(app, max_keys=100)
+    limits = ClientLimits(app, max_keys=100, costly=("/costly",), costly_burst=5)
     sent: list[Any] = []
 
     async def send(message: Any) -> None:
@@ -308,11 +311,13 @@ def test_the_client_limits_forget_addresses_beyond_their_bound() -> None:
 
     async def many() -> None:
         for n in range(5_000):
-            scope = {"type": "http", "client": (f"10.0.{n // 256}.{n % 256}", 1)}
+            scope = {"type": "http", "client": (f"10.0.{n // 256}.{n % 256}", 1),
+                     "path": "/costly" if n % 2 else "/"}
             await limits(scope, lambda: None, send)  # type: ignore[arg-type, return-value]
 
     asyncio.run(many())
     assert len(limits._buckets) == 100 and limits.in_flight == {}
+    assert len(limits._costly_buckets) == 100 and limits.costly_running == {}
     assert [m["status"] for m in sent if "status" in m] == [204] * 5_000
 
 

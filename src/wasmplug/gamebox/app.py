@@ -75,6 +75,13 @@ SITE_ROUTES: list[BaseRoute] = [
 
 UPLOAD_ROUTES = ("/my/upload", "/api/games")
 FORM_BYTES = 128 * 1024  # the body of any other request (forms take no file)
+# Forms of a few short fields (a name, a password, a code): their bodies are refused past
+# SMALL_FORM_BYTES, at the first network chunk past it (a password is at most 1,024 characters).
+SMALL_FORMS = ("/login", "/signup", "/logout", "/my/password", "/my/tokens", "/arenas", "/join")
+SMALL_FORM_BYTES = 8 * 1024
+# What a person does now and then and a script can flood: each costs a password check, a
+# search query or a game instance (see `SiteSettings.costly_rate`).
+COSTLY_ROUTES = ("/login", "/signup", "/my/password", "/games", "/arenas", "/join")
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,10 @@ class SiteSettings:
     client_rate: float = 20.0  # HTTP requests a second of one address, after a burst of:
     client_burst: int = 100
     refusal_delay: float = 1.0  # a refused (429) request is answered after this long (a flood slows)
-    refusals_held: int = 64  # per address; past it a refusal is answered at once, its connection closed
+    refusals_held: int = 256  # per address; past it a refusal is answered at once, its connection closed
+    costly_in_flight: int = 2  # requests of COSTLY_ROUTES of one address at once
+    costly_rate: float = 5.0  # requests a second of COSTLY_ROUTES of one address, after a burst of:
+    costly_burst: int = 10
     arena_misses: int = 10  # codes of arenas that do not exist, per client address
     arena_miss_window: float = 60.0
 
@@ -122,7 +132,8 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
     `https_only` (a site served over HTTPS, directly or by a proxy): the session
     cookie is `Secure` and every response carries Strict-Transport-Security.
     Request bodies are counted as they arrive: an upload may be as large as the
-    upload policy allows, anything else `FORM_BYTES`.
+    upload policy allows, a small form (`SMALL_FORMS`) `SMALL_FORM_BYTES`, anything else
+    `FORM_BYTES`.
     """
     catalogue = catalogue or DirectoryCatalogue(bundled_games_dir())
     templates = default_templates()
@@ -151,12 +162,15 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
     app = SecuredStarlette(routes=routes, lifespan=lifespan, hsts=https_only,
                            exception_handlers={404: pages.not_found})
     upload_cap = (library.policy.max_bytes if library is not None else 0) + ARTWORK_PART
-    app.add_middleware(BodyLimits, default=FORM_BYTES, routes=dict.fromkeys(UPLOAD_ROUTES, upload_cap))
+    app.add_middleware(BodyLimits, default=FORM_BYTES, routes=dict.fromkeys(UPLOAD_ROUTES, upload_cap),
+                       small=dict.fromkeys(SMALL_FORMS, SMALL_FORM_BYTES))
     # Sessions with or without accounts: the arena forms carry a CSRF token in plain mode too.
     add_sessions(app, session_secret, cookie="gamebox_session", https_only=https_only)
     app.add_middleware(ClientLimits, max_in_flight=settings.requests_per_client,
                        rate=settings.client_rate, burst=settings.client_burst,
-                       refusal_delay=settings.refusal_delay, max_held=settings.refusals_held)
+                       refusal_delay=settings.refusal_delay, max_held=settings.refusals_held,
+                       costly=COSTLY_ROUTES, costly_in_flight=settings.costly_in_flight,
+                       costly_rate=settings.costly_rate, costly_burst=settings.costly_burst)
     _keep_state(app, engine=engine, backend=arena_backend, templates=templates, library=library,
                 hashing=hashing, settings=settings)
     return app

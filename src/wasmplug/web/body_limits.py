@@ -9,7 +9,10 @@ answered 413, so no more than the cap (plus one network chunk) is ever
 buffered. On a route with the `default` cap, a declared size over it is
 answered 413 before anything is read; a route given its own cap (an upload)
 refuses a declared size itself, with its own message
-(`limits.declared_size_refusal`). Add it
+(`limits.declared_size_refusal`). `small` maps paths to caps below the
+default (a sign-in form's few fields), refused like the default: a declared
+size at once, a chunked body at its first network chunk past the cap, before
+the application parses any of it. Add it
 with `add_middleware`, inside Starlette's error handler and outside the routes.
 
 `FORM_LIMITS` are the python-multipart limits for a form that takes no file:
@@ -31,19 +34,22 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimits:
-    """Caps on request bodies: `routes` maps an exact path to its cap, others get `default`."""
+    """Caps on request bodies: `routes` maps an exact path to its own cap (it refuses a declared
+    size itself), `small` to a cap refused like `default`; others get `default`."""
 
-    def __init__(self, app: ASGIApp, *, default: int, routes: Mapping[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, default: int, routes: Mapping[str, int] | None = None,
+                 small: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.default = default
         self.routes = dict(routes or {})
+        self.small = dict(small or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         own_cap = self.routes.get(scope["path"])
-        cap = self.default if own_cap is None else own_cap
+        cap = self.small.get(scope["path"], self.default) if own_cap is None else own_cap
         declared = _declared_size(scope)
         if own_cap is None and declared is not None and declared > cap:
             await _refuse(send, cap)

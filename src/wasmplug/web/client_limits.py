@@ -20,9 +20,16 @@ not limited: a client there is on this machine (a tool, a test, or a local proxy
 that is not trusted, behind which every visitor would share one allowance).
 
 Memory is bounded: the in-flight table holds only addresses with a request
-running (so at most the server's connection limit), and the buckets at most
-`max_keys` addresses (the least recently used is forgotten first), and the held
+running (so at most the server's connection limit), and the buckets (general and costly) at most
+`max_keys` addresses each (the least recently used is forgotten first), and the held
 refusals at most `max_held` per address.
+
+Costly routes (`costly`: exact paths such as a sign-in, a search, a new arena)
+have a second, smaller allowance per address on top: at most `costly_in_flight`
+at once and `costly_rate` a second after a burst of `costly_burst`. A person
+never reaches it (a sign-in, a search, a new arena now and then); a race of 150
+concurrent sign-ins from one address gets `costly_in_flight` of them run, the
+rest refused (slowly) before any form is read or password checked.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import asyncio
 import ipaddress
 import time
 from collections import OrderedDict
+from collections.abc import Collection
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -41,11 +49,13 @@ class ClientLimits:
 
     def __init__(self, app: ASGIApp, *, max_in_flight: int = 16, rate: float = 20.0,
                  burst: int = 100, max_keys: int = 100_000, refusal_delay: float = 1.0,
-                 max_held: int = 64) -> None:
-        if max_in_flight < 1 or rate <= 0 or burst < 1 or max_keys < 1 or refusal_delay < 0 \
-                or max_held < 0:
-            raise ValueError("client limits need max_in_flight, rate, burst and max_keys above 0 "
-                             "(refusal_delay and max_held at least 0)")
+                 max_held: int = 256, costly: Collection[str] = (), costly_in_flight: int = 2,
+                 costly_rate: float = 5.0, costly_burst: int = 10) -> None:
+        if min(max_in_flight, burst, max_keys, costly_in_flight, costly_burst) < 1 \
+                or min(rate, costly_rate) <= 0 or refusal_delay < 0 or max_held < 0:
+            raise ValueError("client limits need max_in_flight, rate, burst, max_keys and the costly "
+                             "routes' in-flight, rate and burst above 0 (refusal_delay and max_held "
+                             "at least 0)")
         self.app = app
         self.max_in_flight = max_in_flight
         self.rate = rate
@@ -56,19 +66,28 @@ class ClientLimits:
         self.max_held = max_held
         self.held: dict[str, int] = {}  # refusals waiting out their delay, per address
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, when
+        self.costly = frozenset(costly)
+        self.costly_in_flight = costly_in_flight
+        self.costly_rate = costly_rate
+        self.costly_burst = costly_burst
+        self.costly_running: dict[str, int] = {}
+        self._costly_buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self.refused = 0
 
-    def _take(self, address: str) -> bool:
-        """Take a token of `address`'s bucket (False: it is empty)."""
+    def _take(self, address: str, costly: bool = False) -> bool:
+        """Take a token of `address`'s bucket, or of its costly routes' bucket (False: it is
+        empty)."""
+        buckets, rate, burst = ((self._costly_buckets, self.costly_rate, float(self.costly_burst))
+                                if costly else (self._buckets, self.rate, float(self.burst)))
         now = time.monotonic()
-        tokens, then = self._buckets.pop(address, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        tokens, then = buckets.pop(address, (burst, now))
+        tokens = min(burst, tokens + (now - then) * rate)
         if tokens < 1:
-            self._buckets[address] = (tokens, now)
+            buckets[address] = (tokens, now)
             return False
-        self._buckets[address] = (tokens - 1, now)
-        while len(self._buckets) > self.max_keys:  # the least recently used goes
-            self._buckets.popitem(last=False)
+        buckets[address] = (tokens - 1, now)
+        while len(buckets) > self.max_keys:  # the least recently used goes
+            buckets.popitem(last=False)
         return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,9 +104,18 @@ class ClientLimits:
             await self._refuse(send, address, f"more than {self.max_in_flight} requests from your "
                                               "address at once")
             return
+        costly = scope["path"] in self.costly
+        running = self.costly_running.get(address, 0) if costly else 0
+        if running >= self.costly_in_flight:
+            await self._refuse(send, address, f"more than {self.costly_in_flight} sign-ins, "
+                                              "searches or new arenas from your address at once")
+            return
         if not self._take(address):
             await self._refuse(send, address, f"more than {self.rate:g} requests a second from "
                                               "your address")
+            return
+        if costly:
+            await self._costly(scope, receive, send, address, running)
             return
         self.in_flight[address] = count + 1
         try:
@@ -95,6 +123,20 @@ class ClientLimits:
         finally:
             _release(self.in_flight, address)
 
+    async def _costly(self, scope: Scope, receive: Receive, send: Send, address: str,
+                      running: int) -> None:
+        """A request of a costly route: within the address's smaller allowance for them."""
+        if not self._take(address, costly=True):
+            await self._refuse(send, address, f"more than {self.costly_rate:g} sign-ins, searches "
+                                              "or new arenas a second from your address")
+            return
+        self.costly_running[address] = running + 1
+        self.in_flight[address] = self.in_flight.get(address, 0) + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _release(self.in_flight, address)
+            _release(self.costly_running, address)
 
     async def _refuse(self, send: Send, address: str, what: str) -> None:
         """429 after `refusal_delay` (at once, closing the connection, past `max_held`)."""

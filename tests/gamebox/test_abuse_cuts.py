@@ -1,0 +1,114 @@
+"""What one abusive address still got, cut (issue 24's load test): a sign-in race holds only
+`costly_in_flight` places, costly routes have their own smaller rate, and a small form's
+chunked body is refused at its first chunk past 8 KiB. Real HTTP clients on loopback, the
+abuser's address told as X-Forwarded-For (believed from 127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from .test_site_limits import PASSWORD, browser, csrf_of, serving, site
+
+pytestmark = pytest.mark.timeout(120)
+ABUSER = {"x-forwarded-for": "203.0.113.20"}
+
+
+def test_a_sign_in_race_from_one_address_holds_only_two_places(library: Any) -> None:
+    """40 concurrent guesses: two reach the password check, the others are refused before any
+    form is read (the race used to fill the hashing pool and its queue)."""
+    library.add_user("alice", PASSWORD)
+    entered: list[str] = []
+    release = threading.Event()
+    authenticate = library.authenticate
+
+    def held(username: str, password: str) -> Any:
+        entered.append(password)
+        release.wait(60)
+        return authenticate(username, password)
+
+    library.authenticate = held
+    app = site(library, login_attempts=100, hashing_queue=200, refusal_delay=0.0)
+    with serving(app) as base:
+        with browser(base) as attacker:  # its form from loopback (not counted)
+            form = {"csrf": csrf_of(attacker), "username": "alice"}
+            cookies = dict(attacker.cookies)
+
+        async def race() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=base, cookies=cookies, headers=ABUSER, timeout=60,
+                                         limits=httpx.Limits(max_connections=40)) as client:
+                guesses = [asyncio.create_task(client.post("/login", data={**form, "password": f"g{n}"}))
+                           for n in range(40)]
+                deadline = time.monotonic() + 30
+                while sum(task.done() for task in guesses) < 38:
+                    assert time.monotonic() < deadline, f"{len(entered)} entered, too few refused"
+                    await asyncio.sleep(0.01)
+                assert len(entered) <= 2
+                release.set()
+                return list(await asyncio.gather(*guesses))
+
+        responses = asyncio.run(race())
+    refused = [r for r in responses if r.status_code == 429]
+    assert len(refused) == 38 and len(entered) == 2, [r.status_code for r in responses]
+    assert all("more than 2 sign-ins, searches or new arenas from your address at once" in r.text
+               for r in refused)
+
+
+def test_costly_routes_have_their_own_smaller_rate(library: Any) -> None:
+    app = site(library, costly_rate=0.01, costly_burst=3, refusal_delay=0.0)
+    with serving(app) as base, browser(base, "203.0.113.21") as searcher, \
+            browser(base, "198.51.100.21") as other:
+        codes = [searcher.get("/games", params={"q": "x"}).status_code for _ in range(5)]
+        assert codes == [200] * 3 + [429] * 2
+        refused = searcher.get("/games")
+        assert "more than 0.01 sign-ins, searches or new arenas a second" in refused.text
+        assert searcher.get("/").status_code == 200  # the general allowance is left
+        assert other.get("/games").status_code == 200  # another address has its own
+
+
+def chunks(total: int, size: int = 4096) -> Iterator[bytes]:
+    sent = 0
+    while sent < total:
+        yield b"f=" + b"a" * (size - 3) + b"&"
+        sent += size
+
+
+def test_a_small_forms_body_is_refused_past_8_kib_chunked_or_declared(library: Any) -> None:
+    """A sign-in form is a few short fields: a body past 8 KiB is refused 413 (it used to be
+    parsed up to 128 KiB, and then refused for its CSRF token)."""
+    library.add_user("alice", PASSWORD)
+    with serving(site(library)) as base, browser(base, "203.0.113.22") as client:
+        chunked = client.post("/login", content=chunks(64 * 1024),
+                              headers={"content-type": "application/x-www-form-urlencoded"})
+        assert chunked.status_code == 413 and "over 8192 bytes" in chunked.text
+        declared = client.post("/signup", content=b"f=" + b"a" * 9000,
+                               headers={"content-type": "application/x-www-form-urlencoded"})
+        assert declared.status_code == 413
+        token = csrf_of(client)
+        password = "p" * 1024  # the longest password still fits
+        signed = client.post("/login", data={"csrf": token, "username": "alice", "password": password})
+        assert signed.status_code == 400  # a wrong password, checked: not refused for its size
+
+
+def test_the_default_holds_the_refusals_of_all_one_abusers_attacks_together(library: Any) -> None:
+    """The flood's 64 connections, a sign-in race of 40 and arena spam, all refused, used to
+    pass 64 held refusals: past it each refusal was answered at once and its connection closed,
+    and wrk reconnected at once (1,000 refusals a second again, each with a new connection)."""
+    app = site(library, client_rate=0.01, client_burst=1)  # the default delay and bound
+
+    async def attacks(base: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, headers=ABUSER, timeout=30,
+                                     limits=httpx.Limits(max_connections=150)) as client:
+            assert (await client.get("/")).status_code == 200  # the burst of 1
+            return list(await asyncio.gather(*(client.get("/") for _ in range(150))))
+
+    with serving(app) as base:
+        responses = asyncio.run(attacks(base))
+    assert [r.status_code for r in responses] == [429] * 150
+    assert not [r for r in responses if r.headers.get("connection") == "close"]  # all held
