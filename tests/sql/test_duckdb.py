@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wasmplug
-from wasmplug.sql import SQLFunction, WrongResultType, register
+from wasmplug.sql import Limits, SQLFunction, WrongResultType, register
 from wasmplug.sql import batch as batch_format
 from wasmplug.sql.values import ResultType
 
@@ -47,19 +47,26 @@ def test_row_and_batch_functions_agree_with_python(conn: duckdb.DuckDBPyConnecti
 
 def test_a_batch_is_one_call_per_vector(conn: duckdb.DuckDBPyConnection) -> None:
     registration = register(conn, TEXT, SQLFunction("count_vowels_batch", kind="batch", returns="INTEGER"))
-    plugin = registration.functions[0].plugin()
+    source = registration.functions[0].source
     calls = []
-    original = plugin.prepare
+    new_plugin = source.new_plugin
 
-    def prepare(name: str) -> Callable[[bytes], bytes]:  # batches go through a prepared call
-        call = original(name)
+    def counted_plugin(limits: Limits) -> wasmplug.Plugin:  # the instances batches run on
+        plugin = new_plugin(limits)
+        original = plugin.prepare
 
-        def counting(data: bytes) -> bytes:
-            calls.append(struct.unpack_from("<I", data)[0])
-            return call(data)
-        return counting
+        def prepare(name: str) -> Callable[[bytes], bytes]:  # batches go through a prepared call
+            call = original(name)
 
-    plugin.prepare = prepare  # type: ignore[method-assign,assignment]
+            def counting(data: bytes) -> bytes:
+                calls.append(struct.unpack_from("<I", data)[0])
+                return call(data)
+            return counting
+
+        plugin.prepare = prepare  # type: ignore[method-assign,assignment]
+        return plugin
+
+    source.new_plugin = counted_plugin  # type: ignore[method-assign]
     total = conn.execute("SELECT sum(count_vowels_batch('ab' || i)) FROM range(100000) t(i)").fetchone()
     assert total == (100000,)
     assert sum(calls) == 100000

@@ -79,7 +79,7 @@ def _batch_callable(bound: Bound) -> Any:
             data = batch.encode(list(columns))
         except Error as exc:
             raise failure(name, exc) from None
-        output = bound.call_raw(data)
+        output = bound.call_pooled(data)
         try:
             return batch.decode(output, rows, returns)
         except Error as exc:

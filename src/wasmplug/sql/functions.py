@@ -269,6 +269,11 @@ class Bound:
         self._lock = threading.Lock()
         self.export = self.exports.get("call", "")
         self._prepared: PreparedCall | None = None
+        # Instances for calls that come from several threads at once (DuckDB's): idle ones'
+        # prepared calls, how many exist, and a wait for one when `max_instances` are busy.
+        self._free_calls: list[PreparedCall] = []
+        self._instances = 0
+        self._returned = threading.Condition(self._lock)
 
     # -- scalar ------------------------------------------------------------
     def plugin(self) -> Plugin:
@@ -296,6 +301,61 @@ class Bound:
             return self.prepared()(data)
         except Error as exc:
             raise failure(self.name, exc) from None
+
+    # -- calls from several threads at once (DuckDB) ---------------------------
+    def checkout(self) -> PreparedCall:
+        """The scalar/batch export on an instance no other thread is using; give it back with
+        `checkin`. DuckDB runs a function on several of its threads at once, so each gets an
+        instance of its own, at most `max_instances` (past that, a thread waits for one).
+
+        A free list, not a `threading.local`: on a thread Python did not start (DuckDB's),
+        each call gets a thread state of its own that is cleared when the call returns, so a
+        thread-local instance would be freed at the end of every call, inside
+        `PyThreadState_Clear`, where freeing a store (wasmtime calls back into Python)
+        crashes CPython 3.11 (docs/sql.md, "DuckDB's threads").
+        """
+        if self.source.given is not None:  # one instance the caller made: threads take turns on it
+            return self.prepared()
+        free = self._free_calls
+        try:
+            return free.pop()
+        except IndexError:
+            pass
+        with self._lock:
+            while not free and self._instances >= self.max_instances:
+                self._returned.wait()
+            if free:
+                return free.pop()
+            self._instances += 1
+        try:
+            plugin = self.source.new_plugin(self.function.limits)
+            call = plugin.prepare(self.export)
+        except Error as exc:
+            with self._lock:
+                self._instances -= 1
+                self._returned.notify()
+            raise failure(self.name, exc) from None
+        with self._lock:
+            self._owned.append(plugin)
+        return call
+
+    def checkin(self, call: PreparedCall) -> None:
+        """Give back what `checkout` gave."""
+        if self.source.given is not None:
+            return
+        with self._lock:
+            self._free_calls.append(call)
+            self._returned.notify()
+
+    def call_pooled(self, data: bytes) -> bytes:
+        """`call_raw` on an instance of this thread's own for the call (`checkout`)."""
+        call = self.checkout()
+        try:
+            return call(data)
+        except Error as exc:
+            raise failure(self.name, exc) from None
+        finally:
+            self.checkin(call)
 
     def scalar(self, *args: SQLValue) -> SQLValue:
         if self.function.strict and None in args:
@@ -347,6 +407,9 @@ class Bound:
         with self._lock:
             owned, self._owned, self._idle, self._plugin = self._owned, [], [], None
             self._prepared = None
+            self._free_calls = []
+            self._instances = 0
+            self._returned.notify_all()
         for plugin in owned:
             plugin.close()
 
