@@ -27,6 +27,10 @@ say() { printf 'scripts/test.sh: %s\n' "$*" >&2; }
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v npm >/dev/null || missing+=(nodejs npm)  # the JS PDK examples that use npm packages
+# wasmplug.sql's C extension (optional at install: without it the tests of its callback fail)
+command -v gcc >/dev/null || missing+=(gcc)
+"$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(
+  sysconfig.get_paths()["include"], "Python.h")))' || missing+=(python3-dev)
 if [ -z "${GAMEBOX_TEST_POSTGRES_URL:-}" ] && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   missing+=(postgresql)
 fi

@@ -274,6 +274,9 @@ class Bound:
         self._free_calls: list[PreparedCall] = []
         self._instances = 0
         self._returned = threading.Condition(self._lock)
+        # How SQLite calls a scalar row by row (set by sqlite.py): "compiled" (the C extension's
+        # callback), "ctypes" (the same through ctypes), "python" (the sqlite3 module's API).
+        self.callback: str | None = None
 
     # -- scalar ------------------------------------------------------------
     def plugin(self) -> Plugin:

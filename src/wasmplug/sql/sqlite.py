@@ -55,6 +55,7 @@ def register(conn: sqlite3.Connection, bound: Bound, c_api: bool | None = None) 
             sqlite_capi.register_aggregate(conn, db, bound)
         return "c"
     _register_python(conn, bound)
+    bound.callback = "python"
     return "python"
 
 

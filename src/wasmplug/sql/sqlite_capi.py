@@ -13,11 +13,17 @@ The handle is the first field after the object header of CPython's
 linked with; `handle()` checks both against the connection before trusting
 them and returns None when it cannot, and `sqlite.py` then uses the public
 `create_function` API (same behaviour, generic error text).
+
+One-argument scalars (the common case, one callback per row) use the compiled
+callback of the C extension `_scalar_callback` when it was built at install
+(`compiled()`); without it, and for every other function, the callbacks are
+ctypes callbacks. Both give the same answers and the same errors.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import sqlite3
 import sys
@@ -75,6 +81,12 @@ class _Library:
         self.result_error = fn("sqlite3_result_error", None, _p, c_str, c_int)
         self.aggregate_context = fn("sqlite3_aggregate_context", _p, _p, c_int)
         self.errstr = fn("sqlite3_errstr", c_str, c_int)
+        # What the compiled callback (_scalar_callback.c) calls, in the order its bind() takes.
+        self.addresses = tuple(ctypes.cast(getattr(lib, name), _p).value or 0 for name in (
+            "sqlite3_value_type", "sqlite3_value_bytes", "sqlite3_value_text", "sqlite3_value_blob",
+            "sqlite3_value_int64", "sqlite3_value_double", "sqlite3_result_null", "sqlite3_result_int64",
+            "sqlite3_result_double", "sqlite3_result_text", "sqlite3_result_blob", "sqlite3_result_error",
+            "sqlite3_user_data", "sqlite3_create_function_v2"))
 
 
 _library: _Library | None = None
@@ -100,6 +112,28 @@ def library() -> _Library | None:
             except (ImportError, OSError, AttributeError):
                 _library = None
         return _library
+
+
+_compiled: Any = None
+_compiled_checked = False
+
+
+def compiled() -> Any:
+    """The compiled per-row callback (`_scalar_callback`, bound to `library()`), or None when it
+    was not built (no C compiler at install) or SQLite's C API cannot be reached."""
+    global _compiled, _compiled_checked
+    lib = library()
+    with _library_lock:
+        if not _compiled_checked:
+            _compiled_checked = True
+            try:
+                from . import _scalar_callback
+            except ImportError:
+                _scalar_callback = None  # type: ignore[assignment]
+            if lib is not None and _scalar_callback is not None and all(lib.addresses):
+                _scalar_callback.bind(lib.addresses)
+                _compiled = _scalar_callback
+        return _compiled
 
 
 def handle(conn: sqlite3.Connection) -> int | None:
@@ -187,12 +221,16 @@ class _Values:
         else:
             lib.result_double(ctx, value)
 
-    def error(self, ctx: int, error: BaseException) -> None:
+    def message(self, error: BaseException) -> SQLFunctionError:
+        """Any exception in a row as the SQL error: `<function>: <reason>: ...`."""
         if isinstance(error, KeyboardInterrupt):
-            error = interrupted(self.bound.name)
-        if not isinstance(error, SQLFunctionError):
-            error = SQLFunctionError(self.bound.name, "error", f"error: {type(error).__name__}: {error}")
-        message = str(error).encode("utf-8", "replace")
+            return interrupted(self.bound.name)
+        if isinstance(error, Error):
+            return failure(self.bound.name, error)
+        return SQLFunctionError(self.bound.name, "error", f"error: {type(error).__name__}: {error}")
+
+    def error(self, ctx: int, error: BaseException) -> None:
+        message = str(self.message(error)).encode("utf-8", "replace")
         self.lib.result_error(ctx, message, len(message))
 
 
@@ -207,6 +245,13 @@ def register_scalar(conn: sqlite3.Connection, db: int, bound: Bound) -> None:
     assert lib is not None
     io = _Values(lib, bound)
     function = bound.function
+    flags = SQLITE_UTF8 | (SQLITE_DETERMINISTIC if function.deterministic else 0)
+    native = compiled()
+    if function.args == "auto" and function.nargs == 1 and native is not None:
+        _create_compiled(native, conn, db, bound, flags, io)
+        bound.callback = "compiled"
+        return
+    bound.callback = "ctypes"
     if function.args == "auto" and function.nargs == 1:
         call = _one_argument(lib, io, bound)
     else:
@@ -218,8 +263,27 @@ def register_scalar(conn: sqlite3.Connection, db: int, bound: Bound) -> None:
             except BaseException as exc:  # nothing may escape into C
                 io.error(ctx, exc)
 
-    flags = SQLITE_UTF8 | (SQLITE_DETERMINISTIC if function.deterministic else 0)
     _create(lib, conn, db, bound, flags, (_FUNC(call),), window=False)
+
+
+def _create_compiled(native: Any, conn: sqlite3.Connection, db: int, bound: Bound, flags: int,
+                     io: _Values) -> None:
+    """A one-argument scalar with the compiled per-row callback: it does what `_one_argument`
+    does, in C; `decode` and `fail` are called only for answers that are not plain digits,
+    and for failures."""
+    name, returns = bound.name, bound.returns
+
+    def fail(error: BaseException) -> str:
+        return str(io.message(error))
+
+    rc, capsule = native.create(db, name.encode(), flags, bound.prepared().__call__,
+                                functools.partial(decode, returns=returns), fail,
+                                bound.function.strict, returns is ResultType.INTEGER)
+    # Kept alive (with the prepared call) by the connection, as `_create` keeps ctypes callbacks.
+    conn.create_function(f"wasmplug_keepalive_{name}", KEEPALIVE_NARGS, _KeepAlive((bound, capsule)))
+    lib = library()
+    assert lib is not None
+    _check(lib, rc, name)
 
 
 def _one_argument(lib: _Library, io: _Values, bound: Bound) -> Callable[[int, int, Any], None]:
@@ -294,6 +358,7 @@ def register_aggregate(conn: sqlite3.Connection, db: int, bound: Bound) -> None:
     """An aggregate (or, with `window`, a window function): one Accumulator per group."""
     lib = library()
     assert lib is not None
+    bound.callback = "ctypes"
     io = _Values(lib, bound)
     groups: dict[int, Accumulator] = {}
     ids = itertools.count(1)
