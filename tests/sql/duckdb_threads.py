@@ -19,6 +19,8 @@ new Python thread state that is cleared when the call returns, so the plug-in
 is freed inside `PyThreadState_Clear`; freeing its wasmtime store calls back
 into Python (a ctypes callback: a nested PyGILState_Ensure/Release on the
 thread state being cleared), and CPython 3.11 dies of SIGSEGV.
+`--thread-local-ctypes` shows the same without wasmplug: a thread-local whose
+`__del__` sorts three numbers with libc's `qsort` and a ctypes comparison.
 """
 
 from __future__ import annotations
@@ -68,6 +70,33 @@ def thread_local_pattern(conn: Any, rounds: int) -> dict[str, Any]:
 
     conn.create_function("cv", count, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BIGINT"), type="arrow")
     return {"sums": [conn.execute("SELECT sum(cv(s)) FROM t").fetchall()[0][0] for _ in range(rounds)]}
+
+
+def thread_local_ctypes(conn: Any, rounds: int) -> dict[str, Any]:
+    """The same crash without wasmplug or wasmtime: a ctypes callback in a thread-local's `__del__`."""
+    import ctypes
+
+    import duckdb
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    libc = ctypes.CDLL(None)
+    compare = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))(
+        lambda a, b: a[0] - b[0])
+    local = threading.local()
+
+    class Held:
+        def __del__(self) -> None:
+            numbers = (ctypes.c_int * 3)(3, 1, 2)
+            libc.qsort(numbers, 3, ctypes.sizeof(ctypes.c_int), compare)
+
+    def count(column: Any) -> Any:
+        if getattr(local, "held", None) is None:
+            local.held = Held()
+        return pc.utf8_length(column).cast(pa.int64())
+
+    conn.create_function("n", count, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BIGINT"), type="arrow")
+    return {"sums": [conn.execute("SELECT sum(n(s)) FROM t").fetchall()[0][0] for _ in range(rounds)]}
 
 
 def pooled(conn: Any, rounds: int, tmp: Path, max_instances: int | None) -> dict[str, Any]:
@@ -129,12 +158,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--max-instances", type=int, default=None)
     parser.add_argument("--thread-local", action="store_true")
+    parser.add_argument("--thread-local-ctypes", action="store_true")
     args = parser.parse_args()
     conn = duckdb.connect()
     conn.execute(f"SET threads = {args.threads}").fetchall()
     table(conn, args.rows)
     ((expected,),) = conn.execute(f"SELECT sum({VOWELS}) FROM t").fetchall()
-    if args.thread_local:
+    if args.thread_local_ctypes:
+        report = thread_local_ctypes(conn, args.rounds)
+        ok = len(set(report["sums"])) == 1
+    elif args.thread_local:
         report = thread_local_pattern(conn, args.rounds)
         ok = report["sums"] == [expected] * args.rounds
     else:
