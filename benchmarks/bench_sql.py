@@ -5,9 +5,11 @@
 One million rows of short strings ("user 123456 Ada Lovelace" ...), counting
 vowels with plugins/sql/text.wasm, in one run:
 
-(a) SQLite, `SELECT sum(f(s))`: wasmplug's scalar (SQLite C API path, and the
-    public sqlite3 API path) vs the same logic as a Python UDF vs bare
-    `length(s)` (the engine's floor). Target: <= 3 us per row over the Python UDF.
+(a) SQLite, `SELECT sum(f(s))`: wasmplug's scalar (SQLite C API path with its
+    compiled per-row callback, the default; the same with the ctypes callback, the
+    fall-back without a compiler; and the public sqlite3 API path) vs the same logic
+    as a Python UDF vs bare `length(s)` (the engine's floor). Target: <= 3 us per
+    row over the Python UDF.
 (b) DuckDB: the batch function (one plug-in call per vector, Arrow buffers) vs a
     row-at-a-time Python UDF in DuckDB (and wasmplug's row-at-a-time function).
     Target: >= 10x the Python UDF's rows/s and >= 2 million rows/s.
@@ -73,25 +75,32 @@ def alternate(repeats: int, n: int, runs: dict[str, Callable[[], Any]], engine: 
 
 
 def bench_sqlite(n: int, repeats: int) -> dict[str, Any]:
+    from unittest import mock
+
     import extism
 
-    from wasmplug.sql import SQLFunction, register
+    from wasmplug.sql import SQLFunction, register, sqlite_capi
 
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t(s TEXT)")
     conn.executemany("INSERT INTO t VALUES (?)", rows(n))
     conn.commit()
-    register(conn, TEXT, SQLFunction("wp_c", export="count_vowels", returns="INTEGER"), c_api=True)
+    done = register(conn, TEXT, SQLFunction("wp_c", export="count_vowels", returns="INTEGER"), c_api=True)
+    assert done.functions[0].callback == "compiled", "build the C extension: pip install -e ."
+    with mock.patch.object(sqlite_capi, "compiled", lambda: None):  # the fall-back's callback
+        register(conn, TEXT, SQLFunction("wp_ctypes", export="count_vowels", returns="INTEGER"), c_api=True)
     register(conn, TEXT, SQLFunction("wp_py", export="count_vowels", returns="INTEGER"), c_api=False)
     conn.create_function("py_udf", 1, python_count_vowels)
     official = extism.Plugin(TEXT.read_bytes(), wasi=False)
     conn.create_function("extism_udf", 1, lambda s: int(official.call("count_vowels", s)))
     expected = sum(python_count_vowels(s) for (s,) in rows(min(n, 1000)))
-    check = conn.execute("SELECT sum(wp_c(s)), sum(py_udf(s)), sum(extism_udf(s)) FROM "
-                         "(SELECT s FROM t LIMIT 1000)").fetchone()
-    assert check == (expected,) * 3, check
+    check = conn.execute("SELECT sum(wp_c(s)), sum(wp_ctypes(s)), sum(wp_py(s)), sum(py_udf(s)), "
+                         "sum(extism_udf(s)) FROM (SELECT s FROM t LIMIT 1000)").fetchone()
+    assert check == (expected,) * 5, check
     labels = (("length (floor)", "length(s)"), ("Python UDF", "py_udf(s)"),
-              ("wasmplug (C API)", "wp_c(s)"), ("wasmplug (sqlite3 API)", "wp_py(s)"),
+              ("wasmplug (C API, compiled callback)", "wp_c(s)"),
+              ("wasmplug (C API, ctypes callback)", "wp_ctypes(s)"),
+              ("wasmplug (sqlite3 API)", "wp_py(s)"),
               ("official extism SDK in a Python UDF", "extism_udf(s)"))
     out = alternate(repeats, n, {label: lambda e=expr: conn.execute(f"SELECT sum({e}) FROM t").fetchone()
                                  for label, expr in labels}, "sqlite")
@@ -131,11 +140,11 @@ def plot(report: dict[str, Any]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6))
     sqlite = report["sqlite"]
     labels = list(sqlite)
     left.barh(labels, [sqlite[k]["us_per_row"] for k in labels],
-              color=["#999", "#4a7", "#36c", "#69d", "#c64"])
+              color=["#999", "#4a7", "#36c", "#58b", "#69d", "#c64"])
     left.set_xlabel("µs of CPU per row (lower is better)")
     left.set_title(f"SQLite, {report['rows']:,} rows: sum(count_vowels(s))")
     for i, k in enumerate(labels):
@@ -144,7 +153,7 @@ def plot(report: dict[str, Any]) -> None:
     labels = list(duck)
     right.barh(labels, [duck[k]["rows_per_s"] / 1e6 for k in labels], color=["#999", "#4a7", "#36c", "#69d"])
     right.set_xscale("log")
-    right.set_xlabel("million rows per CPU second, log scale (higher is better)")
+    right.set_xlabel("million rows per CPU second (log scale; higher is better)")
     right.set_title(f"DuckDB, {report['rows']:,} rows")
     for i, k in enumerate(labels):
         right.text(duck[k]["rows_per_s"] / 1e6, i, f" {duck[k]['rows_per_s'] / 1e6:.2f}", va="center")
@@ -173,13 +182,15 @@ def main() -> None:
     s, d = report["sqlite"], report["duckdb"]
     report["summary"] = {
         "a_overhead_us_per_row_over_python_udf":
-            s["wasmplug (C API)"]["us_per_row"] - s["Python UDF"]["us_per_row"],
+            s["wasmplug (C API, compiled callback)"]["us_per_row"] - s["Python UDF"]["us_per_row"],
+        "a_overhead_us_per_row_over_python_udf_ctypes_callback":
+            s["wasmplug (C API, ctypes callback)"]["us_per_row"] - s["Python UDF"]["us_per_row"],
         "a_overhead_us_per_row_over_python_udf_sqlite3_api":
             s["wasmplug (sqlite3 API)"]["us_per_row"] - s["Python UDF"]["us_per_row"],
         "b_batch_vs_python_udf_rows_per_s": d["wasmplug batch (one call per vector)"]["rows_per_s"]
             / d["Python UDF, row at a time"]["rows_per_s"],
         "b_batch_rows_per_s": d["wasmplug batch (one call per vector)"]["rows_per_s"],
-        "c_time_vs_official_sdk": s["wasmplug (C API)"]["seconds"]
+        "c_time_vs_official_sdk": s["wasmplug (C API, compiled callback)"]["seconds"]
             / s["official extism SDK in a Python UDF"]["seconds"],
         "c_time_vs_official_sdk_sqlite3_api": s["wasmplug (sqlite3 API)"]["seconds"]
             / s["official extism SDK in a Python UDF"]["seconds"],
