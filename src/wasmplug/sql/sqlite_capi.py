@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import importlib
 import itertools
 import sqlite3
 import sys
@@ -126,13 +127,13 @@ def compiled() -> Any:
     with _library_lock:
         if not _compiled_checked:
             _compiled_checked = True
-            try:
-                from . import _scalar_callback
+            try:  # (by name: `from . import` would read as importing wasmplug.sql, a circle)
+                native = importlib.import_module(f"{__package__}._scalar_callback")
             except ImportError:
-                _scalar_callback = None  # type: ignore[assignment]
-            if lib is not None and _scalar_callback is not None and all(lib.addresses):
-                _scalar_callback.bind(lib.addresses)
-                _compiled = _scalar_callback
+                native = None
+            if lib is not None and native is not None and all(lib.addresses):
+                native.bind(lib.addresses)
+                _compiled = native
         return _compiled
 
 
