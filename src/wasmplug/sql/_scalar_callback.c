@@ -86,11 +86,15 @@ static PyObject *argument(sqlite3_value *value, int type) {
     case SQLITE_TEXT: {
         const unsigned char *text = api.value_text(value); /* before value_bytes: SQLite's order */
         int size = api.value_bytes(value);
-        return PyBytes_FromStringAndSize(text != NULL ? (const char *)text : "", text != NULL ? size : 0);
+        if (text == NULL) /* (empty text is "", not NULL) */
+            return PyErr_NoMemory();
+        return PyBytes_FromStringAndSize((const char *)text, size);
     }
     case SQLITE_BLOB: {
         const void *blob = api.value_blob(value);
         int size = api.value_bytes(value);
+        if (blob == NULL && size > 0) /* (an empty blob is NULL) */
+            return PyErr_NoMemory();
         return PyBytes_FromStringAndSize(blob != NULL ? blob : "", blob != NULL ? size : 0);
     }
     case SQLITE_INTEGER:
