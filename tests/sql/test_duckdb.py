@@ -182,3 +182,65 @@ def test_the_batch_counter_agrees_with_python_on_any_text(values: list[str | Non
         answer: bytes = plugin.call("count_vowels_batch", batch_format.encode([column]))
     counts = batch_format.decode(answer, len(values), ResultType.INTEGER).to_pylist()
     assert counts == [None if v is None else vowels(v) for v in values]
+
+
+def test_concurrent_batch_calls_share_at_most_max_instances(conn: duckdb.DuckDBPyConnection) -> None:
+    """Calls from many threads at once each get an instance of their own, never more than
+    `max_instances` (the others wait for one to come back), and all answer right."""
+    import threading
+
+    registration = register(conn, TEXT, SQLFunction("count_vowels_batch", kind="batch", returns="INTEGER"),
+                            max_instances=3)
+    bound = registration.functions[0]
+    most = 0
+    busy = 0
+    lock = threading.Lock()
+    original = bound.checkout
+
+    def counting_checkout() -> wasmplug.PreparedCall:
+        nonlocal busy, most
+        call = original()
+        with lock:
+            busy += 1
+            most = max(most, busy)
+        return call
+
+    def counting_checkin(call: wasmplug.PreparedCall) -> None:
+        nonlocal busy
+        with lock:
+            busy -= 1
+        type(bound).checkin(bound, call)
+
+    bound.checkout = counting_checkout  # type: ignore[method-assign]
+    bound.checkin = counting_checkin  # type: ignore[method-assign]
+    column = pa.array([f"row {i} aeiou" * (i % 5) for i in range(300)])
+    data = batch_format.encode([column])
+    expected = [vowels(v) for v in column.to_pylist()]
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(40):
+                answer = bound.call_pooled(data)
+                assert batch_format.decode(answer, 300, ResultType.INTEGER).to_pylist() == expected
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures[0]
+    assert not any(thread.is_alive() for thread in threads)
+    assert most <= 3 and bound._instances <= 3
+    # With all three busy, a fourth caller waits for one to come back, and gets that one.
+    del bound.checkout, bound.checkin  # (the counting wrappers)
+    held = [bound.checkout() for _ in range(3)]
+    assert bound._instances == 3 and len({id(call) for call in held}) == 3
+    got: list[wasmplug.PreparedCall] = []
+    waiter = threading.Thread(target=lambda: got.append(bound.checkout()))
+    waiter.start()
+    bound.checkin(held[0])
+    waiter.join(timeout=60)
+    assert got == [held[0]] and bound._instances == 3
