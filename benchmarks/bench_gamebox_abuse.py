@@ -192,6 +192,23 @@ def abuser(base: str, seconds: float, kinds: tuple[str, ...], connections: int, 
     out.send(asyncio.run(abuse(base, seconds, kinds, connections)))
 
 
+def profile_format(path: str) -> str:
+    """py-spy's output format for `path`: .json speedscope, .txt collapsed stacks, else a flame graph."""
+    return {".json": "speedscope", ".txt": "raw"}.get(Path(path).suffix, "flamegraph")
+
+
+def profile(args: argparse.Namespace, pid: int, phase_name: str) -> subprocess.Popen[bytes]:
+    """py-spy recording the server for one phase, to `--profile` with the phase's name added
+    (out.json -> out-alone.json, out-abused.json)."""
+    path = Path(args.profile)
+    return subprocess.Popen(
+        [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
+         "--pid", str(pid), "--threads", "--nonblocking", "--format", profile_format(args.profile),
+         "--duration", str(round(args.duration)),
+         "--output", str(path.with_name(f"{path.stem}-{phase_name}{path.suffix}"))],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def verdict(ratio: float) -> str:
     return "PASS" if ratio < TARGET else "MISS"
 
@@ -226,18 +243,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                                   "load_before": os.getloadavg()}
         kinds = tuple(args.attacks.split(","))
         for round_ in range(args.rounds):  # alternating, so the machine's other load drifts evenly
+            profiler = profile(args, server.pid, "alone") if args.profile and not round_ else None
             report[f"alone_{round_}"] = await phase(base, arenas, args, server.pid)
+            if profiler is not None:
+                profiler.wait(60)
             receive, send = multiprocessing.Pipe(duplex=False)
             attacker = multiprocessing.Process(
                 target=abuser, args=(base, args.duration + 2, kinds, args.connections, send))
             attacker.start()
             await asyncio.sleep(1.0)  # the abuse is under way
-            profiler = None if not args.profile or round_ else subprocess.Popen(
-                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
-                 "--pid", str(server.pid), "--threads", "--nonblocking",
-                 "--format", "speedscope" if args.profile.endswith(".json") else "flamegraph",
-                 "--duration", str(round(args.duration)), "--output", args.profile],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            profiler = profile(args, server.pid, "abused") if args.profile and not round_ else None
             report[f"abused_{round_}"] = await phase(base, arenas, args, server.pid)
             if profiler is not None:
                 profiler.wait(60)
@@ -290,8 +305,10 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=64, help="the flood's connections (wrk -c)")
     parser.add_argument("--server-cpu", type=int, default=0, help="the one core the server runs on")
     parser.add_argument("--profile", default="",
-                        help="py-spy's profile of the server in the first abused phase, to this file "
-                             "(.svg: a flame graph, .json: speedscope; needs `pip install py-spy`)")
+                        help="py-spy's profiles of the server in the first round's two phases, to this "
+                             "file with -alone and -abused added "
+                             "(.svg: a flame graph, .json: speedscope, .txt: collapsed stacks; needs "
+                             "`pip install py-spy`)")
     options = parser.parse_args()
     if options.short:
         options.duration, options.rounds = 12.0, 3

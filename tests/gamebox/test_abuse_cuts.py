@@ -1,11 +1,13 @@
 """What one abusive address still got, cut (issue 24's load test): a sign-in race holds only
-`costly_in_flight` places, costly routes have their own smaller rate, and a small form's
-chunked body is refused at its first chunk past 8 KiB. Real HTTP clients on loopback, the
+`costly_in_flight` places, costly routes have their own smaller rate, a small form's
+chunked body is refused at its first chunk past 8 KiB, and a flood's refusals are answered
+each after its own delay (not in step). Real HTTP clients on loopback, the
 abuser's address told as X-Forwarded-For (believed from 127.0.0.1)."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+from wasmplug.gamebox.app import SiteSettings, create_app
+from wasmplug.web.client_limits import ClientLimits
 
 from .test_site_limits import PASSWORD, browser, csrf_of, serving, site
 
@@ -112,3 +117,41 @@ def test_the_default_holds_the_refusals_of_all_one_abusers_attacks_together(libr
         responses = asyncio.run(attacks(base))
     assert [r.status_code for r in responses] == [429] * 150
     assert not [r for r in responses if r.headers.get("connection") == "close"]  # all held
+
+
+class RecordingRandom(random.Random):
+    """Random numbers, each one drawn kept (to see the delays the refusals were given)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.drawn: list[float] = []
+
+    def uniform(self, a: float, b: float) -> float:
+        value = super().uniform(a, b)
+        self.drawn.append(value)
+        return value
+
+
+def test_a_floods_refusals_are_spread_out_not_answered_in_step(library: Any) -> None:
+    """With one fixed delay, 64 keep-alive connections refused at once were answered at once a
+    second later and came back at once: a burst every second that the arena players' messages
+    waited behind. Each refusal now waits its own delay, refusal_delay give or take half."""
+    rng = RecordingRandom(24)
+    app = create_app(library, session_secret="s" * 32,
+                     site_settings=SiteSettings(client_rate=0.01, client_burst=1, refusal_delay=0.2))
+    limits = next(m for m in app.user_middleware if m.cls is ClientLimits)
+    limits.kwargs["rng"] = rng  # (the middleware stack is built at the first request)
+
+    async def flood(base: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, headers=ABUSER, timeout=30,
+                                     limits=httpx.Limits(max_connections=40)) as client:
+            assert (await client.get("/")).status_code == 200  # the burst of 1
+            return list(await asyncio.gather(*(client.get("/") for _ in range(40))))
+
+    with serving(app) as base:
+        responses = asyncio.run(flood(base))
+    assert [r.status_code for r in responses] == [429] * 40
+    waits = [0.2 + spread for spread in rng.drawn]
+    assert len(waits) == 40 and len(set(waits)) == 40, waits  # one delay per refusal, each its own
+    assert all(0.1 <= wait <= 0.3 for wait in waits)
+    assert min(waits) < 0.15 and max(waits) > 0.25  # spread over the whole range

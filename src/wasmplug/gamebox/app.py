@@ -107,6 +107,7 @@ class SiteSettings:
     client_rate: float = 20.0  # HTTP requests a second of one address, after a burst of:
     client_burst: int = 100
     refusal_delay: float = 1.0  # a refused (429) request is answered after this long (a flood slows)
+    refusal_jitter: float = 0.5  # ...give or take this much of it, at random (refusals fall out of step)
     refusals_held: int = 256  # per address; past it a refusal is answered at once, its connection closed
     costly_in_flight: int = 2  # requests of COSTLY_ROUTES of one address at once
     costly_rate: float = 5.0  # requests a second of COSTLY_ROUTES of one address, after a burst of:
@@ -168,7 +169,8 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
     add_sessions(app, session_secret, cookie="gamebox_session", https_only=https_only)
     app.add_middleware(ClientLimits, max_in_flight=settings.requests_per_client,
                        rate=settings.client_rate, burst=settings.client_burst,
-                       refusal_delay=settings.refusal_delay, max_held=settings.refusals_held,
+                       refusal_delay=settings.refusal_delay, refusal_jitter=settings.refusal_jitter,
+                       max_held=settings.refusals_held,
                        costly=COSTLY_ROUTES, costly_in_flight=settings.costly_in_flight,
                        costly_rate=settings.costly_rate, costly_burst=settings.costly_burst)
     _keep_state(app, engine=engine, backend=arena_backend, templates=templates, library=library,
