@@ -63,6 +63,7 @@ SITE_ROUTES: list[BaseRoute] = [
     Route("/login", accounts.login, methods=["GET", "POST"]),
     Route("/logout", accounts.logout, methods=["POST"]),
     Route("/my/password", accounts.change_password, methods=["POST"]),
+    Route("/my/sessions/end", accounts.sign_out_everywhere, methods=["POST"]),
     Route("/my", my_games.my_page),
     Route("/my/upload", my_games.upload, methods=["POST"]),
     Route("/my/tokens", my_games.tokens, methods=["POST"]),
@@ -77,7 +78,8 @@ UPLOAD_ROUTES = ("/my/upload", "/api/games")
 FORM_BYTES = 128 * 1024  # the body of any other request (forms take no file)
 # Forms of a few short fields (a name, a password, a code): their bodies are refused past
 # SMALL_FORM_BYTES, at the first network chunk past it (a password is at most 1,024 characters).
-SMALL_FORMS = ("/login", "/signup", "/logout", "/my/password", "/my/tokens", "/arenas", "/join")
+SMALL_FORMS = ("/login", "/signup", "/logout", "/my/password", "/my/sessions/end", "/my/tokens",
+               "/arenas", "/join")
 SMALL_FORM_BYTES = 8 * 1024
 # What a person does now and then and a script can flood: each costs a password check, a
 # search query or a game instance (see `SiteSettings.costly_rate`).

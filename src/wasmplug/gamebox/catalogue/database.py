@@ -52,6 +52,7 @@ class DatabaseCatalogue(Accounts):
     refused = GameBoxError
     denied = AccessDenied
     token_prefix = "gbt_"
+    ends_one_session = True  # logging out ends that browser's session (GameBox's migration 0003)
 
     def __init__(self, db: GameBoxDatabase, *, bundled: Catalogue | None = None,
                  policy: UploadPolicy | None = None) -> None:

@@ -1,7 +1,8 @@
 """Accounts: sign up, sign in, sign out (everywhere), change the password.
 
     GET|POST /signup, /login      the forms; success starts a new session -> /my
-    POST     /logout              ends every session of the member -> /games
+    POST     /logout              ends this browser's session (a copy of its cookie too) -> /games
+    POST     /my/sessions/end     signs the member out everywhere (every session ends) -> /login
     POST     /my/password         current and new password; ends every other session -> /my
 
 Over-long usernames and passwords are refused before anything is counted or
@@ -13,6 +14,7 @@ when it is full the answer is 503 at once.
 
 from __future__ import annotations
 
+import asyncio
 from typing import cast
 
 from starlette.requests import Request
@@ -98,11 +100,22 @@ async def logout(request: Request) -> Response:
     form = await checked_form(request)
     if form is None:
         return refuse(request, CSRF_FAILED)
-    me = library(request).session_account(*session_user(request))
-    if me is not None:
-        library(request).end_sessions(me)  # a copy of this cookie no longer signs anyone in
+    uid, version, session_id = session_user(request)
+    me = library(request).session_account(uid, version, session_id)
+    if me is not None:  # a copy of this cookie no longer signs anyone in; other browsers stay
+        await asyncio.to_thread(library(request).end_session, me, session_id)
     request.session.clear()
     return RedirectResponse("/games", status_code=303)
+
+
+async def sign_out_everywhere(request: Request) -> Response:
+    checked = await member_form(request)
+    if isinstance(checked, Response):
+        return checked
+    me, _ = checked
+    await asyncio.to_thread(library(request).end_sessions, me)  # every session, this one too
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
 
 
 async def change_password(request: Request) -> Response:
