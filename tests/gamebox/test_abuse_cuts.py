@@ -1,13 +1,16 @@
 """What one abusive address still got, cut (issue 24's load test): a sign-in race holds only
 `costly_in_flight` places, costly routes have their own smaller rate, a small form's
-chunked body is refused at its first chunk past 8 KiB, and a flood's refusals are answered
-each after its own delay (not in step). Real HTTP clients on loopback, the
+chunked body is refused at its first chunk past 8 KiB, a flood's refusals are answered
+each after its own delay (not in step), and sign-ins and sign-ups the address alone refuses
+are answered before the form is read. Real HTTP clients on loopback, the
 abuser's address told as X-Forwarded-For (believed from 127.0.0.1)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +22,7 @@ import pytest
 from wasmplug.gamebox.app import SiteSettings, create_app
 from wasmplug.web.client_limits import ClientLimits
 
-from .test_site_limits import PASSWORD, browser, csrf_of, serving, site
+from .test_site_limits import PASSWORD, browser, csrf_of, serving, sign_in, site
 
 pytestmark = pytest.mark.timeout(120)
 ABUSER = {"x-forwarded-for": "203.0.113.20"}
@@ -155,3 +158,59 @@ def test_a_floods_refusals_are_spread_out_not_answered_in_step(library: Any) -> 
     assert len(waits) == 40 and len(set(waits)) == 40, waits  # one delay per refusal, each its own
     assert all(0.1 <= wait <= 0.3 for wait in waits)
     assert min(waits) < 0.15 and max(waits) > 0.25  # spread over the whole range
+
+
+def _post_head_only(base: str, path: str, address: str, extra: bytes = b"") -> bytes:
+    """POST `path` announcing a 1,000-byte form and sending none of it: what the server answers
+    (it can only be an answer given before the form was read)."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n"
+                     b"X-Forwarded-For: " + address.encode() + b"\r\n" + extra + b"\r\n")
+        answer = b""
+        while not _complete(answer):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def _complete(answer: bytes) -> bool:
+    """Whether `answer` holds a whole response (its head and Content-Length bytes of body)."""
+    head, found, body = answer.partition(b"\r\n\r\n")
+    length = re.search(rb"(?i)content-length: (\d+)", head)
+    return bool(found) and length is not None and len(body) >= int(length.group(1))
+
+
+def test_refused_sign_ins_and_sign_ups_are_answered_before_the_form_is_read(library: Any) -> None:
+    """An address whose sign-ins wait their turn (after its failures) with the queue full, or
+    that has made its sign-ups, is refused before its form is read and its CSRF token checked
+    (a refused race used to cost a form parse each)."""
+    library.add_user("alice", PASSWORD)
+    app = site(library, login_free_failures=1, login_base_delay=3.0, login_max_delay=3.0,
+               login_max_waiting=1, signups=1, refusal_delay=0.0)
+    guard = app.state.sign_in_guard
+    address = "203.0.113.23"
+    with serving(app) as base, browser(base, address) as attacker:
+        assert sign_in(attacker, "alice", "guess 1").status_code == 400  # its one free failure
+        waiting = threading.Thread(target=lambda: sign_in(attacker, "alice", "guess 2"))
+        waiting.start()  # waits its 3 s turn, holding the address's one place in the queue
+        deadline = time.monotonic() + 20
+        while guard.waiting(address) < 1:
+            assert time.monotonic() < deadline, "the second try never waited its turn"
+            time.sleep(0.01)
+        answer = _post_head_only(base, "/login", address)
+        assert answer.startswith(b"HTTP/1.1 429") and b"too many sign-ins from your address" in answer
+        forged = attacker.post("/login", data={"csrf": "forged", "username": "alice", "password": "x"})
+        assert forged.status_code == 429  # not 403: the token was never looked at
+        waiting.join(30)
+        with browser(base, "203.0.113.24") as spammer:
+            signed_up = spammer.post("/signup", data={"csrf": csrf_of(spammer, "/signup"),
+                                                      "username": "spam1", "password": PASSWORD})
+            assert signed_up.status_code == 303
+            answer = _post_head_only(base, "/signup", "203.0.113.24")
+            assert answer.startswith(b"HTTP/1.1 429") and b"too many new accounts" in answer
+        with browser(base, "198.51.100.24") as other:  # other addresses are not refused
+            assert sign_in(other, "alice").status_code == 303

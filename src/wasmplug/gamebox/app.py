@@ -99,6 +99,7 @@ class SiteSettings:
     login_free_failures: int = 20
     login_base_delay: float = 0.25
     login_max_delay: float = 5.0
+    login_max_waiting: int = 8  # sign-ins of one address waiting for their turn (delayed); past it, 429
     signups: int = 10
     signup_window: float = 3600.0
     uploads: int = 10
@@ -186,7 +187,8 @@ def _keep_state(app: Starlette, *, settings: SiteSettings, **state: Any) -> None
         setattr(app.state, name, value)
     app.state.sign_in_guard = SignInGuard(
         settings.login_attempts, settings.login_window, free_failures=settings.login_free_failures,
-        base_delay=settings.login_base_delay, max_delay=settings.login_max_delay)
+        base_delay=settings.login_base_delay, max_delay=settings.login_max_delay,
+        max_waiting=settings.login_max_waiting)
     app.state.signups_limit = RateLimiter(settings.signups, settings.signup_window)
     app.state.uploads_limit = RateLimiter(settings.uploads, settings.upload_window)
     app.state.arena_misses_limit = RateLimiter(settings.arena_misses, settings.arena_miss_window)
