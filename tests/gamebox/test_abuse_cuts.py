@@ -1,8 +1,8 @@
 """What one abusive address still got, cut (issue 24's load test): a sign-in race holds only
 `costly_in_flight` places, costly routes have their own smaller rate, a small form's
 chunked body is refused at its first chunk past 8 KiB, a flood's refusals are answered
-each after its own delay (not in step), and sign-ins and sign-ups the address alone refuses
-are answered before the form is read. Real HTTP clients on loopback, the
+each after its own delay (not in step), sign-ins and sign-ups the address alone refuses
+are answered before the form is read, and a flood of one search costs one query. Real HTTP clients on loopback, the
 abuser's address told as X-Forwarded-For (believed from 127.0.0.1)."""
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from wasmplug.gamebox.app import SiteSettings, create_app
 from wasmplug.web.client_limits import ClientLimits
 
 from .test_site_limits import PASSWORD, browser, csrf_of, serving, sign_in, site
+from .wat_games import game_wasm
 
 pytestmark = pytest.mark.timeout(120)
 ABUSER = {"x-forwarded-for": "203.0.113.20"}
@@ -214,3 +216,24 @@ def test_refused_sign_ins_and_sign_ups_are_answered_before_the_form_is_read(libr
             assert answer.startswith(b"HTTP/1.1 429") and b"too many new accounts" in answer
         with browser(base, "198.51.100.24") as other:  # other addresses are not refused
             assert sign_in(other, "alice").status_code == 303
+
+
+def test_a_flood_of_one_search_costs_one_query_and_changes_show_at_once(library: Any) -> None:
+    """The flood's `/games?q=x&page=99999`, admitted 5 a second, cost a count query each (in a
+    worker thread, holding the interpreter from the event loop): a page searched a moment ago
+    is answered again without the database, and an upload on this server shows at once."""
+    statements: list[str] = []
+    event.listen(library.db.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: statements.append(statement))
+    library.recent_searches.seconds = 600.0  # "a moment" (a second) outlasts a slow test machine
+    alice = library.add_user("alice", PASSWORD)
+    with serving(site(library)) as base, browser(base) as flood:
+        before = len(statements)
+        for _ in range(30):
+            assert flood.get("/games", params={"q": "x", "page": "99999"}).status_code == 200
+            assert "Zebra dash" not in flood.get("/games", params={"q": "zebra"}).text
+        searched = [s for s in statements[before:] if "count(" in s.lower()]
+        assert len(searched) == 2, searched  # one per distinct page, not 60
+        library.upload(alice, game_wasm("v1"), slug="zebra", title="Zebra dash")
+        assert "Zebra dash" in flood.get("/games", params={"q": "zebra"}).text
+    assert 0 < len(library.recent_searches) <= library.recent_searches.entries

@@ -26,7 +26,10 @@ MAX_PAGE = 1_000_000  # past any catalogue; a bigger number would overflow the d
 async def catalogue(request: Request) -> Response:
     query = request.query_params.get("q", "")
     number = bounded_int(request.query_params.get("page", "1"), default=1, low=1, high=MAX_PAGE)
-    games, uploaded = await asyncio.to_thread(library(request).search, query, page=number)
+    found = library(request).recent_search(query, page=number)  # asked a moment ago: no query
+    if found is None:
+        found = await asyncio.to_thread(library(request).search, query, page=number)
+    games, uploaded = found
     bundled = _bundled(library(request), query)
     # Counted as the arena's picker offers them: the bundled games, then the uploaded ones.
     return site_page(request, "catalogue.html", games=games, total=len(bundled) + uploaded,
