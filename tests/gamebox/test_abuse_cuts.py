@@ -2,8 +2,8 @@
 `costly_in_flight` places, costly routes have their own smaller rate, a small form's
 chunked body is refused at its first chunk past 8 KiB, a flood's refusals are answered
 each after its own delay (not in step), sign-ins and sign-ups the address alone refuses
-are answered before the form is read, and a flood of one search costs one query. Real HTTP clients on loopback, the
-abuser's address told as X-Forwarded-For (believed from 127.0.0.1)."""
+are answered before the form is read, and a flood of one search costs one query. Real HTTP
+clients on loopback, the abuser's address told as X-Forwarded-For (believed from 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def test_a_floods_refusals_are_spread_out_not_answered_in_step(library: Any) -> 
     assert min(waits) < 0.15 and max(waits) > 0.25  # spread over the whole range
 
 
-def _post_head_only(base: str, path: str, address: str, extra: bytes = b"") -> bytes:
+def post_head_only(base: str, path: str, address: str, extra: bytes = b"") -> bytes:
     """POST `path` announcing a 1,000-byte form and sending none of it: what the server answers
     (it can only be an answer given before the form was read)."""
     host, port = base.removeprefix("http://").split(":")
@@ -203,7 +203,7 @@ def test_refused_sign_ins_and_sign_ups_are_answered_before_the_form_is_read(libr
         while guard.waiting(address) < 1:
             assert time.monotonic() < deadline, "the second try never waited its turn"
             time.sleep(0.01)
-        answer = _post_head_only(base, "/login", address)
+        answer = post_head_only(base, "/login", address)
         assert answer.startswith(b"HTTP/1.1 429") and b"too many sign-ins from your address" in answer
         forged = attacker.post("/login", data={"csrf": "forged", "username": "alice", "password": "x"})
         assert forged.status_code == 429  # not 403: the token was never looked at
@@ -212,7 +212,7 @@ def test_refused_sign_ins_and_sign_ups_are_answered_before_the_form_is_read(libr
             signed_up = spammer.post("/signup", data={"csrf": csrf_of(spammer, "/signup"),
                                                       "username": "spam1", "password": PASSWORD})
             assert signed_up.status_code == 303
-            answer = _post_head_only(base, "/signup", "203.0.113.24")
+            answer = post_head_only(base, "/signup", "203.0.113.24")
             assert answer.startswith(b"HTTP/1.1 429") and b"too many new accounts" in answer
         with browser(base, "198.51.100.24") as other:  # other addresses are not refused
             assert sign_in(other, "alice").status_code == 303

@@ -4,9 +4,9 @@ Sessions are Starlette's signed cookies (`SessionMiddleware`, itsdangerous):
 the cookie holds the user's id, the user's session version (see
 `accounts.Accounts.session_account`: signing out everywhere ends it), the
 session's own random id (logging out ends that session alone:
-`accounts.Accounts.end_session`) and the session's CSRF token; a cookie whose signature does not match is ignored (the
-visitor is signed out). Every form carries the CSRF token and every POST checks
-it. Served over HTTPS (`https_only`), the cookie is `Secure`.
+`accounts.Accounts.end_session`) and the session's CSRF token; a cookie whose
+signature does not match is ignored (the visitor is signed out). Every form
+carries the CSRF token and every POST checks it. Served over HTTPS (`https_only`), the cookie is `Secure`.
 """
 
 from __future__ import annotations

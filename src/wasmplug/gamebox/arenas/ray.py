@@ -46,7 +46,7 @@ from ..catalogue.base import Catalogue
 from ..errors import ArenaError, NoSuchArena
 from .base import ArenaPage, Send
 from .engine import ArenaEngine, Viewer, default_templates
-from .state import CODE_LENGTH, CONSONANTS, MAX_ARENAS_PER_OWNER, Arena, Arenas, normalise_code
+from .state import CODE_LENGTH, CONSONANTS, MAX_ARENAS_PER_OWNER, Arena, Arenas, normalise_code, owner_full
 
 log = logging.getLogger("wasmplug.gamebox")
 NAMESPACE = "wasmplug-gamebox"
@@ -298,14 +298,17 @@ class RayArenas:
             return False
         return True
 
+    async def check_owner(self, owner: str) -> None:
+        if owner and await self.owners.count.remote(owner) >= self.max_per_owner:
+            raise owner_full(self.max_per_owner)
+
     async def create(self, name: str, owner: str = "") -> tuple[str, str]:
         import ray
 
         for _ in range(1000):
             code = "".join(secrets.choice(CONSONANTS) for _ in range(CODE_LENGTH))
             if owner and not await self.owners.claim.remote(owner, code, self.max_per_owner):
-                raise ArenaError(f"you have {self.max_per_owner} arenas open already: use one of "
-                                 "them, or wait until one closes")
+                raise owner_full(self.max_per_owner)
             try:
                 actor: Any = self.actor_class.options(
                     name=actor_name(code), namespace=NAMESPACE, lifetime="detached",
