@@ -34,7 +34,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-
 from typing import ClassVar
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, func, select
