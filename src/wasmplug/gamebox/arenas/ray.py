@@ -75,8 +75,8 @@ def _live_arenas() -> dict[str, str]:
         if len(code) != CODE_LENGTH or set(code) - set(CONSONANTS):
             continue  # not an arena (the owners' own actor is "gamebox-arena-owners")
         try:
-            owners[code] = ray.get(ray.get_actor(actor_name(code), namespace=NAMESPACE)
-                                   .owner_of.remote(), timeout=30)
+            actor = ray.get_actor(actor_name(code), namespace=NAMESPACE)
+            owners[code] = str(ray.get(actor.owner_of.remote(), timeout=30))
         except Exception:  # it went meanwhile (torn down, or its node died)
             continue
     return owners
