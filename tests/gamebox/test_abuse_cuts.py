@@ -106,20 +106,23 @@ def test_a_small_forms_body_is_refused_past_8_kib_chunked_or_declared(library: A
         assert signed.status_code == 400  # a wrong password, checked: not refused for its size
 
 
+async def past_the_burst(base: str, count: int) -> list[httpx.Response]:
+    """The abuser's burst of 1 (answered), then `count` requests at once on as many
+    keep-alive connections: their answers."""
+    async with httpx.AsyncClient(base_url=base, headers=ABUSER, timeout=30,
+                                 limits=httpx.Limits(max_connections=count)) as client:
+        assert (await client.get("/")).status_code == 200  # the burst of 1
+        return list(await asyncio.gather(*(client.get("/") for _ in range(count))))
+
+
 def test_the_default_holds_the_refusals_of_all_one_abusers_attacks_together(library: Any) -> None:
     """The flood's 64 connections, a sign-in race of 40 and arena spam, all refused, used to
     pass 64 held refusals: past it each refusal was answered at once and its connection closed,
     and wrk reconnected at once (1,000 refusals a second again, each with a new connection)."""
     app = site(library, client_rate=0.01, client_burst=1)  # the default delay and bound
 
-    async def attacks(base: str) -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=base, headers=ABUSER, timeout=30,
-                                     limits=httpx.Limits(max_connections=150)) as client:
-            assert (await client.get("/")).status_code == 200  # the burst of 1
-            return list(await asyncio.gather(*(client.get("/") for _ in range(150))))
-
     with serving(app) as base:
-        responses = asyncio.run(attacks(base))
+        responses = asyncio.run(past_the_burst(base, 150))
     assert [r.status_code for r in responses] == [429] * 150
     assert not [r for r in responses if r.headers.get("connection") == "close"]  # all held
 
@@ -147,14 +150,8 @@ def test_a_floods_refusals_are_spread_out_not_answered_in_step(library: Any) -> 
     limits = next(m for m in app.user_middleware if m.cls is ClientLimits)
     limits.kwargs["rng"] = rng  # (the middleware stack is built at the first request)
 
-    async def flood(base: str) -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=base, headers=ABUSER, timeout=30,
-                                     limits=httpx.Limits(max_connections=40)) as client:
-            assert (await client.get("/")).status_code == 200  # the burst of 1
-            return list(await asyncio.gather(*(client.get("/") for _ in range(40))))
-
     with serving(app) as base:
-        responses = asyncio.run(flood(base))
+        responses = asyncio.run(past_the_burst(base, 40))
     assert [r.status_code for r in responses] == [429] * 40
     waits = [0.2 + spread for spread in rng.drawn]
     assert len(waits) == 40 and len(set(waits)) == 40, waits  # one delay per refusal, each its own

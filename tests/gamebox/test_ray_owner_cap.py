@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -57,14 +59,19 @@ async def _cap_across_servers() -> None:
     await b.close()
 
 
-def test_two_servers_share_the_per_owner_arena_cap() -> None:
+def on_local_ray(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """`scenario` run on a local Ray instance of its own (stopped after)."""
     import ray
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        asyncio.run(_cap_across_servers())
+        asyncio.run(scenario())
     finally:
         ray.shutdown()
+
+
+def test_two_servers_share_the_per_owner_arena_cap() -> None:
+    on_local_ray(_cap_across_servers)
 
 
 async def _count_survives_a_restart() -> None:
@@ -97,10 +104,4 @@ async def _count_survives_a_restart() -> None:
 
 
 def test_the_owner_count_survives_its_actors_restart() -> None:
-    import ray
-
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        asyncio.run(_count_survives_a_restart())
-    finally:
-        ray.shutdown()
+    on_local_ray(_count_survives_a_restart)
