@@ -275,6 +275,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 report[f"{how}_{kind}_p99_ms"] = round(statistics.median(p99s), 2)
             report[f"ratio_{kind}_p99"] = round(report[f"abused_{kind}_p99_ms"]
                                                 / report[f"alone_{kind}_p99_ms"], 2)
+            # Each round's own ratio (its two phases 12 s apart), their median: a load spike on
+            # the machine moves one round, not the verdict.
+            report[f"round_ratios_{kind}_p99"] = [
+                round(report[f"abused_{r}"][kind][key] / max(report[f"alone_{r}"][kind][key], 1e-9), 2)
+                for r in range(args.rounds)]
         await close_arenas(arenas)
         return report
     finally:
@@ -297,6 +302,12 @@ def print_verdicts(result: dict[str, Any]) -> None:
         ratio = result[f"ratio_{kind}_p99"]
         print(f"median {kind}: p99 alone {result[f'alone_{kind}_p99_ms']} ms, abused "
               f"{result[f'abused_{kind}_p99_ms']} ms, ratio {ratio} (target < {TARGET}): {verdict(ratio)}")
+        rounds = result[f"round_ratios_{kind}_p99"]
+        middle = statistics.median(rounds)
+        print(f"median of the rounds' ratios {kind}: {middle:.2f} (rounds {rounds}): {verdict(middle)}")
+    cpu = [(result[f"alone_{r}"]["server_cpu_s"], result[f"abused_{r}"]["server_cpu_s"])
+           for r in range(result["rounds"])]
+    print(f"server CPU per phase, alone -> abused: {cpu}")
     print(f"load average before {result['load_before']}, after {result['load_after']}")
 
 
