@@ -234,3 +234,28 @@ def test_a_flood_of_one_search_costs_one_query_and_changes_show_at_once(library:
         library.upload(alice, game_wasm("v1"), slug="zebra", title="Zebra dash")
         assert "Zebra dash" in flood.get("/games", params={"q": "zebra"}).text
     assert 0 < len(library.recent_searches) <= library.recent_searches.entries
+
+
+def test_what_anyone_may_ask_reads_the_database_off_the_event_loop(library: Any) -> None:
+    """A game's page, its artwork and an API token were read from the database on the event
+    loop: a flood of them (artwork up to 1 MB each) held every arena's messages up. They are
+    read in worker threads now; the event loop's thread (uvicorn's) never runs them."""
+    alice = library.add_user("alice", PASSWORD)
+    library.upload(alice, game_wasm("v1"), slug="zebra", title="Zebra dash")
+    threads: list[str] = []
+
+    def recorded(method: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return method(*args, **kwargs)
+        return call
+
+    for name in ("listing", "artwork", "by_token"):
+        setattr(library, name, recorded(getattr(library, name)))
+    with serving(site(library)) as base, browser(base, "203.0.113.25") as visitor:
+        assert visitor.get("/games/zebra").status_code == 200
+        assert visitor.get("/games/zebra/art.png").status_code == 404  # (it has none: still read)
+        assert visitor.get("/games/zebra/thumb.png").status_code == 404
+        refused = visitor.post("/api/games", headers={"authorization": "Bearer gbt_not-a-token"})
+        assert refused.status_code == 401
+    assert len(threads) == 4 and "uvicorn" not in threads, threads  # serve_in_thread's loop thread
