@@ -2,8 +2,10 @@
 `costly_in_flight` places, costly routes have their own smaller rate, a small form's
 chunked body is refused at its first chunk past 8 KiB, a flood's refusals are answered
 each after its own delay (not in step), sign-ins and sign-ups the address alone refuses
-are answered before the form is read, and a flood of one search costs one query. Real HTTP
-clients on loopback, the abuser's address told as X-Forwarded-For (believed from 127.0.0.1)."""
+are answered before the form is read, a flood of one search costs one query, what anyone may
+ask reads the database off the event loop, and slow heads opened together are closed apart.
+Real HTTP clients on loopback, the abuser's address told as X-Forwarded-For (believed from
+127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from sqlalchemy import event
 
 from wasmplug.gamebox.app import SiteSettings, create_app
 from wasmplug.web.client_limits import ClientLimits
+from wasmplug.web.server import ServerLimits, header_deadline_protocol, serve_in_thread
 
 from .test_site_limits import PASSWORD, browser, csrf_of, serving, sign_in, site
 from .wat_games import game_wasm
@@ -259,3 +262,27 @@ def test_what_anyone_may_ask_reads_the_database_off_the_event_loop(library: Any)
         refused = visitor.post("/api/games", headers={"authorization": "Bearer gbt_not-a-token"})
         assert refused.status_code == 401
     assert len(threads) == 4 and "uvicorn" not in threads, threads  # serve_in_thread's loop thread
+
+
+def test_slow_heads_opened_together_are_not_all_closed_together(library: Any) -> None:
+    """300 slowloris connections opened together were closed together at the header timeout
+    (~20 ms of the event loop at once, and the abuser reopened them together). Each deadline is
+    now the timeout less up to a quarter of it (here half), at random."""
+    import uvicorn
+
+    rng = RecordingRandom(25)
+    protocol = header_deadline_protocol(1.0, jitter=0.5, rng=rng)
+    config = uvicorn.Config(site(library), http=protocol, log_level="critical")
+    with serve_in_thread(config) as base:
+        host, port = base.removeprefix("http://").split(":")
+        socks = [socket.create_connection((host, int(port)), timeout=10) for _ in range(20)]
+        for sock in socks:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        closed = [sock.recv(1024) for sock in socks]  # b"": closed by the server (or 10 s: fail)
+        for sock in socks:
+            sock.close()
+    assert closed == [b""] * 20
+    cuts = rng.drawn[:20]
+    assert len(set(cuts)) == 20 and all(0 <= cut <= 0.5 for cut in cuts)  # each its own deadline
+    assert min(cuts) < 0.1 and max(cuts) > 0.4  # over the whole range
+    assert ServerLimits().header_jitter == 0.25  # serve's default
