@@ -251,6 +251,24 @@ def test_ended_sessions_kept_are_bounded_per_user(library: Any, monkeypatch: Any
         assert s.scalar(select(func.count()).select_from(accounts.EndedSession)) == 0
 
 
+def test_one_session_logged_out_many_times_at_once_is_simply_ended(library: Any) -> None:
+    """A double click on "Log out" (or a script): the same session ended from several requests
+    at once. On PostgreSQL both found no row and the second insert failed (a 500)."""
+    me = library.add_user("alice", PASSWORD)
+
+    def log_out(start: threading.Barrier, session_id: str) -> None:
+        start.wait(10)
+        library.end_session(me, session_id)
+
+    for round_ in range(20):
+        start = threading.Barrier(4)
+        with ThreadPoolExecutor(4) as pool:
+            for done in [pool.submit(log_out, start, f"session-{round_}") for _ in range(4)]:
+                done.result(30)  # none raised
+        assert library.session_account(me.id, 0, f"session-{round_}") is None
+    assert library.session_account(me.id, 0, "another") is not None  # nothing else ended
+
+
 def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(library: Any) -> None:
     library.add_user("alice", PASSWORD)
     with serving(site(library)) as base, browser(base) as alice, browser(base) as laptop, \

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from wasmplug import Error
@@ -178,14 +179,17 @@ class Accounts:
                 or len(session_id) > 64:
             self.end_sessions(who)
             return
-        with self.db.session() as s:
-            cutoff = now() - dt.timedelta(days=SESSION_DAYS)  # such cookies have expired anyway
-            s.execute(delete(EndedSession).where(EndedSession.ended_at < cutoff))
-            if s.get(EndedSession, session_id) is None:
-                s.add(EndedSession(session_id=session_id, user_id=who.id))
-                s.flush()
-            if self._ended_count(s, who.id) <= MAX_ENDED_SESSIONS:
-                return
+        try:
+            with self.db.session() as s:
+                cutoff = now() - dt.timedelta(days=SESSION_DAYS)  # such cookies have expired anyway
+                s.execute(delete(EndedSession).where(EndedSession.ended_at < cutoff))
+                if s.get(EndedSession, session_id) is None:
+                    s.add(EndedSession(session_id=session_id, user_id=who.id))
+                    s.flush()
+                if self._ended_count(s, who.id) <= MAX_ENDED_SESSIONS:
+                    return
+        except IntegrityError:  # the same session logged out twice at once: it has ended
+            return
         self.end_sessions(who)  # too many kept: one bump of the version ends them all
 
     @staticmethod
