@@ -26,6 +26,7 @@ from wasmplug.gamebox.errors import ArenaError
 
 from .conftest import live_server, test_catalogue
 from .loopback import Visitor, poll, send, until
+from .test_abuse_cuts import post_head_only
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -49,6 +50,22 @@ def test_arena_spam_from_one_address_is_refused_past_its_cap() -> None:
         assert len(created) == 5 and len(refused) == 61
         assert all("you have 5 arenas open already" in r.text for r in refused)
         assert Visitor(url, address="198.51.100.1").create("ann")  # someone else still can
+
+
+def test_arena_spam_past_its_cap_is_refused_before_the_form_and_starts_no_game() -> None:
+    """A new arena starts no game (its game is instantiated when the host picks one), and past
+    the owner's cap a new arena is refused before its form is read or its CSRF token checked."""
+    unlimited = SiteSettings(costly_rate=1000.0, costly_burst=1000)
+    app = create_app(test_catalogue(), arenas=Arenas(max_per_owner=2), site_settings=unlimited)
+    with live_server(app) as url:
+        spammer = Visitor(url, address="203.0.113.8")
+        codes = [spammer.create(f"spam{n}") for n in range(2)]
+        assert app.state.engine.sessions == {} and app.state.engine.stopping == {}  # no game yet
+        answer = post_head_only(url, "/arenas", "203.0.113.8")
+        assert answer.startswith(b"HTTP/1.1 400") and b"you have 2 arenas open already" in answer
+        forged = spammer.http.post("/arenas", data={"name": "spam", "csrf": "forged"})
+        assert forged.status_code == 400  # not 403: the form was never read
+        assert sorted(app.state.engine.arenas.arenas) == sorted(codes)
 
 
 def test_the_server_holds_at_most_max_arenas() -> None:

@@ -53,12 +53,13 @@ def test_every_route_is_a_module_level_view() -> None:
 
 
 def test_every_route_of_the_site_is_a_module_level_view(library: Any) -> None:
-    _assert_module_level_views(create_app(library), 5 + 15)  # + accounts, password, catalogue, my games...
+    # + accounts, password, sign out everywhere, catalogue, my games...
+    _assert_module_level_views(create_app(library), 5 + 16)
 
 
 def test_both_arena_backends_offer_the_whole_interface() -> None:
     wanted = {name for name in vars(ArenaBackend) if not name.startswith("_")}
-    assert wanted == {"create", "join", "exists", "page", "connect", "sweep", "close"}
+    assert wanted == {"create", "check_owner", "join", "exists", "page", "connect", "sweep", "close"}
     for backend in (LocalArenas, RayArenas):
         for name in wanted:
             ours, theirs = getattr(backend, name), getattr(ArenaBackend, name)

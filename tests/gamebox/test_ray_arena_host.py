@@ -77,7 +77,8 @@ def test_the_cluster_owner_count_holds_its_limit_and_takes_back_places_of_dead_a
     from wasmplug.gamebox.arenas.ray import ArenaOwners
 
     now, alive = [0.0], {"AAAA", "BBBB"}
-    owners = ArenaOwners(alive=lambda code: code in alive, clock=lambda: now[0], grace=60.0)
+    owners = ArenaOwners(alive=lambda code: code in alive, clock=lambda: now[0], grace=60.0,
+                         live_arenas=dict)
     assert owners.claim("address:x", "AAAA", 2) and owners.claim("address:x", "BBBB", 2)
     assert not owners.claim("address:x", "CCCC", 2)  # its limit
     assert owners.claim("address:y", "CCCC", 2)  # another owner's count is its own
@@ -91,3 +92,16 @@ def test_the_cluster_owner_count_holds_its_limit_and_takes_back_places_of_dead_a
     assert owners.count("address:x") == 1
     owners.release("address:y", "CCCC")
     assert "address:y" not in owners.places  # no key is kept for an owner with no arena
+
+
+def test_a_restarted_owner_count_counts_the_arenas_that_exist_again() -> None:
+    """Ray restarts the count's actor when its process dies: the new one starts from the
+    arenas' actors that exist (each asked whose it is), not from zero."""
+    from wasmplug.gamebox.arenas.ray import ArenaOwners
+
+    live = {"BBBBBB": "address:x", "CCCCCC": "address:x", "DDDDDD": "user:7", "FFFFFF": ""}
+    owners = ArenaOwners(alive=lambda code: code in live, live_arenas=lambda: dict(live))
+    assert owners.count("address:x") == 2 and owners.count("user:7") == 1
+    assert not owners.claim("address:x", "GGGGGG", 2)  # the limit holds after the restart
+    assert owners.claim("user:7", "GGGGGG", 2)
+    assert "" not in owners.places  # an arena without an owner holds no place

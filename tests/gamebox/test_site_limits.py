@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 from starlette.routing import Route
 
 from wasmplug.gamebox.app import SiteSettings, create_app
@@ -182,6 +183,90 @@ def test_a_cookie_captured_before_logout_no_longer_opens_my_page(library: Any) -
         assert thief.get("/my", follow_redirects=False).headers["location"] == "/login"
         assert sign_in(alice, "alice").status_code == 303  # signing in again works
         assert thief.get("/my", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_logging_out_ends_this_browsers_session_only(library: Any) -> None:
+    """Logging out on one browser used to sign the member out of every browser."""
+    library.add_user("alice", PASSWORD)
+    with serving(site(library)) as base, browser(base) as phone, browser(base) as laptop, \
+            browser(base) as thief:
+        assert sign_in(phone, "alice").status_code == 303
+        assert sign_in(laptop, "alice").status_code == 303
+        thief.cookies.update(phone.cookies)  # a copy of the phone's cookie
+        assert phone.post("/logout", data={"csrf": csrf_of(phone, "/my")}).status_code == 303
+        assert laptop.get("/my").status_code == 200  # the other browser is still signed in
+        assert thief.get("/my", follow_redirects=False).headers["location"] == "/login"
+        assert phone.get("/my", follow_redirects=False).headers["location"] == "/login"
+    assert library.session_account(*_claims(thief)) is None
+
+
+def _claims(client: httpx.Client) -> tuple[object, object, object]:
+    """The (user id, session version, session id) a client's session cookie holds."""
+    import base64
+    import json
+
+    cookie = client.cookies["gamebox_session"]
+    data = json.loads(base64.b64decode(cookie.split(".")[0] + "=="))
+    return data["uid"], data["sv"], data["sid"]
+
+
+def test_signing_out_everywhere_ends_every_session_and_needs_the_form(library: Any) -> None:
+    library.add_user("alice", PASSWORD)
+    with serving(site(library)) as base, browser(base) as phone, browser(base) as laptop, \
+            browser(base) as thief:
+        assert sign_in(phone, "alice").status_code == 303
+        assert sign_in(laptop, "alice").status_code == 303
+        thief.cookies.update(laptop.cookies)
+        page = phone.get("/my").text
+        assert 'action="/my/sessions/end"' in page and "Sign out everywhere" in page
+        forged = phone.post("/my/sessions/end", data={"csrf": "forged"})
+        assert forged.status_code == 403 and laptop.get("/my").status_code == 200
+        response = phone.post("/my/sessions/end", data={"csrf": csrf_of(phone, "/my")})
+        assert response.status_code == 303 and response.headers["location"] == "/login"
+        for client in (phone, laptop, thief):
+            assert client.get("/my", follow_redirects=False).headers["location"] == "/login"
+        assert sign_in(laptop, "alice").status_code == 303  # signing in again works
+        assert laptop.get("/my").status_code == 200
+        signed_out = thief.post("/my/sessions/end", data={"csrf": "x"}, follow_redirects=False)
+        assert signed_out.headers["location"] == "/login"  # no one to sign out
+        assert laptop.get("/my").status_code == 200
+
+
+def test_ended_sessions_kept_are_bounded_per_user(library: Any, monkeypatch: Any) -> None:
+    """Each logout keeps its session's id; past the bound one bump of the version ends them
+    all, and the rows go."""
+    from wasmplug.web import accounts
+
+    monkeypatch.setattr(accounts, "MAX_ENDED_SESSIONS", 3)
+    me = library.add_user("alice", PASSWORD)
+    for n in range(3):
+        library.end_session(me, f"session-{n}")
+    assert library.session_account(me.id, 0, "session-0") is None
+    assert library.session_account(me.id, 0, "session-9") is not None  # one not logged out
+    library.end_session(me, "session-3")
+    assert library.session_account(me.id, 0, "session-9") is None  # version 0 ended
+    again = library.session_account(me.id, 1, "session-0")  # a new session may reuse nothing
+    assert again is not None and again.session_version == 1
+    with library.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(accounts.EndedSession)) == 0
+
+
+def test_one_session_logged_out_many_times_at_once_is_simply_ended(library: Any) -> None:
+    """A double click on "Log out" (or a script): the same session ended from several requests
+    at once. On PostgreSQL both found no row and the second insert failed (a 500)."""
+    me = library.add_user("alice", PASSWORD)
+
+    def log_out(start: threading.Barrier, session_id: str) -> None:
+        start.wait(10)
+        library.end_session(me, session_id)
+
+    for round_ in range(20):
+        start = threading.Barrier(4)
+        with ThreadPoolExecutor(4) as pool:
+            for done in [pool.submit(log_out, start, f"session-{round_}") for _ in range(4)]:
+                done.result(30)  # none raised
+        assert library.session_account(me.id, 0, f"session-{round_}") is None
+    assert library.session_account(me.id, 0, "another") is not None  # nothing else ended
 
 
 def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(library: Any) -> None:

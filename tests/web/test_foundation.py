@@ -20,13 +20,16 @@ from wasmplug.web.errors import AccessDenied, AccountError
 
 db = Database(sqlite_url(Path(sys.argv[1]), "app.db"), migrations=Path(sys.argv[1]) / "none")
 Base.metadata.create_all(db.engine)  # an app with its own migrations would run db.upgrade()
-assert sorted(Base.metadata.tables) == ["api_tokens", "users"], sorted(Base.metadata.tables)
+assert sorted(Base.metadata.tables) == ["api_tokens", "ended_sessions", "users"], sorted(Base.metadata.tables)
 accounts = Accounts(db)
 ada = accounts.add_user("ada", "a long password")
 assert accounts.authenticate("ada", "a long password") == ada
 assert accounts.authenticate("ada", "wrong password") is None
 token = accounts.new_token(ada, "laptop")
 assert accounts.by_token(token) == ada
+accounts.end_session(ada, "a-session")  # an app without ended_sessions: every session ends
+assert accounts.session_account(ada.id, 0, "another") is None
+assert accounts.session_account(ada.id, 1, "another") is not None
 for bad, error in ((lambda: accounts.add_user("ADA", "another password"), AccountError),
                    (lambda: accounts.set_banned(ada, "ada", True), AccessDenied)):
     try:

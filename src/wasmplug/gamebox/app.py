@@ -63,6 +63,7 @@ SITE_ROUTES: list[BaseRoute] = [
     Route("/login", accounts.login, methods=["GET", "POST"]),
     Route("/logout", accounts.logout, methods=["POST"]),
     Route("/my/password", accounts.change_password, methods=["POST"]),
+    Route("/my/sessions/end", accounts.sign_out_everywhere, methods=["POST"]),
     Route("/my", my_games.my_page),
     Route("/my/upload", my_games.upload, methods=["POST"]),
     Route("/my/tokens", my_games.tokens, methods=["POST"]),
@@ -77,7 +78,8 @@ UPLOAD_ROUTES = ("/my/upload", "/api/games")
 FORM_BYTES = 128 * 1024  # the body of any other request (forms take no file)
 # Forms of a few short fields (a name, a password, a code): their bodies are refused past
 # SMALL_FORM_BYTES, at the first network chunk past it (a password is at most 1,024 characters).
-SMALL_FORMS = ("/login", "/signup", "/logout", "/my/password", "/my/tokens", "/arenas", "/join")
+SMALL_FORMS = ("/login", "/signup", "/logout", "/my/password", "/my/sessions/end", "/my/tokens",
+               "/arenas", "/join")
 SMALL_FORM_BYTES = 8 * 1024
 # What a person does now and then and a script can flood: each costs a password check, a
 # search query or a game instance (see `SiteSettings.costly_rate`).
@@ -97,6 +99,7 @@ class SiteSettings:
     login_free_failures: int = 20
     login_base_delay: float = 0.25
     login_max_delay: float = 5.0
+    login_max_waiting: int = 8  # sign-ins of one address waiting for their turn (delayed); past it, 429
     signups: int = 10
     signup_window: float = 3600.0
     uploads: int = 10
@@ -107,6 +110,7 @@ class SiteSettings:
     client_rate: float = 20.0  # HTTP requests a second of one address, after a burst of:
     client_burst: int = 100
     refusal_delay: float = 1.0  # a refused (429) request is answered after this long (a flood slows)
+    refusal_jitter: float = 0.5  # ...give or take this much of it, at random (refusals fall out of step)
     refusals_held: int = 256  # per address; past it a refusal is answered at once, its connection closed
     costly_in_flight: int = 2  # requests of COSTLY_ROUTES of one address at once
     costly_rate: float = 5.0  # requests a second of COSTLY_ROUTES of one address, after a burst of:
@@ -168,7 +172,8 @@ def create_app(catalogue: Catalogue | None = None, *, arenas: Arenas | None = No
     add_sessions(app, session_secret, cookie="gamebox_session", https_only=https_only)
     app.add_middleware(ClientLimits, max_in_flight=settings.requests_per_client,
                        rate=settings.client_rate, burst=settings.client_burst,
-                       refusal_delay=settings.refusal_delay, max_held=settings.refusals_held,
+                       refusal_delay=settings.refusal_delay, refusal_jitter=settings.refusal_jitter,
+                       max_held=settings.refusals_held,
                        costly=COSTLY_ROUTES, costly_in_flight=settings.costly_in_flight,
                        costly_rate=settings.costly_rate, costly_burst=settings.costly_burst)
     _keep_state(app, engine=engine, backend=arena_backend, templates=templates, library=library,
@@ -182,7 +187,8 @@ def _keep_state(app: Starlette, *, settings: SiteSettings, **state: Any) -> None
         setattr(app.state, name, value)
     app.state.sign_in_guard = SignInGuard(
         settings.login_attempts, settings.login_window, free_failures=settings.login_free_failures,
-        base_delay=settings.login_base_delay, max_delay=settings.login_max_delay)
+        base_delay=settings.login_base_delay, max_delay=settings.login_max_delay,
+        max_waiting=settings.login_max_waiting)
     app.state.signups_limit = RateLimiter(settings.signups, settings.signup_window)
     app.state.uploads_limit = RateLimiter(settings.uploads, settings.upload_window)
     app.state.arena_misses_limit = RateLimiter(settings.arena_misses, settings.arena_miss_window)

@@ -4,7 +4,7 @@
     db.upgrade()                                         # applies migrations/versions/*
     with db.session() as s: ...
 
-Tables: users and api_tokens (the web foundation's `web.accounts`), blobs
+Tables: users, api_tokens and ended_sessions (the web foundation's `web.accounts`), blobs
 (content-addressed bytes: sha256 -> data, stored once however many games or
 versions share them), games (the catalogue: title, Markdown description,
 artwork, author, plays) and game_versions (each upload of a game's code;
@@ -19,10 +19,11 @@ from pathlib import Path
 from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from wasmplug.web.accounts import ApiToken, User
+from wasmplug.web.accounts import ApiToken, EndedSession, User
 from wasmplug.web.database import Base, Database, now, sqlite_url
 
-__all__ = ["ApiToken", "Base", "Blob", "Game", "GameBoxDatabase", "GameVersion", "User", "now"]
+__all__ = ["ApiToken", "Base", "Blob", "EndedSession", "Game", "GameBoxDatabase", "GameVersion", "User",
+           "now"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -66,7 +67,7 @@ class GameVersion(Base):
 class GameBoxDatabase(Database):
     """GameBox's database at `url`, with GameBox's migrations."""
 
-    tables = ("users", "api_tokens", "blobs", "games", "game_versions")
+    tables = ("users", "api_tokens", "ended_sessions", "blobs", "games", "game_versions")
 
     def __init__(self, url: str) -> None:
         super().__init__(url, migrations=MIGRATIONS)

@@ -7,10 +7,20 @@
 
 Each user has a session version: a session remembers the version it was made
 with (`sessions.sign_in`) and is valid only while the user's version is the same
-(`session_account`). Logging out and changing the password bump it, so every
-cookie made before is worthless, wherever it was copied to. A banned user's
-every request is refused; lifting the ban bumps it too, so no session from
-before (or during) the ban comes back.
+(`session_account`). Signing out everywhere (`end_sessions`) and changing the
+password bump it, so every cookie made before is worthless, wherever it was
+copied to. A banned user's every request is refused; lifting the ban bumps it
+too, so no session from before (or during) the ban comes back.
+
+Logging out ends one session (`end_session`): an application whose migrations
+build the `ended_sessions` table sets `ends_one_session = True`, and the
+session's id (`sessions.sign_in` gives each session a random one) is kept there
+until the session would have expired anyway, so a copy of that browser's cookie
+opens nothing, while the user's other browsers stay signed in. The table is
+bounded: rows older than a session's lifetime go, and a user with more than
+`MAX_ENDED_SESSIONS` ended sessions has them all replaced by one bump of the
+version (every older session ends; this browser had ended anyway). Without the
+table, logging out ends every session of the user, as signing out everywhere does.
 
 An application names its own errors (`refused`, `denied`), the prefix of its
 tokens (`token_prefix`: GameBox "gbt_", serve "wps_") and hears of bans through
@@ -24,17 +34,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import ClassVar
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from wasmplug import Error
 
 from . import names, passwords
 from .database import Base, Database, now
 from .errors import AccessDenied, AccountError
+from .sessions import SESSION_DAYS
 
 log = logging.getLogger("wasmplug.web")
+MAX_ENDED_SESSIONS = 100  # per user; past it all are replaced by one bump of the session version
 
 
 class User(Base):
@@ -58,6 +72,15 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class EndedSession(Base):
+    """A session logged out of (its id, from the signed cookie), kept until it would expire."""
+
+    __tablename__ = "ended_sessions"
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    ended_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now, index=True)
+
+
 @dataclass(frozen=True)
 class Account:
     id: int
@@ -77,6 +100,8 @@ class Accounts:
     refused: type[Error] = AccountError  # a username or password refused
     denied: type[Error] = AccessDenied  # not allowed
     token_prefix = "wpt_"  # what the application's API tokens start with
+    # Logging out ends only that session (the application's migrations build `ended_sessions`).
+    ends_one_session: ClassVar[bool] = False
 
     def __init__(self, db: Database, *, token_prefix: str | None = None) -> None:
         self.db = db
@@ -119,12 +144,21 @@ class Accounts:
             user = s.get(User, user_id)
             return _account(user) if user is not None else None
 
-    def session_account(self, user_id: object, session_version: object) -> Account | None:
-        """The account of a session made for `user_id` at `session_version` (None: ended)."""
-        found = self.account(user_id)
-        if found is None or not isinstance(session_version, int) or isinstance(session_version, bool):
+    def session_account(self, user_id: object, session_version: object,
+                        session_id: object = None) -> Account | None:
+        """The account of a session made for `user_id` at `session_version` (None: ended),
+        `session_id` being the session's own id (None for a session made before ids)."""
+        if not isinstance(user_id, int) or not isinstance(session_version, int) \
+                or isinstance(session_version, bool):
             return None
-        return found if found.session_version == session_version else None
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            if user is None or user.session_version != session_version:
+                return None
+            if self.ends_one_session and isinstance(session_id, str) \
+                    and s.get(EndedSession, session_id) is not None:
+                return None
+            return _account(user)
 
     def end_sessions(self, who: Account) -> Account:
         """Sign `who` out everywhere: every session made before is no longer valid."""
@@ -133,7 +167,35 @@ class Accounts:
             if user is None:
                 raise self.refused("no such user")
             user.session_version += 1
+            if self.ends_one_session:  # they have ended with the version
+                s.execute(delete(EndedSession).where(EndedSession.user_id == user.id))
             return _account(user)
+
+    def end_session(self, who: Account, session_id: object) -> None:
+        """Log the session `session_id` of `who` out: a copy of its cookie opens nothing, and
+        `who`'s other sessions go on (without `ends_one_session`, or for a session without an
+        id, every session of `who` ends)."""
+        if not self.ends_one_session or not isinstance(session_id, str) or not session_id \
+                or len(session_id) > 64:
+            self.end_sessions(who)
+            return
+        try:
+            with self.db.session() as s:
+                cutoff = now() - dt.timedelta(days=SESSION_DAYS)  # such cookies have expired anyway
+                s.execute(delete(EndedSession).where(EndedSession.ended_at < cutoff))
+                if s.get(EndedSession, session_id) is None:
+                    s.add(EndedSession(session_id=session_id, user_id=who.id))
+                    s.flush()
+                if self._ended_count(s, who.id) <= MAX_ENDED_SESSIONS:
+                    return
+        except IntegrityError:  # the same session logged out twice at once: it has ended
+            return
+        self.end_sessions(who)  # too many kept: one bump of the version ends them all
+
+    @staticmethod
+    def _ended_count(s: Session, user_id: int) -> int:
+        return int(s.scalar(select(func.count()).select_from(EndedSession)
+                            .where(EndedSession.user_id == user_id)) or 0)
 
     def change_password(self, who: Account, current: str, new: str) -> Account | None:
         """Set `who`'s password to `new` and end every session, if `current` is right

@@ -1,6 +1,7 @@
 """Per client address: at most so many requests in flight and so many a second; past that, 429.
 
-    app.add_middleware(ClientLimits, max_in_flight=16, rate=20.0, burst=100, refusal_delay=1.0)
+    app.add_middleware(ClientLimits, max_in_flight=16, rate=20.0, burst=100, refusal_delay=1.0,
+                       refusal_jitter=0.5)
 
 A flood from one address then costs the server a cheap refusal per extra
 request (no session, no form, no template) instead of real work that everyone
@@ -10,6 +11,14 @@ sending as soon as it is answered, gets at most one refusal per connection per
 `refusal_delay` (wrk's 64 connections got 1,500 refusals a second, which
 together took the server's core); past `max_held` refusals held for one address,
 the next is answered at once and its connection closed.
+
+Each refusal's delay is drawn at random from `refusal_delay * (1 ± refusal_jitter)`
+(the mean stays `refusal_delay`). With one fixed delay the refusals of a flood
+stay in step: wrk's 64 connections (and a race of 40 sign-ins) were refused at
+once, answered together a second later, and sent their next requests together,
+so every second the server parsed and refused a hundred requests in one burst
+that the arena players' messages waited behind. Spread over a second, the same
+refusals are a hundred short pauses that few players' messages meet.
 
 The rate is a token bucket: `burst` requests at once, then `rate` a second. The
 address is the one uvicorn gives the request (the proxy's,
@@ -36,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Collection
@@ -49,13 +59,15 @@ class ClientLimits:
 
     def __init__(self, app: ASGIApp, *, max_in_flight: int = 16, rate: float = 20.0,
                  burst: int = 100, max_keys: int = 100_000, refusal_delay: float = 1.0,
-                 max_held: int = 256, costly: Collection[str] = (), costly_in_flight: int = 2,
-                 costly_rate: float = 5.0, costly_burst: int = 10) -> None:
+                 refusal_jitter: float = 0.5, max_held: int = 256, costly: Collection[str] = (),
+                 costly_in_flight: int = 2, costly_rate: float = 5.0, costly_burst: int = 10,
+                 rng: random.Random | None = None) -> None:
         if min(max_in_flight, burst, max_keys, costly_in_flight, costly_burst) < 1 \
-                or min(rate, costly_rate) <= 0 or refusal_delay < 0 or max_held < 0:
+                or min(rate, costly_rate) <= 0 or refusal_delay < 0 or max_held < 0 \
+                or not 0 <= refusal_jitter <= 1:
             raise ValueError("client limits need max_in_flight, rate, burst, max_keys and the costly "
                              "routes' in-flight, rate and burst above 0 (refusal_delay and max_held "
-                             "at least 0)")
+                             "at least 0, refusal_jitter from 0 to 1)")
         self.app = app
         self.max_in_flight = max_in_flight
         self.rate = rate
@@ -63,6 +75,8 @@ class ClientLimits:
         self.max_keys = max_keys
         self.in_flight: dict[str, int] = {}
         self.refusal_delay = refusal_delay
+        self.refusal_jitter = refusal_jitter
+        self._random = rng or random.Random()
         self.max_held = max_held
         self.held: dict[str, int] = {}  # refusals waiting out their delay, per address
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, when
@@ -147,10 +161,17 @@ class ClientLimits:
             return
         self.held[address] = held + 1
         try:
-            await asyncio.sleep(self.refusal_delay)
+            await asyncio.sleep(self.refusal_wait())
         finally:
             _release(self.held, address)
         await _too_many(send, what)
+
+
+    def refusal_wait(self) -> float:
+        """How long the next held refusal waits: `refusal_delay` give or take `refusal_jitter`
+        of it, at random (so a flood's refusals do not stay in step)."""
+        spread = self.refusal_delay * self.refusal_jitter
+        return self.refusal_delay + self._random.uniform(-spread, spread)
 
 
 def _release(counts: dict[str, int], address: str) -> None:

@@ -2,10 +2,11 @@
 
 Sessions are Starlette's signed cookies (`SessionMiddleware`, itsdangerous):
 the cookie holds the user's id, the user's session version (see
-`accounts.Accounts.session_account`: logging out anywhere ends it) and the
-session's CSRF token; a cookie whose signature does not match is ignored (the
-visitor is signed out). Every form carries the CSRF token and every POST checks
-it. Served over HTTPS (`https_only`), the cookie is `Secure`.
+`accounts.Accounts.session_account`: signing out everywhere ends it), the
+session's own random id (logging out ends that session alone:
+`accounts.Accounts.end_session`) and the session's CSRF token; a cookie whose
+signature does not match is ignored (the visitor is signed out). Every form
+carries the CSRF token and every POST checks it. Served over HTTPS (`https_only`), the cookie is `Secure`.
 """
 
 from __future__ import annotations
@@ -48,10 +49,12 @@ def sign_in(request: Request, user_id: int, session_version: int = 0) -> None:
     request.session.clear()
     request.session["uid"] = user_id
     request.session["sv"] = session_version
+    request.session["sid"] = secrets.token_urlsafe(24)
     request.session["csrf"] = secrets.token_urlsafe(24)
 
 
-def session_user(request: Request) -> tuple[object, object]:
-    """The (user id, session version) the session claims: check them with
-    `Accounts.session_account`. A session from before versions counts as version 0."""
-    return request.session.get("uid"), request.session.get("sv", 0)
+def session_user(request: Request) -> tuple[object, object, object]:
+    """The (user id, session version, session id) the session claims: check them with
+    `Accounts.session_account`. A session from before versions counts as version 0, one from
+    before session ids has none (None)."""
+    return request.session.get("uid"), request.session.get("sv", 0), request.session.get("sid")

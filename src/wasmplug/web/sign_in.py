@@ -1,6 +1,7 @@
 """Sign-in throttling: password guesses are limited per (username, address), slowed per address.
 
     guard = SignInGuard()
+    await guard.admit(address)      # before the form is read: Throttled, or its turn waited
     account = await guard.check(username, address, lambda: pool.run(accounts.authenticate, ...))
 
 - A try is counted *before* its password is checked, so concurrent guesses cannot
@@ -16,6 +17,9 @@
   `max_waiting` tries waiting per address. Behind a proxy the server does not
   trust every visitor shares the proxy's address, so this costs them time, not
   their accounts (trust the proxy with uvicorn's `forwarded_allow_ips`).
+- What depends on the address alone (a full queue, the delay) is `admit`, which an
+  application calls before it reads the sign-in form: a refused try costs no form
+  parsing and no CSRF check, and a waiting one holds no parsed form.
 
 Every table here is bounded by count (see `RateLimiter`) and by key size.
 """
@@ -61,16 +65,26 @@ class SignInGuard:
             return 0.0
         return min(self.max_delay, self.base_delay * 2.0 ** min(failures - self.free_failures, 30))
 
+    def waiting(self, address: str) -> int:
+        """How many tries of `address` are waiting for their turn now."""
+        return self._queues.get(address, (None, 0))[1]
+
+    async def admit(self, address: str) -> None:
+        """What `address` alone decides, before anything of the try is read: `Throttled` if
+        `max_waiting` of its tries wait already, else its turn waited (after failures past
+        `free_failures`)."""
+        delay = self.delay(address)
+        if delay:
+            await self._wait_turn(address, delay)
+
     async def check(self, username: str, address: str,
                     verify: Callable[[], Awaitable[T | None]]) -> T | None:
-        """`verify()` (None: wrong password), if this try is allowed; else `Throttled`."""
+        """`verify()` (None: wrong password), if this try is allowed; else `Throttled`.
+        (The try's turn is `admit`'s: call it first.)"""
         pair = f"{username.lower()}\0{address}"
         wait = self.pairs.attempt(pair)  # counted before the (slow) check
         if wait:
             raise Throttled(f"too many failed sign-ins: try again in {int(wait) + 1} s", wait)
-        delay = self.delay(address)
-        if delay:
-            await self._wait_turn(address, delay)
         result = await verify()
         if result is None:
             self.address_failures.hit(address)

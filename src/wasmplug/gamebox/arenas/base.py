@@ -42,6 +42,9 @@ class ArenaBackend(Protocol):
         """A new arena hosted by `name`: (code, token). ArenaError if refused (too many
         arenas, or too many of `owner`'s: a client address or an account)."""
 
+    async def check_owner(self, owner: str) -> None:
+        """ArenaError if `owner` has as many live arenas as it may (a new one would be refused)."""
+
     async def join(self, code: str, name: str) -> tuple[str, str]:
         """`name` joins arena `code`: (code, token). ArenaError if refused."""
 

@@ -38,6 +38,9 @@ class LocalArenas:
         arena, member = self.box.create_arena(name, owner)
         return arena.code, member.token
 
+    async def check_owner(self, owner: str) -> None:
+        self.box.arenas.check_owner(owner)
+
     async def join(self, code: str, name: str) -> tuple[str, str]:
         arena, member = await self.box.join(code, name)
         return arena.code, member.token

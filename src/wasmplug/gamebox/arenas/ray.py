@@ -22,7 +22,9 @@ account) holds across the cluster: one more named, detached actor,
 claims a place before it creates an arena's actor (so refused spam starts no
 actor), and the arena's actor gives it back when it is torn down; a place whose
 arena's actor is gone without giving it back (it died) is taken back at the
-owner's next claim.
+owner's next claim. The count survives its own actor's restart (it is restarted
+by Ray when its process or node dies): a new `ArenaOwners` rebuilds it from the
+arenas' actors that exist, each asked whose it is.
 
 The actor builds its own catalogue with `open_catalogue` (a picklable
 callable, e.g. a `DatabaseCatalogue` on the shared PostgreSQL database), so games are
@@ -46,7 +48,7 @@ from ..catalogue.base import Catalogue
 from ..errors import ArenaError, NoSuchArena
 from .base import ArenaPage, Send
 from .engine import ArenaEngine, Viewer, default_templates
-from .state import CODE_LENGTH, CONSONANTS, MAX_ARENAS_PER_OWNER, Arena, Arenas, normalise_code
+from .state import CODE_LENGTH, CONSONANTS, MAX_ARENAS_PER_OWNER, Arena, Arenas, normalise_code, owner_full
 
 log = logging.getLogger("wasmplug.gamebox")
 NAMESPACE = "wasmplug-gamebox"
@@ -58,6 +60,26 @@ CLAIM_GRACE = 60.0  # a claimed place whose arena's actor does not exist (yet) i
 
 def actor_name(code: str) -> str:
     return f"gamebox-arena-{code}"
+
+
+def _live_arenas() -> dict[str, str]:
+    """Every arena of the cluster now, by code: its owner ("": none), asked of its actor."""
+    import ray
+    from ray.util import list_named_actors
+
+    prefix = actor_name("")
+    codes = [entry["name"].removeprefix(prefix) for entry in list_named_actors(all_namespaces=True)
+             if entry.get("namespace") == NAMESPACE and entry["name"].startswith(prefix)]
+    owners: dict[str, str] = {}
+    for code in codes:
+        if len(code) != CODE_LENGTH or set(code) - set(CONSONANTS):
+            continue  # not an arena (the owners' own actor is "gamebox-arena-owners")
+        try:
+            actor = ray.get_actor(actor_name(code), namespace=NAMESPACE)
+            owners[code] = str(ray.get(actor.owner_of.remote(), timeout=30))
+        except Exception:  # it went meanwhile (torn down, or its node died)
+            continue
+    return owners
 
 
 def _arena_alive(code: str) -> bool:
@@ -74,13 +96,23 @@ class ArenaOwners:
     """The body of the cluster's one ``gamebox-arena-owners`` actor: each owner's live arenas.
 
     Its calls run one at a time, so two servers claiming the last place of one owner at
-    once cannot both get it. Memory: one entry per live (or just claimed) arena.
+    once cannot both get it. Memory: one entry per live (or just claimed) arena. Made
+    (or restarted by Ray after its process died), it counts the arenas that exist
+    (`live_arenas`: code -> owner).
     """
 
     def __init__(self, alive: Callable[[str], bool] = _arena_alive,
-                 clock: Callable[[], float] = time.monotonic, grace: float = CLAIM_GRACE) -> None:
+                 clock: Callable[[], float] = time.monotonic, grace: float = CLAIM_GRACE,
+                 live_arenas: Callable[[], dict[str, str]] = _live_arenas) -> None:
         self.places: dict[str, dict[str, float]] = {}  # owner -> code -> when claimed
         self.alive, self.clock, self.grace = alive, clock, grace
+        now = clock()
+        for code, owner in live_arenas().items():
+            if owner:
+                self.places.setdefault(owner, {})[code] = now
+        if self.places:
+            log.info("arena owners: %d arena(s) of %d owner(s) counted again",
+                     sum(map(len, self.places.values())), len(self.places))
 
     def claim(self, owner: str, code: str, limit: int) -> bool:
         """A place for arena `code` of `owner`, unless `owner` has `limit` arenas already."""
@@ -131,6 +163,10 @@ class ArenaHost:
         self.sweep_every = sweep_every
         self.sweeper: asyncio.Task[None] | None = None
         self.gone = False
+
+    def owner_of(self) -> str:
+        """Whose place in `ArenaOwners` this arena holds ("": none): to count it again."""
+        return self.owner
 
     def _start_sweeper(self) -> None:
         if self.sweeper is None:
@@ -298,14 +334,17 @@ class RayArenas:
             return False
         return True
 
+    async def check_owner(self, owner: str) -> None:
+        if owner and await self.owners.count.remote(owner) >= self.max_per_owner:
+            raise owner_full(self.max_per_owner)
+
     async def create(self, name: str, owner: str = "") -> tuple[str, str]:
         import ray
 
         for _ in range(1000):
             code = "".join(secrets.choice(CONSONANTS) for _ in range(CODE_LENGTH))
             if owner and not await self.owners.claim.remote(owner, code, self.max_per_owner):
-                raise ArenaError(f"you have {self.max_per_owner} arenas open already: use one of "
-                                 "them, or wait until one closes")
+                raise owner_full(self.max_per_owner)
             try:
                 actor: Any = self.actor_class.options(
                     name=actor_name(code), namespace=NAMESPACE, lifetime="detached",

@@ -301,9 +301,7 @@ class Arenas:
         """A new arena; ArenaError past `max_arenas`, or past `max_per_owner` live arenas of `owner`."""
         if len(self.arenas) >= self.max_arenas:
             raise ArenaError("the server has as many arenas as it can hold: try again later")
-        if owner and sum(1 for who in self.owners.values() if who == owner) >= self.max_per_owner:
-            raise ArenaError(f"you have {self.max_per_owner} arenas open already: use one of them, "
-                             "or wait until one closes")
+        self.check_owner(owner)
         for _ in range(1000):
             code = "".join(secrets.choice(CONSONANTS) for _ in range(CODE_LENGTH))
             if code not in self.arenas:
@@ -312,6 +310,11 @@ class Arenas:
                     self.owners[code] = owner
                 return arena
         raise ArenaError("no free arena code left: try again later")
+
+    def check_owner(self, owner: str) -> None:
+        """ArenaError if `owner` ("": nobody's) has `max_per_owner` live arenas already."""
+        if owner and sum(1 for who in self.owners.values() if who == owner) >= self.max_per_owner:
+            raise owner_full(self.max_per_owner)
 
     def remove(self, code: str) -> None:
         self.arenas.pop(code, None)
@@ -351,3 +354,8 @@ class Arenas:
             elif gone:
                 changed.append(arena)
         return changed, removed
+
+
+def owner_full(limit: int) -> ArenaError:
+    """The refusal of an owner's arena past `limit` (every backend says the same)."""
+    return ArenaError(f"you have {limit} arenas open already: use one of them, or wait until one closes")

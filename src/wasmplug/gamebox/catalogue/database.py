@@ -24,11 +24,13 @@ from ..database import Blob, Game, GameBoxDatabase, GameVersion, User, now
 from ..errors import AccessDenied, GameBoxError, UnknownGame, UploadRejected
 from ..uploads import UploadPolicy, check_artwork, check_game, slugify
 from .base import Catalogue, GameInfo, GameLimits
+from .recent_searches import RecentSearches
 
 log = logging.getLogger("wasmplug.gamebox")
 PAGE_SIZE = 48
 PICKER_GAMES = 200  # uploaded games the arena's picker lists (the most played)
 CACHE_SECONDS = 2.0  # how long the picker's list is reused (other servers' changes show after it)
+SEARCH_SECONDS = 1.0  # how long a catalogue page (a search) is answered again without a query
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class DatabaseCatalogue(Accounts):
     refused = GameBoxError
     denied = AccessDenied
     token_prefix = "gbt_"
+    ends_one_session = True  # logging out ends that browser's session (GameBox's migration 0003)
 
     def __init__(self, db: GameBoxDatabase, *, bundled: Catalogue | None = None,
                  policy: UploadPolicy | None = None) -> None:
@@ -60,6 +63,7 @@ class DatabaseCatalogue(Accounts):
         self.policy = policy or UploadPolicy()
         self.limits: GameLimits = self.policy.limits
         self._picker: tuple[float, list[GameInfo]] | None = None
+        self.recent_searches: RecentSearches[tuple[list[Listing], int]] = RecentSearches(SEARCH_SECONDS)
 
     # -- Catalogue ---------------------------------------------------------------
     def games(self) -> list[GameInfo]:
@@ -78,6 +82,7 @@ class DatabaseCatalogue(Accounts):
 
     def _changed(self) -> None:
         self._picker = None
+        self.recent_searches.clear()
 
     def get(self, game_id: str) -> GameInfo:
         if self.bundled is not None and game_id in self._bundled_ids():
@@ -199,17 +204,29 @@ class DatabaseCatalogue(Accounts):
         return game
 
     # -- pages ---------------------------------------------------------------------
+    def recent_search(self, query: str = "", *, page: int = 1) -> tuple[list[Listing], int] | None:
+        """The catalogue's page `page` for `query` if it was searched a moment ago (None: not)."""
+        return self.recent_searches.get((query.strip()[:100], max(page, 1)))
+
     def search(self, query: str = "", *, page: int = 1, owner: Account | None = None) \
             -> tuple[list[Listing], int]:
-        """One page of the catalogue (newest first) matching `query`, and the number of matches."""
+        """One page of the catalogue (newest first) matching `query`, and the number of matches
+        (the catalogue's pages are kept a moment for `recent_search`)."""
+        query, page = query.strip()[:100], max(page, 1)
+        found = self._search(query, page, owner)
+        if owner is None:
+            size = sum(len(g.title) + len(g.description) + len(g.author) + 64 for g in found[0])
+            self.recent_searches.put((query, page), found, size)
+        return found
+
+    def _search(self, query: str, page: int, owner: Account | None) -> tuple[list[Listing], int]:
         stmt = self._visible() if owner is None else select(Game).join(Game.owner).where(
             Game.owner_id == owner.id)
-        query = query.strip()[:100]
         if query:
             pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(or_(Game.title.ilike(pattern, escape="\\"),
                                   Game.description.ilike(pattern, escape="\\")))
-        offset = (max(page, 1) - 1) * PAGE_SIZE
+        offset = (page - 1) * PAGE_SIZE
         with self.db.session() as s:
             total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
             if offset >= total:  # a page past the end (a flood's page=99999): one query, not three

@@ -1,18 +1,22 @@
 """Accounts: sign up, sign in, sign out (everywhere), change the password.
 
     GET|POST /signup, /login      the forms; success starts a new session -> /my
-    POST     /logout              ends every session of the member -> /games
+    POST     /logout              ends this browser's session (a copy of its cookie too) -> /games
+    POST     /my/sessions/end     signs the member out everywhere (every session ends) -> /login
     POST     /my/password         current and new password; ends every other session -> /my
 
 Over-long usernames and passwords are refused before anything is counted or
 hashed. Sign-ups are limited per address; sign-ins go through the app's
 `SignInGuard` (tries counted per username and address before the password is
-checked, delays per address). Passwords are hashed on the app's `HashingPool`:
+checked, delays per address). What the address alone refuses (too many sign-ups,
+too many sign-ins waiting) is answered before the form is read or its CSRF token
+checked. Passwords are hashed on the app's `HashingPool`:
 when it is full the answer is 503 at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import cast
 
 from starlette.requests import Request
@@ -46,19 +50,31 @@ def _busy(request: Request, template: str, username: str, exc: HashingBusy) -> R
     return response
 
 
+def _too_many_signups(request: Request, wait: float, username: str = "") -> Response:
+    return site_page(request, "signup.html", status=429, username=username,
+                     error=f"too many new accounts from your address: try again in {int(wait) + 1} s")
+
+
+def _throttled(request: Request, exc: Throttled, username: str = "") -> Response:
+    response = site_page(request, "login.html", status=429, username=username, error=str(exc))
+    response.headers["retry-after"] = str(int(exc.wait) + 1)
+    return response
+
+
 async def signup(request: Request) -> Response:
     if request.method == "GET":
         return site_page(request, "signup.html", error="", username="")
+    signups = limiter(request, "signups")
+    if wait := signups.blocked(_address(request)):  # refused before the form is read
+        return _too_many_signups(request, wait)
     form = await checked_form(request)
     if form is None:
         return refuse(request, CSRF_FAILED)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     if reason := too_long(username, password):
         return site_page(request, "signup.html", status=400, error=reason, username="")
-    signups = limiter(request, "signups")
     if wait := signups.attempt(_address(request)):
-        return site_page(request, "signup.html", status=429, username=username,
-                         error=f"too many new accounts from your address: try again in {int(wait) + 1} s")
+        return _too_many_signups(request, wait, username)
     try:
         me = await _hashing(request).run(library(request).add_user, username, password)
     except HashingBusy as exc:
@@ -71,21 +87,23 @@ async def signup(request: Request) -> Response:
 async def login(request: Request) -> Response:
     if request.method == "GET":
         return site_page(request, "login.html", error="", username="")
+    guard = cast(SignInGuard, request.app.state.sign_in_guard)
+    try:  # what the address alone decides, before the form is read or its CSRF token checked
+        await guard.admit(_address(request))
+    except Throttled as exc:
+        return _throttled(request, exc)
     form = await checked_form(request)
     if form is None:
         return refuse(request, CSRF_FAILED)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     if reason := too_long(username, password):
         return site_page(request, "login.html", status=400, error=reason, username="")
-    guard = cast(SignInGuard, request.app.state.sign_in_guard)
     hashing, accounts = _hashing(request), library(request)
     try:
         me = await guard.check(username, _address(request),
                                lambda: hashing.run(accounts.authenticate, username, password))
     except Throttled as exc:
-        response = site_page(request, "login.html", status=429, username=username, error=str(exc))
-        response.headers["retry-after"] = str(int(exc.wait) + 1)
-        return response
+        return _throttled(request, exc, username)
     except HashingBusy as exc:
         return _busy(request, "login.html", username, exc)
     if me is None:
@@ -98,14 +116,30 @@ async def logout(request: Request) -> Response:
     form = await checked_form(request)
     if form is None:
         return refuse(request, CSRF_FAILED)
-    me = library(request).session_account(*session_user(request))
-    if me is not None:
-        library(request).end_sessions(me)  # a copy of this cookie no longer signs anyone in
+    uid, version, session_id = session_user(request)
+    me = library(request).session_account(uid, version, session_id)
+    if me is not None:  # a copy of this cookie no longer signs anyone in; other browsers stay
+        await asyncio.to_thread(library(request).end_session, me, session_id)
     request.session.clear()
     return RedirectResponse("/games", status_code=303)
 
 
+async def sign_out_everywhere(request: Request) -> Response:
+    checked = await member_form(request)
+    if isinstance(checked, Response):
+        return checked
+    me, _ = checked
+    await asyncio.to_thread(library(request).end_sessions, me)  # every session, this one too
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
 async def change_password(request: Request) -> Response:
+    guard = cast(SignInGuard, request.app.state.sign_in_guard)
+    try:  # (a password check too): the address's turn, before the form is read
+        await guard.admit(_address(request))
+    except Throttled as exc:
+        return refuse(request, str(exc), 429)
     checked = await member_form(request)
     if isinstance(checked, Response):
         return checked
@@ -113,7 +147,6 @@ async def change_password(request: Request) -> Response:
     current, new = str(form.get("current", "")), str(form.get("password", ""))
     if reason := too_long("", current) or too_long("", new):
         return refuse(request, reason, 400)
-    guard = cast(SignInGuard, request.app.state.sign_in_guard)
     hashing, accounts = _hashing(request), library(request)
     try:
         changed = await guard.check(me.username, _address(request),

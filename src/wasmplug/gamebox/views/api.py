@@ -8,6 +8,8 @@ Errors are JSON: {"error": message} (and "reasons" when the game is rejected).
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -20,7 +22,7 @@ async def upload_game_api(request: Request) -> Response:
     games_library = library(request)
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    me = games_library.by_token(token) if token else None
+    me = await asyncio.to_thread(games_library.by_token, token) if token else None  # off the loop
     if me is None:
         return JSONResponse({"error": "a valid API token is needed (Authorization: Bearer "
                                       "TOKEN; create one on your 'My games' page)"}, 401)

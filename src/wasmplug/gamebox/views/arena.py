@@ -10,7 +10,9 @@ A member is known by a cookie per arena holding their secret token. The
 forms carry the session's CSRF token (with accounts on the server or not).
 Guessing codes is limited: an address that asks for too many arenas that do
 not exist (`/join`, `/arena/CODE`) is refused for a while (429); one
-address (or account) may have only a few arenas open (`Arenas.max_per_owner`).
+address (or account) may have only a few arenas open (`Arenas.max_per_owner`), and
+past that a new arena is refused before its form is read. A new arena starts no
+game: its game is instantiated when the host picks one.
 """
 
 from __future__ import annotations
@@ -92,12 +94,17 @@ def _missed(request: Request) -> None:
 
 
 async def create_arena(request: Request) -> Response:
+    owner = _owner(request)
+    try:  # arena spam past the owner's cap: refused before the form is read
+        await backend(request).check_owner(owner)
+    except ArenaError as exc:
+        return _home_page(request, status=400, code="", error=str(exc), name="")
     form = await _arena_form(request)
     if form is None:
         return _csrf_failed(request)
     name = str(form.get("name", ""))
     try:
-        code, token = await backend(request).create(name, _owner(request))
+        code, token = await backend(request).create(name, owner)
     except ArenaError as exc:
         return _home_page(request, status=400, code="", error=str(exc), name=name)
     return _enter(code, token)

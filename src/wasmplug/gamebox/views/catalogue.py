@@ -3,6 +3,9 @@
     GET /games?q=&page=           the catalogue, newest first
     GET /games/{slug}             a game's page (artwork, description, versions, plays)
     GET /games/{slug}/art.png     its artwork (thumb.png: the thumbnail), re-encoded
+
+What anyone may ask for reads the database in a worker thread (or not at all: a
+catalogue page searched a moment ago), never on the event loop the arenas share.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ MAX_PAGE = 1_000_000  # past any catalogue; a bigger number would overflow the d
 async def catalogue(request: Request) -> Response:
     query = request.query_params.get("q", "")
     number = bounded_int(request.query_params.get("page", "1"), default=1, low=1, high=MAX_PAGE)
-    games, uploaded = await asyncio.to_thread(library(request).search, query, page=number)
+    found = library(request).recent_search(query, page=number)  # asked a moment ago: no query
+    if found is None:
+        found = await asyncio.to_thread(library(request).search, query, page=number)
+    games, uploaded = found
     bundled = _bundled(library(request), query)
     # Counted as the arena's picker offers them: the bundled games, then the uploaded ones.
     return site_page(request, "catalogue.html", games=games, total=len(bundled) + uploaded,
@@ -44,8 +50,8 @@ def _bundled(games: DatabaseCatalogue, query: str) -> list[GameInfo]:
 
 
 async def game_page(request: Request) -> Response:
-    try:
-        game, versions = library(request).listing(request.path_params["slug"])
+    try:  # (the database is read in a worker thread: anyone may ask, as often as the limits let)
+        game, versions = await asyncio.to_thread(library(request).listing, request.path_params["slug"])
     except UnknownGame as exc:
         return refuse(request, str(exc), 404)
     # Rendered once per text (at upload or edit, or by the first visitor, off the event loop).
@@ -54,17 +60,17 @@ async def game_page(request: Request) -> Response:
     return site_page(request, "game.html", game=game, versions=versions, description_html=description_html)
 
 
-def _image(request: Request, thumbnail: bool) -> Response:
-    try:
-        data = library(request).artwork(request.path_params["slug"], thumbnail)
+async def _image(request: Request, thumbnail: bool) -> Response:
+    try:  # up to 1 MB from the database: in a worker thread, not on the event loop
+        data = await asyncio.to_thread(library(request).artwork, request.path_params["slug"], thumbnail)
     except UnknownGame:
         return Response("no artwork", status_code=404, media_type="text/plain")
     return Response(data, media_type="image/png", headers={"cache-control": "public, max-age=300"})
 
 
 async def artwork(request: Request) -> Response:
-    return _image(request, thumbnail=False)
+    return await _image(request, thumbnail=False)
 
 
 async def thumbnail(request: Request) -> Response:
-    return _image(request, thumbnail=True)
+    return await _image(request, thumbnail=True)
