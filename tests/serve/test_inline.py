@@ -213,3 +213,96 @@ def test_watchdog_cuts_by_cpu_time_and_by_wall_time_and_tells_its_cuts_apart() -
         assert plugin.cancels == 1 and by_wall.cuts == 1
     finally:
         by_wall.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the alarm is Linux's timerfd")
+def test_the_watchdog_sleeps_through_a_stream_of_short_calls() -> None:
+    """Short calls, one every 0.2 ms for 1 s, do not wake the watchdog (each wake-up takes the GIL
+    from the event loop): only a pause of the stream longer than the look period (10 ms here: this
+    thread losing its core on a loaded machine) or its end does. A watchdog that looked every period
+    woke up about 100 times here."""
+    from wasmplug.serve.inline import InlineWatchdog, TimerfdAlarm
+
+    watchdog = InlineWatchdog(budget_s=0.01, wall_s=0.05)
+    plugin = _FakePlugin()
+    try:
+        watchdog.begin(plugin)  # type: ignore[arg-type]
+        watchdog.end()
+        assert isinstance(watchdog._alarm, TimerfdAlarm)
+        calls = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:
+            watchdog.begin(plugin)  # type: ignore[arg-type]
+            watchdog.end()
+            calls += 1
+            pause = time.monotonic() + 0.0002
+            while time.monotonic() < pause:  # (pacing, not synchronisation)
+                pass
+        # The alarm rings once after the last call (nothing to watch then): wait for that one.
+        wait_until(lambda: watchdog.wakeups >= 1, "the wake-up after the last call")
+        assert calls > 1000 and watchdog.wakeups <= 20 and plugin.cancels == 0, (calls, watchdog.wakeups)
+    finally:
+        watchdog.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread affinity, priority and schedstat are Linux's")
+def test_time_without_a_core_is_not_a_wall_clock_cut() -> None:
+    """A call whose thread stands ready without a core (a loaded machine) is not cut for wall-clock
+    time: only running or waiting counts. Here the "event loop" thread shares one core, at nice 19,
+    with a busy process at this process's priority: it runs a few percent of the time."""
+    import subprocess
+
+    from wasmplug.serve.inline import InlineWatchdog
+
+    watchdog = InlineWatchdog(budget_s=60, wall_s=0.3)
+    plugin = _FakePlugin()
+    core = min(os.sched_getaffinity(0))
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    outcome: dict[str, float] = {}
+
+    def starved_call() -> None:
+        watchdog.begin(plugin)  # type: ignore[arg-type]  # the watchdog's thread starts unpinned
+        watchdog.end()
+        os.sched_setaffinity(0, {core})
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        cpu, wall = time.thread_time(), time.monotonic()
+        watchdog.begin(plugin)  # type: ignore[arg-type]
+        while time.monotonic() - wall < 1.5 and not plugin.cancels:
+            pass  # computing, with a core a few percent of the time
+        watchdog.end()
+        outcome["cpu"], outcome["wall"] = time.thread_time() - cpu, time.monotonic() - wall
+
+    try:
+        os.sched_setaffinity(hog.pid, {core})
+        thread = threading.Thread(target=starved_call)
+        thread.start()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    finally:
+        hog.kill()
+        hog.wait()
+        watchdog.stop()
+    assert outcome["wall"] >= 1.5 and outcome["cpu"] < 0.3, outcome  # (the premise: it was starved)
+    assert plugin.cancels == 0 and watchdog.cuts == 0 and watchdog.wakeups > 0
+
+
+def test_the_watchdog_and_the_event_loop_in_metrics(server: Server) -> None:
+    """/metrics shows the watchdog's wake-ups and cuts by reason, the event loop's lag (a probe task)
+    and, on Linux, its thread's context switches, and the process's CPU time."""
+    server.deployed("loop", HOSTILE / "endless_loop.wasm", public=True, timeout_ms=300, max_instances=1)
+    assert server.call("loop", "ok").status_code == 200
+    assert server.call("loop", "run").status_code == 504  # cut inline for CPU, run again on a thread
+
+    def value(series: str) -> float:
+        for line in server.client.get(f"{server.url}/metrics").text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+        raise AssertionError(f"{series} is not in /metrics")
+
+    assert value('wasmplug_serve_inline_cuts_total{reason="cpu"}') == 1
+    assert value('wasmplug_serve_inline_cuts_total{reason="wall"}') == 0
+    assert value("wasmplug_serve_inline_watchdog_wakeups_total") >= 1
+    wait_until(lambda: value("wasmplug_serve_event_loop_lag_seconds_count") >= 3, "the loop probe")
+    assert value("process_cpu_seconds_total") > 0
+    if sys.platform == "linux":
+        assert value('wasmplug_serve_event_loop_switches_total{kind="voluntary"}') > 0

@@ -129,11 +129,13 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
                     log.exception("syncing with the database failed")
 
         sync = asyncio.create_task(syncing())
+        probe = asyncio.create_task(app.state.metrics.probe.run())
         try:
             yield
         finally:
             loading.cancel()
             sync.cancel()
+            probe.cancel()
             await runtimes.close()
             playground.close()
             db.close()

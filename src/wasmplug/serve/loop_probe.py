@@ -1,0 +1,47 @@
+"""What the event loop's thread goes through, for /metrics: how late it wakes up, and how often it
+gives up its core.
+
+`LoopProbe.run()` is a task in the server's loop that sleeps `every` seconds again and again and
+records how late it wakes (`wasmplug_serve_event_loop_lag_seconds`): a loop held by a long call,
+or a thread that waits for the GIL or for a core, shows here. `switches()` reads the loop thread's
+context switches from Linux's /proc (`wasmplug_serve_event_loop_switches_total`): *voluntary* ones
+are waits (for the GIL, mostly, since a loop with requests to serve has no other reason to sleep),
+*involuntary* ones are the machine's scheduler taking the core away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+LAG_PROBE_S = 0.005
+
+
+class LoopProbe:
+    """See the module's docstring; `lag` is a prometheus_client Histogram (seconds)."""
+
+    def __init__(self, lag: Any, every: float = LAG_PROBE_S) -> None:
+        self.lag = lag
+        self.every = every
+        self.thread_id: int | None = None  # the loop thread's native id, once `run` started
+
+    async def run(self) -> None:
+        self.thread_id = threading.get_native_id()
+        every, observe, clock = self.every, self.lag.observe, time.perf_counter
+        while True:
+            before = clock()
+            await asyncio.sleep(every)
+            observe(max(0.0, clock() - before - every))
+
+    def switches(self) -> tuple[int, int] | None:
+        """(voluntary, involuntary) context switches of the loop's thread so far (None off Linux)."""
+        if self.thread_id is None:
+            return None
+        try:
+            with open(f"/proc/self/task/{self.thread_id}/status", encoding="ascii") as status:
+                fields = dict(line.split(":", 1) for line in status if "ctxt_switches" in line)
+        except OSError:
+            return None
+        return int(fields["voluntary_ctxt_switches"]), int(fields["nonvoluntary_ctxt_switches"])
