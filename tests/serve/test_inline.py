@@ -218,9 +218,9 @@ def test_watchdog_cuts_by_cpu_time_and_by_wall_time_and_tells_its_cuts_apart() -
 @pytest.mark.skipif(sys.platform != "linux", reason="the alarm is Linux's timerfd")
 def test_the_watchdog_sleeps_through_a_stream_of_short_calls() -> None:
     """Short calls, one every 0.2 ms for 1 s, do not wake the watchdog (each wake-up takes the GIL
-    from the event loop): only a pause of the stream longer than the look period (10 ms here: this
-    thread losing its core on a loaded machine) or its end does. A watchdog that looked every period
-    woke up about 100 times here."""
+    from the event loop): only a pause of the stream of a look period or more (10 ms here: this
+    thread losing its core on a loaded machine), or its end, may. A watchdog that looked every
+    period woke up about 100 times here, pauses or not."""
     from wasmplug.serve.inline import InlineWatchdog, TimerfdAlarm
 
     watchdog = InlineWatchdog(budget_s=0.01, wall_s=0.05)
@@ -229,18 +229,22 @@ def test_the_watchdog_sleeps_through_a_stream_of_short_calls() -> None:
         watchdog.begin(plugin)  # type: ignore[arg-type]
         watchdog.end()
         assert isinstance(watchdog._alarm, TimerfdAlarm)
-        calls = 0
-        started = time.monotonic()
-        while time.monotonic() - started < 1.0:
+        calls = pauses = 0
+        started = last = time.monotonic()
+        while last - started < 1.0:
             watchdog.begin(plugin)  # type: ignore[arg-type]
             watchdog.end()
             calls += 1
             pause = time.monotonic() + 0.0002
             while time.monotonic() < pause:  # (pacing, not synchronisation)
                 pass
+            now = time.monotonic()
+            pauses += now - last >= watchdog.period
+            last = now
         # The alarm rings once after the last call (nothing to watch then): wait for that one.
         wait_until(lambda: watchdog.wakeups >= 1, "the wake-up after the last call")
-        assert calls > 1000 and watchdog.wakeups <= 20 and plugin.cancels == 0, (calls, watchdog.wakeups)
+        assert calls > 100 and watchdog.wakeups <= pauses + 1 and plugin.cancels == 0, (
+            calls, pauses, watchdog.wakeups)
     finally:
         watchdog.stop()
 
