@@ -7,6 +7,7 @@ that sleeps 1 ms again and again and records how late it wakes up.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import os
 import struct
@@ -308,5 +309,8 @@ def test_the_watchdog_and_the_event_loop_in_metrics(server: Server) -> None:
     assert value("wasmplug_serve_inline_watchdog_wakeups_total") >= 1
     wait_until(lambda: value("wasmplug_serve_event_loop_lag_seconds_count") >= 3, "the loop probe")
     assert value("process_cpu_seconds_total") > 0
+    passes = value('wasmplug_serve_gc_pause_seconds_count{generation="0"}')
+    gc.collect(0)  # (the server runs in this process: its timer sees this pass)
+    assert value('wasmplug_serve_gc_pause_seconds_count{generation="0"}') >= passes + 1
     if sys.platform == "linux":
         assert value('wasmplug_serve_event_loop_switches_total{kind="voluntary"}') > 0

@@ -135,9 +135,11 @@ def create_app(settings: ServerSettings | None = None) -> ServeApp:
 
         sync = asyncio.create_task(syncing())
         probe = asyncio.create_task(app.state.metrics.probe.run())
+        app.state.metrics.gc_timer.install()
         try:
             yield
         finally:
+            app.state.metrics.gc_timer.remove()
             loading.cancel()
             sync.cancel()
             probe.cancel()

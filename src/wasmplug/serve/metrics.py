@@ -5,8 +5,9 @@ instances busy and idle, queue depth (the last three read from the runtimes
 when scraped). Labels are function names (bounded by the server's
 `max_functions`) and fixed kinds; a deleted function's series are removed.
 For the server as a whole: the inline watchdog's wake-ups and cuts by reason,
-the event loop's lag and its thread's context switches (`loop_probe.py`), and
-the process's CPU time (prometheus_client's process collector).
+the event loop's lag and its thread's context switches, the garbage
+collector's pauses and frozen objects (`loop_probe.py`), and the process's CPU
+time (prometheus_client's process collector).
 
 Every invocation also writes one access-log line (`AccessLogWriter` once
 started, else the logger `wasmplug.serve.access`): function, version, export,
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -28,7 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .loop_probe import LoopProbe
+from .loop_probe import GcTimer, LoopProbe
 from .runtime import Runtimes
 
 access_log = logging.getLogger("wasmplug.serve.access")
@@ -166,6 +168,9 @@ class _PoolCollector(Collector):
         for reason, count in watchdog.cuts_by_reason.items():
             cuts.add_metric([reason], count)
         yield cuts
+        yield GaugeMetricFamily("wasmplug_serve_gc_frozen_objects", "Objects out of the garbage "
+                                "collector's sight (gc.freeze() once wasmplug serve has started)",
+                                value=gc.get_freeze_count())
         switches = self.probe.switches()
         if switches is not None:
             family = CounterMetricFamily("wasmplug_serve_event_loop_switches", "Context switches of the "
@@ -190,6 +195,9 @@ class Metrics:
         self.loop_lag = Histogram("wasmplug_serve_event_loop_lag_seconds", "How late the event loop "
                                   "woke a task sleeping 5 ms", buckets=LAG_BUCKETS, registry=self.registry)
         self.probe = LoopProbe(self.loop_lag)
+        self.gc_timer = GcTimer(Histogram("wasmplug_serve_gc_pause_seconds", "Garbage-collector passes "
+                                          "(each holds the GIL)", ["generation"], buckets=LAG_BUCKETS,
+                                          registry=self.registry))
         self.registry.register(_PoolCollector(runtimes, self.probe))
         ProcessCollector(registry=self.registry)
         self._kinds: dict[str, set[str]] = {}
