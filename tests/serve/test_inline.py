@@ -182,11 +182,14 @@ class _FakePlugin:
         return True
 
 
-def test_watchdog_cuts_by_cpu_time_and_by_wall_time_and_tells_its_cuts_apart() -> None:
-    from wasmplug.serve.inline import InlineWatchdog
+@pytest.mark.parametrize("alarm", ["default", "sleep"])
+def test_watchdog_cuts_by_cpu_time_and_by_wall_time_and_tells_its_cuts_apart(alarm: str) -> None:
+    """With the platform's alarm (a timerfd on Linux), and with the one used where there is none."""
+    from wasmplug.serve.inline import InlineWatchdog, SleepAlarm
 
+    kind = SleepAlarm if alarm == "sleep" else None
     # Computing (this thread's CPU time runs): cut for CPU (the wall budget is far away).
-    by_cpu = InlineWatchdog(budget_s=0.005, wall_s=60)
+    by_cpu = InlineWatchdog(budget_s=0.005, wall_s=60, alarm=kind)
     plugin = _FakePlugin()
     try:
         started = time.monotonic()
@@ -202,7 +205,7 @@ def test_watchdog_cuts_by_cpu_time_and_by_wall_time_and_tells_its_cuts_apart() -
     finally:
         by_cpu.stop()
     # Waiting (no CPU time): cut once the wall budget has passed, and only once.
-    by_wall = InlineWatchdog(budget_s=60, wall_s=0.2)
+    by_wall = InlineWatchdog(budget_s=60, wall_s=0.2, alarm=kind)
     plugin = _FakePlugin()
     try:
         started = time.monotonic()
@@ -314,3 +317,34 @@ def test_the_watchdog_and_the_event_loop_in_metrics(server: Server) -> None:
     assert value('wasmplug_serve_gc_pause_seconds_count{generation="0"}') >= passes + 1
     if sys.platform == "linux":
         assert value('wasmplug_serve_event_loop_switches_total{kind="voluntary"}') > 0
+
+
+def test_the_fallback_alarm_sleeps_once_calls_stop() -> None:
+    """Where there is no timerfd, the watchdog's alarm rings every period while calls come, and after
+    IDLE_CHECKS periods without one it blocks until the next call."""
+    from wasmplug.serve.inline import IDLE_CHECKS, SleepAlarm
+
+    alarm = SleepAlarm(0.001)
+    rings = 0
+    stop = threading.Event()
+
+    def watch() -> None:
+        nonlocal rings
+        while not stop.is_set():
+            alarm.wait()
+            rings += 1
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: alarm._parked, "the alarm to park")
+        parked_at = rings
+        assert parked_at >= IDLE_CHECKS - 1  # (the last look is the one that parks)
+        time.sleep(0.1)  # (not synchronisation: room for rings that must not come)
+        assert rings == parked_at
+        alarm.arm(time.monotonic())
+        wait_until(lambda: rings > parked_at, "a ring after the next call")
+    finally:
+        stop.set()
+        alarm.arm(time.monotonic())
+        thread.join(timeout=10)

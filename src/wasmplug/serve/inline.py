@@ -190,8 +190,10 @@ class InlineWatchdog:
     the watchdog.
     """
 
-    def __init__(self, budget_s: float, wall_s: float) -> None:
+    def __init__(self, budget_s: float, wall_s: float,
+                 alarm: Callable[[float], TimerfdAlarm | SleepAlarm] | None = None) -> None:
         self.budget_s = budget_s
+        self._make_alarm = alarm or make_alarm  # (a SleepAlarm where there is no timerfd)
         self.wall_s = wall_s
         self.period = min(budget_s, wall_s)
         self.cuts = 0
@@ -237,7 +239,7 @@ class InlineWatchdog:
     def _start(self) -> TimerfdAlarm | SleepAlarm:
         self._clock = _cpu_clock()
         self._ready = _ready_clock(threading.get_native_id())
-        alarm = self._alarm = make_alarm(self.period)
+        alarm = self._alarm = self._make_alarm(self.period)
         self._thread = threading.Thread(target=self._watch, args=(alarm,), name="wasmplug-serve-inline",
                                         daemon=True)
         self._thread.start()
