@@ -8,7 +8,11 @@ For each of echo (16 bytes) and count_vowels (a 100-byte sentence), 64 connectio
 requests/s, p50/p99 latency and errors of (s) `wasmplug serve`, (a) a bare Starlette endpoint
 returning the body (the ceiling) and (b) a Starlette endpoint calling the official `extism` SDK, each
 one uvicorn process, measured in turns (short runs, alternating) so all three see the same load;
-the ratios s/a and s/b, and PASS or MISS for each of the issue's targets. Also: deploy -> first
+the ratios s/a and s/b, and PASS or MISS for each of the issue's targets. Each server's CPU time
+per request (its process's CPU time over the requests it answered, Linux's /proc) is a figure the
+machine's load disturbs far less than requests/s; so are serve's own counters, read from its
+/metrics after the runs: the inline watchdog's wake-ups, inline cuts, and the event loop thread's
+voluntary context switches (waits for the GIL), per 1,000 requests. Also: deploy -> first
 response for a module already compiled (a new function name, so nothing is warm but the
 compiled-code cache), and a quiet function's throughput alone and while a noisy one is flooded
 at its cap.
@@ -27,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,23 +102,60 @@ def wrk(url: str, body: bytes, duration: int, connections: int = CONNECTIONS,
     return parse_wrk(out)
 
 
-def alternating(urls: dict[str, str], body: bytes, duration: int) -> dict[str, dict[str, Any]]:
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user + system) process `pid` has used so far (None off Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def alternating(urls: dict[str, str], pids: dict[str, int], body: bytes, duration: int,
+                counters: dict[str, Callable[[], dict[str, float]]]) -> dict[str, dict[str, Any]]:
     """Each of `urls` under the same load, in turns: ROUNDS short wrk runs of each, their order
     rotated every round, so a change of the machine's load falls on all of them alike. requests/s
-    is over all rounds; p50 and p99 are the medians of the rounds' (and p99_max the worst)."""
+    is over all rounds; p50 and p99 are the medians of the rounds' (and p99_max the worst);
+    cpu_us_per_request is the server process's CPU time over the requests of its rounds, and
+    `counters[label]()` is read before and after each of its rounds (the sums of the differences)."""
     rounds: dict[str, list[dict[str, Any]]] = {label: [] for label in urls}
+    cpu: dict[str, float] = {label: 0.0 for label in urls}
+    moved: dict[str, dict[str, float]] = {label: {} for label in urls}
     labels = list(urls)
     seconds = max(2, round(duration / ROUNDS))
     for turn in range(ROUNDS):
         for label in labels[turn % len(labels):] + labels[:turn % len(labels)]:
+            read = counters.get(label, dict)
+            before, counted = cpu_seconds(pids[label]), read()
             rounds[label].append(wrk(urls[label], body, seconds))
-    return {label: {"rps": sum(r["requests"] for r in runs) / (seconds * len(runs)),
+            after = cpu_seconds(pids[label])
+            for key, value in read().items():
+                moved[label][key] = moved[label].get(key, 0.0) + value - counted.get(key, 0.0)
+            if before is not None and after is not None:
+                cpu[label] += after - before
+    return {label: {"counters": moved[label], "rps": sum(r["requests"] for r in runs) / (seconds * len(runs)),
                     "p50_ms": statistics.median(r["p50_ms"] for r in runs),
                     "p99_ms": statistics.median(r["p99_ms"] for r in runs),
                     "p99_max_ms": max(r["p99_ms"] for r in runs),
                     "errors": sum(r["errors"] for r in runs),
-                    "requests": sum(r["requests"] for r in runs), "rounds": len(runs)}
+                    "requests": sum(r["requests"] for r in runs), "rounds": len(runs),
+                    "cpu_us_per_request": cpu[label] / max(1, sum(r["requests"] for r in runs)) * 1e6}
             for label, runs in rounds.items()}
+
+
+def serve_counters(url: str) -> dict[str, float]:
+    """serve's own counters from its /metrics (see the module's docstring)."""
+    wanted = {"wasmplug_serve_inline_watchdog_wakeups_total": "watchdog_wakeups",
+              'wasmplug_serve_inline_cuts_total{reason="cpu"}': "cuts_cpu",
+              'wasmplug_serve_inline_cuts_total{reason="wall"}': "cuts_wall",
+              'wasmplug_serve_event_loop_switches_total{kind="voluntary"}': "loop_voluntary_switches",
+              'wasmplug_serve_event_loop_switches_total{kind="involuntary"}': "loop_involuntary_switches"}
+    counters = {}
+    for line in httpx.get(url + "/metrics", timeout=30).text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series in wanted:
+            counters[wanted[series]] = float(value)
+    return counters
 
 
 def verdicts(results: dict[str, Any]) -> list[str]:
@@ -126,11 +168,18 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         r = results[name]
         s = r["serve"]
         out.append(f"{name}: serve {s['rps']:.0f} rps (p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms, "
-                   f"{s['errors']} errors); bare {r['bare']['rps']:.0f}; sdk {r['sdk']['rps']:.0f}")
+                   f"{s['errors']} errors); bare {r['bare']['rps']:.0f} (p99 {r['bare']['p99_ms']:.1f} ms); "
+                   f"sdk {r['sdk']['rps']:.0f}")
+        out.append(f"{name}: CPU per request: serve {s['cpu_us_per_request']:.1f} us, bare "
+                   f"{r['bare']['cpu_us_per_request']:.1f} us, sdk {r['sdk']['cpu_us_per_request']:.1f} us "
+                   f"(serve/bare {s['cpu_us_per_request'] / max(r['bare']['cpu_us_per_request'], 1e-9):.2f})")
         out.append(line(r["serve_vs_bare"] >= 0.8, f"{name}: serve/bare {r['serve_vs_bare']:.2f} (>= 0.8)"))
         out.append(line(r["serve_vs_sdk"] >= 1.3, f"{name}: serve/sdk {r['serve_vs_sdk']:.2f} (>= 1.3)"))
         out.append(line(s["p99_ms"] < 20, f"{name}: serve p99 {s['p99_ms']:.1f} ms (< 20)"))
         out.append(line(s["errors"] == 0, f"{name}: serve errors {s['errors']} (0)"))
+    per_k = results.get("serve_counters_per_1000_requests", {})
+    if per_k:
+        out.append("serve, per 1,000 requests: " + ", ".join(f"{k} {v:.2f}" for k, v in per_k.items()))
     deploy = results["deploy_to_first_response_ms"]
     out.append(line(deploy <= 100, f"deploy -> first response, cached module: {deploy:.1f} ms (<= 100)"))
     kept = results["noisy_neighbour"]["throughput_kept"]
@@ -204,16 +253,22 @@ def main() -> None:
         bare, bare_url = uvicorn_peer("bare")
         sdk, sdk_url = uvicorn_peer("sdk")
         processes += [bare, sdk]
+        pids = {"serve": serve.pid, "bare": bare.pid, "sdk": sdk.pid}
         for name, body in INPUTS.items():
             bases = {"serve": url, "bare": bare_url, "sdk": sdk_url}
             for base in bases.values():
                 wrk(f"{base}/f/{name}/{name}", body, 2)  # warm up
             row: dict[str, Any] = alternating({label: f"{base}/f/{name}/{name}" for label, base in
-                                               bases.items()}, body, args.duration)
+                                               bases.items()}, pids, body, args.duration,
+                                              {"serve": lambda: serve_counters(url)})
             row["serve_vs_bare"] = row["serve"]["rps"] / row["bare"]["rps"]
             row["serve_vs_sdk"] = row["serve"]["rps"] / row["sdk"]["rps"]
             results[name] = row
             print(name, json.dumps(row, indent=1), flush=True)
+        served = sum(results[name]["serve"]["requests"] for name in INPUTS)
+        results["serve_counters_per_1000_requests"] = {
+            key: sum(results[name]["serve"]["counters"].get(key, 0.0) for name in INPUTS) / served * 1000
+            for key in results[next(iter(INPUTS))]["serve"]["counters"]}
         # Noisy neighbour: a CPU-bound function kept at its cap (1 instance, its queue full: 9
         # connections, so it is saturated without being hammered by rejections) beside count_vowels.
         deploy("noisy", NOISY_JS, max_instances=1, timeout_ms=30_000)

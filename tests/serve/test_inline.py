@@ -7,6 +7,7 @@ that sleeps 1 ms again and again and records how late it wakes up.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import os
 import struct
@@ -181,11 +182,14 @@ class _FakePlugin:
         return True
 
 
-def test_watchdog_cuts_by_cpu_time_and_by_wall_time_and_tells_its_cuts_apart() -> None:
-    from wasmplug.serve.inline import InlineWatchdog
+@pytest.mark.parametrize("alarm", ["default", "sleep"])
+def test_watchdog_cuts_by_cpu_time_and_by_wall_time_and_tells_its_cuts_apart(alarm: str) -> None:
+    """With the platform's alarm (a timerfd on Linux), and with the one used where there is none."""
+    from wasmplug.serve.inline import InlineWatchdog, SleepAlarm
 
+    kind = SleepAlarm if alarm == "sleep" else None
     # Computing (this thread's CPU time runs): cut for CPU (the wall budget is far away).
-    by_cpu = InlineWatchdog(budget_s=0.005, wall_s=60)
+    by_cpu = InlineWatchdog(budget_s=0.005, wall_s=60, alarm=kind)
     plugin = _FakePlugin()
     try:
         started = time.monotonic()
@@ -201,7 +205,7 @@ def test_watchdog_cuts_by_cpu_time_and_by_wall_time_and_tells_its_cuts_apart() -
     finally:
         by_cpu.stop()
     # Waiting (no CPU time): cut once the wall budget has passed, and only once.
-    by_wall = InlineWatchdog(budget_s=60, wall_s=0.2)
+    by_wall = InlineWatchdog(budget_s=60, wall_s=0.2, alarm=kind)
     plugin = _FakePlugin()
     try:
         started = time.monotonic()
@@ -213,3 +217,134 @@ def test_watchdog_cuts_by_cpu_time_and_by_wall_time_and_tells_its_cuts_apart() -
         assert plugin.cancels == 1 and by_wall.cuts == 1
     finally:
         by_wall.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the alarm is Linux's timerfd")
+def test_the_watchdog_sleeps_through_a_stream_of_short_calls() -> None:
+    """Short calls, one every 0.2 ms for 1 s, do not wake the watchdog (each wake-up takes the GIL
+    from the event loop): only a pause of the stream of a look period or more (10 ms here: this
+    thread losing its core on a loaded machine), or its end, may. A watchdog that looked every
+    period woke up about 100 times here, pauses or not."""
+    from wasmplug.serve.inline import InlineWatchdog, TimerfdAlarm
+
+    watchdog = InlineWatchdog(budget_s=0.01, wall_s=0.05)
+    plugin = _FakePlugin()
+    try:
+        watchdog.begin(plugin)  # type: ignore[arg-type]
+        watchdog.end()
+        assert isinstance(watchdog._alarm, TimerfdAlarm)
+        calls = pauses = 0
+        started = last = time.monotonic()
+        while last - started < 1.0:
+            watchdog.begin(plugin)  # type: ignore[arg-type]
+            watchdog.end()
+            calls += 1
+            pause = time.monotonic() + 0.0002
+            while time.monotonic() < pause:  # (pacing, not synchronisation)
+                pass
+            now = time.monotonic()
+            pauses += now - last >= watchdog.period
+            last = now
+        # The alarm rings once after the last call (nothing to watch then): wait for that one.
+        wait_until(lambda: watchdog.wakeups >= 1, "the wake-up after the last call")
+        assert calls > 100 and watchdog.wakeups <= pauses + 1 and plugin.cancels == 0, (
+            calls, pauses, watchdog.wakeups)
+    finally:
+        watchdog.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread affinity, priority and schedstat are Linux's")
+def test_time_without_a_core_is_not_a_wall_clock_cut() -> None:
+    """A call whose thread stands ready without a core (a loaded machine) is not cut for wall-clock
+    time: only running or waiting counts. Here the "event loop" thread shares one core, at nice 19,
+    with a busy process at this process's priority: it runs a few percent of the time."""
+    import subprocess
+
+    from wasmplug.serve.inline import InlineWatchdog
+
+    watchdog = InlineWatchdog(budget_s=60, wall_s=0.3)
+    plugin = _FakePlugin()
+    core = min(os.sched_getaffinity(0))
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    outcome: dict[str, float] = {}
+
+    def starved_call() -> None:
+        watchdog.begin(plugin)  # type: ignore[arg-type]  # the watchdog's thread starts unpinned
+        watchdog.end()
+        os.sched_setaffinity(0, {core})
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        cpu, wall = time.thread_time(), time.monotonic()
+        watchdog.begin(plugin)  # type: ignore[arg-type]
+        while time.monotonic() - wall < 1.5 and not plugin.cancels:
+            pass  # computing, with a core a few percent of the time
+        watchdog.end()
+        outcome["cpu"], outcome["wall"] = time.thread_time() - cpu, time.monotonic() - wall
+
+    try:
+        os.sched_setaffinity(hog.pid, {core})
+        thread = threading.Thread(target=starved_call)
+        thread.start()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    finally:
+        hog.kill()
+        hog.wait()
+        watchdog.stop()
+    assert outcome["wall"] >= 1.5 and outcome["cpu"] < 0.3, outcome  # (the premise: it was starved)
+    assert plugin.cancels == 0 and watchdog.cuts == 0 and watchdog.wakeups > 0
+
+
+def test_the_watchdog_and_the_event_loop_in_metrics(server: Server) -> None:
+    """/metrics shows the watchdog's wake-ups and cuts by reason, the event loop's lag (a probe task)
+    and, on Linux, its thread's context switches, and the process's CPU time."""
+    server.deployed("loop", HOSTILE / "endless_loop.wasm", public=True, timeout_ms=300, max_instances=1)
+    assert server.call("loop", "ok").status_code == 200
+    assert server.call("loop", "run").status_code == 504  # cut inline for CPU, run again on a thread
+
+    def value(series: str) -> float:
+        for line in server.client.get(f"{server.url}/metrics").text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+        raise AssertionError(f"{series} is not in /metrics")
+
+    assert value('wasmplug_serve_inline_cuts_total{reason="cpu"}') == 1
+    assert value('wasmplug_serve_inline_cuts_total{reason="wall"}') == 0
+    assert value("wasmplug_serve_inline_watchdog_wakeups_total") >= 1
+    wait_until(lambda: value("wasmplug_serve_event_loop_lag_seconds_count") >= 3, "the loop probe")
+    assert value("process_cpu_seconds_total") > 0
+    passes = value('wasmplug_serve_gc_pause_seconds_count{generation="0"}')
+    gc.collect(0)  # (the server runs in this process: its timer sees this pass)
+    assert value('wasmplug_serve_gc_pause_seconds_count{generation="0"}') >= passes + 1
+    if sys.platform == "linux":
+        assert value('wasmplug_serve_event_loop_switches_total{kind="voluntary"}') > 0
+
+
+def test_the_fallback_alarm_sleeps_once_calls_stop() -> None:
+    """Where there is no timerfd, the watchdog's alarm rings every period while calls come, and after
+    IDLE_CHECKS periods without one it blocks until the next call."""
+    from wasmplug.serve.inline import IDLE_CHECKS, SleepAlarm
+
+    alarm = SleepAlarm(0.001)
+    rings = 0
+    stop = threading.Event()
+
+    def watch() -> None:
+        nonlocal rings
+        while not stop.is_set():
+            alarm.wait()
+            rings += 1
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: alarm._parked, "the alarm to park")
+        parked_at = rings
+        assert parked_at >= IDLE_CHECKS - 1  # (the last look is the one that parks)
+        time.sleep(0.1)  # (not synchronisation: room for rings that must not come)
+        assert rings == parked_at
+        alarm.arm(time.monotonic())
+        wait_until(lambda: rings > parked_at, "a ring after the next call")
+    finally:
+        stop.set()
+        alarm.arm(time.monotonic())
+        thread.join(timeout=10)

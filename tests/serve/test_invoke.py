@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from wasmplug.serve import ServerSettings
 
@@ -149,3 +150,43 @@ def test_saturated_function_answers_503_with_retry_after_and_does_not_starve_oth
             assert reply.json()["kind"] == "saturated" and reply.headers["retry-after"] == "1"
         else:
             assert reply.content == b"noisy:opened"
+
+
+def test_the_hot_path_answers_with_the_security_headers_and_json_errors(server: Server) -> None:
+    """POST /f/NAME/EXPORT is answered before Starlette's middleware and router: its answers (output
+    and errors) carry the security headers themselves, with `sandbox`."""
+    from wasmplug.web.security import SECURITY_HEADERS
+
+    server.deployed("echo", ECHO, public=True)
+    ok = server.call("echo", "echo", b"\x00\xffbytes")
+    missing = server.call("echo", "nope", b"x")
+    for reply, status in ((ok, 200), (missing, 404)):
+        assert reply.status_code == status
+        for name, value in SECURITY_HEADERS.items():
+            expected = value + "; sandbox" if name == "content-security-policy" else value
+            assert reply.headers[name] == expected, name
+        assert reply.headers["content-length"] == str(len(reply.content))
+    assert ok.content == b"\x00\xffbytes" and ok.headers["content-type"] == "application/octet-stream"
+    assert missing.headers["content-type"] == "application/json"
+    assert missing.json()["kind"] == "no_such_export"
+
+
+def test_a_bug_on_the_hot_path_is_a_json_500_and_the_server_carries_on(
+        server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    server.deployed("echo", ECHO, public=True)
+    metrics = server.app.state.metrics
+    observe = metrics.observe
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug in the metrics")
+
+    metrics.observe = broken
+    try:
+        reply = server.call("echo", "echo", b"x")
+    finally:
+        metrics.observe = observe
+    assert reply.status_code == 500
+    assert reply.json() == {"error": "internal server error (logged)", "kind": "internal"}
+    assert "sandbox" in reply.headers["content-security-policy"]
+    assert any("a bug in the metrics" in (r.exc_text or "") for r in caplog.records)
+    assert server.call("echo", "echo", b"y").content == b"y"

@@ -93,6 +93,23 @@ def test_access_log_writer_is_bounded() -> None:
     assert "fn4" in lines[4] and "fn5" not in stream.getvalue()
 
 
+def test_access_log_keeps_a_bounded_number_of_escaped_names() -> None:
+    """The writer keeps each name's escaped form (formatting holds the GIL the event loop needs), at
+    most MAX_ESCAPED of them, so a scan of random export names cannot grow its memory."""
+    import io
+
+    from wasmplug.serve.metrics import MAX_ESCAPED, AccessLogWriter
+
+    stream = io.StringIO()
+    writer = AccessLogWriter(stream, maxsize=MAX_ESCAPED * 3)
+    for i in range(MAX_ESCAPED * 2):
+        writer.add(1.5, "fn", 1, f"export-{i}", 404, "no_such_export", 0.001)
+    writer.flush()
+    written = stream.getvalue()
+    assert written.count("\n") == MAX_ESCAPED * 2 and f"export=export-{MAX_ESCAPED * 2 - 1} " in written
+    assert len(writer._escaped) <= MAX_ESCAPED
+
+
 def test_started_access_log_gets_every_invocation(server: Server) -> None:
     import io
 

@@ -4,6 +4,10 @@ Per function: invocations by outcome, errors by kind, a latency histogram,
 instances busy and idle, queue depth (the last three read from the runtimes
 when scraped). Labels are function names (bounded by the server's
 `max_functions`) and fixed kinds; a deleted function's series are removed.
+For the server as a whole: the inline watchdog's wake-ups and cuts by reason,
+the event loop's lag and its thread's context switches, the garbage
+collector's pauses and frozen objects (`loop_probe.py`), and the process's CPU
+time (prometheus_client's process collector).
 
 Every invocation also writes one access-log line (`AccessLogWriter` once
 started, else the logger `wasmplug.serve.access`): function, version, export,
@@ -15,21 +19,25 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .loop_probe import GcTimer, LoopProbe
 from .runtime import Runtimes
 
 access_log = logging.getLogger("wasmplug.serve.access")
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 MAX_LOGGED = 64
+MAX_ESCAPED = 4096
 
 
 LINE = "function=%s version=%d export=%s status=%d outcome=%s duration_ms=%.2f"
@@ -51,6 +59,7 @@ class AccessLogWriter:
         self.every = every
         self.dropped = 0
         self.pending: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._escaped: dict[str, str] = {}  # (see `flush`)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -82,12 +91,31 @@ class AccessLogWriter:
             self.flush()
 
     def flush(self) -> None:
+        """Format and write what waits. The writer holds the GIL while it formats, and the event
+        loop waits for it then: so each second's time stamp is formatted once, and each name's
+        escaped form is kept (at most `MAX_ESCAPED` of them)."""
         lines = []
         pending = self.pending
+        stamps: dict[int, str] = {}
+        known = self._escaped
+        prefix = f" {access_log.name}: function="
         while pending:
-            at, *fields = pending.popleft()
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
-            lines.append(f"{stamp},{int(at % 1 * 1000):03d} {access_log.name}: {_line(*fields)}\n")
+            at, name, version, export, status, kind, seconds = pending.popleft()
+            second = int(at)
+            stamp = stamps.get(second)
+            if stamp is None:
+                stamp = stamps[second] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+            values = []
+            for value in (name, export, kind):
+                text = known.get(value)
+                if text is None:
+                    if len(known) >= MAX_ESCAPED:
+                        known.clear()
+                    text = known[value] = escaped(value)
+                values.append(text)
+            lines.append(f"{stamp},{int(at % 1 * 1000):03d}{prefix}{values[0]} version={version} "
+                         f"export={values[1]} status={status} outcome={values[2]} "
+                         f"duration_ms={seconds * 1000:.2f}\n")
         if lines:
             self.stream.write("".join(lines))
             self.stream.flush()
@@ -115,10 +143,11 @@ def escaped(value: object) -> str:
 
 
 class _PoolCollector(Collector):
-    def __init__(self, runtimes: Runtimes) -> None:
+    def __init__(self, runtimes: Runtimes, probe: LoopProbe) -> None:
         self.runtimes = runtimes
+        self.probe = probe
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         instances = GaugeMetricFamily("wasmplug_serve_instances", "Plug-in instances of each function",
                                       labels=["function", "state"])
         queue = GaugeMetricFamily("wasmplug_serve_queue_depth", "Requests waiting for an instance",
@@ -130,6 +159,26 @@ class _PoolCollector(Collector):
             queue.add_metric([name], runtime.queued)
         yield instances
         yield queue
+        watchdog = self.runtimes.watchdog
+        yield CounterMetricFamily("wasmplug_serve_inline_watchdog_wakeups", "Times the inline watchdog's "
+                                  "thread woke up (each takes the GIL)", value=watchdog.wakeups)
+        cuts = CounterMetricFamily("wasmplug_serve_inline_cuts", "Inline calls cut (and their function "
+                                   "demoted to worker threads), by the budget they ran past",
+                                   labels=["reason"])
+        for reason, count in watchdog.cuts_by_reason.items():
+            cuts.add_metric([reason], count)
+        yield cuts
+        yield GaugeMetricFamily("wasmplug_serve_gc_frozen_objects", "Objects out of the garbage "
+                                "collector's sight (gc.freeze() once wasmplug serve has started)",
+                                value=gc.get_freeze_count())
+        switches = self.probe.switches()
+        if switches is not None:
+            family = CounterMetricFamily("wasmplug_serve_event_loop_switches", "Context switches of the "
+                                         "event loop's thread (voluntary: waits, mostly for the GIL)",
+                                         labels=["kind"])
+            family.add_metric(["voluntary"], switches[0])
+            family.add_metric(["involuntary"], switches[1])
+            yield family
 
 
 class Metrics:
@@ -143,7 +192,14 @@ class Metrics:
                               ["function", "kind"], registry=self.registry)
         self.latency = Histogram("wasmplug_serve_latency_seconds", "Invocation latency",
                                  ["function"], buckets=BUCKETS, registry=self.registry)
-        self.registry.register(_PoolCollector(runtimes))
+        self.loop_lag = Histogram("wasmplug_serve_event_loop_lag_seconds", "How late the event loop "
+                                  "woke a task sleeping 5 ms", buckets=LAG_BUCKETS, registry=self.registry)
+        self.probe = LoopProbe(self.loop_lag)
+        self.gc_timer = GcTimer(Histogram("wasmplug_serve_gc_pause_seconds", "Garbage-collector passes "
+                                          "(each holds the GIL)", ["generation"], buckets=LAG_BUCKETS,
+                                          registry=self.registry))
+        self.registry.register(_PoolCollector(runtimes, self.probe))
+        ProcessCollector(registry=self.registry)
         self._kinds: dict[str, set[str]] = {}
         # Each function's "ok" counter and latency histogram, looked up once (labels() takes a lock).
         self._series: dict[str, tuple[Any, Any]] = {}

@@ -14,18 +14,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..errors import ServeError
 from ..functions import EXPORT, NAME
-from ..requests import account, error_response, read_body
+from ..requests import FUNCTION_HEADERS, account, error_body, error_response, read_asgi_body
 from ..runtime import FunctionRuntime, Runtimes
+
+log = logging.getLogger("wasmplug.serve")
 
 MAX_HEADERS = 100
 # Headers a handler may not set: they frame the HTTP exchange, which the server owns.
@@ -34,35 +38,35 @@ FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-
 
 
 async def _check_access(request: Request, runtime: FunctionRuntime) -> None:
-    if not runtime.version.settings.public:
-        who = await account(request)
-        assert who is not None
-        limiter = request.app.state.invoke_limit
-        key = f"u{who.id}"
-        if wait := limiter.blocked(key):
-            raise ServeError(f"this token's rate limit is reached: try again in {wait:.1f} s",
-                             status=429, kind="rate_limited", retry_after=wait)
-        limiter.hit(key)
+    who = await account(request)
+    assert who is not None
+    limiter = request.app.state.invoke_limit
+    key = f"u{who.id}"
+    if wait := limiter.blocked(key):
+        raise ServeError(f"this token's rate limit is reached: try again in {wait:.1f} s",
+                         status=429, kind="rate_limited", retry_after=wait)
+    limiter.hit(key)
 
 
 MakeInput = Callable[[FunctionRuntime, bytes], bytes]
 
 
-async def _invoke(request: Request, name: str, export: str, make_input: MakeInput
-                  ) -> tuple[FunctionRuntime | None, bytes | ServeError]:
+async def _invoke(state: State, scope: Scope, receive: Receive, name: str, export: str,
+                  make_input: MakeInput) -> tuple[FunctionRuntime | None, bytes | ServeError]:
     runtime: FunctionRuntime | None = None
     try:
         if not NAME.fullmatch(name):
             raise ServeError(f"no function named {name[:64]!r}", status=404, kind="not_found")
-        runtimes: Runtimes = request.app.state.runtimes
-        runtime = await runtimes.get(name)
+        runtimes: Runtimes = state.runtimes
+        runtime = runtimes.active.get(name) or await runtimes.get(name)
         while runtime.retired:  # replaced while it was being loaded: take the newer one
             runtime = await runtimes.get(name)
         runtime.admit()  # no await since `get`: a deploy cannot retire this version under the request
         try:
-            await _check_access(request, runtime)
+            if not runtime.version.settings.public:
+                await _check_access(Request(scope, receive), runtime)
             runtime.check_export(export)
-            data = make_input(runtime, await read_body(request, request.app.state.settings.max_body_bytes))
+            data = make_input(runtime, await read_asgi_body(scope, receive, state.settings.max_body_bytes))
             return runtime, await runtime.run(export, data)
         finally:
             runtime.release()
@@ -70,24 +74,57 @@ async def _invoke(request: Request, name: str, export: str, make_input: MakeInpu
         return runtime, exc
 
 
-def _observe(request: Request, name: str, runtime: FunctionRuntime | None, export: str, status: int,
+def _observe(state: State, name: str, runtime: FunctionRuntime | None, export: str, status: int,
              kind: str, started: float) -> None:
     version = runtime.version.number if runtime is not None else 0
-    request.app.state.metrics.observe(name if runtime is not None else "(unknown)", version, export,
-                                      status, kind, time.perf_counter() - started)
+    state.metrics.observe(name if runtime is not None else "(unknown)", version, export,
+                          status, kind, time.perf_counter() - started)
 
 
-async def call_export(request: Request) -> Response:
-    """POST /f/{name}/{export}: the request body is the input, the output is the response body."""
-    return await _export_response(request, request.path_params["name"], request.path_params["export"])
+OCTET_STREAM = (b"content-type", b"application/octet-stream")
+JSON = (b"content-type", b"application/json")
 
 
 async def call_export_asgi(scope: Scope, receive: Receive, send: Send) -> None:
-    """`call_export` as raw ASGI, for the middleware to answer POST /f/NAME/EXPORT without going
-    through the router (`path_call` tells such a path)."""
+    """POST /f/NAME/EXPORT as raw ASGI (`path_call` tells such a path; `scope["app"]` is the app): the
+    request body is the input, the output is the response body. The hot path: no Starlette request
+    or response, no middleware; the security headers (CSP with `sandbox`) are added here. A bug of
+    ours is logged with its traceback and answered 500 in JSON, as Starlette's error handler would."""
+    started = time.perf_counter()
+    state: State = scope["app"].state
     _, _, name, export = scope["path"].split("/")
-    response = await _export_response(Request(scope, receive), name, export)
-    await response(scope, receive, send)
+    try:
+        runtime: FunctionRuntime | None = None
+        outcome: bytes | ServeError
+        if not EXPORT.fullmatch(export):
+            outcome = ServeError(f"{export[:64]!r} is not an export callers may use",
+                                 status=404, kind="no_such_export")
+        else:
+            runtime, outcome = await _invoke(state, scope, receive, name, export, _as_is)
+        if isinstance(outcome, ServeError):
+            _observe(state, name, runtime, export, outcome.status, outcome.kind, started)
+            body, extra = error_body(outcome)
+            status, headers = outcome.status, [JSON, *extra]
+        else:
+            _observe(state, name, runtime, export, 200, "ok", started)
+            body, status, headers = outcome, 200, [OCTET_STREAM]
+    except Exception:
+        log.error("internal error on POST %s", scope["path"][:200], exc_info=True)
+        body, status, headers = b'{"error":"internal server error (logged)","kind":"internal"}', 500, [JSON]
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", str(len(body)).encode()), *headers, *FUNCTION_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class CallExport:
+    """`call_export_asgi` as the route's ASGI endpoint (the app answers POST /f/NAME/EXPORT before its
+    router, and keeps the path in the route table)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await call_export_asgi(scope, receive, send)
+
+
+call_export = CallExport()
 
 
 def path_call(scope: Scope) -> bool:
@@ -97,22 +134,6 @@ def path_call(scope: Scope) -> bool:
         return False
     _, _, name, export = path.split("/")
     return bool(name and export)
-
-
-async def _export_response(request: Request, name: str, export: str) -> Response:
-    started = time.perf_counter()
-    runtime: FunctionRuntime | None = None
-    outcome: bytes | ServeError
-    if not EXPORT.fullmatch(export):
-        outcome = ServeError(f"{export[:64]!r} is not an export callers may use",
-                             status=404, kind="no_such_export")
-    else:
-        runtime, outcome = await _invoke(request, name, export, _as_is)
-    if isinstance(outcome, ServeError):
-        _observe(request, name, runtime, export, outcome.status, outcome.kind, started)
-        return error_response(outcome)
-    _observe(request, name, runtime, export, 200, "ok", started)
-    return Response(outcome, 200, media_type="application/octet-stream")
 
 
 def _as_is(_runtime: FunctionRuntime, body: bytes) -> bytes:
@@ -183,7 +204,8 @@ async def handle_route(request: Request) -> Response:
     name, _route = match
     export = runtimes.active[name].version.settings.route_export
 
-    runtime, outcome = await _invoke(request, name, export,
+    state = request.app.state
+    runtime, outcome = await _invoke(state, request.scope, request.receive, name, export,
                                      lambda runtime, body: _request_json(request, runtime, body))
     if isinstance(outcome, bytes):
         try:
@@ -191,7 +213,7 @@ async def handle_route(request: Request) -> Response:
         except ServeError as exc:
             outcome = exc
         else:
-            _observe(request, name, runtime, export, response.status_code, "ok", started)
+            _observe(state, name, runtime, export, response.status_code, "ok", started)
             return response
-    _observe(request, name, runtime, export, outcome.status, outcome.kind, started)
+    _observe(state, name, runtime, export, outcome.status, outcome.kind, started)
     return error_response(outcome)
