@@ -95,7 +95,7 @@ def test_malformed_json_numbers_are_still_refused(text: str) -> None:
 
 def test_the_transform_benchmark_gives_the_same_document() -> None:
     """The 10 KB transform of benchmarks/bench_js.py: numbers in, the same numbers out."""
-    items = [{"id": i, "name": f"item {i}", "price": 1.25 + i % 17, "qty": i % 5} for i in range(110)]
+    items = [{"id": i, "price": 1.25 + i % 17, "qty": i % 5} for i in range(110)]
     code = """function t(input) {
       const doc = JSON.parse(input);
       return JSON.stringify(doc.items.filter(x => x.qty > 0).map(x => ({id: x.id,

@@ -704,6 +704,10 @@ static void sha1_block(uint32_t *h, const uint8_t *p) {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
 }
 
+/* SHA-256 and SHA-512 (FIPS 180-4, 6.2 and 6.4) have one shape, but the word, the
+ * number of rounds, the constants and all twelve rotation and shift amounts differ:
+ * two functions that read as the standard does, rather than one macro of a dozen
+ * parameters. */
 static void sha256_block(uint32_t *h, const uint8_t *p) {
     uint32_t w[64];
     for (int i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
