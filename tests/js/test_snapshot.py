@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -11,6 +12,7 @@ import wasmplug
 from wasmplug import js
 from wasmplug.js import prebuilt, snapshot
 from wasmplug.js.embed import resolve_host_slots
+from wasmplug.js.plugin_build import load_request
 
 
 def test_the_sandbox_runtime_starts_with_quickjs_ready() -> None:
@@ -60,3 +62,43 @@ def test_built_plugins_start_with_quickjs_ready_too() -> None:
         with wasmplug.Plugin(wasm, wasi=True) as plugin:
             outputs.add(plugin.call("hi", b""))
     assert len(outputs) == 3 and all(o.startswith(b"hi 0.") for o in outputs)
+
+
+# Every built-in object and prototype reachable from the globals, each own property with
+# its attributes, and what a function's name and length are.
+_BUILTINS = """function list() {
+  const seen = new Set(), out = [], own = Object.getOwnPropertyDescriptor;
+  const walk = (o, path) => {
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) return;
+    seen.add(o);
+    for (const k of Reflect.ownKeys(o)) {
+      const d = own(o, k), v = d.value;
+      out.push([path, String(k), d.writable, d.enumerable, d.configurable, typeof v,
+                typeof v === 'function' ? [v.name, v.length] : null]);
+    }
+    const p = typeof o === 'function' ? own(o, 'prototype') : undefined;
+    if (p && 'value' in p) walk(p.value, path + '.prototype');
+    walk(Object.getPrototypeOf(o), path + '.__proto__');
+  };
+  for (const k of Reflect.ownKeys(globalThis)) {
+    const d = own(globalThis, k);
+    if (d && 'value' in d && k !== 'globalThis' && k !== 'self') walk(d.value, String(k));
+  }
+  return JSON.stringify(out);
+}"""
+
+
+def _builtins(runtime: bytes) -> list[object]:
+    with wasmplug.Plugin(runtime, wasi=True) as plugin:
+        plugin.call("__wasmplug_load", load_request(_BUILTINS, "list.js"))
+        listing: list[object] = json.loads(plugin.call("__wasmplug_invoke", b"slist\0"))
+        return listing
+
+
+def test_built_ins_made_in_the_snapshot_are_the_ones_quickjs_makes_on_first_use() -> None:
+    """The pre-initialised runtime already holds every built-in function (made at first
+    read otherwise): the same properties, in the same order, with the same attributes."""
+    preinitialised = _builtins(js.bare_runtime_bytes())
+    plain = _builtins(resolve_host_slots(js.runtime_bytes()))
+    assert len(plain) > 1000
+    assert preinitialised == plain

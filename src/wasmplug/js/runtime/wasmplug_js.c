@@ -704,6 +704,10 @@ static void sha1_block(uint32_t *h, const uint8_t *p) {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
 }
 
+/* SHA-256 and SHA-512 (FIPS 180-4, 6.2 and 6.4) have one shape, but the word, the
+ * number of rounds, the constants and all twelve rotation and shift amounts differ:
+ * two functions that read as the standard does, rather than one macro of a dozen
+ * parameters. */
 static void sha256_block(uint32_t *h, const uint8_t *p) {
     uint32_t w[64];
     for (int i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
@@ -1415,9 +1419,34 @@ static void take_pristine_context(void) {
     apply_limits();
 }
 
+/* QuickJS makes each built-in function (JSON.parse, Array.prototype.map, ...) and
+ * namespace object (JSON, Math, Reflect) the first time it is read. Made here,
+ * they are part of the pre-initialised state, instead of being made again by
+ * every instance, and by every call that starts from a saved state. Descriptors
+ * only: no getter runs. */
+static const char INSTANTIATE_BUILTINS[] =
+    "(() => { const seen = new Set(), own = Object.getOwnPropertyDescriptor;\n"
+    "  const touch = (o) => { if (o === null || (typeof o !== 'object' && typeof o !== 'function')"
+    " || seen.has(o)) return; seen.add(o);\n"
+    "    for (const k of Reflect.ownKeys(o)) own(o, k);\n"
+    "    const p = typeof o === 'function' ? own(o, 'prototype') : undefined;\n"
+    "    if (p && 'value' in p) touch(p.value);\n"
+    "    touch(Object.getPrototypeOf(o)); };\n"
+    "  for (const k of Reflect.ownKeys(globalThis)) { const d = own(globalThis, k);"
+    " if (d && 'value' in d) touch(d.value); } })()";
+
+static int instantiate_builtins(void) {
+    JSValue r = JS_Eval(ctx, INSTANTIATE_BUILTINS, sizeof(INSTANTIATE_BUILTINS) - 1, "<wasmplug-preinit>",
+                        JS_EVAL_TYPE_GLOBAL);
+    int failed = JS_IsException(r);
+    JS_FreeValue(ctx, failed ? JS_GetException(ctx) : r);
+    JS_RunGC(rt);  /* the walk's own garbage (the set, the key lists) */
+    return failed ? -1 : 0;
+}
+
 EXPORT("__wasmplug_preinit") int32_t wasmplug_preinit(void) {
     enter();
-    int32_t rc = rt || ctx || new_runtime() < 0 || new_context() < 0;
+    int32_t rc = rt || ctx || new_runtime() < 0 || new_context() < 0 || instantiate_builtins() < 0;
     pristine = !rc;
     baseline_bytes = tracked_bytes;
     in_call = 0;
