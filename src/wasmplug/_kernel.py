@@ -124,7 +124,11 @@ class Vault:
     def _at(self) -> int:
         """Where the vault starts now (the kernel's view refreshed to cover it)."""
         kernel = self.kernel
-        at: int = VAULT_FIRST + _U32.unpack_from(kernel.view, _GROWTH_AT)[0]
+        view = kernel.view
+        # Address 0 is nobody's: writing it first makes a new kernel's first page
+        # fault in once (written), not twice (read as the zero page, then written).
+        view[0] = 0
+        at: int = VAULT_FIRST + _U32.unpack_from(view, _GROWTH_AT)[0]
         if at + VAULT_HEADER > kernel.size:
             kernel.refresh()
         return at
@@ -220,12 +224,16 @@ class Vault:
 
     def load(self, config: Mapping[str, str], carried: bytes | None = None) -> None:
         """Write the config region; the vars move after it, or are `carried` (a `snapshot`)."""
-        table = self.snapshot() if carried is None else carried
-        region = b"".join(_entry(k.encode("utf-8"), v.encode("utf-8")) for k, v in config.items())
         at = self._at()
+        view = self.kernel.view
+        view[at] = 0  # (the vault's byte 0 is nobody's: the page faults in once, as above)
+        table = carried
+        if table is None:  # (a vault never written, a new plug-in's, holds no vars)
+            table = self.snapshot() if _U32.unpack_from(view, at + _WRITTEN_AT)[0] else b""
+        region = b"".join(_entry(k.encode("utf-8"), v.encode("utf-8")) for k, v in config.items())
         end = VAULT_HEADER + len(region) + len(table) + 4
         self._room(at, end)
-        view = self.kernel.view
+        view = self.kernel.view  # (_room may have grown the memory)
         view[at + VAULT_HEADER:at + end] = region + table + _END
         _CONFIG_LENGTH.pack_into(view, at + _CONFIG_LENGTH_AT, len(region))
 
@@ -251,8 +259,10 @@ class Kernel:
         self._begin_call = self.call.bound_i64_i64("wasmplug_begin_call")
         self.base = 0
         self.size = 0
-        self.reach = 0
-        self.refresh()
+        self._map()
+        # (a new kernel's heap has not grown: reading address 4 would fault its first
+        # page in, a page of RSS for every plug-in that is never called)
+        self.reach = VAULT_FIRST
         if max_pages is not None:
             self.set_page_budget(max_pages)
         if var_limit != DEFAULT_VAR_LIMIT:
@@ -279,11 +289,14 @@ class Kernel:
     # falls outside them.
     def refresh(self) -> None:
         """Re-read the memory's address and size, and where the vault starts."""
+        self._map()
+        self.reach = VAULT_FIRST + _U32.unpack_from(self.view, _GROWTH_AT)[0]
+
+    def _map(self) -> None:
         self.base, self.size = self.path.memory_base(self.store, self.memory)
         # Bytes in and out through a view: no C call (so the GIL stays held,
         # and a copy of a few hundred bytes costs ~0.1 µs instead of ~0.3).
         self.view = memoryview((ctypes.c_char * self.size).from_address(self.base)).cast("B")
-        self.reach = VAULT_FIRST + _U32.unpack_from(self.view, _GROWTH_AT)[0]
 
     def check_range(self, offset: int, length: int) -> None:
         """Raise KernelMemoryError unless [offset, offset + length) is in the memory below
