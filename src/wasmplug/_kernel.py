@@ -56,6 +56,7 @@ _REGISTERS_AT: Final = 25
 _BUMP = struct.Struct("<QQ")  # address 9: position, length (kernel.wat's layout)
 _BUMP_AT: Final = 9
 _HEAP: Final = 65
+_INITIAL_LENGTH: Final = 65_472  # the allocator's capacity counter of a new kernel ($init)
 _HEADER = struct.Struct("<II")  # a block header's size and used, 4 bytes after its status
 # addresses 9 to 65 once a call's input is placed: position, length, error, input offset/length,
 # output offset/length, and the status of the input's block
@@ -352,12 +353,14 @@ class Kernel:
     def _place(self, data: bytes, n: int) -> bool:
         """kernel.wat's `wasmplug_begin_call` when its input surely fits the heap (it then
         takes the bump path and cannot fail), done here without a Wasm call: the same
-        zeroing, registers, header and result. False, having changed nothing, when that
-        does not apply (an uninitialised kernel, growth, bookkeeping out of shape): the
-        kernel decides then."""
+        zeroing, registers, header and result (and its $init first, for a new kernel).
+        False, having changed nothing else, when that does not apply (growth, bookkeeping
+        out of shape): the kernel decides then."""
         view = self.view
-        if not view[1]:
-            return False
+        if not view[1]:  # kernel.wat's $init, here: the flag, an empty heap of 65 472 bytes
+            _PLACED.pack_into(view, _BUMP_AT, 0, _INITIAL_LENGTH, 0, 0, 0, 0, 0, 0)
+            view[_HEAP:_HEAP + 12] = _ZEROS[:12]  # the first block's header
+            view[1] = 1
         used: int
         length: int
         used, length = _BUMP.unpack_from(view, _BUMP_AT)
