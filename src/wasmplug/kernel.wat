@@ -78,9 +78,6 @@
   (global $oom (mut i32) (i32.const 0))
 
   ;; ---------------------------------------------------------------- helpers
-  (func $mem_bytes (result i64)
-    (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
-
   ;; Where the vault starts: the end of what plug-ins can address.
   (func $reach (result i64)
     (i64.add (i64.load32_u (i32.const 4)) (i64.const 65536)))
