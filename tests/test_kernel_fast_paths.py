@@ -56,7 +56,7 @@ def reference_begin_call(kernel: Kernel, data: bytes) -> bool:
 
 def image(kernel: Kernel) -> bytes:
     kernel.refresh()
-    return kernel.read(0, kernel.size)
+    return kernel.view[:kernel.size].tobytes()  # the whole memory, the vault too
 
 
 sizes = st.one_of(st.integers(1, 64), st.integers(65, 5_000), st.integers(60_000, 70_000),
@@ -71,6 +71,9 @@ operations = st.lists(st.one_of(
     st.tuples(st.just("poke_position"), st.one_of(st.integers(0, 200_000), st.just(MASK64 - 5))),
     st.tuples(st.just("poke_length"), st.one_of(st.integers(0, 200_000), st.just(MASK64))),
     st.tuples(st.just("poke_flag"), st.integers(0, 1)),
+    # what a guest may write before the kernel is initialised: the output length, the
+    # first block's header (begin_call's $init, in Python too, must clear them)
+    st.tuples(st.sampled_from(["poke_output_length", "poke_header"]), st.integers(0, MASK64)),
 ), max_size=40)
 
 
@@ -91,7 +94,8 @@ def apply(kernel: Kernel, op: str, arg: int, handed_out: list[int], fast: bool) 
         kernel.reset()
         result = None
     else:
-        at = {"poke_position": 9, "poke_length": 17, "poke_flag": 1}[op]
+        at = {"poke_position": 9, "poke_length": 17, "poke_flag": 1, "poke_output_length": 57,
+              "poke_header": 65}[op]
         kernel.write(at, arg.to_bytes(1 if op == "poke_flag" else 8, "little"))
         result = None
     if op in ("alloc", "alloc_bytes") and result:

@@ -54,6 +54,7 @@ HEAP = 65
 HDR = 12
 SPLIT_MIN = 128
 MAX_PAGES = 65_536          # a 32-bit memory
+KERNEL_MAX_PAGES = 65_535   # kernel.wat's memory: every address and its end fit an i32
 UNUSED, ACTIVE, FREE = 0, 1, 2
 
 
@@ -121,8 +122,8 @@ class KernelModel:
     """
 
     def __init__(self) -> None:
-        self.pages = 1                      # kernel.wat declares one page
-        self.mem = bytearray(PAGE)
+        self.pages = 2                      # kernel.wat declares two: the heap's, the vault's
+        self.mem = bytearray(2 * PAGE)
         self.initialized = False
         self.position = 0
         self.length = 0
@@ -135,6 +136,12 @@ class KernelModel:
     @property
     def mem_bytes(self) -> int:
         return self.pages * PAGE
+
+    @property
+    def reach(self) -> int:
+        """Where the vault starts (the last page here: nothing writes the vault): the end
+        of what plug-ins address, which the kernel keeps at address 4 (minus 65 536)."""
+        return self.mem_bytes - PAGE
 
     def _u32(self, at: int, v: int) -> None:
         self.mem[at:at + 4] = struct.pack("<I", v)
@@ -182,7 +189,7 @@ class KernelModel:
             return None
         if self.budget is not None and pages > self.budget:
             raise ModelTrap
-        if self.pages + pages > MAX_PAGES:      # memory.grow fails: alloc returns 0
+        if self.pages + pages > KERNEL_MAX_PAGES:  # memory.grow fails: alloc returns 0
             return None
         return pages
 
@@ -210,7 +217,8 @@ class KernelModel:
             if pages is None:
                 return 0
             self.pages += pages
-            self.mem.extend(bytes(pages * PAGE))
+            self.mem.extend(bytes(pages * PAGE))  # (the vault moves up: it is all zero here)
+            self._u32(4, self.reach - PAGE)
             if self.budget is not None:
                 self.budget -= pages
             self.length = L + pages * PAGE
@@ -224,7 +232,7 @@ class KernelModel:
         return h + HDR
 
     def find_active(self, p: int) -> Block | None:
-        if p < ROOT_SIZE or p > self.mem_bytes:
+        if p < ROOT_SIZE or p > self.reach:
             return None
         for b in self.blocks:                   # deviation: walk bounded by position
             if b.status == ACTIVE and b.data == p:
@@ -252,7 +260,7 @@ class KernelModel:
         return 0 if b is None else b.used
 
     def length_unsafe(self, p: int) -> int:
-        if p < ROOT_SIZE or p > self.mem_bytes:
+        if p < ROOT_SIZE or p > self.reach:
             return 0
         if self.mem[p - HDR] != ACTIVE:
             return 0
@@ -260,24 +268,24 @@ class KernelModel:
 
     # -- raw access (exact bounds: deviation of kernel.wat) ------------------
     def load_u8(self, p: int) -> int:
-        return 0 if p < 64 or p >= self.mem_bytes else self.mem[p]
+        return 0 if p < 64 or p >= self.reach else self.mem[p]
 
     def load_u64(self, p: int) -> int:
-        if p < 57 or p > self.mem_bytes - 8:
+        if p < 57 or p > self.reach - 8:
             return 0
         return int.from_bytes(self.mem[p:p + 8], "little")
 
     def store_u8(self, p: int, v: int) -> None:
-        if 64 <= p < self.mem_bytes:
+        if 64 <= p < self.reach:
             self.mem[p] = v & 0xFF
 
     def store_u64(self, p: int, v: int) -> None:
-        if 57 <= p <= self.mem_bytes - 8:
+        if 57 <= p <= self.reach - 8:
             self._u64(p, v)
 
     # -- registers (ABI.md 3.6) ---------------------------------------------
     def _in_heap(self, p: int) -> bool:
-        return HEAP <= p < HEAP + self.length
+        return HEAP <= p < HEAP + self.length and p < self.reach
 
     def _range_ok(self, p: int, n: int) -> bool:
         return (p != 0 and n <= self.length and self._in_heap(p)
@@ -396,10 +404,10 @@ class KernelMachine(RuleBasedStateMachine):
             # a byte we stored, or 12 past it: length_unsafe reads it as a status
             return data.draw(st.sampled_from(self.stored)) + data.draw(st.sampled_from([0, HDR]))
         if kind == "edge":
-            end = m.mem_bytes
+            end, top = m.reach, m.mem_bytes
             return data.draw(st.sampled_from(
                 [1, 56, 57, 63, 64, 65, 66, 76, 77, 78, end - 9, end - 8, end - 7, end - 1, end,
-                 end + 1]))
+                 end + 1, end + 12, end + 64, top - 8, top - 1, top, top + 1]))
         if kind == "random":
             return data.draw(st.integers(0, m.mem_bytes + 64))
         if kind == "huge":
@@ -536,11 +544,11 @@ class KernelMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), wide=st.booleans(), v=st.integers(0, M64))
     def store_past_the_heap(self, data: st.DataObject, wide: bool, v: int) -> None:
-        """Stores between the bump position and the end of memory are allowed (up to
-        the exact last byte); reset does not zero them (kernel.wat: it zeroes only
+        """Stores between the bump position and the vault are allowed (up to the exact
+        last byte below it); reset does not zero them (kernel.wat: it zeroes only
         what was allocated), so later fresh blocks may see them."""
         m = self.m
-        lo, end = HEAP + m.position, m.mem_bytes - (8 if wide else 1)
+        lo, end = HEAP + m.position, m.reach - (8 if wide else 1)
         if lo > end:
             return
         p = data.draw(st.one_of(st.integers(lo, end), st.just(end), st.just(lo)))
@@ -554,13 +562,15 @@ class KernelMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), wide=st.booleans(), v=st.integers(0, M64))
     def store_out_of_bounds(self, data: st.DataObject, wide: bool, v: int) -> None:
-        """Stores below the guard or past the end are ignored (never trap)."""
-        end = self.m.mem_bytes
+        """Stores below the guard, into the vault or past the end are ignored (never trap)."""
+        end, top = self.m.reach, self.m.mem_bytes
         if wide:
-            p = data.draw(st.sampled_from([0, 1, 9, 56, end - 7, end - 1, end, end + 100, M64]))
+            p = data.draw(st.sampled_from([0, 1, 9, 56, end - 7, end - 1, end, end + 16, end + 64,
+                                           top - 8, top, end + 100, M64]))
             self.k("store_u64", p, v)
         else:
-            p = data.draw(st.sampled_from([0, 1, 17, 63, end, end + 1, 1 << 32, M64]))
+            p = data.draw(st.sampled_from([0, 1, 17, 63, end, end + 1, end + 20, end + 64, top - 1,
+                                           top, 1 << 32, M64]))
             self.k("store_u8", p, v & 0xFF)
 
     @rule(data=st.data())

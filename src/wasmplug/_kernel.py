@@ -3,7 +3,7 @@
 Plug-ins import the kernel's functions wasm-to-wasm (`KERNEL_FUNCTIONS`); the
 host calls a few of them through the call path and reads and writes the
 kernel's memory directly (`read`, `write`, `registers`), and the config and
-vars in the kernel's private second memory (`Vault`).
+vars in the vault, the top of that memory, which plug-ins cannot reach (`Vault`).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ _REGISTERS_AT: Final = 25
 _BUMP = struct.Struct("<QQ")  # address 9: position, length (kernel.wat's layout)
 _BUMP_AT: Final = 9
 _HEAP: Final = 65
+_INITIAL_LENGTH: Final = 65_472  # the allocator's capacity counter of a new kernel ($init)
 _HEADER = struct.Struct("<II")  # a block header's size and used, 4 bytes after its status
 # addresses 9 to 65 once a call's input is placed: position, length, error, input offset/length,
 # output offset/length, and the status of the input's block
@@ -84,11 +85,17 @@ class VaultFull(Exception):
     """The vault could not grow to hold more config or vars (the store's memory limit)."""
 
 
-# The vault (kernel.wat, "config and vars"): u32 config length at 16, the config's
-# entries from 64, then the vars table, ended by a u32 0. Entry: u32 key length + 1,
-# u32 value length, the key, the value.
-_CONFIG_LENGTH = struct.Struct("<I")
+# The vault (kernel.wat, "The vault", "config and vars"): the top of the kernel's memory,
+# from 65536 + the u32 at address 4 (the heap's growth) to the memory's end. From its
+# start: u32 config length at 16, u32 bytes ever written at 20, the config's entries
+# from 64, then the vars table, ended by a u32 0. Entry: u32 key length + 1, u32 value
+# length, the key, the value.
+_U32 = struct.Struct("<I")
+_GROWTH_AT: Final = 4
+VAULT_FIRST: Final = 65_536  # where the vault starts while the heap has not grown
+_CONFIG_LENGTH = _U32
 _CONFIG_LENGTH_AT: Final = 16
+_WRITTEN_AT: Final = 20
 VAULT_HEADER: Final = 64
 _ENTRY = struct.Struct("<II")
 _END: Final = b"\0\0\0\0"
@@ -102,45 +109,67 @@ def _entry(key: bytes, value: bytes) -> bytes:
 
 
 class Vault:
-    """The config and the vars of one kernel instance, in its private memory.
+    """The config and the vars of one kernel instance, at the top of its memory.
 
     The kernel answers the plug-in's config_get, var_get and var_set from here
     in Wasm; the host reads it, writes the config region (between calls) and
     sets or deletes vars by writing the whole table again (it runs no guest
     code meanwhile, so it needs none of var_set's care for being cut short).
+    The vault moves up when the heap grows, so each operation finds it anew
+    (`_at`); addresses below are relative to its start.
     """
 
-    def __init__(self, store: wasmtime.Store, memory: wasmtime.Memory, path: CallPath) -> None:
-        self.store = store
-        self.memory = memory
-        self.path = path
-        self.refresh()
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
 
-    def refresh(self) -> None:
-        self.base, self.size = self.path.memory_base(self.store, self.memory)
-        self.view = memoryview((ctypes.c_char * self.size).from_address(self.base)).cast("B")
+    def _at(self) -> int:
+        """Where the vault starts now (the kernel's view refreshed to cover it)."""
+        kernel = self.kernel
+        view = kernel.view
+        # Address 0 is nobody's: writing it first makes a new kernel's first page
+        # fault in once (written), not twice (read as the zero page, then written).
+        view[0] = 0
+        at: int = VAULT_FIRST + _U32.unpack_from(view, _GROWTH_AT)[0]
+        if at + VAULT_HEADER > kernel.size:
+            kernel.refresh()
+        return at
 
-    def _room(self, end: int) -> None:
-        """Make the vault at least `end` bytes long."""
-        if end <= self.size:
-            return
-        self.refresh()
-        if end <= self.size:
-            return
-        try:
-            self.memory.grow(self.store, (end - self.size + _PAGE - 1) // _PAGE)
-        except wasmtime.WasmtimeError as exc:
-            raise VaultFull(f"no room for {end} bytes of config and vars: {exc}") from None
-        self.refresh()
+    def written(self) -> int:
+        """Bytes from the vault's start ever written (0: it is all zero, empty)."""
+        at = self._at()
+        n: int = _U32.unpack_from(self.kernel.view, at + _WRITTEN_AT)[0]
+        return n
+
+    def _size(self, at: int) -> int:
+        """Bytes of the vault from `at` to the memory's end (as far as the view knows)."""
+        kernel = self.kernel
+        if kernel.size - at < _PAGE:  # the vault is at least one page: the view is stale
+            kernel.refresh()
+        return kernel.size - at
+
+    def _room(self, at: int, end: int) -> None:
+        """Make the vault at least `end` bytes long and mark them written."""
+        kernel = self.kernel
+        if at + end > kernel.size:
+            kernel.refresh()
+            if at + end > kernel.size:
+                try:
+                    kernel.memory.grow(kernel.store, (at + end - kernel.size + _PAGE - 1) // _PAGE)
+                except wasmtime.WasmtimeError as exc:
+                    raise VaultFull(f"no room for {end} bytes of config and vars: {exc}") from None
+                kernel.refresh()
+        view = kernel.view
+        if _U32.unpack_from(view, at + _WRITTEN_AT)[0] < end:
+            _U32.pack_into(view, at + _WRITTEN_AT, end)
 
     # -- reading -------------------------------------------------------------
-    def _vars_start(self) -> int:
-        length: int = _CONFIG_LENGTH.unpack_from(self.view, _CONFIG_LENGTH_AT)[0]
+    def _vars_start(self, at: int) -> int:
+        length: int = _CONFIG_LENGTH.unpack_from(self.kernel.view, at + _CONFIG_LENGTH_AT)[0]
         return VAULT_HEADER + length
 
-    def _entries(self, start: int, limit: int) -> Iterator[tuple[int, bytes, bytes]]:
+    def _entries(self, at: int, start: int, limit: int) -> Iterator[tuple[int, bytes, bytes]]:
         """(entry size, key, value) of each entry from `start` to a 0 word or `limit`."""
-        view = self.view
+        view = self.kernel.view[at:at + limit]
         p = start
         while p + 8 <= limit:
             k, v = _ENTRY.unpack_from(view, p)
@@ -150,11 +179,13 @@ class Vault:
             p += 7 + k + v
 
     def _vars(self) -> list[tuple[int, bytes, bytes]]:
-        return list(self._entries(self._vars_start(), self.size))
+        at = self._at()
+        return list(self._entries(at, self._vars_start(at), self._size(at)))
 
     def config_get(self, key: bytes) -> bytes | None:
-        return next((v for _, k, v in self._entries(VAULT_HEADER, self._vars_start()) if k == key),
-                    None)
+        at = self._at()
+        return next((v for _, k, v in self._entries(at, VAULT_HEADER, self._vars_start(at))
+                     if k == key), None)
 
     def var_get(self, key: bytes) -> bytes | None:
         return next((v for _, k, v in self._vars() if k == key), None)
@@ -175,9 +206,10 @@ class Vault:
 
     # -- writing -------------------------------------------------------------
     def _write_vars(self, table: bytes) -> None:
-        start = self._vars_start()
-        self._room(start + len(table) + 4)
-        self.view[start:start + len(table) + 4] = table + _END
+        at = self._at()
+        start = self._vars_start(at)
+        self._room(at, start + len(table) + 4)
+        self.kernel.view[at + start:at + start + len(table) + 4] = table + _END
 
     def var_set(self, key: bytes, value: bytes) -> None:
         if len(key) >= 1 << 31 or len(value) >= 1 << 31:
@@ -193,12 +225,18 @@ class Vault:
 
     def load(self, config: Mapping[str, str], carried: bytes | None = None) -> None:
         """Write the config region; the vars move after it, or are `carried` (a `snapshot`)."""
-        table = self.snapshot() if carried is None else carried
+        at = self._at()
+        view = self.kernel.view
+        view[at] = 0  # (the vault's byte 0 is nobody's: the page faults in once, as above)
+        table = carried
+        if table is None:  # (a vault never written, a new plug-in's, holds no vars)
+            table = self.snapshot() if _U32.unpack_from(view, at + _WRITTEN_AT)[0] else b""
         region = b"".join(_entry(k.encode("utf-8"), v.encode("utf-8")) for k, v in config.items())
-        self._room(VAULT_HEADER + len(region) + len(table) + 4)
-        view = self.view
-        view[VAULT_HEADER:VAULT_HEADER + len(region) + len(table) + 4] = region + table + _END
-        _CONFIG_LENGTH.pack_into(view, _CONFIG_LENGTH_AT, len(region))
+        end = VAULT_HEADER + len(region) + len(table) + 4
+        self._room(at, end)
+        view = self.kernel.view  # (_room may have grown the memory)
+        view[at + VAULT_HEADER:at + end] = region + table + _END
+        _CONFIG_LENGTH.pack_into(view, at + _CONFIG_LENGTH_AT, len(region))
 
 
 class Kernel:
@@ -222,10 +260,12 @@ class Kernel:
         self._begin_call = self.call.bound_i64_i64("wasmplug_begin_call")
         self.base = 0
         self.size = 0
-        self.refresh()
+        self._map()
+        # (a new kernel's heap has not grown: reading address 4 would fault its first
+        # page in, a page of RSS for every plug-in that is never called)
+        self.reach = VAULT_FIRST
         if max_pages is not None:
             self.set_page_budget(max_pages)
-        self._vault: Vault | None = None
         if var_limit != DEFAULT_VAR_LIMIT:
             limit = path.export(store, instance, "wasmplug_var_limit")
             assert isinstance(limit, wasmtime.Global)
@@ -234,51 +274,53 @@ class Kernel:
 
     @property
     def has_vault(self) -> bool:
-        """True once the host has looked at the vault (`vault`)."""
-        return self._vault is not None
+        """True once anything was written to the vault (else it is empty: all zero)."""
+        return self.vault.written() != 0
 
     @property
     def vault(self) -> Vault:
-        """The config and vars (made on first use: most plug-ins never look)."""
-        vault = self._vault
-        if vault is None:
-            memory = self.path.export(self.store, self.instance, "wasmplug_vault")
-            assert isinstance(memory, wasmtime.Memory)
-            vault = self._vault = Vault(self.store, memory, self.path)
-        return vault
+        """The config and vars (a view made on each use, so it holds the kernel in no cycle)."""
+        return Vault(self)
 
     # -- memory ----------------------------------------------------------
     # The engine is configured with `memory_may_move = False`, so the memory's
-    # address is fixed for the life of the store; its size only grows. `size`
-    # is therefore a lower bound, re-read only when an access falls outside it.
+    # address is fixed for the life of the store; its size only grows, and so
+    # does `reach`, where the vault starts (the end of what plug-ins address).
+    # `size` and `reach` are therefore lower bounds, re-read only when an access
+    # falls outside them.
     def refresh(self) -> None:
-        """Re-read the memory's address and size."""
+        """Re-read the memory's address and size, and where the vault starts."""
+        self._map()
+        self.reach = VAULT_FIRST + _U32.unpack_from(self.view, _GROWTH_AT)[0]
+
+    def _map(self) -> None:
         self.base, self.size = self.path.memory_base(self.store, self.memory)
         # Bytes in and out through a view: no C call (so the GIL stays held,
         # and a copy of a few hundred bytes costs ~0.1 µs instead of ~0.3).
         self.view = memoryview((ctypes.c_char * self.size).from_address(self.base)).cast("B")
 
     def check_range(self, offset: int, length: int) -> None:
-        """Raise KernelMemoryError unless [offset, offset + length) is in the memory."""
-        if offset + length <= self.size and offset >= 0 and length >= 0:
+        """Raise KernelMemoryError unless [offset, offset + length) is in the memory below
+        the vault (a plug-in's address in the vault is out of bounds, as in the kernel)."""
+        if offset + length <= self.reach and offset >= 0 and length >= 0:
             return
-        if offset < 0 or length < 0 or offset + length > self.size:
+        if offset < 0 or length < 0 or offset + length > self.reach:
             self.refresh()
-            if offset < 0 or length < 0 or offset + length > self.size:
+            if offset < 0 or length < 0 or offset + length > self.reach:
                 raise KernelMemoryError(
                     f"kernel memory range {offset}..{offset + length} is out of bounds "
-                    f"(memory size {self.size})")
+                    f"(memory size {self.reach})")
 
     def read(self, offset: int, length: int) -> bytes:
         if length == 0:
             return b""
-        if offset + length > self.size or offset < 0 or length < 0:
+        if offset + length > self.reach or offset < 0 or length < 0:
             self.check_range(offset, length)
         return self.view[offset:offset + length].tobytes()
 
     def write(self, offset: int, data: bytes) -> None:
         n = len(data)
-        if offset + n > self.size or offset < 0:
+        if offset + n > self.reach or offset < 0:
             self.check_range(offset, n)
         if n <= LARGE_COPY:
             self.view[offset:offset + n] = data
@@ -311,12 +353,14 @@ class Kernel:
     def _place(self, data: bytes, n: int) -> bool:
         """kernel.wat's `wasmplug_begin_call` when its input surely fits the heap (it then
         takes the bump path and cannot fail), done here without a Wasm call: the same
-        zeroing, registers, header and result. False, having changed nothing, when that
-        does not apply (an uninitialised kernel, growth, bookkeeping out of shape): the
-        kernel decides then."""
+        zeroing, registers, header and result (and its $init first, for a new kernel).
+        False, having changed nothing else, when that does not apply (growth, bookkeeping
+        out of shape): the kernel decides then."""
         view = self.view
-        if not view[1]:
-            return False
+        if not view[1]:  # kernel.wat's $init, here: the flag, an empty heap of 65 472 bytes
+            _PLACED.pack_into(view, _BUMP_AT, 0, _INITIAL_LENGTH, 0, 0, 0, 0, 0, 0)
+            view[_HEAP:_HEAP + 12] = _ZEROS[:12]  # the first block's header
+            view[1] = 1
         used: int
         length: int
         used, length = _BUMP.unpack_from(view, _BUMP_AT)
@@ -445,7 +489,10 @@ class Kernel:
 
     def memory_size_limit(self, initial_pages: int, vault_bytes: int) -> int:
         """Bytes any one memory may reach (store limits, a second line behind the budget):
-        the largest initial size plus max_pages, or what the vault may need."""
+        the largest initial size plus max_pages, or the kernel's: its heap's page and
+        max_pages, and the vault's pages (what the config and the vars may need, at
+        least the one it starts with; they do not draw from the budget)."""
         if self.max_pages is None:
             return -1
-        return max((initial_pages + self.max_pages) * _PAGE, vault_bytes)
+        vault_pages = max(1, -(-vault_bytes // _PAGE))
+        return max(initial_pages + self.max_pages, 1 + self.max_pages + vault_pages) * _PAGE

@@ -271,7 +271,7 @@ class Plugin:
         # memory or address space (STORE_LIMITS).
         store.set_limits(memory_size=kernel.memory_size_limit(
                              compiled.initial_pages, self._host.vault_bound()),
-                         memories=compiled.max_memories + 2, **STORE_LIMITS)  # + the kernel's two
+                         memories=compiled.max_memories + 1, **STORE_LIMITS)  # + the kernel's
         self._host.use_kernel(kernel, keep_vars)
         self._instance: wasmtime.Instance | None = None
         self._invokers: dict[str, _callpath.Invoker] = {}

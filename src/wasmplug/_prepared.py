@@ -118,7 +118,7 @@ class PreparedCall:
                         if out_length == 0:
                             return b""
                         try:
-                            if out_offset + out_length <= kernel.size:  # (Kernel.read, inline)
+                            if out_offset + out_length <= kernel.reach:  # (Kernel.read, inline)
                                 output = kernel.view[out_offset:out_offset + out_length].tobytes()
                             else:
                                 output = kernel.read(out_offset, out_length)

@@ -8,6 +8,8 @@
 ;;
 ;; Layout (little-endian, unaligned):
 ;;   address 1       u8   initialised flag
+;;   address 4       u32  heap growth: bytes the heap grew by; the vault starts
+;;                        at 65536 plus this (see "the vault" below)
 ;;   address 9       u64  position: bytes used by the bump pointer, from HEAP
 ;;   address 17      u64  length: allocator capacity counter
 ;;   address 25      u64  error offset (0 = none)
@@ -15,14 +17,40 @@
 ;;   address 49/57   u64  output offset / length
 ;;   address 65      first block header: u8 status, 3 pad, u32 size, u32 used
 ;;   data of a block starts 12 bytes after its header.
+;;   [65536 + growth, end of memory)  the vault: the config and the vars
+;;
+;; The vault. The config and the vars live at the top of this memory, in its
+;; last page(s), which plug-ins cannot reach. It is not a second memory: that
+;; cost every new instance its own mapping, guard pages and page faults (about
+;; 10-14 us per store, and RSS per plug-in). Where it sits:
+;;   - at the top, not below the heap: the vault's size changes (config, vars)
+;;     and so does the heap's, and block addresses cannot move; at the top only
+;;     the vault moves, when the heap grows (by whole pages: $alloc copies the
+;;     vault's written bytes up and zeroes what becomes heap, in the same
+;;     straight-line code as the growth, so no interrupt or fuel check can
+;;     fall in between). The heap never reaches it: alloc's blocks end more
+;;     than 60 bytes below it (the capacity at address 17 is 65472 + growth,
+;;     of which alloc keeps 64 back), and $in_heap stops at it.
+;;   - the memory starts with 2 pages, the heap's and the vault's; the vault
+;;     grows upwards (memory.grow) when the vars need room.
+;;   - every entry point that takes a plug-in's address bounds it by the vault's
+;;     start ("reach") where it bounded it by the memory's end before, so a
+;;     vault address is refused exactly as an out-of-bounds one was: loads
+;;     return 0, stores are ignored, length/free/input_set/output_set/error_set
+;;     see no block. Handles (config_get, var_get, var_set) are live blocks,
+;;     which lie in the heap.
+;;   - the vault's pages do not draw from the page budget (memory.max_pages
+;;     bounds the heap's growth and the plug-in's own memories, as before);
+;;     the host bounds the vault by the config and memory.max_var_bytes
+;;     (store limits, _plugin.py).
 ;;
 ;; Deliberate deviations from the reference kernel (observable only by guests
 ;; that scribble on kernel memory or read out of bounds; see ABI.md 3.5/3.6):
 ;;   - `length`/`free` walk blocks only up to the bump position, never into
 ;;     stale bytes past it, and every walk stops at a (forged) header whose
 ;;     block would end past it;
-;;   - bounds checks are exact: an access that ends at the last byte of memory
-;;     works, one past it returns 0 / is ignored instead of trapping;
+;;   - bounds checks are exact: an access that ends at the last byte below the
+;;     vault works, one past it returns 0 / is ignored instead of trapping;
 ;;   - `alloc` of 2^32 bytes or more returns 0 (the memory is 32-bit).
 ;;   - `memory.max_pages` is one budget, kept here, for the growth of every
 ;;     memory of the plug-in (ABI.md 7.1): the kernel's own growth and the
@@ -35,10 +63,9 @@
   (import "wasmplug:host" "var_get" (func $host_var_get (param i64 i64) (result i64)))
   (import "wasmplug:host" "var_set" (func $host_var_set (param i64 i64 i64 i64)))
 
-  (memory (export "memory") 1)
-  ;; The vault: the config and the vars (see "config and vars"). Private: no
-  ;; plug-in can import it (the link planner only accepts ABI function names).
-  (memory $vault (export "wasmplug_vault") 1)
+  ;; Page 0: root record and heap; page 1: the vault (see above). At most
+  ;; 65535 pages, so every address and the memory's end fit in an i32.
+  (memory (export "memory") 2 65535)
   ;; memory.max_var_bytes (set by the host when it is not the default); 0: vars off.
   (global $var_limit (export "wasmplug_var_limit") (mut i64) (i64.const 1048576))
 
@@ -51,8 +78,11 @@
   (global $oom (mut i32) (i32.const 0))
 
   ;; ---------------------------------------------------------------- helpers
-  (func $mem_bytes (result i64)
-    (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
+  ;; Where the vault starts: the end of what plug-ins can address.
+  (func $reach (result i64)
+    (i64.add (i64.load32_u (i32.const 4)) (i64.const 65536)))
+  (func $vault_at (result i32)
+    (i32.add (i32.load (i32.const 4)) (i32.const 65536)))
 
   (func $init
     (if (i32.eqz (i32.load8_u (i32.const 1)))
@@ -67,11 +97,13 @@
         (i64.store (i32.const 57) (i64.const 0))
         (memory.fill (i32.const 65) (i32.const 0) (i32.const 12)))))
 
-  ;; heap(p): HEAP <= p < HEAP + length
+  ;; heap(p): HEAP <= p < HEAP + length, and below the vault
   (func $in_heap (param $p i64) (result i32)
     (i32.and
-      (i64.ge_u (local.get $p) (i64.const 65))
-      (i64.lt_u (local.get $p) (i64.add (i64.const 65) (i64.load (i32.const 17))))))
+      (i32.and
+        (i64.ge_u (local.get $p) (i64.const 65))
+        (i64.lt_u (local.get $p) (i64.add (i64.const 65) (i64.load (i32.const 17)))))
+      (i64.lt_u (local.get $p) (call $reach))))
 
   (func $status (param $h i64) (result i32) (i32.load8_u (i32.wrap_i64 (local.get $h))))
   (func $size (param $h i64) (result i64)
@@ -83,7 +115,7 @@
   (func $find_active (param $p i64) (result i64)
     (local $h i64) (local $end i64)
     (if (i64.lt_u (local.get $p) (i64.const 64)) (then (return (i64.const 0))))
-    (if (i64.gt_u (local.get $p) (call $mem_bytes)) (then (return (i64.const 0))))
+    (if (i64.gt_u (local.get $p) (call $reach)) (then (return (i64.const 0))))
     (local.set $end (i64.add (i64.const 65) (i64.load (i32.const 9))))
     (local.set $h (i64.const 65))
     (block $done
@@ -139,7 +171,7 @@
   ;; ------------------------------------------------------------ allocator
   (func $alloc (export "alloc") (param $n i64) (result i64)
     (local $position i64) (local $length i64) (local $left i64) (local $need i64)
-    (local $h i64) (local $pages i64)
+    (local $h i64) (local $pages i64) (local $at i32) (local $d i32) (local $w i32)
     (if (i64.eqz (local.get $n)) (then (return (i64.const 0))))
     (if (i64.gt_u (local.get $n) (i64.const 0xffffffff)) (then (return (i64.const 0))))
     (call $init)
@@ -167,6 +199,17 @@
               (then (global.set $oom (i32.const 1)) (unreachable)))))
         (if (i32.eq (memory.grow (i32.wrap_i64 (local.get $pages))) (i32.const -1))
           (then (return (i64.const 0))))
+        ;; The new pages go to the heap: the vault moves up by as much (its
+        ;; written bytes; what it leaves becomes heap and is zeroed, as the heap
+        ;; past the bump position always is). Straight-line code, no call: no
+        ;; interrupt or fuel check falls between the growth and the move.
+        (local.set $d (i32.shl (i32.wrap_i64 (local.get $pages)) (i32.const 16)))
+        (local.set $at (i32.add (i32.load (i32.const 4)) (i32.const 65536)))
+        (local.set $w (i32.load offset=20 (local.get $at)))
+        (memory.copy (i32.add (local.get $at) (local.get $d)) (local.get $at) (local.get $w))
+        (memory.fill (local.get $at) (i32.const 0)
+          (select (local.get $d) (local.get $w) (i32.lt_u (local.get $d) (local.get $w))))
+        (i32.store (i32.const 4) (i32.add (i32.load (i32.const 4)) (local.get $d)))
         (if (i64.ge_s (global.get $page_budget) (i64.const 0))
           (then (global.set $page_budget (i64.sub (global.get $page_budget) (local.get $pages)))))
         (i64.store (i32.const 17)
@@ -199,35 +242,35 @@
   (func (export "length_unsafe") (param $p i64) (result i64)
     (local $h i64)
     (if (i64.lt_u (local.get $p) (i64.const 64)) (then (return (i64.const 0))))
-    (if (i64.gt_u (local.get $p) (call $mem_bytes)) (then (return (i64.const 0))))
+    (if (i64.gt_u (local.get $p) (call $reach)) (then (return (i64.const 0))))
     (local.set $h (i64.sub (local.get $p) (i64.const 12)))
     (if (i32.ne (call $status (local.get $h)) (i32.const 1)) (then (return (i64.const 0))))
     (call $used (local.get $h)))
 
   ;; ------------------------------------------------------------ raw access
-  ;; (the memory's size is computed inline, not by calling $mem_bytes: these run
-  ;; once per 8 bytes a plug-in reads or writes, and the call showed in profiles)
+  ;; Bounded by the vault's start ($reach, inline: these run once per 8 bytes a
+  ;; plug-in reads or writes, and a call showed in profiles).
   (func (export "load_u8") (param $p i64) (result i32)
     (if (i32.or (i64.lt_u (local.get $p) (i64.const 64))
-                (i64.ge_u (local.get $p) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16))))
+                (i64.ge_u (local.get $p) (i64.add (i64.load32_u (i32.const 4)) (i64.const 65536))))
       (then (return (i32.const 0))))
     (i32.load8_u (i32.wrap_i64 (local.get $p))))
 
   (func (export "load_u64") (param $p i64) (result i64)
     (if (i32.or (i64.lt_u (local.get $p) (i64.const 57))
-                (i64.gt_u (local.get $p) (i64.sub (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)) (i64.const 8))))
+                (i64.gt_u (local.get $p) (i64.sub (i64.add (i64.load32_u (i32.const 4)) (i64.const 65536)) (i64.const 8))))
       (then (return (i64.const 0))))
     (i64.load (i32.wrap_i64 (local.get $p))))
 
   (func (export "store_u8") (param $p i64) (param $v i32)
     (if (i32.or (i64.lt_u (local.get $p) (i64.const 64))
-                (i64.ge_u (local.get $p) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16))))
+                (i64.ge_u (local.get $p) (i64.add (i64.load32_u (i32.const 4)) (i64.const 65536))))
       (then (return)))
     (i32.store8 (i32.wrap_i64 (local.get $p)) (local.get $v)))
 
   (func (export "store_u64") (param $p i64) (param $v i64)
     (if (i32.or (i64.lt_u (local.get $p) (i64.const 57))
-                (i64.gt_u (local.get $p) (i64.sub (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)) (i64.const 8))))
+                (i64.gt_u (local.get $p) (i64.sub (i64.add (i64.load32_u (i32.const 4)) (i64.const 65536)) (i64.const 8))))
       (then (return)))
     (i64.store (i32.wrap_i64 (local.get $p)) (local.get $v)))
 
@@ -344,10 +387,13 @@
     (local.get $n))
 
   ;; ------------------------------------------------------------ config and vars
-  ;; The config and the vars live in the kernel's second memory, the vault,
-  ;; which no plug-in can address (plug-ins reach the kernel only through
-  ;; the ABI's functions, and none of them takes a vault address). Layout:
+  ;; The config and the vars live in the vault, at the top of this memory (see
+  ;; "The vault" at the top), which no plug-in can address: every entry point
+  ;; that takes an address stops below it, and handles are heap blocks.
+  ;; Layout, from the vault's start ($vault_at):
   ;;   vault 16  u32  config region length in bytes
+  ;;   vault 20  u32  written: bytes from the vault's start ever written (what
+  ;;                  moves when the heap grows; 0 while the vault is all zero)
   ;;   vault 64  config entries, then the vars table (at 64 + config length)
   ;;   entry     u32 key length + 1, u32 value length, key bytes, value bytes
   ;;   the vars table ends at a u32 0 (so an all-zero vault is an empty one)
@@ -362,13 +408,15 @@
   ;; A var_set builds the table's new tail past its end, then moves it into
   ;; place with ONE memory.copy: a call cut short (a timeout, fuel) at any
   ;; point leaves the table as it was before or after, never half-updated.
+  ;; Addresses below are absolute (memory 0); only $lookup allocates (the heap
+  ;; may grow and the vault move), and it re-bases its entry afterwards.
 
   ;; Walk results (of the last $walk): where the table ends, what its vars count
   ;; against memory.max_var_bytes (48 + key + value bytes each).
   (global $walk_end (mut i32) (i32.const 0))
   (global $walk_usage (mut i64) (i64.const 0))
 
-  ;; 1 if the n bytes at p (memory 0) are all ASCII.
+  ;; 1 if the n bytes at p are all ASCII.
   (func $ascii (param $p i32) (param $n i32) (result i32)
     (local $end i32)
     (local.set $end (i32.add (local.get $p) (local.get $n)))
@@ -388,14 +436,14 @@
         (br $each)))
     (i32.const 1))
 
-  ;; 1 if the n bytes at vault address a equal those at b (memory 0).
+  ;; 1 if the n bytes at a (in the vault) equal those at b (a block).
   (func $same (param $a i32) (param $b i32) (param $n i32) (result i32)
     (local $end i32)
     (local.set $end (i32.add (local.get $a) (local.get $n)))
     (block $bytes
       (loop $words
         (br_if $bytes (i32.gt_u (i32.add (local.get $a) (i32.const 8)) (local.get $end)))
-        (if (i64.ne (i64.load $vault (local.get $a)) (i64.load (local.get $b)))
+        (if (i64.ne (i64.load (local.get $a)) (i64.load (local.get $b)))
           (then (return (i32.const 0))))
         (local.set $a (i32.add (local.get $a) (i32.const 8)))
         (local.set $b (i32.add (local.get $b) (i32.const 8)))
@@ -403,26 +451,26 @@
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
-        (if (i32.ne (i32.load8_u $vault (local.get $a)) (i32.load8_u (local.get $b)))
+        (if (i32.ne (i32.load8_u (local.get $a)) (i32.load8_u (local.get $b)))
           (then (return (i32.const 0))))
         (local.set $a (i32.add (local.get $a) (i32.const 1)))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $each)))
     (i32.const 1))
 
-  ;; The vault address of the entry whose key is the n bytes at key (memory 0),
-  ;; among the entries from p up to a 0 word or to limit; 0 if none. Sets
-  ;; $walk_end and $walk_usage for the whole walk.
+  ;; The address of the entry whose key is the n bytes at key (a block), among
+  ;; the entries from p up to a 0 word or to limit; 0 if none. Sets $walk_end
+  ;; and $walk_usage for the whole walk.
   (func $walk (param $p i32) (param $limit i32) (param $key i32) (param $n i32) (result i32)
     (local $next i32) (local $k i32) (local $found i32) (local $usage i64)
     (block $done
       (loop $entries
         (br_if $done (i32.gt_u (i32.add (local.get $p) (i32.const 8)) (local.get $limit)))
-        (local.set $k (i32.load $vault (local.get $p)))
+        (local.set $k (i32.load (local.get $p)))
         (br_if $done (i32.eqz (local.get $k)))
         (local.set $k (i32.sub (local.get $k) (i32.const 1)))
         (local.set $next (i32.add (i32.add (local.get $p) (i32.const 8))
-          (i32.add (local.get $k) (i32.load $vault offset=4 (local.get $p)))))
+          (i32.add (local.get $k) (i32.load offset=4 (local.get $p)))))
         (br_if $done (i32.gt_u (local.get $next) (local.get $limit)))
         (br_if $done (i32.lt_u (local.get $next) (local.get $p)))
         (local.set $usage (i64.add (local.get $usage)
@@ -437,8 +485,13 @@
     (global.set $walk_usage (local.get $usage))
     (local.get $found))
 
-  (func $vault_bytes (result i32) (i32.shl (memory.size $vault) (i32.const 16)))
-  (func $vars_start (result i32) (i32.add (i32.const 64) (i32.load $vault offset=16 (i32.const 0))))
+  ;; The end of the vault: the end of the memory (at most 65535 pages: fits an i32).
+  (func $vault_end (result i32) (i32.shl (memory.size) (i32.const 16)))
+  (func $config_start (result i32) (i32.add (call $vault_at) (i32.const 64)))
+  (func $vars_start (result i32)
+    (local $at i32)
+    (local.set $at (call $vault_at))
+    (i32.add (i32.add (local.get $at) (i32.const 64)) (i32.load offset=16 (local.get $at))))
 
   ;; config_get / var_get: a new block holding the value of key (n bytes, taken)
   ;; among the entries in [start, limit); 0 if none (or empty); -1: the host's
@@ -451,24 +504,36 @@
     (local.set $e (call $walk (local.get $start) (local.get $limit) (i32.wrap_i64 (local.get $key))
                               (i32.wrap_i64 (local.get $n))))
     (if (i32.eqz (local.get $e)) (then (return (i64.const 0))))
-    (local.set $v (i32.load $vault offset=4 (local.get $e)))
+    (local.set $v (i32.load offset=4 (local.get $e)))
     (if (i32.eqz (local.get $v)) (then (return (i64.const 0))))
+    ;; the allocation may grow the heap, which moves the vault: keep e relative
+    (local.set $e (i32.sub (local.get $e) (call $vault_at)))
     (local.set $out (call $alloc (i64.extend_i32_u (local.get $v))))
     (if (i64.eqz (local.get $out)) (then (return (i64.const -1))))
-    (memory.copy 0 $vault (i32.wrap_i64 (local.get $out))
-      (i32.add (local.get $e) (i32.add (i32.const 8) (i32.wrap_i64 (local.get $n))))
+    (memory.copy (i32.wrap_i64 (local.get $out))
+      (i32.add (i32.add (call $vault_at) (local.get $e))
+               (i32.add (i32.const 8) (i32.wrap_i64 (local.get $n))))
       (local.get $v))
     (local.get $out))
 
-  ;; Room in the vault up to address end (grown if needed); 0 if it cannot grow.
+  ;; Room in the vault up to address end (the memory grown if needed, outside
+  ;; the page budget); 0 if it cannot grow. Marks the bytes up to end written.
   (func $vault_room (param $end i64) (result i32)
-    (local $have i64) (local $pages i64)
-    (local.set $have (i64.extend_i32_u (call $vault_bytes)))
-    (if (i64.le_u (local.get $end) (local.get $have)) (then (return (i32.const 1))))
-    (local.set $pages (i64.shr_u (i64.add (i64.sub (local.get $end) (local.get $have))
-                                          (i64.const 65535)) (i64.const 16)))
-    (if (i64.gt_u (local.get $pages) (i64.const 65536)) (then (return (i32.const 0))))
-    (i32.ne (memory.grow $vault (i32.wrap_i64 (local.get $pages))) (i32.const -1)))
+    (local $have i64) (local $pages i64) (local $at i32)
+    (local.set $have (i64.extend_i32_u (call $vault_end)))
+    (if (i64.gt_u (local.get $end) (local.get $have))
+      (then
+        (local.set $pages (i64.shr_u (i64.add (i64.sub (local.get $end) (local.get $have))
+                                              (i64.const 65535)) (i64.const 16)))
+        (if (i64.gt_u (local.get $pages) (i64.const 65535)) (then (return (i32.const 0))))
+        (if (i32.eq (memory.grow (i32.wrap_i64 (local.get $pages))) (i32.const -1))
+          (then (return (i32.const 0))))))
+    (local.set $at (call $vault_at))
+    (if (i32.gt_u (i32.sub (i32.wrap_i64 (local.get $end)) (local.get $at))
+                  (i32.load offset=20 (local.get $at)))
+      (then (i32.store offset=20 (local.get $at)
+                       (i32.sub (i32.wrap_i64 (local.get $end)) (local.get $at)))))
+    (i32.const 1))
 
   ;; ------------------------------------------------------------ host environment
   ;; The plug-in imports these three from `extism:host/env`. Each takes the
@@ -479,7 +544,8 @@
   (func (export "config_get") (param $key i64) (result i64)
     (local $n i64) (local $out i64)
     (local.set $n (call $take (local.get $key)))
-    (local.set $out (call $lookup (local.get $key) (local.get $n) (i32.const 64) (call $vars_start)))
+    (local.set $out (call $lookup (local.get $key) (local.get $n) (call $config_start)
+                                  (call $vars_start)))
     (if (i64.ne (local.get $out) (i64.const -1)) (then (return (local.get $out))))
     (call $host_config_get (local.get $key) (local.get $n)))
 
@@ -487,7 +553,7 @@
     (local $n i64) (local $out i64)
     (local.set $n (call $take (local.get $key)))
     (local.set $out (call $lookup (local.get $key) (local.get $n) (call $vars_start)
-                                  (call $vault_bytes)))
+                                  (call $vault_end)))
     (if (i64.ne (local.get $out) (i64.const -1)) (then (return (local.get $out))))
     (call $host_var_get (local.get $key) (local.get $n)))
 
@@ -503,7 +569,7 @@
       (br_if $slow (i32.eqz (call $ascii (i32.wrap_i64 (local.get $key)) (i32.wrap_i64 (local.get $n)))))
       (local.set $k (i32.wrap_i64 (local.get $n)))
       (local.set $v (i32.wrap_i64 (local.get $vn)))
-      (local.set $old (call $walk (call $vars_start) (call $vault_bytes)
+      (local.set $old (call $walk (call $vars_start) (call $vault_end)
                                   (i32.wrap_i64 (local.get $key)) (local.get $k)))
       (local.set $end (global.get $walk_end))
       ;; the reference counts an existing entry of the same key too (ABI.md 2.4)
@@ -514,11 +580,11 @@
       (if (local.get $old)
         (then
           (local.set $e (i32.add (i32.add (local.get $old) (i32.const 8))
-                                 (i32.add (local.get $k) (i32.load $vault offset=4 (local.get $old)))))
+                                 (i32.add (local.get $k) (i32.load offset=4 (local.get $old)))))
           (if (i32.and (i64.ne (local.get $value) (i64.const 0))
-                       (i32.eq (i32.load $vault offset=4 (local.get $old)) (local.get $v)))
+                       (i32.eq (i32.load offset=4 (local.get $old)) (local.get $v)))
             (then  ;; the same size: the new value over the old one, one copy
-              (memory.copy $vault 0 (i32.add (local.get $old) (i32.add (i32.const 8) (local.get $k)))
+              (memory.copy (i32.add (local.get $old) (i32.add (i32.const 8) (local.get $k)))
                            (i32.wrap_i64 (local.get $value)) (local.get $v))
               (return)))
           (local.set $tail (i32.sub (local.get $end) (local.get $e))))
@@ -531,19 +597,19 @@
       (local.set $s (i32.add (local.get $end) (i32.const 4)))
       (br_if $slow (i32.eqz (call $vault_room (i64.add (i64.extend_i32_u (local.get $s))
         (i64.extend_i32_u (i32.add (local.get $tail) (i32.add (local.get $size) (i32.const 4))))))))
-      (memory.copy $vault $vault (local.get $s) (local.get $e) (local.get $tail))
+      (memory.copy (local.get $s) (local.get $e) (local.get $tail))
       (local.set $e (i32.add (local.get $s) (local.get $tail)))
       (if (local.get $size)
         (then
-          (i32.store $vault (local.get $e) (i32.add (local.get $k) (i32.const 1)))
-          (i32.store $vault offset=4 (local.get $e) (local.get $v))
-          (memory.copy $vault 0 (i32.add (local.get $e) (i32.const 8)) (i32.wrap_i64 (local.get $key))
+          (i32.store (local.get $e) (i32.add (local.get $k) (i32.const 1)))
+          (i32.store offset=4 (local.get $e) (local.get $v))
+          (memory.copy (i32.add (local.get $e) (i32.const 8)) (i32.wrap_i64 (local.get $key))
                        (local.get $k))
-          (memory.copy $vault 0 (i32.add (local.get $e) (i32.add (i32.const 8) (local.get $k)))
+          (memory.copy (i32.add (local.get $e) (i32.add (i32.const 8) (local.get $k)))
                        (i32.wrap_i64 (local.get $value)) (local.get $v))))
-      (i32.store $vault (i32.add (local.get $e) (local.get $size)) (i32.const 0))
+      (i32.store (i32.add (local.get $e) (local.get $size)) (i32.const 0))
       ;; the commit: one copy, over the old entry (or the old end)
-      (memory.copy $vault $vault (select (local.get $old) (local.get $end) (local.get $old))
+      (memory.copy (select (local.get $old) (local.get $end) (local.get $old))
                    (local.get $s) (i32.add (local.get $tail) (i32.add (local.get $size) (i32.const 4))))
       (return))
     (call $host_var_set (local.get $key) (local.get $n) (local.get $value) (local.get $vn)))
