@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 from . import _wasmtime as wasmtime
 from ._wasmtime import _errors
-from ._wasmtime._lib import EXTERN_FUNC, PAYLOAD, SLOT, lib, lib_holding_gil
+from ._wasmtime._lib import EXTERN_FUNC, PAYLOAD, SLOT, kind_of, lib, lib_holding_gil
 from ._wasmtime._objects import new_extern, new_functype
 
 HostImpl = Callable[..., Any]
@@ -124,7 +124,7 @@ def _raise_failure(error: int | None, trap_slot: ctypes.c_void_p) -> None:
     _errors.raise_failure(error, trap)
 
 
-_BUFFERS = [ctypes.c_char * (_SLOT * n) for n in range(17)]
+_BUFFERS = [ctypes.c_uint64 * (2 * n) for n in range(17)]  # 16-byte slots, 8-byte aligned
 
 
 class RawCaller:
@@ -154,7 +154,7 @@ class RawCaller:
         key = name.encode()
         if (not lib.wasmtime_instance_export_get(self._ctx, self._instance, key, len(key),
                                                  ctypes.addressof(item))
-                or item.raw[0] != EXTERN_FUNC):
+                or kind_of(item) != EXTERN_FUNC):
             raise KeyError(f"the instance exports no function {name!r}")
         self._keep.append(item)
         address = self._funcs[name] = ctypes.addressof(item) + PAYLOAD
@@ -215,7 +215,7 @@ class RawCallPath:
              params: Sequence[str], results: Sequence[str]) -> Invoker:
         ctx = store._context()
         slots = max(len(params), len(results), 1)
-        buf = (_BUFFERS[slots] if slots < len(_BUFFERS) else ctypes.c_char * (_SLOT * slots))()
+        buf = (_BUFFERS[slots] if slots < len(_BUFFERS) else ctypes.c_uint64 * (2 * slots))()
         trap = ctypes.c_void_p()
         fn, bufa, trapa = func._addr, ctypes.addressof(buf), ctypes.addressof(trap)
         call = lib.wasmtime_func_call_unchecked

@@ -180,6 +180,17 @@ EXTERN_FUNC, EXTERN_GLOBAL, EXTERN_TABLE, EXTERN_MEMORY = 0, 1, 2, 3
 KIND_I32, KIND_I64, KIND_F32, KIND_F64 = 0, 1, 2, 3
 
 
+def words(size: int) -> Any:
+    """A zeroed buffer of `size` bytes, 8-byte aligned (as every struct above needs)."""
+    return (ctypes.c_uint64 * ((size + 7) // 8))()
+
+
+def kind_of(buf: Any) -> int:
+    """The kind byte at the start of an extern or value buffer (`words`)."""
+    kind: int = ctypes.c_uint8.from_address(ctypes.addressof(buf)).value
+    return kind
+
+
 class ByteVec(ctypes.Structure):
     """wasm_byte_vec_t (and, with `data` read as pointers, wasm_valtype_vec_t)."""
 

@@ -29,7 +29,9 @@ from ._lib import (
     SLOT,
     VAL_SIZE,
     ByteVec,
+    kind_of,
     lib,
+    words,
 )
 
 _NUMBER_CTYPES: dict[int, Any] = {KIND_I32: ctypes.c_int32, KIND_I64: ctypes.c_int64,
@@ -136,12 +138,12 @@ class Extern:
 
 
 def new_extern() -> Any:
-    return (ctypes.c_char * EXTERN_SIZE)()
+    return words(EXTERN_SIZE)
 
 
 def wrap(buf: Any) -> Extern:
     """The Python object for the extern in `buf`."""
-    kind = buf.raw[0]
+    kind = kind_of(buf)
     cls = _BY_KIND.get(kind)
     if cls is None:
         return Extern(buf)
@@ -167,7 +169,7 @@ class Func(Extern):
             return
         assert func is not None
         buf = new_extern()
-        buf[0] = bytes([EXTERN_FUNC])
+        buf[0] = EXTERN_FUNC  # (the kind byte: the first word's lowest byte)
         super().__init__(buf)
         params, results = [t.kind for t in ty.params], [t.kind for t in ty.results]
         callback = host_callback(func, params, results, access_caller)
@@ -195,13 +197,14 @@ class Func(Extern):
             raise TypeError(f"expected {len(params)} arguments, got {len(args)}")
         if any(k not in _NUMBER_CTYPES for k in (*params, *results)):
             raise WasmtimeError("only functions of i32, i64, f32 and f64 can be called from Python")
-        slots = (ctypes.c_char * (SLOT * max(len(params), len(results), 1)))()
+        count = max(len(params), len(results), 1)
+        slots = words(SLOT * count)
         base = ctypes.addressof(slots)
         for i, (kind, value) in enumerate(zip(params, args, strict=True)):
             _NUMBER_CTYPES[kind].from_address(base + i * SLOT).value = value
         trap = ctypes.c_void_p()
         error = lib.wasmtime_func_call_unchecked(store._context(), self._addr, base,
-                                                 len(slots) // SLOT, ctypes.addressof(trap))
+                                                 count, ctypes.addressof(trap))
         if error or trap.value:
             raise_failure(error, trap.value)
         values = [_NUMBER_CTYPES[k].from_address(base + i * SLOT).value for i, k in enumerate(results)]
@@ -263,17 +266,17 @@ class Global(Extern):
     __slots__ = ()
 
     def value(self, store: Storelike) -> int | float:
-        val = (ctypes.c_char * VAL_SIZE)()
+        val = words(VAL_SIZE)
         lib.wasmtime_global_get(store._context(), self._addr, ctypes.addressof(val))
-        kind = val.raw[0]
+        kind = kind_of(val)
         if kind not in _NUMBER_CTYPES:
             raise WasmtimeError("only number globals can be read from Python")
         number: int | float = _NUMBER_CTYPES[kind].from_address(ctypes.addressof(val) + PAYLOAD).value
         return number
 
     def set_value(self, store: Storelike, val: Val) -> None:
-        raw = (ctypes.c_char * VAL_SIZE)()
-        raw[0] = bytes([val.kind])
+        raw = words(VAL_SIZE)
+        raw[0] = val.kind
         _NUMBER_CTYPES[val.kind].from_address(ctypes.addressof(raw) + PAYLOAD).value = val.value
         error = lib.wasmtime_global_set(store._context(), self._addr, ctypes.addressof(raw))
         if error:
@@ -297,11 +300,11 @@ class Instance:
 
     def __init__(self, store: Storelike | None = None, module: Any = None,
                  imports: Sequence[Extern] = ()) -> None:
-        self._buf = (ctypes.c_char * 16)()
+        self._buf = words(16)
         self._addr = ctypes.addressof(self._buf)
         if store is None:
             return
-        items = (ctypes.c_char * (EXTERN_SIZE * max(len(imports), 1)))()
+        items = words(EXTERN_SIZE * max(len(imports), 1))
         for i, item in enumerate(imports):
             ctypes.memmove(ctypes.addressof(items) + i * EXTERN_SIZE, item._extern(), EXTERN_SIZE)
         trap = ctypes.c_void_p()
