@@ -30,10 +30,6 @@ class Trap(Exception):
 
     trap_code: int | None = None
 
-    @property
-    def message(self) -> str:
-        return str(self)
-
 
 def error_from(pointer: int) -> WasmtimeError:
     """The exception for a `wasmtime_error_t*`, which is freed."""

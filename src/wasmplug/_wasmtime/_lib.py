@@ -90,7 +90,6 @@ SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "wasmtime_memory_data": (_P, (_P, _P)),
     "wasmtime_memory_data_size": (_Z, (_P, _P)),
     "wasmtime_memory_grow": (_P, (_P, _P, _U64, _P)),
-    "wasmtime_global_get": (None, (_P, _P, _P)),
     "wasmtime_global_set": (_P, (_P, _P, _P)),
     # error.h, trap.h
     "wasmtime_error_new": (_P, (_S,)),

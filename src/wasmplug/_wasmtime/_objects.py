@@ -36,7 +36,6 @@ from ._lib import (
 
 _NUMBER_CTYPES: dict[int, Any] = {KIND_I32: ctypes.c_int32, KIND_I64: ctypes.c_int64,
                                   KIND_F32: ctypes.c_float, KIND_F64: ctypes.c_double}
-_KIND_NAMES = {KIND_I32: "i32", KIND_I64: "i64", KIND_F32: "f32", KIND_F64: "f64"}
 
 
 class Storelike(Protocol):
@@ -64,15 +63,6 @@ class ValType:
     @classmethod
     def f64(cls) -> ValType:
         return cls(KIND_F64)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ValType) and other.kind == self.kind
-
-    def __hash__(self) -> int:
-        return self.kind
-
-    def __str__(self) -> str:
-        return _KIND_NAMES.get(self.kind, f"kind {self.kind}")
 
 
 class FuncType:
@@ -107,20 +97,8 @@ class Val:
         self.value = value
 
     @classmethod
-    def i32(cls, value: int) -> Val:
-        return cls(KIND_I32, value)
-
-    @classmethod
     def i64(cls, value: int) -> Val:
         return cls(KIND_I64, value)
-
-    @classmethod
-    def f32(cls, value: float) -> Val:
-        return cls(KIND_F32, value)
-
-    @classmethod
-    def f64(cls, value: float) -> Val:
-        return cls(KIND_F64, value)
 
 
 class Extern:
@@ -261,18 +239,9 @@ class Memory(Extern):
 
 
 class Global(Extern):
-    """A global variable of a number type."""
+    """A global variable of a number type (the core sets them only)."""
 
     __slots__ = ()
-
-    def value(self, store: Storelike) -> int | float:
-        val = words(VAL_SIZE)
-        lib.wasmtime_global_get(store._context(), self._addr, ctypes.addressof(val))
-        kind = kind_of(val)
-        if kind not in _NUMBER_CTYPES:
-            raise WasmtimeError("only number globals can be read from Python")
-        number: int | float = _NUMBER_CTYPES[kind].from_address(ctypes.addressof(val) + PAYLOAD).value
-        return number
 
     def set_value(self, store: Storelike, val: Val) -> None:
         raw = words(VAL_SIZE)
