@@ -16,7 +16,8 @@ medians), what is left when less of that runs:
 | --- | --- |
 | python alone | `pass` |
 | import wasmtime | the wheel as it ships |
-| import wasmplug | for scale |
+| import wasmplug | for scale (its core has its own lazy bindings: no `import wasmtime`) |
+| wasmplug one-shot | import, load count_vowels.wasm (cached), one call |
 | load the library | `ctypes.CDLL(<wheel>/_libwasmtime.so)` only (found with `find_spec`, |
 |                  | which does not run the package) |
 | + the one-shot's prototypes | and declare the C functions a one-shot call uses, make an engine |
@@ -25,10 +26,9 @@ medians), what is left when less of that runs:
 | lazy `_bindings` + `__init__` | also the package's names imported on first use (PEP 562), |
 |                               | then `wasmtime.Engine()` |
 
-The prototypes a one-shot call uses are recorded first, in a process that
-wraps every function of `wasmtime._bindings` and runs wasmplug's one-shot
-(load count_vowels.wasm, call it once), plus those wasmplug's raw call path
-declares itself. The patched copies are made in a
+The prototypes a one-shot call uses are recorded first: those
+`wasmplug._wasmtime` declared (each on its first call) in a process that runs
+wasmplug's one-shot (load count_vowels.wasm, call it once). The patched copies are made in a
 temporary folder and never installed or committed: they measure what an
 upstream change to wasmtime-py would give. Writes
 benchmarks/results/wasmtime_import.json.
@@ -48,27 +48,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_startup import COUNT_VOWELS, RESULTS, Clock, run, uptime
+from bench_startup import COUNT_VOWELS, ONE_SHOT, RESULTS, Clock, run, uptime
 
 RECORD = """\
-import json, sys
-import wasmtime
-from wasmtime import _bindings, _ffi
-used = set()
-def recorder(name, fn):
-    def call(*args):
-        used.add(name)
-        return fn(*args)
-    return call
-for module in (_bindings, _ffi):
-    for name, value in list(vars(module).items()):
-        if name.startswith(("wasm", "_wasm")) and callable(value) and not isinstance(value, type):
-            setattr(module, name, recorder(name.lstrip("_"), value))
+import json
 import wasmplug
+from wasmplug._wasmtime._lib import SIGNATURES, lib, lib_holding_gil
 p = wasmplug.Plugin({path!r})
 assert p.call("count_vowels", "Hello, world")
 p.close()
-print(json.dumps(sorted(used)))
+print(json.dumps(sorted({n for table in (lib, lib_holding_gil) for n in vars(table) if n in SIGNATURES})))
 """
 
 # Declares `names` on the library as plain pointers-in, pointer-out prototypes: the cost
@@ -163,13 +152,9 @@ def patched_copy(folder: Path, *, init: bool) -> Path:
 
 
 def recorded_functions(env: dict[str, str]) -> list[str]:
-    """The C functions a one-shot call uses: those it called through `_bindings`, and those
-    wasmplug's raw call path declares itself (`ctypes.CFUNCTYPE(...)(("name", dll))`)."""
+    """The C functions a one-shot call declares (wasmplug._wasmtime declares each on first use)."""
     _, out = run([sys.executable, "-c", RECORD.format(path=str(COUNT_VOWELS))], env)
-    names: set[str] = set(json.loads(out.decode().splitlines()[-1]))
-    callpath = (Path(__file__).resolve().parent.parent / "src" / "wasmplug" / "_callpath.py").read_text()
-    names.update(re.findall(r'\(\("(\w+)", _DLL\)\)', callpath))
-    return sorted(names)
+    return list(json.loads(out.decode().splitlines()[-1]))
 
 
 def instructions(cmd: list[str], env: dict[str, str]) -> int | None:
@@ -199,6 +184,9 @@ def main() -> None:
             "python alone": [py, "-c", "pass"],
             "import wasmtime": [py, "-c", "import wasmtime"],
             "import wasmplug": [py, "-c", "import wasmplug"],
+            "wasmplug one-shot (count_vowels, cached)": [
+                py, "-c", ONE_SHOT["wasmplug"].format(path=str(COUNT_VOWELS), wasi=False,
+                                                      function="count_vowels", data="Hello, world")],
             "load the library": [py, "-c", f"import ctypes\nctypes.CDLL({lib!r})"],
             f"+ the one-shot's {len(used)} prototypes, an engine": [
                 py, "-c", RAW.format(library=lib, names=used, engine=ENGINE)],

@@ -118,7 +118,7 @@ def wasi_dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
 def standalone_imports(store: Any) -> list[Any]:
     """Imports for a kernel instantiated without a plug-in (kernel.wat's config_get,
     var_get and var_set, in its import order): they trap, saying so."""
-    import wasmtime
+    from wasmplug import _wasmtime as wasmtime
 
     def refuse(*_: int) -> None:
         raise wasmtime.WasmtimeError("the kernel's host environment needs a plug-in")

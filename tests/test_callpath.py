@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import wasmtime
 
 from wasmplug import _callpath
+from wasmplug import _wasmtime as wasmtime
 from wasmplug._engine import EngineSettings, runtime
 
 WAT = """

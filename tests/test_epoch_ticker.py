@@ -12,8 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
-import wasmtime
-
+from wasmplug import _wasmtime as wasmtime
 from wasmplug._engine import EpochTicker
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import wasmtime
 
+from wasmplug import _wasmtime as wasmtime
 from wasmplug._engine import EngineSettings, Runtime
 from wasmplug._kernel import BUDGET_TAKE_OOM, budget_set
 

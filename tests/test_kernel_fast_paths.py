@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import wasmtime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wasmplug
 from wasmplug import _callpath
+from wasmplug import _wasmtime as wasmtime
 from wasmplug._engine import EngineSettings, runtime
 from wasmplug._kernel import MASK64, Kernel, KernelMemoryError
 

@@ -267,8 +267,7 @@ def test_the_epoch_ticker_is_woken_only_for_a_new_earliest_deadline() -> None:
     """Every call schedules its timeout; waking the ticker thread for each one
     cost a thread switch per call. A later deadline leaves its wait as it is;
     an earlier one wakes it, and fires on time."""
-    import wasmtime
-
+    from wasmplug import _wasmtime as wasmtime
     from wasmplug._engine import EpochTicker
 
     class CountingCondition(threading.Condition):
@@ -479,3 +478,15 @@ def test_many_plugins_created_and_dropped() -> None:
     del plugin
     gc.collect()
     assert sum(ref() is not None for ref in stores) == 0  # every store was freed
+
+
+def test_exported_functions_lists_what_a_call_can_run() -> None:
+    compiled = CompiledPlugin(b"""(module
+        (memory (export "memory") 1)
+        (global (export "g") i32 (i32.const 0))
+        (func (export "run") (result i32) i32.const 0)
+        (func (export "go"))
+        (func (export "add") (param i32) (result i32) local.get 0))""")
+    assert compiled.exported_functions() == ["go", "run"]  # not the memory, global or `add`
+    with pytest.raises(CallError, match=r"the plug-in exports: go, run"):
+        Plugin(compiled).call("missing", b"")

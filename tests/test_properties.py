@@ -25,7 +25,6 @@ from typing import Any
 
 import hypothesis
 import pytest
-import wasmtime
 from hypothesis import event, example, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -35,6 +34,7 @@ from hypothesis.stateful import (
 )
 
 import wasmplug
+from wasmplug import _wasmtime as wasmtime
 from wasmplug._engine import EngineSettings, runtime
 from wasmplug._host_functions import Function, Val, ValType
 from wasmplug._kernel import BUDGET_TAKE_OOM, budget_set
@@ -995,7 +995,7 @@ def run_mutant(wasm: bytes, inputs: list[bytes]) -> bool:
         _event(f"load: {type(exc).__name__}")
         return False
     _event("load: ok")
-    names = [e.name for e in compiled.main.exports if e.name not in NEVER_CALL]
+    names = [name for name in compiled._exports if name not in NEVER_CALL]
     for name in names:
         for data in inputs:
             try:

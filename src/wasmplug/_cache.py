@@ -44,9 +44,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import wasmtime
-
 from . import _callpath, _logs, _runtime_events
+from . import _wasmtime as wasmtime
 from ._digest import compare_digest, hmac_sha256, sha256_hex
 
 log = _logs.logger("wasmplug.cache")

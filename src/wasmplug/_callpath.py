@@ -3,20 +3,18 @@
 Every low-level trick lives in this module and nowhere else. Two
 implementations share one interface:
 
-- `RawCallPath` (the default) talks to wasmtime's C API directly through our
-  own ctypes prototypes that take plain integer addresses:
+- `RawCallPath` (the default) calls libwasmtime's C functions directly
+  (`_wasmtime._lib`) with plain integer addresses:
   `wasmtime_func_call_unchecked` for calls (no value boxing, ~0.5 µs) and
   `wasmtime_linker_define_func_unchecked` for host functions (~0.35 µs per
-  round trip). It relies on wasmtime-py internals (`Store._context`,
-  `Func._func`, `Linker.ptr`), which is why `wasmtime` is pinned to versions
-  whose bindings we have tested.
-- `PublicCallPath` does the same through wasmtime-py's public API only. It is
-  the reference the tests compare against, and the fallback should a wasmtime
-  release change the internals (`WASMPLUG_CALL_PATH=public`).
+  round trip), with argument buffers and callbacks specialised per signature.
+- `PublicCallPath` does the same through the general methods of `_wasmtime`
+  (`Func.__call__`, `Linker.define_func`, `Instance.exports`). It is the
+  reference the tests compare against (`WASMPLUG_CALL_PATH=public`).
 
-Both raise the same exceptions: `wasmtime.Trap` for a trap,
-`wasmtime.WasmtimeError` (or `ExitTrap`) for other failures, and the original
-Python exception when a host function raised one.
+Both raise the same exceptions: `Trap` for a trap, `WasmtimeError` (or
+`ExitTrap`) for other failures, and the original Python exception when a host
+function raised one.
 
 The epoch-deadline callback (which lets a timeout or cancel interrupt one
 plug-in without disturbing the others on the same engine) has no public
@@ -39,10 +37,10 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-import wasmtime
-from wasmtime import _bindings as _b
-from wasmtime import _ffi as _ffi
-from wasmtime._extern import wrap_extern
+from . import _wasmtime as wasmtime
+from ._wasmtime import _errors
+from ._wasmtime._lib import EXTERN_FUNC, PAYLOAD, SLOT, kind_of, lib, lib_holding_gil
+from ._wasmtime._objects import new_extern, new_functype
 
 HostImpl = Callable[..., Any]
 Invoker = Callable[..., Any]
@@ -104,55 +102,16 @@ class Caller(Protocol):
     def void_void(self, name: str) -> None: ...
 
 
-# A Python exception raised inside a host function travels as a trap through
-# Wasm; the thread that made the call finds the original here and re-raises it.
-_pending = threading.local()
-
-
-def _stash(exc: BaseException) -> None:
-    _pending.exc = exc
-
-
-def _take_pending() -> BaseException | None:
-    exc: BaseException | None = getattr(_pending, "exc", None)
-    if exc is not None:
-        _pending.exc = None
-    return exc
-
-
 # ------------------------------------------------------------------ raw path
 
-_DLL: Any = getattr(_b, "dll")  # noqa: B009 - not re-exported by wasmtime._bindings
 _vp, _sz = ctypes.c_void_p, ctypes.c_size_t
-_call_unchecked = ctypes.CFUNCTYPE(_vp, _vp, _vp, _vp, _sz, _vp)(
-    ("wasmtime_func_call_unchecked", _DLL))
-# The same, keeping the GIL (module docstring): for the kernel's short functions only.
-_call_unchecked_holding_gil = ctypes.PYFUNCTYPE(_vp, _vp, _vp, _vp, _sz, _vp)(
-    ("wasmtime_func_call_unchecked", _DLL))
-_define_unchecked = ctypes.CFUNCTYPE(
-    _vp, _vp, ctypes.c_char_p, _sz, ctypes.c_char_p, _sz, _vp, _vp, _vp, _vp)(
-    ("wasmtime_linker_define_func_unchecked", _DLL))
-_trap_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p, _sz)(("wasmtime_trap_new", _DLL))
-_error_new = ctypes.CFUNCTYPE(_vp, ctypes.c_char_p)(("wasmtime_error_new", _DLL))
-_linker_clone_raw = ctypes.CFUNCTYPE(_vp, _vp)(("wasmtime_linker_clone", _DLL))
-
-
-def _linker_clone(linker: int) -> Any:
-    return ctypes.cast(_linker_clone_raw(linker), ctypes.POINTER(_ffi.wasmtime_linker_t))
-
-
-_export_get = ctypes.CFUNCTYPE(ctypes.c_bool, _vp, _vp, ctypes.c_char_p, _sz, _vp)(
-    ("wasmtime_instance_export_get", _DLL))
-_memory_data = ctypes.CFUNCTYPE(_vp, _vp, _vp)(("wasmtime_memory_data", _DLL))
-_memory_size = ctypes.CFUNCTYPE(_sz, _vp, _vp)(("wasmtime_memory_data_size", _DLL))
-_set_deadline_callback = ctypes.CFUNCTYPE(None, _vp, _vp, _vp, _vp)(
-    ("wasmtime_store_epoch_deadline_callback", _DLL))
-
+_KINDS = {I32: 0, I64: 1, F32: 2, F64: 3}
 _RawCallback = ctypes.CFUNCTYPE(_sz, _vp, _vp, _vp, _sz)
-_SLOT = ctypes.sizeof(_ffi.wasmtime_val_raw_t)  # 16 bytes per argument/result
+_SLOT = SLOT  # 16 bytes per argument/result
 _CTYPE: dict[str, Any] = {I32: ctypes.c_int32, I64: ctypes.c_int64, F32: ctypes.c_float, F64: ctypes.c_double}
 _i64_at = ctypes.c_int64.from_address
 _i32_at = ctypes.c_int32.from_address
+_trap_for = _errors.trap_for
 
 
 def _address(pointer: Any) -> int:
@@ -160,30 +119,12 @@ def _address(pointer: Any) -> int:
 
 
 def _raise_failure(error: int | None, trap_slot: ctypes.c_void_p) -> None:
-    pending = _take_pending()
     trap = trap_slot.value
     trap_slot.value = None
-    if not trap and not error:
-        raise AssertionError("wasm call reported failure without a trap or an error")
-    if trap:
-        exc: Exception = wasmtime.Trap._from_ptr(
-            ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
-    else:
-        exc = wasmtime.WasmtimeError._from_ptr(
-            ctypes.cast(error or 0, ctypes.POINTER(_ffi.wasmtime_error_t)))
-    if pending is not None:
-        raise pending
-    raise exc
+    _errors.raise_failure(error, trap)
 
 
-def _trap_for(exc: BaseException) -> int:
-    _stash(exc)
-    message = (str(exc) or type(exc).__name__).encode("utf-8", "replace")
-    return _trap_new(message, len(message)) or 0
-
-
-_BUFFERS = [_ffi.wasmtime_val_raw_t * n for n in range(17)]
-_EXTERN_FUNC = _ffi.WASMTIME_EXTERN_FUNC.value
+_BUFFERS = [ctypes.c_uint64 * (2 * n) for n in range(17)]  # 16-byte slots, 8-byte aligned
 
 
 class RawCaller:
@@ -196,9 +137,9 @@ class RawCaller:
     """
 
     def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance) -> None:
-        self._keep = [store, instance]
-        self._ctx = _address(store._context())
-        self._instance = ctypes.addressof(instance._instance)
+        self._keep: list[Any] = [store, instance]
+        self._ctx = store._context()
+        self._instance = instance._addr
         self._buf = _BUFFERS[2]()
         self._bufa = ctypes.addressof(self._buf)
         self._slot0 = ctypes.c_int64.from_address(self._bufa)
@@ -209,18 +150,20 @@ class RawCaller:
         self._funcs: dict[str, int] = {}
 
     def _func(self, name: str) -> int:
-        item = _ffi.wasmtime_extern_t()
+        item = new_extern()
         key = name.encode()
-        if (not _export_get(self._ctx, self._instance, key, len(key), ctypes.addressof(item))
-                or int(item.kind) != _EXTERN_FUNC):
+        if (not lib.wasmtime_instance_export_get(self._ctx, self._instance, key, len(key),
+                                                 ctypes.addressof(item))
+                or kind_of(item) != EXTERN_FUNC):
             raise KeyError(f"the instance exports no function {name!r}")
         self._keep.append(item)
-        address = self._funcs[name] = ctypes.addressof(item.of.func)
+        address = self._funcs[name] = ctypes.addressof(item) + PAYLOAD
         return address
 
     def _call(self, name: str, slots: int) -> None:
         fn = self._funcs.get(name) or self._func(name)
-        error = _call_unchecked_holding_gil(self._ctx, fn, self._bufa, slots, self._trapa)
+        error = lib_holding_gil.wasmtime_func_call_unchecked(self._ctx, fn, self._bufa, slots,
+                                                             self._trapa)
         if error or self._trap.value:
             _raise_failure(error, self._trap)
 
@@ -236,7 +179,7 @@ class RawCaller:
     def bound_i64_i64(self, name: str) -> Callable[[int], int]:
         fn = self._funcs.get(name) or self._func(name)
         ctx, bufa, trapa, trap, slot = self._ctx, self._bufa, self._trapa, self._trap, self._slot0
-        call = _call_unchecked_holding_gil
+        call = lib_holding_gil.wasmtime_func_call_unchecked
 
         def i64_i64(arg: int) -> int:
             slot.value = arg
@@ -263,29 +206,19 @@ class RawCallPath:
 
     def clone_linker(self, template: wasmtime.Linker,
                      rebuild: Callable[[], wasmtime.Linker]) -> wasmtime.Linker:
-        clone: wasmtime.Linker = wasmtime.Linker.__new__(wasmtime.Linker)
-        clone._set_ptr(_linker_clone(_address(template.ptr())))
-        clone.engine = template.engine
-        return clone
+        return template.clone()
 
     def export(self, store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> Any:
-        item = _ffi.wasmtime_extern_t()
-        key = name.encode()
-        if not _export_get(_address(store._context()), ctypes.addressof(instance._instance),
-                           key, len(key), ctypes.addressof(item)):
-            return None
-        if int(item.kind) == _EXTERN_FUNC:
-            return wasmtime.Func._from_raw(item.of.func)
-        return wrap_extern(item)
+        return instance.get(store, name)
 
     def bind(self, store: wasmtime.Store, func: wasmtime.Func,
              params: Sequence[str], results: Sequence[str]) -> Invoker:
-        ctx = _address(store._context())
+        ctx = store._context()
         slots = max(len(params), len(results), 1)
-        buf = (_BUFFERS[slots] if slots < len(_BUFFERS) else _ffi.wasmtime_val_raw_t * slots)()
+        buf = (_BUFFERS[slots] if slots < len(_BUFFERS) else ctypes.c_uint64 * (2 * slots))()
         trap = ctypes.c_void_p()
-        fn, bufa, trapa = ctypes.addressof(func._func), ctypes.addressof(buf), ctypes.addressof(trap)
-        call = _call_unchecked
+        fn, bufa, trapa = func._addr, ctypes.addressof(buf), ctypes.addressof(trap)
+        call = lib.wasmtime_func_call_unchecked
         # Keep buffers alive as long as the invoker.
         keep = (buf, trap, func, store)
 
@@ -341,20 +274,15 @@ class RawCallPath:
     def define(self, linker: wasmtime.Linker, module: str, name: str,
                params: Sequence[str], results: Sequence[str], impl: HostImpl) -> None:
         token, callback = _callbacks.acquire(impl, tuple(params), tuple(results))
-        ty = functype(params, results)
-        m, n = module.encode(), name.encode()
-        error = _define_unchecked(_address(linker.ptr()), m, len(m), n, len(n),
-                                  _address(ty.ptr()), _address(callback), token,
-                                  _address(_release_callback))
-        if error:
-            _callbacks.release(token)
-            raise wasmtime.WasmtimeError._from_ptr(
-                ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t)))
+        # On failure wasmtime drops the definition, and so releases the token itself.
+        linker.define_raw(module, name, new_functype([_KINDS[p] for p in params],
+                                                     [_KINDS[r] for r in results]),
+                          _address(callback), token, _address(_release_callback), own_type=True)
 
     def memory_base(self, store: wasmtime.Store, memory: wasmtime.Memory) -> tuple[int, int]:
-        ctx = _address(store._context())
-        ref = ctypes.addressof(memory._memory)
-        return _memory_data(ctx, ref) or 0, _memory_size(ctx, ref)
+        ctx = store._context()
+        ref = memory._addr
+        return lib.wasmtime_memory_data(ctx, ref) or 0, lib.wasmtime_memory_data_size(ctx, ref)
 
 
 class _Callbacks:
@@ -504,7 +432,7 @@ class PublicCallPath:
         linker.define_func(module, name, functype(params, results), impl)
 
     def memory_base(self, store: wasmtime.Store, memory: wasmtime.Memory) -> tuple[int, int]:
-        return _address(memory.data_ptr(store)), memory.data_len(store)
+        return memory.data_ptr(store), memory.data_len(store)
 
     def export(self, store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> Any:
         return instance.exports(store).get(name)
@@ -552,9 +480,6 @@ class PublicCaller:
 
 # ------------------------------------------------------------------ modules
 
-_deserialize = ctypes.CFUNCTYPE(_vp, _vp, _vp, _sz, _vp)(("wasmtime_module_deserialize", _DLL))
-
-
 def deserialize_module(engine: wasmtime.Engine, buffer: Any, offset: int) -> wasmtime.Module:
     """`Module.deserialize` of `buffer[offset:]` without copying it.
 
@@ -563,13 +488,7 @@ def deserialize_module(engine: wasmtime.Engine, buffer: Any, offset: int) -> was
     """
     view = (ctypes.c_char * (len(buffer) - offset)).from_buffer(buffer, offset)
     try:
-        out = ctypes.c_void_p()
-        error = _deserialize(_address(engine.ptr()), ctypes.addressof(view), len(view),
-                             ctypes.addressof(out))
-        if error:
-            raise wasmtime.WasmtimeError._from_ptr(
-                ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t)))
-        return wasmtime.Module._from_ptr(ctypes.cast(out, ctypes.POINTER(_ffi.wasmtime_module_t)))
+        return wasmtime.Module.deserialize_at(engine, ctypes.addressof(view), len(view))
     finally:
         del view  # release the export of `buffer` so it can be closed
 
@@ -589,7 +508,8 @@ def _on_deadline(ctx: int, env: int, delta: int, kind: int) -> int:
     ref = _interrupt_checks.get(env)
     check = ref() if ref is not None else None
     if check is not None and check():
-        return _error_new(b"timeout") or 0
+        error: int = lib.wasmtime_error_new(b"timeout") or 0
+        return error
     ctypes.c_uint64.from_address(delta).value = 1
     ctypes.c_uint8.from_address(kind).value = 0  # continue
     return 0
@@ -615,8 +535,9 @@ def install_interrupt_check(store: wasmtime.Store, check: Callable[[], bool]) ->
     with _interrupt_lock:
         env = next(_interrupt_ids)
     _interrupt_checks[env] = weakref.WeakMethod(check)
-    _set_deadline_callback(_address(store.ptr()), _address(_on_deadline), env,
-                           _address(_forget_check))
+    store._context()  # (not closed)
+    lib.wasmtime_store_epoch_deadline_callback(store._ptr, _address(_on_deadline), env,
+                                               _address(_forget_check))
     store.set_epoch_deadline(1)
 
 

@@ -18,15 +18,14 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
-import wasmtime
-
 from . import _daemon, _logs, _runtime_events, _versions
+from . import _wasmtime as wasmtime
 from ._cache import ModuleCache
 from ._digest import sha256_hex
 from ._errors import LoadError
 from ._records import record
 
-WASMTIME_VERSION = _versions.installed("wasmtime", Path(wasmtime.__file__).parent)
+WASMTIME_VERSION = _versions.installed("wasmtime", wasmtime.package_dir())
 
 
 def extism_version() -> str:

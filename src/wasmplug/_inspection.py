@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import wasmtime
-
+from . import _wasmtime as wasmtime
 from ._cache import has_entry
 from ._engine import EngineSettings, runtime
 from ._errors import LoadError

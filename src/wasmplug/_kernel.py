@@ -13,8 +13,7 @@ import struct
 from collections.abc import Iterator, Mapping
 from typing import Final
 
-import wasmtime
-
+from . import _wasmtime as wasmtime
 from ._callpath import I32, I64, CallPath
 
 # Every function a plug-in may import from `extism:host/env` that the kernel

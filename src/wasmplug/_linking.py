@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import wasmtime
-
 from . import _host_env, _wasi
+from . import _wasmtime as wasmtime
 from ._callpath import CallPath
 from ._errors import LoadError
 from ._host_functions import DEFAULT_NAMESPACE, Function

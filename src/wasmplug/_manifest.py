@@ -568,7 +568,7 @@ class LoadedModule:
 def module_facts(wasm: bytes) -> ModuleFacts:
     """The facts of a module given as wasm bytes or WAT text (text is translated first)."""
     if not wasm.startswith(WASM_MAGIC):
-        import wasmtime
+        from . import _wasmtime as wasmtime
 
         # Neither wasm nor WAT: the compiler reports it.
         with contextlib.suppress(UnicodeDecodeError, wasmtime.WasmtimeError):

@@ -7,7 +7,6 @@ itself, one read of the kernel's registers and one copy of the output.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import threading
 import time
@@ -16,10 +15,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
-import wasmtime
-from wasmtime import _func
-
 from . import _callpath, _host_env, _logs, _runtime_events, _sigint
+from . import _wasmtime as wasmtime
 from ._callpath import I32, CallPath
 from ._engine import EngineSettings, Runtime, runtime
 from ._errors import CallError, CallTimeout, Error, LoadError, ManifestError, name_list
@@ -139,7 +136,7 @@ class CompiledPlugin:
         """The result types of export `name`, or CallError if it is not an Extism function."""
         signature = self._signature(name)
         if signature is None:
-            exported = sorted(n for n in self._exports if self.function_exists(n))
+            exported = self.exported_functions()
             raise CallError(f"Function not found: {name} (the plug-in exports: "
                             f"{name_list(exported) or 'no callable functions'})", function=name)
         params, results = signature
@@ -166,6 +163,10 @@ class CompiledPlugin:
     def function_exists(self, name: str) -> bool:
         signature = self._signature(name)
         return signature is not None and signature in (((), ()), ((), (I32,)))
+
+    def exported_functions(self) -> list[str]:
+        """The names of the main module's exports an Extism call can run, sorted."""
+        return sorted(n for n in self._exports if self.function_exists(n))
 
     def __del__(self) -> None:
         self.pointer = -1
@@ -474,10 +475,6 @@ class Plugin:
             rc = invoke() or 0
         except BaseException as exc:
             failure = exc
-            # wasmtime-py keeps a host function's exception in one module-wide slot for the
-            # public API to re-raise; a trap on the raw path leaves it there, and a later
-            # trap of another plug-in would be reported with it: drop it with this call.
-            _func.LAST_EXCEPTION = None
         finally:
             self._running = False
             _host_env.leave(previous)
@@ -673,7 +670,7 @@ class Plugin:
         memory = self._instance.exports(self._store).get(name)
         if not isinstance(memory, wasmtime.Memory):
             return None
-        return ctypes.addressof(memory.data_ptr(self._store).contents), memory.data_len(self._store)
+        return memory.data_ptr(self._store), memory.data_len(self._store)
 
     def function_exists(self, name: str) -> bool:
         """True if the main module exports `name` as a callable Extism function."""

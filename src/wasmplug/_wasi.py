@@ -42,9 +42,8 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 
-import wasmtime
-
 from . import _host_env
+from . import _wasmtime as wasmtime
 from ._errors import LoadError
 from ._logs import INFO, WARNING, plugin_logger
 from ._records import factory, record

@@ -119,8 +119,7 @@ class _Build:
         # Either the caller sees `retired` (and backs out), or retire() sees it.
         self._inside: list[None] = []
         self.retired = False
-        exports = {e.name for e in compiled.main.exports}
-        functions = {name for name in exports if compiled.function_exists(name)}
+        functions = set(compiled.exported_functions())
         self.has = {name: name in functions for name in LIFECYCLE_EXPORTS}
         config = settings.config_strings()
         n = settings.permissions.max_concurrent_calls

@@ -24,8 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import wasmtime
-
 import wasmplug
 
 from . import recipe, snapshot
@@ -166,6 +164,8 @@ def _derived(kind: str, make: Callable[[bytes], bytes]) -> Path:
 
 def _preinitialised(runtime: bytes) -> bytes:
     """`runtime` pre-initialised (`snapshot.preinitialise`), or as it is if that fails."""
+    import wasmtime  # snapshot uses the wasmtime package itself (not the core's bindings)
+
     try:
         return snapshot.preinitialise(runtime)
     except (snapshot.SnapshotError, wasmtime.WasmtimeError) as exc:

@@ -21,8 +21,6 @@ import re
 import struct
 from collections.abc import Callable
 
-import wasmtime
-
 from wasmplug.binary import (
     Section,
     assemble,
@@ -52,6 +50,8 @@ class SnapshotError(EmbedError):
 
 def preinitialise(wasm: bytes) -> bytes:
     """`wasm` (the bare runtime) with its runtime and context already made."""
+    import wasmtime  # (only when a runtime is built: ~40 ms a process need not pay)
+
     sections = sections_of(wasm)
     ids = [s.id for s in sections]
     if _SECTION_START in ids or _SECTION_DATA not in ids:
@@ -86,6 +86,8 @@ def preinitialise(wasm: bytes) -> bytes:
 def _run(wasm: bytes, constructors: bool, global_names: list[str]
          ) -> tuple[bytes, int, list[int | float]]:
     """Instantiate, pre-initialise, and return (memory, pages, mutable global values)."""
+    import wasmtime
+
     engine = wasmtime.Engine()
     module = wasmtime.Module(engine, wasm)
     linker = wasmtime.Linker(engine)
@@ -124,6 +126,8 @@ def _run(wasm: bytes, constructors: bool, global_names: list[str]
 
 def _refuse(module: str, name: str | None) -> Callable[..., None]:
     def stub(*args: object) -> None:
+        import wasmtime
+
         raise wasmtime.Trap(f"{module}.{name} called while pre-initialising")
     return stub
 
