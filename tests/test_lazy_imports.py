@@ -33,6 +33,7 @@ NOT_FOR_A_CALL = [
     "logging", "wasmplug._log_handlers",  # until the program imports logging or a plug-in logs
     "hashlib", "_hashlib", "hmac",  # OpenSSL: only for large inputs (see wasmplug._digest)
     "dataclasses", "inspect",  # the core's records are wasmplug._records
+    "uuid", "platform",  # a plug-in id is a uuid.UUID only when asked for (wasmplug._plugin_id)
     "wasmtime",  # the core has its own bindings to the wheel's libwasmtime (wasmplug._wasmtime)
 ]
 
@@ -157,7 +158,8 @@ def test_wasmplug_call_loads_no_rich_or_package_metadata(tmp_path: Path) -> None
             "standalone_mode=False)\n")
     _warm(code, tmp_path)
     loaded = _modules_after(code, tmp_path)
-    not_for_the_cli = set(NOT_FOR_A_CALL) - {"click", "wasmplug.cli", "inspect"}  # click imports inspect
+    not_for_the_cli = set(NOT_FOR_A_CALL) - {"click", "wasmplug.cli", "inspect", "uuid", "platform"}
+    # (click imports inspect and uuid)
     assert sorted(loaded.intersection(not_for_the_cli)) == []  # rich and importlib.metadata among them
     assert "wasmplug.cli.call" in loaded
 

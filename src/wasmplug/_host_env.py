@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,6 +24,8 @@ from ._manifest import HTTP_TOKEN, Manifest
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+
+    from ._plugin_id import PluginId
 
 
 class HostError(Exception):
@@ -171,7 +172,7 @@ class HostState:
     __slots__ = ("_config", "deadline", "detached", "host_context", "http_headers", "http_status",
                  "id", "kernel", "lock", "manifest", "stop_requested", "timed_out")
 
-    def __init__(self, plugin_id: uuid.UUID, manifest: Manifest, config: Mapping[str, str]) -> None:
+    def __init__(self, plugin_id: PluginId, manifest: Manifest, config: Mapping[str, str]) -> None:
         self.id = plugin_id
         self.manifest = manifest
         self._config = Config(config)

@@ -103,7 +103,7 @@ class CurrentPlugin:
 
     @property
     def id(self) -> Any:
-        return self._state.id
+        return self._state.id.uuid()
 
     def memory(self, mem: Memory) -> Any:
         """A writable buffer over `mem` in kernel memory: `buf[:]` reads, `buf[:] = b` writes."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from . import _callpath, _host_env, _logs, _runtime_events, _sigint
 from . import _wasmtime as wasmtime
@@ -24,9 +23,13 @@ from ._host_functions import HOST_FN_REGISTRY, Function
 from ._kernel import Kernel, KernelMemoryError
 from ._linking import link_store, plan_links, template_linker
 from ._manifest import Manifest, check_counts, load_limits, load_modules, parse_source
+from ._plugin_id import PluginId
 from ._prepared import PreparedCall
 from ._wasi import WasiOptions, attach, close_at_exit, parse_allowed_paths
 from .binary import Item
+
+if TYPE_CHECKING:
+    import uuid
 
 log = _logs.root_logger
 
@@ -219,7 +222,7 @@ class Plugin:
                         "with fuel_limit=..., or pass fuel_limit with the plug-in's bytes/manifest")
         self.fuel_consumed = 0
         self._path: CallPath = _callpath.get()
-        self._id = uuid.uuid4()
+        self._id = PluginId()
         self._host = _host_env.HostState(self._id, self._compiled.manifest,
                                          dict(self._compiled.manifest.config))
         if config is not None:
@@ -640,7 +643,7 @@ class Plugin:
 
     @property
     def id(self) -> uuid.UUID:
-        return self._id
+        return self._id.uuid()
 
     @property
     def memory_bytes(self) -> int:
