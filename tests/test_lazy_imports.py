@@ -50,6 +50,10 @@ def test_import_loads_no_http_tls_asyncio_or_application() -> None:
     loaded = _modules_after("import wasmplug")
     assert "wasmplug" in loaded and "wasmplug._wasmtime" in loaded
     assert sorted(loaded.intersection(NOT_FOR_A_CALL)) == []
+    # (_modules_after lists them with json: ask before it is imported) a first call reads its
+    # source memo with json; importing wasmplug does without it
+    subprocess.run([sys.executable, "-c", "import sys, wasmplug\nassert 'json' not in sys.modules"],
+                   check=True, timeout=60)
 
 
 def test_a_first_call_loads_nothing_more_of_them(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ this module sits below `_plugin` and host functions (`_host_functions`) too.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -352,6 +351,8 @@ def http_request(request: int, body: int) -> int:
     state.http_headers = None
     kernel = state.kernel
     raw = kernel.take_bytes(request, "http request")
+    import json  # (here: import wasmplug and a plain call do without it)
+
     try:
         spec: Any = json.loads(raw)
     except ValueError as exc:
@@ -399,6 +400,8 @@ def http_status_code() -> int:
 def http_headers() -> int:
     """The last response's headers as a JSON object (ABI.md 2.5); captured by default."""
     state = active()
+    import json
+
     text = json.dumps(state.http_headers or {}, sort_keys=True, separators=(",", ":"))
     return state.kernel.alloc_bytes(text.encode("utf-8"))
 

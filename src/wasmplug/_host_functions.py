@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import json
 from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any, get_args, get_origin, get_type_hints
@@ -279,6 +278,8 @@ def _param(name: str, annotation: Any) -> tuple[ValType, Decoder]:
         return ValType.I32, lambda p, v: v
     codec = _codec_of(annotation)
     if codec is Json:
+        import json  # (here: import wasmplug does without it)
+
         return ValType.I64, lambda p, v: json.loads(_read(p, v))
     if codec is Pickle:
         import pickle
@@ -304,6 +305,8 @@ def _result(annotation: Any) -> list[tuple[ValType, Encoder]]:
         return [item for element in get_args(annotation) for item in _result(element)]
     codec = _codec_of(annotation)
     if codec is Json:
+        import json
+
         return [(ValType.I64, lambda p, x: _write(p, json.dumps(x).encode("utf-8")))]
     if codec is Pickle:
         import pickle

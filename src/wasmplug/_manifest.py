@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import os
 import re
 import stat
@@ -385,6 +384,8 @@ def from_bytes(data: bytes, label: str = "the plug-in data") -> Manifest:
         parsed: Any = tomllib.loads(text)
     except (ValueError, RecursionError) as toml_error:
         try:
+            import json  # (lazily: import wasmplug does not need it)
+
             parsed = json.loads(text)
         except (ValueError, RecursionError) as json_error:
             # Report the parser the text was most likely meant for.

@@ -7,7 +7,6 @@ itself, one read of the kernel's registers and one copy of the output.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import weakref
@@ -715,6 +714,8 @@ class Plugin:
         """Merge `{key: str | None}` into the config (None removes the key)."""
         if isinstance(config, str | bytes):
             try:
+                import json  # (lazily: import wasmplug does not need it)
+
                 config = json.loads(config)
             except ValueError as exc:
                 raise ManifestError(f"config update is not valid JSON: {exc}") from None

@@ -22,7 +22,6 @@ so only this user's own wasmplug can have written them. Caching off
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from pathlib import Path
@@ -65,6 +64,8 @@ def recall(path: Path, info: os.stat_result) -> tuple[str, ModuleFacts] | None:
     if found is None:
         return None
     memo, secret = found
+    import json  # (here: import wasmplug does without it)
+
     try:
         if _cache.owned_regular_file(memo) is None:
             return None
@@ -94,6 +95,8 @@ def remember(path: Path, before: os.stat_result, after: os.stat_result, sha256: 
     if found is None:
         return
     memo, secret = found
+    import json
+
     payload = json.dumps({"identity": identity, "sha256": sha256, "facts": facts.to_json()},
                          separators=(",", ":")).encode()
     try:
